@@ -1,0 +1,90 @@
+"""The link table in the target database: ERP key -> target id, last applied versions, hash.
+
+It lives beside the shop's own tables (InnoDB) so that shop rows and link rows commit in one
+transaction (DESIGN 3). ``lock`` serialises consumers per entity: it inserts missing link rows
+first (the primary key makes a second inserter wait) and then locks them all FOR UPDATE,
+always in key order so that two batches cannot deadlock on each other's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Connection
+
+LINK_TABLE = "shopbridge_link"
+
+DDL = f"""
+CREATE TABLE IF NOT EXISTS {LINK_TABLE} (
+  entity_type VARCHAR(32) NOT NULL,
+  entity_key VARCHAR(64) NOT NULL,
+  target_id BIGINT NULL,
+  version BIGINT NOT NULL DEFAULT 0,
+  content_hash CHAR(32) CHARACTER SET ascii NULL,
+  stock_version BIGINT NOT NULL DEFAULT 0,
+  stock DECIMAL(16,4) NULL,
+  event_id CHAR(36) CHARACTER SET ascii NULL,
+  applied_at DATETIME(6) NULL,
+  PRIMARY KEY (entity_type, entity_key),
+  KEY idx_shopbridge_link_target (entity_type, target_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+"""
+
+
+@dataclass(slots=True)
+class Link:
+    """One entity's link row; mutated in memory during a batch, then saved."""
+
+    entity_type: str
+    entity_key: str
+    target_id: int | None = None
+    version: int = 0
+    content_hash: str | None = None
+    stock_version: int = 0
+    stock: str | None = None
+    event_id: str | None = None
+    dirty: bool = False
+
+
+class Binder:
+    def ensure_table(self, conn: Connection) -> None:
+        conn.exec_driver_sql(DDL)
+
+    def lock(self, conn: Connection, entity_type: str, keys: Iterable[str]) -> dict[str, Link]:
+        """Lock (creating where missing) the link rows of ``keys``; returns them by key."""
+        ordered = sorted(set(keys))
+        if not ordered:
+            return {}
+        conn.exec_driver_sql(
+            f"INSERT IGNORE INTO {LINK_TABLE} (entity_type, entity_key) VALUES (%s, %s)",
+            [(entity_type, key) for key in ordered])
+        placeholders = ", ".join(["%s"] * len(ordered))
+        rows = conn.exec_driver_sql(
+            f"SELECT entity_key, target_id, version, content_hash, stock_version, stock "
+            f"FROM {LINK_TABLE} WHERE entity_type = %s AND entity_key IN ({placeholders}) "
+            f"ORDER BY entity_key FOR UPDATE", (entity_type, *ordered))
+        links = {}
+        for key, target_id, version, content_hash, stock_version, stock in rows:
+            links[key] = Link(entity_type, key, target_id, version, content_hash,
+                              stock_version, None if stock is None else str(stock))
+        return links
+
+    def save(self, conn: Connection, links: Iterable[Link]) -> int:
+        """Write back every link that changed in this batch."""
+        # The timestamp is a parameter, not NOW(6): PyMySQL batches executemany into one
+        # multi-row INSERT only when VALUES holds nothing but placeholders (DESIGN 6).
+        now = datetime.now(UTC).replace(tzinfo=None)
+        rows = [(lk.entity_type, lk.entity_key, lk.target_id, lk.version, lk.content_hash,
+                 lk.stock_version, lk.stock, lk.event_id, now) for lk in links if lk.dirty]
+        if rows:
+            conn.exec_driver_sql(
+                f"INSERT INTO {LINK_TABLE} (entity_type, entity_key, target_id, version, "
+                f"content_hash, stock_version, stock, event_id, applied_at) "
+                f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                f"ON DUPLICATE KEY UPDATE target_id = VALUES(target_id), "
+                f"version = VALUES(version), content_hash = VALUES(content_hash), "
+                f"stock_version = VALUES(stock_version), stock = VALUES(stock), "
+                f"event_id = VALUES(event_id), applied_at = VALUES(applied_at)", rows)
+        return len(rows)

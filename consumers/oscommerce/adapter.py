@@ -1,0 +1,130 @@
+"""The Phoenix SQL: the only code that writes products and products_description.
+
+Bulk statements throughout (DESIGN 6): multi-row INSERT for new products, executemany with
+INSERT ... ON DUPLICATE KEY UPDATE (which PyMySQL sends as multi-row statements) for the rest.
+Every NOT NULL column without a default is filled, so the shop's strict sql_mode is no trap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Connection
+
+from .mapper import ProductRow
+
+INSERT_CHUNK = 1000
+
+_PRODUCT_COLUMNS = ("products_quantity, products_model, products_price, products_date_added, "
+                    "products_weight, products_status, products_tax_class_id, products_gtin")
+_PRODUCT_PLACEHOLDERS = "(%s, %s, %s, %s, %s, %s, %s, %s)"
+
+
+@dataclass(slots=True)
+class NewProduct:
+    row: ProductRow
+    quantity: int
+    products_id: int | None = None
+
+
+class PhoenixAdapter:
+    def __init__(self, *, consecutive_ids: bool) -> None:
+        # With innodb_autoinc_lock_mode 0 or 1 a multi-row INSERT gets consecutive ids,
+        # starting at LAST_INSERT_ID(); with 2 (interleaved) only per-row inserts are safe.
+        self.consecutive_ids = consecutive_ids
+
+    def insert_products(self, conn: Connection, new: Sequence[NewProduct],
+                        now: datetime) -> None:
+        """Insert products and set each NewProduct.products_id."""
+        if not self.consecutive_ids:
+            for item in new:
+                result = conn.exec_driver_sql(
+                    f"INSERT INTO products ({_PRODUCT_COLUMNS}) VALUES {_PRODUCT_PLACEHOLDERS}",
+                    self._values(item, now))
+                item.products_id = result.lastrowid
+            return
+        for start in range(0, len(new), INSERT_CHUNK):
+            chunk = new[start:start + INSERT_CHUNK]
+            params: list[object] = []
+            for item in chunk:
+                params.extend(self._values(item, now))
+            result = conn.exec_driver_sql(
+                f"INSERT INTO products ({_PRODUCT_COLUMNS}) VALUES "
+                + ", ".join([_PRODUCT_PLACEHOLDERS] * len(chunk)), tuple(params))
+            first = result.lastrowid
+            for offset, item in enumerate(chunk):
+                item.products_id = first + offset
+
+    @staticmethod
+    def _values(item: NewProduct, now: datetime) -> tuple[object, ...]:
+        row = item.row
+        return (item.quantity, row.model, row.price, now, row.weight, row.status,
+                row.tax_class_id, row.gtin)
+
+    def update_products(self, conn: Connection, rows: Sequence[tuple[int, ProductRow, int]],
+                        now: datetime) -> None:
+        """Rewrite the mapped columns of existing products (quantity and date_added stay).
+
+        Each row is (products_id, mapped row, quantity); the quantity is used only if the
+        shop lost the row (an admin deleted it), which re-creates it.
+        """
+        if not rows:
+            return
+        conn.exec_driver_sql(
+            "INSERT INTO products (products_id, products_quantity, products_model, "
+            "products_price, products_date_added, products_last_modified, products_weight, "
+            "products_status, products_tax_class_id, products_gtin) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON DUPLICATE KEY UPDATE products_model = VALUES(products_model), "
+            "products_price = VALUES(products_price), "
+            "products_last_modified = VALUES(products_last_modified), "
+            "products_weight = VALUES(products_weight), "
+            "products_status = VALUES(products_status), "
+            "products_tax_class_id = VALUES(products_tax_class_id), "
+            "products_gtin = VALUES(products_gtin)",
+            [(pid, qty, r.model, r.price, now, now, r.weight, r.status, r.tax_class_id, r.gtin)
+             for pid, r, qty in rows])
+
+    def upsert_descriptions(self, conn: Connection,
+                            rows: Sequence[tuple[int, ProductRow]]) -> None:
+        params = [(pid, d.language_id, d.name, d.description, d.seo_title, d.seo_description,
+                   d.seo_keywords) for pid, r in rows for d in r.descriptions]
+        if not params:
+            return
+        conn.exec_driver_sql(
+            "INSERT INTO products_description (products_id, language_id, products_name, "
+            "products_description, products_seo_title, products_seo_description, "
+            "products_seo_keywords) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "ON DUPLICATE KEY UPDATE products_name = VALUES(products_name), "
+            "products_description = VALUES(products_description), "
+            "products_seo_title = VALUES(products_seo_title), "
+            "products_seo_description = VALUES(products_seo_description), "
+            "products_seo_keywords = VALUES(products_seo_keywords)", params)
+
+    def hide(self, conn: Connection, products_ids: Sequence[int], now: datetime) -> None:
+        if products_ids:
+            conn.exec_driver_sql(
+                "UPDATE products SET products_status = 0, products_last_modified = %s "
+                "WHERE products_id = %s", [(now, pid) for pid in products_ids])
+
+    def set_quantities(self, conn: Connection, quantities: Sequence[tuple[int, int]]) -> None:
+        if quantities:
+            conn.exec_driver_sql(
+                "UPDATE products SET products_quantity = %s WHERE products_id = %s",
+                [(qty, pid) for pid, qty in quantities])
+
+    @staticmethod
+    def language_ids(conn: Connection) -> dict[str, int]:
+        """Shop language code -> languages_id."""
+        rows = conn.exec_driver_sql("SELECT code, languages_id FROM languages")
+        return {code: lid for code, lid in rows}
+
+    @staticmethod
+    def tax_class_ids(conn: Connection) -> set[int]:
+        return {r[0] for r in conn.exec_driver_sql("SELECT tax_class_id FROM tax_class")}
+
+    @staticmethod
+    def autoinc_lock_mode(conn: Connection) -> int:
+        return int(conn.exec_driver_sql("SELECT @@innodb_autoinc_lock_mode").scalar() or 0)

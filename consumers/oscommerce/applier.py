@@ -1,0 +1,173 @@
+"""Applies catalogue events to an osCommerce (CE Phoenix) shop database.
+
+One call of ``apply`` is one transaction: lock the link rows, skip what is stale, write the
+shop rows in bulk, save the links. Versions are kept per aspect: the product state
+(product.upserted / product.deleted) and the stock (stock.changed, and the stock inside a
+product.upserted), so a stock event can never make a newer text change look stale.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from shopbridge.config import ShopConfig
+from shopbridge.db import create_engine, translated
+from shopbridge.errors import ConfigError
+from shopbridge.events import Event
+
+from ..binder import Binder, Link
+from .adapter import NewProduct, PhoenixAdapter
+from .mapper import ProductRow, map_product, quantity
+
+log = logging.getLogger(__name__)
+
+ENTITY = "product"
+
+
+@dataclass
+class _Plan:
+    new: dict[str, NewProduct] = field(default_factory=dict)
+    update: dict[str, ProductRow] = field(default_factory=dict)
+    hide: set[str] = field(default_factory=set)
+    quantities: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ApplyResult:
+    applied: int = 0
+    skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class PhoenixApplier:
+    """Args:
+        shop: the shop's configuration.
+        engine: optional, for tests that bring their own.
+    """
+
+    def __init__(self, *, shop: ShopConfig, engine: sa.Engine | None = None) -> None:
+        self.shop = shop
+        self.engine = engine or create_engine(shop.db)
+        self.what = f"shop {shop.name!r} database {shop.db.safe}"
+        self.binder = Binder()
+        self.language_ids: dict[str, int] = {}
+        self.adapter = PhoenixAdapter(consecutive_ids=True)
+
+    def prepare(self) -> None:
+        """Create the link table and read what the mapping needs from the shop."""
+        with translated(self.what), self.engine.begin() as conn:
+            self.binder.ensure_table(conn)
+            available = PhoenixAdapter.language_ids(conn)
+            missing = [code for code in self.shop.languages if code not in available]
+            if missing:
+                raise ConfigError(f"shop {self.shop.name!r}: language(s) {', '.join(missing)} "
+                                  "not in the shop's languages table")
+            self.language_ids = {code: available[code] for code in self.shop.languages}
+            mode = PhoenixAdapter.autoinc_lock_mode(conn)
+            self.adapter = PhoenixAdapter(consecutive_ids=mode in (0, 1))
+
+    def apply(self, events: Sequence[Event]) -> ApplyResult:
+        """Apply coalesced events in one transaction.
+
+        Raises:
+            MappingError: an event cannot be expressed in this shop (the caller isolates it).
+            TransientDatabaseError, TargetUnavailable, TargetRejected: from the database.
+        """
+        if not self.language_ids:
+            self.prepare()
+        result = ApplyResult()
+        # Product state first, then stock, so a stock event in the same batch lands on a
+        # product created by it.
+        ordered = sorted(events, key=lambda e: (e.aspect != "product", len(e.entity_key),
+                                                e.entity_key))
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        with translated(self.what), self.engine.begin() as conn:
+            links = self.binder.lock(conn, ENTITY, (e.entity_key for e in ordered))
+            plan = _Plan()
+            for event in ordered:
+                link = links[event.entity_key]
+                note = self._plan(event, link, plan)
+                if note is None:
+                    result.applied += 1
+                else:
+                    result.skipped += 1
+                    result.notes.append(f"{event}: {note}")
+            self._execute(conn, plan, links, now)
+            self.binder.save(conn, links.values())
+        return result
+
+    def _plan(self, event: Event, link: Link, plan: _Plan) -> str | None:
+        """Decide what ``event`` changes; returns why it changes nothing, or None."""
+        if event.type == "stock.changed":
+            return self._plan_stock(event, link, plan, event.payload["stock"])
+        if event.version <= link.version:
+            return f"already applied (v{event.version} <= v{link.version})"
+        key = event.entity_key
+        link.version, link.event_id, link.dirty = event.version, event.event_id, True
+        if event.type == "product.deleted":
+            link.content_hash = None
+            if link.target_id is not None:
+                plan.hide.add(key)
+                return None
+            return "not in the shop; remembered as deleted"
+        row = map_product(event.payload, shop=self.shop, language_ids=self.language_ids,
+                          what=str(event))
+        self._plan_stock(event, link, plan, event.payload["stock"])
+        if link.target_id is None:
+            if row.status == 0:
+                return "not in this shop's selection"
+            qty = quantity(link.stock or event.payload["stock"], self.shop.stock_mode)
+            plan.new[key] = NewProduct(row=row, quantity=qty)
+            plan.quantities.pop(key, None)
+            link.content_hash = row.content_hash()
+            return None
+        new_hash = row.content_hash()
+        if new_hash == link.content_hash:
+            return None if key in plan.quantities else "unchanged in this shop"
+        plan.update[key] = row
+        link.content_hash = new_hash
+        return None
+
+    def _plan_stock(self, event: Event, link: Link, plan: _Plan, stock: str) -> str | None:
+        if event.version <= link.stock_version:
+            return f"stock already applied (v{event.version} <= v{link.stock_version})"
+        changed = link.stock is None or Decimal(link.stock) != Decimal(stock)
+        link.stock_version, link.stock, link.dirty = event.version, stock, True
+        if event.type == "stock.changed":
+            link.event_id = event.event_id
+        qty = quantity(stock, self.shop.stock_mode)
+        if event.entity_key in plan.new:
+            plan.new[event.entity_key].quantity = qty
+        elif link.target_id is not None and changed:
+            plan.quantities[event.entity_key] = qty
+        elif not changed:
+            return "stock unchanged"
+        return None
+
+    def _execute(self, conn: sa.Connection, plan: _Plan, links: dict[str, Link],
+                 now: datetime) -> None:
+        if plan.new:
+            new = list(plan.new.values())
+            self.adapter.insert_products(conn, new, now)
+            for key, item in plan.new.items():
+                links[key].target_id = item.products_id
+            self.adapter.upsert_descriptions(
+                conn, [(item.products_id, item.row) for item in new])  # type: ignore[misc]
+        if plan.update:
+            rows = [(links[k].target_id, row,
+                     quantity(links[k].stock or "0", self.shop.stock_mode))
+                    for k, row in plan.update.items()]
+            self.adapter.update_products(conn, rows, now)  # type: ignore[arg-type]
+            self.adapter.upsert_descriptions(conn, [(pid, row) for pid, row, _ in rows])
+        self.adapter.hide(conn, [links[k].target_id for k in sorted(plan.hide)], now)  # type: ignore[misc]
+        self.adapter.set_quantities(
+            conn, [(links[k].target_id, q) for k, q in sorted(plan.quantities.items())])  # type: ignore[misc]
+
+    def close(self) -> None:
+        self.engine.dispose()

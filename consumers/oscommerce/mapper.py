@@ -1,0 +1,132 @@
+"""Product payload -> Phoenix row values. Pure: no I/O, so every rule here has a unit test.
+
+Phoenix facts (reference/oscommerce/NOTES.md 2-3): prices are net; a product is visible when
+products_status = 1 and a products_description row exists for the session language; names are
+printed unescaped, so '<' and '>' must not reach them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+
+from shopbridge.config import ShopConfig, ShopFilter
+from shopbridge.errors import MappingError
+
+from .tables import PRICE_MAX, TEXT_MAX_BYTES, WEIGHT_MAX
+
+
+@dataclass(frozen=True, slots=True)
+class Description:
+    language_id: int
+    name: str
+    description: str | None
+    seo_title: str | None
+    seo_description: str | None
+    seo_keywords: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRow:
+    """What one product looks like in this shop, quantity aside (stock has its own version)."""
+
+    model: str
+    price: Decimal
+    tax_class_id: int
+    weight: Decimal
+    status: int
+    gtin: str | None
+    descriptions: tuple[Description, ...]
+
+    def content_hash(self) -> str:
+        """Fingerprint of everything written to products/products_description but quantity."""
+        data = [self.model, str(self.price), self.tax_class_id, str(self.weight), self.status,
+                self.gtin, [[d.language_id, d.name, d.description, d.seo_title,
+                             d.seo_description, d.seo_keywords] for d in self.descriptions]]
+        return hashlib.md5(orjson.dumps(data), usedforsecurity=False).hexdigest()
+
+
+def in_selection(payload: Mapping[str, Any], shop_filter: ShopFilter) -> bool:
+    """Whether the ERP article belongs to this shop's product selection (C11)."""
+    shop = payload["shop"]
+    if shop["delete_flag"]:
+        return False
+    if shop_filter.cao_shop_id is not None and shop["id"] != shop_filter.cao_shop_id:
+        return False
+    if shop_filter.require_visible and not shop["visible"]:
+        return False
+    return not (shop_filter.sku_pattern
+                and not fnmatch.fnmatchcase(payload["sku"], shop_filter.sku_pattern))
+
+
+def quantity(stock: str, stock_mode: str) -> int:
+    """ERP stock (decimal string) -> products_quantity. 'available' never goes below 0."""
+    value = int(Decimal(stock).to_integral_value(rounding=ROUND_FLOOR))
+    return max(value, 0) if stock_mode == "available" else value
+
+
+def plain_text(text: str) -> str:
+    """Phoenix prints names unescaped: neutralise markup but keep the text readable."""
+    return text.replace("<", "&lt;").replace(">", "&gt;").strip()
+
+
+def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
+                language_ids: Mapping[str, int], what: str, fallback_language: str = "de",
+                ) -> ProductRow:
+    """Build the shop's view of one product.
+
+    Args:
+        payload: a validated product.upserted payload.
+        language_ids: shop language code -> languages_id, for the shop's configured languages.
+        what: how errors name the entity, e.g. 'product.upserted 12 (SKU AB-1)'.
+    Raises:
+        MappingError: naming the field that cannot be expressed in this shop.
+    """
+    tax_code = payload["tax"]["code"]
+    tax_class_id = shop.tax_classes.get(tax_code)
+    if tax_class_id is None:
+        raise MappingError(f"{what}: field payload.tax.code: CAO tax code {tax_code} has no "
+                           f"tax class in shop {shop.name!r} (add it to tax_classes)")
+    level = str(shop.price_level)
+    price_entry = payload["prices"].get(level)
+    if price_entry is None:
+        raise MappingError(f"{what}: field payload.prices.{level}: price level VK{level} "
+                           f"missing for shop {shop.name!r}")
+    price = _decimal(price_entry["net"], f"{what}: field payload.prices.{level}.net")
+    if not 0 <= price <= PRICE_MAX:
+        raise MappingError(f"{what}: field payload.prices.{level}.net: {price} is outside "
+                           "products_price decimal(15,4) >= 0")
+    weight = _decimal(payload.get("weight") or "0", f"{what}: field payload.weight")
+    if not 0 <= weight <= Decimal(str(WEIGHT_MAX)):
+        raise MappingError(f"{what}: field payload.weight: {weight} does not fit "
+                           "products_weight decimal(5,2)")
+    texts = payload["texts"]
+    descriptions = []
+    for code, language_id in sorted(language_ids.items(), key=lambda kv: kv[1]):
+        text = texts.get(code) or texts.get(fallback_language) or next(iter(texts.values()))
+        description = text.get("description") or text.get("short_description")
+        if description is not None and len(description.encode("utf-8")) > TEXT_MAX_BYTES:
+            raise MappingError(f"{what}: field payload.texts.{code}.description: "
+                               f"{len(description.encode('utf-8'))} bytes exceed "
+                               f"products_description TEXT ({TEXT_MAX_BYTES} bytes)")
+        descriptions.append(Description(
+            language_id=language_id, name=plain_text(text["name"]), description=description,
+            seo_title=text.get("meta_title"), seo_description=text.get("meta_description"),
+            seo_keywords=text.get("meta_keywords")))
+    status = 1 if in_selection(payload, shop.filter) else 0
+    return ProductRow(model=payload["sku"], price=price, tax_class_id=tax_class_id,
+                      weight=weight.quantize(Decimal("0.01")), status=status,
+                      gtin=payload.get("ean") or None, descriptions=tuple(descriptions))
+
+
+def _decimal(value: str, what: str) -> Decimal:
+    try:
+        return Decimal(value)
+    except (InvalidOperation, TypeError):
+        raise MappingError(f"{what}: {value!r} is not a decimal number") from None

@@ -1,0 +1,256 @@
+"""The consume loop of one shop: collect a batch, validate, coalesce, apply, settle, ack.
+
+- A batch is up to ``batch_size`` events from as many messages as arrive within
+  ``batch_wait_ms`` (a message may pack many events).
+- The whole batch is applied in one transaction. If that fails, each event is applied on its
+  own, so one poison event cannot block the rest; a failing event is settled alone.
+- When the shop database is unreachable (TargetUnavailable) every event would fail, so
+  nothing is settled: the consumer keeps the batch unacknowledged and retries it with backoff
+  until the database is back (a down shop is not the events' fault).
+- Messages are acknowledged only after every event in them is applied or settled.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kombu import Connection, Consumer, Queue
+from kombu.message import Message
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from shopbridge import events as ev
+from shopbridge import logs, topology
+from shopbridge.config import BrokerConfig, ShopConfig
+from shopbridge.errors import (
+    BrokerUnavailable,
+    PermanentError,
+    ShopbridgeError,
+    TargetUnavailable,
+    TransientDatabaseError,
+)
+from shopbridge.publisher import Publisher
+from shopbridge.settle import Settler, attempts_of
+
+log = logging.getLogger(__name__)
+
+IN_PROCESS_ATTEMPTS = 3          # deadlocks and lock timeouts, before the retry tiers
+OUTAGE_BACKOFF_MAX_S = 15.0      # longest pause between two tries while the shop DB is down
+QUIET_GAP_S = 0.02               # no new message for this long: the batch is complete
+
+
+class Applier(Protocol):
+    def prepare(self) -> None: ...
+    def apply(self, events: Sequence[ev.Event]) -> Any: ...
+    def close(self) -> None: ...
+
+
+@dataclass
+class ConsumerStats:
+    messages: int = 0
+    events: int = 0
+    applied: int = 0
+    skipped: int = 0
+    retried: int = 0
+    dead: int = 0
+    batches: int = 0
+    fallbacks: int = 0
+    outage_pauses: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _transient_but_reachable(exc: BaseException) -> bool:
+    return isinstance(exc, TransientDatabaseError) and not isinstance(exc, TargetUnavailable)
+
+
+class ShopConsumer:
+    """Consumes one shop's work queue.
+
+    Args:
+        broker: broker settings (URL, namespace, tiers, batch size).
+        shop: the shop.
+        applier: applies events to the shop's database.
+        sleep: injectable for tests of the outage backoff.
+    """
+
+    def __init__(self, *, broker: BrokerConfig, shop: ShopConfig, applier: Applier,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.broker = broker
+        self.shop = shop
+        self.applier = applier
+        self.sleep = sleep
+        self.stats = ConsumerStats()
+        self.stop_event = threading.Event()
+        self._buffer: list[Message] = []
+        self._buffered_events = 0
+        self._retrying = Retrying(
+            retry=retry_if_exception(_transient_but_reachable),
+            stop=stop_after_attempt(IN_PROCESS_ATTEMPTS),
+            wait=wait_exponential(multiplier=0.05, max=1.0),
+            reraise=True,
+        )
+
+    # -- loop ------------------------------------------------------------------------------
+
+    def run(self, *, idle_exit_s: float | None = None) -> ConsumerStats:
+        """Consume until stopped, or until the queue has been idle for ``idle_exit_s``."""
+        with logs.bound(tenant=self.shop.tenant, shop=self.shop.name):
+            self.applier.prepare()
+            while not self.stop_event.is_set():
+                try:
+                    if self._run_connected(idle_exit_s):
+                        break
+                except (OSError, BrokerUnavailable) as err:
+                    log.warning("broker connection lost (%s); reconnecting in 2 s", err)
+                    self.sleep(2.0)
+        return self.stats
+
+    def _run_connected(self, idle_exit_s: float | None) -> bool:
+        """Returns True when it stopped because the queue was idle."""
+        queue_name = topology.work_queue(self.broker.namespace, self.shop.tenant,
+                                         self.shop.name)
+        # Heartbeats stay off: while the loop waits for the shop database it does not read
+        # the socket, and missed heartbeats would then close a healthy connection.
+        with Connection(self.broker.url, heartbeat=0) as conn:
+            conn.ensure_connection(max_retries=3)
+            topology.declare(conn, self.broker, [self.shop])
+            publisher = Publisher(conn)
+            settler = Settler(broker=self.broker, shop=self.shop, publisher=publisher)
+            channel = conn.channel()
+            consumer = Consumer(channel, queues=[Queue(queue_name, no_declare=True)],
+                                on_message=self._on_message, auto_declare=False)
+            consumer.qos(prefetch_count=max(self.broker.batch_size // 10, 20))
+            consumer.consume()
+            idle_since = time.monotonic()
+            log.info("consuming %s", queue_name)
+            while not self.stop_event.is_set():
+                self._fill_batch(conn)
+                if self._buffer:
+                    self._process(self._buffer, settler)
+                    self._buffer, self._buffered_events = [], 0
+                    idle_since = time.monotonic()
+                elif idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
+                    return True
+            return False
+
+    def _on_message(self, message: Message) -> None:
+        self._buffer.append(message)
+        self._buffered_events += max(message.body.count(b'"event_id"'), 1)
+
+    def _fill_batch(self, conn: Connection) -> None:
+        """Drain messages until the batch is full, the wait is over, or the queue is quiet."""
+        deadline = None
+        while self._buffered_events < self.broker.batch_size:
+            now = time.monotonic()
+            if deadline is None and self._buffer:
+                deadline = now + self.broker.batch_wait_ms / 1000
+            if deadline is not None and now >= deadline:
+                return
+            timeout = 0.5 if deadline is None else min(QUIET_GAP_S, deadline - now)
+            try:
+                conn.drain_events(timeout=timeout)
+            except (TimeoutError, socket.timeout):
+                if self._buffer or deadline is None:
+                    return
+
+    # -- one batch -------------------------------------------------------------------------
+
+    def _process(self, messages: list[Message], settler: Settler) -> None:
+        self.stats.batches += 1
+        self.stats.messages += len(messages)
+        units: list[tuple[ev.Event, dict[str, Any]]] = []
+        for message in messages:
+            headers = dict(message.headers or {})
+            try:
+                raws = ev.decode(message.body)
+            except PermanentError as err:
+                self._settle(settler, err, headers, body=message.body)
+                continue
+            for raw in raws:
+                self.stats.events += 1
+                try:
+                    event = ev.parse(raw)
+                    if event.tenant != self.shop.tenant:
+                        raise PermanentError(f"{event}: tenant {event.tenant!r} is not this "
+                                             f"shop's tenant {self.shop.tenant!r}")
+                except PermanentError as err:
+                    self._settle(settler, err, headers, event=raw)
+                    continue
+                units.append((event, headers))
+        newest = ev.coalesce(e for e, _ in units)
+        headers_of = {id(e): h for e, h in units}
+        self.stats.skipped += len(units) - len(newest)
+        if newest:
+            self._apply_batch(newest, headers_of, settler)
+        messages[-1].ack(multiple=True)
+
+    def _apply_batch(self, events: list[ev.Event], headers_of: dict[int, dict[str, Any]],
+                     settler: Settler) -> None:
+        try:
+            self._apply_until_reachable(events)
+            return
+        except ShopbridgeError as err:
+            if len(events) == 1:
+                self._settle(settler, err, headers_of[id(events[0])], event=events[0].raw)
+                return
+            log.info("batch of %d failed (%s); applying one by one", len(events), err)
+        except Exception as err:
+            if len(events) == 1:
+                log.exception("applying %s failed", events[0])
+                self._settle(settler, err, headers_of[id(events[0])], event=events[0].raw)
+                return
+            log.exception("batch of %d failed; applying one by one", len(events))
+        self.stats.fallbacks += 1
+        for event in events:
+            with logs.bound(event_id=event.event_id, entity_key=event.entity_key):
+                try:
+                    self._apply_until_reachable([event])
+                except ShopbridgeError as err:
+                    self._settle(settler, err, headers_of[id(event)], event=event.raw)
+                except Exception as err:
+                    log.exception("applying %s failed", event)
+                    self._settle(settler, err, headers_of[id(event)], event=event.raw)
+
+    def _apply_until_reachable(self, events: list[ev.Event]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                result = self._retrying(self.applier.apply, events)
+            except TargetUnavailable as err:
+                self.stats.outage_pauses += 1
+                log.warning("shop database unreachable (%s); retrying %d events in %.1f s",
+                            err, len(events), delay)
+                self.sleep(delay)
+                delay = min(delay * 2, OUTAGE_BACKOFF_MAX_S)
+                if self.stop_event.is_set():
+                    raise
+                continue
+            self.stats.applied += getattr(result, "applied", len(events))
+            self.stats.skipped += getattr(result, "skipped", 0)
+            for note in getattr(result, "notes", [])[:20]:
+                log.debug("%s", note)
+            return
+
+    def _settle(self, settler: Settler, err: BaseException, headers: dict[str, Any], *,
+                body: bytes | None = None, event: Any = None) -> None:
+        event_dict = event if isinstance(event, dict) else None
+        if event is not None and event_dict is None:
+            body = ev.encode([event])[1:-1] if event is not None else body
+        decision = settler.fail(body=body, event=event_dict, headers=headers, exc=err)
+        if decision.action == "dead":
+            self.stats.dead += 1
+            log.warning("dead-lettered after %d attempt(s): %s", decision.attempts, err)
+        else:
+            self.stats.retried += 1
+            log.info("retrying in %d s (attempt %d): %s", decision.delay_s, decision.attempts,
+                     err)

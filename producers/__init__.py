@@ -1,0 +1,1 @@
+"""Producers: change detection on a source system, publishing canonical events."""

@@ -1,0 +1,86 @@
+"""CAO article rows -> product.upserted payload. Pure, so every CAO rule here is unit tested.
+
+Rules (DESIGN 4a): German lives in ARTIKEL itself (KURZNAME = name, SHOP_KURZTEXT /
+SHOP_LANGTEXT = short / long description, LANGNAME where there is no shop text); other
+languages come from ARTIKEL_LTEXT; a missing translation falls back to German. VKn is net and
+VKnB gross. Prices travel as decimal strings, never floats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+TEXT_FIELDS = ("name", "short_description", "description", "meta_title", "meta_description",
+               "meta_keywords")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _dec(value: Any) -> str:
+    return str(Decimal(value if value is not None else 0))
+
+
+def texts_of(row: Mapping[str, Any], fallback_name: str) -> dict[str, str | None]:
+    """Texts of one language from an ARTIKEL or ARTIKEL_LTEXT row."""
+    return {
+        "name": _text(row.get("KURZNAME")) or fallback_name,
+        "short_description": _text(row.get("SHOP_KURZTEXT")),
+        "description": _text(row.get("SHOP_LANGTEXT")) or _text(row.get("LANGNAME")),
+        "meta_title": _text(row.get("SHOP_META_TITEL")),
+        "meta_description": _text(row.get("SHOP_META_BESCHR")),
+        "meta_keywords": _text(row.get("SHOP_META_KEY")),
+    }
+
+
+def build(article: Mapping[str, Any], translations: list[Mapping[str, Any]], *,
+          language_codes: Mapping[int, str], vat_rates: Mapping[int, str],
+          default_language: str = "de") -> dict[str, Any]:
+    """The product.upserted payload of one article.
+
+    Args:
+        article: the ARTIKEL row (column names as in CAO, upper case).
+        translations: its ARTIKEL_LTEXT rows.
+        language_codes: SPRACHEN.SPRACH_ID -> two-letter code.
+        vat_rates: STEUER_CODE -> rate in percent (decimal string).
+    """
+    sku = str(article["ARTNUM"]).strip()
+    german = texts_of(article, sku)
+    texts: dict[str, dict[str, str | None]] = {default_language: german}
+    for row in sorted(translations, key=lambda r: r["SPRACHE_ID"]):
+        code = language_codes.get(row["SPRACHE_ID"])
+        if not code or code == default_language:
+            continue  # ARTIKEL's own text is the German one, as CAO's shop transfer sends it
+        own = texts_of(row, german["name"] or sku)
+        texts[code] = {k: own[k] if own[k] is not None else german[k] for k in TEXT_FIELDS}
+    tax_code = int(article["STEUER_CODE"])
+    images = [str(article[c]).strip() for c in ("SHOP_IMAGE", "SHOP_IMAGE_MED",
+                                                 "SHOP_IMAGE_LARGE")
+              if _text(article.get(c))]
+    manufacturer = article.get("HERSTELLER_ID")
+    barcode = _text(article.get("BARCODE"))
+    return {
+        "sku": sku,
+        "erp_id": int(article["REC_ID"]),
+        "article_type": str(article.get("ARTIKELTYP") or "N")[:1],
+        "texts": {code: {k: v for k, v in t.items()} for code, t in texts.items()},
+        "prices": {str(n): {"net": _dec(article[f"VK{n}"]), "gross": _dec(article[f"VK{n}B"])}
+                   for n in range(1, 6)},
+        "tax": {"code": tax_code, "rate": vat_rates.get(tax_code, "0")},
+        "stock": _dec(article["MENGE_AKT"]),
+        "shop": {"id": int(article["SHOP_ID"]),
+                 "visible": article.get("SHOP_VISIBLE") == 1,
+                 "delete_flag": article.get("SHOP_DEL_FLAG") == "Y"},
+        "weight": _dec(article.get("GEWICHT")),
+        "ean": barcode if barcode and len(barcode) <= 14 and barcode.isdigit() else None,
+        "manufacturer_id": None if manufacturer in (None, -1) else int(manufacturer),
+        "product_group_id": article.get("WARENGRUPPE"),
+        "delivery_time_id": article.get("VK_LIEFERZEIT_ID"),
+        "images": images,
+    }

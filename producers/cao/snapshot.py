@@ -1,0 +1,72 @@
+"""What the producer last published per article, in its own InnoDB table in the CAO database.
+
+Kept beside CAO's tables so that the diff runs as one query on the server (DESIGN 6). Rows are
+written only after the broker confirmed the events (publish first, then store: a crash in
+between republishes, and consumers deduplicate). ``version`` is never lowered and survives
+deletion, so versions stay strictly increasing per article forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy.engine import Connection
+
+SNAPSHOT_TABLE = "shopbridge_snapshot"
+
+DDL = f"""
+CREATE TABLE IF NOT EXISTS {SNAPSHOT_TABLE} (
+  entity_type VARCHAR(32) CHARACTER SET ascii NOT NULL,
+  entity_key BIGINT NOT NULL,
+  src_hash BINARY(16) NULL,
+  version BIGINT NOT NULL,
+  stock DECIMAL(12,4) NULL,
+  sku VARCHAR(64) NULL,
+  deleted TINYINT NOT NULL DEFAULT 0,
+  published_at DATETIME(6) NOT NULL,
+  PRIMARY KEY (entity_type, entity_key)
+) ENGINE=InnoDB DEFAULT CHARSET=latin1
+"""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Snapshot:
+    def ensure_table(self, conn: Connection) -> None:
+        conn.exec_driver_sql(DDL)
+
+    def store_published(self, conn: Connection,
+                        rows: Sequence[tuple[int, bytes, int, Decimal, str]]) -> None:
+        """(REC_ID, src_hash, version, stock, sku) of articles just published as upserted."""
+        if rows:
+            now = _now()
+            conn.exec_driver_sql(
+                f"INSERT INTO {SNAPSHOT_TABLE} (entity_type, entity_key, src_hash, version, "
+                f"stock, sku, deleted, published_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                f"ON DUPLICATE KEY UPDATE src_hash = VALUES(src_hash), "
+                f"version = GREATEST(version, VALUES(version)), stock = VALUES(stock), "
+                f"sku = VALUES(sku), deleted = 0, published_at = VALUES(published_at)",
+                [("product", key, h, v, stock, sku, 0, now) for key, h, v, stock, sku in rows])
+
+    def store_stock(self, conn: Connection, rows: Sequence[tuple[int, int, Decimal]]) -> None:
+        """(REC_ID, version, stock) of articles just published as stock.changed."""
+        if rows:
+            now = _now()
+            conn.exec_driver_sql(
+                f"UPDATE {SNAPSHOT_TABLE} SET version = GREATEST(version, %s), stock = %s, "
+                f"published_at = %s WHERE entity_type = 'product' AND entity_key = %s",
+                [(v, stock, now, key) for key, v, stock in rows])
+
+    def store_deleted(self, conn: Connection, rows: Sequence[tuple[int, int]]) -> None:
+        """(REC_ID, version) of articles just published as deleted."""
+        if rows:
+            now = _now()
+            conn.exec_driver_sql(
+                f"UPDATE {SNAPSHOT_TABLE} SET version = GREATEST(version, %s), deleted = 1, "
+                f"src_hash = NULL, published_at = %s "
+                f"WHERE entity_type = 'product' AND entity_key = %s",
+                [(v, now, key) for key, v in rows])

@@ -1,0 +1,207 @@
+"""The CAO-Faktura SQL the producer runs: the only code that reads CAO's catalogue tables.
+
+Change detection is a snapshot diff computed on the server (DESIGN 4, 6): an MD5 over each
+selected article's columns (and its translations) is compared in SQL with the hash stored at
+the last publish, so only changed articles come back to Python. Pages are keyed by REC_ID and
+short, because CAO's tables are MyISAM: a long-running SELECT would hold a table read lock
+and block the merchant's own writes for its whole duration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from shopbridge.config import ErpConfig
+from shopbridge.db import TableNames, columns_of, quote_ident
+from shopbridge.errors import ConfigError
+
+from .snapshot import SNAPSHOT_TABLE
+from .tables import TABLE_CANDIDATES, required_columns
+
+ARTICLE_COLUMNS = (
+    "ARTNUM", "ARTIKELTYP", "KURZNAME", "LANGNAME", "SHOP_KURZTEXT", "SHOP_LANGTEXT",
+    "SHOP_META_TITEL", "SHOP_META_BESCHR", "SHOP_META_KEY",
+    "VK1", "VK1B", "VK2", "VK2B", "VK3", "VK3B", "VK4", "VK4B", "VK5", "VK5B",
+    "STEUER_CODE", "SHOP_ID", "SHOP_VISIBLE", "SHOP_DEL_FLAG", "GEWICHT", "BARCODE",
+    "HERSTELLER_ID", "WARENGRUPPE", "VK_LIEFERZEIT_ID",
+    "SHOP_IMAGE", "SHOP_IMAGE_MED", "SHOP_IMAGE_LARGE",
+)
+TRANSLATION_COLUMNS = ("KURZNAME", "LANGNAME", "SHOP_KURZTEXT", "SHOP_LANGTEXT",
+                       "SHOP_META_TITEL", "SHOP_META_BESCHR", "SHOP_META_KEY")
+# CAO's own defaults for STEUER_CODE 0..3 when REGISTRY holds no MAIN\MWST rows (NOTES 2);
+# only informational for shops, which compute tax from their own tax classes.
+DEFAULT_VAT = {0: "0", 1: "7", 2: "19", 3: "0"}
+
+
+class CaoSource:
+    """Reads one tenant's CAO database. Call ``resolve`` once per connection's database."""
+
+    def __init__(self, erp: ErpConfig) -> None:
+        self.erp = erp
+        self.t: dict[str, str] = {}
+
+    # -- schema ----------------------------------------------------------------------------
+
+    def resolve(self, conn: Connection) -> dict[str, str]:
+        """Find CAO's tables whatever their case; returns logical -> quoted real name.
+
+        Raises:
+            ConfigError: naming each missing table.
+        """
+        names = TableNames.read(conn)
+        resolved, missing = {}, []
+        for logical, candidates in TABLE_CANDIDATES.items():
+            if logical == "REGISTRY" and self.erp.registry_table:
+                candidates = (self.erp.registry_table,)
+            found = names.find(*candidates)
+            if found is None:
+                missing.append(" or ".join(candidates))
+            else:
+                resolved[logical] = found
+        if missing:
+            raise ConfigError(f"CAO database {self.erp.db.safe}: table(s) not found: "
+                              f"{', '.join(missing)}")
+        self.t = {k: quote_ident(v) for k, v in resolved.items()}
+        self._real = resolved
+        return self.t
+
+    def schema_problems(self, conn: Connection) -> list[str]:
+        """One line per table or column the producer needs but the database lacks."""
+        try:
+            self.resolve(conn)
+        except ConfigError as err:
+            return [str(err)]
+        problems = []
+        for logical, needed in required_columns().items():
+            have = columns_of(conn, self._real[logical])
+            for column in needed:
+                if column not in have:
+                    problems.append(f"CAO table {self._real[logical]}: column {column} missing")
+        return problems
+
+    # -- reference data --------------------------------------------------------------------
+
+    def language_codes(self, conn: Connection) -> dict[int, str]:
+        rows = conn.exec_driver_sql(f"SELECT SPRACH_ID, CODE FROM {self.t['SPRACHEN']}")
+        return {int(i): str(c).strip().lower() for i, c in rows if c and str(c).strip()}
+
+    def vat_rates(self, conn: Connection) -> dict[int, str]:
+        rows = conn.exec_driver_sql(
+            f"SELECT NAME, VAL_DOUBLE, VAL_CHAR, VAL_INT FROM {self.t['REGISTRY']} "
+            f"WHERE MAINKEY = %s", ("MAIN\\MWST",))
+        rates = dict(DEFAULT_VAT)
+        for name, val_double, val_char, val_int in rows:
+            try:
+                code = int(name)
+                raw = next(v for v in (val_double, val_char, val_int) if v not in (None, ""))
+                rates[code] = str(Decimal(str(raw).replace(",", ".")).normalize())
+            except (ValueError, StopIteration, InvalidOperation):
+                continue
+        return rates
+
+    # -- change detection ------------------------------------------------------------------
+
+    def _selection(self) -> str:
+        base = "a.ARTNUM IS NOT NULL AND TRIM(a.ARTNUM) <> ''"
+        return f"a.SHOP_ID > 0 AND {base}" if self.erp.selection == "shop" else base
+
+    def _hash_sql(self) -> str:
+        # Everything is cast to BINARY: CAO's latin1 columns, the utf8mb4 parameter and MD5's
+        # own result would otherwise be an "illegal mix of collations" for CONCAT_WS.
+        # QUOTE() keeps NULL and '' apart; the stored hash is BINARY(16), free of charsets.
+        columns = ", ".join(f"CAST(QUOTE(a.{c}) AS BINARY)" for c in ARTICLE_COLUMNS)
+        lcolumns = ", ".join(f"CAST(QUOTE(l.{c}) AS BINARY)" for c in TRANSLATION_COLUMNS)
+        return (
+            f"UNHEX(MD5(CONCAT_WS(_binary'|', CAST(%s AS BINARY), {columns}, "
+            f"IFNULL((SELECT GROUP_CONCAT(MD5(CONCAT_WS(_binary'|', "
+            f"CAST(l.SPRACHE_ID AS BINARY), {lcolumns})) ORDER BY l.SPRACHE_ID "
+            f"SEPARATOR ',') FROM {self.t['ARTIKEL_LTEXT']} l WHERE l.ARTIKEL_ID = a.REC_ID), "
+            f"_binary'-'))))")
+
+    def changed_articles(self, conn: Connection, *, fingerprint: str, after: int,
+                         limit: int) -> list[tuple[int, bytes, int | None]]:
+        """Selected articles whose hash differs from the snapshot: (REC_ID, hash, version)."""
+        rows = conn.exec_driver_sql(
+            f"SELECT a.REC_ID, {self._hash_sql()} AS h, s.version, s.src_hash "
+            f"FROM {self.t['ARTIKEL']} a LEFT JOIN {SNAPSHOT_TABLE} s "
+            f"ON s.entity_type = 'product' AND s.entity_key = a.REC_ID "
+            f"WHERE a.REC_ID > %s AND {self._selection()} "
+            f"HAVING s.src_hash IS NULL OR s.src_hash <> h "
+            f"ORDER BY a.REC_ID LIMIT %s", (fingerprint, after, limit))
+        return [(int(r[0]), bytes(r[1]), r[2]) for r in rows]
+
+    def load_articles(self, conn: Connection, ids: Iterable[int]
+                      ) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+        """Full rows of the given articles and their translations."""
+        ids = list(ids)
+        if not ids:
+            return [], {}
+        marks = ", ".join(["%s"] * len(ids))
+        cols = ", ".join(f"a.{c}" for c in ("REC_ID", "MENGE_AKT", *ARTICLE_COLUMNS))
+        result = conn.exec_driver_sql(
+            f"SELECT {cols} FROM {self.t['ARTIKEL']} a WHERE a.REC_ID IN ({marks}) "
+            f"ORDER BY a.REC_ID", tuple(ids))
+        keys = list(result.keys())
+        articles = [dict(zip(keys, row, strict=True)) for row in result]
+        lcols = ", ".join(f"l.{c}" for c in ("ARTIKEL_ID", "SPRACHE_ID", *TRANSLATION_COLUMNS))
+        result = conn.exec_driver_sql(
+            f"SELECT {lcols} FROM {self.t['ARTIKEL_LTEXT']} l WHERE l.ARTIKEL_ID IN ({marks})",
+            tuple(ids))
+        keys = list(result.keys())
+        translations: dict[int, list[dict[str, Any]]] = {}
+        for row in result:
+            item = dict(zip(keys, row, strict=True))
+            translations.setdefault(int(item["ARTIKEL_ID"]), []).append(item)
+        return articles, translations
+
+    def vanished(self, conn: Connection, *, after: int, limit: int
+                 ) -> list[tuple[int, int, str | None, bool]]:
+        """Published articles no longer selected: (REC_ID, version, sku, still exists)."""
+        rows = conn.exec_driver_sql(
+            f"SELECT s.entity_key, s.version, s.sku, "
+            f"EXISTS (SELECT 1 FROM {self.t['ARTIKEL']} x WHERE x.REC_ID = s.entity_key) "
+            f"FROM {SNAPSHOT_TABLE} s LEFT JOIN {self.t['ARTIKEL']} a "
+            f"ON a.REC_ID = s.entity_key AND {self._selection()} "
+            f"WHERE s.entity_type = 'product' AND s.deleted = 0 AND s.entity_key > %s "
+            f"AND a.REC_ID IS NULL ORDER BY s.entity_key LIMIT %s", (after, limit))
+        return [(int(r[0]), int(r[1]), r[2], bool(r[3])) for r in rows]
+
+    def stock_changes(self, conn: Connection, *, after: int, limit: int
+                      ) -> list[tuple[int, Decimal, int, str | None]]:
+        """Published articles whose MENGE_AKT differs from the last published stock."""
+        rows = conn.exec_driver_sql(
+            f"SELECT a.REC_ID, a.MENGE_AKT, s.version, s.sku FROM {SNAPSHOT_TABLE} s "
+            f"JOIN {self.t['ARTIKEL']} a ON a.REC_ID = s.entity_key "
+            f"WHERE s.entity_type = 'product' AND s.deleted = 0 AND s.entity_key > %s "
+            f"AND NOT (a.MENGE_AKT <=> s.stock) ORDER BY s.entity_key LIMIT %s",
+            (after, limit))
+        return [(int(r[0]), Decimal(r[1]), int(r[2]), r[3]) for r in rows]
+
+    def duplicate_skus(self, conn: Connection) -> list[tuple[str, list[int]]]:
+        """ARTNUMs that more than one selected article carries (CAO does not forbid it)."""
+        rows = conn.exec_driver_sql(
+            f"SELECT a.ARTNUM, GROUP_CONCAT(a.REC_ID ORDER BY a.REC_ID) "
+            f"FROM {self.t['ARTIKEL']} a WHERE {self._selection()} "
+            f"GROUP BY a.ARTNUM HAVING COUNT(*) > 1 ORDER BY a.ARTNUM")
+        return [(str(sku), [int(x) for x in str(ids).split(",")]) for sku, ids in rows]
+
+    def articles_without_sku(self, conn: Connection) -> list[int]:
+        cond = "a.SHOP_ID > 0 AND " if self.erp.selection == "shop" else ""
+        rows = conn.exec_driver_sql(
+            f"SELECT a.REC_ID FROM {self.t['ARTIKEL']} a "
+            f"WHERE {cond}(a.ARTNUM IS NULL OR TRIM(a.ARTNUM) = '') ORDER BY a.REC_ID LIMIT 100")
+        return [int(r[0]) for r in rows]
+
+
+def fingerprint_of(language_codes: Mapping[int, str], vat_rates: Mapping[int, str],
+                   default_language: str, format_version: int) -> str:
+    """What every article's payload depends on beyond its own rows: a change republishes all."""
+    import hashlib
+
+    text = repr((sorted(language_codes.items()), sorted(vat_rates.items()), default_language,
+                 format_version))
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()

@@ -1,0 +1,103 @@
+"""Facts about the CAO-Faktura tables the producer reads: names, the columns it needs, types.
+
+The types are those of the real DDL (reference/cao-faktura/schema.sql; tests compare every
+column here against it). ``shopbridge demo`` creates a CAO database from these definitions,
+with CAO's upper-case table names, MyISAM and latin1, because a user's clone has no upstream
+SQL. Only the columns shopbridge reads are defined; a real CAO database has many more.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import CHAR, Column, Date, Integer, MetaData, Numeric, String, Table, Text
+from sqlalchemy.dialects.mysql import BIGINT, DOUBLE, ENUM, LONGTEXT, TINYINT
+
+metadata = MetaData()
+_opts = {"mysql_engine": "MyISAM", "mysql_charset": "latin1"}
+
+
+def _vk(n: int) -> list[Column]:
+    return [Column(f"VK{n}", Numeric(12, 4), nullable=False, server_default="0.0000"),
+            Column(f"VK{n}B", Numeric(12, 4), nullable=False, server_default="0.0000")]
+
+
+ARTIKEL = Table(
+    "ARTIKEL", metadata,
+    Column("REC_ID", Integer, primary_key=True, autoincrement=True),
+    Column("ARTNUM", String(20), index=True),
+    Column("MATCHCODE", String(255)),
+    Column("WARENGRUPPE", Integer, nullable=False, server_default="0"),
+    Column("BARCODE", String(20)),
+    Column("ARTIKELTYP", CHAR(1), nullable=False, server_default="N"),
+    Column("KURZNAME", String(80)),
+    Column("LANGNAME", Text),
+    Column("GEWICHT", Numeric(10, 3), nullable=False, server_default="0.000"),
+    *_vk(1), *_vk(2), *_vk(3), *_vk(4), *_vk(5),
+    Column("STEUER_CODE", TINYINT(4), nullable=False, server_default="2"),
+    Column("VK_LIEFERZEIT_ID", Integer, nullable=False, server_default="1"),
+    Column("MENGE_AKT", Numeric(12, 4), nullable=False, server_default="0.0000"),
+    Column("HERSTELLER_ID", Integer, nullable=False, server_default="-1"),
+    Column("GEAEND", Date),
+    Column("SHOP_ID", TINYINT(4), nullable=False, server_default="-1"),
+    Column("SHOP_ARTIKEL_ID", Integer, nullable=False, server_default="-1"),
+    Column("SHOP_KURZTEXT", Text),
+    Column("SHOP_LANGTEXT", Text),
+    Column("SHOP_IMAGE", String(100)),
+    Column("SHOP_IMAGE_MED", String(100)),
+    Column("SHOP_IMAGE_LARGE", String(100)),
+    Column("SHOP_VISIBLE", Integer),
+    Column("SHOP_DEL_FLAG", ENUM("N", "Y"), nullable=False, server_default="N"),
+    Column("SHOP_META_TITEL", String(255)),
+    Column("SHOP_META_BESCHR", Text),
+    Column("SHOP_META_KEY", String(255)),
+    **_opts,
+)
+
+ARTIKEL_LTEXT = Table(
+    "ARTIKEL_LTEXT", metadata,
+    Column("ARTIKEL_ID", Integer, primary_key=True, autoincrement=False, server_default="0"),
+    Column("SPRACHE_ID", Integer, primary_key=True, autoincrement=False, server_default="0"),
+    Column("KURZNAME", String(80)),
+    Column("LANGNAME", Text),
+    Column("SHOP_KURZTEXT", Text),
+    Column("SHOP_LANGTEXT", Text),
+    Column("SHOP_META_TITEL", String(255)),
+    Column("SHOP_META_KEY", String(255)),
+    Column("SHOP_META_BESCHR", Text),
+    **_opts,
+)
+
+SPRACHEN = Table(
+    "SPRACHEN", metadata,
+    Column("SPRACH_ID", Integer, primary_key=True, autoincrement=True),
+    Column("NAME", String(32), nullable=False, server_default=""),
+    Column("CODE", CHAR(2), nullable=False, server_default=""),
+    Column("SORT", Integer),
+    Column("DEFAULT_FLAG", ENUM("N", "Y"), nullable=False, server_default="N"),
+    **_opts,
+)
+
+REGISTRY = Table(
+    "REGISTRY", metadata,
+    Column("MAINKEY", String(255), primary_key=True, server_default=""),
+    Column("NAME", String(100), primary_key=True, server_default=""),
+    Column("VAL_CHAR", String(255)),
+    Column("VAL_INT", Integer),
+    Column("VAL_INT2", BIGINT(20)),
+    Column("VAL_INT3", BIGINT(20)),
+    Column("VAL_DOUBLE", DOUBLE),
+    Column("VAL_BLOB", LONGTEXT),
+    **_opts,
+)
+
+# Logical name -> candidate real names (case is resolved against the server).
+TABLE_CANDIDATES = {
+    "ARTIKEL": ("ARTIKEL",),
+    "ARTIKEL_LTEXT": ("ARTIKEL_LTEXT",),
+    "SPRACHEN": ("SPRACHEN",),
+    "REGISTRY": ("REGISTRY", "REGISTERY"),  # CAO 1.2.x code says REGISTERY (sic), NOTES 2
+}
+
+
+def required_columns() -> dict[str, list[str]]:
+    """Logical table -> the columns the producer reads."""
+    return {t.name: [c.name for c in t.columns] for t in metadata.sorted_tables}

@@ -1,0 +1,206 @@
+"""The ``shopbridge`` command: parse, build, run, exit with a named code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from . import config as cfg
+from . import logs
+from .errors import (
+    BrokerUnavailable,
+    ConfigError,
+    ShopbridgeError,
+    TargetUnavailable,
+)
+
+EXIT_OK = 0           # done, nothing wrong
+EXIT_PROBLEMS = 1     # the command ran and found problems (check), or a cycle rejected events
+EXIT_CONFIG = 2       # the configuration file is missing or wrong
+EXIT_BROKER = 3       # RabbitMQ unreachable
+EXIT_DATABASE = 4     # a database unreachable
+EXIT_INTERRUPTED = 130
+
+log = logging.getLogger("shopbridge")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shopbridge", description=(
+        "Keeps CAO-Faktura and online shops in sync through RabbitMQ."))
+    parser.add_argument("-c", "--config", default=os.environ.get("SHOPBRIDGE_CONFIG",
+                                                                 "shopbridge.toml"),
+                        help="configuration file (default: $SHOPBRIDGE_CONFIG or "
+                             "./shopbridge.toml)")
+    parser.add_argument("--log-level", default=os.environ.get("SHOPBRIDGE_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("check", help="check broker, databases, tables and mappings")
+
+    produce = sub.add_parser("produce", help="publish ERP changes (one cycle, or --follow)")
+    produce.add_argument("--tenant")
+    produce.add_argument("--follow", action="store_true", help="keep running")
+    produce.add_argument("--stock-interval", type=float, default=0.5,
+                         help="seconds between stock scans in --follow (default 0.5)")
+    produce.add_argument("--full-interval", type=float, default=10.0,
+                         help="seconds between full scans in --follow (default 10)")
+
+    consume = sub.add_parser("consume", help="apply events to one shop")
+    consume.add_argument("--shop", required=True)
+    consume.add_argument("--tenant")
+    consume.add_argument("--until-idle", type=float, metavar="SECONDS",
+                         help="stop after the queue has been empty this long")
+
+    dlq = sub.add_parser("dlq", help="dead letters of a shop")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_list = dlq_sub.add_parser("list", help="list dead letters with their reasons")
+    dlq_list.add_argument("--shop", required=True)
+    dlq_list.add_argument("--tenant")
+    dlq_list.add_argument("--json", action="store_true", help="full events as JSON lines")
+    dlq_replay = dlq_sub.add_parser("replay", help="move dead letters back to the work queue")
+    dlq_replay.add_argument("--shop", required=True)
+    dlq_replay.add_argument("--tenant")
+    dlq_replay.add_argument("--type", dest="event_type", help="only this event type")
+    dlq_replay.add_argument("--key", dest="entity_key", help="only this entity key")
+
+    demo = sub.add_parser("demo", help="build demo databases and run one full sync")
+    demo.add_argument("--articles", type=int, default=200)
+    demo.add_argument("--db-url", default=os.environ.get("SHOPBRIDGE_DEMO_DB_URL",
+                                                         "mysql+pymysql://root@127.0.0.1:3306/"))
+    demo.add_argument("--amqp-url", default=os.environ.get(
+        "SHOPBRIDGE_DEMO_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logs.setup(args.log_level.upper())
+    try:
+        return _dispatch(args)
+    except ConfigError as err:
+        print(f"configuration error: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    except BrokerUnavailable as err:
+        print(f"broker unavailable: {err}", file=sys.stderr)
+        return EXIT_BROKER
+    except TargetUnavailable as err:
+        print(f"database unavailable: {err}", file=sys.stderr)
+        return EXIT_DATABASE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except ShopbridgeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_PROBLEMS
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(articles=args.articles, db_url=args.db_url, amqp_url=args.amqp_url)
+    settings = cfg.load(args.config)
+    if args.command == "check":
+        return _check(settings)
+    if args.command == "produce":
+        return _produce(settings, args)
+    if args.command == "consume":
+        return _consume(settings, args)
+    if args.command == "dlq":
+        return _dlq(settings, args)
+    raise ConfigError(f"unknown command {args.command}")  # pragma: no cover
+
+
+def _check(settings: cfg.Settings) -> int:
+    from .check import run
+
+    report = run(settings)
+    for line in report.ok:
+        print(f"ok       {line}")
+    for line in report.problems:
+        print(f"PROBLEM  {line}")
+    print(f"{len(report.problems)} problem(s)")
+    return EXIT_PROBLEMS if report.problems else EXIT_OK
+
+
+def _stop_on_signals(target: Any) -> None:
+    def handler(signum: int, frame: object) -> None:
+        log.info("signal %d: finishing the current batch, then stopping", signum)
+        target.stop_event.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _produce(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    from producers.cao import CaoProducer
+
+    tenant = settings.tenant(args.tenant)
+    producer = CaoProducer(broker=settings.broker, tenant=tenant)
+    _stop_on_signals(producer)
+    try:
+        producer.prepare()
+        if args.follow:
+            producer.follow(stock_interval_s=args.stock_interval,
+                            full_interval_s=args.full_interval,
+                            on_cycle=lambda r: log.info("published %s in %.2f s",
+                                                        dict(r.published), r.seconds))
+            return EXIT_OK
+        report = producer.run_once()
+    finally:
+        producer.close()
+    published = ", ".join(f"{n} {t}" for t, n in sorted(report.published.items())) or "nothing"
+    print(f"published {published} in {report.messages} message(s), {report.seconds:.2f} s")
+    for sku, ids in report.duplicates:
+        print(f"warning: ARTNUM {sku!r} is used by REC_ID {', '.join(map(str, ids))}")
+    for rec_id in report.without_sku:
+        print(f"warning: article REC_ID {rec_id} has no ARTNUM and is not published")
+    for line in report.rejected:
+        print(f"rejected: {line}")
+    return EXIT_PROBLEMS if report.rejected else EXIT_OK
+
+
+def _consume(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    from consumers import ShopConsumer, make_applier
+
+    shop = settings.find_shop(args.shop, args.tenant)
+    if not shop.active:
+        raise ConfigError(f"shop {shop.name!r} is inactive (active = false)")
+    applier = make_applier(shop)
+    consumer = ShopConsumer(broker=settings.broker, shop=shop, applier=applier)
+    _stop_on_signals(consumer)
+    try:
+        stats = consumer.run(idle_exit_s=args.until_idle)
+    finally:
+        applier.close()
+    print(f"shop {shop.name}: {stats.events} event(s) in {stats.messages} message(s): "
+          f"{stats.applied} applied, {stats.skipped} skipped (unchanged, stale or not "
+          f"selected), {stats.retried} to "
+          f"retry, {stats.dead} dead-lettered")
+    return EXIT_OK
+
+
+def _dlq(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    from . import dlq
+
+    shop = settings.find_shop(args.shop, args.tenant)
+    if args.dlq_command == "list":
+        letters = dlq.list_dead(settings.broker, shop)
+        for letter in letters:
+            if args.json:
+                sys.stdout.buffer.write(orjson.dumps(letter.as_dict()) + b"\n")
+            else:
+                print(f"{letter.event_type} {letter.entity_key}: {letter.error_class}: "
+                      f"{letter.error} (attempts {letter.attempts}, last {letter.last_failure})")
+        if not args.json:
+            print(f"{len(letters)} dead letter(s) in shop {shop.name}")
+        return EXIT_OK
+    moved = dlq.replay(settings.broker, shop, event_type=args.event_type,
+                       entity_key=args.entity_key)
+    print(f"replayed {moved} dead letter(s) into shop {shop.name}'s work queue")
+    return EXIT_OK

@@ -1,0 +1,312 @@
+"""Configuration: one TOML file describing the broker, the tenants, their ERP and their shops.
+
+The file is read once into frozen dataclasses that are passed down; nothing else reads the
+environment. Secrets never live in the file: a database password comes from ``password_env``
+(an environment variable's name) or ``password_file`` (a path), a whole URL may come from
+``url_env``. See docs/configuration.md for every key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+
+from .errors import ConfigError
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+SHOP_KINDS = ("oscommerce",)
+ERP_KINDS = ("cao",)
+STOCK_MODES = ("available", "total")
+DEFAULT_RETRY_TIERS_S = (5, 60, 600)
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Where a database is and how to log in; the password is kept out of repr()."""
+
+    url: str
+    password: str | None = field(default=None, repr=False)
+
+    def sqlalchemy_url(self) -> URL:
+        url = make_url(self.url)
+        if url.drivername in ("mysql", "mariadb"):
+            url = url.set(drivername="mysql+pymysql")
+        if self.password is not None:
+            url = url.set(password=self.password)
+        return url
+
+    @property
+    def safe(self) -> str:
+        """The URL with any password masked: the only form that may reach logs or errors."""
+        return self.sqlalchemy_url().render_as_string(hide_password=True)
+
+    @property
+    def database(self) -> str:
+        return make_url(self.url).database or ""
+
+
+@dataclass(frozen=True)
+class ShopFilter:
+    """Which ERP articles a shop sells (C11); everything else is hidden there."""
+
+    cao_shop_id: int | None = None      # ARTIKEL.SHOP_ID must equal this (None: any shop id)
+    require_visible: bool = True         # ARTIKEL.SHOP_VISIBLE = 1
+    sku_pattern: str | None = None       # fnmatch pattern on ARTNUM, e.g. "AB-*"
+
+
+@dataclass(frozen=True)
+class ShopConfig:
+    tenant: str
+    name: str
+    kind: str
+    active: bool
+    db: DatabaseConfig
+    languages: tuple[str, ...]
+    price_level: int
+    stock_mode: str
+    tax_classes: Mapping[int, int]
+    filter: ShopFilter
+
+
+@dataclass(frozen=True)
+class ErpConfig:
+    kind: str
+    db: DatabaseConfig
+    selection: str = "shop"              # "shop": articles with SHOP_ID > 0; "all": every article
+    registry_table: str | None = None    # None: REGISTRY or REGISTERY, whichever exists
+    default_language: str = "de"         # the language that lives in ARTIKEL itself
+
+
+@dataclass(frozen=True)
+class TenantConfig:
+    name: str
+    erp: ErpConfig
+    shops: tuple[ShopConfig, ...]
+
+    def shop(self, name: str) -> ShopConfig:
+        for shop in self.shops:
+            if shop.name == name:
+                return shop
+        raise ConfigError(f"tenant {self.name!r} has no shop {name!r}")
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    url: str = field(repr=False)
+    namespace: str = "shopbridge"        # prefix of the exchange and every queue name
+    retry_tiers_s: tuple[int, ...] = DEFAULT_RETRY_TIERS_S
+    pack_size: int = 100                 # events per AMQP message on bulk paths (DESIGN 6)
+    batch_size: int = 500                # events per consumer transaction
+    batch_wait_ms: int = 200             # how long a consumer waits to fill a batch
+    delivery_limit: int = 20             # redeliveries of one message before the broker gives up
+
+    @property
+    def safe(self) -> str:
+        return make_url(self.url.replace("amqp://", "mysql://", 1)).render_as_string(
+            hide_password=True).replace("mysql://", "amqp://", 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    broker: BrokerConfig
+    tenants: tuple[TenantConfig, ...]
+    source: str = "<memory>"
+
+    def tenant(self, name: str | None = None) -> TenantConfig:
+        if name is None:
+            if len(self.tenants) != 1:
+                raise ConfigError("several tenants are configured: name one with --tenant")
+            return self.tenants[0]
+        for tenant in self.tenants:
+            if tenant.name == name:
+                return tenant
+        raise ConfigError(f"no tenant {name!r} in {self.source}")
+
+    def find_shop(self, name: str, tenant: str | None = None) -> ShopConfig:
+        matches = [s for t in self.tenants if tenant in (None, t.name) for s in t.shops
+                   if s.name == name]
+        if not matches:
+            raise ConfigError(f"no shop {name!r} in {self.source}")
+        if len(matches) > 1:
+            raise ConfigError(f"shop {name!r} exists in several tenants: name one with --tenant")
+        return matches[0]
+
+
+def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and check a configuration file.
+
+    Raises:
+        ConfigError: naming the file and the key that is wrong.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    return parse(data, source=str(path), environ=os.environ if environ is None else environ,
+                 base_dir=path.parent)
+
+
+def parse(data: Mapping[str, Any], *, source: str = "<memory>",
+          environ: Mapping[str, str] | None = None, base_dir: Path | None = None) -> Settings:
+    reader = _Reader(source, environ if environ is not None else os.environ,
+                     base_dir or Path.cwd())
+    return reader.settings(data)
+
+
+class _Reader:
+    def __init__(self, source: str, environ: Mapping[str, str], base_dir: Path) -> None:
+        self.source = source
+        self.environ = environ
+        self.base_dir = base_dir
+
+    def fail(self, where: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.source}: [{where}] {problem}")
+
+    def settings(self, data: Mapping[str, Any]) -> Settings:
+        broker = self.broker(data.get("broker", {}))
+        tenants_data = data.get("tenants")
+        if not isinstance(tenants_data, list) or not tenants_data:
+            raise self.fail("tenants", "at least one [[tenants]] table is required")
+        tenants = tuple(self.tenant(t, i) for i, t in enumerate(tenants_data))
+        names = [t.name for t in tenants]
+        if len(set(names)) != len(names):
+            raise self.fail("tenants", "tenant names must be unique")
+        return Settings(broker=broker, tenants=tenants, source=self.source)
+
+    def broker(self, data: Mapping[str, Any]) -> BrokerConfig:
+        url = self.secret_or_value(data, "broker", "url", "url_env") or \
+            "amqp://guest:guest@127.0.0.1:5672//"
+        password = self.password(data, "broker")
+        if password is not None:
+            parsed = make_url(url.replace("amqp://", "mysql://", 1)).set(password=password)
+            url = parsed.render_as_string(hide_password=False).replace("mysql://", "amqp://", 1)
+        tiers = tuple(int(x) for x in data.get("retry_tiers_s", DEFAULT_RETRY_TIERS_S))
+        if not tiers or any(t <= 0 for t in tiers):
+            raise self.fail("broker", "retry_tiers_s must be a non-empty list of seconds > 0")
+        namespace = str(data.get("namespace", "shopbridge"))
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", namespace):
+            raise self.fail("broker", f"namespace {namespace!r}: use a-z, 0-9, '_' and '-'")
+        return BrokerConfig(
+            url=url, namespace=namespace, retry_tiers_s=tiers,
+            pack_size=self.positive(data, "broker", "pack_size", 100),
+            batch_size=self.positive(data, "broker", "batch_size", 500),
+            batch_wait_ms=self.positive(data, "broker", "batch_wait_ms", 200),
+            delivery_limit=self.positive(data, "broker", "delivery_limit", 20),
+        )
+
+    def tenant(self, data: Mapping[str, Any], index: int) -> TenantConfig:
+        where = f"tenants[{index}]"
+        name = self.name(data, where)
+        erp_data = data.get("erp")
+        if not isinstance(erp_data, Mapping):
+            raise self.fail(where, "an [tenants.erp] table is required")
+        kind = str(erp_data.get("kind", "cao"))
+        if kind not in ERP_KINDS:
+            raise self.fail(f"{where}.erp", f"kind {kind!r} is not one of {ERP_KINDS}")
+        selection = str(erp_data.get("selection", "shop"))
+        if selection not in ("shop", "all"):
+            raise self.fail(f"{where}.erp", "selection must be 'shop' or 'all'")
+        erp = ErpConfig(kind=kind, db=self.database(erp_data, f"{where}.erp"),
+                        selection=selection, registry_table=erp_data.get("registry_table"),
+                        default_language=str(erp_data.get("default_language", "de")))
+        shops = tuple(self.shop(s, name, f"{where}.shops[{i}]")
+                      for i, s in enumerate(data.get("shops", [])))
+        shop_names = [s.name for s in shops]
+        if len(set(shop_names)) != len(shop_names):
+            raise self.fail(where, "shop names must be unique within a tenant")
+        return TenantConfig(name=name, erp=erp, shops=shops)
+
+    def shop(self, data: Mapping[str, Any], tenant: str, where: str) -> ShopConfig:
+        name = self.name(data, where)
+        where = f"{where} ({name})"
+        kind = str(data.get("kind", "oscommerce"))
+        if kind not in SHOP_KINDS:
+            raise self.fail(where, f"kind {kind!r} is not one of {SHOP_KINDS}")
+        languages = tuple(str(code) for code in data.get("languages", ["de"]))
+        if not languages or any(not re.fullmatch(r"[a-z]{2}", c) for c in languages):
+            raise self.fail(where, "languages must list two-letter codes, e.g. ['de', 'en']")
+        level = int(data.get("price_level", 1))
+        if level not in range(1, 6):
+            raise self.fail(where, f"price_level {level} must be 1..5 (VK1..VK5)")
+        stock_mode = str(data.get("stock_mode", "available"))
+        if stock_mode not in STOCK_MODES:
+            raise self.fail(where, f"stock_mode must be one of {STOCK_MODES}")
+        try:
+            tax_classes = {int(k): int(v) for k, v in dict(data.get("tax_classes", {})).items()}
+        except (TypeError, ValueError):
+            raise self.fail(where, "tax_classes maps CAO STEUER_CODE to tax_class_id, "
+                                   "e.g. { 1 = 2, 2 = 1 }") from None
+        f = data.get("filter", {})
+        shop_filter = ShopFilter(
+            cao_shop_id=None if f.get("cao_shop_id") is None else int(f["cao_shop_id"]),
+            require_visible=bool(f.get("require_visible", True)),
+            sku_pattern=f.get("sku_pattern"),
+        )
+        return ShopConfig(tenant=tenant, name=name, kind=kind,
+                          active=bool(data.get("active", True)),
+                          db=self.database(data, where), languages=languages,
+                          price_level=level, stock_mode=stock_mode,
+                          tax_classes=tax_classes, filter=shop_filter)
+
+    def database(self, data: Mapping[str, Any], where: str) -> DatabaseConfig:
+        url = self.secret_or_value(data, where, "url", "url_env")
+        if not url:
+            raise self.fail(where, "a database 'url' (or 'url_env') is required")
+        try:
+            parsed = make_url(url)
+        except Exception:  # SQLAlchemy raises ArgumentError; never echo the URL (password)
+            raise self.fail(where, "database url is not a valid URL") from None
+        if parsed.password and "url" in data:
+            raise self.fail(where, "the url in the file contains a password: use password_env "
+                                   "or password_file")
+        return DatabaseConfig(url=url, password=self.password(data, where))
+
+    def password(self, data: Mapping[str, Any], where: str) -> str | None:
+        if "password_env" in data:
+            var = str(data["password_env"])
+            if var not in self.environ:
+                raise self.fail(where, f"environment variable {var} (password_env) is not set")
+            return self.environ[var]
+        if "password_file" in data:
+            path = self.base_dir / str(data["password_file"])
+            try:
+                return path.read_text(encoding="utf-8").strip()
+            except OSError as err:
+                raise self.fail(where, f"password_file {path}: {err.strerror}") from None
+        if "password" in data:
+            raise self.fail(where, "passwords do not belong in the file: use password_env "
+                                   "or password_file")
+        return None
+
+    def secret_or_value(self, data: Mapping[str, Any], where: str, key: str,
+                        env_key: str) -> str | None:
+        if env_key in data:
+            var = str(data[env_key])
+            if var not in self.environ:
+                raise self.fail(where, f"environment variable {var} ({env_key}) is not set")
+            return self.environ[var]
+        value = data.get(key)
+        return None if value is None else str(value)
+
+    def name(self, data: Mapping[str, Any], where: str) -> str:
+        name = str(data.get("name", ""))
+        if not NAME_RE.fullmatch(name):
+            raise self.fail(where, f"name {name!r}: use 1-40 of a-z, 0-9, '_', '-' "
+                                   "(it becomes part of queue names)")
+        return name
+
+    def positive(self, data: Mapping[str, Any], where: str, key: str, default: int) -> int:
+        value = int(data.get(key, default))
+        if value <= 0:
+            raise self.fail(where, f"{key} must be > 0")
+        return value

@@ -1,0 +1,154 @@
+"""Database edge: engines, the one table that turns driver errors into shopbridge errors,
+and case-insensitive table-name resolution.
+
+Nothing above this module catches PyMySQL or SQLAlchemy exception types.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+import pymysql
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from .config import DatabaseConfig
+from .errors import (
+    ConfigError,
+    ShopbridgeError,
+    TargetRejected,
+    TargetUnavailable,
+    TransientDatabaseError,
+)
+
+# MySQL/MariaDB error numbers and what they mean for a retry. Model: kombu's
+# recoverable_connection_errors; the numbers are from the server's error reference.
+UNAVAILABLE = {
+    1040,  # too many connections
+    1053,  # server shutdown in progress
+    1927,  # connection was killed
+    2002,  # can't connect through socket
+    2003,  # can't connect to server
+    2006,  # server has gone away
+    2013,  # lost connection during query
+    2055,  # lost connection (system error)
+}
+TRANSIENT = {
+    1205,  # lock wait timeout
+    1213,  # deadlock
+    1614,  # transaction branch was rolled back: deadlock
+}
+REJECTED = {
+    1048,  # column cannot be null
+    1264,  # out of range value
+    1265,  # data truncated
+    1292,  # incorrect date/time value
+    1366,  # incorrect string value (encoding)
+    1406,  # data too long for column
+}
+
+
+def translate(err: BaseException, what: str) -> ShopbridgeError | None:
+    """Map a driver error to the shopbridge error it means, or None if it is not one we know.
+
+    Args:
+        err: an exception from SQLAlchemy or PyMySQL.
+        what: a short description of the database, safe for logs (no password).
+    """
+    orig = getattr(err, "orig", err)
+    if isinstance(err, sa.exc.DisconnectionError):
+        return TargetUnavailable(f"{what}: connection lost")
+    if not isinstance(orig, pymysql.err.MySQLError) or not orig.args:
+        if isinstance(orig, (ConnectionError, TimeoutError, BrokenPipeError)):
+            return TargetUnavailable(f"{what}: {type(orig).__name__}")
+        return None
+    code = orig.args[0]
+    message = str(orig.args[1]) if len(orig.args) > 1 else ""
+    if code in UNAVAILABLE:
+        return TargetUnavailable(f"{what}: MySQL error {code}: {message}")
+    if code in TRANSIENT:
+        return TransientDatabaseError(f"{what}: MySQL error {code}: {message}")
+    if code in REJECTED:
+        return TargetRejected(f"{what}: MySQL error {code}: {message}")
+    return None
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Re-raise known driver errors as shopbridge errors, ``from`` the original."""
+    try:
+        yield
+    except (sa.exc.DBAPIError, pymysql.err.MySQLError, ConnectionError, TimeoutError) as err:
+        mapped = translate(err, what)
+        if mapped is None:
+            raise
+        raise mapped from err
+
+
+def create_engine(db: DatabaseConfig, **kwargs: object) -> Engine:
+    """An engine that talks utf8mb4, so latin1 ERP columns arrive as proper str.
+
+    pool_pre_ping lets a consumer heal after the database restarted; the short connect
+    timeout lets the consumer notice an outage quickly instead of hanging.
+    """
+    options: dict[str, object] = {
+        "pool_pre_ping": True,
+        "pool_recycle": 3600,
+        "connect_args": {"charset": "utf8mb4", "connect_timeout": 5,
+                         "read_timeout": 60, "write_timeout": 60},
+    }
+    options.update(kwargs)
+    return sa.create_engine(db.sqlalchemy_url(), **options)
+
+
+def quote_ident(name: str) -> str:
+    """Backtick-quote an identifier that came from the server's own catalogue."""
+    if not re.fullmatch(r"[A-Za-z0-9_$]+", name):
+        raise ConfigError(f"refusing unexpected identifier {name!r}")
+    return f"`{name}`"
+
+
+class TableNames:
+    """Resolves logical table names to the names the server really has, ignoring case.
+
+    CAO-Faktura's code says ARTIKEL, a dump from Windows says artikel (NOTES 2); on Linux with
+    lower_case_table_names=0 only the exact spelling works, so we ask the server.
+    """
+
+    def __init__(self, actual: Iterable[str]) -> None:
+        self._by_lower: dict[str, list[str]] = {}
+        for name in actual:
+            self._by_lower.setdefault(name.lower(), []).append(name)
+
+    @classmethod
+    def read(cls, conn: Connection) -> TableNames:
+        rows = conn.exec_driver_sql(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+        return cls(r[0] for r in rows)
+
+    def find(self, *candidates: str) -> str | None:
+        for candidate in candidates:
+            names = self._by_lower.get(candidate.lower())
+            if names:
+                exact = [n for n in names if n == candidate]
+                return exact[0] if exact else sorted(names)[0]
+        return None
+
+    def require(self, *candidates: str) -> str:
+        found = self.find(*candidates)
+        if found is None:
+            raise ConfigError(f"table {' or '.join(candidates)} not found")
+        return found
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self._by_lower
+
+
+def columns_of(conn: Connection, table: str) -> dict[str, str]:
+    """Column name (upper case) -> data type of a table in the current database."""
+    rows = conn.exec_driver_sql(
+        "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s", (table,))
+    return {r[0].upper(): r[1] for r in rows}

@@ -1,0 +1,44 @@
+"""Log context: fields bound once per message appear on every line logged inside.
+
+``bound(shop=..., event_id=...)`` sets them for a block and restores the previous ones after;
+the filter appends them as ``key=value``. Model: structlog's bound_contextvars.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_fields: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar("shopbridge_log",
+                                                                            default={})
+
+
+@contextmanager
+def bound(**fields: object) -> Iterator[None]:
+    token = _fields.set({**_fields.get(), **fields})
+    try:
+        yield
+    finally:
+        _fields.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = _fields.get()
+        record.context = "".join(f" {k}={v}" for k, v in fields.items()) if fields else ""
+        return True
+
+
+def setup(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s%(context)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("amqp").setLevel(logging.WARNING)
+    logging.getLogger("kombu").setLevel(logging.WARNING)

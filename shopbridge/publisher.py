@@ -1,0 +1,136 @@
+"""Publishing with publisher confirms, many messages in flight.
+
+A confirm awaited after every publish caps a bulk sync at ~1,300 msg/s; a window of
+unconfirmed messages reaches ~18,500 msg/s (DESIGN 2). kombu's own transport, py-amqp, already
+exposes the broker's basic.ack/basic.nack as channel events, so the window needs no second
+AMQP client: publish, count delivery tags, drain acks when the window is full and at the end.
+An unconfirmed message counts as not published: ``publish`` raises and the caller keeps its
+state unchanged (the producer stores hashes only after this returns).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import amqp
+from kombu import Connection
+
+from .errors import BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class OutMessage:
+    routing_key: str
+    body: bytes
+    exchange: str = ""
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Publisher:
+    """Publishes on its own confirm-mode channel of a kombu connection.
+
+    Args:
+        conn: an open kombu Connection (pyamqp transport).
+        window: unconfirmed messages allowed in flight.
+        confirm_timeout_s: how long to wait for outstanding confirms before giving up.
+    """
+
+    def __init__(self, conn: Connection, *, window: int = 1000,
+                 confirm_timeout_s: float = 30.0) -> None:
+        self.conn = conn
+        self.window = window
+        self.confirm_timeout_s = confirm_timeout_s
+        self.returned = 0
+        self._channel: Any = None
+        self._next_tag = 0
+        self._pending: set[int] = set()
+        self._nacked = 0
+
+    def _open(self) -> Any:
+        if self._channel is None or not self._channel.is_open:
+            channel = self.conn.channel()
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+            channel.events["basic_return"].add(self._on_return)
+            self._channel = channel
+            self._next_tag = 0
+            self._pending.clear()
+        return self._channel
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        if multiple:
+            self._pending = {t for t in self._pending if t > delivery_tag}
+        else:
+            self._pending.discard(delivery_tag)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        before = len(self._pending)
+        self._on_ack(delivery_tag, multiple)
+        self._nacked += before - len(self._pending)
+
+    def _on_return(self, exc: Exception, exchange: str, routing_key: str, message: Any) -> None:
+        self.returned += 1
+        log.warning("message to exchange %r routing key %r was unroutable: no queue is bound",
+                    exchange, routing_key)
+
+    def publish(self, messages: Iterable[OutMessage]) -> int:
+        """Publish and wait until the broker confirmed every message.
+
+        Returns:
+            the number of messages published.
+        Raises:
+            BrokerUnavailable: the connection failed, or a message was nacked or not
+                confirmed in time. Some messages may have been delivered: callers rely on
+                consumers deduplicating by version.
+        """
+        count = 0
+        try:
+            channel = self._open()
+            self._nacked = 0
+            for message in messages:
+                msg = amqp.Message(message.body, content_type=CONTENT_TYPE, delivery_mode=2,
+                                   application_headers=dict(message.headers))
+                channel.basic_publish(msg, exchange=message.exchange,
+                                      routing_key=message.routing_key, mandatory=True)
+                self._next_tag += 1
+                self._pending.add(self._next_tag)
+                count += 1
+                if len(self._pending) >= self.window:
+                    self._wait(self.window // 2)
+            self._wait(0)
+        except (OSError, amqp.exceptions.AMQPError, socket.timeout) as err:
+            self._channel = None
+            raise BrokerUnavailable(f"publishing failed: {type(err).__name__}: {err}") from err
+        if self._nacked:
+            raise BrokerUnavailable(f"the broker refused {self._nacked} of {count} messages")
+        return count
+
+    def _wait(self, at_most_pending: int) -> None:
+        deadline = time.monotonic() + self.confirm_timeout_s
+        while len(self._pending) > at_most_pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise BrokerUnavailable(f"{len(self._pending)} messages not confirmed within "
+                                        f"{self.confirm_timeout_s:.0f} s")
+            try:
+                self.conn.drain_events(timeout=min(remaining, 1.0))
+            except TimeoutError:
+                continue
+
+    def close(self) -> None:
+        if self._channel is not None:
+            try:
+                self._channel.close()
+            except Exception:  # noqa: BLE001 - closing a broken channel may fail; nothing to do
+                log.debug("closing publisher channel failed", exc_info=True)
+            self._channel = None

@@ -1,0 +1,156 @@
+"""Sample catalogue data and database set-up shared by the demo, the tests and the benchmarks.
+
+Everything here writes only to databases it is told to create; names are chosen by callers.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pymysql
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+WORDS_DE = ["Schraubendreher", "Gartenschlauch", "Kühlschrank", "Größenverstellung", "Bürste",
+            "Säge", "Öllampe", "Würfel", "Maßband", "Fußmatte", "Schlüssel", "Tür", "Gießkanne"]
+WORDS_EN = ["screwdriver", "garden hose", "fridge", "size adjuster", "brush", "saw",
+            "oil lamp", "dice", "tape measure", "doormat", "key", "door", "watering can"]
+ADJ_DE = ["robuste", "kleine", "große", "grüne", "blaue", "weiße", "schöne"]
+ADJ_EN = ["sturdy", "small", "large", "green", "blue", "white", "fine"]
+
+
+def server_url(url: str | URL) -> URL:
+    return make_url(url).set(database=None)
+
+
+def create_database(url: str | URL, name: str, *, charset: str = "utf8mb4") -> URL:
+    """(Re)create database ``name`` on the server of ``url``; returns its URL."""
+    engine = sa.create_engine(server_url(url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET {charset}")
+    engine.dispose()
+    return make_url(url).set(database=name)
+
+
+def drop_database(url: str | URL, name: str) -> None:
+    engine = sa.create_engine(server_url(url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+    engine.dispose()
+
+
+def run_sql_file(url: URL, sql: str) -> None:
+    """Run a whole install script (many statements) the way ``mariadb DB < file`` does."""
+    conn = pymysql.connect(host=url.host or "127.0.0.1", port=url.port or 3306,
+                           user=url.username or "root", password=url.password or "",
+                           database=url.database, charset="utf8mb4",
+                           client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            while cur.nextset():
+                pass
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def articles(n: int, *, seed: int = 7, shop_ids: Sequence[int] = (1,), start: int = 1,
+             long_description_every: int = 50) -> list[dict[str, Any]]:
+    """``n`` ARTIKEL rows with German texts (umlauts), prices on all levels, stock."""
+    rnd = random.Random(seed)
+    rows = []
+    for i in range(start, start + n):
+        k = rnd.randrange(len(WORDS_DE))
+        adj = rnd.randrange(len(ADJ_DE))
+        net = Decimal(rnd.randrange(199, 99999)) / 100
+        long_text = "<p>" + " ".join([f"Beschreibung für Artikel {i} – Qualität „gut“."] *
+                                      (400 if i % long_description_every == 0 else 3)) + "</p>"
+        row: dict[str, Any] = {
+            "REC_ID": i,
+            "ARTNUM": f"A-{i:06d}",
+            "MATCHCODE": f"{WORDS_DE[k].upper()}-{i}",
+            "WARENGRUPPE": 1 + i % 5,
+            "BARCODE": f"{4000000000000 + i}",
+            "ARTIKELTYP": "N",
+            "KURZNAME": f"{ADJ_DE[adj].capitalize()} {WORDS_DE[k]} Nr. {i}",
+            "LANGNAME": f"{WORDS_DE[k]} – Langname {i}",
+            "GEWICHT": Decimal(rnd.randrange(1, 50000)) / 1000,
+            "STEUER_CODE": 2 if i % 7 else 1,
+            "VK_LIEFERZEIT_ID": 1,
+            "MENGE_AKT": Decimal(rnd.randrange(-3, 500)),
+            "HERSTELLER_ID": -1,
+            "SHOP_ID": shop_ids[i % len(shop_ids)],
+            "SHOP_KURZTEXT": f"Kurztext {i}: {WORDS_DE[k]}",
+            "SHOP_LANGTEXT": long_text,
+            "SHOP_VISIBLE": 1,
+            "SHOP_DEL_FLAG": "N",
+        }
+        for level in range(1, 6):
+            price = net * (Decimal(1) - Decimal(level - 1) / 20)
+            row[f"VK{level}"] = price.quantize(Decimal("0.0001"))
+            rate = Decimal("1.19") if row["STEUER_CODE"] == 2 else Decimal("1.07")
+            row[f"VK{level}B"] = (price * rate).quantize(Decimal("0.0001"))
+        rows.append(row)
+    return rows
+
+
+def translations(rows: Iterable[dict[str, Any]], *, language_id: int = 1,
+                 every: int = 1) -> list[dict[str, Any]]:
+    """English ARTIKEL_LTEXT rows for every ``every``-th article."""
+    out = []
+    for row in rows:
+        i = row["REC_ID"]
+        if i % every:
+            continue
+        k = i % len(WORDS_EN)
+        out.append({"ARTIKEL_ID": i, "SPRACHE_ID": language_id,
+                    "KURZNAME": f"{ADJ_EN[i % len(ADJ_EN)].capitalize()} {WORDS_EN[k]} no. {i}",
+                    "SHOP_LANGTEXT": f"<p>Description of article {i}.</p>"})
+    return out
+
+
+def insert_rows(conn: sa.Connection, table: str, rows: Sequence[dict[str, Any]],
+                chunk: int = 1000) -> None:
+    """Multi-row INSERT of dicts that share their keys (``table`` is a trusted name)."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    sql = (f"INSERT INTO `{table}` ({', '.join(f'`{c}`' for c in columns)}) VALUES "
+           f"({', '.join(['%s'] * len(columns))})")
+    for start in range(0, len(rows), chunk):
+        conn.exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in rows[start:start + chunk]])
+
+
+def cao_reference_data(conn: sa.Connection, names: dict[str, str]) -> None:
+    """Languages (1 = en, 2 = de as in CAO) and VAT rates in REGISTRY MAIN\\MWST."""
+    insert_rows(conn, names["SPRACHEN"], [
+        {"SPRACH_ID": 1, "NAME": "Englisch", "CODE": "en", "DEFAULT_FLAG": "N"},
+        {"SPRACH_ID": 2, "NAME": "Deutsch", "CODE": "de", "DEFAULT_FLAG": "Y"},
+    ])
+    insert_rows(conn, names["REGISTRY"], [
+        {"MAINKEY": "MAIN\\MWST", "NAME": str(code), "VAL_DOUBLE": rate}
+        for code, rate in ((0, 0.0), (1, 7.0), (2, 19.0), (3, 0.0))
+    ])
+
+
+def phoenix_reference_data(conn: sa.Connection, *, languages: Sequence[tuple[int, str, str]] = (
+        (1, "English", "en"), (2, "Deutsch", "de"))) -> None:
+    """Shop languages and two tax classes (1 = 19 %, 2 = 7 %), replacing what is there."""
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    conn.exec_driver_sql("DELETE FROM languages")
+    insert_rows(conn, "languages", [
+        {"languages_id": lid, "name": name, "code": code, "image": "icon.gif",
+         "directory": name.lower(), "sort_order": lid} for lid, name, code in languages])
+    conn.exec_driver_sql("DELETE FROM tax_class")
+    insert_rows(conn, "tax_class", [
+        {"tax_class_id": 1, "tax_class_title": "Standard 19 %",
+         "tax_class_description": "Regelsteuersatz", "date_added": now},
+        {"tax_class_id": 2, "tax_class_title": "Ermäßigt 7 %",
+         "tax_class_description": "ermäßigter Steuersatz", "date_added": now},
+    ])

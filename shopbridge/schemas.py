@@ -1,0 +1,91 @@
+"""The JSON Schema files in ``schemas/``, compiled once, keyed by (type, schema_version).
+
+fastjsonschema compiles each schema to Python (~10-16 us per event instead of jsonschema's
+~170 us, DESIGN 6). The files declare draft 2020-12 and use only what draft 7 also means, so
+both validators agree; tests check the files with jsonschema's 2020-12 validator too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import orjson
+
+from .errors import InvalidEvent, UnknownEventType
+
+_FILE_RE = re.compile(r"^(?P<type>[a-z_]+\.[a-z_]+)\.v(?P<version>[0-9]+)\.json$")
+_BASE_URI = "https://schemas.shopbridge.example/"
+
+
+def schema_dir() -> Path:
+    """``schemas/`` of a source checkout, or the copy a wheel carries inside the package."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "schemas", here / "_schemas"):
+        if (candidate / "envelope.v1.json").is_file():
+            return candidate
+    raise FileNotFoundError("schemas/envelope.v1.json not found beside the shopbridge package")
+
+
+@cache
+def _documents() -> dict[str, dict[str, Any]]:
+    return {p.name: orjson.loads(p.read_bytes()) for p in sorted(schema_dir().glob("*.json"))}
+
+
+def documents() -> Mapping[str, dict[str, Any]]:
+    """File name -> parsed schema document."""
+    return _documents()
+
+
+def _resolve(uri: str) -> dict[str, Any]:
+    name = uri.removeprefix(_BASE_URI).split("#", 1)[0]
+    return _documents()[name]
+
+
+@cache
+def _validators() -> dict[tuple[str, int], Callable[[Any], Any]]:
+    compiled = {}
+    for name, document in _documents().items():
+        match = _FILE_RE.match(name)
+        if not match or match["type"] == "envelope.v1":
+            continue
+        key = (match["type"], int(match["version"]))
+        compiled[key] = fastjsonschema.compile(document, handlers={"https": _resolve})
+    return compiled
+
+
+def event_types() -> list[tuple[str, int]]:
+    return sorted(_validators())
+
+
+def validate(event: Any) -> None:
+    """Check one decoded event against the schema its type and schema_version name.
+
+    Raises:
+        UnknownEventType: no schema for that type/version.
+        InvalidEvent: the first violation, naming the field (e.g. ``payload.texts.de.name``).
+    """
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"an event must be a JSON object, got {type(event).__name__}")
+    key = (event.get("type"), event.get("schema_version"))
+    validator = _validators().get(key)  # type: ignore[arg-type]
+    if validator is None:
+        raise UnknownEventType(f"unknown event type {key[0]!r} schema_version {key[1]!r}")
+    try:
+        validator(event)
+    except fastjsonschema.JsonSchemaValueException as err:
+        field = str(err.name).removeprefix("data.").removeprefix("data")
+        raise InvalidEvent(f"{describe(event)}: field {field or '(event)'}: "
+                           f"{err.message.removeprefix(str(err.name) + ' ')}") from None
+
+
+def describe(event: Mapping[str, Any]) -> str:
+    """'product.upserted 4711 (SKU AB-1)': how errors name the entity."""
+    payload = event.get("payload")
+    sku = payload.get("sku") if isinstance(payload, Mapping) else None
+    text = f"{event.get('type', '?')} {event.get('entity_key', '?')}"
+    return f"{text} (SKU {sku})" if sku else text

@@ -1,0 +1,211 @@
+"""Fixtures against the real MariaDB and RabbitMQ of this machine (DESIGN 7).
+
+Every test gets uniquely named databases and a unique broker namespace (exchange and queue
+prefix) and drops them afterwards. Shop and ERP databases are built from the upstream install
+SQL in ../shared/reference; where that folder is absent (a user's clone) those tests skip.
+A MariaDB or RabbitMQ that is down fails the run: it is not a reason to skip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from kombu import Connection
+from sqlalchemy.engine import URL, make_url
+
+from shopbridge import config as cfg
+from shopbridge import sample, topology
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = Path(os.environ.get("SHOPBRIDGE_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
+CAO_SQL = REFERENCE / "cao-faktura" / "schema.sql"
+PHOENIX_SQL = REFERENCE / "oscommerce" / "phoenix.sql"
+MARIADB_URL = os.environ.get("SHOPBRIDGE_TEST_DB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
+AMQP_URL = os.environ.get("SHOPBRIDGE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def require_reference(path: Path) -> str:
+    if not path.is_file():
+        pytest.skip(f"upstream reference SQL {path} is absent (it lives in ../shared, beside "
+                    "the repository, in CI and on developer machines)")
+    return path.read_text(encoding="utf-8")
+
+
+@dataclass
+class Database:
+    name: str
+    url: URL
+    engine: sa.Engine
+
+    def scalar(self, sql: str, params: Any = None) -> Any:
+        with self.engine.connect() as conn:
+            return conn.exec_driver_sql(sql, params).scalar() if params is not None else \
+                conn.exec_driver_sql(sql).scalar()
+
+    def rows(self, sql: str, params: Any = None) -> list[Any]:
+        with self.engine.connect() as conn:
+            result = conn.exec_driver_sql(sql, params) if params is not None else \
+                conn.exec_driver_sql(sql)
+            return list(result)
+
+    def execute(self, sql: str, params: Any = None) -> None:
+        with self.engine.begin() as conn:
+            if params is None:
+                conn.exec_driver_sql(sql)
+            else:
+                conn.exec_driver_sql(sql, params)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _services_are_up() -> None:
+    """A missing MariaDB or RabbitMQ fails the run with a clear message."""
+    engine = sa.create_engine(make_url(MARIADB_URL))
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception as err:
+        pytest.exit(f"MariaDB at {MARIADB_URL} is not reachable: {err}", returncode=3)
+    finally:
+        engine.dispose()
+    try:
+        with Connection(AMQP_URL, connect_timeout=5) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as err:
+        pytest.exit(f"RabbitMQ at {AMQP_URL} is not reachable: {err}", returncode=3)
+
+
+@pytest.fixture
+def make_db() -> Iterator[Callable[..., Database]]:
+    """Factory: make_db(prefix, sql=None, charset='utf8mb4') -> a fresh database."""
+    made: list[Database] = []
+
+    def factory(prefix: str, sql: str | None = None, charset: str = "utf8mb4") -> Database:
+        name = unique(f"sbtest_{prefix}")
+        url = sample.create_database(MARIADB_URL, name, charset=charset)
+        if sql:
+            sample.run_sql_file(url, sql)
+        db = Database(name, url, sa.create_engine(url, connect_args={"charset": "utf8mb4"}))
+        made.append(db)
+        return db
+
+    yield factory
+    for db in made:
+        db.engine.dispose()
+        sample.drop_database(MARIADB_URL, db.name)
+
+
+def upper_case_tables(sql: str) -> str:
+    """The CAO dump with CAO's own upper-case table names, as on a Linux server."""
+    return re.sub(r"CREATE TABLE IF NOT EXISTS `([a-z_]+)`",
+                  lambda m: f"CREATE TABLE IF NOT EXISTS `{m[1].upper()}`", sql)
+
+
+CAO_NAMES = {"ARTIKEL": "artikel", "ARTIKEL_LTEXT": "artikel_ltext", "SPRACHEN": "sprachen",
+             "REGISTRY": "registry"}
+
+
+def fill_cao(db: Database, rows: list[dict[str, Any]], translations: list[dict[str, Any]],
+             names: dict[str, str] | None = None) -> None:
+    names = names or CAO_NAMES
+    with db.engine.begin() as conn:
+        sample.insert_rows(conn, names["ARTIKEL"], rows)
+        sample.insert_rows(conn, names["ARTIKEL_LTEXT"], translations)
+
+
+@pytest.fixture
+def cao_db(make_db: Callable[..., Database]) -> Database:
+    """A CAO-Faktura database from the real DDL (lower-case names, MyISAM, latin1)."""
+    db = make_db("cao", require_reference(CAO_SQL), charset="latin1")
+    with db.engine.begin() as conn:
+        sample.cao_reference_data(conn, CAO_NAMES)
+    return db
+
+
+def setup_phoenix(db: Database) -> None:
+    """Add German (id 2) to the default install's English (id 1), and a 7 % tax class."""
+    with db.engine.begin() as conn:
+        sample.phoenix_reference_data(conn)
+
+
+@pytest.fixture
+def phoenix_factory(make_db: Callable[..., Database]) -> Callable[[], Database]:
+    def factory() -> Database:
+        db = make_db("phoenix", require_reference(PHOENIX_SQL))
+        setup_phoenix(db)
+        return db
+    return factory
+
+
+@pytest.fixture
+def phoenix_db(phoenix_factory: Callable[[], Database]) -> Database:
+    """A CE Phoenix Cart 1.1.0.6 database from the upstream install SQL."""
+    return phoenix_factory()
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    """A broker namespace of the test's own; its queues and exchange are deleted after."""
+    ns = unique("sbtest").replace("_", "-")
+    yield ns
+    with Connection(AMQP_URL) as conn:
+        channel = conn.default_channel
+        for name in list(_declared.get(ns, ())):
+            try:
+                channel.queue_delete(name)
+            except Exception:  # noqa: BLE001 - already gone
+                channel = conn.channel()
+        try:
+            channel.exchange_delete(ns)
+        except Exception:  # noqa: BLE001
+            pass
+    _declared.pop(ns, None)
+
+
+_declared: dict[str, set[str]] = {}
+_original_shop_queues = topology.shop_queues
+
+
+def _recording_shop_queues(broker: cfg.BrokerConfig, shop: cfg.ShopConfig) -> list[Any]:
+    queues = _original_shop_queues(broker, shop)
+    _declared.setdefault(broker.namespace, set()).update(q.name for q in queues)
+    return queues
+
+
+topology.shop_queues = _recording_shop_queues  # lets the fixture find every queue to delete
+
+
+def shop_entry(name: str, db: Database, **overrides: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": name, "kind": "oscommerce",
+        "url": db.url.render_as_string(hide_password=False),
+        "languages": ["de", "en"], "price_level": 1, "stock_mode": "available",
+        "tax_classes": {"1": 2, "2": 1}, "filter": {"cao_shop_id": 1},
+    }
+    entry.update(overrides)
+    return entry
+
+
+def settings_for(namespace: str, cao: Database, shops: list[dict[str, Any]],
+                 **broker: Any) -> cfg.Settings:
+    data = {
+        "broker": {"url": AMQP_URL, "namespace": namespace, "retry_tiers_s": [1, 2],
+                   "batch_wait_ms": 50, **broker},
+        "tenants": [{
+            "name": "acme",
+            "erp": {"kind": "cao", "url": cao.url.render_as_string(hide_password=False)},
+            "shops": shops,
+        }],
+    }
+    return cfg.parse(data, source="test")

@@ -1,0 +1,43 @@
+"""Running the real pipeline pieces in-process for tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consumers import ConsumerStats, ShopConsumer, make_applier
+from producers.cao import CaoProducer, CycleReport
+from shopbridge import config as cfg
+
+
+def produce(settings: cfg.Settings) -> CycleReport:
+    producer = CaoProducer(broker=settings.broker, tenant=settings.tenants[0])
+    try:
+        producer.prepare()
+        return producer.run_once()
+    finally:
+        producer.close()
+
+
+def consume(settings: cfg.Settings, shop: str, idle_s: float = 0.6) -> ConsumerStats:
+    config = settings.tenants[0].shop(shop)
+    applier = make_applier(config)
+    try:
+        return ShopConsumer(broker=settings.broker, shop=config, applier=applier).run(
+            idle_exit_s=idle_s)
+    finally:
+        applier.close()
+
+
+def sync(settings: cfg.Settings) -> tuple[CycleReport, dict[str, ConsumerStats]]:
+    report = produce(settings)
+    return report, {s.name: consume(settings, s.name) for s in settings.tenants[0].shops}
+
+
+def storefront(db: Any, language_id: int) -> dict[str, tuple[Any, ...]]:
+    """What the storefront shows (NOTES 3: status 1 and a description row for the language),
+    keyed by model: (name, price, quantity)."""
+    rows = db.rows(
+        "SELECT p.products_model, pd.products_name, p.products_price, p.products_quantity "
+        "FROM products p JOIN products_description pd ON pd.products_id = p.products_id "
+        "WHERE p.products_status = 1 AND pd.language_id = %s", (language_id,))
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
