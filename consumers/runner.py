@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -40,7 +39,7 @@ from shopbridge.errors import (
     TransientDatabaseError,
 )
 from shopbridge.publisher import Publisher
-from shopbridge.settle import Settler, attempts_of
+from shopbridge.settle import Settler
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +158,7 @@ class ShopConsumer:
             timeout = 0.5 if deadline is None else min(QUIET_GAP_S, deadline - now)
             try:
                 conn.drain_events(timeout=timeout)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 if self._buffer or deadline is None:
                     return
 

@@ -41,7 +41,7 @@ def _guard(report: CheckReport, what: str, fn: Callable[[], None]) -> None:
         fn()
     except ShopbridgeError as err:
         report.problems.append(f"{what}: {err}")
-    except Exception as err:  # noqa: BLE001 - check reports, it never crashes
+    except Exception as err:
         report.problems.append(f"{what}: {type(err).__name__}: {err}")
 
 

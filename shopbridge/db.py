@@ -26,6 +26,9 @@ from .errors import (
 # MySQL/MariaDB error numbers and what they mean for a retry. Model: kombu's
 # recoverable_connection_errors; the numbers are from the server's error reference.
 UNAVAILABLE = {
+    1044,  # access denied to the database (grants)
+    1045,  # access denied for the user (password)
+    1049,  # unknown database
     1040,  # too many connections
     1053,  # server shutdown in progress
     1927,  # connection was killed

@@ -107,8 +107,8 @@ def _sync(settings: cfg.Settings) -> tuple[int, dict[str, str]]:
         stats = consumer.run(idle_exit_s=1.0)
         applier.close()
         results[shop.name] = (f"{stats.events} events in {stats.messages} messages, "
-                              f"{stats.applied} applied, {stats.skipped} skipped (unchanged, stale or "
-                              f"not in the shop's selection), "
+                              f"{stats.applied} applied, {stats.skipped} skipped (unchanged, "
+                              f"stale or not in the shop's selection), "
                               f"{stats.dead} dead-lettered")
     return report.events, results
 
@@ -139,7 +139,7 @@ def run_demo(*, articles: int, db_url: str, amqp_url: str) -> int:
           f"{time.monotonic() - t0:.2f} s")
     for name, line in results.items():
         print(f"   {name}: {line}")
-    for name, db in SHOPS:
+    for _, db in SHOPS:
         visible = _count(db_url, db, "SELECT COUNT(*) FROM products WHERE products_status = 1")
         total = _count(db_url, db, "SELECT COUNT(*) FROM products")
         print(f"   {db}: {total} products, {visible} visible")

@@ -18,13 +18,14 @@ import orjson
 from . import schemas
 from .errors import InvalidEvent, PermanentError
 
-# Which state of an entity an event type sets. Events of one aspect supersede each other;
-# a product.upserted also sets the stock aspect (it carries the stock).
-ASPECT = {
-    "product.upserted": "product",
-    "product.deleted": "product",
-    "stock.changed": "stock",
+# Which states ("aspects") of an entity an event type sets. The product state and the stock
+# are versioned apart: a product.upserted also carries the stock, product.deleted does not.
+ASPECTS = {
+    "product.upserted": ("product", "stock"),
+    "product.deleted": ("product",),
+    "stock.changed": ("stock",),
 }
+
 # The entity an event type is about (stock is a property of the ERP article).
 ENTITY = {
     "product.upserted": "product",
@@ -52,7 +53,12 @@ class Event:
 
     @property
     def aspect(self) -> str:
-        return ASPECT.get(self.type, self.type)
+        """The main state this event sets (the first of its aspects)."""
+        return self.aspects[0]
+
+    @property
+    def aspects(self) -> tuple[str, ...]:
+        return ASPECTS.get(self.type, (self.type,))
 
     def __str__(self) -> str:
         return f"{schemas.describe(self.raw)} v{self.version}"
@@ -123,14 +129,24 @@ def parse(raw: Any) -> Event:
 
 
 def coalesce(events: Iterable[Event]) -> list[Event]:
-    """Keep the newest event per (entity, entity_key, aspect); order of first appearance.
+    """Drop events that are superseded in every aspect they set; keep arrival order.
 
-    Payloads are full state, so the newest event of an aspect makes older ones redundant.
+    Payloads are full state, so the newest event of an aspect makes older ones redundant
+    for that aspect. An older product.upserted survives a newer product.deleted because its
+    stock may still be the newest stock.
     """
+    batch = list(events)
     newest: dict[tuple[str, str, str], Event] = {}
-    for event in events:
-        key = (event.entity, event.entity_key, event.aspect)
-        held = newest.get(key)
-        if held is None or event.version > held.version:
-            newest[key] = event
-    return list(newest.values())
+    for event in batch:
+        for aspect in event.aspects:
+            key = (event.entity, event.entity_key, aspect)
+            held = newest.get(key)
+            if held is None or event.version > held.version:
+                newest[key] = event
+    keep = {id(e) for e in newest.values()}
+    kept, seen = [], set()
+    for event in batch:
+        if id(event) in keep and id(event) not in seen:
+            seen.add(id(event))
+            kept.append(event)
+    return kept

@@ -12,13 +12,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-_fields: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar("shopbridge_log",
-                                                                            default={})
+_fields: contextvars.ContextVar[dict[str, object] | None] = contextvars.ContextVar(
+    "shopbridge_log", default=None)
 
 
 @contextmanager
 def bound(**fields: object) -> Iterator[None]:
-    token = _fields.set({**_fields.get(), **fields})
+    token = _fields.set({**(_fields.get() or {}), **fields})
     try:
         yield
     finally:
@@ -27,7 +27,7 @@ def bound(**fields: object) -> Iterator[None]:
 
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        fields = _fields.get()
+        fields = _fields.get() or {}
         record.context = "".join(f" {k}={v}" for k, v in fields.items()) if fields else ""
         return True
 

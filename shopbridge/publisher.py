@@ -11,7 +11,6 @@ state unchanged (the producer stores hashes only after this returns).
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -108,7 +107,7 @@ class Publisher:
                 if len(self._pending) >= self.window:
                     self._wait(self.window // 2)
             self._wait(0)
-        except (OSError, amqp.exceptions.AMQPError, socket.timeout) as err:
+        except (TimeoutError, OSError, amqp.exceptions.AMQPError) as err:
             self._channel = None
             raise BrokerUnavailable(f"publishing failed: {type(err).__name__}: {err}") from err
         if self._nacked:
@@ -131,6 +130,6 @@ class Publisher:
         if self._channel is not None:
             try:
                 self._channel.close()
-            except Exception:  # noqa: BLE001 - closing a broken channel may fail; nothing to do
+            except Exception:
                 log.debug("closing publisher channel failed", exc_info=True)
             self._channel = None

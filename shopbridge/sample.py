@@ -63,7 +63,7 @@ def run_sql_file(url: URL, sql: str) -> None:
 def articles(n: int, *, seed: int = 7, shop_ids: Sequence[int] = (1,), start: int = 1,
              long_description_every: int = 50) -> list[dict[str, Any]]:
     """``n`` ARTIKEL rows with German texts (umlauts), prices on all levels, stock."""
-    rnd = random.Random(seed)
+    rnd = random.Random(seed)  # noqa: S311 - reproducible sample data, not secrets
     rows = []
     for i in range(start, start + n):
         k = rnd.randrange(len(WORDS_DE))

@@ -8,6 +8,7 @@ A MariaDB or RabbitMQ that is down fails the run: it is not a reason to skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import uuid
@@ -164,12 +165,10 @@ def namespace() -> Iterator[str]:
         for name in list(_declared.get(ns, ())):
             try:
                 channel.queue_delete(name)
-            except Exception:  # noqa: BLE001 - already gone
+            except Exception:
                 channel = conn.channel()
-        try:
+        with contextlib.suppress(Exception):
             channel.exchange_delete(ns)
-        except Exception:  # noqa: BLE001
-            pass
     _declared.pop(ns, None)
 
 
@@ -199,7 +198,12 @@ def shop_entry(name: str, db: Database, **overrides: Any) -> dict[str, Any]:
 
 def settings_for(namespace: str, cao: Database, shops: list[dict[str, Any]],
                  **broker: Any) -> cfg.Settings:
-    data = {
+    return cfg.parse(config_data(namespace, cao, shops, **broker), source="test")
+
+
+def config_data(namespace: str, cao: Database, shops: list[dict[str, Any]],
+                **broker: Any) -> dict[str, Any]:
+    return {
         "broker": {"url": AMQP_URL, "namespace": namespace, "retry_tiers_s": [1, 2],
                    "batch_wait_ms": 50, **broker},
         "tenants": [{
@@ -208,4 +212,3 @@ def settings_for(namespace: str, cao: Database, shops: list[dict[str, Any]],
             "shops": shops,
         }],
     }
-    return cfg.parse(data, source="test")

@@ -41,3 +41,47 @@ def storefront(db: Any, language_id: int) -> dict[str, tuple[Any, ...]]:
         "FROM products p JOIN products_description pd ON pd.products_id = p.products_id "
         "WHERE p.products_status = 1 AND pd.language_id = %s", (language_id,))
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Just enough TOML writing for test configurations (tables, arrays of tables, inline)."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return str(v)
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f'"{k}" = {value(x)}' for k, x in v.items()) + " }"
+        raise TypeError(type(v))
+
+    lines: list[str] = []
+
+    def table(prefix: str, d: dict[str, Any], array: bool = False) -> None:
+        lines.append(f"[[{prefix}]]" if array else f"[{prefix}]")
+        nested = []
+        for k, v in d.items():
+            if isinstance(v, dict) and k in ("erp", "broker"):
+                nested.append((k, v, False))
+            elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+                nested.append((k, v, True))
+            else:
+                lines.append(f"{k} = {value(v)}")
+        for k, v, is_array in nested:
+            if is_array:
+                for item in v:
+                    table(f"{prefix}.{k}", item, array=True)
+            else:
+                table(f"{prefix}.{k}", v)
+
+    for key, v in data.items():
+        if isinstance(v, list):
+            for item in v:
+                table(key, item, array=True)
+        else:
+            table(key, v)
+    return "\n".join(lines) + "\n"

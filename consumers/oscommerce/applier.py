@@ -83,9 +83,9 @@ class PhoenixApplier:
             self.prepare()
         result = ApplyResult()
         # Product state first, then stock, so a stock event in the same batch lands on a
-        # product created by it.
+        # product created by it; events of one entity in version order.
         ordered = sorted(events, key=lambda e: (e.aspect != "product", len(e.entity_key),
-                                                e.entity_key))
+                                                e.entity_key, e.version))
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         with translated(self.what), self.engine.begin() as conn:
             links = self.binder.lock(conn, ENTITY, (e.entity_key for e in ordered))
@@ -107,11 +107,17 @@ class PhoenixApplier:
         if event.type == "stock.changed":
             return self._plan_stock(event, link, plan, event.payload["stock"])
         if event.version <= link.version:
+            # Each aspect is judged by its own version: a product.upserted older than a
+            # delete still carries the newest stock we have heard of.
+            if event.type == "product.upserted":
+                self._plan_stock(event, link, plan, event.payload["stock"])
             return f"already applied (v{event.version} <= v{link.version})"
         key = event.entity_key
         link.version, link.event_id, link.dirty = event.version, event.event_id, True
         if event.type == "product.deleted":
             link.content_hash = None
+            if plan.new.pop(key, None) is not None:
+                return "created and deleted in the same batch: not created"
             if link.target_id is not None:
                 plan.hide.add(key)
                 return None

@@ -1,0 +1,115 @@
+"""Bad input ends in the shop's dead-letter queue with a readable reason; the valid events
+around it are applied; ``dlq replay`` after fixing the configuration applies it."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from kombu import Connection
+
+from shopbridge import cli, dlq, sample, topology
+from shopbridge import config as cfg
+from shopbridge import events as ev
+from tests.conftest import AMQP_URL, config_data, fill_cao, shop_entry
+from tests.helpers import consume, produce, storefront, to_toml
+
+DE = 2
+
+
+def _publish_raw(settings: cfg.Settings, bodies: list[bytes]) -> None:
+    with Connection(AMQP_URL) as conn:
+        producer = conn.Producer()
+        for body in bodies:
+            producer.publish(body, exchange=topology.exchange_name(settings.broker.namespace),
+                             routing_key="acme.product.upserted",
+                             content_type="application/json")
+
+
+def test_invalid_and_unmappable_events_are_dead_lettered_and_replayed_after_the_fix(
+        cao_db, phoenix_db, namespace, tmp_path, capsys):
+    rows = sample.articles(5)
+    rows[2]["STEUER_CODE"] = 3                     # tax code without a shop tax class
+    fill_cao(cao_db, rows, [])
+    data = config_data(namespace, cao_db, [shop_entry("web", phoenix_db)])
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(data))
+    settings = cfg.load(path)
+    shop = settings.tenants[0].shop("web")
+
+    produce(settings)
+    invalid = ev.make_event("product.upserted", tenant="acme", source="test", entity_key="900",
+                            version=1, payload={"sku": "X-1"})
+    _publish_raw(settings, [ev.encode([invalid]), b"this is not json"])
+    stats = consume(settings, "web")
+
+    assert set(storefront(phoenix_db, DE)) == {"A-000001", "A-000002", "A-000004", "A-000005"}
+    assert stats.dead == 3
+    letters = {(d.event_type, d.entity_key): d for d in dlq.list_dead(settings.broker, shop)}
+    tax = letters[("product.upserted", "3")]
+    assert tax.error_class == "MappingError"
+    assert "payload.tax.code" in tax.error and "CAO tax code 3" in tax.error
+    assert "payload" in letters[("product.upserted", "900")].error
+    assert letters[("product.upserted", "900")].error_class == "InvalidEvent"
+    assert any(d.error_class == "InvalidEvent" and "not JSON" in d.error
+               for d in letters.values())
+
+    assert cli.main(["-c", str(path), "dlq", "list", "--shop", "web"]) == cli.EXIT_OK
+    assert "3 dead letter(s)" in capsys.readouterr().out
+
+    data["tenants"][0]["shops"][0]["tax_classes"]["3"] = 1     # the operator adds the mapping
+    path.write_text(to_toml(data))
+    assert cli.main(["-c", str(path), "dlq", "replay", "--shop", "web",
+                     "--type", "product.upserted", "--key", "3"]) == cli.EXIT_OK
+    assert "replayed 1" in capsys.readouterr().out
+    stats = consume(cfg.load(path), "web")
+
+    assert stats.applied == 1 and stats.dead == 0
+    assert "A-000003" in storefront(phoenix_db, DE)
+    assert len(dlq.list_dead(settings.broker, shop)) == 2      # the invalid ones stay
+    # Replaying twice applies nothing twice.
+    assert phoenix_db.scalar("SELECT COUNT(*) FROM products WHERE products_model = 'A-000003'") == 1
+
+
+def test_no_secret_reaches_dead_letters_or_logs(cao_db, phoenix_db, namespace, monkeypatch,
+                                               caplog):
+    """The shop is reached with a real user and a random password; neither the dead letters
+    nor the log lines carry it."""
+    password = secrets.token_urlsafe(18)
+    user = f"sb_{secrets.token_hex(6)}"
+    phoenix_db.execute("CREATE USER %s@%s IDENTIFIED BY %s", (user, "%", password))
+    try:
+        phoenix_db.execute(f"GRANT ALL ON `{phoenix_db.name}`.* TO %s@%s", (user, "%"))
+        rows = sample.articles(2)
+        rows[0]["STEUER_CODE"] = 3
+        fill_cao(cao_db, rows, [])
+        monkeypatch.setenv("SHOP_PW", password)
+        url = phoenix_db.url.set(username=user).render_as_string(hide_password=False)
+        entry = shop_entry("web", phoenix_db, url=url, password_env="SHOP_PW")
+        settings = cfg.parse(config_data(namespace, cao_db, [entry]), source="test")
+        produce(settings)
+        caplog.set_level(logging.DEBUG)
+        stats = consume(settings, "web")
+
+        assert stats.applied == 1 and stats.dead == 1
+        letters = dlq.list_dead(settings.broker, settings.tenants[0].shop("web"))
+        assert len(letters) == 1
+        for letter in letters:
+            assert password not in repr(letter.headers) and password.encode() not in letter.body
+        assert password not in caplog.text
+    finally:
+        phoenix_db.execute("DROP USER IF EXISTS %s@%s", (user, "%"))
+
+
+def test_a_wrong_password_is_a_clear_error_without_the_password(cao_db, phoenix_db, namespace,
+                                                                monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("SHOP_PW", "wrong-" + secrets.token_hex(8))
+    entry = shop_entry("web", phoenix_db, password_env="SHOP_PW")
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(config_data(namespace, cao_db, [entry])))
+
+    code = cli.main(["-c", str(path), "consume", "--shop", "web", "--until-idle", "0.5"])
+
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_DATABASE
+    assert "Access denied" in err and "wrong-" not in err

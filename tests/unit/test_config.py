@@ -1,0 +1,71 @@
+"""Configuration: secrets from the environment or files only, clear errors naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shopbridge import config as cfg
+from shopbridge.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _minimal(**shop: object) -> dict:
+    return {"tenants": [{"name": "acme", "erp": {"url": "mysql://cao@db/cao"},
+                         "shops": [{"name": "web", "url": "mysql://shop@db/shop", **shop}]}]}
+
+
+def test_the_example_config_loads_with_its_secrets_from_env_and_file(tmp_path):
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "shop-de.password").write_text("s3cret-from-file\n")
+    example = (REPO / "shopbridge.example.toml").read_text()
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(example)
+    env = {"SHOPBRIDGE_AMQP_PASSWORD": "amqp-pw", "CAO_DB_PASSWORD": "cao-pw",
+           "SHOP_B2B_DB_URL": "mysql+pymysql://b2b:pw@db/b2b"}
+
+    settings = cfg.load(path, environ=env)
+
+    tenant = settings.tenant("acme")
+    shop = tenant.shop("shop-de")
+    assert shop.db.password == "s3cret-from-file"
+    assert tenant.erp.db.password == "cao-pw"
+    assert shop.tax_classes == {1: 2, 2: 1}
+    assert shop.filter.cao_shop_id == 1
+    assert tenant.shop("shop-b2b").stock_mode == "total"
+    assert "amqp-pw" in settings.broker.url
+
+
+def test_secrets_never_appear_in_repr_or_safe_urls():
+    settings = cfg.parse(_minimal(password_env="PW"), environ={"PW": "topsecret"})
+    shop = settings.tenants[0].shops[0]
+    assert "topsecret" not in repr(settings)
+    assert "topsecret" not in shop.db.safe
+    assert shop.db.sqlalchemy_url().password == "topsecret"
+
+
+def test_a_password_written_in_the_file_is_refused():
+    with pytest.raises(ConfigError, match="password_env or password_file"):
+        cfg.parse(_minimal(url="mysql://shop:pw@db/shop"))
+    with pytest.raises(ConfigError, match="do not belong in the file"):
+        cfg.parse(_minimal(password="pw"))
+
+
+def test_a_missing_environment_variable_is_named():
+    with pytest.raises(ConfigError, match="NOPE"):
+        cfg.parse(_minimal(password_env="NOPE"), environ={})
+
+
+@pytest.mark.parametrize(("shop", "message"), [
+    ({"price_level": 6}, "price_level 6"),
+    ({"stock_mode": "some"}, "stock_mode"),
+    ({"languages": ["deu"]}, "languages"),
+    ({"name": "Web Shop"}, "name 'Web Shop'"),
+    ({"kind": "magento"}, "kind 'magento'"),
+    ({"tax_classes": {"x": 1}}, "tax_classes"),
+])
+def test_wrong_values_are_reported_with_their_key(shop, message):
+    with pytest.raises(ConfigError, match=message):
+        cfg.parse(_minimal(**shop))
