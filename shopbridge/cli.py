@@ -38,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
                                                                  "shopbridge.toml"),
                         help="configuration file (default: $SHOPBRIDGE_CONFIG or "
                              "./shopbridge.toml)")
-    parser.add_argument("--log-level", default=os.environ.get("SHOPBRIDGE_LOG_LEVEL", "INFO"))
+    parser.add_argument("--log-level", type=str.upper,
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        default=os.environ.get("SHOPBRIDGE_LOG_LEVEL", "INFO").upper())
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("check", help="check broker, databases, tables and mappings")
@@ -74,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--db-url", default=os.environ.get("SHOPBRIDGE_DEMO_DB_URL",
                                                          "mysql+pymysql://root@127.0.0.1:3306/"))
     demo.add_argument("--amqp-url", default=os.environ.get(
-        "SHOPBRIDGE_DEMO_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"))
+        "SHOPBRIDGE_DEMO_AMQP_URL", "amqp://guest@127.0.0.1:5672//"))
     return parser
 
 

@@ -156,11 +156,28 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
                  base_dir=path.parent)
 
 
+_SECRETS = {"url", "url_env", "password_env", "password_file", "password"}
+KNOWN_KEYS = {
+    "": {"broker", "tenants"},
+    "broker": _SECRETS | {"namespace", "retry_tiers_s", "pack_size", "batch_size",
+                          "batch_wait_ms", "delivery_limit"},
+    "tenant": {"name", "erp", "shops"},
+    "erp": _SECRETS | {"kind", "selection", "registry_table", "default_language"},
+    "shop": _SECRETS | {"name", "kind", "active", "languages", "price_level", "stock_mode",
+                        "tax_classes", "filter"},
+    "filter": {"cao_shop_id", "require_visible", "sku_pattern"},
+}
+
+
 def parse(data: Mapping[str, Any], *, source: str = "<memory>",
           environ: Mapping[str, str] | None = None, base_dir: Path | None = None) -> Settings:
     reader = _Reader(source, environ if environ is not None else os.environ,
                      base_dir or Path.cwd())
-    return reader.settings(data)
+    try:
+        return reader.settings(data)
+    except (TypeError, ValueError, AttributeError) as err:
+        # A value of the wrong type deep inside: still a configuration error, not a crash.
+        raise ConfigError(f"{source}: a value has the wrong type: {err}") from None
 
 
 class _Reader:
@@ -172,8 +189,25 @@ class _Reader:
     def fail(self, where: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.source}: [{where}] {problem}")
 
+    def known(self, data: Any, kind: str, where: str) -> Mapping[str, Any]:
+        """Refuse what is not a table, and keys we do not know (a typo must not be ignored)."""
+        if not isinstance(data, Mapping):
+            raise self.fail(where, f"must be a table, got {type(data).__name__}")
+        unknown = sorted(set(data) - KNOWN_KEYS[kind])
+        if unknown:
+            raise self.fail(where, f"unknown key(s) {', '.join(unknown)}; known: "
+                                   f"{', '.join(sorted(KNOWN_KEYS[kind]))}")
+        return data
+
+    def boolean(self, data: Mapping[str, Any], where: str, key: str, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(where, f"{key} must be true or false, got {value!r}")
+        return value
+
     def settings(self, data: Mapping[str, Any]) -> Settings:
-        broker = self.broker(data.get("broker", {}))
+        self.known(data, "", "(top level)")
+        broker = self.broker(self.known(data.get("broker", {}), "broker", "broker"))
         tenants_data = data.get("tenants")
         if not isinstance(tenants_data, list) or not tenants_data:
             raise self.fail("tenants", "at least one [[tenants]] table is required")
@@ -184,15 +218,19 @@ class _Reader:
         return Settings(broker=broker, tenants=tenants, source=self.source)
 
     def broker(self, data: Mapping[str, Any]) -> BrokerConfig:
+        self.refuse_password_in_file(data, "broker")
         url = self.secret_or_value(data, "broker", "url", "url_env") or \
-            "amqp://guest:guest@127.0.0.1:5672//"
+            "amqp://guest@127.0.0.1:5672//"
         password = self.password(data, "broker")
         if password is not None:
             parsed = make_url(url.replace("amqp://", "mysql://", 1)).set(password=password)
             url = parsed.render_as_string(hide_password=False).replace("mysql://", "amqp://", 1)
-        tiers = tuple(int(x) for x in data.get("retry_tiers_s", DEFAULT_RETRY_TIERS_S))
-        if not tiers or any(t <= 0 for t in tiers):
-            raise self.fail("broker", "retry_tiers_s must be a non-empty list of seconds > 0")
+        raw_tiers = data.get("retry_tiers_s", list(DEFAULT_RETRY_TIERS_S))
+        if not isinstance(raw_tiers, list | tuple):
+            raise self.fail("broker", "retry_tiers_s must be a list of seconds, e.g. [5, 60]")
+        tiers = tuple(int(x) for x in raw_tiers)
+        if not tiers or any(t <= 0 for t in tiers) or len(set(tiers)) != len(tiers):
+            raise self.fail("broker", "retry_tiers_s must be distinct seconds > 0")
         namespace = str(data.get("namespace", "shopbridge"))
         if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", namespace):
             raise self.fail("broker", f"namespace {namespace!r}: use a-z, 0-9, '_' and '-'")
@@ -206,18 +244,23 @@ class _Reader:
 
     def tenant(self, data: Mapping[str, Any], index: int) -> TenantConfig:
         where = f"tenants[{index}]"
+        self.known(data, "tenant", where)
         name = self.name(data, where)
         erp_data = data.get("erp")
         if not isinstance(erp_data, Mapping):
             raise self.fail(where, "an [tenants.erp] table is required")
+        self.known(erp_data, "erp", f"{where}.erp")
         kind = str(erp_data.get("kind", "cao"))
         if kind not in ERP_KINDS:
             raise self.fail(f"{where}.erp", f"kind {kind!r} is not one of {ERP_KINDS}")
         selection = str(erp_data.get("selection", "shop"))
         if selection not in ("shop", "all"):
             raise self.fail(f"{where}.erp", "selection must be 'shop' or 'all'")
+        registry = erp_data.get("registry_table")
+        if registry is not None and not re.fullmatch(r"[A-Za-z0-9_]+", str(registry)):
+            raise self.fail(f"{where}.erp", f"registry_table {registry!r} is not a table name")
         erp = ErpConfig(kind=kind, db=self.database(erp_data, f"{where}.erp"),
-                        selection=selection, registry_table=erp_data.get("registry_table"),
+                        selection=selection, registry_table=registry,
                         default_language=str(erp_data.get("default_language", "de")))
         shops = tuple(self.shop(s, name, f"{where}.shops[{i}]")
                       for i, s in enumerate(data.get("shops", [])))
@@ -227,6 +270,7 @@ class _Reader:
         return TenantConfig(name=name, erp=erp, shops=shops)
 
     def shop(self, data: Mapping[str, Any], tenant: str, where: str) -> ShopConfig:
+        self.known(data, "shop", where)
         name = self.name(data, where)
         where = f"{where} ({name})"
         kind = str(data.get("kind", "oscommerce"))
@@ -246,14 +290,14 @@ class _Reader:
         except (TypeError, ValueError):
             raise self.fail(where, "tax_classes maps CAO STEUER_CODE to tax_class_id, "
                                    "e.g. { 1 = 2, 2 = 1 }") from None
-        f = data.get("filter", {})
+        f = self.known(data.get("filter", {}), "filter", f"{where}.filter")
         shop_filter = ShopFilter(
             cao_shop_id=None if f.get("cao_shop_id") is None else int(f["cao_shop_id"]),
-            require_visible=bool(f.get("require_visible", True)),
-            sku_pattern=f.get("sku_pattern"),
+            require_visible=self.boolean(f, f"{where}.filter", "require_visible", True),
+            sku_pattern=None if f.get("sku_pattern") is None else str(f["sku_pattern"]),
         )
         return ShopConfig(tenant=tenant, name=name, kind=kind,
-                          active=bool(data.get("active", True)),
+                          active=self.boolean(data, where, "active", True),
                           db=self.database(data, where), languages=languages,
                           price_level=level, stock_mode=stock_mode,
                           tax_classes=tax_classes, filter=shop_filter)
@@ -263,13 +307,23 @@ class _Reader:
         if not url:
             raise self.fail(where, "a database 'url' (or 'url_env') is required")
         try:
-            parsed = make_url(url)
+            make_url(url)
         except Exception:  # SQLAlchemy raises ArgumentError; never echo the URL (password)
             raise self.fail(where, "database url is not a valid URL") from None
-        if parsed.password and "url" in data:
-            raise self.fail(where, "the url in the file contains a password: use password_env "
-                                   "or password_file")
+        self.refuse_password_in_file(data, where)
         return DatabaseConfig(url=url, password=self.password(data, where))
+
+    def refuse_password_in_file(self, data: Mapping[str, Any], where: str) -> None:
+        written = data.get("url")
+        if written is None:
+            return
+        try:
+            has_password = bool(make_url(str(written).replace("amqp://", "mysql://", 1)).password)
+        except Exception:  # never echo the URL: it may hold a password
+            raise self.fail(where, "url is not a valid URL") from None
+        if has_password:
+            raise self.fail(where, "the url in the file contains a password: use password_env, "
+                                   "password_file or url_env")
 
     def password(self, data: Mapping[str, Any], where: str) -> str | None:
         if "password_env" in data:

@@ -31,9 +31,9 @@ CONFIG_PATH = Path(".demo/shopbridge.toml")
 def _config_text(db_url: str, amqp_url: str) -> str:
     server = make_url(db_url).set(database=None)
     base = server.render_as_string(hide_password=True).rstrip("/")
-    if server.password:
-        raise SystemExit("demo: pass a database URL without password (the config file must "
-                         "not hold one); set up a socket or option file instead")
+    if server.password or make_url(amqp_url.replace("amqp://", "mysql://", 1)).password:
+        raise SystemExit("demo: pass URLs without passwords (the config file it writes must "
+                         "not hold one)")
     return f"""# Written by `shopbridge demo`. Try:
 #   shopbridge -c {CONFIG_PATH} check
 #   shopbridge -c {CONFIG_PATH} dlq list --shop shop-a

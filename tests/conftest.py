@@ -30,7 +30,7 @@ REFERENCE = Path(os.environ.get("SHOPBRIDGE_REFERENCE_DIR", REPO.parent / "share
 CAO_SQL = REFERENCE / "cao-faktura" / "schema.sql"
 PHOENIX_SQL = REFERENCE / "oscommerce" / "phoenix.sql"
 MARIADB_URL = os.environ.get("SHOPBRIDGE_TEST_DB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
-AMQP_URL = os.environ.get("SHOPBRIDGE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+AMQP_URL = os.environ.get("SHOPBRIDGE_TEST_AMQP_URL", "amqp://guest@127.0.0.1:5672//")
 
 
 def unique(prefix: str) -> str:

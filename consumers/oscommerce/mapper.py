@@ -77,8 +77,7 @@ def plain_text(text: str) -> str:
 
 
 def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
-                language_ids: Mapping[str, int], what: str, fallback_language: str = "de",
-                ) -> ProductRow:
+                language_ids: Mapping[str, int], what: str) -> ProductRow:
     """Build the shop's view of one product.
 
     Args:
@@ -109,7 +108,8 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
     texts = payload["texts"]
     descriptions = []
     for code, language_id in sorted(language_ids.items(), key=lambda kv: kv[1]):
-        text = texts.get(code) or texts.get(fallback_language) or next(iter(texts.values()))
+        # The producer puts the ERP's default language first: that is the fallback.
+        text = texts.get(code) or next(iter(texts.values()))
         description = text.get("description") or text.get("short_description")
         if description is not None and len(description.encode("utf-8")) > TEXT_MAX_BYTES:
             raise MappingError(f"{what}: field payload.texts.{code}.description: "

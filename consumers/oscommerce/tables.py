@@ -18,7 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.dialects.mysql import TINYINT
+from sqlalchemy.dialects.mysql import INTEGER, TINYINT
 
 metadata = MetaData()
 _opts = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci",
@@ -27,7 +27,7 @@ _opts = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci",
 products = Table(
     "products", metadata,
     Column("products_id", Integer, primary_key=True, autoincrement=True),
-    Column("products_quantity", Integer, nullable=False),
+    Column("products_quantity", INTEGER(4), nullable=False),
     Column("products_model", String(255), index=True),
     Column("products_image", String(255)),
     Column("products_price", Numeric(15, 4), nullable=False),
@@ -64,7 +64,7 @@ languages = Table(
     Column("code", CHAR(2), nullable=False),
     Column("image", String(64)),
     Column("directory", String(32)),
-    Column("sort_order", Integer),
+    Column("sort_order", INTEGER(3)),
     **_opts,
 )
 

@@ -9,7 +9,7 @@ SQL. Only the columns shopbridge reads are defined; a real CAO database has many
 from __future__ import annotations
 
 from sqlalchemy import CHAR, Column, Date, Integer, MetaData, Numeric, String, Table, Text
-from sqlalchemy.dialects.mysql import BIGINT, DOUBLE, ENUM, LONGTEXT, TINYINT
+from sqlalchemy.dialects.mysql import BIGINT, DOUBLE, ENUM, INTEGER, LONGTEXT, TINYINT
 
 metadata = MetaData()
 _opts = {"mysql_engine": "MyISAM", "mysql_charset": "latin1"}
@@ -33,7 +33,7 @@ ARTIKEL = Table(
     Column("GEWICHT", Numeric(10, 3), nullable=False, server_default="0.000"),
     *_vk(1), *_vk(2), *_vk(3), *_vk(4), *_vk(5),
     Column("STEUER_CODE", TINYINT(4), nullable=False, server_default="2"),
-    Column("VK_LIEFERZEIT_ID", Integer, nullable=False, server_default="1"),
+    Column("VK_LIEFERZEIT_ID", INTEGER(11, unsigned=True), nullable=False, server_default="1"),
     Column("MENGE_AKT", Numeric(12, 4), nullable=False, server_default="0.0000"),
     Column("HERSTELLER_ID", Integer, nullable=False, server_default="-1"),
     Column("GEAEND", Date),
@@ -44,7 +44,7 @@ ARTIKEL = Table(
     Column("SHOP_IMAGE", String(100)),
     Column("SHOP_IMAGE_MED", String(100)),
     Column("SHOP_IMAGE_LARGE", String(100)),
-    Column("SHOP_VISIBLE", Integer),
+    Column("SHOP_VISIBLE", INTEGER(1)),
     Column("SHOP_DEL_FLAG", ENUM("N", "Y"), nullable=False, server_default="N"),
     Column("SHOP_META_TITEL", String(255)),
     Column("SHOP_META_BESCHR", Text),
@@ -71,7 +71,7 @@ SPRACHEN = Table(
     Column("SPRACH_ID", Integer, primary_key=True, autoincrement=True),
     Column("NAME", String(32), nullable=False, server_default=""),
     Column("CODE", CHAR(2), nullable=False, server_default=""),
-    Column("SORT", Integer),
+    Column("SORT", INTEGER(3)),
     Column("DEFAULT_FLAG", ENUM("N", "Y"), nullable=False, server_default="N"),
     **_opts,
 )

@@ -47,7 +47,7 @@ def test_secrets_never_appear_in_repr_or_safe_urls():
 
 
 def test_a_password_written_in_the_file_is_refused():
-    with pytest.raises(ConfigError, match="password_env or password_file"):
+    with pytest.raises(ConfigError, match="contains a password"):
         cfg.parse(_minimal(url="mysql://shop:pw@db/shop"))
     with pytest.raises(ConfigError, match="do not belong in the file"):
         cfg.parse(_minimal(password="pw"))
@@ -69,3 +69,21 @@ def test_a_missing_environment_variable_is_named():
 def test_wrong_values_are_reported_with_their_key(shop, message):
     with pytest.raises(ConfigError, match=message):
         cfg.parse(_minimal(**shop))
+
+
+def test_unknown_keys_and_wrong_types_are_config_errors_not_crashes():
+    with pytest.raises(ConfigError, match=r"unknown key.*pricelevel"):
+        cfg.parse(_minimal(pricelevel=2))
+    with pytest.raises(ConfigError, match="active must be true or false"):
+        cfg.parse(_minimal(active="false"))
+    with pytest.raises(ConfigError, match="wrong type"):
+        cfg.parse(_minimal(price_level="two"))
+    with pytest.raises(ConfigError, match=r"filter.*must be a table"):
+        cfg.parse(_minimal(filter="all"))
+
+
+def test_a_password_in_the_broker_url_is_refused_too():
+    data = _minimal()
+    data["broker"] = {"url": "amqp://user:pw@rabbit//"}
+    with pytest.raises(ConfigError, match=r"\[broker\].*contains a password"):
+        cfg.parse(data)
