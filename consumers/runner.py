@@ -135,8 +135,11 @@ class ShopConsumer:
             while not self.stop_event.is_set():
                 self._fill_batch(conn)
                 if self._buffer:
-                    self._process(self._buffer, settler)
-                    self._buffer, self._buffered_events = [], 0
+                    # Swap the buffer out first: settling publishes on this connection and
+                    # waits for confirms, and messages delivered meanwhile must land in the
+                    # next batch, not be dropped (a later multiple-ack would lose them).
+                    batch, self._buffer, self._buffered_events = self._buffer, [], 0
+                    self._process(batch, settler)
                     idle_since = time.monotonic()
                 elif idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
                     return True

@@ -113,3 +113,30 @@ def test_a_wrong_password_is_a_clear_error_without_the_password(cao_db, phoenix_
     err = capsys.readouterr().err
     assert code == cli.EXIT_DATABASE
     assert "Access denied" in err and "wrong-" not in err
+
+
+def test_messages_delivered_while_dead_letters_are_settled_are_not_lost(
+        cao_db, phoenix_db, namespace):
+    """Settling publishes on the consumer's connection and waits for confirms; deliveries that
+    arrive meanwhile belong to the next batch and must all be applied."""
+    from tests.unit.test_events import product_payload
+
+    settings = cfg.parse(config_data(namespace, cao_db, [shop_entry("web", phoenix_db)],
+                                     batch_size=1), source="test")
+    bodies = []
+    for i in range(1, 41):
+        good = ev.make_event("product.upserted", tenant="acme", source="test",
+                             entity_key=str(i), version=1,
+                             payload=product_payload(sku=f"S-{i}", erp_id=i))
+        bad = ev.make_event("product.upserted", tenant="acme", source="test",
+                            entity_key=str(1000 + i), version=1,   # fails when applied
+                            payload=product_payload(sku=f"T-{i}", erp_id=1000 + i,
+                                                    tax={"code": 3, "rate": "0"}))
+        bodies += [ev.encode([bad]), ev.encode([good])]
+    consume(settings, "web", idle_s=0.1)               # declares the queues
+    _publish_raw(settings, bodies)
+
+    stats = consume(settings, "web", idle_s=1.0)
+
+    assert stats.dead == 40
+    assert phoenix_db.scalar("SELECT COUNT(*) FROM products") == 40
