@@ -103,17 +103,24 @@ class PhoenixAdapter:
             "products_seo_description = VALUES(products_seo_description), "
             "products_seo_keywords = VALUES(products_seo_keywords)", params)
 
+    # One UPDATE per chunk, not executemany: PyMySQL sends an executemany UPDATE row by row.
+
     def hide(self, conn: Connection, products_ids: Sequence[int], now: datetime) -> None:
-        if products_ids:
+        for start in range(0, len(products_ids), INSERT_CHUNK):
+            chunk = products_ids[start:start + INSERT_CHUNK]
             conn.exec_driver_sql(
                 "UPDATE products SET products_status = 0, products_last_modified = %s "
-                "WHERE products_id = %s", [(now, pid) for pid in products_ids])
+                f"WHERE products_id IN ({', '.join(['%s'] * len(chunk))})", (now, *chunk))
 
     def set_quantities(self, conn: Connection, quantities: Sequence[tuple[int, int]]) -> None:
-        if quantities:
+        for start in range(0, len(quantities), INSERT_CHUNK):
+            chunk = quantities[start:start + INSERT_CHUNK]
+            cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
+            params: list[int] = [x for pair in chunk for x in pair]
+            params += [pid for pid, _ in chunk]
             conn.exec_driver_sql(
-                "UPDATE products SET products_quantity = %s WHERE products_id = %s",
-                [(qty, pid) for pid, qty in quantities])
+                f"UPDATE products SET products_quantity = CASE products_id {cases} END "
+                f"WHERE products_id IN ({', '.join(['%s'] * len(chunk))})", tuple(params))
 
     @staticmethod
     def language_ids(conn: Connection) -> dict[str, int]:

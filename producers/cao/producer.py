@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -238,9 +238,6 @@ class CaoProducer:
                 report = self.stock_scan()
             if on_cycle is not None and report.events:
                 on_cycle(report)
-            self.stop_event.wait(stock_interval_s)
+            # The interval is a period, not a pause after the scan.
+            self.stop_event.wait(max(0.0, stock_interval_s - (time.monotonic() - now)))
 
-
-def iter_pages(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

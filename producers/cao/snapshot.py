@@ -54,19 +54,24 @@ class Snapshot:
 
     def store_stock(self, conn: Connection, rows: Sequence[tuple[int, int, Decimal]]) -> None:
         """(REC_ID, version, stock) of articles just published as stock.changed."""
+        # INSERT ... ON DUPLICATE KEY UPDATE, not UPDATE: PyMySQL sends executemany of an
+        # INSERT as multi-row statements, of an UPDATE as one round trip per row.
         if rows:
             now = _now()
             conn.exec_driver_sql(
-                f"UPDATE {SNAPSHOT_TABLE} SET version = GREATEST(version, %s), stock = %s, "
-                f"published_at = %s WHERE entity_type = 'product' AND entity_key = %s",
-                [(v, stock, now, key) for key, v, stock in rows])
+                f"INSERT INTO {SNAPSHOT_TABLE} (entity_type, entity_key, version, stock, "
+                f"published_at) VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
+                f"version = GREATEST(version, VALUES(version)), stock = VALUES(stock), "
+                f"published_at = VALUES(published_at)",
+                [("product", key, v, stock, now) for key, v, stock in rows])
 
     def store_deleted(self, conn: Connection, rows: Sequence[tuple[int, int]]) -> None:
         """(REC_ID, version) of articles just published as deleted."""
         if rows:
             now = _now()
             conn.exec_driver_sql(
-                f"UPDATE {SNAPSHOT_TABLE} SET version = GREATEST(version, %s), deleted = 1, "
-                f"src_hash = NULL, published_at = %s "
-                f"WHERE entity_type = 'product' AND entity_key = %s",
-                [(v, now, key) for key, v in rows])
+                f"INSERT INTO {SNAPSHOT_TABLE} (entity_type, entity_key, version, deleted, "
+                f"published_at) VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
+                f"version = GREATEST(version, VALUES(version)), deleted = 1, src_hash = NULL, "
+                f"published_at = VALUES(published_at)",
+                [("product", key, v, 1, now) for key, v in rows])
