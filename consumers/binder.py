@@ -1,9 +1,13 @@
 """The link table in the target database: ERP key -> target id, last applied versions, hash.
 
 It lives beside the shop's own tables (InnoDB) so that shop rows and link rows commit in one
-transaction (DESIGN 3). ``lock`` serialises consumers per entity: it inserts missing link rows
-first (the primary key makes a second inserter wait) and then locks them all FOR UPDATE,
-always in key order so that two batches cannot deadlock on each other's rows.
+transaction (DESIGN 3). ``lock`` serialises consumers per entity and locks exactly the batch's
+keys: one multi-row INSERT ... ON DUPLICATE KEY UPDATE creates missing link rows and takes an
+exclusive lock on existing ones (a second consumer waits on the primary key), in key order so
+that two batches cannot deadlock on each other's rows. The rows are then read with a plain
+SELECT: ``SELECT ... FOR UPDATE`` with a long IN list made MariaDB scan and lock every link
+row of the entity type, serialising all consumers during an initial load. Under READ
+COMMITTED (the applier's isolation level) that plain read sees the latest committed rows.
 """
 
 from __future__ import annotations
@@ -58,13 +62,14 @@ class Binder:
         if not ordered:
             return {}
         conn.exec_driver_sql(
-            f"INSERT IGNORE INTO {LINK_TABLE} (entity_type, entity_key) VALUES (%s, %s)",
+            f"INSERT INTO {LINK_TABLE} (entity_type, entity_key) VALUES (%s, %s) "
+            f"ON DUPLICATE KEY UPDATE entity_key = VALUES(entity_key)",
             [(entity_type, key) for key in ordered])
         placeholders = ", ".join(["%s"] * len(ordered))
         rows = conn.exec_driver_sql(
             f"SELECT entity_key, target_id, version, content_hash, stock_version, stock "
-            f"FROM {LINK_TABLE} WHERE entity_type = %s AND entity_key IN ({placeholders}) "
-            f"ORDER BY entity_key FOR UPDATE", (entity_type, *ordered))
+            f"FROM {LINK_TABLE} WHERE entity_type = %s AND entity_key IN ({placeholders})",
+            (entity_type, *ordered))
         links = {}
         for key, target_id, version, content_hash, stock_version, stock in rows:
             links[key] = Link(entity_type, key, target_id, version, content_hash,
