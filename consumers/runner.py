@@ -1,4 +1,5 @@
-"""The consume loop of one shop: collect a batch, validate, coalesce, apply, settle, ack.
+"""The consume loop of one target (a shop, or a tenant's ERP): collect a batch, validate,
+coalesce, apply, settle, ack.
 
 - A batch is up to ``batch_size`` events from as many messages as arrive within
   ``batch_wait_ms`` (a message may pack many events).
@@ -73,19 +74,24 @@ def _transient_but_reachable(exc: BaseException) -> bool:
 
 
 class ShopConsumer:
-    """Consumes one shop's work queue.
+    """Consumes one target's work queue.
 
     Args:
         broker: broker settings (URL, namespace, tiers, batch size).
-        shop: the shop.
-        applier: applies events to the shop's database.
+        shop: the shop, or
+        target: any target (the ERP side: ``Target.for_erp(tenant)``).
+        applier: applies events to the target's database.
         sleep: injectable for tests of the outage backoff.
     """
 
-    def __init__(self, *, broker: BrokerConfig, shop: ShopConfig, applier: Applier,
+    def __init__(self, *, broker: BrokerConfig, applier: Applier,
+                 shop: ShopConfig | None = None, target: topology.Target | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
+        if target is None:
+            assert shop is not None, "a shop or a target is required"
+            target = topology.Target.for_shop(shop)
         self.broker = broker
-        self.shop = shop
+        self.target = target
         self.applier = applier
         self.sleep = sleep
         self.stats = ConsumerStats()
@@ -103,7 +109,7 @@ class ShopConsumer:
 
     def run(self, *, idle_exit_s: float | None = None) -> ConsumerStats:
         """Consume until stopped, or until the queue has been idle for ``idle_exit_s``."""
-        with logs.bound(tenant=self.shop.tenant, shop=self.shop.name):
+        with logs.bound(tenant=self.target.tenant, shop=self.target.name):
             self.applier.prepare()
             while not self.stop_event.is_set():
                 try:
@@ -116,15 +122,15 @@ class ShopConsumer:
 
     def _run_connected(self, idle_exit_s: float | None) -> bool:
         """Returns True when it stopped because the queue was idle."""
-        queue_name = topology.work_queue(self.broker.namespace, self.shop.tenant,
-                                         self.shop.name)
+        queue_name = topology.work_queue(self.broker.namespace, self.target.tenant,
+                                         self.target.name)
         # Heartbeats stay off: while the loop waits for the shop database it does not read
         # the socket, and missed heartbeats would then close a healthy connection.
         with Connection(self.broker.url, heartbeat=0) as conn:
             conn.ensure_connection(max_retries=3)
-            topology.declare(conn, self.broker, [self.shop])
+            topology.declare(conn, self.broker, [self.target])
             publisher = Publisher(conn)
-            settler = Settler(broker=self.broker, shop=self.shop, publisher=publisher)
+            settler = Settler(broker=self.broker, target=self.target, publisher=publisher)
             channel = conn.channel()
             consumer = Consumer(channel, queues=[Queue(queue_name, no_declare=True)],
                                 on_message=self._on_message, auto_declare=False)
@@ -182,9 +188,9 @@ class ShopConsumer:
                 self.stats.events += 1
                 try:
                     event = ev.parse(raw)
-                    if event.tenant != self.shop.tenant:
-                        raise PermanentError(f"{event}: tenant {event.tenant!r} is not this "
-                                             f"shop's tenant {self.shop.tenant!r}")
+                    if event.tenant != self.target.tenant:
+                        raise PermanentError(f"{event}: tenant {event.tenant!r} is not the "
+                                             f"tenant {self.target.tenant!r} of this queue")
                 except PermanentError as err:
                     self._settle(settler, err, headers, event=raw)
                     continue

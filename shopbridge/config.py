@@ -272,6 +272,8 @@ class _Reader:
     def shop(self, data: Mapping[str, Any], tenant: str, where: str) -> ShopConfig:
         self.known(data, "shop", where)
         name = self.name(data, where)
+        if name == "erp":
+            raise self.fail(where, "the name 'erp' is reserved for the tenant's ERP queue")
         where = f"{where} ({name})"
         kind = str(data.get("kind", "oscommerce"))
         if kind not in SHOP_KINDS:

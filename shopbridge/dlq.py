@@ -29,6 +29,7 @@ from .settle import (
     H_LAST_FAILURE,
     H_REPLAYED,
 )
+from .topology import Target
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,9 @@ def _describe(body: bytes, headers: dict[str, Any]) -> DeadLetter:
 
 
 @contextmanager
-def _messages(broker: BrokerConfig, shop: ShopConfig) -> Iterator[tuple[Connection, Any, str]]:
+def _messages(broker: BrokerConfig, target: ShopConfig | Target
+              ) -> Iterator[tuple[Connection, Any, str]]:
+    shop = target if isinstance(target, Target) else Target.for_shop(target)
     with Connection(broker.url, heartbeat=0) as conn:
         conn.ensure_connection(max_retries=3)
         topology.declare(conn, broker, [shop])
@@ -93,7 +96,7 @@ def _messages(broker: BrokerConfig, shop: ShopConfig) -> Iterator[tuple[Connecti
             channel.close()  # unacknowledged messages go back to the queue, in order
 
 
-def list_dead(broker: BrokerConfig, shop: ShopConfig) -> list[DeadLetter]:
+def list_dead(broker: BrokerConfig, shop: ShopConfig | Target) -> list[DeadLetter]:
     found = []
     with _messages(broker, shop) as (_, channel, queue):
         while True:
@@ -104,13 +107,13 @@ def list_dead(broker: BrokerConfig, shop: ShopConfig) -> list[DeadLetter]:
     return found
 
 
-def replay(broker: BrokerConfig, shop: ShopConfig, *, event_type: str | None = None,
-           entity_key: str | None = None) -> int:
+def replay(broker: BrokerConfig, shop: ShopConfig | Target, *,
+           event_type: str | None = None, entity_key: str | None = None) -> int:
     """Move matching dead letters back into the shop's work queue; returns how many."""
     moved = 0
     with _messages(broker, shop) as (conn, channel, queue):
         publisher = Publisher(conn)
-        work = topology.work_queue(broker.namespace, shop.tenant, shop.name)
+        work = queue.removesuffix(".dead")
         while True:
             message = channel.basic_get(queue=queue, no_ack=False)
             if message is None:

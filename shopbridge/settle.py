@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from . import topology
-from .config import BrokerConfig, ShopConfig
+from .config import BrokerConfig
 from .errors import PermanentError, RetryableError
 from .publisher import OutMessage, Publisher
 
@@ -71,11 +71,12 @@ def attempts_of(headers: Mapping[str, Any] | None) -> int:
 class Settler:
     """Moves single failed events (or undecodable bodies) to a retry tier or dead letters."""
 
-    def __init__(self, *, broker: BrokerConfig, shop: ShopConfig, publisher: Publisher) -> None:
+    def __init__(self, *, broker: BrokerConfig, target: topology.Target,
+                 publisher: Publisher) -> None:
         self.broker = broker
-        self.shop = shop
+        self.target = target
         self.publisher = publisher
-        self.consumer = f"{shop.tenant}/{shop.name}@{socket.gethostname()}:{os.getpid()}"
+        self.consumer = f"{target.tenant}/{target.name}@{socket.gethostname()}:{os.getpid()}"
 
     def fail(self, *, body: bytes | None = None, event: Mapping[str, Any] | None = None,
              headers: Mapping[str, Any] | None, exc: BaseException) -> Decision:
@@ -97,7 +98,7 @@ class Settler:
             out_headers[H_EVENT_TYPE] = str(event.get("type"))
             out_headers[H_ENTITY_KEY] = str(event.get("entity_key"))
             body = orjson.dumps(event)
-        ns, tenant, name = self.broker.namespace, self.shop.tenant, self.shop.name
+        ns, tenant, name = self.broker.namespace, self.target.tenant, self.target.name
         if decision.action == "dead":
             queue = topology.dead_letter_queue(ns, tenant, name)
         else:

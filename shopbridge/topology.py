@@ -10,6 +10,7 @@ Routing keys are ``<tenant>.<entity>.<action>[.<shop>]`` (DESIGN 2).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from kombu import Connection, Exchange, Queue, binding
 
@@ -17,22 +18,43 @@ from .config import BrokerConfig, ShopConfig
 
 # Event families every shop applies (catalogue, ERP -> shop).
 SHOP_ENTITIES = ("product", "stock")
+# Event families a tenant's ERP applies (shop -> ERP).
+ERP_ENTITIES = ("order", "customer")
+# The queue name of a tenant's ERP side; config refuses it as a shop name.
+ERP = "erp"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Something with a work queue of its own: a shop, or a tenant's ERP."""
+
+    tenant: str
+    name: str
+    bindings: tuple[str, ...]
+
+    @classmethod
+    def for_shop(cls, shop: ShopConfig) -> Target:
+        return cls(shop.tenant, shop.name, tuple(shop_bindings(shop.tenant, shop.name)))
+
+    @classmethod
+    def for_erp(cls, tenant: str) -> Target:
+        return cls(tenant, ERP, tuple(erp_bindings(tenant)))
 
 
 def exchange_name(namespace: str) -> str:
     return namespace
 
 
-def work_queue(namespace: str, tenant: str, shop: str) -> str:
-    return f"{namespace}.{tenant}.{shop}"
+def work_queue(namespace: str, tenant: str, target: str) -> str:
+    return f"{namespace}.{tenant}.{target}"
 
 
-def retry_queue(namespace: str, tenant: str, shop: str, delay_s: int) -> str:
-    return f"{namespace}.{tenant}.{shop}.retry.{delay_s}s"
+def retry_queue(namespace: str, tenant: str, target: str, delay_s: int) -> str:
+    return f"{namespace}.{tenant}.{target}.retry.{delay_s}s"
 
 
-def dead_letter_queue(namespace: str, tenant: str, shop: str) -> str:
-    return f"{namespace}.{tenant}.{shop}.dead"
+def dead_letter_queue(namespace: str, tenant: str, target: str) -> str:
+    return f"{namespace}.{tenant}.{target}.dead"
 
 
 def routing_key(tenant: str, event_type: str, shop: str | None = None) -> str:
@@ -45,21 +67,28 @@ def shop_bindings(tenant: str, shop: str) -> list[str]:
     """Routing-key patterns a shop's work queue is bound with."""
     keys = [f"{tenant}.{entity}.*" for entity in SHOP_ENTITIES]
     keys += [f"{tenant}.{entity}.*.{shop}" for entity in SHOP_ENTITIES]
+    # Order status changes go to the shop the order came from only.
+    keys += [f"{tenant}.order.status_changed.{shop}"]
     return keys
+
+
+def erp_bindings(tenant: str) -> list[str]:
+    """Routing-key patterns of a tenant's ERP work queue (orders and customers from shops)."""
+    return [f"{tenant}.order.placed", f"{tenant}.customer.registered"]
 
 
 def exchange(broker: BrokerConfig) -> Exchange:
     return Exchange(exchange_name(broker.namespace), type="topic", durable=True)
 
 
-def shop_queues(broker: BrokerConfig, shop: ShopConfig) -> list[Queue]:
-    """Every queue of one shop, with the arguments that make them fit together."""
-    ns, tenant, name = broker.namespace, shop.tenant, shop.name
+def target_queues(broker: BrokerConfig, target: Target) -> list[Queue]:
+    """Every queue of one target, with the arguments that make them fit together."""
+    ns, tenant, name = broker.namespace, target.tenant, target.name
     work = work_queue(ns, tenant, name)
     dead = dead_letter_queue(ns, tenant, name)
     ex = exchange(broker)
     queues = [
-        Queue(work, bindings=[binding(ex, routing_key=k) for k in shop_bindings(tenant, name)],
+        Queue(work, bindings=[binding(ex, routing_key=k) for k in target.bindings],
               durable=True, queue_arguments={
                   "x-queue-type": "quorum",
                   # A message that kills its consumer again and again ends in dead letters
@@ -81,19 +110,29 @@ def shop_queues(broker: BrokerConfig, shop: ShopConfig) -> list[Queue]:
     return queues
 
 
-def declare(conn: Connection, broker: BrokerConfig, shops: Iterable[ShopConfig]) -> None:
-    """Declare the exchange and every queue of the given shops. Idempotent."""
+def shop_queues(broker: BrokerConfig, shop: ShopConfig) -> list[Queue]:
+    return target_queues(broker, Target.for_shop(shop))
+
+
+def _targets(items: Iterable[ShopConfig | Target]) -> list[Target]:
+    return [t if isinstance(t, Target) else Target.for_shop(t) for t in items]
+
+
+def declare(conn: Connection, broker: BrokerConfig,
+            targets: Iterable[ShopConfig | Target]) -> None:
+    """Declare the exchange and every queue of the given shops or targets. Idempotent."""
     channel = conn.default_channel
     exchange(broker)(channel).declare()
-    for shop in shops:
-        for queue in shop_queues(broker, shop):
+    for target in _targets(targets):
+        for queue in target_queues(broker, target):
             queue(channel).declare()
 
 
-def delete(conn: Connection, broker: BrokerConfig, shops: Iterable[ShopConfig]) -> None:
-    """Remove what ``declare`` made (tests and ``shopbridge topology --delete``)."""
+def delete(conn: Connection, broker: BrokerConfig,
+           targets: Iterable[ShopConfig | Target]) -> None:
+    """Remove what ``declare`` made (tests and the demo's clean start)."""
     channel = conn.default_channel
-    for shop in shops:
-        for queue in shop_queues(broker, shop):
+    for target in _targets(targets):
+        for queue in target_queues(broker, target):
             queue(channel).delete()
     exchange(broker)(channel).delete()

@@ -173,16 +173,16 @@ def namespace() -> Iterator[str]:
 
 
 _declared: dict[str, set[str]] = {}
-_original_shop_queues = topology.shop_queues
+_original_target_queues = topology.target_queues
 
 
-def _recording_shop_queues(broker: cfg.BrokerConfig, shop: cfg.ShopConfig) -> list[Any]:
-    queues = _original_shop_queues(broker, shop)
+def _recording_target_queues(broker: cfg.BrokerConfig, target: topology.Target) -> list[Any]:
+    queues = _original_target_queues(broker, target)
     _declared.setdefault(broker.namespace, set()).update(q.name for q in queues)
     return queues
 
 
-topology.shop_queues = _recording_shop_queues  # lets the fixture find every queue to delete
+topology.target_queues = _recording_target_queues  # lets the fixture find every queue to delete
 
 
 def shop_entry(name: str, db: Database, **overrides: Any) -> dict[str, Any]:
