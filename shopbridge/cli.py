@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from . import config as cfg
-from . import logs
+from . import logs, topology
 from .errors import (
     BrokerUnavailable,
     ConfigError,
@@ -53,8 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     produce.add_argument("--full-interval", type=float, default=10.0,
                          help="seconds between full scans in --follow (default 10)")
 
-    consume = sub.add_parser("consume", help="apply events to one shop")
-    consume.add_argument("--shop", required=True)
+    consume = sub.add_parser("consume", help="apply events to one shop, or to the ERP")
+    which = consume.add_mutually_exclusive_group(required=True)
+    which.add_argument("--shop", help="the shop whose queue to consume")
+    which.add_argument("--erp", action="store_true",
+                       help="the tenant's ERP queue: shop orders into CAO-Faktura")
     consume.add_argument("--tenant")
     consume.add_argument("--until-idle", type=float, metavar="SECONDS",
                          help="stop after the queue has been empty this long")
@@ -62,11 +65,15 @@ def _parser() -> argparse.ArgumentParser:
     dlq = sub.add_parser("dlq", help="dead letters of a shop")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_list = dlq_sub.add_parser("list", help="list dead letters with their reasons")
-    dlq_list.add_argument("--shop", required=True)
+    which = dlq_list.add_mutually_exclusive_group(required=True)
+    which.add_argument("--shop")
+    which.add_argument("--erp", action="store_true", help="the tenant's ERP queue")
     dlq_list.add_argument("--tenant")
     dlq_list.add_argument("--json", action="store_true", help="full events as JSON lines")
     dlq_replay = dlq_sub.add_parser("replay", help="move dead letters back to the work queue")
-    dlq_replay.add_argument("--shop", required=True)
+    which = dlq_replay.add_mutually_exclusive_group(required=True)
+    which.add_argument("--shop")
+    which.add_argument("--erp", action="store_true", help="the tenant's ERP queue")
     dlq_replay.add_argument("--tenant")
     dlq_replay.add_argument("--type", dest="event_type", help="only this event type")
     dlq_replay.add_argument("--key", dest="entity_key", help="only this entity key")
@@ -167,20 +174,32 @@ def _produce(settings: cfg.Settings, args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if report.rejected else EXIT_OK
 
 
+def _target(settings: cfg.Settings, args: argparse.Namespace) -> topology.Target:
+    if getattr(args, "erp", False):
+        return topology.Target.for_erp(settings.tenant(args.tenant).name)
+    return topology.Target.for_shop(settings.find_shop(args.shop, args.tenant))
+
+
 def _consume(settings: cfg.Settings, args: argparse.Namespace) -> int:
     from consumers import ShopConsumer, make_applier
+    from consumers.cao import CaoOrderApplier
 
-    shop = settings.find_shop(args.shop, args.tenant)
-    if not shop.active:
-        raise ConfigError(f"shop {shop.name!r} is inactive (active = false)")
-    applier = make_applier(shop)
-    consumer = ShopConsumer(broker=settings.broker, shop=shop, applier=applier)
+    target = _target(settings, args)
+    applier: Any
+    if args.erp:
+        applier = CaoOrderApplier(tenant=settings.tenant(args.tenant))
+    else:
+        shop = settings.find_shop(args.shop, args.tenant)
+        if not shop.active:
+            raise ConfigError(f"shop {shop.name!r} is inactive (active = false)")
+        applier = make_applier(shop)
+    consumer = ShopConsumer(broker=settings.broker, target=target, applier=applier)
     _stop_on_signals(consumer)
     try:
         stats = consumer.run(idle_exit_s=args.until_idle)
     finally:
         applier.close()
-    print(f"shop {shop.name}: {stats.events} event(s) in {stats.messages} message(s): "
+    print(f"{target.tenant}/{target.name}: {stats.events} event(s) in {stats.messages} message(s): "
           f"{stats.applied} applied, {stats.skipped} skipped (unchanged, stale or not "
           f"selected), {stats.retried} to "
           f"retry, {stats.dead} dead-lettered")
@@ -190,7 +209,7 @@ def _consume(settings: cfg.Settings, args: argparse.Namespace) -> int:
 def _dlq(settings: cfg.Settings, args: argparse.Namespace) -> int:
     from . import dlq
 
-    shop = settings.find_shop(args.shop, args.tenant)
+    shop = _target(settings, args)
     if args.dlq_command == "list":
         letters = dlq.list_dead(settings.broker, shop)
         for letter in letters:
@@ -200,9 +219,9 @@ def _dlq(settings: cfg.Settings, args: argparse.Namespace) -> int:
                 print(f"{letter.event_type} {letter.entity_key}: {letter.error_class}: "
                       f"{letter.error} (attempts {letter.attempts}, last {letter.last_failure})")
         if not args.json:
-            print(f"{len(letters)} dead letter(s) in shop {shop.name}")
+            print(f"{len(letters)} dead letter(s) in {shop.tenant}/{shop.name}")
         return EXIT_OK
     moved = dlq.replay(settings.broker, shop, event_type=args.event_type,
                        entity_key=args.entity_key)
-    print(f"replayed {moved} dead letter(s) into shop {shop.name}'s work queue")
+    print(f"replayed {moved} dead letter(s) into {shop.tenant}/{shop.name}'s work queue")
     return EXIT_OK

@@ -61,6 +61,25 @@ class ShopFilter:
     sku_pattern: str | None = None       # fnmatch pattern on ARTNUM, e.g. "AB-*"
 
 
+# How an imported shop order is stored in CAO: JOURNAL.QUELLE (NOTES 3).
+DOCUMENT_QUELLE = {"invoice": 3, "invoice_draft": 13, "order": 8, "order_draft": 18}
+
+
+@dataclass(frozen=True)
+class OrderImportConfig:
+    """How this shop's orders go into the ERP (O1, O5)."""
+
+    document: str = "invoice_draft"                     # a key of DOCUMENT_QUELLE
+    shipping_tax_code: int = 2                          # CAO STEUER_CODE of shipping and fees
+    payment_methods: Mapping[str, int] = field(default_factory=dict)   # title -> ZAHLART
+    shipping_methods: Mapping[str, int] = field(default_factory=dict)  # title -> LIEFART
+    countries: Mapping[str, str] = field(default_factory=dict)         # ISO-2 -> CAO LAND
+
+    @property
+    def quelle(self) -> int:
+        return DOCUMENT_QUELLE[self.document]
+
+
 @dataclass(frozen=True)
 class ShopConfig:
     tenant: str
@@ -73,6 +92,7 @@ class ShopConfig:
     stock_mode: str
     tax_classes: Mapping[int, int]
     filter: ShopFilter
+    orders: OrderImportConfig = field(default_factory=OrderImportConfig)
 
 
 @dataclass(frozen=True)
@@ -164,7 +184,9 @@ KNOWN_KEYS = {
     "tenant": {"name", "erp", "shops"},
     "erp": _SECRETS | {"kind", "selection", "registry_table", "default_language"},
     "shop": _SECRETS | {"name", "kind", "active", "languages", "price_level", "stock_mode",
-                        "tax_classes", "filter"},
+                        "tax_classes", "filter", "orders"},
+    "orders": {"document", "shipping_tax_code", "payment_methods", "shipping_methods",
+               "countries"},
     "filter": {"cao_shop_id", "require_visible", "sku_pattern"},
 }
 
@@ -302,7 +324,25 @@ class _Reader:
                           active=self.boolean(data, where, "active", True),
                           db=self.database(data, where), languages=languages,
                           price_level=level, stock_mode=stock_mode,
-                          tax_classes=tax_classes, filter=shop_filter)
+                          tax_classes=tax_classes, filter=shop_filter,
+                          orders=self.orders(data.get("orders", {}), f"{where}.orders"))
+
+    def orders(self, data: Any, where: str) -> OrderImportConfig:
+        self.known(data, "orders", where)
+        document = str(data.get("document", "invoice_draft"))
+        if document not in DOCUMENT_QUELLE:
+            raise self.fail(where, f"document must be one of {', '.join(DOCUMENT_QUELLE)}")
+        countries = {str(k).upper(): str(v) for k, v in dict(data.get("countries", {})).items()}
+        if any(len(k) != 2 or not 1 <= len(v) <= 5 for k, v in countries.items()):
+            raise self.fail(where, "countries maps ISO-2 codes to CAO LAND codes (1-5 chars)")
+        return OrderImportConfig(
+            document=document,
+            shipping_tax_code=int(data.get("shipping_tax_code", 2)),
+            payment_methods={str(k): int(v)
+                             for k, v in dict(data.get("payment_methods", {})).items()},
+            shipping_methods={str(k): int(v)
+                              for k, v in dict(data.get("shipping_methods", {})).items()},
+            countries=countries)
 
     def database(self, data: Mapping[str, Any], where: str) -> DatabaseConfig:
         url = self.secret_or_value(data, where, "url", "url_env")

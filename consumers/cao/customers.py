@@ -1,0 +1,159 @@
+"""Shop customers in CAO-Faktura's ADRESSEN (K3, K4): found or created, never duplicated.
+
+A registered shop customer is found by (SHOP_ID, SHOP_KUNDE_ID), else by e-mail; a guest by
+e-mail, so a returning guest updates the same record. New ones get KUNNUM1 and DEB_NUM from
+CAO's number ranges (99 and 31, as CAO's own shop import does: NOTES 3). A registered
+customer gets a contact person (ADRESSEN_ASP); a delivery address that differs from the
+billing address becomes an ADRESSEN_LIEF row, reused when the same address comes again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from .numbers import NumberRanges
+from .text import Fitter
+
+KUNNUM_RANGE = 99
+DEB_NUM_RANGE = 31
+
+
+@dataclass(frozen=True)
+class Customer:
+    addr_id: int
+    kunnum: str | None
+    deb_num: int | None
+    asp_id: int
+    lief_addr_id: int
+    created: bool
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """'Anna Maria Schmidt' -> ('Anna Maria', 'Schmidt')."""
+    parts = name.strip().rsplit(" ", 1)
+    return (parts[0], parts[1]) if len(parts) == 2 else ("", parts[0])
+
+
+def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    keys = ("name", "company", "street", "postcode", "city", "country_iso2")
+    return all((a.get(k) or "") == (b.get(k) or "") for k in keys)
+
+
+class Customers:
+    def __init__(self, *, t: Mapping[str, str], numbers: NumberRanges) -> None:
+        self.t = t
+        self.numbers = numbers
+
+    def find_or_create(self, conn: Connection, payload: Mapping[str, Any], *, cao_shop_id: int,
+                       land: str, delivery_land: str, price_level: int,
+                       fit: Fitter) -> Customer:
+        customer = payload["customer"]
+        billing = payload["addresses"]["billing"]
+        email = customer["email"].strip()
+        shop_customer_id = None if customer["guest"] else customer.get("shop_customer_id")
+        addr_id = self._find(conn, cao_shop_id, shop_customer_id, email)
+        first, last = split_name(billing["name"])
+        company = billing.get("company")
+        values = {
+            "ANREDE": fit("ADRESSEN.ANREDE", "Firma" if company else None),
+            "NAME1": fit("ADRESSEN.NAME1", company or billing["name"], label="customer name"),
+            "NAME2": fit("ADRESSEN.NAME2", billing["name"] if company else None),
+            "STRASSE": fit("ADRESSEN.STRASSE", billing["street"], label="customer street"),
+            "PLZ": fit("ADRESSEN.PLZ", billing["postcode"]),
+            "ORT": fit("ADRESSEN.ORT", billing["city"], label="customer city"),
+            "LAND": land,
+            "EMAIL": fit("ADRESSEN.EMAIL", email),
+            "TELE1": fit("ADRESSEN.TELE1", customer.get("telephone") or None),
+            "SHOP_KUNDE": "Y",
+            "SHOP_ID": cao_shop_id,
+            "GEAEND": date.today(),
+        }
+        if shop_customer_id is not None:
+            values["SHOP_KUNDE_ID"] = shop_customer_id
+        created = addr_id is None
+        kunnum = deb_num = None
+        if addr_id is None:
+            kunnum = self.numbers.next_formatted(conn, KUNNUM_RANGE, "customer number")
+            deb_num = self.numbers.next_int(conn, DEB_NUM_RANGE, "debtor number")
+            values.update({
+                "MATCHCODE": fit("ADRESSEN.MATCHCODE", (company or last or email).upper()),
+                "KUNNUM1": kunnum, "DEB_NUM": deb_num, "PR_EBENE": price_level,
+                "KUN_SEIT": date.today(), "ERSTELLT": date.today(), "ERST_NAME": "shopbridge",
+            })
+            columns = ", ".join(values)
+            result = conn.exec_driver_sql(
+                f"INSERT INTO {self.t['ADRESSEN']} ({columns}) "
+                f"VALUES ({', '.join(['%s'] * len(values))})", tuple(values.values()))
+            addr_id = int(result.lastrowid)
+        else:
+            assignments = ", ".join(f"{c} = %s" for c in values)
+            conn.exec_driver_sql(f"UPDATE {self.t['ADRESSEN']} SET {assignments} "
+                                 f"WHERE REC_ID = %s", (*values.values(), addr_id))
+            row = conn.exec_driver_sql(f"SELECT KUNNUM1, DEB_NUM FROM {self.t['ADRESSEN']} "
+                                       f"WHERE REC_ID = %s", (addr_id,)).one()
+            kunnum, deb_num = row[0], row[1]
+        asp_id = -1
+        if shop_customer_id is not None:
+            asp_id = self._contact(conn, addr_id, first, last, email,
+                                   customer.get("telephone"), fit)
+        lief_addr_id = -1
+        delivery = payload["addresses"]["delivery"]
+        if not _same(delivery, billing):
+            lief_addr_id = self._delivery(conn, addr_id, delivery, delivery_land, fit)
+        return Customer(addr_id, kunnum, deb_num, asp_id, lief_addr_id, created)
+
+    def _find(self, conn: Connection, cao_shop_id: int, shop_customer_id: int | None,
+              email: str) -> int | None:
+        if shop_customer_id is not None:
+            row = conn.exec_driver_sql(
+                f"SELECT REC_ID FROM {self.t['ADRESSEN']} WHERE SHOP_ID = %s AND "
+                f"SHOP_KUNDE_ID = %s ORDER BY REC_ID LIMIT 1",
+                (cao_shop_id, shop_customer_id)).first()
+            if row:
+                return int(row[0])
+        row = conn.exec_driver_sql(
+            f"SELECT REC_ID FROM {self.t['ADRESSEN']} WHERE LOWER(EMAIL) = LOWER(%s) "
+            f"ORDER BY REC_ID LIMIT 1", (email,)).first()
+        return int(row[0]) if row else None
+
+    def _contact(self, conn: Connection, addr_id: int, first: str, last: str, email: str,
+                 telephone: str | None, fit: Fitter) -> int:
+        row = conn.exec_driver_sql(
+            f"SELECT REC_ID FROM {self.t['ADRESSEN_ASP']} WHERE ADDR_ID = %s AND "
+            f"LOWER(EMAIL) = LOWER(%s) ORDER BY REC_ID LIMIT 1", (addr_id, email)).first()
+        if row:
+            return int(row[0])
+        result = conn.exec_driver_sql(
+            f"INSERT INTO {self.t['ADRESSEN_ASP']} (ADDR_ID, NAME, VORNAME, EMAIL, TELEFON) "
+            f"VALUES (%s, %s, %s, %s, %s)",
+            (addr_id, fit("ADRESSEN_ASP.NAME", last), fit("ADRESSEN_ASP.VORNAME", first or None),
+             fit("ADRESSEN_ASP.EMAIL", email), fit("ADRESSEN_ASP.TELEFON", telephone or None)))
+        return int(result.lastrowid)
+
+    def _delivery(self, conn: Connection, addr_id: int, address: Mapping[str, Any], land: str,
+                  fit: Fitter) -> int:
+        company = address.get("company")
+        values = (
+            fit("ADRESSEN_LIEF.NAME1", company or address["name"], label="delivery name"),
+            fit("ADRESSEN_LIEF.NAME2", address["name"] if company else None),
+            fit("ADRESSEN_LIEF.STRASSE", address["street"], label="delivery street"),
+            fit("ADRESSEN_LIEF.PLZ", address["postcode"]),
+            fit("ADRESSEN_LIEF.ORT", address["city"], label="delivery city"),
+            land,
+        )
+        row = conn.exec_driver_sql(
+            f"SELECT REC_ID FROM {self.t['ADRESSEN_LIEF']} WHERE ADDR_ID = %s AND NAME1 <=> %s "
+            f"AND NAME2 <=> %s AND STRASSE <=> %s AND PLZ <=> %s AND ORT <=> %s AND LAND <=> %s "
+            f"ORDER BY REC_ID LIMIT 1", (addr_id, *values)).first()
+        if row:
+            return int(row[0])
+        result = conn.exec_driver_sql(
+            f"INSERT INTO {self.t['ADRESSEN_LIEF']} (ADDR_ID, ANREDE, NAME1, NAME2, STRASSE, "
+            f"PLZ, ORT, LAND) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (addr_id, "Firma" if company else None, *values))
+        return int(result.lastrowid)

@@ -1,0 +1,352 @@
+"""Imports shop orders into CAO-Faktura as sales documents, each exactly once (O1, K3, K4).
+
+CAO's tables are MyISAM: no transaction can make header, positions and customer atomic. So
+(DESIGN 3) each order is imported under an advisory lock (GET_LOCK) and tracked in our own
+InnoDB table ``shopbridge_order_import``: a row is written as 'started', with the document
+number already drawn, before the first CAO row; it becomes 'complete' after the last one. A
+redelivered order finds 'complete' and is skipped. An order found 'started' was cut off half
+way (a crash, a killed process): whatever it left in JOURNAL/JOURNALPOS is removed and the
+document is written again under the same number. An order already in JOURNAL (SHOP_ID,
+SHOP_ORDERID) without our row was imported by someone else (CAO's own shop transfer) and is
+left alone.
+
+Everything that can be refused (mappings, tax rates) is checked before the first write, so a
+refused order leaves no trace in CAO and is dead-lettered naming the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from shopbridge.config import ShopConfig, TenantConfig
+from shopbridge.db import TableNames, create_engine, quote_ident, translated
+from shopbridge.errors import ConfigError, MappingError, TargetLocked
+from shopbridge.events import Event
+
+from .customers import Customers
+from .documents import Document, build
+from .numbers import NumberRanges, number_range
+from .text import Fitter
+
+log = logging.getLogger(__name__)
+
+IMPORT_TABLE = "shopbridge_order_import"
+LOCK_WAIT_S = 5
+TABLES = ("JOURNAL", "JOURNALPOS", "ADRESSEN", "ADRESSEN_ASP", "ADRESSEN_LIEF", "REGISTRY",
+          "LAND")
+
+DDL = f"""
+CREATE TABLE IF NOT EXISTS {IMPORT_TABLE} (
+  shop VARCHAR(40) CHARACTER SET ascii NOT NULL,
+  order_id INT NOT NULL,
+  state VARCHAR(10) CHARACTER SET ascii NOT NULL,
+  vrenum VARCHAR(20) NULL,
+  journal_id INT NULL,
+  addr_id INT NULL,
+  event_id CHAR(36) CHARACTER SET ascii NULL,
+  notes TEXT NULL,
+  started_at DATETIME(6) NOT NULL,
+  completed_at DATETIME(6) NULL,
+  PRIMARY KEY (shop, order_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
+"""
+
+
+@dataclass
+class ApplyResult:
+    applied: int = 0
+    skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class CaoOrderApplier:
+    """Applies order.placed events of one tenant to its CAO database."""
+
+    def __init__(self, *, tenant: TenantConfig, engine: sa.Engine | None = None) -> None:
+        self.tenant = tenant
+        self.engine = engine or create_engine(tenant.erp.db)
+        self.what = f"CAO database of tenant {tenant.name!r} ({tenant.erp.db.safe})"
+        self.t: dict[str, str] = {}
+        self.lengths: dict[str, int] = {}
+        self.rates: dict[int, Decimal] = {}
+        self.lands: set[str] = set()
+
+    def prepare(self) -> None:
+        with translated(self.what), self.engine.begin() as conn:
+            names = TableNames.read(conn)
+            resolved, missing = {}, []
+            for logical in TABLES:
+                candidates = (logical, "REGISTERY") if logical == "REGISTRY" else (logical,)
+                if logical == "REGISTRY" and self.tenant.erp.registry_table:
+                    candidates = (self.tenant.erp.registry_table,)
+                found = names.find(*candidates)
+                if found is None:
+                    missing.append(logical)
+                else:
+                    resolved[logical] = found
+            if missing:
+                raise ConfigError(f"{self.what}: table(s) {', '.join(missing)} not found")
+            self.t = {k: quote_ident(v) for k, v in resolved.items()}
+            for logical, real in resolved.items():
+                rows = conn.exec_driver_sql(
+                    "SELECT COLUMN_NAME, CHARACTER_MAXIMUM_LENGTH FROM information_schema.COLUMNS "
+                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s", (real,))
+                for column, length in rows:
+                    if length is not None and length < 65535:
+                        self.lengths[f"{logical}.{column.upper()}"] = int(length)
+            conn.exec_driver_sql(DDL)
+            self.rates = self._rates(conn)
+            self.lands = {str(r[0]) for r in conn.exec_driver_sql(
+                f"SELECT ID FROM {self.t['LAND']}")}
+
+    def _rates(self, conn: Connection) -> dict[int, Decimal]:
+        from producers.cao.source import DEFAULT_VAT
+
+        rates = {code: Decimal(rate) for code, rate in DEFAULT_VAT.items()}
+        rows = conn.exec_driver_sql(
+            f"SELECT NAME, VAL_DOUBLE, VAL_CHAR, VAL_INT FROM {self.t['REGISTRY']} "
+            f"WHERE MAINKEY = %s", ("MAIN\\MWST",))
+        for name, val_double, val_char, val_int in rows:
+            raw = next((v for v in (val_double, val_char, val_int) if v not in (None, "")), None)
+            try:
+                rates[int(name)] = Decimal(str(raw).replace(",", ".")).normalize()
+            except (ValueError, InvalidOperation):
+                continue
+        return rates
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- applying --------------------------------------------------------------------------
+
+    def apply(self, events: Sequence[Event]) -> ApplyResult:
+        if not self.t:
+            self.prepare()
+        result = ApplyResult()
+        for event in events:
+            if event.type != "order.placed":
+                result.skipped += 1
+                result.notes.append(f"{event}: not for the ERP (ignored)")
+                continue
+            note = self.import_order(event)
+            if note is None:
+                result.applied += 1
+            else:
+                result.skipped += 1
+                result.notes.append(f"{event}: {note}")
+        return result
+
+    def _shop(self, payload: Mapping[str, Any], what: str) -> ShopConfig:
+        try:
+            return self.tenant.shop(payload["shop"])
+        except ConfigError:
+            raise MappingError(f"{what}: field payload.shop: shop {payload['shop']!r} is not "
+                               f"configured for tenant {self.tenant.name!r}") from None
+
+    def _land(self, shop: ShopConfig, address: Mapping[str, Any], what: str, field: str) -> str:
+        iso2 = address.get("country_iso2")
+        mapped = shop.orders.countries.get(iso2 or "")
+        if mapped:
+            return mapped
+        if iso2 and iso2 in self.lands:
+            return iso2
+        raise MappingError(f"{what}: field payload.addresses.{field}.country_iso2: country "
+                           f"{iso2 or address.get('country')!r} has no CAO country code (add it "
+                           f"to the shop's orders.countries)")
+
+    def import_order(self, event: Event) -> str | None:
+        """Import one order; returns why nothing was written, or None."""
+        payload, what = event.payload, str(event)
+        shop = self._shop(payload, what)
+        cao_shop_id = shop.filter.cao_shop_id
+        if cao_shop_id is None:
+            raise MappingError(f"{what}: shop {shop.name!r} has no filter.cao_shop_id: CAO "
+                               "needs it to tag the order (JOURNAL.SHOP_ID)")
+        settings = shop.orders
+        payment = settings.payment_methods.get(payload["payment_method"])
+        if payment is None:
+            raise MappingError(f"{what}: field payload.payment_method: payment method "
+                               f"{payload['payment_method']!r} has no entry in shop "
+                               f"{shop.name!r} orders.payment_methods")
+        shipping_title = payload.get("shipping_method")
+        shipping = -1
+        if shipping_title:
+            mapped = settings.shipping_methods.get(shipping_title)
+            if mapped is None:
+                raise MappingError(f"{what}: field payload.shipping_method: shipping method "
+                                   f"{shipping_title!r} has no entry in shop {shop.name!r} "
+                                   "orders.shipping_methods")
+            shipping = mapped
+        land = self._land(shop, payload["addresses"]["billing"], what, "billing")
+        delivery_land = self._land(shop, payload["addresses"]["delivery"], what, "delivery")
+        document = build(payload, rates=self.rates, settings=settings, what=what)
+        order_id = int(payload["order_id"])
+        with translated(self.what), self.engine.connect() as conn:
+            self._lock(conn, f"order:{shop.name}:{order_id}", what)
+            try:
+                return self._import_locked(conn, event, shop, cao_shop_id, order_id, document,
+                                           payment=payment, shipping=shipping, land=land,
+                                           delivery_land=delivery_land)
+            finally:
+                self._unlock(conn, f"order:{shop.name}:{order_id}")
+                conn.commit()
+
+    def _lock_name(self, key: str) -> str:
+        # GET_LOCK names are server-wide and at most 64 characters.
+        digest = hashlib.sha1(f"{self.engine.url.database}:{key}".encode(),
+                              usedforsecurity=False).hexdigest()
+        return f"shopbridge:{digest}"
+
+    def _lock(self, conn: Connection, key: str, what: str) -> None:
+        got = conn.exec_driver_sql("SELECT GET_LOCK(%s, %s)",
+                                   (self._lock_name(key), LOCK_WAIT_S)).scalar()
+        if got != 1:
+            raise TargetLocked(f"{what}: another consumer is importing it", delay_s=2,
+                               counts_as_attempt=False)
+
+    def _unlock(self, conn: Connection, key: str) -> None:
+        conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (self._lock_name(key),))
+
+    def _import_locked(self, conn: Connection, event: Event, shop: ShopConfig,
+                       cao_shop_id: int, order_id: int, document: Document, *, payment: int,
+                       shipping: int, land: str, delivery_land: str) -> str | None:
+        payload = event.payload
+        row = conn.exec_driver_sql(
+            f"SELECT state, vrenum, journal_id FROM {IMPORT_TABLE} WHERE shop = %s AND "
+            f"order_id = %s", (shop.name, order_id)).first()
+        if row is not None and row[0] == "complete":
+            return f"already imported (JOURNAL {row[2]}, number {row[1]})"
+        existing = conn.exec_driver_sql(
+            f"SELECT REC_ID FROM {self.t['JOURNAL']} WHERE SHOP_ID = %s AND SHOP_ORDERID = %s",
+            (cao_shop_id, order_id)).scalars().all()
+        if row is None and existing:
+            return f"already in CAO (JOURNAL {existing[0]}), imported by something else"
+        quelle = shop.orders.quelle
+        numbers = NumberRanges(self.t)
+        if row is None:
+            vrenum = numbers.next_formatted(conn, number_range(quelle), "sales document")
+            conn.exec_driver_sql(
+                f"INSERT INTO {IMPORT_TABLE} (shop, order_id, state, vrenum, event_id, "
+                f"started_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                (shop.name, order_id, "started", vrenum, event.event_id, _now()))
+            conn.commit()
+        else:
+            vrenum = row[1]
+            log.warning("%s: completing an import that was cut off (number %s)", event, vrenum)
+            for journal_id in existing:
+                conn.exec_driver_sql(f"DELETE FROM {self.t['JOURNALPOS']} WHERE JOURNAL_ID = %s",
+                                     (journal_id,))
+                conn.exec_driver_sql(f"DELETE FROM {self.t['JOURNAL']} WHERE REC_ID = %s",
+                                     (journal_id,))
+        fit = Fitter(self.lengths)
+        # Two orders of one (guest) customer in two consumers must not create two addresses.
+        email_key = f"customer:{payload['customer']['email'].strip().lower()}"
+        self._lock(conn, email_key, str(event))
+        try:
+            customer = self._customers(numbers).find_or_create(
+                conn, payload, cao_shop_id=cao_shop_id, land=land, delivery_land=delivery_land,
+                price_level=shop.price_level, fit=fit)
+        finally:
+            self._unlock(conn, email_key)
+        journal_id = self._write_header(conn, payload, document, fit, quelle=quelle,
+                                        vrenum=vrenum, cao_shop_id=cao_shop_id,
+                                        customer=customer, payment=payment, shipping=shipping,
+                                        land=land, price_level=shop.price_level)
+        conn.exec_driver_sql(f"UPDATE {IMPORT_TABLE} SET journal_id = %s, addr_id = %s "
+                             f"WHERE shop = %s AND order_id = %s",
+                             (journal_id, customer.addr_id, shop.name, order_id))
+        conn.commit()
+        self._write_positions(conn, document, fit, journal_id=journal_id, quelle=quelle,
+                              vrenum=vrenum, addr_id=customer.addr_id)
+        notes = document.notes + fit.notes
+        conn.exec_driver_sql(
+            f"UPDATE {IMPORT_TABLE} SET state = 'complete', completed_at = %s, notes = %s "
+            f"WHERE shop = %s AND order_id = %s",
+            (_now(), "\n".join(notes) or None, shop.name, order_id))
+        conn.commit()
+        for note in notes:
+            log.warning("%s imported with a change: %s", event, note)
+        return None
+
+    def _customers(self, numbers: NumberRanges) -> Customers:
+        return Customers(t=self.t, numbers=numbers)
+
+    def _write_header(self, conn: Connection, payload: Mapping[str, Any], document: Document,
+                      fit: Fitter, *, quelle: int, vrenum: str, cao_shop_id: int,
+                      customer: Any, payment: int, shipping: int, land: str,
+                      price_level: int) -> int:
+        billing = payload["addresses"]["billing"]
+        company = billing.get("company")
+        placed = datetime.fromisoformat(payload["placed_at"][:19])
+        values: dict[str, Any] = {
+            "QUELLE": quelle, "QUELLE_SUB": 0, "ADDR_ID": customer.addr_id,
+            "ASP_ID": customer.asp_id, "LIEF_ADDR_ID": customer.lief_addr_id,
+            "ATRNUM": "-1", "VRENUM": vrenum, "VLSNUM": "-1",
+            "ADATUM": placed.date(), "RDATUM": _now().replace(microsecond=0),
+            "PR_EBENE": price_level, "LIEFART": shipping, "ZAHLART": payment,
+            "WARE": document.goods_net, "TKOST": document.shipping_net,
+            "NSUMME": document.net, "MSUMME": document.vat, "BSUMME": document.gross,
+            "WAEHRUNG": fit("JOURNAL.WAEHRUNG", payload.get("currency") or ""),
+            "KURS": Decimal(payload.get("currency_value") or "1"),
+            "GEGENKONTO": customer.deb_num if customer.deb_num is not None else -1,
+            "STADIUM": 0, "ERSTELLT": date.today(), "ERST_NAME": "shopbridge",
+            "KUN_NUM": customer.kunnum,
+            "KUN_ANREDE": "Firma" if company else None,
+            "KUN_NAME1": fit("JOURNAL.KUN_NAME1", company or billing["name"],
+                             label="billing name"),
+            "KUN_NAME2": fit("JOURNAL.KUN_NAME2", billing["name"] if company else None),
+            "KUN_STRASSE": fit("JOURNAL.KUN_STRASSE", billing["street"],
+                               label="billing street"),
+            "KUN_LAND": land,
+            "KUN_PLZ": fit("JOURNAL.KUN_PLZ", billing["postcode"]),
+            "KUN_ORT": fit("JOURNAL.KUN_ORT", billing["city"], label="billing city"),
+            "PROJEKT": "Shop-Bestellung",
+            "ORGNUM": str(payload["order_id"]),
+            "BEST_NAME": fit("JOURNAL.BEST_NAME", billing["name"]),
+            "BEST_DATUM": placed.date(),
+            "INFO": fit("JOURNAL.INFO", payload.get("comment") or None, label="comment"),
+            "BRUTTO_FLAG": "N", "MWST_FREI_FLAG": "N",
+            "SHOP_ID": cao_shop_id, "SHOP_ORDERID": int(payload["order_id"]),
+            "SHOP_STATUS": max(0, min(255, int(payload.get("status_id") or 0))),
+            "SHOP_CHANGE_FLAG": "N",
+        }
+        for code in range(4):
+            net, vat, gross = document.by_code.get(code, (Decimal(0), Decimal(0), Decimal(0)))
+            values[f"MWST_{code}"] = self.rates.get(code, Decimal(0))
+            values[f"NSUMME_{code}"] = net
+            values[f"MSUMME_{code}"] = vat
+            values[f"BSUMME_{code}"] = gross
+        result = conn.exec_driver_sql(
+            f"INSERT INTO {self.t['JOURNAL']} ({', '.join(values)}) "
+            f"VALUES ({', '.join(['%s'] * len(values))})", tuple(values.values()))
+        return int(result.lastrowid)
+
+    def _write_positions(self, conn: Connection, document: Document, fit: Fitter, *,
+                         journal_id: int, quelle: int, vrenum: str, addr_id: int) -> None:
+        rows = []
+        for number, position in enumerate(document.positions, start=1):
+            rows.append((
+                quelle, 0, journal_id, "F" if position.free_text else "N", position.artikel_id,
+                addr_id, vrenum, number, str(number),
+                fit("JOURNALPOS.ARTNUM", position.artnum, label=f"position {number} SKU"),
+                fit("JOURNALPOS.BEZEICHNUNG", position.text), position.quantity,
+                position.unit_net, position.net, position.tax_code, "N", "N"))
+        conn.exec_driver_sql(
+            f"INSERT INTO {self.t['JOURNALPOS']} (QUELLE, QUELLE_SUB, JOURNAL_ID, ARTIKELTYP, "
+            f"ARTIKEL_ID, ADDR_ID, VRENUM, POSITION, VIEW_POS, ARTNUM, BEZEICHNUNG, MENGE, "
+            f"EPREIS, GPREIS, STEUER_CODE, BRUTTO_FLAG, GEBUCHT) "
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+

@@ -1,0 +1,60 @@
+"""CAO-Faktura number ranges (REGISTRY MAIN\\NUMBERS), allocated atomically.
+
+CAO itself reads the next number and writes it back in two statements without a lock (NOTES
+3). We take it in one UPDATE that remembers the old value with LAST_INSERT_ID(expr), which
+MyISAM executes under its table lock: two shopbridge consumers can never draw the same number,
+and the window left to CAO's own read-then-write is a single statement wide.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from sqlalchemy.engine import Connection
+
+from shopbridge.errors import MappingError
+
+NUMBERS_KEY = "MAIN\\NUMBERS"
+
+
+def number_range(quelle: int) -> int:
+    """CAO: all *_EDI drafts (QUELLE 11..19) share range 10 (IncNummer)."""
+    return 10 if 10 < quelle < 20 else quelle
+
+
+def format_number(fmt: str | None, number: int) -> str:
+    """Apply CAO's format (e.g. '000000', 'RE-00000'): the last run of zeros is the number."""
+    if not fmt:
+        return str(number)
+    runs = list(re.finditer(r"0+", fmt))
+    if not runs:
+        return f"{fmt}{number}"
+    last = runs[-1]
+    width = last.end() - last.start()
+    return f"{fmt[:last.start()]}{number:0{width}d}{fmt[last.end():]}"
+
+
+class NumberRanges:
+    def __init__(self, t: Mapping[str, str]) -> None:
+        self.t = t
+
+    def _take(self, conn: Connection, key: int, what: str) -> tuple[int, str | None]:
+        result = conn.exec_driver_sql(
+            f"UPDATE {self.t['REGISTRY']} SET VAL_INT2 = LAST_INSERT_ID(VAL_INT2) + 1 "
+            f"WHERE MAINKEY = %s AND VAL_INT = %s", (NUMBERS_KEY, key))
+        if result.rowcount != 1:
+            raise MappingError(f"CAO has no number range {key} for the {what} (REGISTRY "
+                               f"MAINKEY 'MAIN\\NUMBERS' with VAL_INT {key})")
+        number = int(conn.exec_driver_sql("SELECT LAST_INSERT_ID()").scalar() or 0)
+        fmt = conn.exec_driver_sql(
+            f"SELECT VAL_CHAR FROM {self.t['REGISTRY']} WHERE MAINKEY = %s AND VAL_INT = %s",
+            (NUMBERS_KEY, key)).scalar()
+        return number, fmt
+
+    def next_formatted(self, conn: Connection, key: int, what: str) -> str:
+        number, fmt = self._take(conn, key, what)
+        return format_number(fmt, number)
+
+    def next_int(self, conn: Connection, key: int, what: str) -> int:
+        return self._take(conn, key, what)[0]

@@ -1,0 +1,244 @@
+"""Shop orders into CAO-Faktura (real DDL): once, complete, with customers found or created."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from kombu import Connection
+
+from consumers.cao import CaoOrderApplier
+from consumers.runner import ShopConsumer
+from shopbridge import config as cfg
+from shopbridge import dlq, topology
+from shopbridge import events as ev
+from tests.conftest import AMQP_URL, CAO_NAMES, config_data, shop_entry
+
+ORDERS = {"payment_methods": {"Cash on Delivery": 3, "Vorkasse": 1},
+          "shipping_methods": {"Flat Rate": 2}, "countries": {"DE": "D"}}
+
+
+@pytest.fixture
+def erp(cao_db) -> Any:
+    """The CAO test database with number ranges and countries, as a real installation has."""
+    cao_db.execute(
+        f"INSERT INTO {CAO_NAMES['REGISTRY']} (MAINKEY, NAME, VAL_INT, VAL_CHAR, VAL_INT2) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        [("MAIN\\NUMBERS", "EDI", 10, "RE-000000", 1001),
+         ("MAIN\\NUMBERS", "KUNNUM", 99, "00000", 50001),
+         ("MAIN\\NUMBERS", "DEBNUM", 31, None, 10001)])
+    cao_db.execute("INSERT INTO land (ID, NAME, ISO_CODE_3) VALUES (%s, %s, %s)",
+                   [("D", "Deutschland", "DEU"), ("AT", "Österreich", "AUT")])
+    return cao_db
+
+
+def settings(namespace: str, cao_db: Any, **orders: Any) -> cfg.Settings:
+    entry = shop_entry("web", cao_db, orders={**copy.deepcopy(ORDERS), **orders})
+    return cfg.parse(config_data(namespace, cao_db, [entry]), source="test")
+
+
+def address(name: str = "Anna Müller", street: str = "Hauptstraße 1", **more: Any) -> dict:
+    return {"name": name, "company": None, "street": street, "suburb": None,
+            "postcode": "10115", "city": "Berlin", "state": None, "country": "Deutschland",
+            "country_iso2": "DE", **more}
+
+
+def order(order_id: int = 17, *, email: str = "anna@example.org", guest: bool = False,
+          customer_id: int | None = 5, payment: str = "Cash on Delivery", **changes: Any
+          ) -> ev.Event:
+    payload: dict[str, Any] = {
+        "shop": "web", "order_id": order_id, "placed_at": "2026-11-20T14:03:00",
+        "currency": "EUR", "currency_value": "1.000000", "status_id": 1, "language": "de",
+        "customer": {"shop_customer_id": None if guest else customer_id, "email": email,
+                     "telephone": "030 1234", "guest": guest},
+        "addresses": {"customer": address(), "billing": address(), "delivery": address()},
+        "payment_method": payment, "shipping_method": "Flat Rate",
+        "items": [
+            {"line": 1, "shop_product_id": 7, "erp_id": 1, "sku": "A-000001",
+             "name": "Gießkanne", "quantity": 2, "price_net": "10.0000",
+             "final_price_net": "12.5000", "tax_rate": "19.0000",
+             "attributes": [{"option": "Farbe", "value": "Blau", "price_net": "2.5000",
+                             "prefix": "+"}]},
+            {"line": 2, "shop_product_id": 8, "erp_id": 2, "sku": "A-000002",
+             "name": "Buch", "quantity": 1, "price_net": "20.0000",
+             "final_price_net": "20.0000", "tax_rate": "7.0000", "attributes": []},
+        ],
+        "totals": [
+            {"class": "ot_subtotal", "title": "Zwischensumme:", "value": "45.0000",
+             "sort_order": 1},
+            {"class": "ot_shipping", "title": "Flat Rate:", "value": "5.0000", "sort_order": 2},
+            {"class": "ot_tax", "title": "MwSt:", "value": "7.1000", "sort_order": 3},
+            {"class": "ot_total", "title": "Summe:", "value": "57.1000", "sort_order": 4},
+        ],
+        "comment": "Bitte klingeln – Hinterhaus",
+    }
+    payload.update(changes)
+    raw = ev.make_event("order.placed", tenant="acme", source="oscommerce:web",
+                        entity_key=f"web:{order_id}", version=1, payload=payload)
+    return ev.parse(raw)
+
+
+def applier_for(s: cfg.Settings, cao_db: Any) -> CaoOrderApplier:
+    applier = CaoOrderApplier(tenant=s.tenants[0], engine=cao_db.engine)
+    applier.prepare()
+    return applier
+
+
+def test_an_order_is_imported_once_with_positions_and_totals_per_vat_code(erp, namespace):
+    applier = applier_for(settings(namespace, erp), erp)
+
+    first = applier.apply([order()])
+    again = applier.apply([order()])                       # redelivery
+
+    assert (first.applied, again.applied, again.skipped) == (1, 0, 1)
+    journal = erp.rows("SELECT REC_ID, QUELLE, VRENUM, SHOP_ID, SHOP_ORDERID, ORGNUM, KUN_NAME1, "
+                       "INFO, ZAHLART, LIEFART, NSUMME_1, NSUMME_2, MSUMME_1, MSUMME_2, NSUMME, "
+                       "MSUMME, BSUMME, TKOST, WARE, ADDR_ID FROM journal")
+    assert len(journal) == 1
+    (rec_id, quelle, vrenum, shop_id, shop_order, orgnum, name, info, zahlart, liefart,
+     n1, n2, m1, m2, net, vat, gross, tkost, ware, addr_id) = journal[0]
+    assert (quelle, vrenum, shop_id, shop_order, orgnum) == (13, "RE-001001", 1, 17, "17")
+    assert (name, info, zahlart, liefart) == ("Anna Müller", "Bitte klingeln – Hinterhaus", 3, 2)
+    positions = erp.rows("SELECT POSITION, ARTIKEL_ID, ARTIKELTYP, BEZEICHNUNG, MENGE, EPREIS, "
+                         "GPREIS, STEUER_CODE FROM journalpos WHERE JOURNAL_ID = %s "
+                         "ORDER BY POSITION", (rec_id,))
+    assert [p[1] for p in positions] == [1, 2, -1]
+    assert positions[0][3] == "Gießkanne\nFarbe: Blau"
+    assert positions[2][2:4] == ("F", "Flat Rate")
+    for code, (n, m) in {1: (n1, m1), 2: (n2, m2)}.items():
+        assert n == sum(p[6] for p in positions if p[7] == code)
+        assert m == (n * (7 if code == 1 else 19) / Decimal(100)).quantize(Decimal("0.01"))
+    assert (net, vat, gross) == (n1 + n2, m1 + m2, n1 + n2 + m1 + m2)
+    assert (tkost, ware, gross) == (Decimal("5.00"), Decimal("45.00"), Decimal("57.10"))
+    assert erp.scalar("SELECT notes FROM shopbridge_order_import") is None   # totals agree
+    assert erp.scalar("SELECT KUNNUM1 FROM adressen WHERE REC_ID = %s", (addr_id,)) == "50001"
+    assert erp.scalar("SELECT COUNT(*) FROM adressen_asp WHERE ADDR_ID = %s", (addr_id,)) == 1
+
+
+class Crash(BaseException):
+    """Escapes every handler, as a killed process leaves the database."""
+
+
+def test_an_import_cut_off_between_header_and_positions_is_completed_not_duplicated(
+        erp, namespace, monkeypatch):
+    applier = applier_for(settings(namespace, erp), erp)
+    real = CaoOrderApplier._write_positions
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise Crash
+
+    monkeypatch.setattr(CaoOrderApplier, "_write_positions", crash)
+    with pytest.raises(Crash):
+        applier.apply([order()])
+    assert erp.scalar("SELECT COUNT(*) FROM journal") == 1
+    assert erp.scalar("SELECT COUNT(*) FROM journalpos") == 0
+    monkeypatch.setattr(CaoOrderApplier, "_write_positions", real)
+
+    result = applier.apply([order()])
+
+    assert result.applied == 1
+    assert erp.rows("SELECT VRENUM FROM journal") == [("RE-001001",)]   # same number, once
+    assert erp.scalar("SELECT COUNT(*) FROM journalpos") == 3
+    assert erp.scalar("SELECT COUNT(*) FROM adressen") == 1
+    assert erp.scalar("SELECT state FROM shopbridge_order_import") == "complete"
+
+
+def test_two_guest_orders_with_one_email_make_one_address(erp, namespace):
+    applier = applier_for(settings(namespace, erp), erp)
+    applier.apply([order(17, email="gast@example.org", guest=True)])
+    moved = address(street="Neue Straße 9")
+    applier.apply([order(18, email="GAST@example.org", guest=True,
+                         addresses={"customer": moved, "billing": moved, "delivery": moved})])
+
+    assert erp.scalar("SELECT COUNT(*) FROM adressen") == 1
+    assert erp.scalar("SELECT STRASSE FROM adressen") == "Neue Straße 9"    # updated, same row
+    assert erp.scalar("SELECT COUNT(DISTINCT ADDR_ID) FROM journal") == 1
+    assert erp.scalar("SELECT COUNT(*) FROM adressen_asp") == 0             # guests: no contact
+
+
+def test_a_registered_customer_is_found_by_shop_id_and_a_new_delivery_address_is_kept(
+        erp, namespace):
+    applier = applier_for(settings(namespace, erp), erp)
+    applier.apply([order(17, email="old@example.org")])
+    elsewhere = address(name="Anna Müller", street="Lieferweg 3")
+    applier.apply([order(18, email="new@example.org",
+                         addresses={"customer": address(), "billing": address(),
+                                    "delivery": elsewhere})])
+
+    assert erp.scalar("SELECT COUNT(*) FROM adressen") == 1
+    assert erp.scalar("SELECT EMAIL FROM adressen") == "new@example.org"
+    lief = erp.rows("SELECT REC_ID, STRASSE FROM adressen_lief")
+    assert [r[1] for r in lief] == ["Lieferweg 3"]
+    assert erp.scalar("SELECT LIEF_ADDR_ID FROM journal WHERE SHOP_ORDERID = 18") == lief[0][0]
+
+
+def test_emoji_and_overlong_text_are_fitted_and_recorded_never_failing_the_order(erp, namespace):
+    applier = applier_for(settings(namespace, erp), erp)
+    long_name = "Maximiliane Alexandra Kunigunde von und zu Schwanstein-Hohenberg 🦄"
+    odd = address(name=long_name, street="Łódź-Straße 🏠 12")
+
+    result = applier.apply([order(addresses={"customer": odd, "billing": odd,
+                                             "delivery": odd})])
+
+    assert result.applied == 1
+    name, street = erp.rows("SELECT KUN_NAME1, KUN_STRASSE FROM journal")[0]
+    assert len(name) <= 40 and name.startswith("Maximiliane Alexandra")
+    assert street == "Lódz-Straße  12"          # ó fits latin1; Ł and ź do not
+    notes = erp.scalar("SELECT notes FROM shopbridge_order_import")
+    assert "billing name" in notes and "billing street" in notes
+
+
+def test_an_unknown_sku_becomes_a_flagged_free_text_position(erp, namespace):
+    applier = applier_for(settings(namespace, erp), erp)
+    item = {"line": 1, "shop_product_id": 99, "erp_id": None, "sku": "SHOP-ONLY",
+            "name": "Gutschein", "quantity": 1, "price_net": "10.0000",
+            "final_price_net": "10.0000", "tax_rate": "19.0000", "attributes": []}
+
+    applier.apply([order(items=[item])])
+
+    assert erp.rows("SELECT ARTIKEL_ID, ARTIKELTYP, ARTNUM FROM journalpos "
+                    "WHERE POSITION = 1") == [(-1, "F", "SHOP-ONLY")]
+    assert "SKU SHOP-ONLY" in erp.scalar("SELECT notes FROM shopbridge_order_import")
+
+
+def test_an_order_already_in_cao_is_left_alone(erp, namespace):
+    erp.execute("INSERT INTO journal (QUELLE, VRENUM, RDATUM, SHOP_ID, SHOP_ORDERID) "
+                "VALUES (13, 'CAO-1', NOW(), 1, 17)")
+    applier = applier_for(settings(namespace, erp), erp)
+
+    result = applier.apply([order(17)])
+
+    assert (result.applied, result.skipped) == (0, 1)
+    assert erp.scalar("SELECT COUNT(*) FROM journal") == 1
+
+
+def test_an_unmapped_payment_method_is_dead_lettered_and_replayed_once_after_the_fix(
+        erp, namespace):
+    bad = settings(namespace, erp, payment_methods={"Vorkasse": 1})
+    target = topology.Target.for_erp("acme")
+
+    def run(s: cfg.Settings) -> Any:
+        applier = CaoOrderApplier(tenant=s.tenants[0], engine=erp.engine)
+        return ShopConsumer(broker=s.broker, target=target, applier=applier).run(idle_exit_s=0.6)
+
+    run(bad)                                                   # declares the ERP queues
+    with Connection(AMQP_URL) as conn:
+        conn.Producer().publish(ev.encode([order().raw]), exchange=namespace,
+                                routing_key="acme.order.placed",
+                                content_type="application/json")
+    assert run(bad).dead == 1
+    letters = dlq.list_dead(bad.broker, target)
+    assert "payment method 'Cash on Delivery'" in letters[0].error
+    assert erp.scalar("SELECT COUNT(*) FROM journal") == 0     # nothing half-written
+
+    fixed = settings(namespace, erp)
+    assert dlq.replay(fixed.broker, target) == 1
+    assert run(fixed).applied == 1
+    with Connection(AMQP_URL) as conn:                         # and once more: a duplicate
+        conn.Producer().publish(ev.encode([order().raw]), exchange=namespace,
+                                routing_key="acme.order.placed",
+                                content_type="application/json")
+    run(fixed)
+    assert erp.scalar("SELECT COUNT(*) FROM journal") == 1
