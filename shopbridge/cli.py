@@ -62,6 +62,19 @@ def _parser() -> argparse.ArgumentParser:
     consume.add_argument("--until-idle", type=float, metavar="SECONDS",
                          help="stop after the queue has been empty this long")
 
+    orders = sub.add_parser("orders", help="shop orders into the ERP (O3)")
+    orders_sub = orders.add_subparsers(dest="orders_command", required=True)
+    for name, text in (("count", "new orders not yet sent to the ERP, and unpaid ones"),
+                       ("import", "send new orders and import them into the ERP now"),
+                       ("produce", "send new orders to the ERP queue (one cycle, or --follow)")):
+        command = orders_sub.add_parser(name, help=text)
+        command.add_argument("--shop", required=True)
+        command.add_argument("--tenant")
+        if name == "produce":
+            command.add_argument("--follow", action="store_true", help="keep running")
+            command.add_argument("--interval", type=float, default=5.0,
+                                 help="seconds between cycles in --follow (default 5)")
+
     dlq = sub.add_parser("dlq", help="dead letters of a shop")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_list = dlq_sub.add_parser("list", help="list dead letters with their reasons")
@@ -122,6 +135,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _consume(settings, args)
     if args.command == "dlq":
         return _dlq(settings, args)
+    if args.command == "orders":
+        return _orders(settings, args)
     raise ConfigError(f"unknown command {args.command}")  # pragma: no cover
 
 
@@ -204,6 +219,50 @@ def _consume(settings: cfg.Settings, args: argparse.Namespace) -> int:
           f"selected), {stats.retried} to "
           f"retry, {stats.dead} dead-lettered")
     return EXIT_OK
+
+
+def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    from consumers import ShopConsumer
+    from consumers.cao import CaoOrderApplier
+    from producers.oscommerce import PhoenixOrderProducer
+
+    shop = settings.find_shop(args.shop, args.tenant)
+    producer = PhoenixOrderProducer(broker=settings.broker, shop=shop)
+    try:
+        if args.orders_command == "count":
+            count = producer.count()
+            print(f"shop {shop.name}: {count.new} new order(s) not yet sent to the ERP, "
+                  f"{count.waiting} waiting for payment (no status history yet)")
+            return EXIT_OK
+        producer.prepare()
+        if args.orders_command == "produce" and args.follow:
+            _stop_on_signals(producer)
+            while not producer.stop_event.is_set():
+                report = producer.run_once()
+                if report.published:
+                    log.info("shop %s: sent %d order(s)", shop.name, report.published)
+                producer.stop_event.wait(args.interval)
+            return EXIT_OK
+        report = producer.run_once()
+    finally:
+        producer.close()
+    print(f"shop {shop.name}: sent {report.published} order(s) to the ERP queue; "
+          f"{report.waiting} waiting for payment")
+    for line in report.rejected:
+        print(f"rejected: {line}")
+    if args.orders_command == "import":
+        tenant = settings.tenant(shop.tenant)
+        applier = CaoOrderApplier(tenant=tenant)
+        consumer = ShopConsumer(broker=settings.broker, applier=applier,
+                                target=topology.Target.for_erp(tenant.name))
+        try:
+            stats = consumer.run(idle_exit_s=1.0)
+        finally:
+            applier.close()
+        print(f"ERP of tenant {tenant.name}: {stats.applied} order(s) imported, "
+              f"{stats.skipped} already there, {stats.retried} to retry, "
+              f"{stats.dead} dead-lettered (see 'shopbridge dlq list --erp')")
+    return EXIT_PROBLEMS if report.rejected else EXIT_OK
 
 
 def _dlq(settings: cfg.Settings, args: argparse.Namespace) -> int:

@@ -74,6 +74,9 @@ class OrderImportConfig:
     payment_methods: Mapping[str, int] = field(default_factory=dict)   # title -> ZAHLART
     shipping_methods: Mapping[str, int] = field(default_factory=dict)  # title -> LIEFART
     countries: Mapping[str, str] = field(default_factory=dict)         # ISO-2 -> CAO LAND
+    # Orders below this shop order id are never sent: set it when switching over from
+    # another import, so the shop's history does not flood the ERP.
+    first_order_id: int = 1
 
     @property
     def quelle(self) -> int:
@@ -186,7 +189,7 @@ KNOWN_KEYS = {
     "shop": _SECRETS | {"name", "kind", "active", "languages", "price_level", "stock_mode",
                         "tax_classes", "filter", "orders"},
     "orders": {"document", "shipping_tax_code", "payment_methods", "shipping_methods",
-               "countries"},
+               "countries", "first_order_id"},
     "filter": {"cao_shop_id", "require_visible", "sku_pattern"},
 }
 
@@ -342,7 +345,8 @@ class _Reader:
                              for k, v in dict(data.get("payment_methods", {})).items()},
             shipping_methods={str(k): int(v)
                               for k, v in dict(data.get("shipping_methods", {})).items()},
-            countries=countries)
+            countries=countries,
+            first_order_id=self.positive(data, where, "first_order_id", 1))
 
     def database(self, data: Mapping[str, Any], where: str) -> DatabaseConfig:
         url = self.secret_or_value(data, where, "url", "url_env")

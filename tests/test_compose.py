@@ -167,13 +167,25 @@ def test_every_shop_of_the_example_has_a_consumer_service(compose, example):
         assert (args.command, args.shop) == ("consume", shop)
 
 
-def test_every_consumer_service_names_a_shop_of_the_example(compose, example):
+def test_every_consumer_service_names_a_shop_of_the_example_or_the_erp(compose, example):
     shops = set(_example_shops(example))
+    erp = []
     for name in compose.shopbridge_services():
         args = _parser().parse_args(["-c", "x.toml", *compose.command(name)])
-        if args.command == "consume":
+        if args.command == "consume" and args.erp:
+            erp.append(name)
+        elif args.command == "consume":
             assert args.shop in shops, f"{name} consumes unknown shop {args.shop}"
             assert name == f"consumer-{args.shop}"
+        elif args.command == "orders":
+            assert args.shop in shops and args.follow, f"{name}: orders of {args.shop}"
+    assert len(erp) == 1, "one ERP importer per tenant"
+
+
+def test_every_shop_of_the_example_sends_its_orders(compose, example):
+    commands = [compose.command(n) for n in compose.shopbridge_services()]
+    for shop in _example_shops(example):
+        assert ["orders", "produce", "--shop", shop, "--follow"] in commands
 
 
 def test_every_command_parses_with_the_real_cli(compose):

@@ -242,3 +242,37 @@ def test_an_unmapped_payment_method_is_dead_lettered_and_replayed_once_after_the
                                 content_type="application/json")
     run(fixed)
     assert erp.scalar("SELECT COUNT(*) FROM journal") == 1
+
+
+def test_a_phoenix_order_reaches_cao_once_through_the_orders_import_command(
+        erp, phoenix_db, namespace, tmp_path, capsys):
+    """Shop -> queue -> CAO end to end with the real command: an order with two items (one
+    with an attribute), shipping and a customer comment; a second run changes nothing."""
+    from shopbridge import cli
+    from tests.helpers import to_toml
+    from tests.integration.test_order_producer import Item, Order, add_order
+
+    items = (Item(7, "Gießkanne", Decimal("10.0000"), Decimal("12.5000"), quantity=2,
+                  attributes=(("Farbe", "Blau", Decimal("2.5000"), "+"),)),
+             Item(8, "Buch", Decimal("20.0000"), Decimal("20.0000"), tax=Decimal("7.0000")))
+    totals = (("ot_subtotal", "Zwischensumme:", Decimal("45.0000"), 1),
+              ("ot_shipping", "Flat Rate:", Decimal("5.0000"), 2),
+              ("ot_total", "Summe:", Decimal("57.1000"), 4))
+    orders_id = add_order(phoenix_db, Order(items=items, totals=totals),
+                          comment="Bitte klingeln")
+    data = config_data(namespace, erp, [shop_entry("web", phoenix_db, orders=ORDERS)])
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(data))
+
+    assert cli.main(["-c", str(path), "orders", "count", "--shop", "web"]) == cli.EXIT_OK
+    assert "1 new order(s)" in capsys.readouterr().out
+    assert cli.main(["-c", str(path), "orders", "import", "--shop", "web"]) == cli.EXIT_OK
+    assert "1 order(s) imported" in capsys.readouterr().out
+    assert cli.main(["-c", str(path), "orders", "import", "--shop", "web"]) == cli.EXIT_OK
+
+    journal = erp.rows("SELECT REC_ID, SHOP_ORDERID, INFO, BSUMME FROM journal")
+    assert [(r[1], r[2], r[3]) for r in journal] == [(orders_id, "Bitte klingeln",
+                                                      Decimal("57.10"))]
+    texts = [r[0] for r in erp.rows("SELECT BEZEICHNUNG FROM journalpos WHERE JOURNAL_ID = %s "
+                                    "ORDER BY POSITION", (journal[0][0],))]
+    assert texts == ["Gießkanne\nFarbe: Blau", "Buch", "Flat Rate"]

@@ -1,0 +1,395 @@
+"""One shop's order producer: final CE Phoenix orders become ``order.placed`` events for the ERP.
+
+An order is final once it has an ``orders_status_history`` row (NOTES 5). PayPal Standard and
+similar modules insert the order *before* payment, with a non-public "Preparing" status and no
+history row, and the shop deletes it if the customer abandons; such an order is waited for:
+never published, never recorded, only counted. Phoenix 1.1 writes the history row after the
+order's products, totals and attributes (checkout segments insert_order, then insert_history),
+so a final order is also complete.
+
+Each page of final orders is published (packed, windowed confirms) and only then recorded in
+``shopbridge_order_out``, so a crash re-publishes rather than loses (as the CAO producer does);
+the ERP side deduplicates by ``entity_key`` (``<shop>:<orders_id>``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from shopbridge import events as ev
+from shopbridge import schemas, topology
+from shopbridge.config import BrokerConfig, ShopConfig
+from shopbridge.db import create_engine, translated
+from shopbridge.errors import PermanentError
+from shopbridge.publisher import OutMessage, Publisher
+
+log = logging.getLogger(__name__)
+
+PAGE = 200                    # orders per page (one read transaction, one publish, one INSERT)
+OUT_TABLE = "shopbridge_order_out"
+LINK_TABLE = "shopbridge_link"  # consumers.binder.LINK_TABLE; not imported: producers stand alone
+
+DDL = f"""
+CREATE TABLE IF NOT EXISTS {OUT_TABLE} (
+  orders_id INT NOT NULL PRIMARY KEY,
+  event_id CHAR(36) CHARACTER SET ascii NOT NULL,
+  published_at DATETIME(6) NOT NULL
+) ENGINE=InnoDB
+"""
+
+_FINAL = ("EXISTS (SELECT 1 FROM orders_status_history h "
+          "WHERE h.orders_id = o.orders_id)")
+_UNPUBLISHED = f"NOT EXISTS (SELECT 1 FROM {OUT_TABLE} x WHERE x.orders_id = o.orders_id)"
+
+# The three address blocks of an order: (payload key, column prefix, countries alias).
+_ADDRESSES = (("customer", "customers", "cc"), ("billing", "billing", "bc"),
+              ("delivery", "delivery", "dc"))
+_ADDRESS_FIELDS = ("name", "company", "street_address", "suburb", "postcode", "city", "state",
+                   "country")
+
+
+def _header_sql(placeholders: str) -> str:
+    columns, joins = [], []
+    for key, prefix, alias in _ADDRESSES:
+        columns += [f"o.{prefix}_{name} AS {key}_{name}" for name in _ADDRESS_FIELDS]
+        columns.append(f"{alias}.countries_iso_code_2 AS {key}_iso2")
+        joins.append(f"LEFT JOIN countries {alias} ON {alias}.countries_id = o.{prefix}_country_id")
+    return (
+        "SELECT o.orders_id, o.customers_id, cu.customers_id AS registered_id, "
+        "cu.customers_gender, cu.customers_dob, o.customers_email_address, "
+        "o.customers_telephone, o.payment_method, o.date_purchased, o.orders_status, "
+        f"o.currency, o.currency_value, {', '.join(columns)} FROM orders o "
+        # customers_id 0 is a guest checkout, whatever the customers table holds.
+        "LEFT JOIN customers cu ON cu.customers_id = o.customers_id AND o.customers_id <> 0 "
+        f"{' '.join(joins)} WHERE o.orders_id IN ({placeholders}) ORDER BY o.orders_id")
+
+
+@dataclass(frozen=True)
+class OrderCount:
+    new: int        # final (has a status-history row) and not yet published
+    waiting: int    # no status-history row yet: unpaid "preparing" orders, waited for
+
+
+@dataclass
+class OrderCycleReport:
+    published: int = 0
+    waiting: int = 0
+    rejected: list[str] = field(default_factory=list)
+    messages: int = 0
+    seconds: float = 0.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _text(value: str | None) -> str | None:
+    """Optional text: the shop stores '' for "not given"."""
+    return value if value else None
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _shipping_method(totals: Sequence[Mapping[str, Any]]) -> str | None:
+    """The ot_shipping title ("Flat Rate (Best Way):") without its trailing colon."""
+    for row in totals:
+        if row["class"] == "ot_shipping" and row["title"]:
+            title = row["title"].rstrip()
+            return _text(title.removesuffix(":").rstrip())
+    return None
+
+
+def _address(order: Mapping[str, Any], key: str) -> dict[str, Any]:
+    return {
+        "name": order[f"{key}_name"],
+        "company": _text(order[f"{key}_company"]),
+        "street": order[f"{key}_street_address"],
+        "suburb": _text(order[f"{key}_suburb"]),
+        "postcode": order[f"{key}_postcode"],
+        "city": order[f"{key}_city"],
+        "state": _text(order[f"{key}_state"]),
+        "country": order[f"{key}_country"],
+        "country_iso2": _text(order[f"{key}_iso2"]),
+    }
+
+
+def build_payload(shop: str, order: Mapping[str, Any], items: Sequence[Mapping[str, Any]],
+                  attributes: Mapping[int, Sequence[Mapping[str, Any]]],
+                  totals: Sequence[Mapping[str, Any]], first_history: Mapping[str, Any],
+                  erp_ids: Mapping[int, int]) -> dict[str, Any]:
+    """The order.placed payload of one order (pure: rows in, dict out, not validated)."""
+    registered = order["registered_id"] is not None
+    dob = order["customers_dob"]
+    comment = first_history.get("comments")
+    return {
+        "shop": shop,
+        "order_id": order["orders_id"],
+        # date_purchased is nullable in the DDL; checkout always sets it, the history row's
+        # NOT NULL date_added stands in for the odd hand-made order.
+        "placed_at": _iso(order["date_purchased"] or first_history.get("date_added")),
+        "currency": order["currency"],
+        **({"currency_value": _money(order["currency_value"])}
+           if order["currency_value"] is not None else {}),
+        "status_id": order["orders_status"],
+        "language": None,  # Phoenix does not store the checkout language with the order
+        "customer": {
+            "shop_customer_id": order["customers_id"] if registered else None,
+            "email": order["customers_email_address"],
+            "telephone": _text(order["customers_telephone"]),
+            "guest": not registered,
+            "gender": _text(order["customers_gender"]) if registered else None,
+            "date_of_birth": dob.isoformat() if registered and isinstance(dob, date) else None,
+        },
+        "addresses": {key: _address(order, key) for key, _, _ in _ADDRESSES},
+        "payment_method": order["payment_method"],
+        "shipping_method": _shipping_method(totals),
+        "items": [{
+            "line": line,
+            "shop_product_id": item["products_id"],
+            "erp_id": erp_ids.get(item["products_id"]),
+            "sku": _text(item["products_model"]),
+            "name": item["products_name"],
+            "quantity": item["products_quantity"],
+            "price_net": _money(item["products_price"]),
+            "final_price_net": _money(item["final_price"]),
+            "tax_rate": _money(item["products_tax"]),
+            "attributes": [{
+                "option": a["products_options"],
+                "value": a["products_options_values"],
+                "price_net": _money(a["options_values_price"]),
+                "prefix": (a["price_prefix"] or "").strip(),
+            } for a in attributes.get(item["orders_products_id"], ())],
+        } for line, item in enumerate(items, start=1)],
+        "totals": [{
+            "class": t["class"], "title": t["title"], "value": _money(t["value"]),
+            "sort_order": t["sort_order"],
+        } for t in totals],
+        # The first history row is the one checkout writes, with the customer's comment.
+        "comment": comment if comment and comment.strip() else None,
+    }
+
+
+class PhoenixOrderProducer:
+    """Args:
+        broker: broker settings.
+        shop: the shop whose orders are read.
+        engine: an engine on the shop database (default: one made from ``shop.db``).
+    """
+
+    def __init__(self, *, broker: BrokerConfig, shop: ShopConfig,
+                 engine: sa.Engine | None = None) -> None:
+        self.broker = broker
+        self.shop = shop
+        self.engine = engine or create_engine(shop.db)
+        self.what = f"database of shop {shop.name!r} ({shop.db.safe})"
+        self.source_name = f"oscommerce:{shop.name}"
+        self._conn: Any = None
+        self._publisher: Publisher | None = None
+        self.stop_event = threading.Event()
+
+    # -- broker ----------------------------------------------------------------------------
+
+    def _broker(self) -> Publisher:
+        from kombu import Connection
+
+        if self._publisher is None:
+            self._conn = Connection(self.broker.url, heartbeat=0)
+            self._conn.ensure_connection(max_retries=3)
+            topology.declare(self._conn, self.broker, [topology.Target.for_erp(self.shop.tenant)])
+            self._publisher = Publisher(self._conn)
+        return self._publisher
+
+    def close(self) -> None:
+        if self._publisher is not None:
+            self._publisher.close()
+        if self._conn is not None:
+            self._conn.release()
+        self._publisher = self._conn = None
+        self.engine.dispose()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _has_table(conn: sa.Connection, name: str) -> bool:
+        return conn.exec_driver_sql(
+            "SELECT COUNT(*) FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s", (name,)).scalar() > 0
+
+    def _count(self, conn: sa.Connection, *, published_known: bool) -> OrderCount:
+        unpublished = f" AND {_UNPUBLISHED}" if published_known else ""
+        first = self.shop.orders.first_order_id
+        new = conn.exec_driver_sql(
+            f"SELECT COUNT(*) FROM orders o WHERE o.orders_id >= %s AND {_FINAL}{unpublished}",
+            (first,)).scalar()
+        waiting = conn.exec_driver_sql(
+            f"SELECT COUNT(*) FROM orders o WHERE o.orders_id >= %s AND NOT {_FINAL}"
+            f"{unpublished}", (first,)).scalar()
+        return OrderCount(new=int(new), waiting=int(waiting))
+
+    def _page(self, conn: sa.Connection, after: int) -> list[int]:
+        rows = conn.exec_driver_sql(
+            f"SELECT o.orders_id FROM orders o WHERE o.orders_id > %s AND {_FINAL} "
+            f"AND {_UNPUBLISHED} ORDER BY o.orders_id LIMIT %s", (after, PAGE))
+        return [r[0] for r in rows]
+
+    def _load(self, conn: sa.Connection, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
+        """(orders_id, payload) of ``ids``, read in one transaction (one consistent snapshot)."""
+        marks = ", ".join(["%s"] * len(ids))
+
+        def rows(sql: str, params: Iterable[Any] = ids) -> list[Mapping[str, Any]]:
+            return list(conn.exec_driver_sql(sql, tuple(params)).mappings())
+
+        orders = rows(_header_sql(marks))
+        items = rows(
+            "SELECT orders_id, orders_products_id, products_id, products_model, products_name, "
+            "products_price, final_price, products_tax, products_quantity FROM orders_products "
+            f"WHERE orders_id IN ({marks}) ORDER BY orders_id, orders_products_id")
+        attributes = rows(
+            "SELECT orders_products_id, products_options, products_options_values, "
+            "options_values_price, price_prefix FROM orders_products_attributes "
+            f"WHERE orders_id IN ({marks}) ORDER BY orders_products_attributes_id")
+        totals = rows(
+            "SELECT orders_id, class, title, value, sort_order FROM orders_total "
+            f"WHERE orders_id IN ({marks}) ORDER BY orders_id, sort_order, orders_total_id")
+        # The lowest id is the row checkout wrote: date_added has only second precision.
+        history = rows(
+            "SELECT h.orders_id, h.comments, h.date_added FROM orders_status_history h "
+            "JOIN (SELECT MIN(orders_status_history_id) AS first_id FROM orders_status_history "
+            f"WHERE orders_id IN ({marks}) GROUP BY orders_id) f "
+            "ON f.first_id = h.orders_status_history_id")
+        erp_ids = self._erp_ids(conn, {i["products_id"] for i in items})
+
+        by_order: dict[int, list[Mapping[str, Any]]] = {}
+        for item in items:
+            by_order.setdefault(item["orders_id"], []).append(item)
+        by_line: dict[int, list[Mapping[str, Any]]] = {}
+        for attribute in attributes:
+            by_line.setdefault(attribute["orders_products_id"], []).append(attribute)
+        totals_of: dict[int, list[Mapping[str, Any]]] = {}
+        for total in totals:
+            totals_of.setdefault(total["orders_id"], []).append(total)
+        first = {h["orders_id"]: h for h in history}
+        return [(o["orders_id"], build_payload(
+            self.shop.name, o, by_order.get(o["orders_id"], []), by_line,
+            totals_of.get(o["orders_id"], []), first.get(o["orders_id"], {}), erp_ids))
+            for o in orders]
+
+    def _erp_ids(self, conn: sa.Connection, products: set[int]) -> dict[int, int]:
+        """products_id -> CAO REC_ID, from the consumer's link table (absent: no links yet)."""
+        if not products or not self._has_table(conn, LINK_TABLE):
+            return {}
+        ordered = sorted(products)
+        rows = conn.exec_driver_sql(
+            f"SELECT target_id, entity_key FROM {LINK_TABLE} WHERE entity_type = %s "
+            f"AND target_id IN ({', '.join(['%s'] * len(ordered))})", ("product", *ordered))
+        found: dict[int, set[int]] = {}
+        for target_id, key in rows:
+            if str(key).isdigit():
+                found.setdefault(int(target_id), set()).add(int(key))
+        erp_ids = {}
+        for product, keys in found.items():
+            if len(keys) == 1:
+                erp_ids[product] = keys.pop()
+            else:  # two ERP articles on one shop product: guessing would book the wrong one
+                log.warning("shop %s: product %s is linked to several ERP articles (%s); its "
+                            "order lines get erp_id null", self.shop.name, product,
+                            ", ".join(map(str, sorted(keys))))
+        return erp_ids
+
+    # -- cycles ----------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        with translated(self.what), self.engine.begin() as conn:
+            conn.exec_driver_sql(DDL)
+
+    def count(self) -> OrderCount:
+        """New (final, unpublished) and waiting (no history row yet) orders; read-only."""
+        with translated(self.what), self.engine.connect() as conn:
+            return self._count(conn, published_known=self._has_table(conn, OUT_TABLE))
+
+    def run_once(self) -> OrderCycleReport:
+        """Publish every final order not published yet, page by page.
+
+        Raises:
+            BrokerUnavailable: publishing failed; the page was not recorded (retried next
+                cycle), earlier pages stay recorded.
+            TargetUnavailable, TransientDatabaseError: the shop database failed.
+        """
+        started = time.monotonic()
+        report = OrderCycleReport()
+        with translated(self.what), self.engine.connect() as conn:
+            conn.exec_driver_sql(DDL)
+            conn.commit()
+            after = self.shop.orders.first_order_id - 1
+            while True:
+                ids = self._page(conn, after)
+                if not ids:
+                    break
+                after = ids[-1]
+                orders = self._load(conn, ids)
+                conn.commit()  # end the read: the InnoDB snapshot stays short
+                published = self._publish(orders, report)
+                self._record(conn, published)
+                conn.commit()
+            report.waiting = self._count(conn, published_known=True).waiting
+            conn.commit()
+        report.seconds = time.monotonic() - started
+        if report.waiting:
+            log.info("shop %s: %d orders wait for their first status-history row",
+                     self.shop.name, report.waiting)
+        return report
+
+    def _publish(self, orders: Sequence[tuple[int, dict[str, Any]]],
+                 report: OrderCycleReport) -> list[tuple[int, str]]:
+        """Validate, pack and publish; returns (orders_id, event_id) of what was published."""
+        valid: list[tuple[int, dict[str, Any]]] = []
+        for orders_id, body in orders:
+            event = ev.make_event("order.placed", tenant=self.shop.tenant,
+                                  source=self.source_name,
+                                  entity_key=f"{self.shop.name}:{orders_id}",
+                                  version=ev.next_version(None), payload=body)
+            try:
+                schemas.validate(event)
+            except PermanentError as err:
+                # Not recorded: the order is tried again next cycle (e.g. after a fix).
+                report.rejected.append(f"order {orders_id} of shop {self.shop.name}: {err}")
+                log.warning("order %s of shop %s not published: %s", orders_id,
+                            self.shop.name, err)
+                continue
+            valid.append((orders_id, event))
+        if not valid:
+            return []
+        key = topology.routing_key(self.shop.tenant, "order.placed")
+        events = [event for _, event in valid]
+        size = self.broker.pack_size
+        messages = [OutMessage(exchange=topology.exchange_name(self.broker.namespace),
+                               routing_key=key, body=ev.encode(events[i:i + size]))
+                    for i in range(0, len(events), size)]
+        report.messages += self._broker().publish(messages)
+        report.published += len(valid)
+        return [(orders_id, event["event_id"]) for orders_id, event in valid]
+
+    def _record(self, conn: sa.Connection, published: Sequence[tuple[int, str]]) -> None:
+        """Mark orders whose events the broker confirmed (publish first, then record)."""
+        if published:
+            # The timestamp is a parameter, not NOW(6): PyMySQL turns executemany into one
+            # multi-row INSERT only when VALUES holds nothing but placeholders.
+            now = _now()
+            conn.exec_driver_sql(
+                f"INSERT IGNORE INTO {OUT_TABLE} (orders_id, event_id, published_at) "
+                f"VALUES (%s, %s, %s)", [(oid, event_id, now) for oid, event_id in published])
