@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 IN_PROCESS_ATTEMPTS = 3          # deadlocks and lock timeouts, before the retry tiers
 OUTAGE_BACKOFF_MAX_S = 15.0      # longest pause between two tries while the shop DB is down
 QUIET_GAP_S = 0.02               # no new message for this long: the batch is complete
+IDLE_HOOK_S = 10.0               # while idle, let the applier catch up (e.g. unsent e-mails)
 
 
 class Applier(Protocol):
@@ -136,7 +137,7 @@ class ShopConsumer:
                                 on_message=self._on_message, auto_declare=False)
             consumer.qos(prefetch_count=max(self.broker.batch_size // 10, 20))
             consumer.consume()
-            idle_since = time.monotonic()
+            idle_since = last_idle_hook = time.monotonic()
             log.info("consuming %s", queue_name)
             while not self.stop_event.is_set():
                 self._fill_batch(conn)
@@ -149,7 +150,19 @@ class ShopConsumer:
                     idle_since = time.monotonic()
                 elif idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
                     return True
+                elif time.monotonic() - last_idle_hook >= IDLE_HOOK_S:
+                    last_idle_hook = time.monotonic()
+                    self._idle_hook()
             return False
+
+    def _idle_hook(self) -> None:
+        hook = getattr(self.applier, "idle", None)
+        if hook is None:
+            return
+        try:
+            hook()
+        except ShopbridgeError as err:
+            log.warning("idle work failed: %s", err)
 
     def _on_message(self, message: Message) -> None:
         self._buffer.append(message)

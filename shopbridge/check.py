@@ -3,18 +3,35 @@
 Loads nothing lazily: connects to the broker and to every database of every tenant, checks
 the tables and columns the adapters need, and checks the mappings against the shop's own
 data (languages, tax classes) and the ERP's (tax codes in use).
+
+For the order import (O5) it checks, per shop, what CAO needs (the shop's cao_shop_id, the
+tables, the number ranges) and the mappings against the shop's recent orders (payment and
+shipping methods, countries) and against CAO (payment method ids, LAND, VAT rates). A shop
+with no orders to send and no ``[orders]`` settings is taken not to import orders and is
+not checked for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
 
 from kombu import Connection
+from sqlalchemy.engine import Connection as DbConnection
 
-from .config import Settings, ShopConfig, TenantConfig
-from .db import TableNames, columns_of, create_engine, translated
+from .config import OrderImportConfig, Settings, ShopConfig, TenantConfig
+from .db import TableNames, columns_of, create_engine, quote_ident, translated
 from .errors import ShopbridgeError
+
+T = TypeVar("T")
+
+# Only the most recent orders are read for their payment, shipping and countries: enough to
+# see every method and country in use, and quick on a shop with a long history.
+ORDER_SAMPLE = 1000
+SHOP_ORDER_TABLES = ("orders", "orders_total", "countries")
 
 
 @dataclass
@@ -23,26 +40,57 @@ class CheckReport:
     ok: list[str] = field(default_factory=list)
 
 
+@dataclass
+class ErpOrderFacts:
+    """What the order import needs from one tenant's CAO database; None: not readable."""
+
+    missing_tables: list[str] = field(default_factory=list)
+    number_ranges: Counter[int] | None = None   # REGISTRY MAIN\NUMBERS: VAL_INT -> rows
+    vat_codes: set[int] | None = None           # REGISTRY MAIN\MWST: codes with a rate
+    lands: set[str] | None = None               # LAND.ID
+    payment_ids: set[int] | None = None         # ZAHLUNGSARTEN.REC_ID (absent or empty: None)
+
+
+@dataclass
+class OrderUsage:
+    """What a shop's recent orders need mapped: value -> number of orders using it."""
+
+    orders: int = 0
+    payments: Counter[str] = field(default_factory=Counter)
+    shippings: Counter[str] = field(default_factory=Counter)
+    countries: Counter[str] = field(default_factory=Counter)   # ISO-2 codes
+    nameless: Counter[str] = field(default_factory=Counter)    # country names without ISO-2
+
+
 def run(settings: Settings) -> CheckReport:
     report = CheckReport()
     _check_broker(settings, report)
     for tenant in settings.tenants:
-        tax_codes = _check_erp(tenant, report)
+        tax_codes, erp = _check_erp(tenant, report)
         for shop in tenant.shops:
             if shop.active:
-                _check_shop(shop, tax_codes, report)
+                _check_shop(shop, tax_codes, erp, report)
             else:
                 report.ok.append(f"shop {shop.name}: inactive, not checked")
     return report
 
 
-def _guard(report: CheckReport, what: str, fn: Callable[[], None]) -> None:
+def _guard(report: CheckReport, what: str, fn: Callable[[], T]) -> T | None:
+    """Run ``fn``; an exception becomes one problem line (never a crash), its result None."""
     try:
-        fn()
+        return fn()
     except ShopbridgeError as err:
-        report.problems.append(f"{what}: {err}")
+        report.problems.append(f"{what}: {_one_line(err)}")
     except Exception as err:
-        report.problems.append(f"{what}: {type(err).__name__}: {err}")
+        # SQLAlchemy's text adds the statement and a link on further lines: the driver's
+        # own error (code and message) is the part that says what is wrong.
+        report.problems.append(f"{what}: {type(err).__name__}: "
+                               f"{_one_line(getattr(err, 'orig', None) or err)}")
+    return None
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split())
 
 
 def _check_broker(settings: Settings, report: CheckReport) -> None:
@@ -58,16 +106,20 @@ def _check_broker(settings: Settings, report: CheckReport) -> None:
     _guard(report, "broker", probe)
 
 
-def _check_erp(tenant: TenantConfig, report: CheckReport) -> set[int]:
+def _check_erp(tenant: TenantConfig, report: CheckReport
+               ) -> tuple[set[int], ErpOrderFacts | None]:
     from producers.cao.source import CaoSource
 
     tax_codes: set[int] = set()
+    facts: list[ErpOrderFacts | None] = [None]
     what = f"tenant {tenant.name}: CAO database {tenant.erp.db.safe}"
 
     def probe() -> None:
         engine = create_engine(tenant.erp.db)
         try:
             with translated(what), engine.connect() as conn:
+                facts[0] = _guard(report, f"tenant {tenant.name}: order import",
+                                  lambda: _read_erp_facts(conn, tenant))
                 source = CaoSource(tenant.erp)
                 problems = source.schema_problems(conn)
                 report.problems += [f"tenant {tenant.name}: {p}" for p in problems]
@@ -90,12 +142,11 @@ def _check_erp(tenant: TenantConfig, report: CheckReport) -> set[int]:
             engine.dispose()
 
     _guard(report, f"tenant {tenant.name}", probe)
-    return tax_codes
+    return tax_codes, facts[0]
 
 
-def _check_shop(shop: ShopConfig, tax_codes: set[int], report: CheckReport) -> None:
-    from consumers.oscommerce.tables import metadata
-
+def _check_shop(shop: ShopConfig, tax_codes: set[int], erp: ErpOrderFacts | None,
+                report: CheckReport) -> None:
     what = f"shop {shop.name}: database {shop.db.safe}"
 
     def probe() -> None:
@@ -103,42 +154,238 @@ def _check_shop(shop: ShopConfig, tax_codes: set[int], report: CheckReport) -> N
         try:
             with translated(what), engine.connect() as conn:
                 names = TableNames.read(conn)
-                for table in metadata.sorted_tables:
-                    real = names.find(table.name)
-                    if real is None:
-                        report.problems.append(f"shop {shop.name}: table {table.name} missing")
-                        continue
-                    have = columns_of(conn, real)
-                    for column in table.columns:
-                        if column.name.upper() not in have:
-                            report.problems.append(
-                                f"shop {shop.name}: column {table.name}.{column.name} missing")
-                if "languages" not in names or "tax_class" not in names:
-                    return
-                languages = {c: i for c, i in conn.exec_driver_sql(
-                    "SELECT code, languages_id FROM languages")}
-                for code in shop.languages:
-                    if code not in languages:
-                        report.problems.append(f"shop {shop.name}: language {code!r} is "
-                                               "configured but not in the shop's languages")
-                for code, lid in sorted(languages.items()):
-                    if code not in shop.languages:
-                        report.problems.append(
-                            f"shop {shop.name}: shop language {code!r} (id {lid}) is not in "
-                            "'languages': products would be 'not found' in it")
-                classes = {r[0] for r in conn.exec_driver_sql(
-                    "SELECT tax_class_id FROM tax_class")}
-                for code, class_id in sorted(shop.tax_classes.items()):
-                    if class_id not in classes:
-                        report.problems.append(f"shop {shop.name}: tax_classes maps CAO tax "
-                                               f"code {code} to tax_class_id {class_id}, which "
-                                               "the shop does not have")
-                for code in sorted(tax_codes):
-                    if code not in shop.tax_classes:
-                        report.problems.append(f"shop {shop.name}: CAO tax code {code} is used "
-                                               "by articles but has no entry in tax_classes")
-                report.ok.append(f"shop {shop.name}: database reachable")
+                _check_shop_tables(conn, names, shop, report)
+                if "languages" in names and "tax_class" in names:
+                    _check_shop_mappings(conn, shop, tax_codes, report)
+                    report.ok.append(f"shop {shop.name}: database reachable")
+                _guard(report, f"shop {shop.name}: order import",
+                       lambda: _check_orders(conn, names, shop, erp, report))
         finally:
             engine.dispose()
 
     _guard(report, f"shop {shop.name}", probe)
+
+
+def _check_shop_tables(conn: DbConnection, names: TableNames, shop: ShopConfig,
+                       report: CheckReport) -> None:
+    from consumers.oscommerce.tables import metadata
+
+    for table in metadata.sorted_tables:
+        real = names.find(table.name)
+        if real is None:
+            report.problems.append(f"shop {shop.name}: table {table.name} missing")
+            continue
+        have = columns_of(conn, real)
+        for column in table.columns:
+            if column.name.upper() not in have:
+                report.problems.append(
+                    f"shop {shop.name}: column {table.name}.{column.name} missing")
+
+
+def _check_shop_mappings(conn: DbConnection, shop: ShopConfig, tax_codes: set[int],
+                         report: CheckReport) -> None:
+    languages = {c: i for c, i in conn.exec_driver_sql(
+        "SELECT code, languages_id FROM languages")}
+    for code in shop.languages:
+        if code not in languages:
+            report.problems.append(f"shop {shop.name}: language {code!r} is "
+                                   "configured but not in the shop's languages")
+    for code, lid in sorted(languages.items()):
+        if code not in shop.languages:
+            report.problems.append(
+                f"shop {shop.name}: shop language {code!r} (id {lid}) is not in "
+                "'languages': products would be 'not found' in it")
+    classes = {r[0] for r in conn.exec_driver_sql("SELECT tax_class_id FROM tax_class")}
+    for code, class_id in sorted(shop.tax_classes.items()):
+        if class_id not in classes:
+            report.problems.append(f"shop {shop.name}: tax_classes maps CAO tax "
+                                   f"code {code} to tax_class_id {class_id}, which "
+                                   "the shop does not have")
+    for code in sorted(tax_codes):
+        if code not in shop.tax_classes:
+            report.problems.append(f"shop {shop.name}: CAO tax code {code} is used "
+                                   "by articles but has no entry in tax_classes")
+
+
+# -- order import: the CAO side (read once per tenant) ---------------------------------------
+
+def _read_erp_facts(conn: DbConnection, tenant: TenantConfig) -> ErpOrderFacts:
+    from consumers.cao.importer import TABLES
+    from consumers.cao.numbers import NUMBERS_KEY
+
+    names = TableNames.read(conn)
+    facts = ErpOrderFacts()
+    t: dict[str, str] = {}
+    for logical in TABLES:
+        candidates: tuple[str, ...] = (logical,)
+        if logical == "REGISTRY":
+            candidates = ((tenant.erp.registry_table,) if tenant.erp.registry_table
+                          else ("REGISTRY", "REGISTERY"))
+        found = names.find(*candidates)
+        if found is None:
+            facts.missing_tables.append(" or ".join(candidates))
+        else:
+            t[logical] = quote_ident(found)
+    if "REGISTRY" in t:
+        facts.number_ranges = Counter(int(r[0]) for r in conn.exec_driver_sql(
+            f"SELECT VAL_INT FROM {t['REGISTRY']} WHERE MAINKEY = %s AND VAL_INT IS NOT NULL",
+            (NUMBERS_KEY,)))
+        facts.vat_codes = _vat_codes(conn, t["REGISTRY"])
+    if "LAND" in t:
+        facts.lands = {str(r[0]) for r in conn.exec_driver_sql(f"SELECT ID FROM {t['LAND']}")}
+    payments = names.find("ZAHLUNGSARTEN")
+    if payments is not None:
+        ids = {int(r[0]) for r in conn.exec_driver_sql(
+            f"SELECT REC_ID FROM {quote_ident(payments)}")}
+        facts.payment_ids = ids or None
+    return facts
+
+
+def _vat_codes(conn: DbConnection, registry: str) -> set[int]:
+    """The tax codes REGISTRY MAIN\\MWST gives a rate, read as the importer reads them."""
+    codes = set()
+    rows = conn.exec_driver_sql(f"SELECT NAME, VAL_DOUBLE, VAL_CHAR, VAL_INT FROM {registry} "
+                                f"WHERE MAINKEY = %s", ("MAIN\\MWST",))
+    for name, *values in rows:
+        raw = next((v for v in values if v not in (None, "")), None)
+        try:
+            Decimal(str(raw).replace(",", "."))
+            codes.add(int(name))
+        except (ValueError, InvalidOperation):
+            continue
+    return codes
+
+
+# -- order import: the shop side -------------------------------------------------------------
+
+def _check_orders(conn: DbConnection, names: TableNames, shop: ShopConfig,
+                  erp: ErpOrderFacts | None, report: CheckReport) -> None:
+    settings = shop.orders
+    usage = OrderUsage()
+    missing = [table for table in SHOP_ORDER_TABLES if table not in names]
+    for table in missing:
+        report.problems.append(f"shop {shop.name}: table {table} missing: orders cannot be read")
+    if not missing:
+        with translated(f"shop {shop.name}: database {shop.db.safe}"):
+            usage = _read_usage(conn, settings.first_order_id)
+    if usage.orders == 0 and settings == OrderImportConfig():
+        report.ok.append(f"shop {shop.name}: no orders from orders_id {settings.first_order_id} "
+                         "on and no [orders] settings: order import not checked")
+        return
+    problems = [*_import_prerequisites(shop, erp), *_unmapped(settings, usage, erp),
+                *_unknown_in_erp(settings, erp), *_shipping_tax(settings, erp)]
+    report.problems += [f"shop {shop.name}: {p}" for p in problems]
+    if not problems:
+        report.ok.append(f"shop {shop.name}: order import ready ({usage.orders} recent "
+                         "order(s) checked)")
+
+
+def _recent_orders() -> str:
+    """The shop's most recent orders from first_order_id on (parameters: that id, a limit)."""
+    return ("(SELECT orders_id, payment_method, billing_country, billing_country_id, "
+            "delivery_country, delivery_country_id FROM orders WHERE orders_id >= %s "
+            "ORDER BY orders_id DESC LIMIT %s) o")
+
+
+def _read_usage(conn: DbConnection, first_order_id: int) -> OrderUsage:
+    from producers.oscommerce.orders import _shipping_method
+
+    usage = OrderUsage()
+    rows = conn.exec_driver_sql(
+        "SELECT o.payment_method, bc.countries_iso_code_2, o.billing_country, "
+        f"dc.countries_iso_code_2, o.delivery_country FROM {_recent_orders()} "
+        "LEFT JOIN countries bc ON bc.countries_id = o.billing_country_id "
+        "LEFT JOIN countries dc ON dc.countries_id = o.delivery_country_id",
+        (first_order_id, ORDER_SAMPLE)).all()
+    for payment, billing_iso, billing, delivery_iso, delivery in rows:
+        usage.orders += 1
+        usage.payments[payment or ""] += 1
+        usage.countries.update({iso for iso in (billing_iso, delivery_iso) if iso})
+        usage.nameless.update({name for iso, name in ((billing_iso, billing),
+                                                      (delivery_iso, delivery)) if not iso})
+    totals: dict[int, list[Mapping[str, Any]]] = {}
+    for row in conn.exec_driver_sql(
+            f"SELECT t.orders_id, t.class, t.title FROM {_recent_orders()} "
+            "JOIN orders_total t ON t.orders_id = o.orders_id AND t.class = %s "
+            "ORDER BY t.orders_id, t.sort_order, t.orders_total_id",
+            (first_order_id, ORDER_SAMPLE, "ot_shipping")).mappings():
+        totals.setdefault(row["orders_id"], []).append(row)
+    usage.shippings.update(title for title in map(_shipping_method, totals.values()) if title)
+    return usage
+
+
+def _orders(count: int) -> str:
+    return f"{count} order{'' if count == 1 else 's'}"
+
+
+def _import_prerequisites(shop: ShopConfig, erp: ErpOrderFacts | None) -> Iterator[str]:
+    from consumers.cao.customers import DEB_NUM_RANGE, KUNNUM_RANGE
+    from consumers.cao.numbers import NUMBERS_KEY, number_range
+
+    if shop.filter.cao_shop_id is None:
+        yield ("no filter.cao_shop_id: CAO tags each imported order with it "
+               "(JOURNAL.SHOP_ID), so no order can be imported")
+    if erp is None:
+        return
+    for table in erp.missing_tables:
+        yield f"CAO table {table} missing: the order import needs it"
+    if erp.number_ranges is None:
+        return
+    quelle = shop.orders.quelle
+    ranges = ((number_range(quelle), f"{shop.orders.document} documents (QUELLE {quelle})"),
+              (KUNNUM_RANGE, "customer numbers (ADRESSEN.KUNNUM1)"),
+              (DEB_NUM_RANGE, "debtor numbers (ADRESSEN.DEB_NUM)"))
+    for key, what in ranges:
+        count = erp.number_ranges[key]
+        where = f"REGISTRY MAINKEY '{NUMBERS_KEY}' with VAL_INT {key}"
+        if count == 0:
+            yield f"CAO has no number range {key} for {what} ({where})"
+        elif count > 1:
+            yield (f"CAO has {count} number ranges {key} for {what} ({where}): the import "
+                   "needs exactly one")
+
+
+def _unmapped(settings: OrderImportConfig, usage: OrderUsage,
+              erp: ErpOrderFacts | None) -> Iterator[str]:
+    for title, count in sorted(usage.payments.items()):
+        if title not in settings.payment_methods:
+            yield (f"payment method {title!r} ({_orders(count)}) has no entry in "
+                   "orders.payment_methods")
+    for title, count in sorted(usage.shippings.items()):
+        if title not in settings.shipping_methods:
+            yield (f"shipping method {title!r} ({_orders(count)}) has no entry in "
+                   "orders.shipping_methods")
+    lands = erp.lands if erp is not None else None
+    if lands is not None:
+        for iso, count in sorted(usage.countries.items()):
+            if iso not in settings.countries and iso not in lands:
+                yield (f"country {iso} ({_orders(count)}) is neither in orders.countries "
+                       "nor a CAO LAND.ID")
+    for name, count in sorted(usage.nameless.items()):
+        yield (f"country {name!r} ({_orders(count)}) is not in the shop's countries table: "
+               "it has no ISO code to map")
+
+
+def _unknown_in_erp(settings: OrderImportConfig, erp: ErpOrderFacts | None) -> Iterator[str]:
+    if erp is not None and erp.payment_ids is not None:
+        for title, rec_id in sorted(settings.payment_methods.items()):
+            if rec_id not in erp.payment_ids:
+                yield (f"orders.payment_methods maps {title!r} to {rec_id}, which is not a "
+                       "CAO payment method (ZAHLUNGSARTEN.REC_ID)")
+    if erp is not None and erp.lands is not None:
+        for iso, land in sorted(settings.countries.items()):
+            if land not in erp.lands:
+                yield (f"orders.countries maps {iso} to {land!r}, which is not a CAO "
+                       "country (LAND.ID)")
+
+
+def _shipping_tax(settings: OrderImportConfig, erp: ErpOrderFacts | None) -> Iterator[str]:
+    from producers.cao.source import DEFAULT_VAT
+
+    code = settings.shipping_tax_code
+    if erp is None or erp.vat_codes is None or code in erp.vat_codes:
+        return
+    fallback = DEFAULT_VAT.get(code)
+    booked = f"the built-in default of {fallback} %" if fallback is not None else "0 % VAT"
+    yield (f"warning: orders.shipping_tax_code {code} has no rate in CAO REGISTRY "
+           f"MAIN\\MWST: shipping and fees would be booked at {booked}")

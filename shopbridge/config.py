@@ -77,10 +77,38 @@ class OrderImportConfig:
     # Orders below this shop order id are never sent: set it when switching over from
     # another import, so the shop's history does not flood the ERP.
     first_order_id: int = 1
+    imported_status: int | None = 2      # shop status id once the ERP has the order (O2)
+    imported_status_mail: bool = False   # e-mail the customer about that status
 
     @property
     def quelle(self) -> int:
         return DOCUMENT_QUELLE[self.document]
+
+
+DEFAULT_TEMPLATES = {
+    "de": ("Ihre Bestellung {order_id}: {status}",
+           "Guten Tag {name},\n\nIhre Bestellung {order_id} hat jetzt den Status "
+           "„{status}“.\n{comment}{tracking}\nMit freundlichen Grüßen\n{shop}\n"),
+    "en": ("Your order {order_id}: {status}",
+           "Hello {name},\n\nyour order {order_id} is now \"{status}\".\n"
+           "{comment}{tracking}\nKind regards\n{shop}\n"),
+}
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """SMTP for the customer's status e-mail (O4); absent: no e-mail, notified stays 0."""
+
+    host: str
+    sender: str
+    port: int = 587
+    security: str = "starttls"          # starttls, ssl or none
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    language: str = "de"                # templates[language] is used
+    templates: Mapping[str, tuple[str, str]] = field(
+        default_factory=lambda: dict(DEFAULT_TEMPLATES))
+    tracking_urls: Mapping[str, str] = field(default_factory=dict)  # carrier -> URL with {code}
 
 
 @dataclass(frozen=True)
@@ -96,6 +124,7 @@ class ShopConfig:
     tax_classes: Mapping[int, int]
     filter: ShopFilter
     orders: OrderImportConfig = field(default_factory=OrderImportConfig)
+    mail: MailConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +134,8 @@ class ErpConfig:
     selection: str = "shop"              # "shop": articles with SHOP_ID > 0; "all": every article
     registry_table: str | None = None    # None: REGISTRY or REGISTERY, whichever exists
     default_language: str = "de"         # the language that lives in ARTIKEL itself
+    carrier_column: str | None = "USR1"  # JOURNAL column holding the carrier [I]
+    tracking_column: str | None = "USR2"  # JOURNAL column holding the tracking code [I]
 
 
 @dataclass(frozen=True)
@@ -185,11 +216,14 @@ KNOWN_KEYS = {
     "broker": _SECRETS | {"namespace", "retry_tiers_s", "pack_size", "batch_size",
                           "batch_wait_ms", "delivery_limit"},
     "tenant": {"name", "erp", "shops"},
-    "erp": _SECRETS | {"kind", "selection", "registry_table", "default_language"},
+    "erp": _SECRETS | {"kind", "selection", "registry_table", "default_language",
+                       "carrier_column", "tracking_column"},
     "shop": _SECRETS | {"name", "kind", "active", "languages", "price_level", "stock_mode",
-                        "tax_classes", "filter", "orders"},
+                        "tax_classes", "filter", "orders", "mail"},
     "orders": {"document", "shipping_tax_code", "payment_methods", "shipping_methods",
-               "countries", "first_order_id"},
+               "countries", "first_order_id", "imported_status", "imported_status_mail"},
+    "mail": {"host", "port", "security", "username", "password_env", "password_file",
+             "password", "sender", "language", "templates", "tracking_urls"},
     "filter": {"cao_shop_id", "require_visible", "sku_pattern"},
 }
 
@@ -284,8 +318,14 @@ class _Reader:
         registry = erp_data.get("registry_table")
         if registry is not None and not re.fullmatch(r"[A-Za-z0-9_]+", str(registry)):
             raise self.fail(f"{where}.erp", f"registry_table {registry!r} is not a table name")
+        columns = {}
+        for key in ("carrier_column", "tracking_column"):
+            value = erp_data.get(key, ErpConfig.__dataclass_fields__[key].default)
+            if value not in (None, "") and not re.fullmatch(r"[A-Za-z0-9_]+", str(value)):
+                raise self.fail(f"{where}.erp", f"{key} {value!r} is not a column name")
+            columns[key] = str(value) if value else None
         erp = ErpConfig(kind=kind, db=self.database(erp_data, f"{where}.erp"),
-                        selection=selection, registry_table=registry,
+                        selection=selection, registry_table=registry, **columns,
                         default_language=str(erp_data.get("default_language", "de")))
         shops = tuple(self.shop(s, name, f"{where}.shops[{i}]")
                       for i, s in enumerate(data.get("shops", [])))
@@ -328,7 +368,30 @@ class _Reader:
                           db=self.database(data, where), languages=languages,
                           price_level=level, stock_mode=stock_mode,
                           tax_classes=tax_classes, filter=shop_filter,
-                          orders=self.orders(data.get("orders", {}), f"{where}.orders"))
+                          orders=self.orders(data.get("orders", {}), f"{where}.orders"),
+                          mail=self.mail(data.get("mail"), f"{where}.mail"))
+
+    def mail(self, data: Any, where: str) -> MailConfig | None:
+        if data is None:
+            return None
+        self.known(data, "mail", where)
+        if not data.get("host") or not data.get("sender"):
+            raise self.fail(where, "host and sender are required")
+        security = str(data.get("security", "starttls"))
+        if security not in ("starttls", "ssl", "none"):
+            raise self.fail(where, "security must be starttls, ssl or none")
+        templates = dict(DEFAULT_TEMPLATES)
+        for language, template in dict(data.get("templates", {})).items():
+            if not isinstance(template, Mapping) or set(template) != {"subject", "body"}:
+                raise self.fail(where, f"templates.{language} needs subject and body")
+            templates[str(language)] = (str(template["subject"]), str(template["body"]))
+        return MailConfig(
+            host=str(data["host"]), sender=str(data["sender"]),
+            port=self.positive(data, where, "port", 465 if security == "ssl" else 587),
+            security=security, username=data.get("username"),
+            password=self.password(data, where), language=str(data.get("language", "de")),
+            templates=templates,
+            tracking_urls={str(k): str(v) for k, v in dict(data.get("tracking_urls", {})).items()})
 
     def orders(self, data: Any, where: str) -> OrderImportConfig:
         self.known(data, "orders", where)
@@ -346,7 +409,10 @@ class _Reader:
             shipping_methods={str(k): int(v)
                               for k, v in dict(data.get("shipping_methods", {})).items()},
             countries=countries,
-            first_order_id=self.positive(data, where, "first_order_id", 1))
+            first_order_id=self.positive(data, where, "first_order_id", 1),
+            # 0 (TOML has no null): leave the shop's status alone after the import.
+            imported_status=int(data.get("imported_status", 2)) or None,
+            imported_status_mail=self.boolean(data, where, "imported_status_mail", False))
 
     def database(self, data: Mapping[str, Any], where: str) -> DatabaseConfig:
         url = self.secret_or_value(data, where, "url", "url_env")

@@ -134,6 +134,20 @@ def cao_db(make_db: Callable[..., Database]) -> Database:
     return db
 
 
+@pytest.fixture
+def erp(cao_db: Database) -> Database:
+    """The CAO test database with number ranges and countries, as a real installation has."""
+    cao_db.execute(
+        f"INSERT INTO {CAO_NAMES['REGISTRY']} (MAINKEY, NAME, VAL_INT, VAL_CHAR, VAL_INT2) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        [("MAIN\\NUMBERS", "EDI", 10, "RE-000000", 1001),
+         ("MAIN\\NUMBERS", "KUNNUM", 99, "00000", 50001),
+         ("MAIN\\NUMBERS", "DEBNUM", 31, None, 10001)])
+    cao_db.execute("INSERT INTO land (ID, NAME, ISO_CODE_3) VALUES (%s, %s, %s)",
+                   [("D", "Deutschland", "DEU"), ("AT", "Österreich", "AUT")])
+    return cao_db
+
+
 def setup_phoenix(db: Database) -> None:
     """Add German (id 2) to the default install's English (id 1), and a 7 % tax class."""
     with db.engine.begin() as conn:

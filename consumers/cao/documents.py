@@ -98,6 +98,12 @@ def build(payload: Mapping[str, Any], *, rates: Mapping[int, Decimal],
             free_text=erp_id is None))
     goods = sum((p.net for p in positions), Decimal(0))
     shipping = Decimal(0)
+    charges = [t for t in payload["totals"]
+               if t["class"] not in SUM_CLASSES and Decimal(t["value"]) != 0]
+    if charges and settings.shipping_tax_code not in rates:
+        raise MappingError(f"{what}: orders.shipping_tax_code {settings.shipping_tax_code} has "
+                           "no rate in CAO (REGISTRY MAIN\\MWST): shipping and fees cannot be "
+                           "booked")
     for total in sorted(payload["totals"], key=lambda t: t.get("sort_order", 0)):
         value = Decimal(total["value"])
         if total["class"] in SUM_CLASSES or value == 0:

@@ -261,7 +261,7 @@ class CaoOrderApplier:
                 price_level=shop.price_level, fit=fit)
         finally:
             self._unlock(conn, email_key)
-        journal_id = self._write_header(conn, payload, document, fit, quelle=quelle,
+        journal_id = self._write_header(conn, payload, document, fit, shop=shop, quelle=quelle,
                                         vrenum=vrenum, cao_shop_id=cao_shop_id,
                                         customer=customer, payment=payment, shipping=shipping,
                                         land=land, price_level=shop.price_level)
@@ -285,7 +285,8 @@ class CaoOrderApplier:
         return Customers(t=self.t, numbers=numbers)
 
     def _write_header(self, conn: Connection, payload: Mapping[str, Any], document: Document,
-                      fit: Fitter, *, quelle: int, vrenum: str, cao_shop_id: int,
+                      fit: Fitter, *, shop: ShopConfig, quelle: int, vrenum: str,
+                      cao_shop_id: int,
                       customer: Any, payment: int, shipping: int, land: str,
                       price_level: int) -> int:
         billing = payload["addresses"]["billing"]
@@ -320,7 +321,10 @@ class CaoOrderApplier:
             "INFO": fit("JOURNAL.INFO", payload.get("comment") or None, label="comment"),
             "BRUTTO_FLAG": "N", "MWST_FREI_FLAG": "N",
             "SHOP_ID": cao_shop_id, "SHOP_ORDERID": int(payload["order_id"]),
-            "SHOP_STATUS": max(0, min(255, int(payload.get("status_id") or 0))),
+            # The status the shop shows once CAO has the order (O2); CAO's status scan
+            # carries it back to the shop like any later status change (O4).
+            "SHOP_STATUS": max(0, min(255, int(shop.orders.imported_status
+                                               or payload.get("status_id") or 0))),
             "SHOP_CHANGE_FLAG": "N",
         }
         for code in range(4):

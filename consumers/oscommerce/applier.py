@@ -22,8 +22,10 @@ from shopbridge.errors import ConfigError
 from shopbridge.events import Event
 
 from ..binder import Binder, Link
+from ..mailer import Mailer
 from .adapter import NewProduct, PhoenixAdapter
 from .mapper import ProductRow, map_product, quantity
+from .statuses import StatusWriter
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +63,16 @@ class PhoenixApplier:
         self.binder = Binder()
         self.language_ids: dict[str, int] = {}
         self.adapter = PhoenixAdapter(consecutive_ids=True)
+        self.statuses = StatusWriter(shop=shop, binder=self.binder)
+        self.mailer = (Mailer(config=shop.mail, engine=self.engine)
+                       if shop.mail is not None else None)
 
     def prepare(self) -> None:
         """Create the link table and read what the mapping needs from the shop."""
         with translated(self.what), self.engine.begin() as conn:
             self.binder.ensure_table(conn)
+            if self.mailer is not None:
+                self.mailer.ensure_table(conn)
             available = PhoenixAdapter.language_ids(conn)
             missing = [code for code in self.shop.languages if code not in available]
             if missing:
@@ -76,7 +83,7 @@ class PhoenixApplier:
             self.adapter = PhoenixAdapter(consecutive_ids=mode in (0, 1))
 
     def apply(self, events: Sequence[Event]) -> ApplyResult:
-        """Apply coalesced events in one transaction.
+        """Apply coalesced events: the catalogue in one transaction, order statuses in another.
 
         Raises:
             MappingError: an event cannot be expressed in this shop (the caller isolates it).
@@ -85,11 +92,26 @@ class PhoenixApplier:
         if not self.language_ids:
             self.prepare()
         result = ApplyResult()
+        statuses = [e for e in events if e.type == "order.status_changed"]
+        events = [e for e in events if e.type != "order.status_changed"]
         # Product state first, then stock, so a stock event in the same batch lands on a
         # product created by it; events of one entity in version order.
         ordered = sorted(events, key=lambda e: (e.aspect != "product", len(e.entity_key),
                                                 e.entity_key, e.version))
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        if ordered:
+            self._apply_catalogue(ordered, result, now)
+        if statuses:
+            with translated(self.what), self.engine.begin() as conn:
+                notes = self.statuses.apply(conn, statuses, now)
+            result.skipped += len(notes)
+            result.applied += len(statuses) - len(notes)
+            result.notes += notes
+            self.idle()
+        return result
+
+    def _apply_catalogue(self, ordered: list[Event], result: ApplyResult,
+                         now: datetime) -> None:
         with translated(self.what), self.engine.begin() as conn:
             links = self.binder.lock(conn, ENTITY, (e.entity_key for e in ordered))
             plan = _Plan()
@@ -103,7 +125,12 @@ class PhoenixApplier:
                     result.notes.append(f"{event}: {note}")
             self._execute(conn, plan, links, now)
             self.binder.save(conn, links.values())
-        return result
+
+    def idle(self) -> None:
+        """Send status e-mails still waiting in the outbox (after a batch, and when idle)."""
+        if self.mailer is not None:
+            with translated(self.what):
+                self.mailer.flush()
 
     def _plan(self, event: Event, link: Link, plan: _Plan) -> str | None:
         """Decide what ``event`` changes; returns why it changes nothing, or None."""

@@ -27,6 +27,8 @@ from shopbridge.publisher import OutMessage, Publisher
 from . import payload as payloads
 from .snapshot import Snapshot
 from .source import CaoSource, fingerprint_of
+from .statuses import ENTITY as STATUS_ENTITY
+from .statuses import StatusSource
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,7 @@ class CaoProducer:
         self.tenant = tenant
         self.engine = engine or create_engine(tenant.erp.db)
         self.source = CaoSource(tenant.erp)
+        self.statuses = StatusSource(tenant.erp)
         self.snapshot = Snapshot()
         self.what = f"CAO database of tenant {tenant.name!r} ({tenant.erp.db.safe})"
         self.source_name = f"cao:{tenant.erp.db.database}"
@@ -106,11 +109,13 @@ class CaoProducer:
                 continue
             valid.append((i, event))
         messages = []
-        by_type: dict[str, list[dict[str, Any]]] = {}
+        by_key: dict[str, list[dict[str, Any]]] = {}
         for _, event in valid:
-            by_type.setdefault(event["type"], []).append(event)
-        for type_, items in by_type.items():
-            key = topology.routing_key(self.tenant.name, type_)
+            # Order status changes go to the one shop the order came from.
+            shop = event["payload"].get("shop") if event["type"].startswith("order.") else None
+            key = topology.routing_key(self.tenant.name, event["type"], shop)
+            by_key.setdefault(key, []).append(event)
+        for key, items in by_key.items():
             for start in range(0, len(items), self.broker.pack_size):
                 messages.append(OutMessage(
                     exchange=topology.exchange_name(self.broker.namespace), routing_key=key,
@@ -147,6 +152,7 @@ class CaoProducer:
                             "published under its own REC_ID", sku, ", ".join(map(str, ids)))
             self._scan_articles(conn, report)
             self._scan_deletions(conn, report)
+            self._scan_statuses(conn, report)
         report.merge(self.stock_scan())
         report.seconds = time.monotonic() - started
         return report
@@ -197,6 +203,44 @@ class CaoProducer:
                 stored.append((key, version))
             published = self._publish(events, report)
             self.snapshot.store_deleted(conn, [stored[i] for i in published])
+            conn.commit()
+
+    def _scan_statuses(self, conn: sa.Connection, report: CycleReport) -> None:
+        """Order status changes in CAO -> the shop the order came from (O2, O4)."""
+        if not self.statuses.resolve(conn):
+            return  # no order imported yet
+        conn.commit()
+        after = 0
+        while True:
+            changes = self.statuses.changes(conn, after=after, limit=PAGE)
+            conn.commit()
+            if not changes:
+                return
+            after = changes[-1].journal_id
+            events, stored = [], []
+            for change in changes:
+                shop = next((s for s in self.tenant.shops if s.name == change.shop), None)
+                if shop is None:
+                    log.warning("order %s of shop %r changed in CAO, but that shop is no "
+                                "longer configured", change.order_id, change.shop)
+                    continue
+                first = change.last_version is None
+                notify = (shop.orders.imported_status_mail
+                          if first and change.status_id == shop.orders.imported_status
+                          else True)
+                version = ev.next_version(change.last_version)
+                body = {"shop": change.shop, "order_id": change.order_id,
+                        "status_id": change.status_id, "comment": change.comment,
+                        "carrier": change.carrier, "tracking_code": change.tracking_code,
+                        "notify": notify, "erp_document": change.vrenum, "changed_at": None}
+                events.append(ev.make_event(
+                    "order.status_changed", tenant=self.tenant.name, source=self.source_name,
+                    entity_key=f"{change.shop}:{change.order_id}", version=version,
+                    payload=body))
+                stored.append((change.journal_id, change.src_hash, version, None, None))
+            published = self._publish(events, report)
+            self.snapshot.store_published(conn, [stored[i] for i in published],
+                                          entity_type=STATUS_ENTITY)
             conn.commit()
 
     def stock_scan(self) -> CycleReport:

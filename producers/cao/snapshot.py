@@ -40,8 +40,9 @@ class Snapshot:
         conn.exec_driver_sql(DDL)
 
     def store_published(self, conn: Connection,
-                        rows: Sequence[tuple[int, bytes, int, Decimal, str]]) -> None:
-        """(REC_ID, src_hash, version, stock, sku) of articles just published as upserted."""
+                        rows: Sequence[tuple[int, bytes, int, Decimal | None, str | None]],
+                        entity_type: str = "product") -> None:
+        """(key, src_hash, version, stock, sku) of entities just published."""
         if rows:
             now = _now()
             conn.exec_driver_sql(
@@ -50,7 +51,7 @@ class Snapshot:
                 f"ON DUPLICATE KEY UPDATE src_hash = VALUES(src_hash), "
                 f"version = GREATEST(version, VALUES(version)), stock = VALUES(stock), "
                 f"sku = VALUES(sku), deleted = 0, published_at = VALUES(published_at)",
-                [("product", key, h, v, stock, sku, 0, now) for key, h, v, stock, sku in rows])
+                [(entity_type, key, h, v, stock, sku, 0, now) for key, h, v, stock, sku in rows])
 
     def store_stock(self, conn: Connection, rows: Sequence[tuple[int, int, Decimal]]) -> None:
         """(REC_ID, version, stock) of articles just published as stock.changed."""

@@ -14,24 +14,10 @@ from consumers.runner import ShopConsumer
 from shopbridge import config as cfg
 from shopbridge import dlq, topology
 from shopbridge import events as ev
-from tests.conftest import AMQP_URL, CAO_NAMES, config_data, shop_entry
+from tests.conftest import AMQP_URL, config_data, shop_entry
 
 ORDERS = {"payment_methods": {"Cash on Delivery": 3, "Vorkasse": 1},
           "shipping_methods": {"Flat Rate": 2}, "countries": {"DE": "D"}}
-
-
-@pytest.fixture
-def erp(cao_db) -> Any:
-    """The CAO test database with number ranges and countries, as a real installation has."""
-    cao_db.execute(
-        f"INSERT INTO {CAO_NAMES['REGISTRY']} (MAINKEY, NAME, VAL_INT, VAL_CHAR, VAL_INT2) "
-        "VALUES (%s, %s, %s, %s, %s)",
-        [("MAIN\\NUMBERS", "EDI", 10, "RE-000000", 1001),
-         ("MAIN\\NUMBERS", "KUNNUM", 99, "00000", 50001),
-         ("MAIN\\NUMBERS", "DEBNUM", 31, None, 10001)])
-    cao_db.execute("INSERT INTO land (ID, NAME, ISO_CODE_3) VALUES (%s, %s, %s)",
-                   [("D", "Deutschland", "DEU"), ("AT", "Österreich", "AUT")])
-    return cao_db
 
 
 def settings(namespace: str, cao_db: Any, **orders: Any) -> cfg.Settings:

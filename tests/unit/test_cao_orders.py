@@ -57,3 +57,10 @@ def test_fees_and_discounts_become_positions_and_totals_are_kept_per_vat_code():
     assert doc.by_code == {2: (Decimal("7.20"), Decimal("1.37"), Decimal("8.57"))}
     assert doc.shipping_net == Decimal("4.90")
     assert any("differs from the shop's ot_total 8.00" in n for n in doc.notes)
+
+
+def test_a_shipping_tax_code_without_a_rate_is_refused_not_booked_at_zero():
+    payload = {"items": [], "totals": [{"class": "ot_shipping", "title": "DHL",
+                                         "value": "4.90"}]}
+    with pytest.raises(MappingError, match="shipping_tax_code 7"):
+        build(payload, rates=RATES, settings=OrderImportConfig(shipping_tax_code=7), what="o")

@@ -1,0 +1,112 @@
+"""order.status_changed -> a Phoenix order's status, history row and customer e-mail (O2, O4).
+
+Written as the shop's admin does it (NOTES 5): ``orders.orders_status`` and ``last_modified``,
+then an ``orders_status_history`` row with the comment; ``customer_notified`` stays 0 until
+the mail was really accepted (consumers/mailer.py). The carrier and tracking code go into the
+history comment, where the customer sees them in the order history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from shopbridge.config import ShopConfig
+from shopbridge.errors import MappingError
+from shopbridge.events import Event
+
+from .. import mailer
+from ..binder import Binder
+
+ENTITY = "order_status"
+
+
+def tracking_url(shop: ShopConfig, carrier: str | None, code: str | None) -> str | None:
+    if not code or shop.mail is None or not carrier:
+        return None
+    template = shop.mail.tracking_urls.get(carrier)
+    return template.format(code=quote(code)) if template else None
+
+
+def history_comment(payload: Mapping[str, Any], url: str | None) -> str | None:
+    """The ERP's comment, then the carrier and tracking code, then the tracking link."""
+    lines = [payload.get("comment") or ""]
+    if payload.get("tracking_code"):
+        lines.append(f"{payload.get('carrier') or 'Sendung'}: {payload['tracking_code']}")
+    if url:
+        lines.append(url)
+    text = "\n".join(line for line in lines if line)
+    return text or None
+
+
+class StatusWriter:
+    def __init__(self, *, shop: ShopConfig, binder: Binder) -> None:
+        self.shop = shop
+        self.binder = binder
+
+    def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
+        """Write the newest status of each order; returns notes on what was skipped."""
+        notes = []
+        links = self.binder.lock(conn, ENTITY, (e.entity_key for e in events))
+        for event in sorted(events, key=lambda e: (e.entity_key, e.version)):
+            link = links[event.entity_key]
+            if event.version <= link.version:
+                notes.append(f"{event}: already applied (v{event.version} <= v{link.version})")
+                continue
+            payload = event.payload
+            content = hashlib.md5(orjson.dumps([payload["status_id"], payload.get("comment"),
+                                                payload.get("carrier"),
+                                                payload.get("tracking_code")]),
+                                  usedforsecurity=False).hexdigest()
+            link.version, link.event_id, link.dirty = event.version, event.event_id, True
+            if content == link.content_hash:
+                notes.append(f"{event}: status unchanged")
+                continue
+            link.content_hash = content
+            self._write(conn, event, now)
+        self.binder.save(conn, links.values())
+        return notes
+
+    def _write(self, conn: Connection, event: Event, now: datetime) -> None:
+        payload = event.payload
+        order_id = payload["order_id"]
+        order = conn.exec_driver_sql(
+            "SELECT customers_name, customers_email_address FROM orders WHERE orders_id = %s "
+            "FOR UPDATE", (order_id,)).first()
+        if order is None:
+            raise MappingError(f"{event}: field payload.order_id: order {order_id} does not "
+                               f"exist in shop {self.shop.name!r}")
+        status_id = payload["status_id"]
+        conn.exec_driver_sql("UPDATE orders SET orders_status = %s, last_modified = %s "
+                             "WHERE orders_id = %s", (status_id, now, order_id))
+        url = tracking_url(self.shop, payload.get("carrier"), payload.get("tracking_code"))
+        comment = history_comment(payload, url)
+        history_id = conn.exec_driver_sql(
+            "INSERT INTO orders_status_history (orders_id, orders_status_id, date_added, "
+            "customer_notified, comments) VALUES (%s, %s, %s, %s, %s)",
+            (order_id, status_id, now, 0, comment)).lastrowid
+        mail = self.shop.mail
+        if not payload["notify"] or mail is None or not order[1]:
+            return
+        language = mail.language
+        subject_t, body_t = mail.templates.get(language) or next(iter(mail.templates.values()))
+        status_name = conn.exec_driver_sql(
+            "SELECT s.orders_status_name FROM orders_status s JOIN languages l "
+            "ON l.languages_id = s.language_id WHERE s.orders_status_id = %s AND l.code = %s",
+            (status_id, language)).scalar() or str(status_id)
+        tracking = ""
+        if payload.get("tracking_code"):
+            tracking = f"\n{payload.get('carrier') or ''} {payload['tracking_code']}".rstrip()
+            tracking += f"\n{url}\n" if url else "\n"
+        fields = {"order_id": order_id, "status": status_name, "name": order[0],
+                  "comment": f"\n{payload['comment']}\n" if payload.get("comment") else "",
+                  "tracking": tracking, "shop": self.shop.name}
+        mailer.enqueue(conn, history_id=int(history_id), orders_id=order_id,
+                       recipient=order[1], subject=subject_t.format(**fields),
+                       body=body_t.format(**fields))
