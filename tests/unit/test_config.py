@@ -24,6 +24,7 @@ def test_the_example_config_loads_with_its_secrets_from_env_and_file(tmp_path):
     path = tmp_path / "shopbridge.toml"
     path.write_text(example)
     env = {"SHOPBRIDGE_AMQP_PASSWORD": "amqp-pw", "CAO_DB_PASSWORD": "cao-pw",
+           "SHOP_DE_SMTP_PASSWORD": "smtp-pw",
            "SHOP_B2B_DB_URL": "mysql+pymysql://b2b:pw@db/b2b"}
 
     settings = cfg.load(path, environ=env)
@@ -87,3 +88,19 @@ def test_a_password_in_the_broker_url_is_refused_too():
     data["broker"] = {"url": "amqp://user:pw@rabbit//"}
     with pytest.raises(ConfigError, match=r"\[broker\].*contains a password"):
         cfg.parse(data)
+
+
+def test_the_example_mail_settings_are_read(tmp_path):
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "shop-de.password").write_text("x")
+    path = tmp_path / "shopbridge.toml"
+    path.write_text((REPO / "shopbridge.example.toml").read_text())
+    settings = cfg.load(path, environ={"SHOPBRIDGE_AMQP_PASSWORD": "a", "CAO_DB_PASSWORD": "b",
+                                       "SHOP_DE_SMTP_PASSWORD": "smtp-secret",
+                                       "SHOP_B2B_DB_URL": "mysql+pymysql://u@db/b2b"})
+    mail = settings.tenants[0].shop("shop-de").mail
+    assert mail is not None and mail.password == "smtp-secret"
+    assert "smtp-secret" not in repr(mail)
+    assert "{code}" in mail.tracking_urls["DHL"]
+    assert settings.tenants[0].shop("shop-b2b").mail is None
+    assert settings.tenants[0].erp.tracking_column == "USR2"
