@@ -50,6 +50,7 @@ REJECTED = {
     1292,  # incorrect date/time value
     1366,  # incorrect string value (encoding)
     1406,  # data too long for column
+    1062,  # duplicate key (e.g. an e-mail another account already has)
 }
 
 

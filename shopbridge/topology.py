@@ -67,8 +67,9 @@ def shop_bindings(tenant: str, shop: str) -> list[str]:
     """Routing-key patterns a shop's work queue is bound with."""
     keys = [f"{tenant}.{entity}.*" for entity in SHOP_ENTITIES]
     keys += [f"{tenant}.{entity}.*.{shop}" for entity in SHOP_ENTITIES]
-    # Order status changes go to the shop the order came from only.
-    keys += [f"{tenant}.order.status_changed.{shop}"]
+    # Order status changes go to the shop the order came from only; ERP customers to all
+    # shops, each keeps those of its own CAO shop id.
+    keys += [f"{tenant}.order.status_changed.{shop}", f"{tenant}.customer.upserted"]
     return keys
 
 

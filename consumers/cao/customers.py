@@ -69,12 +69,14 @@ class Customers:
             "LAND": land,
             "EMAIL": fit("ADRESSEN.EMAIL", email),
             "TELE1": fit("ADRESSEN.TELE1", customer.get("telephone") or None),
-            "SHOP_KUNDE": "Y",
             "SHOP_ID": cao_shop_id,
             "GEAEND": date.today(),
         }
         if shop_customer_id is not None:
+            # Only account holders are shop customers: a guest marked so would get an
+            # account created back in the shop (K1).
             values["SHOP_KUNDE_ID"] = shop_customer_id
+            values["SHOP_KUNDE"] = "Y"
         created = addr_id is None
         kunnum = deb_num = None
         if addr_id is None:

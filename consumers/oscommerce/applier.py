@@ -24,6 +24,7 @@ from shopbridge.events import Event
 from ..binder import Binder, Link
 from ..mailer import Mailer
 from .adapter import NewProduct, PhoenixAdapter
+from .customers import CustomerWriter
 from .mapper import ProductRow, map_product, quantity
 from .statuses import StatusWriter
 
@@ -64,6 +65,7 @@ class PhoenixApplier:
         self.language_ids: dict[str, int] = {}
         self.adapter = PhoenixAdapter(consecutive_ids=True)
         self.statuses = StatusWriter(shop=shop, binder=self.binder)
+        self.customers = CustomerWriter(shop=shop, binder=self.binder)
         self.mailer = (Mailer(config=shop.mail, engine=self.engine)
                        if shop.mail is not None else None)
 
@@ -93,7 +95,8 @@ class PhoenixApplier:
             self.prepare()
         result = ApplyResult()
         statuses = [e for e in events if e.type == "order.status_changed"]
-        events = [e for e in events if e.type != "order.status_changed"]
+        customers = [e for e in events if e.type == "customer.upserted"]
+        events = [e for e in events if e.entity == "product"]
         # Product state first, then stock, so a stock event in the same batch lands on a
         # product created by it; events of one entity in version order.
         ordered = sorted(events, key=lambda e: (e.aspect != "product", len(e.entity_key),
@@ -101,12 +104,14 @@ class PhoenixApplier:
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         if ordered:
             self._apply_catalogue(ordered, result, now)
+        for writer, group in ((self.customers, customers), (self.statuses, statuses)):
+            if group:
+                with translated(self.what), self.engine.begin() as conn:
+                    notes = writer.apply(conn, group, now)
+                result.skipped += len(notes)
+                result.applied += len(group) - len(notes)
+                result.notes += notes
         if statuses:
-            with translated(self.what), self.engine.begin() as conn:
-                notes = self.statuses.apply(conn, statuses, now)
-            result.skipped += len(notes)
-            result.applied += len(statuses) - len(notes)
-            result.notes += notes
             self.idle()
         return result
 

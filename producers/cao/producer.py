@@ -25,6 +25,9 @@ from shopbridge.errors import PermanentError
 from shopbridge.publisher import OutMessage, Publisher
 
 from . import payload as payloads
+from .customers import ENTITY as CUSTOMER_ENTITY
+from .customers import CustomerSource
+from .customers import payload as customer_payload
 from .snapshot import Snapshot
 from .source import CaoSource, fingerprint_of
 from .statuses import ENTITY as STATUS_ENTITY
@@ -70,6 +73,7 @@ class CaoProducer:
         self.engine = engine or create_engine(tenant.erp.db)
         self.source = CaoSource(tenant.erp)
         self.statuses = StatusSource(tenant.erp)
+        self.customers = CustomerSource()
         self.snapshot = Snapshot()
         self.what = f"CAO database of tenant {tenant.name!r} ({tenant.erp.db.safe})"
         self.source_name = f"cao:{tenant.erp.db.database}"
@@ -153,6 +157,7 @@ class CaoProducer:
             self._scan_articles(conn, report)
             self._scan_deletions(conn, report)
             self._scan_statuses(conn, report)
+            self._scan_customers(conn, report)
         report.merge(self.stock_scan())
         report.seconds = time.monotonic() - started
         return report
@@ -241,6 +246,28 @@ class CaoProducer:
             published = self._publish(events, report)
             self.snapshot.store_published(conn, [stored[i] for i in published],
                                           entity_type=STATUS_ENTITY)
+            conn.commit()
+
+    def _scan_customers(self, conn: sa.Connection, report: CycleReport) -> None:
+        """ERP customers marked for a shop -> shop accounts (K1)."""
+        if not self.customers.resolve(conn):
+            return
+        after = 0
+        while True:
+            changed = self.customers.changed(conn, after=after, limit=PAGE)
+            conn.commit()
+            if not changed:
+                return
+            after = int(changed[-1][0]["REC_ID"])
+            events, stored = [], []
+            for row, src_hash, last in changed:
+                version = ev.next_version(last)
+                body = customer_payload(row)
+                events.append(self._make("customer.upserted", body["erp_id"], version, body))
+                stored.append((body["erp_id"], src_hash, version, None, None))
+            published = self._publish(events, report)
+            self.snapshot.store_published(conn, [stored[i] for i in published],
+                                          entity_type=CUSTOMER_ENTITY)
             conn.commit()
 
     def stock_scan(self) -> CycleReport:

@@ -1,0 +1,1405 @@
+"""End-to-end benchmark of shop orders: CE Phoenix -> RabbitMQ -> CAO-Faktura, on this machine.
+
+    .venv/bin/python bench/orders_bench.py [--orders 5000] [--latency-orders 200]
+
+What it measures, in one run, against the local MariaDB and RabbitMQ:
+
+1. Set-up (not timed): a CAO database from the upstream DDL (../shared/reference/cao-faktura/
+   schema.sql: JOURNAL, JOURNALPOS, ADRESSEN*, LAND, REGISTRY with the number ranges MAIN\\NUMBERS
+   10/99/31, VAT rates, 200 articles), a second empty one for the baseline, and a CE Phoenix
+   shop from the upstream install SQL (oscommerce/phoenix.sql) with registered customers and the
+   link table that maps shop products to CAO articles; a broker namespace of its own. Everything
+   is removed at the end, also on failure.
+2. Bulk: N orders (2 items, one with an attribute; shipping; a comment; ~20 % guests whose
+   e-mails repeat, the rest registered customers; ~15 % with another delivery address) are
+   multi-row INSERTed into the shop. Timed: from the start of ``PhoenixOrderProducer.run_once()``
+   (in this process) until CAO holds N JOURNAL rows, imported by ``python -m shopbridge consume
+   --erp`` in its own process (so producer and importer can use both cores). Checked: N
+   journals, 3 positions each, no duplicate SHOP_ORDERID, every order's gross total, one
+   ADRESSEN row per customer.
+3. Idle order cycles: ``run_once()`` with every order already published (follow mode runs this
+   every --interval seconds).
+4. Baseline: the very JOURNAL and JOURNALPOS rows the importer wrote, multi-row INSERTed
+   (1,000 rows per statement) into the empty second CAO database - what the import ends up
+   writing, without broker, importer, lookups or locks (DESIGN 6 style). A second variant adds
+   the customer rows (ADRESSEN, ADRESSEN_ASP, ADRESSEN_LIEF).
+5. Latency in follow mode: ``shopbridge orders produce --shop web --follow --interval 0.5`` and
+   the ERP consumer running; M orders are written one at a time, each in one transaction the way
+   checkout writes it (orders, totals, products, attributes, then the status-history row), at
+   random intervals of 50-300 ms (open loop: the next order does not wait for the previous one to
+   arrive). Per order: from the shop's COMMIT returning to its JOURNAL row being visible in CAO
+   (a poller reads new JOURNAL rows by primary key every ~5 ms).
+6. Where the importer's time goes (in this process, no broker; cheap): K more orders are loaded
+   exactly as the producer builds them and applied with ``CaoOrderApplier.apply`` into the full
+   CAO database, half with every SQL statement, ping and commit timed, half under cProfile; plus
+   EXPLAIN and timing of the importer's lookups at this table size.
+
+Results are appended to bench/RESULTS.md (``--no-results`` skips that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import platform
+import pstats
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import pymysql
+import sqlalchemy as sa
+from kombu import Connection
+from sqlalchemy.engine import URL, make_url
+
+from consumers.binder import DDL as LINK_DDL
+from consumers.cao import CaoOrderApplier
+from producers.oscommerce import PhoenixOrderProducer
+from shopbridge import config as cfg
+from shopbridge import events as ev
+from shopbridge import sample, topology
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "bench"
+RESULTS = BENCH / "RESULTS.md"
+REFERENCE = Path(os.environ.get("SHOPBRIDGE_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
+CAO_SQL = REFERENCE / "cao-faktura" / "schema.sql"
+PHOENIX_SQL = REFERENCE / "oscommerce" / "phoenix.sql"
+SHOP = "web"
+TENANT = "bench"
+CAO_SHOP_ID = 1
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+AMQP_URL_ENV = "SBBENCH_ORDERS_AMQP_URL"
+FOLLOW_INTERVAL_S = 0.5
+PRODUCTS = 200
+# The upstream CAO dump has lower-case table names (a Windows server); the importer resolves
+# names case-insensitively, the benchmark's own SQL uses these.
+CAO_NAMES = {"SPRACHEN": "sprachen", "REGISTRY": "registry"}
+PAYMENTS = {"Vorkasse": 1, "Cash on Delivery": 3}
+SHIPPING_TITLE = "Flat Rate:"   # the ot_shipping title; the payload carries "Flat Rate"
+SHIPPING_NET = Decimal("4.9000")
+ATTRIBUTE = ("Farbe", "Blau", Decimal("2.5000"), "+")
+DE, AT = 81, 14                  # Phoenix countries_id of Deutschland and Österreich
+RATES = {2: Decimal(19), 1: Decimal(7)}   # CAO STEUER_CODE -> VAT % (REGISTRY MAIN\MWST)
+CENT = Decimal("0.01")
+
+FIRST = ["Anna", "Jürgen", "Sören", "Maria", "Lukas", "Zoë", "Björn", "Käthe", "Paul", "Jörg",
+         "Lea", "Mats", "Ülkü", "Hannah", "Felix", "Grete"]
+LAST = ["Müller", "Schmidt", "Schäfer", "Weiß", "Köhler", "Groß", "Becker", "Hoffmann",
+        "Schröder", "Neumann", "Krüger", "Wolf", "Bäcker", "Lehmann", "Fuchs", "Jäger"]
+STREETS = ["Hauptstraße", "Gartenweg", "Am Mühlbach", "Lindenallee", "Schulstraße",
+           "Königsplatz", "Bahnhofstraße", "Wiesengrund"]
+CITIES_DE = [("10115", "Berlin"), ("50667", "Köln"), ("80331", "München"), ("20095", "Hamburg"),
+             ("01067", "Dresden"), ("90402", "Nürnberg")]
+CITIES_AT = [("1010", "Wien"), ("8010", "Graz"), ("5020", "Salzburg")]
+COMMENTS = ["Bitte beim Nachbarn abgeben.", "Lieferung bitte nur vormittags – danke!",
+            "Geschenk: bitte ohne Rechnung im Paket.", "Bitte klingeln, Hinterhaus.",
+            "Abstellgenehmigung: Garage.", "Rückruf erwünscht vor Lieferung."]
+
+
+# -- small helpers (as in sync_bench.py) -----------------------------------------------------
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "?"
+
+
+def proc_cpu_s(pid: int | None) -> float:
+    """utime + stime of a process (all its threads), in seconds; 0 if unreadable."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
+
+
+def find_pid(*names: str) -> int | None:
+    """The oldest process whose comm is one of ``names`` (the servers: read-only use)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with suppress(OSError):
+            if (entry / "comm").read_text().strip() in names:
+                found.append(int(entry.name))
+    return min(found) if found else None
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds of named processes between ``start`` and ``stop``."""
+
+    pids: dict[str, int | None]
+    before: dict[str, float] = field(default_factory=dict)
+    used: dict[str, float] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.before = {k: proc_cpu_s(p) for k, p in self.pids.items()}
+
+    def stop(self) -> dict[str, float]:
+        self.used = {k: proc_cpu_s(p) - self.before[k] for k, p in self.pids.items()}
+        return self.used
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+def raw_connect(url: URL, *, autocommit: bool = True) -> pymysql.Connection:
+    return pymysql.connect(host=url.host or "127.0.0.1", port=url.port or 3306,
+                           user=url.username or "root", password=url.password or "",
+                           database=url.database, charset="utf8mb4", autocommit=autocommit)
+
+
+def scalar(conn: pymysql.Connection, sql: str, params: Any = None) -> Any:
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        row = cur.fetchone()
+    return None if row is None else row[0]
+
+
+def rows_of(conn: pymysql.Connection, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return list(cur.fetchall())
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# -- sample shop data ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Product:
+    products_id: int     # the shop's id
+    rec_id: int          # the CAO article (ARTIKEL.REC_ID), linked via shopbridge_link
+    model: str
+    name: str
+    price: Decimal       # net
+    code: int            # CAO STEUER_CODE: 2 = 19 %, 1 = 7 %
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    street: str
+    postcode: str
+    city: str
+    country: str
+    country_id: int
+
+
+@dataclass(frozen=True)
+class Person:
+    customers_id: int    # 0 = guest
+    email: str
+    telephone: str
+    address: Address
+
+
+@dataclass
+class OrderSpec:
+    person: Person
+    delivery: Address
+    payment: str
+    lines: list[tuple[Product, int, Decimal, bool]]   # product, quantity, final net, attribute
+    totals: list[tuple[str, str, Decimal, int]]       # class, title, value, sort_order
+    gross: Decimal
+    comment: str
+    placed: datetime
+
+
+def make_address(rnd: random.Random, name: str) -> Address:
+    if rnd.random() < 0.15:
+        postcode, city = rnd.choice(CITIES_AT)
+        country, country_id = "Österreich", AT
+    else:
+        postcode, city = rnd.choice(CITIES_DE)
+        country, country_id = "Deutschland", DE
+    return Address(name=name, street=f"{rnd.choice(STREETS)} {rnd.randint(1, 120)}",
+                   postcode=postcode, city=city, country=country, country_id=country_id)
+
+
+def make_people(rnd: random.Random, registered: int, guests: int
+                ) -> tuple[list[Person], list[Person]]:
+    def person(i: int, customers_id: int, domain: str) -> Person:
+        name = f"{rnd.choice(FIRST)} {rnd.choice(LAST)}"
+        return Person(customers_id=customers_id, email=f"kunde{i}@{domain}",
+                      telephone=f"0{rnd.randint(200, 999)} {rnd.randint(10000, 999999)}",
+                      address=make_address(rnd, name))
+    return ([person(i, i, "example.de") for i in range(1, registered + 1)],
+            [person(i, 0, "gast.example.org") for i in range(1, guests + 1)])
+
+
+def make_catalogue() -> tuple[list[Product], list[dict[str, Any]]]:
+    """PRODUCTS sample articles (the CAO rows) and the shop products linked to them."""
+    articles = sample.articles(PRODUCTS, shop_ids=(1,))
+    products = [Product(products_id=1000 + a["REC_ID"], rec_id=a["REC_ID"], model=a["ARTNUM"],
+                        name=a["KURZNAME"], price=Decimal(a["VK1"]), code=a["STEUER_CODE"])
+                for a in articles]
+    return products, articles
+
+
+def make_order(rnd: random.Random, products: Sequence[Product], registered: Sequence[Person],
+               guests: Sequence[Person]) -> OrderSpec:
+    person = rnd.choice(guests) if rnd.random() < 0.2 else rnd.choice(registered)
+    delivery = person.address
+    if rnd.random() < 0.15:
+        delivery = make_address(rnd, f"{rnd.choice(FIRST)} {rnd.choice(LAST)}")
+    first, second = rnd.sample(list(products), 2)
+    quantity = rnd.randint(1, 3)
+    lines = [(first, quantity, first.price + ATTRIBUTE[2], True), (second, 1, second.price, False)]
+    # The totals as checkout writes them, consistent with what the importer computes (net
+    # positions, shipping taxed at code 2, VAT rounded per code), so no order gets a note.
+    nets = {code: Decimal(0) for code in RATES}
+    for product, qty, unit, _ in lines:
+        nets[product.code] += money(unit * qty)
+    subtotal = sum(nets.values(), Decimal(0))
+    nets[2] += money(SHIPPING_NET)
+    vat = {code: money(net * RATES[code] / 100) for code, net in nets.items() if net}
+    gross = sum((nets[c] + vat[c] for c in vat), Decimal(0))
+    totals = [("ot_subtotal", "Zwischensumme:", subtotal, 1),
+              ("ot_shipping", SHIPPING_TITLE, SHIPPING_NET, 2),
+              ("ot_tax", "MwSt.:", sum(vat.values(), Decimal(0)), 3),
+              ("ot_total", "Summe:", gross, 4)]
+    return OrderSpec(person=person, delivery=delivery, payment=rnd.choice(list(PAYMENTS)),
+                     lines=lines, totals=totals, gross=gross, comment=rnd.choice(COMMENTS),
+                     placed=datetime.now(UTC).replace(tzinfo=None, microsecond=0))
+
+
+def order_row(spec: OrderSpec) -> dict[str, Any]:
+    p = spec.person
+    row: dict[str, Any] = {
+        "customers_id": p.customers_id, "customers_telephone": p.telephone,
+        "customers_email_address": p.email, "payment_method": spec.payment,
+        "date_purchased": spec.placed, "orders_status": 1, "currency": "EUR",
+        "currency_value": Decimal("1.000000"),
+    }
+    for prefix, a in (("customers", p.address), ("billing", p.address),
+                      ("delivery", spec.delivery)):
+        row.update({
+            f"{prefix}_name": a.name, f"{prefix}_company": None,
+            f"{prefix}_street_address": a.street, f"{prefix}_suburb": None,
+            f"{prefix}_city": a.city, f"{prefix}_postcode": a.postcode,
+            f"{prefix}_state": None, f"{prefix}_country": a.country,
+            f"{prefix}_country_id": a.country_id, f"{prefix}_address_format_id": 5,
+        })
+    return row
+
+
+def product_row(orders_id: int, product: Product, qty: int, unit: Decimal) -> tuple[Any, ...]:
+    return (orders_id, product.products_id, product.model, product.name, product.price, unit,
+            Decimal(19 if product.code == 2 else 7), qty)
+
+
+def total_row(orders_id: int, total: tuple[str, str, Decimal, int]) -> tuple[Any, ...]:
+    class_, title, value, sort_order = total
+    return (orders_id, title, f"<strong>{value:.2f} €</strong>", value, class_, sort_order)
+
+
+ORDER_PRODUCTS_SQL = (
+    "INSERT INTO orders_products ({id}orders_id, products_id, products_model, products_name, "
+    "products_price, final_price, products_tax, products_quantity) VALUES ({mark}"
+    "%s, %s, %s, %s, %s, %s, %s, %s)")
+ATTRIBUTES_SQL = (
+    "INSERT INTO orders_products_attributes (orders_id, orders_products_id, products_options, "
+    "products_options_values, options_values_price, price_prefix) "
+    "VALUES (%s, %s, %s, %s, %s, %s)")
+TOTALS_SQL = ("INSERT INTO orders_total (orders_id, title, text, value, class, sort_order) "
+              "VALUES (%s, %s, %s, %s, %s, %s)")
+HISTORY_SQL = ("INSERT INTO orders_status_history (orders_id, orders_status_id, date_added, "
+               "customer_notified, comments) VALUES (%s, %s, %s, %s, %s)")
+
+
+def insert_bulk(conn: pymysql.Connection, specs: Sequence[OrderSpec], first_id: int) -> list[int]:
+    """Multi-row INSERTs with explicit ids (set-up, not timed); returns the order ids."""
+    line_id = (scalar(conn, "SELECT COALESCE(MAX(orders_products_id), 0) FROM orders_products")
+               or 0) + 1
+    orders, lines, attributes, totals, history, ids = [], [], [], [], [], []
+    columns: list[str] = []
+    for i, spec in enumerate(specs):
+        orders_id = first_id + i
+        ids.append(orders_id)
+        row = order_row(spec)
+        columns = list(row)
+        orders.append((orders_id, *row.values()))
+        for product, qty, unit, with_attribute in spec.lines:
+            lines.append((line_id, *product_row(orders_id, product, qty, unit)))
+            if with_attribute:
+                attributes.append((orders_id, line_id, *ATTRIBUTE))
+            line_id += 1
+        totals += [total_row(orders_id, t) for t in spec.totals]
+        history.append((orders_id, 1, spec.placed, 0, spec.comment))
+    statements = [
+        (f"INSERT INTO orders (orders_id, {', '.join(columns)}) "
+         f"VALUES ({', '.join(['%s'] * (len(columns) + 1))})", orders),
+        (ORDER_PRODUCTS_SQL.format(id="orders_products_id, ", mark="%s, "), lines),
+        (ATTRIBUTES_SQL, attributes), (TOTALS_SQL, totals), (HISTORY_SQL, history)]
+    with conn.cursor() as cur:
+        for sql, rows in statements:
+            for start in range(0, len(rows), 1000):
+                cur.executemany(sql, rows[start:start + 1000])
+    conn.commit()
+    return ids
+
+
+def insert_checkout(conn: pymysql.Connection, spec: OrderSpec) -> tuple[int, float]:
+    """One order in one transaction, in checkout's order (history row last); returns its id
+    and the perf_counter() at which COMMIT returned."""
+    row = order_row(spec)
+    with conn.cursor() as cur:
+        cur.execute(f"INSERT INTO orders ({', '.join(row)}) "
+                    f"VALUES ({', '.join(['%s'] * len(row))})", tuple(row.values()))
+        orders_id = int(cur.lastrowid)
+        for total in spec.totals:
+            cur.execute(TOTALS_SQL, total_row(orders_id, total))
+        for product, qty, unit, with_attribute in spec.lines:
+            cur.execute(ORDER_PRODUCTS_SQL.format(id="", mark=""),
+                        product_row(orders_id, product, qty, unit))
+            if with_attribute:
+                cur.execute(ATTRIBUTES_SQL, (orders_id, int(cur.lastrowid), *ATTRIBUTE))
+        cur.execute(HISTORY_SQL, (orders_id, 1, spec.placed, 0, spec.comment))
+    conn.commit()
+    return orders_id, time.perf_counter()
+
+
+# -- set-up ----------------------------------------------------------------------------------
+
+@dataclass
+class Env:
+    db_url: str
+    amqp_url: str
+    tag: str
+    tmp: Path
+    cao: str = ""
+    shop: str = ""
+    base: str = ""
+    config_path: Path = Path()
+    settings: cfg.Settings | None = None
+    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    rnd: random.Random = field(default_factory=random.Random)
+    products: list[Product] = field(default_factory=list)
+    registered: list[Person] = field(default_factory=list)
+    guests: list[Person] = field(default_factory=list)
+    specs: dict[int, OrderSpec] = field(default_factory=dict)   # orders_id -> what was written
+
+    def url(self, db: str) -> URL:
+        return make_url(self.db_url).set(database=db)
+
+    def new_orders(self, n: int) -> list[OrderSpec]:
+        return [make_order(self.rnd, self.products, self.registered, self.guests)
+                for _ in range(n)]
+
+
+def build_databases(env: Env, orders: int) -> None:
+    cao_sql = CAO_SQL.read_text(encoding="utf-8")
+    env.products, articles = make_catalogue()
+    for db in (env.cao, env.base):
+        url = sample.create_database(env.db_url, db, charset="latin1")
+        sample.run_sql_file(url, cao_sql)
+    engine = sa.create_engine(env.url(env.cao), connect_args={"charset": "utf8mb4"})
+    with engine.begin() as conn:
+        sample.cao_reference_data(conn, CAO_NAMES)
+        # Number ranges and countries, as a real installation has them (tests' erp fixture).
+        sample.insert_rows(conn, "registry", [
+            {"MAINKEY": "MAIN\\NUMBERS", "NAME": name, "VAL_INT": key, "VAL_CHAR": fmt,
+             "VAL_INT2": start}
+            for name, key, fmt, start in (("EDI", 10, "RE-000000", 1001),
+                                          ("KUNNUM", 99, "00000", 50001),
+                                          ("DEBNUM", 31, None, 10001))])
+        sample.insert_rows(conn, "land", [
+            {"ID": "D", "NAME": "Deutschland", "ISO_CODE_3": "DEU"},
+            {"ID": "AT", "NAME": "Österreich", "ISO_CODE_3": "AUT"}])
+        sample.insert_rows(conn, "artikel", articles)
+    engine.dispose()
+
+    shop_url = sample.create_database(env.db_url, env.shop)
+    sample.run_sql_file(shop_url, PHOENIX_SQL.read_text(encoding="utf-8"))
+    env.registered, env.guests = make_people(env.rnd, max(20, orders // 4),
+                                             max(10, orders // 20))
+    engine = sa.create_engine(shop_url, connect_args={"charset": "utf8mb4"})
+    with engine.begin() as conn:
+        sample.phoenix_reference_data(conn)
+        conn.exec_driver_sql(LINK_DDL)
+        sample.insert_rows(conn, "shopbridge_link", [
+            {"entity_type": "product", "entity_key": str(p.rec_id), "target_id": p.products_id}
+            for p in env.products])
+        sample.insert_rows(conn, "customers", [
+            {"customers_id": p.customers_id, "customers_gender": "f",
+             "customers_firstname": p.address.name.split()[0],
+             "customers_lastname": p.address.name.split()[-1],
+             "customers_dob": date(1980, 5, 17), "customers_email_address": p.email,
+             "customers_telephone": p.telephone, "customers_password": "$2y$10$" + "x" * 53}
+            for p in env.registered])
+    engine.dispose()
+
+
+def write_config(env: Env) -> None:
+    server = make_url(env.db_url).set(database=None)
+    if server.password:
+        raise SystemExit("pass a database URL without a password (the config file is written "
+                         "to disk); use a socket or option file instead")
+    base = server.render_as_string(hide_password=True).rstrip("/")
+    env.config_path = env.tmp / "shopbridge.toml"
+    # The broker URL travels in the environment (the children inherit it): a config file must
+    # not hold a password, and --amqp-url may have one.
+    os.environ[AMQP_URL_ENV] = env.amqp_url
+    payments = ", ".join(f'"{k}" = {v}' for k, v in PAYMENTS.items())
+    env.config_path.write_text(f"""
+[broker]
+url_env = "{AMQP_URL_ENV}"
+namespace = "{env.tag}"
+
+[[tenants]]
+name = "{TENANT}"
+[tenants.erp]
+kind = "cao"
+url = "{base}/{env.cao}"
+
+[[tenants.shops]]
+name = "{SHOP}"
+kind = "oscommerce"
+url = "{base}/{env.shop}"
+languages = ["de", "en"]
+price_level = 1
+stock_mode = "available"
+tax_classes = {{ 1 = 2, 2 = 1 }}
+filter = {{ cao_shop_id = {CAO_SHOP_ID} }}
+[tenants.shops.orders]
+payment_methods = {{ {payments} }}
+shipping_methods = {{ "Flat Rate" = 2 }}
+countries = {{ DE = "D" }}
+""", encoding="utf-8")
+    env.settings = cfg.load(env.config_path)
+
+
+def spawn(env: Env, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "shopbridge", "-c", str(env.config_path), "--log-level",
+           "WARNING", *args]
+    out = (env.tmp / f"{name}.out").open("wb")
+    err = (env.tmp / f"{name}.err").open("wb")
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=err)
+    out.close()
+    err.close()
+    env.children.append(proc)
+    return proc
+
+
+def stop_child(env: Env, proc: subprocess.Popen[bytes], name: str, timeout: float = 30.0
+               ) -> str:
+    """SIGTERM (the CLI finishes its batch and exits), then wait; returns its stdout."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc in env.children:
+        env.children.remove(proc)
+    err_file, out_file = env.tmp / f"{name}.err", env.tmp / f"{name}.out"
+    err = err_file.read_text(errors="replace").strip() if err_file.exists() else ""
+    if err:
+        log(f"{name} stderr (last lines):\n" + "\n".join(err.splitlines()[-10:]))
+    return out_file.read_text(errors="replace").strip() if out_file.exists() else ""
+
+
+def wait_for_consumer(env: Env, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    queue = topology.work_queue(env.tag, TENANT, topology.ERP)
+    deadline = time.monotonic() + timeout
+    with Connection(env.amqp_url) as conn:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"consumer exited with {proc.returncode}: "
+                                 f"{(env.tmp / 'consumer.err').read_text()[-2000:]}")
+            channel = conn.channel()
+            try:
+                _, _, consumers = channel.queue_declare(queue=queue, passive=True)
+            finally:
+                with suppress(Exception):
+                    channel.close()
+            if consumers:
+                return
+            time.sleep(0.05)
+    raise SystemExit(f"consumer did not attach to its queue within {timeout:.0f} s")
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float) -> bool:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+# -- phase: bulk -----------------------------------------------------------------------------
+
+@dataclass
+class Bulk:
+    orders: int = 0
+    published: int = 0
+    messages: int = 0
+    publish_s: float = 0.0
+    producer_cpu_s: float = 0.0
+    first_s: float = 0.0                  # run_once start -> first JOURNAL row seen
+    total_s: float = 0.0                  # run_once start -> N JOURNAL rows
+    progress: list[tuple[float, int]] = field(default_factory=list)   # (s since start, rows)
+    cpu: dict[str, float] = field(default_factory=dict)
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def import_s(self) -> float:
+        return self.total_s - self.first_s
+
+    def crossing(self, rows: int) -> float:
+        """Seconds since start when at least ``rows`` JOURNAL rows were first seen."""
+        return next((t for t, n in self.progress if n >= rows), self.total_s)
+
+    def slice_rate(self, lo: float, hi: float) -> float:
+        """Orders per second imported between fractions ``lo`` and ``hi`` of N."""
+        a = self.first_s if lo == 0 else self.crossing(int(self.orders * lo))
+        b = self.crossing(int(self.orders * hi))
+        return (int(self.orders * hi) - int(self.orders * lo)) / (b - a) if b > a else 0.0
+
+    def per_order_fit(self) -> tuple[float, float]:
+        """Least squares of ms per order = a + b * (thousand JOURNAL rows) over deciles."""
+        xs, ys = [], []
+        for i in range(10):
+            lo, hi = int(self.orders * i / 10), int(self.orders * (i + 1) / 10)
+            start = self.first_s if i == 0 else self.crossing(lo)
+            dt = self.crossing(hi) - start
+            if hi > lo and dt > 0:
+                xs.append((lo + hi) / 2 / 1000)
+                ys.append(1000 * dt / (hi - lo))
+        if len(xs) < 2:
+            return (ys[0] if ys else 0.0), 0.0
+        slope, intercept = statistics.linear_regression(xs, ys)
+        return intercept, slope
+
+
+class ProgressPoller(threading.Thread):
+    """COUNT(*) of JOURNAL (MyISAM keeps it: no scan) every 10 ms from ``start_at`` until it
+    reaches ``n``, recording every change; runs beside run_once(), which imports already."""
+
+    def __init__(self, url: URL, n: int, timeout: float) -> None:
+        super().__init__(daemon=True)
+        self.url, self.n, self.timeout = url, n, timeout
+        self.t0 = 0.0
+        self.done_at = 0.0
+        self.samples: list[tuple[float, int]] = []
+        self.error: BaseException | None = None
+
+    def start_at(self, t0: float) -> None:
+        self.t0 = t0
+        self.start()
+
+    def run(self) -> None:
+        conn = raw_connect(self.url)
+        last = -1
+        try:
+            while True:
+                rows = int(scalar(conn, "SELECT COUNT(*) FROM journal"))
+                now = time.perf_counter()
+                if rows != last:
+                    self.samples.append((now - self.t0, rows))
+                    last = rows
+                if rows >= self.n or now - self.t0 > self.timeout:
+                    break
+                time.sleep(0.01)
+        except BaseException as err:  # reported by the main thread
+            self.error = err
+        finally:
+            self.done_at = time.perf_counter()
+            conn.close()
+
+
+def bulk_phase(env: Env, n: int, meter: CpuMeter, timeout: float) -> Bulk:
+    assert env.settings is not None
+    out = Bulk(orders=n)
+    shop = raw_connect(env.url(env.shop), autocommit=False)
+    specs = env.new_orders(n)
+    t0 = time.perf_counter()
+    ids = insert_bulk(shop, specs, first_id=1)
+    env.specs.update(zip(ids, specs, strict=True))
+    shop.close()
+    log(f"inserted {n:,} orders into the shop in {time.perf_counter() - t0:.1f} s (not timed)")
+    producer = PhoenixOrderProducer(broker=env.settings.broker,
+                                    shop=env.settings.tenants[0].shop(SHOP))
+    poll = raw_connect(env.url(env.cao))
+    try:
+        producer.prepare()
+        count = producer.count()
+        if count.new != n:
+            raise SystemExit(f"the producer sees {count.new} new orders, expected {n}")
+        meter.start()
+        progress = ProgressPoller(env.url(env.cao), n, timeout)
+        t0, c0 = time.perf_counter(), time.process_time()
+        progress.start_at(t0)
+        report = producer.run_once()
+        out.publish_s = time.perf_counter() - t0
+        out.producer_cpu_s = time.process_time() - c0
+        out.published, out.messages = report.published, report.messages
+        if report.rejected:
+            log(f"WARNING: {len(report.rejected)} orders rejected, e.g. {report.rejected[0]}")
+        progress.join()
+        out.total_s = progress.done_at - t0
+        out.cpu = meter.stop()
+        out.progress = progress.samples
+        out.first_s = next((t for t, r in out.progress if r > 0), out.total_s)
+        if progress.error:
+            raise SystemExit(f"progress poller failed: {progress.error!r}")
+        last = out.progress[-1][1] if out.progress else 0
+        if last < n:
+            log(f"WARNING: only {last:,} of {n:,} orders in CAO after {timeout:.0f} s")
+        time.sleep(0.2)  # the last order's positions follow its header
+        out.checks = verify(env, poll, ids)
+    finally:
+        producer.close()
+        poll.close()
+    return out
+
+
+def verify(env: Env, conn: pymysql.Connection, ids: Sequence[int]) -> dict[str, Any]:
+    """Counts, positions per journal, duplicates, gross totals and customers vs what the shop
+    holds."""
+    checks: dict[str, Any] = {"expected": len(ids)}
+    checks["journals"] = scalar(conn, "SELECT COUNT(*) FROM journal")
+    checks["positions"] = scalar(conn, "SELECT COUNT(*) FROM journalpos")
+    checks["journals without 3 positions"] = scalar(conn, """
+        SELECT COUNT(*) FROM journal j
+        LEFT JOIN (SELECT JOURNAL_ID, COUNT(*) AS n FROM journalpos GROUP BY JOURNAL_ID) p
+          ON p.JOURNAL_ID = j.REC_ID
+        WHERE COALESCE(p.n, 0) <> 3""")
+    checks["duplicate SHOP_ORDERID"] = scalar(
+        conn, "SELECT COUNT(*) - COUNT(DISTINCT SHOP_ID, SHOP_ORDERID) FROM journal")
+    checks["duplicate VRENUM"] = scalar(
+        conn, "SELECT COUNT(*) - COUNT(DISTINCT QUELLE, VRENUM) FROM journal")
+    gross = dict(rows_of(conn, "SELECT SHOP_ORDERID, BSUMME FROM journal"))
+    checks["orders missing in CAO"] = sum(1 for i in ids if i not in gross)
+    checks["gross total mismatches"] = sum(
+        1 for i in ids if i in gross and Decimal(gross[i]) != money(env.specs[i].gross))
+    checks["import rows not complete"] = scalar(
+        conn, "SELECT COUNT(*) FROM shopbridge_order_import WHERE state <> 'complete'")
+    checks["import notes"] = scalar(
+        conn, "SELECT COUNT(*) FROM shopbridge_order_import WHERE notes IS NOT NULL")
+    people = {(s.person.customers_id, s.person.email) for s in env.specs.values()}
+    checks["expected customers"] = len(people)
+    checks["ADRESSEN"] = scalar(conn, "SELECT COUNT(*) FROM adressen")
+    checks["ADRESSEN_ASP"] = scalar(conn, "SELECT COUNT(*) FROM adressen_asp")
+    checks["ADRESSEN_LIEF"] = scalar(conn, "SELECT COUNT(*) FROM adressen_lief")
+    return checks
+
+
+def bulk_ok(b: Bulk) -> bool:
+    c = b.checks
+    return (c.get("journals") == c.get("expected") and c.get("positions") == 3 * c["expected"]
+            and not c.get("journals without 3 positions") and not c.get("duplicate SHOP_ORDERID")
+            and not c.get("duplicate VRENUM") and not c.get("orders missing in CAO")
+            and not c.get("gross total mismatches") and not c.get("import rows not complete")
+            and c.get("ADRESSEN") == c.get("expected customers"))
+
+
+@dataclass
+class Idle:
+    cycles: list[tuple[float, float, int]] = field(default_factory=list)  # wall, cpu, published
+
+
+def idle_cycles(env: Env, runs: int = 3) -> Idle:
+    assert env.settings is not None
+    out = Idle()
+    producer = PhoenixOrderProducer(broker=env.settings.broker,
+                                    shop=env.settings.tenants[0].shop(SHOP))
+    try:
+        producer.prepare()
+        for _ in range(runs):
+            t0, c0 = time.perf_counter(), time.process_time()
+            report = producer.run_once()
+            out.cycles.append((time.perf_counter() - t0, time.process_time() - c0,
+                               report.published))
+    finally:
+        producer.close()
+    return out
+
+
+# -- phase: baseline -------------------------------------------------------------------------
+
+@dataclass
+class Baseline:
+    rows: dict[str, int] = field(default_factory=dict)
+    runs: dict[str, list[float]] = field(default_factory=dict)   # variant -> seconds
+
+    def seconds(self, variant: str) -> float:
+        runs = self.runs.get(variant)
+        return statistics.median(runs) if runs else 0.0
+
+
+BASE_JOURNAL = ("journal", "journalpos")
+BASE_ALL = (*BASE_JOURNAL, "adressen", "adressen_asp", "adressen_lief")
+
+
+def baseline_copy(env: Env, runs: int) -> Baseline:
+    """The importer's final rows, multi-row INSERTed into the empty second CAO DB (timed)."""
+    out = Baseline()
+    src = raw_connect(env.url(env.cao))
+    dst = raw_connect(env.url(env.base), autocommit=False)
+    data: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
+    try:
+        for table in BASE_ALL:
+            with src.cursor() as cur:
+                cur.execute(f"SELECT * FROM `{table}`")
+                columns = [d[0] for d in cur.description]
+                data[table] = (columns, list(cur.fetchall()))
+            out.rows[table] = len(data[table][1])
+        for variant, tables in (("journal", BASE_JOURNAL), ("all", BASE_ALL)):
+            for _ in range(runs):
+                with dst.cursor() as cur:
+                    for table in BASE_ALL:
+                        cur.execute(f"TRUNCATE TABLE `{table}`")
+                dst.commit()
+                t0 = time.perf_counter()
+                with dst.cursor() as cur:
+                    for table in tables:
+                        columns, rows = data[table]
+                        sql = (f"INSERT INTO `{table}` ({', '.join(f'`{c}`' for c in columns)}) "
+                               f"VALUES ({', '.join(['%s'] * len(columns))})")
+                        for start in range(0, len(rows), 1000):
+                            cur.executemany(sql, rows[start:start + 1000])
+                dst.commit()
+                out.runs.setdefault(variant, []).append(time.perf_counter() - t0)
+    finally:
+        src.close()
+        dst.close()
+    return out
+
+
+# -- phase: latency --------------------------------------------------------------------------
+
+class ArrivalPoller(threading.Thread):
+    """Reads new JOURNAL rows by primary key every ``interval`` s; SHOP_ORDERID -> first seen."""
+
+    def __init__(self, url: URL, interval: float = 0.005) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.interval = interval
+        self.arrived: dict[int, float] = {}
+        self.stop_event = threading.Event()
+        self.error: BaseException | None = None
+        conn = raw_connect(url)
+        try:
+            self.last = int(scalar(conn, "SELECT COALESCE(MAX(REC_ID), 0) FROM journal"))
+        finally:
+            conn.close()
+
+    def run(self) -> None:
+        conn = raw_connect(self.url)
+        try:
+            while not self.stop_event.is_set():
+                rows = rows_of(conn, "SELECT REC_ID, SHOP_ORDERID FROM journal WHERE REC_ID > %s "
+                                     "ORDER BY REC_ID", (self.last,))
+                now = time.perf_counter()
+                for rec_id, order_id in rows:
+                    self.arrived.setdefault(int(order_id), now)
+                    self.last = int(rec_id)
+                time.sleep(self.interval)
+        except BaseException as err:  # reported by the main thread
+            self.error = err
+        finally:
+            conn.close()
+
+
+@dataclass
+class Latency:
+    samples: list[float] = field(default_factory=list)
+    timeouts: int = 0
+    seconds: float = 0.0
+    producer_cpu_s: float = 0.0
+    consumer_cpu_s: float = 0.0
+    warmup_s: float = 0.0
+
+
+def latency_phase(env: Env, m: int, consumer: subprocess.Popen[bytes]) -> Latency:
+    out = Latency()
+    follow = spawn(env, "follow", ["orders", "produce", "--shop", SHOP, "--follow",
+                                   "--interval", str(FOLLOW_INTERVAL_S)])
+    shop = raw_connect(env.url(env.shop), autocommit=False)
+    poller = ArrivalPoller(env.url(env.cao))
+    poller.start()
+    commits: dict[int, float] = {}
+    try:
+        # Warm-up (not counted): proves the follow producer is up and the path works.
+        [spec] = env.new_orders(1)
+        orders_id, t_commit = insert_checkout(shop, spec)
+        env.specs[orders_id] = spec
+        if not wait_until(lambda: orders_id in poller.arrived, timeout=60, interval=0.01):
+            raise SystemExit("follow producer: the warm-up order did not reach CAO within 60 s"
+                             f"{'; poller: ' + repr(poller.error) if poller.error else ''}")
+        out.warmup_s = poller.arrived[orders_id] - t_commit
+        p0, k0, t0 = proc_cpu_s(follow.pid), proc_cpu_s(consumer.pid), time.perf_counter()
+        for spec in env.new_orders(m):
+            orders_id, t_commit = insert_checkout(shop, spec)
+            env.specs[orders_id] = spec
+            commits[orders_id] = t_commit
+            time.sleep(env.rnd.uniform(0.05, 0.3))
+        wait_until(lambda: all(i in poller.arrived for i in commits), timeout=30, interval=0.01)
+        out.seconds = time.perf_counter() - t0
+        out.producer_cpu_s = proc_cpu_s(follow.pid) - p0
+        out.consumer_cpu_s = proc_cpu_s(consumer.pid) - k0
+        for orders_id, t_commit in commits.items():
+            if orders_id in poller.arrived:
+                out.samples.append(poller.arrived[orders_id] - t_commit)
+            else:
+                out.timeouts += 1
+        if poller.error:
+            log(f"WARNING: arrival poller failed: {poller.error!r}")
+    finally:
+        poller.stop_event.set()
+        poller.join(timeout=5)
+        shop.close()
+        stop_child(env, follow, "follow")
+    return out
+
+
+# -- phase: where the importer's time goes ---------------------------------------------------
+
+@dataclass
+class Profile:
+    orders: int = 0
+    journals_before: int = 0
+    timed_s: float = 0.0
+    statements: int = 0
+    statement_s: float = 0.0
+    commits: int = 0
+    commit_s: float = 0.0
+    pings: int = 0
+    ping_s: float = 0.0
+    rollbacks: int = 0
+    rollback_s: float = 0.0
+    by_statement: list[tuple[str, int, float]] = field(default_factory=list)  # class, n, s
+    profiled_s: float = 0.0
+    functions: list[tuple[str, int, float, float]] = field(default_factory=list)
+    top_tottime: str = ""
+    explain: list[tuple[str, str, int | None, float]] = field(default_factory=list)
+
+
+def statement_class(sql: str) -> str:
+    text = " ".join(sql.split())
+    text = re.sub(r"\((?:%s, )+%s\)", "(…)", text)
+    text = re.sub(r"^INSERT INTO (`?\w+`?) \([^)]*\)", r"INSERT INTO \1 (…)", text)
+    text = re.sub(r"^UPDATE (`?\w+`?) SET .* WHERE", r"UPDATE \1 SET … WHERE", text)
+    return text[:90]
+
+
+# Functions whose cumulative time tells where an order's import goes (cProfile names).
+KEY_FUNCTIONS = (
+    ("importer.py", "import_order"), ("importer.py", "_lock"), ("importer.py", "_unlock"),
+    ("importer.py", "_import_locked"), ("numbers.py", "_take"),
+    ("customers.py", "find_or_create"), ("customers.py", "_find"),
+    ("importer.py", "_write_header"), ("importer.py", "_write_positions"),
+    ("documents.py", "build"), ("connections.py", "commit"), ("connections.py", "ping"),
+    ("cursors.py", "execute"), ("~", "<method 'recv_into' of '_socket.socket' objects>"),
+)
+
+
+def profile_importer(env: Env, k: int) -> Profile:
+    """K new orders, loaded as the producer loads them, applied in this process."""
+    assert env.settings is not None
+    out = Profile(orders=k)
+    shop_cfg = env.settings.tenants[0].shop(SHOP)
+    shop = raw_connect(env.url(env.shop), autocommit=False)
+    first = int(scalar(shop, "SELECT MAX(orders_id) FROM orders")) + 1
+    specs = env.new_orders(k)
+    ids = insert_bulk(shop, specs, first_id=first)
+    env.specs.update(zip(ids, specs, strict=True))
+    shop.close()
+    producer = PhoenixOrderProducer(broker=env.settings.broker, shop=shop_cfg)
+    try:
+        with producer.engine.connect() as conn:
+            loaded = producer._load(conn, ids)   # the payloads run_once() would publish
+    finally:
+        producer.close()
+    events = [ev.parse(ev.make_event("order.placed", tenant=TENANT, source=f"oscommerce:{SHOP}",
+                                     entity_key=f"{SHOP}:{oid}", version=ev.next_version(None),
+                                     payload=body)) for oid, body in loaded]
+    applier = CaoOrderApplier(tenant=env.settings.tenants[0])
+    cao = raw_connect(env.url(env.cao))
+    try:
+        applier.prepare()
+        out.journals_before = int(scalar(cao, "SELECT COUNT(*) FROM journal"))
+        half = len(events) // 2
+        timed = time_statements(applier, events[:half], out)
+        log(f"profile: {half} orders, statement-timed, {1000 * timed / max(half, 1):.1f} ms "
+            "per order")
+        profiler = cProfile.Profile()
+        t0 = time.perf_counter()
+        profiler.enable()
+        applier.apply(events[half:])
+        profiler.disable()
+        out.profiled_s = time.perf_counter() - t0
+        read_profile(profiler, out)
+        out.explain = explain_lookups(cao)
+    finally:
+        applier.close()
+        cao.close()
+    return out
+
+
+def time_statements(applier: CaoOrderApplier, events: Sequence[ev.Event], out: Profile
+                    ) -> float:
+    """Apply ``events`` with every statement, commit and ping (pool_pre_ping) timed."""
+    per_class: dict[str, list[float]] = {}
+    started: dict[int, float] = {}
+    conn_cls = pymysql.connections.Connection
+    real_commit, real_ping, real_rollback = conn_cls.commit, conn_cls.ping, conn_cls.rollback
+    counters = {"commit": [0, 0.0], "ping": [0, 0.0], "rollback": [0, 0.0]}
+
+    def timed(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return real(self, *args, **kwargs)
+            finally:
+                counters[name][0] += 1
+                counters[name][1] += time.perf_counter() - t
+        return wrapper
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        started[id(cursor)] = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        spent = time.perf_counter() - started.pop(id(cursor), time.perf_counter())
+        per_class.setdefault(statement_class(statement), []).append(spent)
+
+    sa.event.listen(applier.engine, "before_cursor_execute", before)
+    sa.event.listen(applier.engine, "after_cursor_execute", after)
+    conn_cls.commit = timed("commit", real_commit)   # type: ignore[method-assign]
+    conn_cls.ping = timed("ping", real_ping)         # type: ignore[method-assign]
+    conn_cls.rollback = timed("rollback", real_rollback)  # type: ignore[method-assign]
+    try:
+        t0 = time.perf_counter()
+        applier.apply(events)
+        out.timed_s = time.perf_counter() - t0
+    finally:
+        conn_cls.commit = real_commit                 # type: ignore[method-assign]
+        conn_cls.ping = real_ping                     # type: ignore[method-assign]
+        conn_cls.rollback = real_rollback             # type: ignore[method-assign]
+        sa.event.remove(applier.engine, "before_cursor_execute", before)
+        sa.event.remove(applier.engine, "after_cursor_execute", after)
+    out.statements = sum(len(v) for v in per_class.values())
+    out.statement_s = sum(sum(v) for v in per_class.values())
+    out.commits, out.commit_s = int(counters["commit"][0]), float(counters["commit"][1])
+    out.pings, out.ping_s = int(counters["ping"][0]), float(counters["ping"][1])
+    out.rollbacks = int(counters["rollback"][0])
+    out.rollback_s = float(counters["rollback"][1])
+    out.by_statement = sorted(((c, len(v), sum(v)) for c, v in per_class.items()),
+                              key=lambda x: -x[2])
+    return out.timed_s
+
+
+def read_profile(profiler: cProfile.Profile, out: Profile) -> None:
+    buf = io.StringIO()
+    stats = pstats.Stats(profiler, stream=buf)
+    stats.strip_dirs().sort_stats("tottime").print_stats(12)
+    out.top_tottime = buf.getvalue()
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = \
+        stats.stats  # type: ignore[attr-defined]
+    for filename, func in KEY_FUNCTIONS:
+        calls, cum = 0, 0.0
+        for (fname, _, name), (_, nc, _, ct, _) in raw.items():
+            if fname == filename and name == func:
+                calls, cum = calls + nc, cum + ct
+        if calls:
+            label = "socket recv_into" if filename == "~" else f"{filename}:{func}"
+            out.functions.append((label, calls, cum,
+                                  cum / max(out.orders - out.orders // 2, 1)))
+
+
+def explain_lookups(conn: pymysql.Connection) -> list[tuple[str, str, int | None, float]]:
+    """The importer's per-order lookups at this table size: access type, rows read (ANALYZE),
+    median time. Each looks for the newest row, or one that is not there, as a new order or
+    a new customer does."""
+    order_id = int(scalar(conn, "SELECT MAX(SHOP_ORDERID) FROM journal"))
+    email = str(scalar(conn, "SELECT EMAIL FROM adressen ORDER BY REC_ID DESC LIMIT 1"))
+    addr = int(scalar(conn, "SELECT MAX(REC_ID) FROM adressen"))
+    lookups = [
+        ("JOURNAL by (SHOP_ID, SHOP_ORDERID)",
+         "SELECT REC_ID FROM journal WHERE SHOP_ID = %s AND SHOP_ORDERID = %s",
+         (CAO_SHOP_ID, order_id)),
+        ("ADRESSEN by (SHOP_ID, SHOP_KUNDE_ID)",
+         "SELECT REC_ID FROM adressen WHERE SHOP_ID = %s AND SHOP_KUNDE_ID = %s "
+         "ORDER BY REC_ID LIMIT 1", (CAO_SHOP_ID, -7)),
+        ("ADRESSEN by LOWER(EMAIL)",
+         "SELECT REC_ID FROM adressen WHERE LOWER(EMAIL) = LOWER(%s) ORDER BY REC_ID LIMIT 1",
+         (email,)),
+        ("ADRESSEN_LIEF by ADDR_ID + address",
+         "SELECT REC_ID FROM adressen_lief WHERE ADDR_ID = %s AND NAME1 <=> %s "
+         "ORDER BY REC_ID LIMIT 1", (addr, "x")),
+    ]
+    out = []
+    for label, sql, params in lookups:
+        with conn.cursor(pymysql.cursors.DictCursor) as cur:
+            cur.execute("ANALYZE " + sql, params)   # MariaDB: the plan with rows really read
+            plan = cur.fetchone() or {}
+        runs = []
+        for _ in range(30):
+            t0 = time.perf_counter()
+            rows_of(conn, sql, params)
+            runs.append(time.perf_counter() - t0)
+        access = f"{plan.get('type')}" + (f" key {plan['key']}" if plan.get("key") else "")
+        read = plan.get("r_rows")
+        out.append((label, access, None if read is None else round(float(read)),
+                    statistics.median(runs)))
+    return out
+
+
+# -- report ----------------------------------------------------------------------------------
+
+def git_head() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=REPO, capture_output=True, text=True,
+                               check=True).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    changed = [line for line in dirty if line.strip()]
+    return head + (f" + uncommitted changes in {len(changed)} tracked files" if changed else "")
+
+
+def server_versions(env: Env) -> tuple[str, str, str]:
+    conn = raw_connect(make_url(env.db_url).set(database=None))
+    try:
+        mariadb = str(scalar(conn, "SELECT VERSION()"))
+        flush = str(scalar(conn, "SELECT @@innodb_flush_log_at_trx_commit"))
+    finally:
+        conn.close()
+    with Connection(env.amqp_url) as kconn:
+        kconn.ensure_connection(max_retries=1)
+        props = kconn.connection.server_properties
+        rabbit = props.get("version", "?")
+    return (mariadb, rabbit.decode() if isinstance(rabbit, bytes) else str(rabbit), flush)
+
+
+def ms(seconds: float) -> str:
+    return f"{1000 * seconds:.1f} ms"
+
+
+def render(args: argparse.Namespace, facts: dict[str, str], bulk: Bulk, idle: Idle,
+           base: Baseline, lat: Latency, prof: Profile | None, command: str) -> str:
+    n = args.orders
+    c = bulk.checks
+    per_order_ms = 1000 * bulk.import_s / n if n else 0.0
+    b_j, b_all = base.seconds("journal"), base.seconds("all")
+    ratio_total = bulk.total_s / b_j if b_j else float("nan")
+    ratio_import = bulk.import_s / b_j if b_j else float("nan")
+    a, slope = bulk.per_order_fit()
+    runs_j = ", ".join(f"{r:.3f}" for r in base.runs.get("journal", []))
+    runs_all = ", ".join(f"{r:.3f}" for r in base.runs.get("all", []))
+    cpu = bulk.cpu
+    lines = [
+        f"## {facts['date']} - orders: {n:,} bulk, {args.latency_orders} in follow mode",
+        "",
+        f"- Command: `{command}`",
+        f"- Machine: {facts['nproc']} cores ({facts['cpu']}), load average at start "
+        f"{facts['load_start']}, at end {facts['load_end']}; Python {facts['python']}, "
+        f"MariaDB {facts['mariadb']} (innodb_flush_log_at_trx_commit={facts['flush']}), "
+        f"RabbitMQ {facts['rabbitmq']}; commit {facts['git']}",
+        "- Data: CAO from the upstream DDL (MyISAM, latin1; ../shared/reference/cao-faktura/"
+        "schema.sql), shop from the Phoenix 1.1 install SQL; per order 2 items (one with an "
+        "attribute), shipping, a comment; ~20 % guests (e-mails repeat), the rest registered "
+        "(customers repeat); ~15 % with another delivery address; 15 % Austria.",
+        "- Settings: pack_size 100, batch_size 500, batch_wait_ms 200 (defaults); ERP consumer "
+        "is `python -m shopbridge consume --erp` in its own process; bulk producer run_once() "
+        "in the bench process; follow mode = `shopbridge orders produce --shop web --follow "
+        f"--interval {FOLLOW_INTERVAL_S}`.",
+        f"- Whole run (set-up, phases, clean-up): {facts['wall']} s",
+        f"- ERP consumer's own summary at exit: {facts.get('consumer', '?')}",
+        "",
+        "| Measurement | Result |",
+        "|---|---|",
+        f"| Bulk: {n:,} orders, run_once() start -> {n:,}th JOURNAL row in CAO | "
+        f"**{bulk.total_s:.2f} s** (**{n / bulk.total_s if bulk.total_s else 0:,.0f} "
+        "orders/s**) |",
+        f"| - producer run_once() (read shop, build, validate, publish {bulk.published:,} "
+        f"events in {bulk.messages:,} messages, confirmed, record) | {bulk.publish_s:.2f} s "
+        f"wall, {bulk.producer_cpu_s:.2f} s CPU "
+        f"({bulk.published / bulk.publish_s if bulk.publish_s else 0:,.0f} orders/s) |",
+        f"| - importer: first -> last JOURNAL row | **{bulk.import_s:.2f} s** "
+        f"(**{n / bulk.import_s if bulk.import_s else 0:,.0f} orders/s**, "
+        f"{per_order_ms:.1f} ms per order); first row after {bulk.first_s:.2f} s |",
+        f"| - importer rate, first 10 % / middle 10 % / last 10 % of the orders | "
+        f"{bulk.slice_rate(0.0, 0.1):,.0f} / {bulk.slice_rate(0.45, 0.55):,.0f} / "
+        f"{bulk.slice_rate(0.9, 1.0):,.0f} orders/s (fit over deciles: {a:.1f} ms + "
+        f"{slope:.2f} ms per 1,000 JOURNAL rows already there) |",
+        f"| - consumer lag after run_once() returned | {bulk.total_s - bulk.publish_s:.2f} s |",
+        "| - CPU during the bulk phase (producer / ERP consumer / RabbitMQ / MariaDB) | "
+        + " / ".join(f"{cpu.get(k, 0):.2f} s" for k in ("producer", "consumer", "rabbitmq",
+                                                         "mariadb"))
+        + f" (sum {sum(cpu.values()):.2f} s of {2 * bulk.total_s:.2f} core-s) |",
+        f"| CAO after the bulk phase: journals / positions / journals without 3 positions / "
+        f"duplicate SHOP_ORDERID / duplicate numbers / orders missing / gross mismatches / "
+        f"import rows not complete / import notes | {c.get('journals')} / "
+        f"{c.get('positions')} / {c.get('journals without 3 positions')} / "
+        f"{c.get('duplicate SHOP_ORDERID')} / {c.get('duplicate VRENUM')} / "
+        f"{c.get('orders missing in CAO')} / {c.get('gross total mismatches')} / "
+        f"{c.get('import rows not complete')} / {c.get('import notes')} "
+        f"(expected {n:,} / {3 * n:,} / 0 / 0 / 0 / 0 / 0 / 0 / 0) |",
+        f"| Customers: ADRESSEN / expected (distinct registered + guest e-mails) / ADRESSEN_ASP "
+        f"/ ADRESSEN_LIEF | {c.get('ADRESSEN')} / {c.get('expected customers')} / "
+        f"{c.get('ADRESSEN_ASP')} / {c.get('ADRESSEN_LIEF')} |",
+        f"| Baseline: direct multi-row INSERT of the importer's JOURNAL + JOURNALPOS rows "
+        f"({base.rows.get('journal', 0):,} + {base.rows.get('journalpos', 0):,}; 1,000 "
+        f"rows/statement; median of {len(base.runs.get('journal', []))}) | **{b_j:.3f} s** "
+        f"(runs: {runs_j} s) |",
+        f"| - the same plus the customer rows (ADRESSEN {base.rows.get('adressen', 0):,}, "
+        f"ASP {base.rows.get('adressen_asp', 0):,}, LIEF {base.rows.get('adressen_lief', 0):,})"
+        f" | {b_all:.3f} s (runs: {runs_all} s) |",
+        f"| Pipeline vs baseline (JOURNAL + JOURNALPOS) | end to end **{ratio_total:,.0f}x**; "
+        f"importer alone **{ratio_import:,.0f}x** |",
+        f"| Idle order cycle: run_once() with all {n:,} orders published (median of "
+        f"{len(idle.cycles)}) | "
+        f"{ms(statistics.median(x[0] for x in idle.cycles))} wall, "
+        f"{ms(statistics.median(x[1] for x in idle.cycles))} CPU; published "
+        f"{', '.join(str(x[2]) for x in idle.cycles)} |",
+    ]
+    if lat.samples:
+        lat_ms = [s * 1000 for s in lat.samples]
+        lines += [
+            f"| Order COMMIT in the shop -> JOURNAL row in CAO, follow mode ({len(lat_ms)} "
+            f"orders, one transaction each, 50-300 ms apart, open loop) | p50 "
+            f"**{pct(lat_ms, 50):.0f} ms**, p90 {pct(lat_ms, 90):.0f} ms, p99 "
+            f"**{pct(lat_ms, 99):.0f} ms**, max **{max(lat_ms):.0f} ms** (min "
+            f"{min(lat_ms):.0f}, mean {statistics.fmean(lat_ms):.0f}) |",
+            f"| - orders that never arrived (30 s) | {lat.timeouts} |",
+            f"| - CPU while following ({lat.seconds:.1f} s): follow producer / ERP consumer | "
+            f"{lat.producer_cpu_s:.2f} s ({100 * lat.producer_cpu_s / lat.seconds:.0f} %) / "
+            f"{lat.consumer_cpu_s:.2f} s ({100 * lat.consumer_cpu_s / lat.seconds:.0f} %) |",
+        ]
+    elif args.latency_orders:
+        lines.append(f"| Order COMMIT -> JOURNAL row, follow mode | no samples "
+                     f"({lat.timeouts} timeouts) |")
+    db_s = 0.0
+    if prof is not None and prof.orders:
+        half = prof.orders // 2
+        per = 1000 * prof.timed_s / max(half, 1)
+        db_s = prof.statement_s + prof.commit_s + prof.ping_s + prof.rollback_s
+        lines += [
+            f"| Importer in-process, {half} more orders into CAO holding "
+            f"{prof.journals_before:,} journals (no broker; every statement timed) | "
+            f"{per:.1f} ms per order; per order {prof.statements / max(half, 1):.1f} statements"
+            f" + {prof.commits / max(half, 1):.1f} commits + {prof.pings / max(half, 1):.1f} "
+            f"pings + {prof.rollbacks / max(half, 1):.1f} rollbacks = "
+            f"{(prof.statements + prof.commits + prof.pings + prof.rollbacks) / max(half, 1):.0f}"
+            f" round trips; waiting on MariaDB {100 * db_s / prof.timed_s:.0f} % of the wall "
+            "time |",
+        ]
+    lines += [
+        "",
+        f"Baseline comparison: the whole bulk import took {ratio_total:,.0f}x, the importer "
+        f"alone {ratio_import:,.0f}x the direct multi-row INSERT of the same JOURNAL and "
+        f"JOURNALPOS rows ({bulk.import_s:.2f} s vs {b_j:.3f} s). The baseline writes only: it "
+        "does not look customers up, draw numbers, lock or track the import. Other work may "
+        "share the machine (see the load average).",
+    ]
+    if n < 5000 and bulk.import_s:
+        # Integrate the per-order fit from n to 5000: t(k) = a + slope * k / 1000 ms.
+        extra = sum(a + slope * k / 1000 for k in range(n, 5000)) / 1000
+        lines += ["", f"**Extrapolated, not measured:** 5,000 orders would take the importer "
+                  f"≈ {bulk.import_s + extra:.0f} s (the measured {bulk.import_s:.1f} s for "
+                  f"{n:,} plus the fitted per-order time {a:.1f} ms + {slope:.2f} ms per 1,000 "
+                  "journals for the rest)."]
+    if prof is not None and prof.orders:
+        lines += ["", f"### Where the importer's time goes ({prof.orders // 2} orders, "
+                      "statement-timed, in the bench process)", "",
+                  "| Statement (normalised) | count per order | ms per order |", "|---|---|---|"]
+        half = max(prof.orders // 2, 1)
+        for text, count, spent in prof.by_statement[:12]:
+            lines.append(f"| `{text}` | {count / half:.1f} | {1000 * spent / half:.2f} |")
+        lines += [f"| COMMIT (pymysql) | {prof.commits / half:.1f} | "
+                  f"{1000 * prof.commit_s / half:.2f} |",
+                  f"| ping (pool_pre_ping on each engine.connect()) | {prof.pings / half:.1f} | "
+                  f"{1000 * prof.ping_s / half:.2f} |",
+                  f"| ROLLBACK (pool reset when the connection is returned) | "
+                  f"{prof.rollbacks / half:.1f} | {1000 * prof.rollback_s / half:.2f} |",
+                  f"| everything else (Python: building, fitting, SQLAlchemy) | | "
+                  f"{1000 * (prof.timed_s - db_s) / half:.2f} |",
+                  "", f"Lookups at this size ({prof.journals_before:,} journals): "
+                  + "; ".join(f"{label}: {access}, rows {rows}, {1000 * t:.2f} ms"
+                              for label, access, rows, t in prof.explain) + ".",
+                  "", f"cProfile of the other {prof.orders - prof.orders // 2} orders "
+                  f"({prof.profiled_s:.2f} s under the profiler), cumulative per order: "
+                  + "; ".join(f"{name} {1000 * per:.2f} ms ({calls} calls)"
+                              for name, calls, _, per in prof.functions) + "."]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def append_results(text: str) -> None:
+    header = ("# shopbridge benchmark results\n\nWritten by `bench/sync_bench.py`; newest "
+              "section last. Numbers from one machine; compare runs on the same machine only.\n\n")
+    if not RESULTS.exists():
+        RESULTS.write_text(header, encoding="utf-8")
+    with RESULTS.open("a", encoding="utf-8") as f:
+        f.write("\n" + text + "\n")
+
+
+# -- main ------------------------------------------------------------------------------------
+
+@contextmanager
+def environment(args: argparse.Namespace) -> Iterator[Env]:
+    tag = f"sbbench-orders-{uuid.uuid4().hex[:8]}"
+    db_tag = tag.replace("-", "_")
+    env = Env(db_url=args.db_url, amqp_url=args.amqp_url, tag=tag,
+              tmp=Path(tempfile.mkdtemp(prefix="sbbench-orders-")), rnd=random.Random(args.seed),
+              cao=f"{db_tag}_cao", shop=f"{db_tag}_shop", base=f"{db_tag}_base")
+    try:
+        yield env
+    finally:
+        for proc in list(env.children):
+            with suppress(Exception):
+                stop_child(env, proc, "child", timeout=10)
+        if env.settings is not None:
+            with suppress(Exception), Connection(env.amqp_url) as conn:
+                topology.delete(conn, env.settings.broker, [topology.Target.for_erp(TENANT)])
+        for db in (env.cao, env.shop, env.base):
+            with suppress(Exception):
+                sample.drop_database(env.db_url, db)
+        if args.keep_tmp:
+            log(f"kept {env.tmp}")
+        else:
+            shutil.rmtree(env.tmp, ignore_errors=True)
+        log(f"removed databases {env.cao}, {env.shop}, {env.base} and namespace {env.tag}")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")   # runs the clean-up in environment()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--orders", type=int, default=5000, help="orders in the bulk phase")
+    parser.add_argument("--latency-orders", type=int, default=200,
+                        help="orders in the follow-mode latency phase (0 skips it)")
+    parser.add_argument("--profile-orders", type=int, default=200,
+                        help="orders applied in-process to see where the importer's time "
+                             "goes (0 skips it)")
+    parser.add_argument("--baseline-runs", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=900.0,
+                        help="give up waiting for the bulk import after this many seconds")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--db-url", default=os.environ.get(
+        "SHOPBRIDGE_BENCH_DB_URL", "mysql+pymysql://root@127.0.0.1:3306/"))
+    parser.add_argument("--amqp-url", default=os.environ.get(
+        "SHOPBRIDGE_BENCH_AMQP_URL", "amqp://guest@127.0.0.1:5672//"))
+    parser.add_argument("--no-results", action="store_true", help="do not touch RESULTS.md")
+    parser.add_argument("--keep-tmp", action="store_true")
+    args = parser.parse_args()
+    missing = [p for p in (CAO_SQL, PHOENIX_SQL) if not p.is_file()]
+    if missing:
+        raise SystemExit(
+            f"orders_bench: the upstream reference SQL is missing ({', '.join(map(str, missing))})."
+            f" It lives in ../shared/reference beside the repository (or set "
+            f"SHOPBRIDGE_REFERENCE_DIR); the CAO import needs JOURNAL, JOURNALPOS, ADRESSEN*, "
+            f"LAND from the real CAO DDL, which the project's own table definitions lack.")
+    if args.orders < 10:
+        raise SystemExit("--orders must be at least 10")
+    signal.signal(signal.SIGTERM, _terminate)
+    command = " ".join([".venv/bin/python", "bench/orders_bench.py", *sys.argv[1:]])
+    started = time.perf_counter()
+    facts = {"date": datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+             "nproc": str(os.cpu_count()), "cpu": cpu_model(), "load_start": loadavg(),
+             "python": platform.python_version(), "git": git_head()}
+    log(f"load average {facts['load_start']}, {facts['nproc']} cores")
+
+    with environment(args) as env:
+        facts["mariadb"], facts["rabbitmq"], facts["flush"] = server_versions(env)
+        log(f"building {env.cao}, {env.base} (CAO DDL) and {env.shop} (Phoenix) ...")
+        t0 = time.perf_counter()
+        build_databases(env, args.orders)
+        write_config(env)
+        assert env.settings is not None
+        log(f"built in {time.perf_counter() - t0:.1f} s")
+        with Connection(env.amqp_url) as conn:
+            topology.declare(conn, env.settings.broker, [topology.Target.for_erp(TENANT)])
+        consumer = spawn(env, "consumer", ["consume", "--erp"])
+        wait_for_consumer(env, consumer)
+        meter = CpuMeter({"producer": os.getpid(), "consumer": consumer.pid,
+                          "rabbitmq": find_pid("beam.smp"),
+                          "mariadb": find_pid("mariadbd", "mysqld")})
+
+        log(f"bulk: {args.orders:,} orders ...")
+        bulk = bulk_phase(env, args.orders, meter, args.timeout)
+        log(f"bulk: {bulk.total_s:.2f} s total, run_once {bulk.publish_s:.2f} s, import "
+            f"{bulk.import_s:.2f} s; checks {bulk.checks}; CPU {bulk.cpu}")
+
+        idle = idle_cycles(env)
+        log(f"idle order cycles (wall, cpu, published): {idle.cycles}")
+
+        log("baseline copy ...")
+        base = baseline_copy(env, args.baseline_runs)
+        log(f"baseline: {base.runs} for {base.rows}")
+
+        lat = Latency()
+        if args.latency_orders:
+            log(f"latency: {args.latency_orders} orders in follow mode ...")
+            lat = latency_phase(env, args.latency_orders, consumer)
+            if lat.samples:
+                lat_ms = [s * 1000 for s in lat.samples]
+                log(f"latency ms: p50 {pct(lat_ms, 50):.0f} p99 {pct(lat_ms, 99):.0f} max "
+                    f"{max(lat_ms):.0f}; timeouts {lat.timeouts}; warm-up {lat.warmup_s:.2f} s")
+
+        facts["consumer"] = stop_child(env, consumer, "consumer")
+        log(f"consumer: {facts['consumer']}")
+
+        prof = None
+        if args.profile_orders >= 2:
+            log(f"importer profile: {args.profile_orders} orders in-process ...")
+            prof = profile_importer(env, args.profile_orders)
+            log(f"importer profile, top by tottime:\n{prof.top_tottime}")
+
+    facts["load_end"] = loadavg()
+    facts["wall"] = f"{time.perf_counter() - started:.0f}"
+    text = render(args, facts, bulk, idle, base, lat, prof, command)
+    print("\n" + text)
+    if not args.no_results:
+        append_results(text)
+        log(f"appended to {RESULTS}")
+    return 0 if bulk_ok(bulk) and not lat.timeouts else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

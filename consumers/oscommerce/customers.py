@@ -1,0 +1,129 @@
+"""ERP customers -> Phoenix accounts (K1, K2).
+
+A new account gets every row the shop needs (NOTES 4): ``customers``, a default
+``address_book`` entry and ``customers_info`` (the password-reset page reads it). Its password
+is the empty string, which no login accepts (Phoenix validates against password_hash and the
+two legacy formats, none of which matches ''): nothing guessable like the ZIP code a seed
+system uses. The customer sets a password through the shop's own "password forgotten" page,
+which e-mails a reset link. Later ERP changes update names, address, phone, birthday and
+newsletter flag; the password is never written again, so one the shop set survives.
+
+An account that already exists with the same e-mail (UNIQUE in Phoenix) is linked, not
+duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from shopbridge.config import ShopConfig
+from shopbridge.errors import MappingError
+from shopbridge.events import Event
+
+from ..binder import Binder, Link
+
+ENTITY = "customer"
+NO_PASSWORD = ""   # no hash at all: no password can log in with it (K2)
+
+
+class CustomerWriter:
+    def __init__(self, *, shop: ShopConfig, binder: Binder) -> None:
+        self.shop = shop
+        self.binder = binder
+
+    def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
+        """Create or update the accounts; returns notes on what was skipped."""
+        notes = []
+        links = self.binder.lock(conn, ENTITY, (e.entity_key for e in events))
+        for event in sorted(events, key=lambda e: (e.entity_key, e.version)):
+            link = links[event.entity_key]
+            payload = event.payload
+            wanted = self.shop.filter.cao_shop_id
+            if wanted is not None and payload["shop_id"] != wanted:
+                notes.append(f"{event}: a customer of CAO shop {payload['shop_id']}, not this one")
+                continue
+            if event.version <= link.version:
+                notes.append(f"{event}: already applied (v{event.version} <= v{link.version})")
+                continue
+            link.version, link.event_id, link.dirty = event.version, event.event_id, True
+            content = hashlib.md5(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS),
+                                  usedforsecurity=False).hexdigest()
+            if content == link.content_hash and link.target_id is not None:
+                notes.append(f"{event}: unchanged")
+                continue
+            link.content_hash = content
+            self._write(conn, event, link, now)
+        self.binder.save(conn, links.values())
+        return notes
+
+    def _country(self, conn: Connection, event: Event) -> int:
+        iso3 = event.payload["address"].get("country_iso3")
+        row = conn.exec_driver_sql("SELECT countries_id FROM countries WHERE "
+                                   "countries_iso_code_3 = %s", (iso3,)).first() if iso3 else None
+        if row is None:
+            raise MappingError(f"{event}: field payload.address.country_iso3: country "
+                               f"{iso3 or event.payload['address'].get('erp_country')!r} is not "
+                               f"in shop {self.shop.name!r}'s countries")
+        return int(row[0])
+
+    def _write(self, conn: Connection, event: Event, link: Link, now: datetime) -> None:
+        p: dict[str, Any] = event.payload
+        country_id = self._country(conn, event)
+        customer_id = link.target_id
+        if customer_id is None:
+            row = conn.exec_driver_sql("SELECT customers_id FROM customers WHERE "
+                                       "customers_email_address = %s FOR UPDATE",
+                                       (p["email"],)).first()
+            customer_id = int(row[0]) if row else None
+        person = (p.get("gender"), p.get("firstname") or "", p["lastname"], p.get("date_of_birth"),
+                  p["email"], p.get("telephone") or "", "1" if p["newsletter"] else "0")
+        address = (p.get("gender"), p.get("company"), p.get("firstname") or "", p["lastname"],
+                   p["address"]["street"], p["address"]["postcode"], p["address"]["city"],
+                   country_id)
+        if customer_id is None:
+            customer_id = int(conn.exec_driver_sql(
+                "INSERT INTO customers (customers_gender, customers_firstname, "
+                "customers_lastname, customers_dob, customers_email_address, customers_telephone, "
+                "customers_newsletter, customers_password, status) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (*person, NO_PASSWORD, 1)).lastrowid)
+            conn.exec_driver_sql(
+                "INSERT INTO customers_info (customers_info_id, customers_info_number_of_logons, "
+                "customers_info_date_account_created, global_product_notifications) "
+                "VALUES (%s, %s, %s, %s)", (customer_id, 0, now, 0))
+        else:
+            conn.exec_driver_sql(
+                "UPDATE customers SET customers_gender = %s, customers_firstname = %s, "
+                "customers_lastname = %s, customers_dob = %s, customers_email_address = %s, "
+                "customers_telephone = %s, customers_newsletter = %s WHERE customers_id = %s",
+                (*person, customer_id))
+            conn.exec_driver_sql(
+                "UPDATE customers_info SET customers_info_date_account_last_modified = %s "
+                "WHERE customers_info_id = %s", (now, customer_id))
+        default = conn.exec_driver_sql(
+            "SELECT customers_default_address_id FROM customers WHERE customers_id = %s",
+            (customer_id,)).scalar()
+        updated = 0
+        if default:
+            updated = conn.exec_driver_sql(
+                "UPDATE address_book SET entry_gender = %s, entry_company = %s, "
+                "entry_firstname = %s, entry_lastname = %s, entry_street_address = %s, "
+                "entry_postcode = %s, entry_city = %s, entry_country_id = %s "
+                "WHERE address_book_id = %s AND customers_id = %s",
+                (*address, default, customer_id)).rowcount
+        if not updated:
+            address_id = conn.exec_driver_sql(
+                "INSERT INTO address_book (customers_id, entry_gender, entry_company, "
+                "entry_firstname, entry_lastname, entry_street_address, entry_postcode, "
+                "entry_city, entry_country_id, entry_zone_id) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (customer_id, *address, 0)).lastrowid
+            conn.exec_driver_sql("UPDATE customers SET customers_default_address_id = %s "
+                                 "WHERE customers_id = %s", (address_id, customer_id))
+        link.target_id = customer_id
