@@ -225,9 +225,12 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
     from consumers import ShopConsumer
     from consumers.cao import CaoOrderApplier
     from producers.oscommerce import PhoenixOrderProducer
+    from producers.oscommerce.customers import PhoenixCustomerProducer
 
     shop = settings.find_shop(args.shop, args.tenant)
     producer = PhoenixOrderProducer(broker=settings.broker, shop=shop)
+    accounts = PhoenixCustomerProducer(broker=settings.broker, shop=shop,
+                                       first_customer_id=shop.orders.first_customer_id)
     try:
         if args.orders_command == "count":
             count = producer.count()
@@ -235,20 +238,25 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
                   f"{count.waiting} waiting for payment (no status history yet)")
             return EXIT_OK
         producer.prepare()
+        accounts.prepare()
         if args.orders_command == "produce" and args.follow:
             _stop_on_signals(producer)
             while not producer.stop_event.is_set():
+                registered = accounts.run_once()   # accounts first: their orders follow
                 report = producer.run_once()
-                if report.published:
-                    log.info("shop %s: sent %d order(s)", shop.name, report.published)
+                if report.published or registered.published:
+                    log.info("shop %s: sent %d new account(s), %d order(s)", shop.name,
+                             registered.published, report.published)
                 producer.stop_event.wait(args.interval)
             return EXIT_OK
+        registered = accounts.run_once()
         report = producer.run_once()
     finally:
         producer.close()
-    print(f"shop {shop.name}: sent {report.published} order(s) to the ERP queue; "
-          f"{report.waiting} waiting for payment")
-    for line in report.rejected:
+        accounts.close()
+    print(f"shop {shop.name}: sent {registered.published} new account(s) and "
+          f"{report.published} order(s) to the ERP queue; {report.waiting} waiting for payment")
+    for line in [*registered.rejected, *report.rejected]:
         print(f"rejected: {line}")
     if args.orders_command == "import":
         tenant = settings.tenant(shop.tenant)
@@ -259,10 +267,10 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
             stats = consumer.run(idle_exit_s=1.0)
         finally:
             applier.close()
-        print(f"ERP of tenant {tenant.name}: {stats.applied} order(s) imported, "
+        print(f"ERP of tenant {tenant.name}: {stats.applied} order(s)/account(s) imported, "
               f"{stats.skipped} already there, {stats.retried} to retry, "
               f"{stats.dead} dead-lettered (see 'shopbridge dlq list --erp')")
-    return EXIT_PROBLEMS if report.rejected else EXIT_OK
+    return EXIT_PROBLEMS if report.rejected or registered.rejected else EXIT_OK
 
 
 def _dlq(settings: cfg.Settings, args: argparse.Namespace) -> int:

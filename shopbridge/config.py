@@ -77,6 +77,7 @@ class OrderImportConfig:
     # Orders below this shop order id are never sent: set it when switching over from
     # another import, so the shop's history does not flood the ERP.
     first_order_id: int = 1
+    first_customer_id: int = 1           # the same for new shop accounts (customer.registered)
     imported_status: int | None = 2      # shop status id once the ERP has the order (O2)
     imported_status_mail: bool = False   # e-mail the customer about that status
 
@@ -221,7 +222,8 @@ KNOWN_KEYS = {
     "shop": _SECRETS | {"name", "kind", "active", "languages", "price_level", "stock_mode",
                         "tax_classes", "filter", "orders", "mail"},
     "orders": {"document", "shipping_tax_code", "payment_methods", "shipping_methods",
-               "countries", "first_order_id", "imported_status", "imported_status_mail"},
+               "countries", "first_order_id", "first_customer_id", "imported_status",
+               "imported_status_mail"},
     "mail": {"host", "port", "security", "username", "password_env", "password_file",
              "password", "sender", "language", "templates", "tracking_urls"},
     "filter": {"cao_shop_id", "require_visible", "sku_pattern"},
@@ -410,6 +412,7 @@ class _Reader:
                               for k, v in dict(data.get("shipping_methods", {})).items()},
             countries=countries,
             first_order_id=self.positive(data, where, "first_order_id", 1),
+            first_customer_id=self.positive(data, where, "first_customer_id", 1),
             # 0 (TOML has no null): leave the shop's status alone after the import.
             imported_status=int(data.get("imported_status", 2)) or None,
             imported_status_mail=self.boolean(data, where, "imported_status_mail", False))

@@ -133,7 +133,8 @@ class Customers:
         result = conn.exec_driver_sql(
             f"INSERT INTO {self.t['ADRESSEN_ASP']} (ADDR_ID, NAME, VORNAME, EMAIL, TELEFON) "
             f"VALUES (%s, %s, %s, %s, %s)",
-            (addr_id, fit("ADRESSEN_ASP.NAME", last), fit("ADRESSEN_ASP.VORNAME", first or None),
+            # VORNAME is NOT NULL in CAO: a one-word name has an empty first name.
+            (addr_id, fit("ADRESSEN_ASP.NAME", last), fit("ADRESSEN_ASP.VORNAME", first),
              fit("ADRESSEN_ASP.EMAIL", email), fit("ADRESSEN_ASP.TELEFON", telephone or None)))
         return int(result.lastrowid)
 

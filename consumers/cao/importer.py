@@ -35,6 +35,7 @@ from shopbridge.events import Event
 from .customers import Customers
 from .documents import Document, build
 from .numbers import NumberRanges, number_range
+from .registrations import register_customer
 from .text import Fitter
 
 log = logging.getLogger(__name__)
@@ -137,11 +138,15 @@ class CaoOrderApplier:
             self.prepare()
         result = ApplyResult()
         for event in events:
-            if event.type != "order.placed":
+            if event.type == "order.placed":
+                note = self.import_order(event)
+            elif event.type == "customer.registered":
+                with translated(self.what), self.engine.connect() as conn:
+                    note = register_customer(self, conn, event)
+            else:
                 result.skipped += 1
                 result.notes.append(f"{event}: not for the ERP (ignored)")
                 continue
-            note = self.import_order(event)
             if note is None:
                 result.applied += 1
             else:

@@ -253,7 +253,7 @@ def test_a_phoenix_order_reaches_cao_once_through_the_orders_import_command(
     assert cli.main(["-c", str(path), "orders", "count", "--shop", "web"]) == cli.EXIT_OK
     assert "1 new order(s)" in capsys.readouterr().out
     assert cli.main(["-c", str(path), "orders", "import", "--shop", "web"]) == cli.EXIT_OK
-    assert "1 order(s) imported" in capsys.readouterr().out
+    assert "1 order(s)/account(s) imported" in capsys.readouterr().out
     assert cli.main(["-c", str(path), "orders", "import", "--shop", "web"]) == cli.EXIT_OK
 
     journal = erp.rows("SELECT REC_ID, SHOP_ORDERID, INFO, BSUMME FROM journal")
@@ -262,3 +262,15 @@ def test_a_phoenix_order_reaches_cao_once_through_the_orders_import_command(
     texts = [r[0] for r in erp.rows("SELECT BEZEICHNUNG FROM journalpos WHERE JOURNAL_ID = %s "
                                     "ORDER BY POSITION", (journal[0][0],))]
     assert texts == ["Gießkanne\nFarbe: Blau", "Buch", "Flat Rate"]
+
+
+def test_a_registered_customer_with_a_one_word_name_gets_a_contact_person(erp, namespace):
+    """ADRESSEN_ASP.VORNAME is NOT NULL in CAO: an empty first name, not NULL."""
+    applier = applier_for(settings(namespace, erp), erp)
+    single = address(name="Madonna")
+
+    result = applier.apply([order(addresses={"customer": single, "billing": single,
+                                             "delivery": single})])
+
+    assert result.applied == 1
+    assert erp.rows("SELECT NAME, VORNAME FROM adressen_asp") == [("Madonna", "")]
