@@ -133,3 +133,37 @@ class Publisher:
             except Exception:
                 log.debug("closing publisher channel failed", exc_info=True)
             self._channel = None
+
+
+class BrokerSession:
+    """A producer's broker side: opened on first publish, with the topology its events need.
+
+    Args:
+        broker: broker settings.
+        targets: the shops or targets whose queues must exist before publishing (so that no
+            event is routed nowhere).
+    """
+
+    def __init__(self, broker: Any, targets: Iterable[Any]) -> None:
+        self.broker = broker
+        self.targets = list(targets)
+        self._conn: Connection | None = None
+        self._publisher: Publisher | None = None
+
+    def publish(self, messages: Iterable[OutMessage]) -> int:
+        """Publish and wait for every confirm (see ``Publisher.publish``)."""
+        if self._publisher is None:
+            from . import topology
+
+            conn = Connection(self.broker.url, heartbeat=0)
+            conn.ensure_connection(max_retries=3)
+            topology.declare(conn, self.broker, self.targets)
+            self._conn, self._publisher = conn, Publisher(conn)
+        return self._publisher.publish(messages)
+
+    def close(self) -> None:
+        if self._publisher is not None:
+            self._publisher.close()
+        if self._conn is not None:
+            self._conn.release()
+        self._publisher = self._conn = None

@@ -22,7 +22,7 @@ from shopbridge import schemas, topology
 from shopbridge.config import BrokerConfig, TenantConfig
 from shopbridge.db import create_engine, translated
 from shopbridge.errors import PermanentError
-from shopbridge.publisher import OutMessage, Publisher
+from shopbridge.publisher import BrokerSession, OutMessage
 
 from . import payload as payloads
 from .customers import ENTITY as CUSTOMER_ENTITY
@@ -63,7 +63,6 @@ class CaoProducer:
     """Args:
         broker: broker settings.
         tenant: the tenant whose CAO database is read.
-        publisher_factory: builds the Publisher from a kombu connection (tests may wrap it).
     """
 
     def __init__(self, *, broker: BrokerConfig, tenant: TenantConfig,
@@ -77,28 +76,14 @@ class CaoProducer:
         self.snapshot = Snapshot()
         self.what = f"CAO database of tenant {tenant.name!r} ({tenant.erp.db.safe})"
         self.source_name = f"cao:{tenant.erp.db.database}"
-        self._conn: Any = None
-        self._publisher: Publisher | None = None
+        self.session = BrokerSession(broker, [s for s in tenant.shops if s.active])
         self.stop_event = threading.Event()
 
     # -- broker ----------------------------------------------------------------------------
 
-    def _broker(self) -> Publisher:
-        from kombu import Connection
-
-        if self._publisher is None:
-            self._conn = Connection(self.broker.url, heartbeat=0)
-            self._conn.ensure_connection(max_retries=3)
-            topology.declare(self._conn, self.broker, [s for s in self.tenant.shops if s.active])
-            self._publisher = Publisher(self._conn)
-        return self._publisher
 
     def close(self) -> None:
-        if self._publisher is not None:
-            self._publisher.close()
-        if self._conn is not None:
-            self._conn.release()
-        self._publisher = self._conn = None
+        self.session.close()
         self.engine.dispose()
 
     def _publish(self, events: Sequence[dict[str, Any]], report: CycleReport) -> list[int]:
@@ -125,7 +110,7 @@ class CaoProducer:
                     exchange=topology.exchange_name(self.broker.namespace), routing_key=key,
                     body=ev.encode(items[start:start + self.broker.pack_size])))
         if messages:
-            report.messages += self._broker().publish(messages)
+            report.messages += self.session.publish(messages)
         for _, event in valid:
             report.published[event["type"]] += 1
         return [i for i, _ in valid]

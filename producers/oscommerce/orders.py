@@ -30,7 +30,7 @@ from shopbridge import schemas, topology
 from shopbridge.config import BrokerConfig, ShopConfig
 from shopbridge.db import create_engine, translated
 from shopbridge.errors import PermanentError
-from shopbridge.publisher import OutMessage, Publisher
+from shopbridge.publisher import BrokerSession, OutMessage
 
 log = logging.getLogger(__name__)
 
@@ -198,28 +198,14 @@ class PhoenixOrderProducer:
         self.engine = engine or create_engine(shop.db)
         self.what = f"database of shop {shop.name!r} ({shop.db.safe})"
         self.source_name = f"oscommerce:{shop.name}"
-        self._conn: Any = None
-        self._publisher: Publisher | None = None
+        self.session = BrokerSession(broker, [topology.Target.for_erp(shop.tenant)])
         self.stop_event = threading.Event()
 
     # -- broker ----------------------------------------------------------------------------
 
-    def _broker(self) -> Publisher:
-        from kombu import Connection
-
-        if self._publisher is None:
-            self._conn = Connection(self.broker.url, heartbeat=0)
-            self._conn.ensure_connection(max_retries=3)
-            topology.declare(self._conn, self.broker, [topology.Target.for_erp(self.shop.tenant)])
-            self._publisher = Publisher(self._conn)
-        return self._publisher
 
     def close(self) -> None:
-        if self._publisher is not None:
-            self._publisher.close()
-        if self._conn is not None:
-            self._conn.release()
-        self._publisher = self._conn = None
+        self.session.close()
         self.engine.dispose()
 
     # -- reading ---------------------------------------------------------------------------
@@ -380,7 +366,7 @@ class PhoenixOrderProducer:
         messages = [OutMessage(exchange=topology.exchange_name(self.broker.namespace),
                                routing_key=key, body=ev.encode(events[i:i + size]))
                     for i in range(0, len(events), size)]
-        report.messages += self._broker().publish(messages)
+        report.messages += self.session.publish(messages)
         report.published += len(valid)
         return [(orders_id, event["event_id"]) for orders_id, event in valid]
 
