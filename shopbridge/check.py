@@ -160,10 +160,25 @@ def _check_shop(shop: ShopConfig, tax_codes: set[int], erp: ErpOrderFacts | None
                     report.ok.append(f"shop {shop.name}: database reachable")
                 _guard(report, f"shop {shop.name}: order import",
                        lambda: _check_orders(conn, names, shop, erp, report))
+                if "orders_status" in names:
+                    _check_statuses(conn, shop, report)
         finally:
             engine.dispose()
 
     _guard(report, f"shop {shop.name}", probe)
+
+
+def _check_statuses(conn: DbConnection, shop: ShopConfig, report: CheckReport) -> None:
+    """O5, order statuses: CAO keeps the shop's own status ids, so they must exist there."""
+    status = shop.orders.imported_status
+    if status is None:
+        return
+    known = {int(r[0]) for r in conn.exec_driver_sql(
+        "SELECT DISTINCT orders_status_id FROM orders_status")}
+    if status not in known:
+        report.problems.append(
+            f"shop {shop.name}: orders.imported_status {status} is not an order status of the "
+            f"shop (it has {', '.join(map(str, sorted(known)))})")
 
 
 def _check_shop_tables(conn: DbConnection, names: TableNames, shop: ShopConfig,

@@ -161,3 +161,19 @@ def test_an_unreadable_orders_table_is_a_problem_not_a_crash(cao_db, phoenix_db,
     assert len(problems) == 1
     assert problems[0].startswith("shop web: order import: OperationalError: (1054, ")
     assert "Unknown column 'payment_method'" in problems[0]
+
+
+def test_an_imported_status_the_shop_does_not_have_is_a_problem(
+        cao_db, phoenix_db, namespace, tmp_path, capsys):
+    from shopbridge import cli
+    from tests.conftest import config_data, shop_entry
+    from tests.helpers import to_toml
+
+    data = config_data(namespace, cao_db, [shop_entry("web", phoenix_db,
+                                                      orders={"imported_status": 42})])
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(data))
+
+    assert cli.main(["-c", str(path), "check"]) == cli.EXIT_PROBLEMS
+    assert "shop web: orders.imported_status 42 is not an order status of the shop (it has " \
+           "1, 2, 3)" in capsys.readouterr().out

@@ -274,3 +274,17 @@ def test_a_registered_customer_with_a_one_word_name_gets_a_contact_person(erp, n
 
     assert result.applied == 1
     assert erp.rows("SELECT NAME, VORNAME FROM adressen_asp") == [("Madonna", "")]
+
+
+def test_a_registered_customer_who_moved_updates_the_same_address(erp, namespace):
+    applier = applier_for(settings(namespace, erp), erp)
+    applier.apply([order(17)])
+    moved = address(street="Umzugsweg 8", postcode="80331", city="München")
+
+    applier.apply([order(18, addresses={"customer": moved, "billing": moved, "delivery": moved})])
+
+    assert erp.rows("SELECT STRASSE, PLZ, ORT FROM adressen") == [
+        ("Umzugsweg 8", "80331", "München")]
+    assert erp.scalar("SELECT COUNT(DISTINCT ADDR_ID) FROM journal") == 1
+    assert erp.rows("SELECT KUN_STRASSE FROM journal ORDER BY SHOP_ORDERID") == [
+        ("Hauptstraße 1",), ("Umzugsweg 8",)]       # each document keeps its own snapshot
