@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 IN_PROCESS_ATTEMPTS = 3          # deadlocks and lock timeouts, before the retry tiers
 OUTAGE_BACKOFF_MAX_S = 15.0      # longest pause between two tries while the shop DB is down
 QUIET_GAP_S = 0.02               # no new message for this long: the batch is complete
-IDLE_HOOK_S = 10.0               # while idle, let the applier catch up (e.g. unsent e-mails)
+IDLE_HOOK_S = 10.0               # how often the applier's time-driven work runs
 
 
 class Applier(Protocol):
@@ -150,7 +150,9 @@ class ShopConsumer:
                     idle_since = time.monotonic()
                 elif idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
                     return True
-                elif time.monotonic() - last_idle_hook >= IDLE_HOOK_S:
+                # Time-driven work (specials switching on and off, unsent e-mails) runs on
+                # time, also while the queue is busy.
+                if time.monotonic() - last_idle_hook >= IDLE_HOOK_S:
                     last_idle_hook = time.monotonic()
                     self._idle_hook()
             return False

@@ -9,7 +9,7 @@ product.upserted), so a stock event can never make a newer text change look stal
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,6 +26,7 @@ from ..mailer import Mailer
 from .adapter import NewProduct, PhoenixAdapter
 from .customers import CustomerWriter
 from .mapper import ProductRow, map_product, quantity
+from .specials import SpecialsScheduler
 from .statuses import StatusWriter
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ class PhoenixApplier:
         engine: optional, for tests that bring their own.
     """
 
-    def __init__(self, *, shop: ShopConfig, engine: sa.Engine | None = None) -> None:
+    def __init__(self, *, shop: ShopConfig, engine: sa.Engine | None = None,
+                 clock: Callable[[], datetime] = datetime.now) -> None:
         self.shop = shop
         # READ COMMITTED: the link rows are read after they are locked (see Binder.lock), and
         # fewer gap locks mean fewer deadlocks between consumers of one shop.
@@ -66,6 +68,7 @@ class PhoenixApplier:
         self.adapter = PhoenixAdapter(consecutive_ids=True)
         self.statuses = StatusWriter(shop=shop, binder=self.binder)
         self.customers = CustomerWriter(shop=shop, binder=self.binder)
+        self.specials = SpecialsScheduler(clock)
         self.mailer = (Mailer(config=shop.mail, engine=self.engine)
                        if shop.mail is not None else None)
 
@@ -73,6 +76,7 @@ class PhoenixApplier:
         """Create the link table and read what the mapping needs from the shop."""
         with translated(self.what), self.engine.begin() as conn:
             self.binder.ensure_table(conn)
+            self.specials.ensure_table(conn)
             if self.mailer is not None:
                 self.mailer.ensure_table(conn)
             available = PhoenixAdapter.language_ids(conn)
@@ -129,12 +133,19 @@ class PhoenixApplier:
                     result.skipped += 1
                     result.notes.append(f"{event}: {note}")
             self._execute(conn, plan, links, now)
+            windows = {links[k].target_id: row.specials
+                       for k, row in [*((k, n.row) for k, n in plan.new.items()),
+                                      *plan.update.items()]}
+            self.specials.set_windows(conn, windows)       # type: ignore[arg-type]
+            self.specials.reconcile(conn, windows)         # type: ignore[arg-type]
             self.binder.save(conn, links.values())
 
     def idle(self) -> None:
-        """Send status e-mails still waiting in the outbox (after a batch, and when idle)."""
-        if self.mailer is not None:
-            with translated(self.what):
+        """Time-driven work: specials that start or end now, status e-mails still waiting.
+        The consumer calls it while idle; batches with order statuses call it too."""
+        with translated(self.what):
+            self.specials.tick(self.engine)
+            if self.mailer is not None:
                 self.mailer.flush()
 
     def _plan(self, event: Event, link: Link, plan: _Plan) -> str | None:

@@ -43,12 +43,14 @@ class ProductRow:
     status: int
     gtin: str | None
     descriptions: tuple[Description, ...]
+    specials: tuple[tuple[Decimal, str | None, str | None], ...] = ()
 
     def content_hash(self) -> str:
         """Fingerprint of everything written to products/products_description but quantity."""
         data = [self.model, str(self.price), self.tax_class_id, str(self.weight), self.status,
                 self.gtin, [[d.language_id, d.name, d.description, d.seo_title,
-                             d.seo_description, d.seo_keywords] for d in self.descriptions]]
+                             d.seo_description, d.seo_keywords] for d in self.descriptions],
+                [[str(p), f, u] for p, f, u in self.specials]]
         return hashlib.md5(orjson.dumps(data), usedforsecurity=False).hexdigest()
 
 
@@ -120,9 +122,12 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
             seo_title=text.get("meta_title"), seo_description=text.get("meta_description"),
             seo_keywords=text.get("meta_keywords")))
     status = 1 if in_selection(payload, shop.filter) else 0
+    specials = tuple((_decimal(s["net"], f"{what}: field payload.specials.net"), s["from"],
+                      s["until"]) for s in payload.get("specials") or [])
     return ProductRow(model=payload["sku"], price=price, tax_class_id=tax_class_id,
                       weight=weight.quantize(Decimal("0.01")), status=status,
-                      gtin=payload.get("ean") or None, descriptions=tuple(descriptions))
+                      gtin=payload.get("ean") or None, descriptions=tuple(descriptions),
+                      specials=specials)
 
 
 def _decimal(value: str, what: str) -> Decimal:

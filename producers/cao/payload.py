@@ -41,7 +41,8 @@ def texts_of(row: Mapping[str, Any], fallback_name: str) -> dict[str, str | None
 
 def build(article: Mapping[str, Any], translations: list[Mapping[str, Any]], *,
           language_codes: Mapping[int, str], vat_rates: Mapping[int, str],
-          default_language: str = "de") -> dict[str, Any]:
+          default_language: str = "de",
+          specials: list[Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The product.upserted payload of one article.
 
     Args:
@@ -83,4 +84,9 @@ def build(article: Mapping[str, Any], translations: list[Mapping[str, Any]], *,
         "product_group_id": article.get("WARENGRUPPE"),
         "delivery_time_id": article.get("VK_LIEFERZEIT_ID"),
         "images": images,
+        # Absolute net price for every level, valid from .. until inclusive (None: open).
+        "specials": [{"net": _dec(s["PREIS"]),
+                      "from": s["GUELTIG_VON"].isoformat() if s.get("GUELTIG_VON") else None,
+                      "until": s["GUELTIG_BIS"].isoformat() if s.get("GUELTIG_BIS") else None}
+                     for s in specials or []],
     }

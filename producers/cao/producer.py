@@ -36,7 +36,7 @@ from .statuses import StatusSource
 log = logging.getLogger(__name__)
 
 PAGE = 2000                   # articles per change page (also the MyISAM lock granularity)
-PAYLOAD_FORMAT = 1            # bump when payload.build changes: republishes every article
+PAYLOAD_FORMAT = 2            # bump when payload.build changes: republishes every article
 
 
 @dataclass
@@ -162,6 +162,7 @@ class CaoProducer:
             after = changed[-1][0]
             hashes = {key: (h, version) for key, h, version in changed}
             articles, translations = self.source.load_articles(conn, hashes)
+            specials = self.source.load_specials(conn, hashes)
             conn.commit()
             events, stored = [], []
             for article in articles:
@@ -169,7 +170,8 @@ class CaoProducer:
                 h, last = hashes[key]
                 body = payloads.build(article, translations.get(key, []), language_codes=codes,
                                       vat_rates=rates,
-                                      default_language=self.tenant.erp.default_language)
+                                      default_language=self.tenant.erp.default_language,
+                                      specials=specials.get(key))
                 version = ev.next_version(last)
                 events.append(self._make("product.upserted", key, version, body))
                 stored.append((key, h, version, Decimal(body["stock"]), body["sku"]))

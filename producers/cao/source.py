@@ -32,6 +32,8 @@ ARTICLE_COLUMNS = (
 )
 TRANSLATION_COLUMNS = ("KURZNAME", "LANGNAME", "SHOP_KURZTEXT", "SHOP_LANGTEXT",
                        "SHOP_META_TITEL", "SHOP_META_BESCHR", "SHOP_META_KEY")
+# Special offers (DESIGN 4a): ARTIKEL_PREIS rows with PT2 'AP' that belong to no customer.
+SPECIAL_PRICES = "p.PT2 = 'AP' AND p.ADRESS_ID <= 0"
 # CAO's own defaults for STEUER_CODE 0..3 when REGISTRY holds no MAIN\MWST rows (NOTES 2);
 # only informational for shops, which compute tax from their own tax classes.
 DEFAULT_VAT = {0: "0", 1: "7", 2: "19", 3: "0"}
@@ -120,7 +122,11 @@ class CaoSource:
             f"IFNULL((SELECT GROUP_CONCAT(MD5(CONCAT_WS(_binary'|', "
             f"CAST(l.SPRACHE_ID AS BINARY), {lcolumns})) ORDER BY l.SPRACHE_ID "
             f"SEPARATOR ',') FROM {self.t['ARTIKEL_LTEXT']} l WHERE l.ARTIKEL_ID = a.REC_ID), "
-            f"_binary'-'))))")
+            f"_binary'-'), IFNULL((SELECT GROUP_CONCAT(CONCAT_WS(_binary'/', "
+            f"CAST(p.PREIS AS BINARY), CAST(QUOTE(p.GUELTIG_VON) AS BINARY), "
+            f"CAST(QUOTE(p.GUELTIG_BIS) AS BINARY)) ORDER BY p.GUELTIG_VON, p.PREIS_TYP "
+            f"SEPARATOR ',') FROM {self.t['ARTIKEL_PREIS']} p WHERE p.ARTIKEL_ID = a.REC_ID "
+            f"AND {SPECIAL_PRICES}), _binary'-'))))")
 
     def changed_articles(self, conn: Connection, *, fingerprint: str, after: int,
                          limit: int) -> list[tuple[int, bytes, int | None]]:
@@ -133,6 +139,23 @@ class CaoSource:
             f"HAVING s.src_hash IS NULL OR s.src_hash <> h "
             f"ORDER BY a.REC_ID LIMIT %s", (fingerprint, after, limit))
         return [(int(r[0]), bytes(r[1]), r[2]) for r in rows]
+
+    def load_specials(self, conn: Connection, ids: Iterable[int]
+                      ) -> dict[int, list[dict[str, Any]]]:
+        """Special-offer windows of the given articles: ARTIKEL_ID -> [{PREIS, VON, BIS}]."""
+        ids = list(ids)
+        if not ids:
+            return {}
+        marks = ", ".join(["%s"] * len(ids))
+        rows = conn.exec_driver_sql(
+            f"SELECT p.ARTIKEL_ID, p.PREIS, p.GUELTIG_VON, p.GUELTIG_BIS "
+            f"FROM {self.t['ARTIKEL_PREIS']} p WHERE p.ARTIKEL_ID IN ({marks}) AND "
+            f"{SPECIAL_PRICES} ORDER BY p.ARTIKEL_ID, p.GUELTIG_VON", tuple(ids))
+        specials: dict[int, list[dict[str, Any]]] = {}
+        for artikel_id, price, von, bis in rows:
+            specials.setdefault(int(artikel_id), []).append(
+                {"PREIS": price, "GUELTIG_VON": von, "GUELTIG_BIS": bis})
+        return specials
 
     def load_articles(self, conn: Connection, ids: Iterable[int]
                       ) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:

@@ -66,6 +66,20 @@ ARTIKEL_LTEXT = Table(
     **_opts,
 )
 
+ARTIKEL_PREIS = Table(
+    "ARTIKEL_PREIS", metadata,
+    Column("ARTIKEL_ID", Integer, primary_key=True, autoincrement=False, server_default="-1"),
+    Column("ADRESS_ID", Integer, primary_key=True, autoincrement=False, server_default="-1"),
+    Column("PREIS_TYP", TINYINT(2, unsigned=True), primary_key=True, autoincrement=False,
+           server_default="0"),
+    Column("PT2", ENUM("EK", "VK", "VK1", "VK2", "VK3", "VK4", "VK5", "AP"), nullable=False,
+           server_default="EK"),
+    Column("PREIS", Numeric(12, 4), nullable=False, server_default="0.0000"),
+    Column("GUELTIG_VON", Date),
+    Column("GUELTIG_BIS", Date),
+    **_opts,
+)
+
 SPRACHEN = Table(
     "SPRACHEN", metadata,
     Column("SPRACH_ID", Integer, primary_key=True, autoincrement=True),
@@ -93,6 +107,7 @@ REGISTRY = Table(
 TABLE_CANDIDATES = {
     "ARTIKEL": ("ARTIKEL",),
     "ARTIKEL_LTEXT": ("ARTIKEL_LTEXT",),
+    "ARTIKEL_PREIS": ("ARTIKEL_PREIS",),
     "SPRACHEN": ("SPRACHEN",),
     "REGISTRY": ("REGISTRY", "REGISTERY"),  # CAO 1.2.x code says REGISTERY (sic), NOTES 2
 }

@@ -1,0 +1,134 @@
+"""ERP manufacturers -> Phoenix ``manufacturers`` and ``manufacturers_info`` (C2).
+
+A manufacturer gets one ``manufacturers`` row and one ``manufacturers_info`` row for every
+language the shop is configured with (NOTES 2): a product page whose manufacturer lacks the
+info row of the session language prints PHP warnings into the page, so the row is written
+even where the ERP has no URL for that language. Its URL falls back to the URL of the shop's
+first language that has one, then to the first URL of the payload (by language code), then
+to '' (the column is NOT NULL). Clicks, descriptions and SEO fields the shop keeps in the info
+rows are never touched.
+
+A manufacturer with no link yet takes over a shop manufacturer of the same name that no other
+ERP manufacturer is linked to (one the merchant created by hand, or one linked before a reset,
+P4), instead of adding a duplicate.
+
+``manufacturer.deleted`` does not delete anything: products (and through them past orders)
+reference ``manufacturers_id``, and Phoenix's own admin deletes a manufacturer's products with
+it or leaves them pointing to nothing. The manufacturer stays in the shop as it is; only the
+event's version is recorded, so that an older ``manufacturer.upserted`` arriving late cannot
+bring back a stale state. A manufacturer that moves to another CAO shop likewise stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from shopbridge.config import ShopConfig
+from shopbridge.events import Event
+
+from ..binder import LINK_TABLE, Binder, Link
+
+ENTITY = "manufacturer"
+
+
+class ManufacturerWriter:
+    """Args:
+        shop: the shop's configuration (its ``filter.cao_shop_id`` selects manufacturers).
+        binder: the link table.
+        language_ids: shop language code -> languages_id, in the shop's language order.
+    """
+
+    def __init__(self, *, shop: ShopConfig, binder: Binder,
+                 language_ids: Mapping[str, int]) -> None:
+        self.shop = shop
+        self.binder = binder
+        self.language_ids = dict(language_ids)
+
+    def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
+        """Create, update or keep the manufacturers; returns notes on what changed nothing."""
+        notes = []
+        links = self.binder.lock(conn, ENTITY, (e.entity_key for e in events))
+        taken: set[int] = set()   # shop ids linked in this batch, not yet in the link table
+        for event in sorted(events, key=lambda e: (e.entity_key, e.version)):
+            link = links[event.entity_key]
+            if event.version <= link.version:
+                notes.append(f"{event}: already applied (v{event.version} <= v{link.version})")
+                continue
+            # From here on the event is the newest we know: record its version even where
+            # the shop's rows stay as they are, so older events stay stale (R3).
+            link.version, link.event_id, link.dirty = event.version, event.event_id, True
+            if event.type == "manufacturer.deleted":
+                link.content_hash = None
+                notes.append(f"{event}: kept in the shop (products may reference it)")
+                continue
+            payload = event.payload
+            wanted = self.shop.filter.cao_shop_id
+            if wanted is not None and payload["shop_id"] != wanted:
+                notes.append(f"{event}: a manufacturer of CAO shop {payload['shop_id']}, "
+                             "not this one")
+                continue
+            content = self._content_hash(payload)
+            if content == link.content_hash and link.target_id is not None:
+                notes.append(f"{event}: unchanged")
+                continue
+            link.content_hash = content
+            self._write(conn, payload, link, taken, now)
+        self.binder.save(conn, links.values())
+        return notes
+
+    def _content_hash(self, payload: Mapping[str, Any]) -> str:
+        # The shop's languages are part of what is written: a language added to the
+        # configuration makes the next event write its info row.
+        data = {"payload": payload, "languages": self.language_ids}
+        return hashlib.md5(orjson.dumps(data, option=orjson.OPT_SORT_KEYS),
+                           usedforsecurity=False).hexdigest()
+
+    def urls(self, urls: Mapping[str, str]) -> dict[int, str]:
+        """languages_id -> manufacturers_url for every shop language (fallbacks as above)."""
+        fallback = next((urls[c] for c in self.language_ids if urls.get(c)), None)
+        if fallback is None:
+            fallback = next((urls[c] for c in sorted(urls) if urls[c]), "")
+        return {lid: urls.get(code) or fallback for code, lid in self.language_ids.items()}
+
+    def _existing(self, conn: Connection, link: Link, name: str, taken: set[int]) -> int | None:
+        """The shop manufacturer to update: the linked one, or an unlinked one of that name."""
+        if link.target_id is not None:
+            row = conn.exec_driver_sql(
+                "SELECT manufacturers_id FROM manufacturers WHERE manufacturers_id = %s "
+                "FOR UPDATE", (link.target_id,)).first()
+            if row is not None:
+                return int(row[0])
+            # Deleted in the shop's admin: created again below.
+        rows = conn.exec_driver_sql(
+            f"SELECT m.manufacturers_id FROM manufacturers m WHERE m.manufacturers_name = %s "
+            f"AND NOT EXISTS (SELECT 1 FROM {LINK_TABLE} k WHERE k.entity_type = %s "
+            f"AND k.target_id = m.manufacturers_id) ORDER BY m.manufacturers_id FOR UPDATE",
+            (name, ENTITY))
+        return next((int(r[0]) for r in rows if int(r[0]) not in taken), None)
+
+    def _write(self, conn: Connection, p: Mapping[str, Any], link: Link, taken: set[int],
+               now: datetime) -> None:
+        manufacturer_id = self._existing(conn, link, p["name"], taken)
+        if manufacturer_id is None:
+            manufacturer_id = int(conn.exec_driver_sql(
+                "INSERT INTO manufacturers (manufacturers_name, manufacturers_image, date_added) "
+                "VALUES (%s, %s, %s)", (p["name"], p.get("image"), now)).lastrowid)
+        else:
+            conn.exec_driver_sql(
+                "UPDATE manufacturers SET manufacturers_name = %s, manufacturers_image = %s, "
+                "last_modified = %s WHERE manufacturers_id = %s",
+                (p["name"], p.get("image"), now, manufacturer_id))
+        rows = [(manufacturer_id, lid, url) for lid, url in self.urls(p["urls"]).items()]
+        if rows:
+            conn.exec_driver_sql(
+                "INSERT INTO manufacturers_info (manufacturers_id, languages_id, "
+                "manufacturers_url) VALUES (%s, %s, %s) "
+                "ON DUPLICATE KEY UPDATE manufacturers_url = VALUES(manufacturers_url)", rows)
+        taken.add(manufacturer_id)
+        link.target_id = manufacturer_id
