@@ -43,21 +43,17 @@ import argparse
 import cProfile
 import io
 import os
-import platform
 import pstats
 import random
 import re
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -66,28 +62,52 @@ from typing import Any
 
 import pymysql
 import sqlalchemy as sa
+from _common import (
+    REPO,
+    BenchEnv,
+    CpuMeter,
+    add_output_args,
+    add_server_args,
+    clean_up,
+    command_line,
+    executemany_chunked,
+    finish_facts,
+    insert_sql,
+    log,
+    machine_facts,
+    pct,
+    pipeline_meter,
+    proc_cpu_s,
+    publish,
+    raw_connect,
+    scalar,
+    select_all,
+    server_versions,
+    spawn,
+    stop_child,
+    timed_call,
+    wait_for_consumer,
+    wait_until,
+    write_config,
+)
 from kombu import Connection
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
 from consumers.binder import DDL as LINK_DDL
 from consumers.cao import CaoOrderApplier
 from producers.oscommerce import PhoenixOrderProducer
-from shopbridge import config as cfg
 from shopbridge import events as ev
 from shopbridge import sample, topology
 
-REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO / "bench"
-RESULTS = BENCH / "RESULTS.md"
 REFERENCE = Path(os.environ.get("SHOPBRIDGE_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
 CAO_SQL = REFERENCE / "cao-faktura" / "schema.sql"
 PHOENIX_SQL = REFERENCE / "oscommerce" / "phoenix.sql"
 SHOP = "web"
 TENANT = "bench"
 CAO_SHOP_ID = 1
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 AMQP_URL_ENV = "SBBENCH_ORDERS_AMQP_URL"
 FOLLOW_INTERVAL_S = 0.5
+STOP_TIMEOUT_S = 30.0           # for the children to finish their batch on SIGTERM
 PRODUCTS = 200
 # The upstream CAO dump has lower-case table names (a Windows server); the importer resolves
 # names case-insensitively, the benchmark's own SQL uses these.
@@ -114,81 +134,7 @@ COMMENTS = ["Bitte beim Nachbarn abgeben.", "Lieferung bitte nur vormittags – 
             "Abstellgenehmigung: Garage.", "Rückruf erwünscht vor Lieferung."]
 
 
-# -- small helpers (as in sync_bench.py) -----------------------------------------------------
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "?"
-
-
-def proc_cpu_s(pid: int | None) -> float:
-    """utime + stime of a process (all its threads), in seconds; 0 if unreadable."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
-
-
-def find_pid(*names: str) -> int | None:
-    """The oldest process whose comm is one of ``names`` (the servers: read-only use)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with suppress(OSError):
-            if (entry / "comm").read_text().strip() in names:
-                found.append(int(entry.name))
-    return min(found) if found else None
-
-
-@dataclass
-class CpuMeter:
-    """CPU seconds of named processes between ``start`` and ``stop``."""
-
-    pids: dict[str, int | None]
-    before: dict[str, float] = field(default_factory=dict)
-    used: dict[str, float] = field(default_factory=dict)
-
-    def start(self) -> None:
-        self.before = {k: proc_cpu_s(p) for k, p in self.pids.items()}
-
-    def stop(self) -> dict[str, float]:
-        self.used = {k: proc_cpu_s(p) - self.before[k] for k, p in self.pids.items()}
-        return self.used
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))
-    return ordered[int(rank) - 1]
-
-
-def raw_connect(url: URL, *, autocommit: bool = True) -> pymysql.Connection:
-    return pymysql.connect(host=url.host or "127.0.0.1", port=url.port or 3306,
-                           user=url.username or "root", password=url.password or "",
-                           database=url.database, charset="utf8mb4", autocommit=autocommit)
-
-
-def scalar(conn: pymysql.Connection, sql: str, params: Any = None) -> Any:
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        row = cur.fetchone()
-    return None if row is None else row[0]
-
+# -- small helpers ---------------------------------------------------------------------------
 
 def rows_of(conn: pymysql.Connection, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     with conn.cursor() as cur:
@@ -370,8 +316,7 @@ def insert_bulk(conn: pymysql.Connection, specs: Sequence[OrderSpec], first_id: 
         (ATTRIBUTES_SQL, attributes), (TOTALS_SQL, totals), (HISTORY_SQL, history)]
     with conn.cursor() as cur:
         for sql, rows in statements:
-            for start in range(0, len(rows), 1000):
-                cur.executemany(sql, rows[start:start + 1000])
+            executemany_chunked(cur, sql, rows)
     conn.commit()
     return ids
 
@@ -399,25 +344,12 @@ def insert_checkout(conn: pymysql.Connection, spec: OrderSpec) -> tuple[int, flo
 # -- set-up ----------------------------------------------------------------------------------
 
 @dataclass
-class Env:
-    db_url: str
-    amqp_url: str
-    tag: str
-    tmp: Path
-    cao: str = ""
-    shop: str = ""
-    base: str = ""
-    config_path: Path = Path()
-    settings: cfg.Settings | None = None
-    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+class Env(BenchEnv):
     rnd: random.Random = field(default_factory=random.Random)
     products: list[Product] = field(default_factory=list)
     registered: list[Person] = field(default_factory=list)
     guests: list[Person] = field(default_factory=list)
     specs: dict[int, OrderSpec] = field(default_factory=dict)   # orders_id -> what was written
-
-    def url(self, db: str) -> URL:
-        return make_url(self.db_url).set(database=db)
 
     def new_orders(self, n: int) -> list[OrderSpec]:
         return [make_order(self.rnd, self.products, self.registered, self.guests)
@@ -467,103 +399,13 @@ def build_databases(env: Env, orders: int) -> None:
     engine.dispose()
 
 
-def write_config(env: Env) -> None:
-    server = make_url(env.db_url).set(database=None)
-    if server.password:
-        raise SystemExit("pass a database URL without a password (the config file is written "
-                         "to disk); use a socket or option file instead")
-    base = server.render_as_string(hide_password=True).rstrip("/")
-    env.config_path = env.tmp / "shopbridge.toml"
-    # The broker URL travels in the environment (the children inherit it): a config file must
-    # not hold a password, and --amqp-url may have one.
-    os.environ[AMQP_URL_ENV] = env.amqp_url
-    payments = ", ".join(f'"{k}" = {v}' for k, v in PAYMENTS.items())
-    env.config_path.write_text(f"""
-[broker]
-url_env = "{AMQP_URL_ENV}"
-namespace = "{env.tag}"
-
-[[tenants]]
-name = "{TENANT}"
-[tenants.erp]
-kind = "cao"
-url = "{base}/{env.cao}"
-
-[[tenants.shops]]
-name = "{SHOP}"
-kind = "oscommerce"
-url = "{base}/{env.shop}"
-languages = ["de", "en"]
-price_level = 1
-stock_mode = "available"
-tax_classes = {{ 1 = 2, 2 = 1 }}
-filter = {{ cao_shop_id = {CAO_SHOP_ID} }}
-[tenants.shops.orders]
-payment_methods = {{ {payments} }}
+# The shop's order settings, appended to its table in the config file.
+_PAYMENTS_TOML = ", ".join(f'"{k}" = {v}' for k, v in PAYMENTS.items())
+ORDERS_CONFIG = f"""[tenants.shops.orders]
+payment_methods = {{ {_PAYMENTS_TOML} }}
 shipping_methods = {{ "Flat Rate" = 2 }}
 countries = {{ DE = "D" }}
-""", encoding="utf-8")
-    env.settings = cfg.load(env.config_path)
-
-
-def spawn(env: Env, name: str, args: list[str]) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "shopbridge", "-c", str(env.config_path), "--log-level",
-           "WARNING", *args]
-    out = (env.tmp / f"{name}.out").open("wb")
-    err = (env.tmp / f"{name}.err").open("wb")
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=err)
-    out.close()
-    err.close()
-    env.children.append(proc)
-    return proc
-
-
-def stop_child(env: Env, proc: subprocess.Popen[bytes], name: str, timeout: float = 30.0
-               ) -> str:
-    """SIGTERM (the CLI finishes its batch and exits), then wait; returns its stdout."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc in env.children:
-        env.children.remove(proc)
-    err_file, out_file = env.tmp / f"{name}.err", env.tmp / f"{name}.out"
-    err = err_file.read_text(errors="replace").strip() if err_file.exists() else ""
-    if err:
-        log(f"{name} stderr (last lines):\n" + "\n".join(err.splitlines()[-10:]))
-    return out_file.read_text(errors="replace").strip() if out_file.exists() else ""
-
-
-def wait_for_consumer(env: Env, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    queue = topology.work_queue(env.tag, TENANT, topology.ERP)
-    deadline = time.monotonic() + timeout
-    with Connection(env.amqp_url) as conn:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise SystemExit(f"consumer exited with {proc.returncode}: "
-                                 f"{(env.tmp / 'consumer.err').read_text()[-2000:]}")
-            channel = conn.channel()
-            try:
-                _, _, consumers = channel.queue_declare(queue=queue, passive=True)
-            finally:
-                with suppress(Exception):
-                    channel.close()
-            if consumers:
-                return
-            time.sleep(0.05)
-    raise SystemExit(f"consumer did not attach to its queue within {timeout:.0f} s")
-
-
-def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float) -> bool:
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
+"""
 
 
 # -- phase: bulk -----------------------------------------------------------------------------
@@ -746,10 +588,8 @@ def idle_cycles(env: Env, runs: int = 3) -> Idle:
     try:
         producer.prepare()
         for _ in range(runs):
-            t0, c0 = time.perf_counter(), time.process_time()
-            report = producer.run_once()
-            out.cycles.append((time.perf_counter() - t0, time.process_time() - c0,
-                               report.published))
+            wall, cpu, report = timed_call(producer.run_once)
+            out.cycles.append((wall, cpu, report.published))
     finally:
         producer.close()
     return out
@@ -779,10 +619,7 @@ def baseline_copy(env: Env, runs: int) -> Baseline:
     data: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
     try:
         for table in BASE_ALL:
-            with src.cursor() as cur:
-                cur.execute(f"SELECT * FROM `{table}`")
-                columns = [d[0] for d in cur.description]
-                data[table] = (columns, list(cur.fetchall()))
+            data[table] = select_all(src, table)
             out.rows[table] = len(data[table][1])
         for variant, tables in (("journal", BASE_JOURNAL), ("all", BASE_ALL)):
             for _ in range(runs):
@@ -794,10 +631,7 @@ def baseline_copy(env: Env, runs: int) -> Baseline:
                 with dst.cursor() as cur:
                     for table in tables:
                         columns, rows = data[table]
-                        sql = (f"INSERT INTO `{table}` ({', '.join(f'`{c}`' for c in columns)}) "
-                               f"VALUES ({', '.join(['%s'] * len(columns))})")
-                        for start in range(0, len(rows), 1000):
-                            cur.executemany(sql, rows[start:start + 1000])
+                        executemany_chunked(cur, insert_sql(table, columns), rows)
                 dst.commit()
                 out.runs.setdefault(variant, []).append(time.perf_counter() - t0)
     finally:
@@ -889,7 +723,7 @@ def latency_phase(env: Env, m: int, consumer: subprocess.Popen[bytes]) -> Latenc
         poller.stop_event.set()
         poller.join(timeout=5)
         shop.close()
-        stop_child(env, follow, "follow")
+        stop_child(env, follow, "follow", timeout=STOP_TIMEOUT_S)
     return out
 
 
@@ -1087,33 +921,6 @@ def explain_lookups(conn: pymysql.Connection) -> list[tuple[str, str, int | None
 
 # -- report ----------------------------------------------------------------------------------
 
-def git_head() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=REPO, capture_output=True, text=True,
-                               check=True).stdout.split("\n")
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
-    changed = [line for line in dirty if line.strip()]
-    return head + (f" + uncommitted changes in {len(changed)} tracked files" if changed else "")
-
-
-def server_versions(env: Env) -> tuple[str, str, str]:
-    conn = raw_connect(make_url(env.db_url).set(database=None))
-    try:
-        mariadb = str(scalar(conn, "SELECT VERSION()"))
-        flush = str(scalar(conn, "SELECT @@innodb_flush_log_at_trx_commit"))
-    finally:
-        conn.close()
-    with Connection(env.amqp_url) as kconn:
-        kconn.ensure_connection(max_retries=1)
-        props = kconn.connection.server_properties
-        rabbit = props.get("version", "?")
-    return (mariadb, rabbit.decode() if isinstance(rabbit, bytes) else str(rabbit), flush)
-
-
 def ms(seconds: float) -> str:
     return f"{1000 * seconds:.1f} ms"
 
@@ -1268,40 +1075,15 @@ def render(args: argparse.Namespace, facts: dict[str, str], bulk: Bulk, idle: Id
     return "\n".join(lines)
 
 
-def append_results(text: str) -> None:
-    header = ("# shopbridge benchmark results\n\nWritten by `bench/sync_bench.py`; newest "
-              "section last. Numbers from one machine; compare runs on the same machine only.\n\n")
-    if not RESULTS.exists():
-        RESULTS.write_text(header, encoding="utf-8")
-    with RESULTS.open("a", encoding="utf-8") as f:
-        f.write("\n" + text + "\n")
-
-
 # -- main ------------------------------------------------------------------------------------
 
 @contextmanager
 def environment(args: argparse.Namespace) -> Iterator[Env]:
-    tag = f"sbbench-orders-{uuid.uuid4().hex[:8]}"
-    db_tag = tag.replace("-", "_")
-    env = Env(db_url=args.db_url, amqp_url=args.amqp_url, tag=tag,
-              tmp=Path(tempfile.mkdtemp(prefix="sbbench-orders-")), rnd=random.Random(args.seed),
-              cao=f"{db_tag}_cao", shop=f"{db_tag}_shop", base=f"{db_tag}_base")
+    env = Env.create(args, "sbbench-orders", rnd=random.Random(args.seed))
     try:
         yield env
     finally:
-        for proc in list(env.children):
-            with suppress(Exception):
-                stop_child(env, proc, "child", timeout=10)
-        if env.settings is not None:
-            with suppress(Exception), Connection(env.amqp_url) as conn:
-                topology.delete(conn, env.settings.broker, [topology.Target.for_erp(TENANT)])
-        for db in (env.cao, env.shop, env.base):
-            with suppress(Exception):
-                sample.drop_database(env.db_url, db)
-        if args.keep_tmp:
-            log(f"kept {env.tmp}")
-        else:
-            shutil.rmtree(env.tmp, ignore_errors=True)
+        clean_up(env, lambda _: [topology.Target.for_erp(TENANT)], keep_tmp=args.keep_tmp)
         log(f"removed databases {env.cao}, {env.shop}, {env.base} and namespace {env.tag}")
 
 
@@ -1321,12 +1103,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="give up waiting for the bulk import after this many seconds")
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--db-url", default=os.environ.get(
-        "SHOPBRIDGE_BENCH_DB_URL", "mysql+pymysql://root@127.0.0.1:3306/"))
-    parser.add_argument("--amqp-url", default=os.environ.get(
-        "SHOPBRIDGE_BENCH_AMQP_URL", "amqp://guest@127.0.0.1:5672//"))
-    parser.add_argument("--no-results", action="store_true", help="do not touch RESULTS.md")
-    parser.add_argument("--keep-tmp", action="store_true")
+    add_server_args(parser, amqp_default="amqp://guest@127.0.0.1:5672//")
+    add_output_args(parser)
     args = parser.parse_args()
     missing = [p for p in (CAO_SQL, PHOENIX_SQL) if not p.is_file()]
     if missing:
@@ -1338,28 +1116,25 @@ def main() -> int:
     if args.orders < 10:
         raise SystemExit("--orders must be at least 10")
     signal.signal(signal.SIGTERM, _terminate)
-    command = " ".join([".venv/bin/python", "bench/orders_bench.py", *sys.argv[1:]])
+    command = command_line("bench/orders_bench.py")
     started = time.perf_counter()
-    facts = {"date": datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-             "nproc": str(os.cpu_count()), "cpu": cpu_model(), "load_start": loadavg(),
-             "python": platform.python_version(), "git": git_head()}
-    log(f"load average {facts['load_start']}, {facts['nproc']} cores")
+    facts = machine_facts()
 
     with environment(args) as env:
-        facts["mariadb"], facts["rabbitmq"], facts["flush"] = server_versions(env)
+        facts["mariadb"], facts["rabbitmq"], facts["flush"] = server_versions(
+            env.db_url, env.amqp_url, "@@innodb_flush_log_at_trx_commit")
         log(f"building {env.cao}, {env.base} (CAO DDL) and {env.shop} (Phoenix) ...")
         t0 = time.perf_counter()
         build_databases(env, args.orders)
-        write_config(env)
+        write_config(env, url_env=AMQP_URL_ENV, tenant=TENANT, shop=SHOP,
+                     cao_shop_id=CAO_SHOP_ID, shop_extra=ORDERS_CONFIG)
         assert env.settings is not None
         log(f"built in {time.perf_counter() - t0:.1f} s")
         with Connection(env.amqp_url) as conn:
             topology.declare(conn, env.settings.broker, [topology.Target.for_erp(TENANT)])
         consumer = spawn(env, "consumer", ["consume", "--erp"])
-        wait_for_consumer(env, consumer)
-        meter = CpuMeter({"producer": os.getpid(), "consumer": consumer.pid,
-                          "rabbitmq": find_pid("beam.smp"),
-                          "mariadb": find_pid("mariadbd", "mysqld")})
+        wait_for_consumer(env, consumer, topology.work_queue(env.tag, TENANT, topology.ERP))
+        meter = pipeline_meter(consumer.pid)
 
         log(f"bulk: {args.orders:,} orders ...")
         bulk = bulk_phase(env, args.orders, meter, args.timeout)
@@ -1382,7 +1157,7 @@ def main() -> int:
                 log(f"latency ms: p50 {pct(lat_ms, 50):.0f} p99 {pct(lat_ms, 99):.0f} max "
                     f"{max(lat_ms):.0f}; timeouts {lat.timeouts}; warm-up {lat.warmup_s:.2f} s")
 
-        facts["consumer"] = stop_child(env, consumer, "consumer")
+        facts["consumer"] = stop_child(env, consumer, "consumer", timeout=STOP_TIMEOUT_S)
         log(f"consumer: {facts['consumer']}")
 
         prof = None
@@ -1391,13 +1166,9 @@ def main() -> int:
             prof = profile_importer(env, args.profile_orders)
             log(f"importer profile, top by tottime:\n{prof.top_tottime}")
 
-    facts["load_end"] = loadavg()
-    facts["wall"] = f"{time.perf_counter() - started:.0f}"
+    finish_facts(facts, started)
     text = render(args, facts, bulk, idle, base, lat, prof, command)
-    print("\n" + text)
-    if not args.no_results:
-        append_results(text)
-        log(f"appended to {RESULTS}")
+    publish(text, write_results=not args.no_results, blank_line_before=True)
     return 0 if bulk_ok(bulk) and not lat.timeouts else 1
 
 

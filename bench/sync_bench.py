@@ -28,140 +28,66 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
-import platform
 import pstats
 import random
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pymysql
 import sqlalchemy as sa
+from _common import (
+    BENCH,
+    BenchEnv,
+    CpuMeter,
+    add_output_args,
+    add_server_args,
+    clean_up,
+    command_line,
+    executemany_chunked,
+    finish_facts,
+    insert_sql,
+    loadavg,
+    log,
+    machine_facts,
+    pct,
+    pipeline_meter,
+    proc_cpu_s,
+    publish,
+    raw_connect,
+    scalar,
+    select_all,
+    server_versions,
+    spawn,
+    stop_child,
+    timed_call,
+    wait_for_consumer,
+    wait_until,
+    write_config,
+)
 from kombu import Connection
-from sqlalchemy.engine import URL, make_url
 
 from consumers.binder import DDL as LINK_DDL
 from consumers.oscommerce import tables as phoenix_tables
 from producers.cao import CaoProducer
 from producers.cao import tables as cao_tables
-from shopbridge import config as cfg
 from shopbridge import sample, topology
 
-REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO / "bench"
-RESULTS = BENCH / "RESULTS.md"
 PROFILE_OUT = BENCH / "PROFILE.txt"
 SHOP = "shop"
 TENANT = "bench"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 AMQP_URL_ENV = "SBBENCH_AMQP_URL"
-
-
-# -- small helpers ---------------------------------------------------------------------------
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "?"
-
-
-def proc_cpu_s(pid: int | None) -> float:
-    """utime + stime of a process (all its threads), in seconds; 0 if unreadable."""
-    if pid is None:
-        return 0.0
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
-
-
-def find_pid(*names: str) -> int | None:
-    """The oldest process whose comm is one of ``names`` (the servers: read-only use)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with suppress(OSError):
-            if (entry / "comm").read_text().strip() in names:
-                found.append(int(entry.name))
-    return min(found) if found else None
-
-
-@dataclass
-class CpuMeter:
-    """CPU seconds of named processes between ``start`` and ``stop``."""
-
-    pids: dict[str, int | None]
-    before: dict[str, float] = field(default_factory=dict)
-    used: dict[str, float] = field(default_factory=dict)
-
-    def start(self) -> None:
-        self.before = {k: proc_cpu_s(p) for k, p in self.pids.items()}
-
-    def stop(self) -> dict[str, float]:
-        self.used = {k: proc_cpu_s(p) - self.before[k] for k, p in self.pids.items()}
-        return self.used
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * q // 100))
-    return ordered[int(rank) - 1]
-
-
-def raw_connect(url: URL, *, autocommit: bool = True) -> pymysql.Connection:
-    return pymysql.connect(host=url.host or "127.0.0.1", port=url.port or 3306,
-                           user=url.username or "root", password=url.password or "",
-                           database=url.database, charset="utf8mb4", autocommit=autocommit)
-
-
-def scalar(conn: pymysql.Connection, sql: str, params: Any = None) -> Any:
-    with conn.cursor() as cur:
-        cur.execute(sql, params)
-        row = cur.fetchone()
-    return None if row is None else row[0]
 
 
 # -- set-up ----------------------------------------------------------------------------------
 
-@dataclass
-class Env:
-    db_url: str
-    amqp_url: str
-    tag: str
-    tmp: Path
-    cao: str = ""
-    shop: str = ""
-    base: str = ""
-    config_path: Path = Path()
-    settings: cfg.Settings | None = None
-    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def url(self, db: str) -> URL:
-        return make_url(self.db_url).set(database=db)
+Env = BenchEnv
 
 
 def build_databases(env: Env, articles: int) -> int:
@@ -185,96 +111,6 @@ def build_databases(env: Env, articles: int) -> int:
     return sum(1 for r in rows if r["SHOP_ID"] == 1 and r["SHOP_VISIBLE"] == 1)
 
 
-def write_config(env: Env) -> None:
-    server = make_url(env.db_url).set(database=None)
-    if server.password:
-        raise SystemExit("pass a database URL without a password (the config file is written "
-                         "to disk); use a socket or option file instead")
-    base = server.render_as_string(hide_password=True).rstrip("/")
-    env.config_path = env.tmp / "shopbridge.toml"
-    # The broker URL holds a password (guest:guest), which a config file must not: it travels
-    # in the environment, which the consumer and follow-producer processes inherit.
-    os.environ[AMQP_URL_ENV] = env.amqp_url
-    env.config_path.write_text(f"""
-[broker]
-url_env = "{AMQP_URL_ENV}"
-namespace = "{env.tag}"
-
-[[tenants]]
-name = "{TENANT}"
-[tenants.erp]
-kind = "cao"
-url = "{base}/{env.cao}"
-
-[[tenants.shops]]
-name = "{SHOP}"
-kind = "oscommerce"
-url = "{base}/{env.shop}"
-languages = ["de", "en"]
-price_level = 1
-stock_mode = "available"
-tax_classes = {{ 1 = 2, 2 = 1 }}
-filter = {{ cao_shop_id = 1 }}
-""", encoding="utf-8")
-    env.settings = cfg.load(env.config_path)
-
-
-def spawn(env: Env, name: str, args: list[str], *, profile_to: Path | None = None
-          ) -> subprocess.Popen[bytes]:
-    prefix = [sys.executable]
-    if profile_to is not None:
-        prefix += ["-m", "cProfile", "-o", str(profile_to)]
-    cmd = [*prefix, "-m", "shopbridge", "-c", str(env.config_path), "--log-level", "WARNING",
-           *args]
-    out = (env.tmp / f"{name}.out").open("wb")
-    err = (env.tmp / f"{name}.err").open("wb")
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=err)
-    out.close()
-    err.close()
-    env.children.append(proc)
-    return proc
-
-
-def stop_child(env: Env, proc: subprocess.Popen[bytes], name: str, timeout: float = 20.0
-               ) -> str:
-    """SIGTERM (the CLI finishes its batch and exits), then wait; returns its stdout."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc in env.children:
-        env.children.remove(proc)
-    err_file, out_file = env.tmp / f"{name}.err", env.tmp / f"{name}.out"
-    err = err_file.read_text(errors="replace").strip() if err_file.exists() else ""
-    if err:
-        log(f"{name} stderr (last lines):\n" + "\n".join(err.splitlines()[-10:]))
-    return out_file.read_text(errors="replace").strip() if out_file.exists() else ""
-
-
-def wait_for_consumer(env: Env, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    assert env.settings is not None
-    queue = topology.work_queue(env.tag, TENANT, SHOP)
-    deadline = time.monotonic() + timeout
-    with Connection(env.amqp_url) as conn:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise SystemExit(f"consumer exited with {proc.returncode}: "
-                                 f"{(env.tmp / 'consumer.err').read_text()[-2000:]}")
-            channel = conn.channel()
-            try:
-                _, _, consumers = channel.queue_declare(queue=queue, passive=True)
-            finally:
-                with suppress(Exception):
-                    channel.close()
-            if consumers:
-                return
-            time.sleep(0.05)
-    raise SystemExit("consumer did not attach to its queue within 30 s")
-
-
 # -- phases ----------------------------------------------------------------------------------
 
 @dataclass
@@ -286,15 +122,6 @@ class FullSync:
     total_s: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
     checks: dict[str, Any] = field(default_factory=dict)
-
-
-def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float) -> bool:
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def full_sync(env: Env, expected: int, meter: CpuMeter,
@@ -380,10 +207,7 @@ def baseline_copy(env: Env, runs: int) -> Baseline:
     data: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
     try:
         for table in ("products", "products_description", "shopbridge_link"):
-            with src.cursor() as cur:
-                cur.execute(f"SELECT * FROM `{table}`")
-                columns = [d[0] for d in cur.description]
-                data[table] = (columns, list(cur.fetchall()))
+            data[table] = select_all(src, table)
             out.rows[table] = len(data[table][1])
         with dst.cursor() as cur:
             cur.execute(LINK_DDL)
@@ -396,10 +220,7 @@ def baseline_copy(env: Env, runs: int) -> Baseline:
             t0 = time.perf_counter()
             with dst.cursor() as cur:
                 for table, (columns, rows) in data.items():
-                    sql = (f"INSERT INTO `{table}` ({', '.join(f'`{c}`' for c in columns)}) "
-                           f"VALUES ({', '.join(['%s'] * len(columns))})")
-                    for start in range(0, len(rows), 1000):
-                        cur.executemany(sql, rows[start:start + 1000])
+                    executemany_chunked(cur, insert_sql(table, columns), rows)
             dst.commit()
             out.runs.append(time.perf_counter() - t0)
     finally:
@@ -483,15 +304,11 @@ def idle_cycles(env: Env, runs: int = 3, stock_runs: int = 5) -> Idle:
     try:
         producer.prepare()
         for _ in range(runs):
-            t0, c0 = time.perf_counter(), time.process_time()
-            report = producer.run_once()
-            out.cycles.append((time.perf_counter() - t0, time.process_time() - c0,
-                               report.events))
+            wall, cpu, report = timed_call(producer.run_once)
+            out.cycles.append((wall, cpu, report.events))
         for _ in range(stock_runs):
-            t0, c0 = time.perf_counter(), time.process_time()
-            report = producer.stock_scan()
-            out.stock.append((time.perf_counter() - t0, time.process_time() - c0,
-                              report.events))
+            wall, cpu, report = timed_call(producer.stock_scan)
+            out.stock.append((wall, cpu, report.events))
     finally:
         producer.close()
     return out
@@ -535,32 +352,6 @@ def stock_burst(env: Env, expected: int, meter: CpuMeter) -> Burst:
 
 
 # -- report ----------------------------------------------------------------------------------
-
-def git_head() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=REPO, capture_output=True, text=True,
-                               check=True).stdout.split("\n")
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
-    changed = [line for line in dirty if line.strip()]
-    return head + (f" + uncommitted changes in {len(changed)} tracked files" if changed else "")
-
-
-def server_versions(env: Env) -> tuple[str, str]:
-    conn = raw_connect(make_url(env.db_url).set(database=None))
-    try:
-        mariadb = str(scalar(conn, "SELECT VERSION()"))
-    finally:
-        conn.close()
-    with Connection(env.amqp_url) as kconn:
-        kconn.ensure_connection(max_retries=1)
-        props = kconn.connection.server_properties
-        rabbit = props.get("version", "?")
-    return mariadb, rabbit.decode() if isinstance(rabbit, bytes) else str(rabbit)
-
 
 def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync],
            base: Baseline, lat: Latency, idle: Idle, burst: Burst, command: str) -> str:
@@ -652,15 +443,6 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
     return "\n".join(lines)
 
 
-def append_results(text: str) -> None:
-    header = ("# shopbridge benchmark results\n\nWritten by `bench/sync_bench.py`; newest "
-              "section last. Numbers from one machine; compare runs on the same machine only.\n\n")
-    if not RESULTS.exists():
-        RESULTS.write_text(header, encoding="utf-8")
-    with RESULTS.open("a", encoding="utf-8") as f:
-        f.write(text + "\n")
-
-
 def profile_text(producer: cProfile.Profile | None, consumer_file: Path | None) -> str:
     parts = []
     for title, source in (("producer run_once() (in-process)", producer),
@@ -680,27 +462,11 @@ def profile_text(producer: cProfile.Profile | None, consumer_file: Path | None) 
 
 @contextmanager
 def environment(args: argparse.Namespace) -> Iterator[Env]:
-    tag = f"sbbench-{uuid.uuid4().hex[:8]}"
-    db_tag = tag.replace("-", "_")
-    env = Env(db_url=args.db_url, amqp_url=args.amqp_url, tag=tag,
-              tmp=Path(tempfile.mkdtemp(prefix="sbbench-")),
-              cao=f"{db_tag}_cao", shop=f"{db_tag}_shop", base=f"{db_tag}_base")
+    env = Env.create(args, "sbbench")
     try:
         yield env
     finally:
-        for proc in list(env.children):
-            with suppress(Exception):
-                stop_child(env, proc, "child", timeout=10)
-        if env.settings is not None:
-            with suppress(Exception), Connection(env.amqp_url) as conn:
-                topology.delete(conn, env.settings.broker, env.settings.tenants[0].shops)
-        for db in (env.cao, env.shop, env.base):
-            with suppress(Exception):
-                sample.drop_database(env.db_url, db)
-        if args.keep_tmp:
-            log(f"kept {env.tmp}")
-        else:
-            shutil.rmtree(env.tmp, ignore_errors=True)
+        clean_up(env, lambda settings: settings.tenants[0].shops, keep_tmp=args.keep_tmp)
 
 
 def main() -> int:
@@ -715,30 +481,23 @@ def main() -> int:
                         help="full syncs (each from an empty shop) and baseline copies; the "
                              "median is reported (default 3)")
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--db-url", default=os.environ.get(
-        "SHOPBRIDGE_BENCH_DB_URL", "mysql+pymysql://root@127.0.0.1:3306/"))
-    parser.add_argument("--amqp-url", default=os.environ.get(
-        "SHOPBRIDGE_BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//"))
+    add_server_args(parser, amqp_default="amqp://guest:guest@127.0.0.1:5672//")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile the full sync (producer and consumer) into "
                              "bench/PROFILE.txt; skips the other phases and RESULTS.md")
-    parser.add_argument("--no-results", action="store_true", help="do not touch RESULTS.md")
-    parser.add_argument("--keep-tmp", action="store_true")
+    add_output_args(parser)
     args = parser.parse_args()
     if args.random_phase_changes is None:
         args.random_phase_changes = args.changes
-    command = " ".join([".venv/bin/python", "bench/sync_bench.py", *sys.argv[1:]])
+    command = command_line("bench/sync_bench.py")
     started = time.perf_counter()
-    facts = {"date": datetime.now(UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-             "nproc": str(os.cpu_count()), "cpu": cpu_model(), "load_start": loadavg(),
-             "python": platform.python_version(), "git": git_head()}
-    log(f"load average {facts['load_start']}, {facts['nproc']} cores")
+    facts = machine_facts()
 
     with environment(args) as env:
-        facts["mariadb"], facts["rabbitmq"] = server_versions(env)
+        facts["mariadb"], facts["rabbitmq"] = server_versions(env.db_url, env.amqp_url)
         log(f"building {env.cao} ({args.articles:,} articles), {env.shop}, {env.base}")
         expected = build_databases(env, args.articles)
-        write_config(env)
+        write_config(env, url_env=AMQP_URL_ENV, tenant=TENANT, shop=SHOP, cao_shop_id=1)
         assert env.settings is not None
         with Connection(env.amqp_url) as conn:
             topology.declare(conn, env.settings.broker, env.settings.tenants[0].shops)
@@ -746,10 +505,8 @@ def main() -> int:
         consumer_prof = env.tmp / "consumer.prof" if args.profile else None
         consumer = spawn(env, "consumer", ["consume", "--shop", SHOP],
                          profile_to=consumer_prof)
-        wait_for_consumer(env, consumer)
-        meter = CpuMeter({"producer": os.getpid(), "consumer": consumer.pid,
-                          "rabbitmq": find_pid("beam.smp"),
-                          "mariadb": find_pid("mariadbd", "mysqld")})
+        wait_for_consumer(env, consumer, topology.work_queue(env.tag, TENANT, SHOP))
+        meter = pipeline_meter(consumer.pid)
 
         profiler = cProfile.Profile() if args.profile else None
         fulls: list[FullSync] = []
@@ -799,13 +556,9 @@ def main() -> int:
         facts["consumer"] = stop_child(env, consumer, "consumer")
         log(f"consumer: {facts['consumer']}")
 
-    facts["load_end"] = loadavg()
-    facts["wall"] = f"{time.perf_counter() - started:.0f}"
+    finish_facts(facts, started)
     text = render(args, facts, fulls, base, lat, idle, burst, command)
-    print("\n" + text)
-    if not args.no_results:
-        append_results(text)
-        log(f"appended to {RESULTS}")
+    publish(text, write_results=not args.no_results)
     bad = (any(f.checks.get("products") != expected or f.checks.get("mismatches vs CAO")
                for f in fulls) or any(c[2] for c in idle.cycles) or lat.timeouts)
     return 1 if bad else 0
