@@ -76,6 +76,17 @@ class Binder:
                               stock_version, None if stock is None else str(stock))
         return links
 
+    def targets(self, conn: Connection, entity_type: str, keys: Iterable[str]) -> dict[str, int]:
+        """ERP key -> target id of already linked entities (read only, no lock)."""
+        wanted = sorted(k for k in set(keys) if k not in ("None", ""))
+        if not wanted:
+            return {}
+        rows = conn.exec_driver_sql(
+            f"SELECT entity_key, target_id FROM {LINK_TABLE} WHERE entity_type = %s AND "
+            f"entity_key IN ({', '.join(['%s'] * len(wanted))}) AND target_id IS NOT NULL",
+            (entity_type, *wanted))
+        return {key: int(target) for key, target in rows}
+
     def save(self, conn: Connection, links: Iterable[Link]) -> int:
         """Write back every link that changed in this batch."""
         # The timestamp is a parameter, not NOW(6): PyMySQL batches executemany into one

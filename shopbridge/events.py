@@ -24,6 +24,10 @@ ASPECTS = {
     "product.upserted": ("product", "stock"),
     "product.deleted": ("product",),
     "stock.changed": ("stock",),
+    "manufacturer.upserted": ("manufacturer",),
+    "manufacturer.deleted": ("manufacturer",),
+    "category.upserted": ("category",),
+    "category.deleted": ("category",),
 }
 
 # The entity an event type is about (stock is a property of the ERP article).

@@ -18,8 +18,9 @@ from .mapper import ProductRow
 INSERT_CHUNK = 1000
 
 _PRODUCT_COLUMNS = ("products_quantity, products_model, products_price, products_date_added, "
-                    "products_weight, products_status, products_tax_class_id, products_gtin")
-_PRODUCT_PLACEHOLDERS = "(%s, %s, %s, %s, %s, %s, %s, %s)"
+                    "products_weight, products_status, products_tax_class_id, products_gtin, "
+                    "manufacturers_id")
+_PRODUCT_PLACEHOLDERS = "(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
 @dataclass(slots=True)
@@ -61,7 +62,7 @@ class PhoenixAdapter:
     def _values(item: NewProduct, now: datetime) -> tuple[object, ...]:
         row = item.row
         return (item.quantity, row.model, row.price, now, row.weight, row.status,
-                row.tax_class_id, row.gtin)
+                row.tax_class_id, row.gtin, row.manufacturers_id)
 
     def update_products(self, conn: Connection, rows: Sequence[tuple[int, ProductRow, int]],
                         now: datetime) -> None:
@@ -75,17 +76,18 @@ class PhoenixAdapter:
         conn.exec_driver_sql(
             "INSERT INTO products (products_id, products_quantity, products_model, "
             "products_price, products_date_added, products_last_modified, products_weight, "
-            "products_status, products_tax_class_id, products_gtin) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "products_status, products_tax_class_id, products_gtin, manufacturers_id) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON DUPLICATE KEY UPDATE products_model = VALUES(products_model), "
             "products_price = VALUES(products_price), "
             "products_last_modified = VALUES(products_last_modified), "
             "products_weight = VALUES(products_weight), "
             "products_status = VALUES(products_status), "
             "products_tax_class_id = VALUES(products_tax_class_id), "
-            "products_gtin = VALUES(products_gtin)",
-            [(pid, qty, r.model, r.price, now, now, r.weight, r.status, r.tax_class_id, r.gtin)
-             for pid, r, qty in rows])
+            "products_gtin = VALUES(products_gtin), "
+            "manufacturers_id = VALUES(manufacturers_id)",
+            [(pid, qty, r.model, r.price, now, now, r.weight, r.status, r.tax_class_id, r.gtin,
+              r.manufacturers_id) for pid, r, qty in rows])
 
     def upsert_descriptions(self, conn: Connection,
                             rows: Sequence[tuple[int, ProductRow]]) -> None:

@@ -25,6 +25,7 @@ from ..binder import Binder, Link
 from ..mailer import Mailer
 from .adapter import NewProduct, PhoenixAdapter
 from .customers import CustomerWriter
+from .manufacturers import ManufacturerWriter
 from .mapper import ProductRow, map_product, quantity
 from .specials import SpecialsScheduler
 from .statuses import StatusWriter
@@ -66,8 +67,10 @@ class PhoenixApplier:
         self.binder = Binder()
         self.language_ids: dict[str, int] = {}
         self.adapter = PhoenixAdapter(consecutive_ids=True)
+        self._manufacturer_ids: dict[str, int] = {}
         self.statuses = StatusWriter(shop=shop, binder=self.binder)
         self.customers = CustomerWriter(shop=shop, binder=self.binder)
+        self.manufacturers = ManufacturerWriter(shop=shop, binder=self.binder, language_ids={})
         self.specials = SpecialsScheduler(clock)
         self.mailer = (Mailer(config=shop.mail, engine=self.engine)
                        if shop.mail is not None else None)
@@ -85,6 +88,7 @@ class PhoenixApplier:
                 raise ConfigError(f"shop {self.shop.name!r}: language(s) {', '.join(missing)} "
                                   "not in the shop's languages table")
             self.language_ids = {code: available[code] for code in self.shop.languages}
+            self.manufacturers.language_ids = dict(self.language_ids)
             mode = PhoenixAdapter.autoinc_lock_mode(conn)
             self.adapter = PhoenixAdapter(consecutive_ids=mode in (0, 1))
 
@@ -100,12 +104,20 @@ class PhoenixApplier:
         result = ApplyResult()
         statuses = [e for e in events if e.type == "order.status_changed"]
         customers = [e for e in events if e.type == "customer.upserted"]
+        manufacturers = [e for e in events if e.entity == "manufacturer"]
         events = [e for e in events if e.entity == "product"]
         # Product state first, then stock, so a stock event in the same batch lands on a
         # product created by it; events of one entity in version order.
         ordered = sorted(events, key=lambda e: (e.aspect != "product", len(e.entity_key),
                                                 e.entity_key, e.version))
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        # Manufacturers before products: a product of this batch may name one.
+        if manufacturers:
+            with translated(self.what), self.engine.begin() as conn:
+                notes = self.manufacturers.apply(conn, manufacturers, now)
+            result.skipped += len(notes)
+            result.applied += len(manufacturers) - len(notes)
+            result.notes += notes
         if ordered:
             self._apply_catalogue(ordered, result, now)
         for writer, group in ((self.customers, customers), (self.statuses, statuses)):
@@ -123,6 +135,9 @@ class PhoenixApplier:
                          now: datetime) -> None:
         with translated(self.what), self.engine.begin() as conn:
             links = self.binder.lock(conn, ENTITY, (e.entity_key for e in ordered))
+            self._manufacturer_ids = self.binder.targets(
+                conn, "manufacturer", {str(e.payload.get("manufacturer_id")) for e in ordered
+                                       if e.type == "product.upserted"})
             plan = _Plan()
             for event in ordered:
                 link = links[event.entity_key]
@@ -169,7 +184,7 @@ class PhoenixApplier:
                 return None
             return "not in the shop; remembered as deleted"
         row = map_product(event.payload, shop=self.shop, language_ids=self.language_ids,
-                          what=str(event))
+                          what=str(event), manufacturer_ids=self._manufacturer_ids)
         self._plan_stock(event, link, plan, event.payload["stock"])
         if link.target_id is None:
             if row.status == 0:

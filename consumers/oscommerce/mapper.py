@@ -44,13 +44,14 @@ class ProductRow:
     gtin: str | None
     descriptions: tuple[Description, ...]
     specials: tuple[tuple[Decimal, str | None, str | None], ...] = ()
+    manufacturers_id: int | None = None
 
     def content_hash(self) -> str:
         """Fingerprint of everything written to products/products_description but quantity."""
         data = [self.model, str(self.price), self.tax_class_id, str(self.weight), self.status,
                 self.gtin, [[d.language_id, d.name, d.description, d.seo_title,
                              d.seo_description, d.seo_keywords] for d in self.descriptions],
-                [[str(p), f, u] for p, f, u in self.specials]]
+                [[str(p), f, u] for p, f, u in self.specials], self.manufacturers_id]
         return hashlib.md5(orjson.dumps(data), usedforsecurity=False).hexdigest()
 
 
@@ -79,7 +80,8 @@ def plain_text(text: str) -> str:
 
 
 def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
-                language_ids: Mapping[str, int], what: str) -> ProductRow:
+                language_ids: Mapping[str, int], what: str,
+                manufacturer_ids: Mapping[str, int] | None = None) -> ProductRow:
     """Build the shop's view of one product.
 
     Args:
@@ -127,7 +129,10 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
     return ProductRow(model=payload["sku"], price=price, tax_class_id=tax_class_id,
                       weight=weight.quantize(Decimal("0.01")), status=status,
                       gtin=payload.get("ean") or None, descriptions=tuple(descriptions),
-                      specials=specials)
+                      specials=specials,
+                      # A manufacturer this shop does not have (another CAO shop's) is none.
+                      manufacturers_id=(manufacturer_ids or {}).get(
+                          str(payload.get("manufacturer_id"))))
 
 
 def _decimal(value: str, what: str) -> Decimal:

@@ -28,6 +28,10 @@ from . import payload as payloads
 from .customers import ENTITY as CUSTOMER_ENTITY
 from .customers import CustomerSource
 from .customers import payload as customer_payload
+from .manufacturers import ENTITY as MANUFACTURER_ENTITY
+from .manufacturers import ManufacturerSource
+from .manufacturers import payload as manufacturer_payload
+from .manufacturers import store_deleted as store_manufacturers_deleted
 from .snapshot import Snapshot
 from .source import CaoSource, fingerprint_of
 from .statuses import ENTITY as STATUS_ENTITY
@@ -73,6 +77,7 @@ class CaoProducer:
         self.source = CaoSource(tenant.erp)
         self.statuses = StatusSource(tenant.erp)
         self.customers = CustomerSource()
+        self.manufacturers = ManufacturerSource()
         self.snapshot = Snapshot()
         self.what = f"CAO database of tenant {tenant.name!r} ({tenant.erp.db.safe})"
         self.source_name = f"cao:{tenant.erp.db.database}"
@@ -139,6 +144,8 @@ class CaoProducer:
             for sku, ids in report.duplicates:
                 log.warning("ARTNUM %r is used by several articles (REC_ID %s): each is "
                             "published under its own REC_ID", sku, ", ".join(map(str, ids)))
+            # Manufacturers before the products that name them.
+            self._scan_manufacturers(conn, report)
             self._scan_articles(conn, report)
             self._scan_deletions(conn, report)
             self._scan_statuses(conn, report)
@@ -255,6 +262,46 @@ class CaoProducer:
             published = self._publish(events, report)
             self.snapshot.store_published(conn, [stored[i] for i in published],
                                           entity_type=CUSTOMER_ENTITY)
+            conn.commit()
+
+    def _scan_manufacturers(self, conn: sa.Connection, report: CycleReport) -> None:
+        """ERP manufacturers of a shop -> shop manufacturers (C2), then the vanished ones."""
+        if not self.manufacturers.resolve(conn):
+            return
+        codes = self.manufacturers.language_codes(conn)
+        after = 0
+        while True:
+            changed = self.manufacturers.changed(conn, after=after, limit=PAGE)
+            urls = self.manufacturers.urls(conn, [row for row, _, _ in changed])
+            conn.commit()
+            if not changed:
+                break
+            after = int(changed[-1][0]["HERSTELLER_ID"])
+            events, stored = [], []
+            for row, src_hash, last in changed:
+                version = ev.next_version(last)
+                body = manufacturer_payload(row, urls.get(int(row["HERSTELLER_ID"]), {}), codes)
+                events.append(self._make("manufacturer.upserted", body["erp_id"], version, body))
+                stored.append((body["erp_id"], src_hash, version, None, None))
+            published = self._publish(events, report)
+            self.snapshot.store_published(conn, [stored[i] for i in published],
+                                          entity_type=MANUFACTURER_ENTITY)
+            conn.commit()
+        after = 0
+        while True:
+            gone = self.manufacturers.vanished(conn, after=after, limit=PAGE)
+            conn.commit()
+            if not gone:
+                return
+            after = gone[-1][0]
+            events, deleted = [], []
+            for key, last, exists in gone:
+                version = ev.next_version(last)
+                body = {"erp_id": key, "reason": "deselected" if exists else "deleted"}
+                events.append(self._make("manufacturer.deleted", key, version, body))
+                deleted.append((key, version))
+            published = self._publish(events, report)
+            store_manufacturers_deleted(conn, [deleted[i] for i in published])
             conn.commit()
 
     def stock_scan(self) -> CycleReport:

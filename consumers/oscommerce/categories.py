@@ -1,0 +1,290 @@
+"""ERP categories -> Phoenix ``categories`` + ``categories_description`` (C1).
+
+Phoenix facts (reference/oscommerce/NOTES.md 2): ``parent_id`` 0 is the top level; names and
+descriptions live in ``categories_description``, one row per language; there is **no status
+column**. The storefront builds its category tree with an INNER JOIN on the session
+language's description row (``category_tree``), and the admin catalogue lists categories the
+same way, so a category without that row is invisible. The ERP's names are single-language:
+the same name is written for every configured shop language.
+
+Hiding (``visible`` false, and ``category.deleted``) therefore deletes the category's
+description rows in *every* language and keeps the ``categories`` row, so products linked to
+it and child categories keep their ids; showing it again writes the rows back from the
+payload. What that does and does not do in Phoenix 1.1.0.6 (code-read, not tried on a live
+storefront):
+
+- it disappears from the category navigation, the category listings and the admin catalogue,
+  and its children go with it, because both trees are walked from the top through each
+  category's parent;
+- ``index.php?cPath=<id>`` typed or bookmarked still lists the products linked directly to it:
+  the product listing joins ``products_to_categories`` but not ``categories_description``.
+  Hiding a category does not hide products; that is ``products_status`` (C3, C11);
+- SEO title and description entered in the shop admin are lost when it is hidden (the rows
+  are deleted); shopbridge never writes those columns otherwise.
+
+Parents come through the link table: a parent created earlier in the same call is found,
+and a call applies parents before children, so a whole tree arriving child-first in one batch
+works. A parent that has no shop id yet and is not in the batch raises ``DependencyMissing``
+(the consumer retries later). A move that would put a category below one of its own
+descendants also waits: Phoenix walks parents without a loop guard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from shopbridge.config import ShopConfig
+from shopbridge.errors import ConfigError, DependencyMissing, MappingError
+from shopbridge.events import Event
+
+from ..binder import LINK_TABLE, Binder, Link
+from .mapper import plain_text
+from .tables import TEXT_MAX_BYTES
+
+ENTITY = "category"
+UPSERTED, DELETED = "category.upserted", "category.deleted"
+SHOP_CATEGORIES = "shop_categories"
+NAME_MAX = 255          # categories_description.categories_name varchar(255)
+MAX_DEPTH = 100         # ancestors walked when checking a move for a loop
+
+
+def category_key(source: str, shop_id: int | None, erp_id: int) -> str:
+    """The entity_key the schema prescribes: ``kat:<shop_id>:<erp_id>`` or ``wgr:<erp_id>``."""
+    return f"kat:{shop_id}:{erp_id}" if source == SHOP_CATEGORIES else f"wgr:{erp_id}"
+
+
+def parent_key(payload: Mapping[str, Any]) -> str | None:
+    """The entity_key of the payload's parent, or None for a top-level category."""
+    if payload.get("parent_erp_id") is None:
+        return None
+    return category_key(payload["source"], payload["shop_id"], payload["parent_erp_id"])
+
+
+class CategoryWriter:
+    """Args:
+        shop: the shop (its CAO shop id selects which shop categories it keeps).
+        binder: the link table.
+        language_ids: shop language code -> languages_id; a description row is written for
+            each.
+        source: the tree this shop shows, 'shop_categories' or 'product_groups' (None: both).
+            A category of the other source is hidden if the shop has it (after a switch),
+            and otherwise not created.
+    """
+
+    def __init__(self, *, shop: ShopConfig, binder: Binder,
+                 language_ids: Mapping[str, int], source: str | None = None) -> None:
+        if not language_ids:
+            raise ConfigError(f"shop {shop.name!r}: no language to write category names in")
+        self.shop = shop
+        self.binder = binder
+        self.language_ids = dict(language_ids)  # in the shop's order; re-linking uses the first
+        self.source = source
+
+    def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
+        """Create, update or hide the categories; returns notes on what was skipped.
+
+        Raises:
+            DependencyMissing: a parent is neither in the shop nor in ``events``, or a move
+                would make a loop with the shop's current tree (both may resolve later).
+            MappingError: the payload cannot be expressed in this shop.
+        """
+        notes: list[str] = []
+        mine = []
+        for event in events:
+            note = self._foreign(event)
+            if note:
+                notes.append(f"{event}: {note}")
+            else:
+                mine.append(event)
+        # Payloads are full state: per category only the newest event of the batch counts.
+        newest: dict[str, Event] = {}
+        for event in mine:
+            held = newest.get(event.entity_key)
+            if held is None or event.version > held.version:
+                newest[event.entity_key] = event
+        notes += [f"{e}: superseded in this batch by v{newest[e.entity_key].version}"
+                  for e in mine if e is not newest[e.entity_key]]
+        parents = {key: parent_key(e.payload) for key, e in newest.items()
+                   if e.type == UPSERTED and self._shown(e)}
+        depth = _depths(parents)
+        links = self.binder.lock(conn, ENTITY, set(newest) |
+                                 {p for p in parents.values() if p is not None})
+        claimed: set[int] = set()
+        for event in sorted(newest.values(), key=lambda e: (depth.get(e.entity_key, 0),
+                                                            e.entity_key)):
+            link = links[event.entity_key]
+            if event.version <= link.version:
+                notes.append(f"{event}: already applied (v{event.version} <= v{link.version})")
+                continue
+            link.version, link.event_id, link.dirty = event.version, event.event_id, True
+            if not self._shown(event):
+                # The other tree: hide what this shop still has of it (its source was
+                # switched), create nothing.
+                missing = self._delete(conn, link, now)
+                note = f"{event.payload['source']} are not shown in this shop" if missing \
+                    else None
+            elif event.type == DELETED:
+                note = self._delete(conn, link, now)
+            else:
+                note = self._upsert(conn, event, link, links, claimed, now)
+            if note:
+                notes.append(f"{event}: {note}")
+        self.binder.save(conn, links.values())
+        return notes
+
+    # -- planning ----------------------------------------------------------------------
+
+    def _shown(self, event: Event) -> bool:
+        return self.source is None or event.payload["source"] == self.source
+
+    def _foreign(self, event: Event) -> str | None:
+        """Why this shop ignores the event, or None."""
+        p = event.payload
+        wanted = self.shop.filter.cao_shop_id
+        if p["source"] == SHOP_CATEGORIES and wanted is not None and p["shop_id"] != wanted:
+            return f"a category of CAO shop {p['shop_id']}, not this one"
+        expected = category_key(p["source"], p["shop_id"], p["erp_id"])
+        if event.entity_key != expected:
+            # Children find their parent by this key: a different one would never resolve.
+            raise MappingError(f"{event}: entity_key must be {expected!r} for this payload")
+        if event.type == UPSERTED and parent_key(p) == expected:
+            raise MappingError(f"{event}: field payload.parent_erp_id: the category "
+                               f"{p['name']!r} is its own parent")
+        return None
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _parent_id(self, event: Event, links: Mapping[str, Link]) -> int:
+        key = parent_key(event.payload)
+        if key is None:
+            return 0
+        parent = links[key].target_id
+        if parent is None:
+            raise DependencyMissing(
+                f"{event}: the parent category {key} of {event.payload['name']!r} is not in "
+                f"shop {self.shop.name!r} yet")
+        return int(parent)
+
+    def _upsert(self, conn: Connection, event: Event, link: Link, links: Mapping[str, Link],
+                claimed: set[int], now: datetime) -> str | None:
+        p: dict[str, Any] = event.payload
+        parent_id = self._parent_id(event, links)
+        name = plain_text(p["name"])
+        if len(name) > NAME_MAX:
+            raise MappingError(f"{event}: field payload.name: longer than {NAME_MAX} "
+                               f"characters once '<' and '>' are escaped")
+        description = p.get("description")
+        if description is not None and len(description.encode()) > TEXT_MAX_BYTES:
+            raise MappingError(f"{event}: field payload.description: more than "
+                               f"{TEXT_MAX_BYTES} bytes (categories_description is TEXT)")
+        if link.target_id is not None and parent_id:
+            self._refuse_loop(conn, event, int(link.target_id), parent_id)
+        content = hashlib.md5(orjson.dumps(
+            [parent_id, p["sort_order"], p.get("image"), name, description, p["visible"],
+             sorted(self.language_ids.values())]), usedforsecurity=False).hexdigest()
+        if content == link.content_hash and link.target_id is not None:
+            return "unchanged"
+        category_id = link.target_id
+        if category_id is None:
+            category_id = self._adoptable(conn, parent_id, name, claimed)
+        if category_id is None:
+            category_id = int(conn.exec_driver_sql(
+                "INSERT INTO categories (categories_image, parent_id, sort_order, date_added) "
+                "VALUES (%s, %s, %s, %s)",
+                (p.get("image"), parent_id, p["sort_order"], now)).lastrowid)
+        else:
+            conn.exec_driver_sql(
+                "UPDATE categories SET categories_image = %s, parent_id = %s, sort_order = %s, "
+                "last_modified = %s WHERE categories_id = %s",
+                (p.get("image"), parent_id, p["sort_order"], now, category_id))
+        claimed.add(category_id)
+        if p["visible"]:
+            # Only name and description: SEO columns the merchant set in the admin stay.
+            conn.exec_driver_sql(
+                "INSERT INTO categories_description (categories_id, language_id, "
+                "categories_name, categories_description) VALUES (%s, %s, %s, %s) "
+                "ON DUPLICATE KEY UPDATE categories_name = VALUES(categories_name), "
+                "categories_description = VALUES(categories_description)",
+                [(category_id, lid, name, description)
+                 for lid in sorted(self.language_ids.values())])
+        else:
+            self._hide(conn, category_id)
+        link.target_id, link.content_hash = category_id, content
+        return None
+
+    def _delete(self, conn: Connection, link: Link, now: datetime) -> str | None:
+        # Never deleted: products may be linked to it, and children keep their parent.
+        link.content_hash = None
+        if link.target_id is None:
+            return "not in the shop; remembered as deleted"
+        self._hide(conn, int(link.target_id))
+        conn.exec_driver_sql("UPDATE categories SET last_modified = %s WHERE categories_id = %s",
+                             (now, link.target_id))
+        return None
+
+    @staticmethod
+    def _hide(conn: Connection, category_id: int) -> None:
+        """No description row in any language: neither storefront nor admin lists it."""
+        conn.exec_driver_sql("DELETE FROM categories_description WHERE categories_id = %s",
+                             (category_id,))
+
+    def _adoptable(self, conn: Connection, parent_id: int, name: str,
+                   claimed: set[int]) -> int | None:
+        """An unlinked shop category with this name under this parent (P4: re-link, not
+        duplicate). Hidden ones have no name left to match and are not found."""
+        language_id = next(iter(self.language_ids.values()))    # the shop's first language
+        rows = conn.exec_driver_sql(
+            f"SELECT c.categories_id FROM categories c JOIN categories_description cd "
+            f"ON cd.categories_id = c.categories_id AND cd.language_id = %s "
+            f"WHERE c.parent_id = %s AND cd.categories_name = %s AND NOT EXISTS "
+            f"(SELECT 1 FROM {LINK_TABLE} l WHERE l.entity_type = %s "
+            f"AND l.target_id = c.categories_id) ORDER BY c.categories_id FOR UPDATE",
+            (language_id, parent_id, name, ENTITY))
+        # ``claimed``: linked earlier in this call, not yet saved to the link table.
+        return next((int(r[0]) for r in rows if int(r[0]) not in claimed), None)
+
+    def _refuse_loop(self, conn: Connection, event: Event, category_id: int,
+                     parent_id: int) -> None:
+        """Phoenix walks parent_id up to 0 with no guard: a loop would hang its pages."""
+        current = parent_id
+        for _ in range(MAX_DEPTH):
+            if current == category_id:
+                raise DependencyMissing(
+                    f"{event}: moving {event.payload['name']!r} below its parent "
+                    f"{parent_key(event.payload)} would make a loop, because that parent is "
+                    f"still below it in shop {self.shop.name!r}; waiting for the parent's move")
+            if current == 0:
+                return
+            row = conn.exec_driver_sql("SELECT parent_id FROM categories WHERE categories_id "
+                                       "= %s", (current,)).first()
+            if row is None:
+                return
+            current = int(row[0])
+
+
+def _depths(parents: Mapping[str, str | None]) -> dict[str, int]:
+    """Depth of each key within the batch (0: its parent is not in the batch).
+
+    Raises:
+        DependencyMissing: the batch's parents form a loop; later versions may undo it.
+    """
+    depth: dict[str, int] = {}
+    for start in parents:
+        path: list[str] = []
+        key: str | None = start
+        while key is not None and key in parents and key not in depth:
+            if key in path:
+                loop = " -> ".join([*path[path.index(key):], key])
+                raise DependencyMissing(f"categories form a loop in this batch: {loop}")
+            path.append(key)
+            key = parents[key]
+        base = depth[key] + 1 if key is not None and key in depth else 0
+        for offset, item in enumerate(reversed(path)):
+            depth[item] = base + offset
+    return depth
