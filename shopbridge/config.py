@@ -24,6 +24,7 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 SHOP_KINDS = ("oscommerce",)
 ERP_KINDS = ("cao",)
 STOCK_MODES = ("available", "total")
+CATEGORY_SOURCES = ("shop_categories", "product_groups")
 DEFAULT_RETRY_TIERS_S = (5, 60, 600)
 
 
@@ -126,6 +127,7 @@ class ShopConfig:
     filter: ShopFilter
     orders: OrderImportConfig = field(default_factory=OrderImportConfig)
     mail: MailConfig | None = None
+    categories: str = "shop_categories"  # CAO ARTIKEL_KAT, or "product_groups" (WARENGRUPPEN)
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ KNOWN_KEYS = {
     "erp": _SECRETS | {"kind", "selection", "registry_table", "default_language",
                        "carrier_column", "tracking_column"},
     "shop": _SECRETS | {"name", "kind", "active", "languages", "price_level", "stock_mode",
-                        "tax_classes", "filter", "orders", "mail"},
+                        "tax_classes", "filter", "orders", "mail", "categories"},
     "orders": {"document", "shipping_tax_code", "payment_methods", "shipping_methods",
                "countries", "first_order_id", "first_customer_id", "imported_status",
                "imported_status_mail"},
@@ -359,6 +361,9 @@ class _Reader:
         except (TypeError, ValueError):
             raise self.fail(where, "tax_classes maps CAO STEUER_CODE to tax_class_id, "
                                    "e.g. { 1 = 2, 2 = 1 }") from None
+        categories = str(data.get("categories", "shop_categories"))
+        if categories not in CATEGORY_SOURCES:
+            raise self.fail(where, f"categories must be one of {CATEGORY_SOURCES}")
         f = self.known(data.get("filter", {}), "filter", f"{where}.filter")
         shop_filter = ShopFilter(
             cao_shop_id=None if f.get("cao_shop_id") is None else int(f["cao_shop_id"]),
@@ -371,7 +376,8 @@ class _Reader:
                           price_level=level, stock_mode=stock_mode,
                           tax_classes=tax_classes, filter=shop_filter,
                           orders=self.orders(data.get("orders", {}), f"{where}.orders"),
-                          mail=self.mail(data.get("mail"), f"{where}.mail"))
+                          mail=self.mail(data.get("mail"), f"{where}.mail"),
+                          categories=categories)
 
     def mail(self, data: Any, where: str) -> MailConfig | None:
         if data is None:

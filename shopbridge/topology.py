@@ -17,7 +17,7 @@ from kombu import Connection, Exchange, Queue, binding
 from .config import BrokerConfig, ShopConfig
 
 # Event families every shop applies (catalogue, ERP -> shop).
-SHOP_ENTITIES = ("product", "stock", "manufacturer")
+SHOP_ENTITIES = ("product", "stock", "manufacturer", "category")
 # Event families a tenant's ERP applies (shop -> ERP).
 ERP_ENTITIES = ("order", "customer")
 # The queue name of a tenant's ERP side; config refuses it as a shop name.

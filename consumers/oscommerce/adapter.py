@@ -105,6 +105,19 @@ class PhoenixAdapter:
             "products_seo_description = VALUES(products_seo_description), "
             "products_seo_keywords = VALUES(products_seo_keywords)", params)
 
+    def set_categories(self, conn: Connection, links: dict[int, list[int]]) -> None:
+        """Make each product's category links exactly these (the ERP owns them)."""
+        if not links:
+            return
+        ids = list(links)
+        conn.exec_driver_sql(
+            f"DELETE FROM products_to_categories WHERE products_id IN "
+            f"({', '.join(['%s'] * len(ids))})", tuple(ids))
+        rows = [(pid, cid) for pid, cids in links.items() for cid in cids]
+        if rows:
+            conn.exec_driver_sql("INSERT INTO products_to_categories (products_id, categories_id) "
+                                 "VALUES (%s, %s)", rows)
+
     # One UPDATE per chunk, not executemany: PyMySQL sends an executemany UPDATE row by row.
 
     def hide(self, conn: Connection, products_ids: Sequence[int], now: datetime) -> None:

@@ -18,12 +18,13 @@ import sqlalchemy as sa
 
 from shopbridge.config import ShopConfig
 from shopbridge.db import create_engine, translated
-from shopbridge.errors import ConfigError
+from shopbridge.errors import ConfigError, DependencyMissing
 from shopbridge.events import Event
 
 from ..binder import Binder, Link
 from ..mailer import Mailer
 from .adapter import NewProduct, PhoenixAdapter
+from .categories import CategoryWriter
 from .customers import CustomerWriter
 from .manufacturers import ManufacturerWriter
 from .mapper import ProductRow, map_product, quantity
@@ -71,6 +72,8 @@ class PhoenixApplier:
         self.statuses = StatusWriter(shop=shop, binder=self.binder)
         self.customers = CustomerWriter(shop=shop, binder=self.binder)
         self.manufacturers = ManufacturerWriter(shop=shop, binder=self.binder, language_ids={})
+        self.categories = CategoryWriter(shop=shop, binder=self.binder, language_ids={},
+                                         source=shop.categories)
         self.specials = SpecialsScheduler(clock)
         self.mailer = (Mailer(config=shop.mail, engine=self.engine)
                        if shop.mail is not None else None)
@@ -89,6 +92,7 @@ class PhoenixApplier:
                                   "not in the shop's languages table")
             self.language_ids = {code: available[code] for code in self.shop.languages}
             self.manufacturers.language_ids = dict(self.language_ids)
+            self.categories.language_ids = dict(self.language_ids)
             mode = PhoenixAdapter.autoinc_lock_mode(conn)
             self.adapter = PhoenixAdapter(consecutive_ids=mode in (0, 1))
 
@@ -105,6 +109,7 @@ class PhoenixApplier:
         statuses = [e for e in events if e.type == "order.status_changed"]
         customers = [e for e in events if e.type == "customer.upserted"]
         manufacturers = [e for e in events if e.entity == "manufacturer"]
+        categories = [e for e in events if e.entity == "category"]
         events = [e for e in events if e.entity == "product"]
         # Product state first, then stock, so a stock event in the same batch lands on a
         # product created by it; events of one entity in version order.
@@ -117,6 +122,14 @@ class PhoenixApplier:
                 notes = self.manufacturers.apply(conn, manufacturers, now)
             result.skipped += len(notes)
             result.applied += len(manufacturers) - len(notes)
+            result.notes += notes
+        # Categories before products too, in their own transaction (DependencyMissing there
+        # must not undo the manufacturers).
+        if categories:
+            with translated(self.what), self.engine.begin() as conn:
+                notes = self.categories.apply(conn, categories, now)
+            result.skipped += len(notes)
+            result.applied += len(categories) - len(notes)
             result.notes += notes
         if ordered:
             self._apply_catalogue(ordered, result, now)
@@ -147,10 +160,19 @@ class PhoenixApplier:
                 else:
                     result.skipped += 1
                     result.notes.append(f"{event}: {note}")
+            changed = [*((k, n.row) for k, n in plan.new.items()), *plan.update.items()]
+            category_ids = self.binder.targets(
+                conn, "category", {c for _, row in changed for c in row.category_keys})
+            for key, row in changed:
+                missing = [c for c in row.category_keys if c not in category_ids]
+                if missing:
+                    raise DependencyMissing(f"product {key} (SKU {row.model}): category "
+                                            f"{', '.join(missing)} is not in the shop yet")
             self._execute(conn, plan, links, now)
-            windows = {links[k].target_id: row.specials
-                       for k, row in [*((k, n.row) for k, n in plan.new.items()),
-                                      *plan.update.items()]}
+            self.adapter.set_categories(conn, {
+                links[k].target_id: [category_ids[c] for c in row.category_keys]  # type: ignore[misc]
+                for k, row in changed})
+            windows = {links[k].target_id: row.specials for k, row in changed}
             self.specials.set_windows(conn, windows)       # type: ignore[arg-type]
             self.specials.reconcile(conn, windows)         # type: ignore[arg-type]
             self.binder.save(conn, links.values())

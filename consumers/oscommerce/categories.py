@@ -14,8 +14,8 @@ payload. What that does and does not do in Phoenix 1.1.0.6 (code-read, not tried
 storefront):
 
 - it disappears from the category navigation, the category listings and the admin catalogue,
-  and its children go with it, because both trees are walked from the top through each
-  category's parent;
+  and so do its children, because both walk the tree from the top through each category's
+  parent (the admin's search by name still finds the children);
 - ``index.php?cPath=<id>`` typed or bookmarked still lists the products linked directly to it:
   the product listing joins ``products_to_categories`` but not ``categories_description``.
   Hiding a category does not hide products; that is ``products_status`` (C3, C11);
@@ -70,8 +70,8 @@ class CategoryWriter:
     """Args:
         shop: the shop (its CAO shop id selects which shop categories it keeps).
         binder: the link table.
-        language_ids: shop language code -> languages_id; a description row is written for
-            each.
+        language_ids: shop language code -> languages_id, in the shop's order; a description
+            row is written for each (may be set after construction, before ``apply``).
         source: the tree this shop shows, 'shop_categories' or 'product_groups' (None: both).
             A category of the other source is hidden if the shop has it (after a switch),
             and otherwise not created.
@@ -79,11 +79,9 @@ class CategoryWriter:
 
     def __init__(self, *, shop: ShopConfig, binder: Binder,
                  language_ids: Mapping[str, int], source: str | None = None) -> None:
-        if not language_ids:
-            raise ConfigError(f"shop {shop.name!r}: no language to write category names in")
         self.shop = shop
         self.binder = binder
-        self.language_ids = dict(language_ids)  # in the shop's order; re-linking uses the first
+        self.language_ids = dict(language_ids)
         self.source = source
 
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
@@ -93,7 +91,10 @@ class CategoryWriter:
             DependencyMissing: a parent is neither in the shop nor in ``events``, or a move
                 would make a loop with the shop's current tree (both may resolve later).
             MappingError: the payload cannot be expressed in this shop.
+            ConfigError: no shop language is known yet (the applier sets them in prepare).
         """
+        if not self.language_ids:
+            raise ConfigError(f"shop {self.shop.name!r}: no language to write category names in")
         notes: list[str] = []
         mine = []
         for event in events:

@@ -45,13 +45,15 @@ class ProductRow:
     descriptions: tuple[Description, ...]
     specials: tuple[tuple[Decimal, str | None, str | None], ...] = ()
     manufacturers_id: int | None = None
+    category_keys: tuple[str, ...] = ()
 
     def content_hash(self) -> str:
         """Fingerprint of everything written to products/products_description but quantity."""
         data = [self.model, str(self.price), self.tax_class_id, str(self.weight), self.status,
                 self.gtin, [[d.language_id, d.name, d.description, d.seo_title,
                              d.seo_description, d.seo_keywords] for d in self.descriptions],
-                [[str(p), f, u] for p, f, u in self.specials], self.manufacturers_id]
+                [[str(p), f, u] for p, f, u in self.specials], self.manufacturers_id,
+                list(self.category_keys)]
         return hashlib.md5(orjson.dumps(data), usedforsecurity=False).hexdigest()
 
 
@@ -132,7 +134,17 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
                       specials=specials,
                       # A manufacturer this shop does not have (another CAO shop's) is none.
                       manufacturers_id=(manufacturer_ids or {}).get(
-                          str(payload.get("manufacturer_id"))))
+                          str(payload.get("manufacturer_id"))),
+                      category_keys=shop_categories(payload, shop))
+
+
+def shop_categories(payload: Mapping[str, Any], shop: ShopConfig) -> tuple[str, ...]:
+    """The product's categories in the tree this shop shows (C1)."""
+    keys = payload.get("categories") or []
+    if shop.categories == "product_groups":
+        return tuple(k for k in keys if k.startswith("wgr:"))
+    prefix = f"kat:{shop.filter.cao_shop_id}:" if shop.filter.cao_shop_id is not None else "kat:"
+    return tuple(k for k in keys if k.startswith(prefix))
 
 
 def _decimal(value: str, what: str) -> Decimal:

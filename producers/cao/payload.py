@@ -42,7 +42,8 @@ def texts_of(row: Mapping[str, Any], fallback_name: str) -> dict[str, str | None
 def build(article: Mapping[str, Any], translations: list[Mapping[str, Any]], *,
           language_codes: Mapping[int, str], vat_rates: Mapping[int, str],
           default_language: str = "de",
-          specials: list[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+          specials: list[Mapping[str, Any]] | None = None,
+          category_keys: list[str] | None = None) -> dict[str, Any]:
     """The product.upserted payload of one article.
 
     Args:
@@ -84,6 +85,11 @@ def build(article: Mapping[str, Any], translations: list[Mapping[str, Any]], *,
         "product_group_id": article.get("WARENGRUPPE"),
         "delivery_time_id": article.get("VK_LIEFERZEIT_ID"),
         "images": images,
+        # Shop categories (ARTIKEL_TO_KAT) and the product group, as category entity keys;
+        # each shop uses the tree it is configured for.
+        "categories": [*(category_keys or []),
+                       *([f"wgr:{article['WARENGRUPPE']}"] if article.get("WARENGRUPPE")
+                         else [])],
         # Absolute net price for every level, valid from .. until inclusive (None: open).
         "specials": [{"net": _dec(s["PREIS"]),
                       "from": s["GUELTIG_VON"].isoformat() if s.get("GUELTIG_VON") else None,

@@ -24,6 +24,7 @@ from shopbridge.db import create_engine, translated
 from shopbridge.errors import PermanentError
 from shopbridge.publisher import BrokerSession, OutMessage
 
+from . import categories as cats
 from . import payload as payloads
 from .customers import ENTITY as CUSTOMER_ENTITY
 from .customers import CustomerSource
@@ -40,7 +41,7 @@ from .statuses import StatusSource
 log = logging.getLogger(__name__)
 
 PAGE = 2000                   # articles per change page (also the MyISAM lock granularity)
-PAYLOAD_FORMAT = 2            # bump when payload.build changes: republishes every article
+PAYLOAD_FORMAT = 3            # bump when payload.build changes: republishes every article
 
 
 @dataclass
@@ -78,6 +79,9 @@ class CaoProducer:
         self.statuses = StatusSource(tenant.erp)
         self.customers = CustomerSource()
         self.manufacturers = ManufacturerSource()
+        used = {s.categories for s in tenant.shops if s.active}
+        self.categories = [cats.CategorySource(m) for m in cats.MODES if m in used]
+        self.retired_categories = [cats.CategorySource(m) for m in cats.MODES if m not in used]
         self.snapshot = Snapshot()
         self.what = f"CAO database of tenant {tenant.name!r} ({tenant.erp.db.safe})"
         self.source_name = f"cao:{tenant.erp.db.database}"
@@ -146,6 +150,7 @@ class CaoProducer:
                             "published under its own REC_ID", sku, ", ".join(map(str, ids)))
             # Manufacturers before the products that name them.
             self._scan_manufacturers(conn, report)
+            self._scan_categories(conn, report)   # before the articles that link them
             self._scan_articles(conn, report)
             self._scan_deletions(conn, report)
             self._scan_statuses(conn, report)
@@ -170,6 +175,7 @@ class CaoProducer:
             hashes = {key: (h, version) for key, h, version in changed}
             articles, translations = self.source.load_articles(conn, hashes)
             specials = self.source.load_specials(conn, hashes)
+            category_keys = self.source.load_category_keys(conn, hashes)
             conn.commit()
             events, stored = [], []
             for article in articles:
@@ -178,7 +184,8 @@ class CaoProducer:
                 body = payloads.build(article, translations.get(key, []), language_codes=codes,
                                       vat_rates=rates,
                                       default_language=self.tenant.erp.default_language,
-                                      specials=specials.get(key))
+                                      specials=specials.get(key),
+                                      category_keys=category_keys.get(key))
                 version = ev.next_version(last)
                 events.append(self._make("product.upserted", key, version, body))
                 stored.append((key, h, version, Decimal(body["stock"]), body["sku"]))
@@ -302,6 +309,56 @@ class CaoProducer:
                 deleted.append((key, version))
             published = self._publish(events, report)
             store_manufacturers_deleted(conn, [deleted[i] for i in published])
+            conn.commit()
+
+    def _scan_categories(self, conn: sa.Connection, report: CycleReport) -> None:
+        """Shop categories or product groups (each source a shop uses) -> shops (C1)."""
+        for source in self.categories:
+            if not source.resolve(conn):
+                continue
+            conn.commit()
+            after = 0
+            while True:
+                changed = source.changed(conn, after=after, limit=PAGE)
+                conn.commit()
+                if not changed:
+                    break
+                after = changed[-1][0]["SNAP_KEY"]
+                events, stored = [], []
+                for row, src_hash, last in changed:
+                    version = ev.next_version(last)
+                    body = cats.payload(row)
+                    events.append(ev.make_event(
+                        "category.upserted", tenant=self.tenant.name, source=self.source_name,
+                        entity_key=cats.entity_key(body), version=version, payload=body))
+                    stored.append((row["SNAP_KEY"], src_hash, version, None, None))
+                published = self._publish(events, report)
+                self.snapshot.store_published(conn, [stored[i] for i in published],
+                                              entity_type=cats.ENTITY)
+                conn.commit()
+            self._publish_category_deletions(conn, report, source.vanished)
+        for source in self.retired_categories:          # a source no active shop uses
+            self._publish_category_deletions(conn, report, source.retired)
+
+    def _publish_category_deletions(self, conn: sa.Connection, report: CycleReport,
+                                    find: Callable[..., list[tuple[int, int, dict[str, Any]]]]
+                                    ) -> None:
+        after = 0
+        while True:
+            gone = find(conn, after=after, limit=PAGE)
+            conn.commit()
+            if not gone:
+                return
+            after = gone[-1][0]
+            events, stored = [], []
+            for key, last, body in gone:
+                version = ev.next_version(last)
+                events.append(ev.make_event(
+                    "category.deleted", tenant=self.tenant.name, source=self.source_name,
+                    entity_key=cats.entity_key(body), version=version, payload=body))
+                stored.append((key, version))
+            published = self._publish(events, report)
+            cats.store_deleted(conn, [stored[i] for i in published])
             conn.commit()
 
     def stock_scan(self) -> CycleReport:

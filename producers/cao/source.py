@@ -126,7 +126,10 @@ class CaoSource:
             f"CAST(p.PREIS AS BINARY), CAST(QUOTE(p.GUELTIG_VON) AS BINARY), "
             f"CAST(QUOTE(p.GUELTIG_BIS) AS BINARY)) ORDER BY p.GUELTIG_VON, p.PREIS_TYP "
             f"SEPARATOR ',') FROM {self.t['ARTIKEL_PREIS']} p WHERE p.ARTIKEL_ID = a.REC_ID "
-            f"AND {SPECIAL_PRICES}), _binary'-'))))")
+            f"AND {SPECIAL_PRICES}), _binary'-'), IFNULL((SELECT GROUP_CONCAT(CONCAT_WS("
+            f"_binary':', k.SHOP_ID, k.KAT_ID) ORDER BY k.SHOP_ID, k.KAT_ID SEPARATOR ',') "
+            f"FROM {self.t['ARTIKEL_TO_KAT']} k WHERE k.ARTIKEL_ID = a.REC_ID AND "
+            f"k.DEL_FLAG = 'N'), _binary'-'))))")
 
     def changed_articles(self, conn: Connection, *, fingerprint: str, after: int,
                          limit: int) -> list[tuple[int, bytes, int | None]]:
@@ -156,6 +159,20 @@ class CaoSource:
             specials.setdefault(int(artikel_id), []).append(
                 {"PREIS": price, "GUELTIG_VON": von, "GUELTIG_BIS": bis})
         return specials
+
+    def load_category_keys(self, conn: Connection, ids: Iterable[int]) -> dict[int, list[str]]:
+        """ARTIKEL_ID -> category entity keys ('kat:<SHOP_ID>:<KAT_ID>') of its shop links."""
+        ids = list(ids)
+        if not ids:
+            return {}
+        rows = conn.exec_driver_sql(
+            f"SELECT ARTIKEL_ID, SHOP_ID, KAT_ID FROM {self.t['ARTIKEL_TO_KAT']} WHERE "
+            f"ARTIKEL_ID IN ({', '.join(['%s'] * len(ids))}) AND DEL_FLAG = 'N' "
+            f"ORDER BY ARTIKEL_ID, SHOP_ID, KAT_ID", tuple(ids))
+        keys: dict[int, list[str]] = {}
+        for artikel_id, shop_id, kat_id in rows:
+            keys.setdefault(int(artikel_id), []).append(f"kat:{shop_id}:{kat_id}")
+        return keys
 
     def load_articles(self, conn: Connection, ids: Iterable[int]
                       ) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]]]:

@@ -80,6 +80,16 @@ ARTIKEL_PREIS = Table(
     **_opts,
 )
 
+ARTIKEL_TO_KAT = Table(
+    "ARTIKEL_TO_KAT", metadata,
+    Column("SHOP_ID", TINYINT(3), primary_key=True, autoincrement=False, server_default="-1"),
+    Column("ARTIKEL_ID", INTEGER(13), primary_key=True, autoincrement=False,
+           server_default="-1"),
+    Column("KAT_ID", INTEGER(13), primary_key=True, autoincrement=False, server_default="-1"),
+    Column("DEL_FLAG", ENUM("N", "Y"), nullable=False, server_default="N"),
+    **_opts,
+)
+
 SPRACHEN = Table(
     "SPRACHEN", metadata,
     Column("SPRACH_ID", Integer, primary_key=True, autoincrement=True),
@@ -108,6 +118,7 @@ TABLE_CANDIDATES = {
     "ARTIKEL": ("ARTIKEL",),
     "ARTIKEL_LTEXT": ("ARTIKEL_LTEXT",),
     "ARTIKEL_PREIS": ("ARTIKEL_PREIS",),
+    "ARTIKEL_TO_KAT": ("ARTIKEL_TO_KAT",),
     "SPRACHEN": ("SPRACHEN",),
     "REGISTRY": ("REGISTRY", "REGISTERY"),  # CAO 1.2.x code says REGISTERY (sic), NOTES 2
 }
