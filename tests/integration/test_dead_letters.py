@@ -11,6 +11,7 @@ from kombu import Connection
 from shopbridge import cli, dlq, sample, topology
 from shopbridge import config as cfg
 from shopbridge import events as ev
+from shopbridge.publisher import OutMessage, Publisher
 from tests.conftest import AMQP_URL, config_data, fill_cao, shop_entry
 from tests.helpers import consume, produce, storefront, to_toml
 
@@ -18,12 +19,12 @@ DE = 2
 
 
 def _publish_raw(settings: cfg.Settings, bodies: list[bytes]) -> None:
+    """Publish with confirms, as every shopbridge publisher does: fire-and-forget publishes
+    followed by closing the connection were seen to lose messages on the quorum queue."""
     with Connection(AMQP_URL) as conn:
-        producer = conn.Producer()
-        for body in bodies:
-            producer.publish(body, exchange=topology.exchange_name(settings.broker.namespace),
-                             routing_key="acme.product.upserted",
-                             content_type="application/json")
+        Publisher(conn).publish(
+            OutMessage(exchange=topology.exchange_name(settings.broker.namespace),
+                       routing_key="acme.product.upserted", body=body) for body in bodies)
 
 
 def test_invalid_and_unmappable_events_are_dead_lettered_and_replayed_after_the_fix(
@@ -137,6 +138,5 @@ def test_messages_delivered_while_dead_letters_are_settled_are_not_lost(
     _publish_raw(settings, bodies)
 
     stats = consume(settings, "web", idle_s=1.0)
-
     assert stats.dead == 40
     assert phoenix_db.scalar("SELECT COUNT(*) FROM products") == 40

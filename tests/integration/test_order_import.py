@@ -14,6 +14,7 @@ from consumers.runner import ShopConsumer
 from shopbridge import config as cfg
 from shopbridge import dlq, topology
 from shopbridge import events as ev
+from shopbridge.publisher import OutMessage, Publisher
 from tests.conftest import AMQP_URL, config_data, shop_entry
 
 ORDERS = {"payment_methods": {"Cash on Delivery": 3, "Vorkasse": 1},
@@ -64,6 +65,13 @@ def order(order_id: int = 17, *, email: str = "anna@example.org", guest: bool = 
     raw = ev.make_event("order.placed", tenant="acme", source="oscommerce:web",
                         entity_key=f"web:{order_id}", version=1, payload=payload)
     return ev.parse(raw)
+
+
+def publish_confirmed(namespace: str, body: bytes) -> None:
+    """With confirms: a fire-and-forget publish right before closing can be lost."""
+    with Connection(AMQP_URL) as conn:
+        Publisher(conn).publish([OutMessage(exchange=namespace, routing_key="acme.order.placed",
+                                            body=body)])
 
 
 def applier_for(s: cfg.Settings, cao_db: Any) -> CaoOrderApplier:
@@ -210,10 +218,7 @@ def test_an_unmapped_payment_method_is_dead_lettered_and_replayed_once_after_the
         return ShopConsumer(broker=s.broker, target=target, applier=applier).run(idle_exit_s=0.6)
 
     run(bad)                                                   # declares the ERP queues
-    with Connection(AMQP_URL) as conn:
-        conn.Producer().publish(ev.encode([order().raw]), exchange=namespace,
-                                routing_key="acme.order.placed",
-                                content_type="application/json")
+    publish_confirmed(namespace, ev.encode([order().raw]))
     assert run(bad).dead == 1
     letters = dlq.list_dead(bad.broker, target)
     assert "payment method 'Cash on Delivery'" in letters[0].error
@@ -222,10 +227,7 @@ def test_an_unmapped_payment_method_is_dead_lettered_and_replayed_once_after_the
     fixed = settings(namespace, erp)
     assert dlq.replay(fixed.broker, target) == 1
     assert run(fixed).applied == 1
-    with Connection(AMQP_URL) as conn:                         # and once more: a duplicate
-        conn.Producer().publish(ev.encode([order().raw]), exchange=namespace,
-                                routing_key="acme.order.placed",
-                                content_type="application/json")
+    publish_confirmed(namespace, ev.encode([order().raw]))     # and once more: a duplicate
     run(fixed)
     assert erp.scalar("SELECT COUNT(*) FROM journal") == 1
 
