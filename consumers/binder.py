@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy.engine import Connection
+
+from shopbridge.db import utc_now
 
 LINK_TABLE = "shopbridge_link"
 
@@ -91,7 +92,7 @@ class Binder:
         """Write back every link that changed in this batch."""
         # The timestamp is a parameter, not NOW(6): PyMySQL batches executemany into one
         # multi-row INSERT only when VALUES holds nothing but placeholders (DESIGN 6).
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = utc_now()
         rows = [(lk.entity_type, lk.entity_key, lk.target_id, lk.version, lk.content_hash,
                  lk.stock_version, lk.stock, lk.event_id, now) for lk in links if lk.dirty]
         if rows:

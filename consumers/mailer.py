@@ -14,7 +14,6 @@ import logging
 import smtplib
 import ssl
 from collections.abc import Callable
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import MailConfig
+from shopbridge.db import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +47,13 @@ CREATE TABLE IF NOT EXISTS {OUTBOX_TABLE} (
 """
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
 
 def enqueue(conn: Connection, *, history_id: int, orders_id: int, recipient: str,
             subject: str, body: str) -> None:
     conn.exec_driver_sql(
         f"INSERT INTO {OUTBOX_TABLE} (history_id, orders_id, recipient, subject, body, "
         f"created_at) VALUES (%s, %s, %s, %s, %s, %s)",
-        (history_id, orders_id, recipient, subject[:255], body, _now()))
+        (history_id, orders_id, recipient, subject[:255], body, utc_now()))
 
 
 class Mailer:
@@ -103,7 +100,7 @@ class Mailer:
                     continue
                 conn.exec_driver_sql(
                     f"UPDATE {OUTBOX_TABLE} SET state = 'sent', sent_at = %s, attempts = %s "
-                    f"WHERE id = %s", (_now(), attempts + 1, mail_id))
+                    f"WHERE id = %s", (utc_now(), attempts + 1, mail_id))
                 conn.exec_driver_sql(
                     "UPDATE orders_status_history SET customer_notified = 1 "
                     "WHERE orders_status_history_id = %s", (history_id,))

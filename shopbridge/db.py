@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import pymysql
 import sqlalchemy as sa
@@ -105,6 +106,18 @@ def create_engine(db: DatabaseConfig, **kwargs: object) -> Engine:
     }
     options.update(kwargs)
     return sa.create_engine(db.sqlalchemy_url(), **options)
+
+
+def utc_now() -> datetime:
+    """Now in UTC without tzinfo: what shopbridge writes into its own DATETIME columns."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def has_table(conn: Connection, name: str) -> bool:
+    """Whether the current database has a table of exactly this name."""
+    return bool(conn.exec_driver_sql(
+        "SELECT COUNT(*) FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s", (name,)).scalar())
 
 
 def quote_ident(name: str) -> str:

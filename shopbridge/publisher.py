@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,3 +167,12 @@ class BrokerSession:
         if self._conn is not None:
             self._conn.release()
         self._publisher = self._conn = None
+
+
+def pack(events: Sequence[Mapping[str, Any]], *, exchange: str, routing_key: str,
+         size: int) -> list[OutMessage]:
+    """Events into messages of at most ``size`` complete events each (DESIGN 6)."""
+    from .events import encode
+
+    return [OutMessage(exchange=exchange, routing_key=routing_key,
+                       body=encode(events[i:i + size])) for i in range(0, len(events), size)]

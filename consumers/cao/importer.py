@@ -20,7 +20,7 @@ import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig, TenantConfig
-from shopbridge.db import TableNames, create_engine, quote_ident, translated
+from shopbridge.db import TableNames, create_engine, quote_ident, translated, utc_now
 from shopbridge.errors import ConfigError, MappingError, TargetLocked
 from shopbridge.events import Event
 
@@ -68,9 +68,6 @@ class ApplyResult:
     skipped: int = 0
     notes: list[str] = field(default_factory=list)
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class CaoOrderApplier:
@@ -246,7 +243,7 @@ class CaoOrderApplier:
             conn.exec_driver_sql(
                 f"INSERT INTO {IMPORT_TABLE} (shop, order_id, state, vrenum, event_id, "
                 f"started_at) VALUES (%s, %s, %s, %s, %s, %s)",
-                (shop.name, order_id, "started", vrenum, event.event_id, _now()))
+                (shop.name, order_id, "started", vrenum, event.event_id, utc_now()))
             conn.commit()
         else:
             vrenum = row[1]
@@ -280,7 +277,7 @@ class CaoOrderApplier:
         conn.exec_driver_sql(
             f"UPDATE {IMPORT_TABLE} SET state = 'complete', completed_at = %s, notes = %s "
             f"WHERE shop = %s AND order_id = %s",
-            (_now(), "\n".join(notes) or None, shop.name, order_id))
+            (utc_now(), "\n".join(notes) or None, shop.name, order_id))
         conn.commit()
         for note in notes:
             log.warning("%s imported with a change: %s", event, note)
@@ -301,7 +298,7 @@ class CaoOrderApplier:
             "QUELLE": quelle, "QUELLE_SUB": 0, "ADDR_ID": customer.addr_id,
             "ASP_ID": customer.asp_id, "LIEF_ADDR_ID": customer.lief_addr_id,
             "ATRNUM": "-1", "VRENUM": vrenum, "VLSNUM": "-1",
-            "ADATUM": placed.date(), "RDATUM": _now().replace(microsecond=0),
+            "ADATUM": placed.date(), "RDATUM": utc_now().replace(microsecond=0),
             "PR_EBENE": price_level, "LIEFART": shipping, "ZAHLART": payment,
             "WARE": document.goods_net, "TKOST": document.shipping_net,
             "NSUMME": document.net, "MSUMME": document.vat, "BSUMME": document.gross,

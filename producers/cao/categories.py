@@ -22,8 +22,7 @@ categories (SHOP_ID > 0) and ``ID`` for product groups, so the two never collide
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -31,6 +30,7 @@ from sqlalchemy.engine import Connection
 from shopbridge.db import TableNames, columns_of, quote_ident
 from shopbridge.errors import ConfigError
 
+from .payload import text_or_none
 from .snapshot import SNAPSHOT_TABLE
 
 ENTITY = "category"
@@ -182,27 +182,6 @@ def _deleted(key: int, version: int, reason: str) -> tuple[int, int, dict[str, A
                           "reason": reason}
 
 
-def store_deleted(conn: Connection, rows: Sequence[tuple[int, int]]) -> None:
-    """(snapshot key, version) of categories just published as category.deleted.
-
-    The version is kept (never lowered) and the hash cleared, so a category that comes back
-    is published again with a higher version.
-    """
-    if rows:
-        now = datetime.now(UTC).replace(tzinfo=None)
-        conn.exec_driver_sql(
-            f"INSERT INTO {SNAPSHOT_TABLE} (entity_type, entity_key, version, deleted, "
-            f"published_at) VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
-            f"version = GREATEST(version, VALUES(version)), deleted = 1, src_hash = NULL, "
-            f"published_at = VALUES(published_at)",
-            [(ENTITY, key, version, 1, now) for key, version in rows])
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
 
 
 def payload(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -222,9 +201,9 @@ def payload(row: Mapping[str, Any]) -> dict[str, Any]:
             "shop_id": int(row["SHOP_ID"]),
             "parent_erp_id": parent,
             "sort_order": int(row.get("SORT_NUM") or 0),
-            "name": _text(row["NAME"]) or "",
-            "description": _text(row.get("BESCHREIBUNG")),
-            "image": _text(row.get("IMAGE")),
+            "name": text_or_none(row["NAME"]) or "",
+            "description": text_or_none(row.get("BESCHREIBUNG")),
+            "image": text_or_none(row.get("IMAGE")),
             "visible": str(row.get("VISIBLE_FLAG") or "Y").upper() == "Y",
         }
     return {
@@ -233,7 +212,7 @@ def payload(row: Mapping[str, Any]) -> dict[str, Any]:
         "shop_id": None,
         "parent_erp_id": parent,
         "sort_order": 0,
-        "name": _text(row["NAME"]) or "",
+        "name": text_or_none(row["NAME"]) or "",
         "description": None,
         "image": None,
         "visible": True,

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.db import TableNames, quote_ident
 
+from .payload import text_or_none
 from .snapshot import SNAPSHOT_TABLE
 
 ENTITY = "customer"
@@ -60,25 +61,20 @@ class CustomerSource:
         return out
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
 
 def payload(row: Mapping[str, Any]) -> dict[str, Any]:
     """ADRESSEN row -> customer.upserted payload. A company keeps its name in NAME1 and the
     person in NAME2 (ANREDE 'Firma'), as CAO's shop import writes it."""
-    company = _text(row["NAME1"]) if (row.get("ANREDE") or "").strip() == "Firma" else None
-    person = (_text(row["NAME2"]) if company else _text(row["NAME1"])) or company or ""
+    is_company = (row.get("ANREDE") or "").strip() == "Firma"
+    company = text_or_none(row["NAME1"]) if is_company else None
+    person = text_or_none(row["NAME2"] if company else row["NAME1"]) or company or ""
     first, _, last = person.rpartition(" ")
     gender = {"M": "m", "W": "f", "F": "f"}.get(str(row.get("GESCHLECHT") or "").upper())
     dob = row.get("KUN_GEBDATUM")
     level = row.get("PR_EBENE")
     return {
         "erp_id": int(row["REC_ID"]),
-        "customer_number": _text(row.get("KUNNUM1")),
+        "customer_number": text_or_none(row.get("KUNNUM1")),
         "shop_id": int(row["SHOP_ID"]),
         "shop_customer_id": row["SHOP_KUNDE_ID"] if (row.get("SHOP_KUNDE_ID") or -1) > 0
         else None,
@@ -87,11 +83,13 @@ def payload(row: Mapping[str, Any]) -> dict[str, Any]:
         "firstname": first or None,
         "lastname": last or person or str(row["EMAIL"]),
         "company": company,
-        "telephone": _text(row.get("TELE1")),
+        "telephone": text_or_none(row.get("TELE1")),
         "date_of_birth": dob.isoformat() if isinstance(dob, date) else None,
         "newsletter": row.get("SHOP_NEWSLETTER") == "Y",
         "price_level": int(level) if level and 1 <= int(level) <= 5 else None,
-        "address": {"street": _text(row.get("STRASSE")) or "", "postcode": _text(row.get("PLZ"))
-                    or "", "city": _text(row.get("ORT")) or "",
-                    "country_iso3": _text(row.get("ISO3")), "erp_country": _text(row.get("LAND"))},
+        "address": {"street": text_or_none(row.get("STRASSE")) or "",
+                    "postcode": text_or_none(row.get("PLZ")) or "",
+                    "city": text_or_none(row.get("ORT")) or "",
+                    "country_iso3": text_or_none(row.get("ISO3")),
+                    "erp_country": text_or_none(row.get("LAND"))},
     }

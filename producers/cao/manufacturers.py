@@ -15,14 +15,14 @@ wins, so that the two cannot overwrite each other's snapshot hash on every cycle
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from shopbridge.db import TableNames, quote_ident
 
+from .payload import text_or_none
 from .snapshot import SNAPSHOT_TABLE
 
 ENTITY = "manufacturer"
@@ -139,27 +139,6 @@ class ManufacturerSource:
         return [(int(r[0]), int(r[1]), bool(r[2])) for r in rows]
 
 
-def store_deleted(conn: Connection, rows: Sequence[tuple[int, int]]) -> None:
-    """(HERSTELLER_ID, version) of manufacturers just published as deleted.
-
-    ``Snapshot.store_deleted`` writes entity type 'product' only; this is the same statement
-    for manufacturers. The hash is cleared, so a manufacturer that comes back is republished.
-    """
-    if rows:
-        now = datetime.now(UTC).replace(tzinfo=None)
-        conn.exec_driver_sql(
-            f"INSERT INTO {SNAPSHOT_TABLE} (entity_type, entity_key, version, deleted, "
-            f"published_at) VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
-            f"version = GREATEST(version, VALUES(version)), deleted = 1, src_hash = NULL, "
-            f"published_at = VALUES(published_at)",
-            [(ENTITY, key, v, 1, now) for key, v in rows])
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
 
 
 def payload(row: Mapping[str, Any], urls: Mapping[int, str],
@@ -171,13 +150,13 @@ def payload(row: Mapping[str, Any], urls: Mapping[int, str],
     """
     by_code: dict[str, str] = {}
     for language in sorted(urls):
-        code, url = language_codes.get(language), _text(urls[language])
+        code, url = language_codes.get(language), text_or_none(urls[language])
         if code and url:
             by_code[code] = url
     return {
         "erp_id": int(row["HERSTELLER_ID"]),
         "shop_id": int(row["SHOP_ID"]),
         "name": str(row["HERSTELLER_NAME"]).strip() or str(row["HERSTELLER_NAME"]),
-        "image": _text(row.get("HERSTELLER_IMAGE")),
+        "image": text_or_none(row.get("HERSTELLER_IMAGE")),
         "urls": by_code,
     }

@@ -16,7 +16,8 @@ TEXT_FIELDS = ("name", "short_description", "description", "meta_title", "meta_d
                "meta_keywords")
 
 
-def _text(value: Any) -> str | None:
+def text_or_none(value: Any) -> str | None:
+    """Stripped text, or None for NULL and blank (CAO stores either for "not given")."""
     if value is None:
         return None
     text = str(value).strip()
@@ -30,12 +31,12 @@ def _dec(value: Any) -> str:
 def texts_of(row: Mapping[str, Any], fallback_name: str) -> dict[str, str | None]:
     """Texts of one language from an ARTIKEL or ARTIKEL_LTEXT row."""
     return {
-        "name": _text(row.get("KURZNAME")) or fallback_name,
-        "short_description": _text(row.get("SHOP_KURZTEXT")),
-        "description": _text(row.get("SHOP_LANGTEXT")) or _text(row.get("LANGNAME")),
-        "meta_title": _text(row.get("SHOP_META_TITEL")),
-        "meta_description": _text(row.get("SHOP_META_BESCHR")),
-        "meta_keywords": _text(row.get("SHOP_META_KEY")),
+        "name": text_or_none(row.get("KURZNAME")) or fallback_name,
+        "short_description": text_or_none(row.get("SHOP_KURZTEXT")),
+        "description": text_or_none(row.get("SHOP_LANGTEXT")) or text_or_none(row.get("LANGNAME")),
+        "meta_title": text_or_none(row.get("SHOP_META_TITEL")),
+        "meta_description": text_or_none(row.get("SHOP_META_BESCHR")),
+        "meta_keywords": text_or_none(row.get("SHOP_META_KEY")),
     }
 
 
@@ -64,9 +65,9 @@ def build(article: Mapping[str, Any], translations: list[Mapping[str, Any]], *,
     tax_code = int(article["STEUER_CODE"])
     images = [str(article[c]).strip() for c in ("SHOP_IMAGE", "SHOP_IMAGE_MED",
                                                  "SHOP_IMAGE_LARGE")
-              if _text(article.get(c))]
+              if text_or_none(article.get(c))]
     manufacturer = article.get("HERSTELLER_ID")
-    barcode = _text(article.get("BARCODE"))
+    barcode = text_or_none(article.get("BARCODE"))
     return {
         "sku": sku,
         "erp_id": int(article["REC_ID"]),

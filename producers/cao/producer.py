@@ -22,7 +22,7 @@ from shopbridge import schemas, topology
 from shopbridge.config import BrokerConfig, TenantConfig
 from shopbridge.db import create_engine, translated
 from shopbridge.errors import PermanentError
-from shopbridge.publisher import BrokerSession, OutMessage
+from shopbridge.publisher import BrokerSession, pack
 
 from . import categories as cats
 from . import payload as payloads
@@ -32,7 +32,6 @@ from .customers import payload as customer_payload
 from .manufacturers import ENTITY as MANUFACTURER_ENTITY
 from .manufacturers import ManufacturerSource
 from .manufacturers import payload as manufacturer_payload
-from .manufacturers import store_deleted as store_manufacturers_deleted
 from .snapshot import Snapshot
 from .source import CaoSource, fingerprint_of
 from .statuses import ENTITY as STATUS_ENTITY
@@ -88,9 +87,6 @@ class CaoProducer:
         self.session = BrokerSession(broker, [s for s in tenant.shops if s.active])
         self.stop_event = threading.Event()
 
-    # -- broker ----------------------------------------------------------------------------
-
-
     def close(self) -> None:
         self.session.close()
         self.engine.dispose()
@@ -114,10 +110,8 @@ class CaoProducer:
             key = topology.routing_key(self.tenant.name, event["type"], shop)
             by_key.setdefault(key, []).append(event)
         for key, items in by_key.items():
-            for start in range(0, len(items), self.broker.pack_size):
-                messages.append(OutMessage(
-                    exchange=topology.exchange_name(self.broker.namespace), routing_key=key,
-                    body=ev.encode(items[start:start + self.broker.pack_size])))
+            messages += pack(items, exchange=topology.exchange_name(self.broker.namespace),
+                             routing_key=key, size=self.broker.pack_size)
         if messages:
             report.messages += self.session.publish(messages)
         for _, event in valid:
@@ -308,7 +302,8 @@ class CaoProducer:
                 events.append(self._make("manufacturer.deleted", key, version, body))
                 deleted.append((key, version))
             published = self._publish(events, report)
-            store_manufacturers_deleted(conn, [deleted[i] for i in published])
+            self.snapshot.store_deleted(conn, [deleted[i] for i in published],
+                                        entity_type=MANUFACTURER_ENTITY)
             conn.commit()
 
     def _scan_categories(self, conn: sa.Connection, report: CycleReport) -> None:
@@ -358,7 +353,8 @@ class CaoProducer:
                     entity_key=cats.entity_key(body), version=version, payload=body))
                 stored.append((key, version))
             published = self._publish(events, report)
-            cats.store_deleted(conn, [stored[i] for i in published])
+            self.snapshot.store_deleted(conn, [stored[i] for i in published],
+                                        entity_type=cats.ENTITY)
             conn.commit()
 
     def stock_scan(self) -> CycleReport:

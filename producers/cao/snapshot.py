@@ -9,10 +9,11 @@ deletion, so versions stay strictly increasing per article forever.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy.engine import Connection
+
+from shopbridge.db import utc_now
 
 SNAPSHOT_TABLE = "shopbridge_snapshot"
 
@@ -31,9 +32,6 @@ CREATE TABLE IF NOT EXISTS {SNAPSHOT_TABLE} (
 """
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
 
 class Snapshot:
     def ensure_table(self, conn: Connection) -> None:
@@ -44,7 +42,7 @@ class Snapshot:
                         entity_type: str = "product") -> None:
         """(key, src_hash, version, stock, sku) of entities just published."""
         if rows:
-            now = _now()
+            now = utc_now()
             conn.exec_driver_sql(
                 f"INSERT INTO {SNAPSHOT_TABLE} (entity_type, entity_key, src_hash, version, "
                 f"stock, sku, deleted, published_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
@@ -58,7 +56,7 @@ class Snapshot:
         # INSERT ... ON DUPLICATE KEY UPDATE, not UPDATE: PyMySQL sends executemany of an
         # INSERT as multi-row statements, of an UPDATE as one round trip per row.
         if rows:
-            now = _now()
+            now = utc_now()
             conn.exec_driver_sql(
                 f"INSERT INTO {SNAPSHOT_TABLE} (entity_type, entity_key, version, stock, "
                 f"published_at) VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
@@ -66,13 +64,15 @@ class Snapshot:
                 f"published_at = VALUES(published_at)",
                 [("product", key, v, stock, now) for key, v, stock in rows])
 
-    def store_deleted(self, conn: Connection, rows: Sequence[tuple[int, int]]) -> None:
-        """(REC_ID, version) of articles just published as deleted."""
+    def store_deleted(self, conn: Connection, rows: Sequence[tuple[int, int]],
+                      entity_type: str = "product") -> None:
+        """(key, version) of entities just published as deleted; the hash is cleared, so one
+        that comes back is published again, with a higher version."""
         if rows:
-            now = _now()
+            now = utc_now()
             conn.exec_driver_sql(
                 f"INSERT INTO {SNAPSHOT_TABLE} (entity_type, entity_key, version, deleted, "
                 f"published_at) VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
                 f"version = GREATEST(version, VALUES(version)), deleted = 1, src_hash = NULL, "
                 f"published_at = VALUES(published_at)",
-                [("product", key, v, 1, now) for key, v in rows])
+                [(entity_type, key, v, 1, now) for key, v in rows])

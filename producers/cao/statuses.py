@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ErpConfig
 from shopbridge.db import TableNames, columns_of, quote_ident
 
+from .payload import text_or_none
 from .snapshot import SNAPSHOT_TABLE
 
 ENTITY = "order_status"
@@ -81,8 +81,8 @@ class StatusSource:
             (ENTITY, after, limit)).all()
         comments = self._comments(conn, [r[7] for r in rows if r[7]])
         return [StatusChange(journal_id=int(r[0]), shop=str(r[1]), order_id=int(r[2]),
-                             status_id=int(r[3]), vrenum=r[4], carrier=_text(r[5]),
-                             tracking_code=_text(r[6]), comment=comments.get(r[7]),
+                             status_id=int(r[3]), vrenum=r[4], carrier=text_or_none(r[5]),
+                             tracking_code=text_or_none(r[6]), comment=comments.get(r[7]),
                              src_hash=bytes(r[8]), last_version=r[9]) for r in rows]
 
     def _comments(self, conn: Connection, ids: list[int]) -> Mapping[int, str | None]:
@@ -92,11 +92,5 @@ class StatusSource:
         rows = conn.exec_driver_sql(
             f"SELECT ID, KOMMENTAR FROM {self.t['JOURNAL_SSH']} WHERE ID IN ({marks})",
             tuple(ids))
-        return {int(i): _text(k) for i, k in rows}
+        return {int(i): text_or_none(k) for i, k in rows}
 
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,29 +30,22 @@ import sqlalchemy as sa
 from shopbridge import events as ev
 from shopbridge import schemas, topology
 from shopbridge.config import BrokerConfig, ShopConfig
-from shopbridge.db import create_engine, translated
+from shopbridge.db import create_engine, has_table, translated
 from shopbridge.errors import PermanentError
-from shopbridge.publisher import BrokerSession, OutMessage
+from shopbridge.publisher import BrokerSession, pack
 
 from .orders import LINK_TABLE
+from .published import PublishedLog
 
 log = logging.getLogger(__name__)
 
 PAGE = 200                       # accounts per page (one read, one publish, one INSERT)
-OUT_TABLE = "shopbridge_customer_out"
+PUBLISHED = PublishedLog("shopbridge_customer_out", "customers_id", "c")
 EVENT_TYPE = "customer.registered"
 NAME_LENGTH = 255                # orders.billing_name: the shop cuts "first last" to this
 
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {OUT_TABLE} (
-  customers_id INT NOT NULL PRIMARY KEY,
-  event_id CHAR(36) CHARACTER SET ascii NOT NULL,
-  published_at DATETIME(6) NOT NULL
-) ENGINE=InnoDB
-"""
 
 _COMPLETE = "EXISTS (SELECT 1 FROM customers_info i WHERE i.customers_info_id = c.customers_id)"
-_UNPUBLISHED = f"NOT EXISTS (SELECT 1 FROM {OUT_TABLE} x WHERE x.customers_id = c.customers_id)"
 _FROM_ERP = (f"EXISTS (SELECT 1 FROM {LINK_TABLE} l WHERE l.entity_type = 'customer' "
              "AND l.target_id = c.customers_id)")
 
@@ -86,9 +79,6 @@ class CustomerCycleReport:
     messages: int = 0
     seconds: float = 0.0
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _text(value: str | None) -> str | None:
@@ -152,28 +142,20 @@ class PhoenixCustomerProducer:
         self.session = BrokerSession(broker, [topology.Target.for_erp(shop.tenant)])
         self.stop_event = threading.Event()
 
-    # -- broker ----------------------------------------------------------------------------
-
-
     def close(self) -> None:
         self.session.close()
         self.engine.dispose()
 
     # -- reading ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _has_table(conn: sa.Connection, name: str) -> bool:
-        return conn.exec_driver_sql(
-            "SELECT COUNT(*) FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s", (name,)).scalar() > 0
 
     def _not_from_erp(self, conn: sa.Connection) -> str:
         """The filter on accounts shopbridge created itself (none while no link table)."""
-        return f" AND NOT {_FROM_ERP}" if self._has_table(conn, LINK_TABLE) else ""
+        return f" AND NOT {_FROM_ERP}" if has_table(conn, LINK_TABLE) else ""
 
     def _count(self, conn: sa.Connection, *, published_known: bool) -> CustomerCount:
         mine = self._not_from_erp(conn)
-        unpublished = f" AND {_UNPUBLISHED}" if published_known else ""
+        unpublished = f" AND {PUBLISHED.unpublished}" if published_known else ""
         counts = {}
         for name, state in (("new", _COMPLETE), ("waiting", f"NOT {_COMPLETE}")):
             counts[name] = int(conn.exec_driver_sql(
@@ -184,7 +166,7 @@ class PhoenixCustomerProducer:
     def _page(self, conn: sa.Connection, after: int, mine: str) -> list[int]:
         rows = conn.exec_driver_sql(
             f"SELECT c.customers_id FROM customers c WHERE c.customers_id > %s AND {_COMPLETE} "
-            f"AND {_UNPUBLISHED}{mine} ORDER BY c.customers_id LIMIT %s", (after, PAGE))
+            f"AND {PUBLISHED.unpublished}{mine} ORDER BY c.customers_id LIMIT %s", (after, PAGE))
         return [r[0] for r in rows]
 
     def _load(self, conn: sa.Connection, ids: Sequence[int]) -> list[Mapping[str, Any]]:
@@ -195,12 +177,12 @@ class PhoenixCustomerProducer:
 
     def prepare(self) -> None:
         with translated(self.what), self.engine.begin() as conn:
-            conn.exec_driver_sql(DDL)
+            PUBLISHED.ensure(conn)
 
     def count(self) -> CustomerCount:
         """New (complete, unpublished) and waiting (no customers_info yet) accounts; read-only."""
         with translated(self.what), self.engine.connect() as conn:
-            return self._count(conn, published_known=self._has_table(conn, OUT_TABLE))
+            return self._count(conn, published_known=PUBLISHED.exists(conn))
 
     def run_once(self) -> CustomerCycleReport:
         """Publish every complete account not published yet, page by page.
@@ -213,7 +195,7 @@ class PhoenixCustomerProducer:
         started = time.monotonic()
         report = CustomerCycleReport()
         with translated(self.what), self.engine.connect() as conn:
-            conn.exec_driver_sql(DDL)
+            PUBLISHED.ensure(conn)
             conn.commit()
             mine = self._not_from_erp(conn)
             after = self.first_customer_id - 1
@@ -225,7 +207,7 @@ class PhoenixCustomerProducer:
                 rows = self._load(conn, ids)
                 conn.commit()  # end the read: the InnoDB snapshot stays short
                 published = self._publish(rows, report)
-                self._record(conn, published)
+                PUBLISHED.record(conn, published)
                 conn.commit()
             report.waiting = self._count(conn, published_known=True).waiting
             conn.commit()
@@ -261,20 +243,9 @@ class PhoenixCustomerProducer:
             return []
         key = topology.routing_key(self.shop.tenant, EVENT_TYPE)
         events = [event for _, event in valid]
-        size = self.broker.pack_size
-        messages = [OutMessage(exchange=topology.exchange_name(self.broker.namespace),
-                               routing_key=key, body=ev.encode(events[i:i + size]))
-                    for i in range(0, len(events), size)]
+        messages = pack(events, exchange=topology.exchange_name(self.broker.namespace),
+                        routing_key=key, size=self.broker.pack_size)
         report.messages += self.session.publish(messages)
         report.published += len(valid)
         return [(customers_id, event["event_id"]) for customers_id, event in valid]
 
-    def _record(self, conn: sa.Connection, published: Sequence[tuple[int, str]]) -> None:
-        """Mark accounts whose events the broker confirmed (publish first, then record)."""
-        if published:
-            # A parameter, not NOW(6): PyMySQL makes executemany one multi-row INSERT only
-            # when VALUES holds nothing but placeholders.
-            now = _now()
-            conn.exec_driver_sql(
-                f"INSERT IGNORE INTO {OUT_TABLE} (customers_id, event_id, published_at) "
-                f"VALUES (%s, %s, %s)", [(cid, event_id, now) for cid, event_id in published])

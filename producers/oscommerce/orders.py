@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,27 +28,21 @@ import sqlalchemy as sa
 from shopbridge import events as ev
 from shopbridge import schemas, topology
 from shopbridge.config import BrokerConfig, ShopConfig
-from shopbridge.db import create_engine, translated
+from shopbridge.db import create_engine, has_table, translated
 from shopbridge.errors import PermanentError
-from shopbridge.publisher import BrokerSession, OutMessage
+from shopbridge.publisher import BrokerSession, pack
+
+from .published import PublishedLog
 
 log = logging.getLogger(__name__)
 
 PAGE = 200                    # orders per page (one read transaction, one publish, one INSERT)
-OUT_TABLE = "shopbridge_order_out"
+PUBLISHED = PublishedLog("shopbridge_order_out", "orders_id", "o")
 LINK_TABLE = "shopbridge_link"  # consumers.binder.LINK_TABLE; not imported: producers stand alone
 
-DDL = f"""
-CREATE TABLE IF NOT EXISTS {OUT_TABLE} (
-  orders_id INT NOT NULL PRIMARY KEY,
-  event_id CHAR(36) CHARACTER SET ascii NOT NULL,
-  published_at DATETIME(6) NOT NULL
-) ENGINE=InnoDB
-"""
 
 _FINAL = ("EXISTS (SELECT 1 FROM orders_status_history h "
           "WHERE h.orders_id = o.orders_id)")
-_UNPUBLISHED = f"NOT EXISTS (SELECT 1 FROM {OUT_TABLE} x WHERE x.orders_id = o.orders_id)"
 
 # The three address blocks of an order: (payload key, column prefix, countries alias).
 _ADDRESSES = (("customer", "customers", "cc"), ("billing", "billing", "bc"),
@@ -87,9 +81,6 @@ class OrderCycleReport:
     messages: int = 0
     seconds: float = 0.0
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _text(value: str | None) -> str | None:
@@ -201,23 +192,15 @@ class PhoenixOrderProducer:
         self.session = BrokerSession(broker, [topology.Target.for_erp(shop.tenant)])
         self.stop_event = threading.Event()
 
-    # -- broker ----------------------------------------------------------------------------
-
-
     def close(self) -> None:
         self.session.close()
         self.engine.dispose()
 
     # -- reading ---------------------------------------------------------------------------
 
-    @staticmethod
-    def _has_table(conn: sa.Connection, name: str) -> bool:
-        return conn.exec_driver_sql(
-            "SELECT COUNT(*) FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s", (name,)).scalar() > 0
 
     def _count(self, conn: sa.Connection, *, published_known: bool) -> OrderCount:
-        unpublished = f" AND {_UNPUBLISHED}" if published_known else ""
+        unpublished = f" AND {PUBLISHED.unpublished}" if published_known else ""
         first = self.shop.orders.first_order_id
         new = conn.exec_driver_sql(
             f"SELECT COUNT(*) FROM orders o WHERE o.orders_id >= %s AND {_FINAL}{unpublished}",
@@ -230,7 +213,7 @@ class PhoenixOrderProducer:
     def _page(self, conn: sa.Connection, after: int) -> list[int]:
         rows = conn.exec_driver_sql(
             f"SELECT o.orders_id FROM orders o WHERE o.orders_id > %s AND {_FINAL} "
-            f"AND {_UNPUBLISHED} ORDER BY o.orders_id LIMIT %s", (after, PAGE))
+            f"AND {PUBLISHED.unpublished} ORDER BY o.orders_id LIMIT %s", (after, PAGE))
         return [r[0] for r in rows]
 
     def _load(self, conn: sa.Connection, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
@@ -277,7 +260,7 @@ class PhoenixOrderProducer:
 
     def _erp_ids(self, conn: sa.Connection, products: set[int]) -> dict[int, int]:
         """products_id -> CAO REC_ID, from the consumer's link table (absent: no links yet)."""
-        if not products or not self._has_table(conn, LINK_TABLE):
+        if not products or not has_table(conn, LINK_TABLE):
             return {}
         ordered = sorted(products)
         rows = conn.exec_driver_sql(
@@ -301,12 +284,12 @@ class PhoenixOrderProducer:
 
     def prepare(self) -> None:
         with translated(self.what), self.engine.begin() as conn:
-            conn.exec_driver_sql(DDL)
+            PUBLISHED.ensure(conn)
 
     def count(self) -> OrderCount:
         """New (final, unpublished) and waiting (no history row yet) orders; read-only."""
         with translated(self.what), self.engine.connect() as conn:
-            return self._count(conn, published_known=self._has_table(conn, OUT_TABLE))
+            return self._count(conn, published_known=PUBLISHED.exists(conn))
 
     def run_once(self) -> OrderCycleReport:
         """Publish every final order not published yet, page by page.
@@ -319,7 +302,7 @@ class PhoenixOrderProducer:
         started = time.monotonic()
         report = OrderCycleReport()
         with translated(self.what), self.engine.connect() as conn:
-            conn.exec_driver_sql(DDL)
+            PUBLISHED.ensure(conn)
             conn.commit()
             after = self.shop.orders.first_order_id - 1
             while True:
@@ -330,7 +313,7 @@ class PhoenixOrderProducer:
                 orders = self._load(conn, ids)
                 conn.commit()  # end the read: the InnoDB snapshot stays short
                 published = self._publish(orders, report)
-                self._record(conn, published)
+                PUBLISHED.record(conn, published)
                 conn.commit()
             report.waiting = self._count(conn, published_known=True).waiting
             conn.commit()
@@ -362,20 +345,9 @@ class PhoenixOrderProducer:
             return []
         key = topology.routing_key(self.shop.tenant, "order.placed")
         events = [event for _, event in valid]
-        size = self.broker.pack_size
-        messages = [OutMessage(exchange=topology.exchange_name(self.broker.namespace),
-                               routing_key=key, body=ev.encode(events[i:i + size]))
-                    for i in range(0, len(events), size)]
+        messages = pack(events, exchange=topology.exchange_name(self.broker.namespace),
+                        routing_key=key, size=self.broker.pack_size)
         report.messages += self.session.publish(messages)
         report.published += len(valid)
         return [(orders_id, event["event_id"]) for orders_id, event in valid]
 
-    def _record(self, conn: sa.Connection, published: Sequence[tuple[int, str]]) -> None:
-        """Mark orders whose events the broker confirmed (publish first, then record)."""
-        if published:
-            # The timestamp is a parameter, not NOW(6): PyMySQL turns executemany into one
-            # multi-row INSERT only when VALUES holds nothing but placeholders.
-            now = _now()
-            conn.exec_driver_sql(
-                f"INSERT IGNORE INTO {OUT_TABLE} (orders_id, event_id, published_at) "
-                f"VALUES (%s, %s, %s)", [(oid, event_id, now) for oid, event_id in published])

@@ -258,7 +258,8 @@ def scan(db: Database, source: cao_categories.CategorySource, *, retired: bool =
             schemas.validate(ev.make_event("category.deleted", tenant="acme", source="cao:t",
                                            entity_key=cao_categories.entity_key(body),
                                            version=version + 1, payload=body))
-        cao_categories.store_deleted(conn, [(key, version + 1) for key, version, _ in gone])
+        Snapshot().store_deleted(conn, [(key, version + 1) for key, version, _ in gone],
+                                 entity_type=cao_categories.ENTITY)
         conn.commit()
     return upserted, [body for _, _, body in gone]
 

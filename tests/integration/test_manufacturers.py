@@ -16,7 +16,7 @@ import pytest
 from consumers.binder import LINK_TABLE, Binder
 from consumers.oscommerce.adapter import PhoenixAdapter
 from consumers.oscommerce.manufacturers import ManufacturerWriter
-from producers.cao.manufacturers import ENTITY, ManufacturerSource, payload, store_deleted
+from producers.cao.manufacturers import ENTITY, ManufacturerSource, payload
 from producers.cao.snapshot import Snapshot
 from shopbridge import config as cfg
 from shopbridge import events as ev
@@ -86,7 +86,7 @@ def scan(cao: Database) -> list[ev.Event]:
                 events.append(make("manufacturer.deleted", key, version, body))
                 deleted.append((key, version))
             publish(events)
-            store_deleted(conn, deleted)
+            Snapshot().store_deleted(conn, deleted, entity_type=ENTITY)
             conn.commit()
     return out
 
