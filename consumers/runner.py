@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -68,6 +69,7 @@ class ConsumerStats:
     fallbacks: int = 0
     outage_pauses: int = 0
     notes: list[str] = field(default_factory=list)
+    unsupported: Counter[str] = field(default_factory=Counter)
 
 
 def _transient_but_reachable(exc: BaseException) -> bool:
@@ -260,6 +262,7 @@ class ShopConsumer:
                 continue
             self.stats.applied += getattr(result, "applied", len(events))
             self.stats.skipped += getattr(result, "skipped", 0)
+            self.stats.unsupported.update(getattr(result, "unsupported", None) or {})
             for note in getattr(result, "notes", [])[:20]:
                 log.debug("%s", note)
             return

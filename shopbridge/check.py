@@ -38,6 +38,8 @@ SHOP_ORDER_TABLES = ("orders", "orders_total", "countries")
 class CheckReport:
     problems: list[str] = field(default_factory=list)
     ok: list[str] = field(default_factory=list)
+    # What works but not the way the ERP has it (e.g. prices a shop cannot show): no failure.
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -136,6 +138,7 @@ def _check_erp(tenant: TenantConfig, report: CheckReport
                 cond = "WHERE SHOP_ID > 0" if tenant.erp.selection == "shop" else ""
                 rows = conn.exec_driver_sql(f"SELECT DISTINCT STEUER_CODE FROM {art} {cond}")
                 tax_codes.update(int(r[0]) for r in rows)
+                report.notes += _catalogue_limits(conn, source, tenant)
                 report.ok.append(f"tenant {tenant.name}: CAO database reachable, tables "
                                  f"{', '.join(sorted(source.t.values()))}")
         finally:
@@ -143,6 +146,50 @@ def _check_erp(tenant: TenantConfig, report: CheckReport
 
     _guard(report, f"tenant {tenant.name}", probe)
     return tax_codes, facts[0]
+
+
+def _catalogue_limits(conn: DbConnection, source: Any, tenant: TenantConfig) -> list[str]:
+    """C5/C7: ERP prices the Phoenix core cannot show, counted per shop, one line each.
+
+    Phoenix has no quantity tiers and no customer groups: every customer pays the shop's
+    price level, and the consumer leaves tier prices out (docs/architecture.md).
+    """
+    from producers.cao.source import TIER_PRICES
+
+    art, prices = source.t["ARTIKEL"], source.t["ARTIKEL_PREIS"]
+    tiers = dict(conn.exec_driver_sql(
+        f"SELECT a.SHOP_ID, COUNT(DISTINCT a.REC_ID) FROM {art} a JOIN {prices} p "
+        f"ON p.ARTIKEL_ID = a.REC_ID WHERE {TIER_PRICES} AND p.MENGE2 > 0 GROUP BY a.SHOP_ID"
+    ).all())
+    addresses = TableNames.read(conn).find("ADRESSEN")
+    levels: dict[Any, Counter[int]] = {}
+    if addresses is not None and "PR_EBENE" in columns_of(conn, addresses):
+        for shop_id, level, count in conn.exec_driver_sql(
+                f"SELECT SHOP_ID, PR_EBENE, COUNT(*) FROM {quote_ident(addresses)} "
+                f"WHERE SHOP_KUNDE = 'Y' GROUP BY SHOP_ID, PR_EBENE"):
+            levels.setdefault(shop_id, Counter())[int(level or 0)] += int(count)
+    notes = []
+    for shop in tenant.shops:
+        if not shop.active or shop.kind != "oscommerce":
+            continue
+        cao_id = shop.filter.cao_shop_id
+        n_tiers = (sum(tiers.values()) if cao_id is None else tiers.get(cao_id, 0))
+        if n_tiers:
+            notes.append(f"shop {shop.name}: {n_tiers} article(s) have quantity-tier prices "
+                         "(ARTIKEL_PREIS); osCommerce core has no tier prices, the shop "
+                         f"sells every quantity at VK{shop.price_level}")
+        own = Counter[int]()
+        for shop_id, counter in levels.items():
+            if cao_id is None or shop_id == cao_id:
+                own.update(counter)
+        other = {lvl: n for lvl, n in own.items() if lvl != shop.price_level}
+        if other:
+            notes.append(f"shop {shop.name}: {sum(other.values())} shop customer(s) have "
+                         f"another price level in CAO ("
+                         f"{', '.join(f'VK{lvl}: {n}' for lvl, n in sorted(other.items()))}); "
+                         "osCommerce core has no customer groups, they see "
+                         f"VK{shop.price_level} prices")
+    return notes
 
 
 def _check_shop(shop: ShopConfig, tax_codes: set[int], erp: ErpOrderFacts | None,

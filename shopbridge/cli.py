@@ -146,6 +146,8 @@ def _check(settings: cfg.Settings) -> int:
     report = run(settings)
     for line in report.ok:
         print(f"ok       {line}")
+    for line in report.notes:
+        print(f"note     {line}")
     for line in report.problems:
         print(f"PROBLEM  {line}")
     print(f"{len(report.problems)} problem(s)")
@@ -218,6 +220,9 @@ def _consume(settings: cfg.Settings, args: argparse.Namespace) -> int:
           f"{stats.applied} applied, {stats.skipped} skipped (unchanged, stale or not "
           f"selected), {stats.retried} to "
           f"retry, {stats.dead} dead-lettered")
+    for what, count in sorted(stats.unsupported.items()):
+        print(f"  {count} product event(s) carried {what}, which this shop cannot show "
+              "(see 'shopbridge check')")
     return EXIT_OK
 
 

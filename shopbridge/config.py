@@ -60,6 +60,11 @@ class ShopFilter:
     cao_shop_id: int | None = None      # ARTIKEL.SHOP_ID must equal this (None: any shop id)
     require_visible: bool = True         # ARTIKEL.SHOP_VISIBLE = 1
     sku_pattern: str | None = None       # fnmatch pattern on ARTNUM, e.g. "AB-*"
+    # Category keys as the events name them ('kat:<SHOP_ID>:<ID>', 'wgr:<ID>'): the article
+    # must be linked to one of them (or to a category below one, see mapper.in_selection).
+    categories: tuple[str, ...] = ()
+    # ("05", "1"): CAO USERFELD_05 must be "1"; ("05", None): must be set (not empty, 0 or N).
+    flag: tuple[str, str | None] | None = None
 
 
 # How an imported shop order is stored in CAO: JOURNAL.QUELLE (NOTES 3).
@@ -139,6 +144,9 @@ class ErpConfig:
     default_language: str = "de"         # the language that lives in ARTIKEL itself
     carrier_column: str | None = "USR1"  # JOURNAL column holding the carrier [I]
     tracking_column: str | None = "USR2"  # JOURNAL column holding the tracking code [I]
+    # ARTIKEL column with the date the article can be delivered from; newer CAO versions call
+    # it LIEFERTERMIN (NOTES 3, S5), the known DDL has none. Used only where it exists.
+    date_available_column: str | None = "LIEFERTERMIN"
 
 
 @dataclass(frozen=True)
@@ -220,7 +228,7 @@ KNOWN_KEYS = {
                           "batch_wait_ms", "delivery_limit"},
     "tenant": {"name", "erp", "shops"},
     "erp": _SECRETS | {"kind", "selection", "registry_table", "default_language",
-                       "carrier_column", "tracking_column"},
+                       "carrier_column", "tracking_column", "date_available_column"},
     "shop": _SECRETS | {"name", "kind", "active", "languages", "price_level", "stock_mode",
                         "tax_classes", "filter", "orders", "mail", "categories"},
     "orders": {"document", "shipping_tax_code", "payment_methods", "shipping_methods",
@@ -228,7 +236,8 @@ KNOWN_KEYS = {
                "imported_status_mail"},
     "mail": {"host", "port", "security", "username", "password_env", "password_file",
              "password", "sender", "language", "templates", "tracking_urls"},
-    "filter": {"cao_shop_id", "require_visible", "sku_pattern"},
+    "filter": {"cao_shop_id", "require_visible", "sku_pattern", "categories", "flag_field",
+               "flag_value"},
 }
 
 
@@ -323,7 +332,7 @@ class _Reader:
         if registry is not None and not re.fullmatch(r"[A-Za-z0-9_]+", str(registry)):
             raise self.fail(f"{where}.erp", f"registry_table {registry!r} is not a table name")
         columns = {}
-        for key in ("carrier_column", "tracking_column"):
+        for key in ("carrier_column", "tracking_column", "date_available_column"):
             value = erp_data.get(key, ErpConfig.__dataclass_fields__[key].default)
             if value not in (None, "") and not re.fullmatch(r"[A-Za-z0-9_]+", str(value)):
                 raise self.fail(f"{where}.erp", f"{key} {value!r} is not a column name")
@@ -365,10 +374,13 @@ class _Reader:
         if categories not in CATEGORY_SOURCES:
             raise self.fail(where, f"categories must be one of {CATEGORY_SOURCES}")
         f = self.known(data.get("filter", {}), "filter", f"{where}.filter")
+        cao_shop_id = None if f.get("cao_shop_id") is None else int(f["cao_shop_id"])
         shop_filter = ShopFilter(
-            cao_shop_id=None if f.get("cao_shop_id") is None else int(f["cao_shop_id"]),
+            cao_shop_id=cao_shop_id,
             require_visible=self.boolean(f, f"{where}.filter", "require_visible", True),
             sku_pattern=None if f.get("sku_pattern") is None else str(f["sku_pattern"]),
+            categories=self.filter_categories(f, f"{where}.filter", categories, cao_shop_id),
+            flag=self.filter_flag(f, f"{where}.filter"),
         )
         return ShopConfig(tenant=tenant, name=name, kind=kind,
                           active=self.boolean(data, where, "active", True),
@@ -378,6 +390,33 @@ class _Reader:
                           orders=self.orders(data.get("orders", {}), f"{where}.orders"),
                           mail=self.mail(data.get("mail"), f"{where}.mail"),
                           categories=categories)
+
+    def filter_categories(self, data: Mapping[str, Any], where: str, source: str,
+                          cao_shop_id: int | None) -> tuple[str, ...]:
+        """CAO category ids of the shop's tree -> the category keys events carry."""
+        ids = data.get("categories", [])
+        if not isinstance(ids, list) or not all(isinstance(i, int) and i > 0 for i in ids):
+            raise self.fail(where, "categories lists CAO category ids (ARTIKEL_KAT.ID or "
+                                   "WARENGRUPPEN.ID), e.g. [10, 12]")
+        if source == "product_groups":
+            return tuple(f"wgr:{i}" for i in ids)
+        if ids and cao_shop_id is None:
+            raise self.fail(where, "categories needs cao_shop_id: shop category ids are "
+                                   "numbered per CAO shop")
+        return tuple(f"kat:{cao_shop_id}:{i}" for i in ids)
+
+    def filter_flag(self, data: Mapping[str, Any], where: str) -> tuple[str, str | None] | None:
+        field_name = data.get("flag_field")
+        if field_name is None:
+            if "flag_value" in data:
+                raise self.fail(where, "flag_value needs flag_field")
+            return None
+        match = re.fullmatch(r"(?:USERFELD_)?(0[1-9]|10)", str(field_name).upper())
+        if not match:
+            raise self.fail(where, f"flag_field {field_name!r}: use one of CAO's free fields "
+                                   "USERFELD_01 .. USERFELD_10")
+        value = data.get("flag_value")
+        return match[1], None if value is None else str(value)
 
     def mail(self, data: Any, where: str) -> MailConfig | None:
         if data is None:

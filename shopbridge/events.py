@@ -68,6 +68,12 @@ class Event:
         return f"{schemas.describe(self.raw)} v{self.version}"
 
 
+# The schema version producers write, per event type (consumers accept every version that
+# has a file in schemas/). A new optional field is a new version: the files say
+# additionalProperties false, so an old strict consumer would refuse it.
+CURRENT_SCHEMA_VERSION = {"product.upserted": 2}
+
+
 def make_event(type: str, *, tenant: str, source: str, entity_key: str, version: int,
                payload: dict[str, Any], occurred_at: datetime | None = None) -> dict[str, Any]:
     """Build an envelope dict (not validated here: ``publish`` validates)."""
@@ -75,7 +81,7 @@ def make_event(type: str, *, tenant: str, source: str, entity_key: str, version:
     return {
         "event_id": str(uuid.uuid4()),
         "type": type,
-        "schema_version": 1,
+        "schema_version": CURRENT_SCHEMA_VERSION.get(type, 1),
         "tenant": tenant,
         "source": source,
         "entity_key": entity_key,

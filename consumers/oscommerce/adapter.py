@@ -19,8 +19,8 @@ INSERT_CHUNK = 1000
 
 _PRODUCT_COLUMNS = ("products_quantity, products_model, products_price, products_date_added, "
                     "products_weight, products_status, products_tax_class_id, products_gtin, "
-                    "manufacturers_id")
-_PRODUCT_PLACEHOLDERS = "(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    "manufacturers_id, products_date_available")
+_PRODUCT_PLACEHOLDERS = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
 @dataclass(slots=True)
@@ -62,7 +62,7 @@ class PhoenixAdapter:
     def _values(item: NewProduct, now: datetime) -> tuple[object, ...]:
         row = item.row
         return (item.quantity, row.model, row.price, now, row.weight, row.status,
-                row.tax_class_id, row.gtin, row.manufacturers_id)
+                row.tax_class_id, row.gtin, row.manufacturers_id, row.date_available)
 
     def update_products(self, conn: Connection, rows: Sequence[tuple[int, ProductRow, int]],
                         now: datetime) -> None:
@@ -76,8 +76,8 @@ class PhoenixAdapter:
         conn.exec_driver_sql(
             "INSERT INTO products (products_id, products_quantity, products_model, "
             "products_price, products_date_added, products_last_modified, products_weight, "
-            "products_status, products_tax_class_id, products_gtin, manufacturers_id) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "products_status, products_tax_class_id, products_gtin, manufacturers_id, "
+            "products_date_available) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON DUPLICATE KEY UPDATE products_model = VALUES(products_model), "
             "products_price = VALUES(products_price), "
             "products_last_modified = VALUES(products_last_modified), "
@@ -85,9 +85,10 @@ class PhoenixAdapter:
             "products_status = VALUES(products_status), "
             "products_tax_class_id = VALUES(products_tax_class_id), "
             "products_gtin = VALUES(products_gtin), "
-            "manufacturers_id = VALUES(manufacturers_id)",
+            "manufacturers_id = VALUES(manufacturers_id), "
+            "products_date_available = VALUES(products_date_available)",
             [(pid, qty, r.model, r.price, now, now, r.weight, r.status, r.tax_class_id, r.gtin,
-              r.manufacturers_id) for pid, r, qty in rows])
+              r.manufacturers_id, r.date_available) for pid, r, qty in rows])
 
     def upsert_descriptions(self, conn: Connection,
                             rows: Sequence[tuple[int, ProductRow]]) -> None:

@@ -9,6 +9,7 @@ product.upserted), so a stock event can never make a newer text change look stal
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from shopbridge.events import Event
 from ..binder import Binder, Link
 from ..mailer import Mailer
 from .adapter import NewProduct, PhoenixAdapter
-from .categories import CategoryWriter
+from .categories import CategoryWriter, keys_below
 from .customers import CustomerWriter
 from .manufacturers import ManufacturerWriter
 from .mapper import ProductRow, map_product, quantity
@@ -49,6 +50,15 @@ class ApplyResult:
     applied: int = 0
     skipped: int = 0
     notes: list[str] = field(default_factory=list)
+    # Parts of the ERP's data this shop cannot express, counted per product event (e.g.
+    # 'tier prices'); the consumer reports them, `shopbridge check` explains them.
+    unsupported: Counter[str] = field(default_factory=Counter)
+
+
+# What the Phoenix core has no place for (docs/architecture.md, "Tier and group prices").
+UNSUPPORTED = {
+    "tiers": "tier prices",
+}
 
 
 class PhoenixApplier:
@@ -69,6 +79,7 @@ class PhoenixApplier:
         self.language_ids: dict[str, int] = {}
         self.adapter = PhoenixAdapter(consecutive_ids=True)
         self._manufacturer_ids: dict[str, int] = {}
+        self._filter_categories: set[str] | None = None
         self.statuses = StatusWriter(shop=shop, binder=self.binder)
         self.customers = CustomerWriter(shop=shop, binder=self.binder)
         self.manufacturers = ManufacturerWriter(shop=shop, binder=self.binder, language_ids={})
@@ -151,10 +162,12 @@ class PhoenixApplier:
             self._manufacturer_ids = self.binder.targets(
                 conn, "manufacturer", {str(e.payload.get("manufacturer_id")) for e in ordered
                                        if e.type == "product.upserted"})
+            self._filter_categories = (keys_below(conn, self.shop.filter.categories)
+                                       if self.shop.filter.categories else None)
             plan = _Plan()
             for event in ordered:
                 link = links[event.entity_key]
-                note = self._plan(event, link, plan)
+                note = self._plan(event, link, plan, result)
                 if note is None:
                     result.applied += 1
                 else:
@@ -185,7 +198,7 @@ class PhoenixApplier:
             if self.mailer is not None:
                 self.mailer.flush()
 
-    def _plan(self, event: Event, link: Link, plan: _Plan) -> str | None:
+    def _plan(self, event: Event, link: Link, plan: _Plan, result: ApplyResult) -> str | None:
         """Decide what ``event`` changes; returns why it changes nothing, or None."""
         if event.type == "stock.changed":
             return self._plan_stock(event, link, plan, event.payload["stock"])
@@ -206,7 +219,11 @@ class PhoenixApplier:
                 return None
             return "not in the shop; remembered as deleted"
         row = map_product(event.payload, shop=self.shop, language_ids=self.language_ids,
-                          what=str(event), manufacturer_ids=self._manufacturer_ids)
+                          what=str(event), manufacturer_ids=self._manufacturer_ids,
+                          filter_categories=self._filter_categories)
+        if row.status:
+            result.unsupported.update(name for field_name, name in UNSUPPORTED.items()
+                                      if event.payload.get(field_name))
         self._plan_stock(event, link, plan, event.payload["stock"])
         if link.target_id is None:
             if row.status == 0:

@@ -66,6 +66,33 @@ def parent_key(payload: Mapping[str, Any]) -> str | None:
     return category_key(payload["source"], payload["shop_id"], payload["parent_erp_id"])
 
 
+def keys_below(conn: Connection, roots: Sequence[str]) -> set[str]:
+    """``roots`` and the keys of every category below them in the shop's tree (C11 filter).
+
+    The tree is the shop's own (categories.parent_id), read through the link table, so it is
+    the tree the customer sees; a root not in the shop yet admits only itself.
+    """
+    links = dict(conn.exec_driver_sql(
+        f"SELECT target_id, entity_key FROM {LINK_TABLE} WHERE entity_type = %s "
+        f"AND target_id IS NOT NULL", (ENTITY,)).all())
+    children: dict[int, list[int]] = {}
+    for category_id, parent_id in conn.exec_driver_sql(
+            "SELECT categories_id, parent_id FROM categories"):
+        children.setdefault(int(parent_id), []).append(int(category_id))
+    by_key = {key: int(target) for target, key in links.items()}
+    found, todo = set(roots), [by_key[k] for k in roots if k in by_key]
+    seen: set[int] = set()
+    while todo:
+        node = todo.pop()
+        if node in seen:
+            continue        # an admin-made loop must not hang the consumer
+        seen.add(node)
+        if node in links:
+            found.add(links[node])
+        todo += children.get(node, [])
+    return found
+
+
 class CategoryWriter:
     """Args:
         shop: the shop (its CAO shop id selects which shop categories it keeps).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
@@ -46,6 +47,7 @@ class ProductRow:
     specials: tuple[tuple[Decimal, str | None, str | None], ...] = ()
     manufacturers_id: int | None = None
     category_keys: tuple[str, ...] = ()
+    date_available: str | None = None
 
     def content_hash(self) -> str:
         """Fingerprint of everything written to products/products_description but quantity."""
@@ -53,12 +55,22 @@ class ProductRow:
                 self.gtin, [[d.language_id, d.name, d.description, d.seo_title,
                              d.seo_description, d.seo_keywords] for d in self.descriptions],
                 [[str(p), f, u] for p, f, u in self.specials], self.manufacturers_id,
-                list(self.category_keys)]
+                list(self.category_keys), self.date_available]
         return hashlib.md5(orjson.dumps(data), usedforsecurity=False).hexdigest()
 
 
-def in_selection(payload: Mapping[str, Any], shop_filter: ShopFilter) -> bool:
-    """Whether the ERP article belongs to this shop's product selection (C11)."""
+# What a merchant types into a free field to mean "no" (CAO has no boolean free fields).
+FLAG_OFF = frozenset({"0", "n", "no", "nein", "false"})
+
+
+def in_selection(payload: Mapping[str, Any], shop_filter: ShopFilter,
+                 categories: AbstractSet[str] | None = None) -> bool:
+    """Whether the ERP article belongs to this shop's product selection (C11).
+
+    Args:
+        categories: the category keys the filter admits (its own and every category below
+            them in the shop's tree); None: the filter's own keys only.
+    """
     shop = payload["shop"]
     if shop["delete_flag"]:
         return False
@@ -66,8 +78,20 @@ def in_selection(payload: Mapping[str, Any], shop_filter: ShopFilter) -> bool:
         return False
     if shop_filter.require_visible and not shop["visible"]:
         return False
-    return not (shop_filter.sku_pattern
-                and not fnmatch.fnmatchcase(payload["sku"], shop_filter.sku_pattern))
+    if shop_filter.sku_pattern and not fnmatch.fnmatchcase(payload["sku"],
+                                                            shop_filter.sku_pattern):
+        return False
+    if shop_filter.categories:
+        admitted = categories if categories is not None else set(shop_filter.categories)
+        if admitted.isdisjoint(payload.get("categories") or ()):
+            return False
+    if shop_filter.flag is not None:
+        field_name, wanted = shop_filter.flag
+        value = (payload.get("user_fields") or {}).get(field_name)
+        if value is None:
+            return False
+        return value.casefold() not in FLAG_OFF if wanted is None else value == wanted
+    return True
 
 
 def quantity(stock: str, stock_mode: str) -> int:
@@ -83,13 +107,15 @@ def plain_text(text: str) -> str:
 
 def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
                 language_ids: Mapping[str, int], what: str,
-                manufacturer_ids: Mapping[str, int] | None = None) -> ProductRow:
+                manufacturer_ids: Mapping[str, int] | None = None,
+                filter_categories: AbstractSet[str] | None = None) -> ProductRow:
     """Build the shop's view of one product.
 
     Args:
         payload: a validated product.upserted payload.
         language_ids: shop language code -> languages_id, for the shop's configured languages.
         what: how errors name the entity, e.g. 'product.upserted 12 (SKU AB-1)'.
+        filter_categories: see ``in_selection``.
     Raises:
         MappingError: naming the field that cannot be expressed in this shop.
     """
@@ -125,7 +151,7 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
             language_id=language_id, name=plain_text(text["name"]), description=description,
             seo_title=text.get("meta_title"), seo_description=text.get("meta_description"),
             seo_keywords=text.get("meta_keywords")))
-    status = 1 if in_selection(payload, shop.filter) else 0
+    status = 1 if in_selection(payload, shop.filter, filter_categories) else 0
     specials = tuple((_decimal(s["net"], f"{what}: field payload.specials.net"), s["from"],
                       s["until"]) for s in payload.get("specials") or [])
     return ProductRow(model=payload["sku"], price=price, tax_class_id=tax_class_id,
@@ -135,7 +161,9 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
                       # A manufacturer this shop does not have (another CAO shop's) is none.
                       manufacturers_id=(manufacturer_ids or {}).get(
                           str(payload.get("manufacturer_id"))),
-                      category_keys=shop_categories(payload, shop))
+                      category_keys=shop_categories(payload, shop),
+                      # Phoenix shows "available from" for a future date and never hides.
+                      date_available=payload.get("date_available"))
 
 
 def shop_categories(payload: Mapping[str, Any], shop: ShopConfig) -> tuple[str, ...]:

@@ -9,7 +9,8 @@ VKnB gross. Prices travel as decimal strings, never floats.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 TEXT_FIELDS = ("name", "short_description", "description", "meta_title", "meta_description",
@@ -24,8 +25,46 @@ def text_or_none(value: Any) -> str | None:
     return text or None
 
 
+CENT = Decimal("0.01")
+TIER_BREAKS = (2, 3, 4, 5)          # ARTIKEL_PREIS MENGEk / PREISk
+USER_FIELDS = tuple(f"USERFELD_{n:02d}" for n in range(1, 11))
+
+
 def _dec(value: Any) -> str:
     return str(Decimal(value if value is not None else 0))
+
+
+def tier_prices(article: Mapping[str, Any], tier_row: Mapping[str, Any] | None
+                ) -> list[dict[str, Any]]:
+    """CAO's quantity breaks as absolute prices per level (DESIGN 4a).
+
+    MENGEk > 0 means "from MENGEk pieces, PREISk percent off the level's price", rounded to
+    cents as CAO's article form computes it; the payload carries the result, so no shop has
+    to know CAO's rule.
+    """
+    if not tier_row:
+        return []
+    tiers = []
+    for k in TIER_BREAKS:
+        qty = tier_row.get(f"MENGE{k}") or 0
+        if int(qty) <= 0:
+            continue
+        factor = 1 - Decimal(tier_row.get(f"PREIS{k}") or 0) / 100
+        tiers.append({"min_qty": int(qty), "prices": {
+            str(n): {"net": str((Decimal(article[f"VK{n}"]) * factor).quantize(
+                         CENT, ROUND_HALF_UP)),
+                     "gross": str((Decimal(article[f"VK{n}B"]) * factor).quantize(
+                         CENT, ROUND_HALF_UP))}
+            for n in range(1, 6)}})
+    return sorted(tiers, key=lambda t: t["min_qty"])
+
+
+def _date(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return None
 
 
 def texts_of(row: Mapping[str, Any], fallback_name: str) -> dict[str, str | None]:
@@ -44,7 +83,8 @@ def build(article: Mapping[str, Any], translations: list[Mapping[str, Any]], *,
           language_codes: Mapping[int, str], vat_rates: Mapping[int, str],
           default_language: str = "de",
           specials: list[Mapping[str, Any]] | None = None,
-          category_keys: list[str] | None = None) -> dict[str, Any]:
+          category_keys: list[str] | None = None,
+          tier_row: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The product.upserted payload of one article.
 
     Args:
@@ -52,6 +92,7 @@ def build(article: Mapping[str, Any], translations: list[Mapping[str, Any]], *,
         translations: its ARTIKEL_LTEXT rows.
         language_codes: SPRACHEN.SPRACH_ID -> two-letter code.
         vat_rates: STEUER_CODE -> rate in percent (decimal string).
+        tier_row: its ARTIKEL_PREIS quantity-break row (PREIS_TYP 3, ADRESS_ID -99), if any.
     """
     sku = str(article["ARTNUM"]).strip()
     german = texts_of(article, sku)
@@ -96,4 +137,10 @@ def build(article: Mapping[str, Any], translations: list[Mapping[str, Any]], *,
                       "from": s["GUELTIG_VON"].isoformat() if s.get("GUELTIG_VON") else None,
                       "until": s["GUELTIG_BIS"].isoformat() if s.get("GUELTIG_BIS") else None}
                      for s in specials or []],
+        "tiers": tier_prices(article, tier_row),
+        # The merchant's free fields, for shop filters (C11 'flag'); empty ones are left out.
+        "user_fields": {c[-2:]: str(article[c]).strip() for c in USER_FIELDS
+                        if text_or_none(article.get(c))},
+        # From the column configured as erp.date_available_column, where the CAO version has it.
+        "date_available": _date(article.get("DATE_AVAILABLE")),
     }

@@ -40,7 +40,7 @@ from .statuses import StatusSource
 log = logging.getLogger(__name__)
 
 PAGE = 2000                   # articles per change page (also the MyISAM lock granularity)
-PAYLOAD_FORMAT = 3            # bump when payload.build changes: republishes every article
+PAYLOAD_FORMAT = 4            # bump when payload.build changes: republishes every article
 
 
 @dataclass
@@ -170,6 +170,7 @@ class CaoProducer:
             articles, translations = self.source.load_articles(conn, hashes)
             specials = self.source.load_specials(conn, hashes)
             category_keys = self.source.load_category_keys(conn, hashes)
+            tiers = self.source.load_tiers(conn, hashes)
             conn.commit()
             events, stored = [], []
             for article in articles:
@@ -179,7 +180,8 @@ class CaoProducer:
                                       vat_rates=rates,
                                       default_language=self.tenant.erp.default_language,
                                       specials=specials.get(key),
-                                      category_keys=category_keys.get(key))
+                                      category_keys=category_keys.get(key),
+                                      tier_row=tiers.get(key))
                 version = ev.next_version(last)
                 events.append(self._make("product.upserted", key, version, body))
                 stored.append((key, h, version, Decimal(body["stock"]), body["sku"]))

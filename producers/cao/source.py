@@ -30,10 +30,17 @@ ARTICLE_COLUMNS = (
     "HERSTELLER_ID", "WARENGRUPPE", "VK_LIEFERZEIT_ID",
     "SHOP_IMAGE", "SHOP_IMAGE_MED", "SHOP_IMAGE_LARGE",
 )
+# Read where the live ARTIKEL has them: CAO versions differ (NOTES 2), and a missing free field
+# must not stop the producer.
+OPTIONAL_ARTICLE_COLUMNS = tuple(f"USERFELD_{n:02d}" for n in range(1, 11))
 TRANSLATION_COLUMNS = ("KURZNAME", "LANGNAME", "SHOP_KURZTEXT", "SHOP_LANGTEXT",
                        "SHOP_META_TITEL", "SHOP_META_BESCHR", "SHOP_META_KEY")
 # Special offers (DESIGN 4a): ARTIKEL_PREIS rows with PT2 'AP' that belong to no customer.
 SPECIAL_PRICES = "p.PT2 = 'AP' AND p.ADRESS_ID <= 0"
+# Quantity breaks (DESIGN 4a): PREIS_TYP 3 for ADRESS_ID -99; customer prices (ADRESS_ID > 0)
+# are never shop prices.
+TIER_PRICES = "p.PREIS_TYP = 3 AND p.ADRESS_ID = -99"
+TIER_COLUMNS = tuple(f"{c}{k}" for k in (2, 3, 4, 5) for c in ("MENGE", "PREIS"))
 # CAO's own defaults for STEUER_CODE 0..3 when REGISTRY holds no MAIN\MWST rows (NOTES 2);
 # only informational for shops, which compute tax from their own tax classes.
 DEFAULT_VAT = {0: "0", 1: "7", 2: "19", 3: "0"}
@@ -45,6 +52,9 @@ class CaoSource:
     def __init__(self, erp: ErpConfig) -> None:
         self.erp = erp
         self.t: dict[str, str] = {}
+        # ARTIKEL columns the payload reads: the fixed ones plus what this CAO version has;
+        # the date-available column is read under the alias DATE_AVAILABLE.
+        self.article_columns: tuple[str, ...] = ARTICLE_COLUMNS
 
     # -- schema ----------------------------------------------------------------------------
 
@@ -69,6 +79,12 @@ class CaoSource:
                               f"{', '.join(missing)}")
         self.t = {k: quote_ident(v) for k, v in resolved.items()}
         self._real = resolved
+        have = columns_of(conn, resolved["ARTIKEL"])
+        optional = [c for c in OPTIONAL_ARTICLE_COLUMNS if c in have]
+        date_column = (self.erp.date_available_column or "").upper()
+        if date_column and date_column in have:
+            optional.append(f"{quote_ident(date_column)} AS DATE_AVAILABLE")
+        self.article_columns = (*ARTICLE_COLUMNS, *optional)
         return self.t
 
     def schema_problems(self, conn: Connection) -> list[str]:
@@ -115,7 +131,8 @@ class CaoSource:
         # Everything is cast to BINARY: CAO's latin1 columns, the utf8mb4 parameter and MD5's
         # own result would otherwise be an "illegal mix of collations" for CONCAT_WS.
         # QUOTE() keeps NULL and '' apart; the stored hash is BINARY(16), free of charsets.
-        columns = ", ".join(f"CAST(QUOTE(a.{c}) AS BINARY)" for c in ARTICLE_COLUMNS)
+        columns = ", ".join(f"CAST(QUOTE(a.{c.split(' AS ')[0]}) AS BINARY)"
+                            for c in self.article_columns)
         lcolumns = ", ".join(f"CAST(QUOTE(l.{c}) AS BINARY)" for c in TRANSLATION_COLUMNS)
         return (
             f"UNHEX(MD5(CONCAT_WS(_binary'|', CAST(%s AS BINARY), {columns}, "
@@ -126,7 +143,10 @@ class CaoSource:
             f"CAST(p.PREIS AS BINARY), CAST(QUOTE(p.GUELTIG_VON) AS BINARY), "
             f"CAST(QUOTE(p.GUELTIG_BIS) AS BINARY)) ORDER BY p.GUELTIG_VON, p.PREIS_TYP "
             f"SEPARATOR ',') FROM {self.t['ARTIKEL_PREIS']} p WHERE p.ARTIKEL_ID = a.REC_ID "
-            f"AND {SPECIAL_PRICES}), _binary'-'), IFNULL((SELECT GROUP_CONCAT(CONCAT_WS("
+            f"AND {SPECIAL_PRICES}), _binary'-'), IFNULL((SELECT CONCAT_WS(_binary'/', "
+            f"{', '.join(f'p.{c}' for c in TIER_COLUMNS)}) FROM {self.t['ARTIKEL_PREIS']} p "
+            f"WHERE p.ARTIKEL_ID = a.REC_ID AND {TIER_PRICES}), _binary'-'), "
+            f"IFNULL((SELECT GROUP_CONCAT(CONCAT_WS("
             f"_binary':', k.SHOP_ID, k.KAT_ID) ORDER BY k.SHOP_ID, k.KAT_ID SEPARATOR ',') "
             f"FROM {self.t['ARTIKEL_TO_KAT']} k WHERE k.ARTIKEL_ID = a.REC_ID AND "
             f"k.DEL_FLAG = 'N'), _binary'-'))))")
@@ -160,6 +180,18 @@ class CaoSource:
                 {"PREIS": price, "GUELTIG_VON": von, "GUELTIG_BIS": bis})
         return specials
 
+    def load_tiers(self, conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Quantity-break row of the given articles: ARTIKEL_ID -> {MENGE2, PREIS2, ...}."""
+        ids = list(ids)
+        if not ids:
+            return {}
+        result = conn.exec_driver_sql(
+            f"SELECT p.ARTIKEL_ID, {', '.join(f'p.{c}' for c in TIER_COLUMNS)} "
+            f"FROM {self.t['ARTIKEL_PREIS']} p WHERE p.ARTIKEL_ID IN "
+            f"({', '.join(['%s'] * len(ids))}) AND {TIER_PRICES}", tuple(ids))
+        keys = list(result.keys())
+        return {int(row[0]): dict(zip(keys, row, strict=True)) for row in result}
+
     def load_category_keys(self, conn: Connection, ids: Iterable[int]) -> dict[int, list[str]]:
         """ARTIKEL_ID -> category entity keys ('kat:<SHOP_ID>:<KAT_ID>') of its shop links."""
         ids = list(ids)
@@ -181,7 +213,7 @@ class CaoSource:
         if not ids:
             return [], {}
         marks = ", ".join(["%s"] * len(ids))
-        cols = ", ".join(f"a.{c}" for c in ("REC_ID", "MENGE_AKT", *ARTICLE_COLUMNS))
+        cols = ", ".join(f"a.{c}" for c in ("REC_ID", "MENGE_AKT", *self.article_columns))
         result = conn.exec_driver_sql(
             f"SELECT {cols} FROM {self.t['ARTIKEL']} a WHERE a.REC_ID IN ({marks}) "
             f"ORDER BY a.REC_ID", tuple(ids))

@@ -75,6 +75,9 @@ ARTIKEL_PREIS = Table(
     Column("PT2", ENUM("EK", "VK", "VK1", "VK2", "VK3", "VK4", "VK5", "AP"), nullable=False,
            server_default="EK"),
     Column("PREIS", Numeric(12, 4), nullable=False, server_default="0.0000"),
+    *(column for k in (2, 3, 4, 5) for column in (
+        Column(f"MENGE{k}", INTEGER(6, unsigned=True), nullable=False, server_default="0"),
+        Column(f"PREIS{k}", Numeric(12, 4), nullable=False, server_default="0.0000"))),
     Column("GUELTIG_VON", Date),
     Column("GUELTIG_BIS", Date),
     **_opts,

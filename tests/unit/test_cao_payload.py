@@ -43,3 +43,32 @@ def test_an_empty_name_falls_back_to_the_sku_and_a_bad_barcode_is_dropped():
     payload = build(row, [], language_codes={}, vat_rates={})
     assert payload["texts"]["de"]["name"] == row["ARTNUM"]
     assert payload["ean"] is None
+
+
+def test_tier_prices_are_absolute_per_level_rounded_to_cents_and_sorted():
+    """DESIGN 4a: MENGEk / PREISk = from MENGEk pieces, PREISk percent off each level."""
+    row = articles(1)[0]
+    row.update(VK1=Decimal("10.0000"), VK1B=Decimal("11.9000"), VK3=Decimal("8.3333"))
+    tier_row = {"MENGE2": 50, "PREIS2": Decimal("10.0000"), "MENGE3": 10,
+                "PREIS3": Decimal("5.0000"), "MENGE4": 0, "PREIS4": Decimal("20.0000"),
+                "MENGE5": 0, "PREIS5": Decimal("0")}
+
+    payload = build(row, [], language_codes={}, vat_rates={}, tier_row=tier_row)
+
+    assert [t["min_qty"] for t in payload["tiers"]] == [10, 50]    # MENGE 0: no break
+    assert payload["tiers"][0]["prices"]["1"] == {"net": "9.50", "gross": "11.31"}
+    assert payload["tiers"][1]["prices"]["1"] == {"net": "9.00", "gross": "10.71"}
+    assert payload["tiers"][0]["prices"]["3"]["net"] == "7.92"      # 7.916635 -> cents
+    schemas.validate(make_event("product.upserted", tenant="acme", source="t", entity_key="1",
+                                version=1, payload=payload))
+
+
+def test_free_fields_and_date_available_travel_only_when_set():
+    from datetime import date
+
+    row = articles(1)[0]
+    row.update(USERFELD_03=" web ", USERFELD_04="  ", DATE_AVAILABLE=date(2027, 3, 1))
+    payload = build(row, [], language_codes={}, vat_rates={})
+    assert payload["user_fields"] == {"03": "web"}
+    assert payload["date_available"] == "2027-03-01"
+    assert build(articles(1)[0], [], language_codes={}, vat_rates={})["date_available"] is None

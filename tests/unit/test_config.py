@@ -104,3 +104,24 @@ def test_the_example_mail_settings_are_read(tmp_path):
     assert "{code}" in mail.tracking_urls["DHL"]
     assert settings.tenants[0].shop("shop-b2b").mail is None
     assert settings.tenants[0].erp.tracking_column == "USR2"
+
+
+def test_filter_categories_become_event_keys_of_the_shops_tree_and_flags_are_free_fields():
+    shop = cfg.parse(_minimal(filter={"cao_shop_id": 2, "categories": [10, 11],
+                                      "flag_field": "USERFELD_05", "flag_value": "web"})
+                     ).tenants[0].shops[0]
+    assert shop.filter.categories == ("kat:2:10", "kat:2:11")
+    assert shop.filter.flag == ("05", "web")
+    groups = cfg.parse(_minimal(categories="product_groups", filter={"categories": [3]}))
+    assert groups.tenants[0].shops[0].filter.categories == ("wgr:3",)
+
+
+@pytest.mark.parametrize(("filter_", "message"), [
+    ({"categories": [10]}, "categories needs cao_shop_id"),
+    ({"cao_shop_id": 1, "categories": ["Garten"]}, "categories lists CAO category ids"),
+    ({"flag_field": "KURZNAME"}, "USERFELD_01 .. USERFELD_10"),
+    ({"flag_value": "1"}, "flag_value needs flag_field"),
+])
+def test_wrong_filters_are_named(filter_, message):
+    with pytest.raises(ConfigError, match=message):
+        cfg.parse(_minimal(filter=filter_))

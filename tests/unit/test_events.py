@@ -42,15 +42,27 @@ def test_schema_files_are_valid_draft_2020_12_and_agree_with_the_fast_validator(
 
     registry = Registry().with_resources(
         (d["$id"], Resource.from_contents(d)) for d in registry_docs.values())
-    good = event()
-    bad = copy.deepcopy(good)
-    bad["payload"]["prices"]["1"]["net"] = "10,00"
-    validator = jsonschema.Draft202012Validator(
-        registry_docs["product.upserted.v1.json"], registry=registry)
-    assert validator.is_valid(good) and not validator.is_valid(bad)
-    schemas.validate(good)
-    with pytest.raises(InvalidEvent):
-        schemas.validate(bad)
+    for version in (1, 2):   # v1 events (in queues, dead letters) stay valid
+        good = event()
+        good["schema_version"] = version
+        if version == 2:
+            good["payload"].update(
+                tiers=[{"min_qty": 10, "prices": copy.deepcopy(good["payload"]["prices"])}],
+                user_fields={"03": "web"}, date_available="2027-01-31")
+        bad = copy.deepcopy(good)
+        bad["payload"]["prices"]["1"]["net"] = "10,00"
+        validator = jsonschema.Draft202012Validator(
+            registry_docs[f"product.upserted.v{version}.json"], registry=registry)
+        assert validator.is_valid(good) and not validator.is_valid(bad)
+        schemas.validate(good)
+        with pytest.raises(InvalidEvent):
+            schemas.validate(bad)
+        if version == 2:
+            bad = copy.deepcopy(good)
+            bad["payload"]["tiers"][0]["prices"]["1"]["net"] = "x"
+            assert not validator.is_valid(bad)
+            with pytest.raises(InvalidEvent, match=r"payload\.tiers"):
+                schemas.validate(bad)
 
 
 def test_an_invalid_event_names_the_entity_and_the_field():

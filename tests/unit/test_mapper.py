@@ -71,3 +71,21 @@ def test_the_content_hash_ignores_nothing_but_quantity():
     b = map_product(product_payload(stock="99"), shop=shop(), language_ids={"de": 2}, what="p")
     c = map_product(product_payload(sku="A-2"), shop=shop(), language_ids={"de": 2}, what="p")
     assert a.content_hash() == b.content_hash() != c.content_hash()
+
+
+def test_the_flag_filter_wants_the_free_field_set_or_equal_to_the_value():
+    set_flag = ShopFilter(cao_shop_id=1, flag=("03", None))
+    equal = ShopFilter(cao_shop_id=1, flag=("03", "B2B"))
+    assert in_selection(product_payload(user_fields={"03": "x"}), set_flag)
+    assert not in_selection(product_payload(user_fields={"03": "Nein"}), set_flag)
+    assert not in_selection(product_payload(), set_flag)        # empty fields do not travel
+    assert in_selection(product_payload(user_fields={"03": "B2B"}), equal)
+    assert not in_selection(product_payload(user_fields={"03": "b2c"}), equal)
+
+
+def test_the_category_filter_admits_the_given_categories_and_those_below():
+    only = ShopFilter(cao_shop_id=1, categories=("kat:1:10",))
+    linked = product_payload(categories=["kat:1:12"])
+    assert not in_selection(linked, only)                        # 12 is not 10 ...
+    assert in_selection(linked, only, {"kat:1:10", "kat:1:12"})  # ... but lies below it
+    assert not in_selection(product_payload(categories=[]), only, {"kat:1:10"})
