@@ -68,7 +68,7 @@ class PhoenixApplier:
     """
 
     def __init__(self, *, shop: ShopConfig, engine: sa.Engine | None = None,
-                 clock: Callable[[], datetime] = datetime.now) -> None:
+                 clock: Callable[[], datetime] | None = None) -> None:
         self.shop = shop
         # READ COMMITTED: the link rows are read after they are locked (see Binder.lock), and
         # fewer gap locks mean fewer deadlocks between consumers of one shop.

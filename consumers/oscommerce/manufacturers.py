@@ -33,6 +33,7 @@ from shopbridge.config import ShopConfig
 from shopbridge.events import Event
 
 from ..binder import LINK_TABLE, Binder, Link
+from .mapper import plain_text
 
 ENTITY = "manufacturer"
 
@@ -114,16 +115,18 @@ class ManufacturerWriter:
 
     def _write(self, conn: Connection, p: Mapping[str, Any], link: Link, taken: set[int],
                now: datetime) -> None:
-        manufacturer_id = self._existing(conn, link, p["name"], taken)
+        # Printed unescaped like product names (NOTES 1): no markup may reach the page.
+        name = plain_text(p["name"])
+        manufacturer_id = self._existing(conn, link, name, taken)
         if manufacturer_id is None:
             manufacturer_id = int(conn.exec_driver_sql(
                 "INSERT INTO manufacturers (manufacturers_name, manufacturers_image, date_added) "
-                "VALUES (%s, %s, %s)", (p["name"], p.get("image"), now)).lastrowid)
+                "VALUES (%s, %s, %s)", (name, p.get("image"), now)).lastrowid)
         else:
             conn.exec_driver_sql(
                 "UPDATE manufacturers SET manufacturers_name = %s, manufacturers_image = %s, "
                 "last_modified = %s WHERE manufacturers_id = %s",
-                (p["name"], p.get("image"), now, manufacturer_id))
+                (name, p.get("image"), now, manufacturer_id))
         rows = [(manufacturer_id, lid, url) for lid, url in self.urls(p["urls"]).items()]
         if rows:
             conn.exec_driver_sql(

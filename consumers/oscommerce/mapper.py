@@ -20,7 +20,7 @@ import orjson
 from shopbridge.config import ShopConfig, ShopFilter
 from shopbridge.errors import MappingError
 
-from .tables import PRICE_MAX, TEXT_MAX_BYTES, WEIGHT_MAX
+from .tables import NAME_MAX, PRICE_MAX, TEXT_MAX_BYTES, WEIGHT_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +147,13 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
             raise MappingError(f"{what}: field payload.texts.{code}.description: "
                                f"{len(description.encode('utf-8'))} bytes exceed "
                                f"products_description TEXT ({TEXT_MAX_BYTES} bytes)")
+        name = plain_text(text["name"])
+        if len(name) > NAME_MAX:
+            source = code if code in texts else next(iter(texts))
+            raise MappingError(f"{what}: field payload.texts.{source}.name: longer than "
+                               f"products_name varchar({NAME_MAX}) once '<' and '>' are escaped")
         descriptions.append(Description(
-            language_id=language_id, name=plain_text(text["name"]), description=description,
+            language_id=language_id, name=name, description=description,
             seo_title=text.get("meta_title"), seo_description=text.get("meta_description"),
             seo_keywords=text.get("meta_keywords")))
     status = 1 if in_selection(payload, shop.filter, filter_categories) else 0

@@ -10,7 +10,8 @@ specials row per product: a second row makes Phoenix show the wrong one and list
 twice. The row's ``expires_date`` is set to the window's end as a second line of defence.
 
 Windows are dates, inclusive: active from ``from`` 00:00 until the day after ``until`` 00:00,
-in the shop database's local time (Phoenix compares with the server's NOW()).
+in the shop database's local time (Phoenix compares with the server's NOW()), so "now" is the
+shop database's NOW() too, not the consumer's clock, which may be in another time zone.
 """
 
 from __future__ import annotations
@@ -49,12 +50,18 @@ def window_bounds(start: str | None, until: str | None) -> tuple[datetime | None
 
 class SpecialsScheduler:
     """Args:
-        clock: the shop's local time now (tests pass a controllable one).
+        clock: the shop's local time now; None reads the shop database's NOW() (tests pass
+            a controllable one).
     """
 
-    def __init__(self, clock: Callable[[], datetime] = datetime.now) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self.clock = clock
         self.last_tick: datetime | None = None
+
+    def _now(self, conn: Connection) -> datetime:
+        if self.clock is not None:
+            return self.clock()
+        return conn.exec_driver_sql("SELECT NOW()").scalar()
 
     def ensure_table(self, conn: Connection) -> None:
         conn.exec_driver_sql(DDL)
@@ -81,7 +88,7 @@ class SpecialsScheduler:
         ids = sorted(set(products_ids))
         if not ids:
             return
-        now = now or self.clock()
+        now = now or self._now(conn)
         marks = ", ".join(["%s"] * len(ids))
         active: dict[int, tuple[Decimal, datetime | None]] = {}
         for pid, price, _start, end in conn.exec_driver_sql(
@@ -120,8 +127,8 @@ class SpecialsScheduler:
 
     def tick(self, engine: sa.Engine) -> int:
         """Switch what became due since the last tick; returns how many products."""
-        now = self.clock()
         with engine.begin() as conn:
+            now = self._now(conn)
             if self.last_tick is None:
                 ids = [r[0] for r in conn.exec_driver_sql(
                     f"SELECT DISTINCT products_id FROM {SCHEDULE_TABLE}")]
