@@ -85,10 +85,11 @@ class PhoenixAdapter:
             "products_status = VALUES(products_status), "
             "products_tax_class_id = VALUES(products_tax_class_id), "
             "products_gtin = VALUES(products_gtin), "
-            "manufacturers_id = VALUES(manufacturers_id), "
-            "products_date_available = VALUES(products_date_available)",
+            "manufacturers_id = VALUES(manufacturers_id)",
             [(pid, qty, r.model, r.price, now, now, r.weight, r.status, r.tax_class_id, r.gtin,
               r.manufacturers_id, r.date_available) for pid, r, qty in rows])
+        self._set_column(conn, "products_date_available",
+                         [(pid, r.date_available) for pid, r, _ in rows if r.owns_date])
 
     def upsert_descriptions(self, conn: Connection,
                             rows: Sequence[tuple[int, ProductRow]]) -> None:
@@ -129,13 +130,18 @@ class PhoenixAdapter:
                 f"WHERE products_id IN ({', '.join(['%s'] * len(chunk))})", (now, *chunk))
 
     def set_quantities(self, conn: Connection, quantities: Sequence[tuple[int, int]]) -> None:
-        for start in range(0, len(quantities), INSERT_CHUNK):
-            chunk = quantities[start:start + INSERT_CHUNK]
+        self._set_column(conn, "products_quantity", quantities)
+
+    @staticmethod
+    def _set_column(conn: Connection, column: str, values: Sequence[tuple[int, object]]) -> None:
+        """One UPDATE ... CASE per chunk: products_id -> value of ``column``."""
+        for start in range(0, len(values), INSERT_CHUNK):
+            chunk = values[start:start + INSERT_CHUNK]
             cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
-            params: list[int] = [x for pair in chunk for x in pair]
+            params: list[object] = [x for pair in chunk for x in pair]
             params += [pid for pid, _ in chunk]
             conn.exec_driver_sql(
-                f"UPDATE products SET products_quantity = CASE products_id {cases} END "
+                f"UPDATE products SET {column} = CASE products_id {cases} END "
                 f"WHERE products_id IN ({', '.join(['%s'] * len(chunk))})", tuple(params))
 
     @staticmethod

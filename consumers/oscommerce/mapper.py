@@ -48,6 +48,7 @@ class ProductRow:
     manufacturers_id: int | None = None
     category_keys: tuple[str, ...] = ()
     date_available: str | None = None
+    owns_date: bool = False        # the ERP has a date column: write date_available, even None
 
     def content_hash(self) -> str:
         """Fingerprint of everything written to products/products_description but quantity."""
@@ -55,7 +56,7 @@ class ProductRow:
                 self.gtin, [[d.language_id, d.name, d.description, d.seo_title,
                              d.seo_description, d.seo_keywords] for d in self.descriptions],
                 [[str(p), f, u] for p, f, u in self.specials], self.manufacturers_id,
-                list(self.category_keys), self.date_available]
+                list(self.category_keys), self.date_available, self.owns_date]
         return hashlib.md5(orjson.dumps(data), usedforsecurity=False).hexdigest()
 
 
@@ -168,7 +169,8 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
                           str(payload.get("manufacturer_id"))),
                       category_keys=shop_categories(payload, shop),
                       # Phoenix shows "available from" for a future date and never hides.
-                      date_available=payload.get("date_available"))
+                      date_available=payload.get("date_available"),
+                      owns_date="date_available" in payload)
 
 
 def shop_categories(payload: Mapping[str, Any], shop: ShopConfig) -> tuple[str, ...]:

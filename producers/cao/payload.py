@@ -109,7 +109,7 @@ def build(article: Mapping[str, Any], translations: list[Mapping[str, Any]], *,
               if text_or_none(article.get(c))]
     manufacturer = article.get("HERSTELLER_ID")
     barcode = text_or_none(article.get("BARCODE"))
-    return {
+    body = {
         "sku": sku,
         "erp_id": int(article["REC_ID"]),
         "article_type": str(article.get("ARTIKELTYP") or "N")[:1],
@@ -141,6 +141,9 @@ def build(article: Mapping[str, Any], translations: list[Mapping[str, Any]], *,
         # The merchant's free fields, for shop filters (C11 'flag'); empty ones are left out.
         "user_fields": {c[-2:]: str(article[c]).strip() for c in USER_FIELDS
                         if text_or_none(article.get(c))},
-        # From the column configured as erp.date_available_column, where the CAO version has it.
-        "date_available": _date(article.get("DATE_AVAILABLE")),
     }
+    if "DATE_AVAILABLE" in article:
+        # Only where this CAO version has erp.date_available_column: without the key a shop
+        # keeps the date its admin set; with it, the ERP owns the date (null clears it).
+        body["date_available"] = _date(article["DATE_AVAILABLE"])
+    return body

@@ -377,8 +377,10 @@ def test_trap_the_shop_counts_products_ordered_and_the_sync_never_resets_it(
 def test_trap_products_date_available_is_the_shops_and_never_used_to_hide(
         cao_db, phoenix_db, namespace):
     """NOTES 2: a future products_date_available does not hide a product, it only shows
-    'Available from'. The sync never writes it: new products have none (no stray notice) and
-    a date the merchant set survives ERP updates; hiding is products_status alone."""
+    'Available from'. Where the ERP has no date column (the reference DDL has none; see
+    test_selection for LIEFERTERMIN) the sync never writes it: new products have none (no
+    stray notice) and a date the merchant set survives ERP updates; hiding is products_status
+    alone."""
     fill_cao(cao_db, sample.articles(1), [])
     settings = _settings(cao_db, phoenix_db, namespace)
     sync(settings)

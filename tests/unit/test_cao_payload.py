@@ -71,4 +71,8 @@ def test_free_fields_and_date_available_travel_only_when_set():
     payload = build(row, [], language_codes={}, vat_rates={})
     assert payload["user_fields"] == {"03": "web"}
     assert payload["date_available"] == "2027-03-01"
-    assert build(articles(1)[0], [], language_codes={}, vat_rates={})["date_available"] is None
+    # A CAO without the column: no key, so the shop keeps its own date.
+    assert "date_available" not in build(articles(1)[0], [], language_codes={}, vat_rates={})
+    # With the column but no date: the ERP clears it.
+    row = dict(articles(1)[0], DATE_AVAILABLE=None)
+    assert build(row, [], language_codes={}, vat_rates={})["date_available"] is None
