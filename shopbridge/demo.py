@@ -187,9 +187,10 @@ def run_demo(*, articles: int, db_url: str, amqp_url: str,
     shops = names.shops
     started = time.monotonic()
     print(f"1. Building demo databases on {make_url(db_url).render_as_string(True)}: "
-          f"{names.cao_db} (CAO-Faktura, {articles} articles, {len(sample.CAO_CATEGORIES)} "
-          f"shop categories and {len(sample.CAO_MANUFACTURERS)} manufacturers over 2 shops, "
-          f"{len(SPECIALS)} special offers) and {', '.join(db for _, db in shops)} (CE Phoenix)")
+          f"{names.cao_db} (CAO-Faktura: {articles} articles in 2 CAO shops, each with "
+          f"{len(sample.CAO_CATEGORIES)} shop categories; {len(sample.CAO_MANUFACTURERS)} "
+          f"manufacturers, {len(SPECIALS)} special offers) and "
+          f"{', '.join(db for _, db in shops)} (CE Phoenix)")
     _build_databases(db_url, articles, names)
     names.config_path.parent.mkdir(parents=True, exist_ok=True)
     names.config_path.write_text(_config_text(db_url, amqp_url, names), encoding="utf-8")
