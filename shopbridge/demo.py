@@ -1,15 +1,20 @@
 """``shopbridge demo``: a merchant with CAO-Faktura and two shops, synced once, on this machine.
 
 Creates a demo CAO database and two demo Phoenix databases on the local MariaDB from the
-project's own table definitions, fills CAO with sample articles, runs one full sync through
-RabbitMQ, then changes one price and one stock level and syncs again, and prints what happened
-and how to look at the result.
+project's own table definitions, fills CAO with sample articles, shop categories,
+manufacturers and special offers, runs one full sync through RabbitMQ, then changes one price
+and one stock level and syncs again, and prints what happened and how to look at the result.
+
+The names (databases, broker namespace, config file) derive from one prefix, so that a test
+can run the whole demo beside a user's own demo without touching it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -24,35 +29,57 @@ from producers.cao import tables as cao_tables
 from . import config as cfg
 from . import sample, topology
 
-CAO_DB = "shopbridge_demo_cao"
-SHOPS = (("shop-a", "shopbridge_demo_shop_a"), ("shop-b", "shopbridge_demo_shop_b"))
+PREFIX = "shopbridge_demo"
 CONFIG_PATH = Path(".demo/shopbridge.toml")
 IDLE_S = 0.5      # each demo consumer stops once its queue has been empty this long
+SPECIALS = (1, 2)  # articles with a special offer running now (1 is in CAO shop 2, 2 in shop 1)
 
 
-def _config_text(db_url: str, amqp_url: str) -> str:
+@dataclass(frozen=True)
+class DemoNames:
+    """Everything the demo creates, named after ``prefix``."""
+
+    prefix: str = PREFIX
+    config_path: Path = CONFIG_PATH
+
+    @property
+    def cao_db(self) -> str:
+        return f"{self.prefix}_cao"
+
+    @property
+    def shops(self) -> tuple[tuple[str, str], ...]:
+        """(shop name, database) of the two shops."""
+        return (("shop-a", f"{self.prefix}_shop_a"), ("shop-b", f"{self.prefix}_shop_b"))
+
+    @property
+    def namespace(self) -> str:
+        return self.prefix.replace("_", "-")
+
+
+def _config_text(db_url: str, amqp_url: str, names: DemoNames) -> str:
     server = make_url(db_url).set(database=None)
     base = server.render_as_string(hide_password=True).rstrip("/")
     if server.password or make_url(amqp_url.replace("amqp://", "mysql://", 1)).password:
         raise SystemExit("demo: pass URLs without passwords (the config file it writes must "
                          "not hold one)")
+    path, shops = names.config_path, names.shops
     return f"""# Written by `shopbridge demo`. Try:
-#   shopbridge -c {CONFIG_PATH} check
-#   shopbridge -c {CONFIG_PATH} dlq list --shop shop-a
+#   shopbridge -c {path} check
+#   shopbridge -c {path} dlq list --shop shop-a
 [broker]
 url = "{amqp_url}"
-namespace = "shopbridge-demo"
+namespace = "{names.namespace}"
 
 [[tenants]]
 name = "demo"
 [tenants.erp]
 kind = "cao"
-url = "{base}/{CAO_DB}"
+url = "{base}/{names.cao_db}"
 
 [[tenants.shops]]
 name = "shop-a"           # sells CAO shop 1, German and English, VK1, available stock
 kind = "oscommerce"
-url = "{base}/{SHOPS[0][1]}"
+url = "{base}/{shops[0][1]}"
 languages = ["de", "en"]
 price_level = 1
 stock_mode = "available"
@@ -62,7 +89,7 @@ filter = {{ cao_shop_id = 1 }}
 [[tenants.shops]]
 name = "shop-b"           # sells CAO shop 2, German only, VK3, total stock
 kind = "oscommerce"
-url = "{base}/{SHOPS[1][1]}"
+url = "{base}/{shops[1][1]}"
 languages = ["de"]
 price_level = 3
 stock_mode = "total"
@@ -71,26 +98,30 @@ filter = {{ cao_shop_id = 2 }}
 """
 
 
-def _build_databases(db_url: str, articles: int) -> None:
-    cao_url = sample.create_database(db_url, CAO_DB, charset="latin1")
+def _build_databases(db_url: str, articles: int, names: DemoNames) -> None:
+    cao_url = sample.create_database(db_url, names.cao_db, charset="latin1")
     engine = sa.create_engine(cao_url)
-    cao_tables.metadata.create_all(engine)
-    names = {t.name: t.name for t in cao_tables.metadata.sorted_tables}
+    cao_tables.metadata.create_all(engine, checkfirst=False)  # a new, empty database
+    tables = {t.name: t.name for t in cao_tables.metadata.sorted_tables}
     rows = sample.articles(articles, shop_ids=(1, 2))
     rows[0]["KURZNAME"] = "Gießkanne „Größe XL“ – grün"
     with engine.begin() as conn:
-        sample.cao_reference_data(conn, names)
+        sample.cao_reference_data(conn, tables)
         sample.insert_rows(conn, "ARTIKEL", rows)
         sample.insert_rows(conn, "ARTIKEL_LTEXT", sample.translations(rows, every=2))
+        sample.cao_catalogue(conn, tables, rows,
+                             specials=[i for i in SPECIALS if i <= articles], today=date.today())
     engine.dispose()
-    shop_languages = {SHOPS[0][1]: ((1, "English", "en"), (2, "Deutsch", "de")),
-                      SHOPS[1][1]: ((1, "Deutsch", "de"),)}
-    for _, db in SHOPS:
+    (_, shop_a), (_, shop_b) = names.shops
+    shop_languages = {shop_a: ((1, "English", "en"), (2, "Deutsch", "de")),
+                      shop_b: ((1, "Deutsch", "de"),)}
+    for _, db in names.shops:
         shop_url = sample.create_database(db_url, db)
         engine = sa.create_engine(shop_url)
-        phoenix_tables.metadata.create_all(engine)
+        phoenix_tables.metadata.create_all(engine, checkfirst=False)
         with engine.begin() as conn:
             sample.phoenix_reference_data(conn, languages=shop_languages[db])
+            sample.phoenix_order_reference_data(conn, shop_languages[db])
         engine.dispose()
 
 
@@ -123,15 +154,47 @@ def _count(db_url: str, db: str, sql: str) -> int:
     return int(value or 0)
 
 
-def run_demo(*, articles: int, db_url: str, amqp_url: str) -> int:
+# What the summary counts in each shop database (trusted, fixed SQL).
+SHOP_COUNTS = {
+    "products": "SELECT COUNT(*) FROM products",
+    "visible": "SELECT COUNT(*) FROM products WHERE products_status = 1",
+    "categories": "SELECT COUNT(*) FROM categories",
+    "links": "SELECT COUNT(*) FROM products_to_categories",
+    "manufacturers": "SELECT COUNT(*) FROM manufacturers",
+    "specials": "SELECT COUNT(*) FROM specials WHERE status = 1",
+}
+
+
+def shop_counts(db_url: str, db: str) -> dict[str, int]:
+    """The summary's numbers for one shop database."""
+    return {what: _count(db_url, db, sql) for what, sql in SHOP_COUNTS.items()}
+
+
+def remove(db_url: str, amqp_url: str, names: DemoNames) -> None:
+    """Drop what ``run_demo`` made under ``names``: databases, queues, exchange, config."""
+    for db in (names.cao_db, *(db for _, db in names.shops)):
+        sample.drop_database(db_url, db)
+    if names.config_path.is_file():
+        settings = cfg.load(names.config_path)
+        with Connection(amqp_url) as conn:
+            topology.delete(conn, settings.broker, settings.tenants[0].shops)
+        names.config_path.unlink()
+
+
+def run_demo(*, articles: int, db_url: str, amqp_url: str,
+             names: DemoNames | None = None) -> int:
+    names = names or DemoNames()
+    shops = names.shops
     started = time.monotonic()
     print(f"1. Building demo databases on {make_url(db_url).render_as_string(True)}: "
-          f"{CAO_DB} (CAO-Faktura, {articles} articles) and "
-          f"{', '.join(db for _, db in SHOPS)} (CE Phoenix)")
-    _build_databases(db_url, articles)
-    CONFIG_PATH.parent.mkdir(exist_ok=True)
-    CONFIG_PATH.write_text(_config_text(db_url, amqp_url), encoding="utf-8")
-    settings = cfg.load(CONFIG_PATH)
+          f"{names.cao_db} (CAO-Faktura: {articles} articles in 2 CAO shops, each with "
+          f"{len(sample.CAO_CATEGORIES)} shop categories; {len(sample.CAO_MANUFACTURERS)} "
+          f"manufacturers, {len(SPECIALS)} special offers) and "
+          f"{', '.join(db for _, db in shops)} (CE Phoenix)")
+    _build_databases(db_url, articles, names)
+    names.config_path.parent.mkdir(parents=True, exist_ok=True)
+    names.config_path.write_text(_config_text(db_url, amqp_url, names), encoding="utf-8")
+    settings = cfg.load(names.config_path)
     logging.getLogger("consumers").setLevel(logging.WARNING)  # the demo prints its own summary
     with Connection(settings.broker.url) as conn:  # a clean start: forget earlier demo runs
         topology.delete(conn, settings.broker, settings.tenants[0].shops)
@@ -143,12 +206,13 @@ def run_demo(*, articles: int, db_url: str, amqp_url: str) -> int:
           "stay empty)")
     for name, line in results.items():
         print(f"   {name}: {line}")
-    for _, db in SHOPS:
-        visible = _count(db_url, db, "SELECT COUNT(*) FROM products WHERE products_status = 1")
-        total = _count(db_url, db, "SELECT COUNT(*) FROM products")
-        print(f"   {db}: {total} products, {visible} visible")
+    for _, db in shops:
+        n = shop_counts(db_url, db)
+        print(f"   {db}: {n['products']} products, {n['visible']} visible; "
+              f"{n['categories']} categories ({n['links']} product links), "
+              f"{n['manufacturers']} manufacturer(s), {n['specials']} special(s) running")
 
-    engine = sa.create_engine(make_url(db_url).set(database=CAO_DB))
+    engine = sa.create_engine(make_url(db_url).set(database=names.cao_db))
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE ARTIKEL SET VK1 = VK1 + 1, VK1B = VK1B + 1.19, "
                              "VK3 = VK3 + 1, VK3B = VK3B + 1.19 WHERE REC_ID IN (1, 2)")
@@ -161,12 +225,17 @@ def run_demo(*, articles: int, db_url: str, amqp_url: str) -> int:
           "waits included)")
     for name, line in results.items():
         print(f"   {name}: {line}")
+    path = names.config_path
     print(f"\nDone in {time.monotonic() - started:.1f} s. Look at the result:")
-    print(f"  mariadb {SHOPS[0][1]} -e \"SELECT p.products_id, p.products_model, "
+    print(f"  mariadb {shops[0][1]} -e \"SELECT p.products_id, p.products_model, "
           "p.products_price, p.products_quantity, pd.products_name FROM products p JOIN "
           "products_description pd USING (products_id) ORDER BY 1 LIMIT 6\"")
-    print(f"  mariadb {SHOPS[0][1]} -e \"SELECT * FROM shopbridge_link ORDER BY applied_at "
+    print(f"  mariadb {shops[0][1]} -e \"SELECT c.categories_id, c.parent_id, "
+          "cd.categories_name FROM categories c JOIN categories_description cd USING "
+          "(categories_id) WHERE cd.language_id = 2\"")
+    print(f"  mariadb {shops[0][1]} -e \"SELECT * FROM specials\"")
+    print(f"  mariadb {shops[0][1]} -e \"SELECT * FROM shopbridge_link ORDER BY applied_at "
           "DESC LIMIT 5\"")
-    print(f"  .venv/bin/shopbridge -c {CONFIG_PATH} check")
-    print(f"  .venv/bin/shopbridge -c {CONFIG_PATH} dlq list --shop shop-a")
+    print(f"  .venv/bin/shopbridge -c {path} check")
+    print(f"  .venv/bin/shopbridge -c {path} dlq list --shop shop-a")
     return 0

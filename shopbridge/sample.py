@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -154,3 +154,74 @@ def phoenix_reference_data(conn: sa.Connection, *, languages: Sequence[tuple[int
         {"tax_class_id": 2, "tax_class_title": "Ermäßigt 7 %",
          "tax_class_description": "ermäßigter Steuersatz", "date_added": now},
     ])
+
+
+ORDER_STATUSES = {"en": ("Pending", "Processing", "Delivered"),
+                  "de": ("Offen", "In Bearbeitung", "Versendet")}
+
+
+def phoenix_order_reference_data(conn: sa.Connection,
+                                 languages: Sequence[tuple[int, str, str]]) -> None:
+    """What a fresh shop has for orders: statuses 1-3 per language, Germany and Austria.
+
+    For a database built from the project's table facts (the upstream install SQL fills
+    these itself); ids as upstream: Germany 81, Austria 14.
+    """
+    insert_rows(conn, "orders_status", [
+        {"orders_status_id": sid, "language_id": lid, "orders_status_name": name}
+        for lid, _, code in languages
+        for sid, name in enumerate(ORDER_STATUSES.get(code, ORDER_STATUSES["en"]), start=1)])
+    insert_rows(conn, "countries", [
+        {"countries_id": 81, "countries_name": "Deutschland", "countries_iso_code_2": "DE",
+         "countries_iso_code_3": "DEU", "address_format_id": 5},
+        {"countries_id": 14, "countries_name": "Österreich", "countries_iso_code_2": "AT",
+         "countries_iso_code_3": "AUT", "address_format_id": 5}])
+
+
+# Per CAO shop: (ID, TOP_ID, NAME); -1 = top level. Every shop gets the same small tree.
+CAO_CATEGORIES = ((1, -1, "Garten"), (2, 1, "Gießkannen & Schläuche"), (3, -1, "Werkzeug"))
+# (SHOP_ID, HERSTELLER_ID, HERSTELLER_NAME); HERSTELLER_ID is unique across CAO shops.
+CAO_MANUFACTURERS = ((1, 1, "Gartenwerk Süd"), (1, 2, "Müller Werkzeugbau"),
+                     (2, 3, "Gartenwerk Süd"))
+
+
+def cao_catalogue(conn: sa.Connection, names: dict[str, str], rows: Sequence[dict[str, Any]],
+                  *, specials: Sequence[int], today: date) -> None:
+    """Shop categories with article links, manufacturers and special offers for ``rows``.
+
+    ``rows`` are ARTIKEL rows already inserted (``articles``); each article is linked to one
+    category of its CAO shop and made by a manufacturer of that shop. The articles in
+    ``specials`` get a special offer (80 % of VK1, net) valid from a week ago for a month.
+    """
+    shops = sorted({int(r["SHOP_ID"]) for r in rows})
+    insert_rows(conn, names["ARTIKEL_KAT"], [
+        {"SHOP_ID": shop, "ID": kat, "TOP_ID": top, "SORT_NUM": kat, "NAME": name,
+         "VISIBLE_FLAG": "Y", "DEL_FLAG": "N"}
+        for shop in shops for kat, top, name in CAO_CATEGORIES])
+    insert_rows(conn, names["ARTIKEL_TO_KAT"], [
+        {"SHOP_ID": r["SHOP_ID"], "ARTIKEL_ID": r["REC_ID"],
+         "KAT_ID": CAO_CATEGORIES[r["REC_ID"] % len(CAO_CATEGORIES)][0], "DEL_FLAG": "N"}
+        for r in rows])
+    makers = [m for m in CAO_MANUFACTURERS if m[0] in shops]
+    insert_rows(conn, names["HERSTELLER"], [
+        {"SHOP_ID": shop, "HERSTELLER_ID": mid, "HERSTELLER_NAME": name, "DEL_FLAG": "N"}
+        for shop, mid, name in makers])
+    insert_rows(conn, names["HERSTELLER_INFO"], [
+        {"SHOP_ID": shop, "HERSTELLER_ID": mid, "SPRACHE_ID": language,
+         "HERSTELLER_URL": f"https://hersteller-{mid}.example/{code}"}
+        for shop, mid, _ in makers for language, code in ((1, "en"), (2, "de"))])
+    made_by: dict[int, list[int]] = {}
+    for shop in shops:
+        own = [mid for s, mid, _ in makers if s == shop]
+        for i, rec_id in enumerate(r["REC_ID"] for r in rows if r["SHOP_ID"] == shop):
+            if own:
+                made_by.setdefault(own[i % len(own)], []).append(rec_id)
+    for mid, ids in made_by.items():
+        conn.exec_driver_sql(f"UPDATE `{names['ARTIKEL']}` SET HERSTELLER_ID = %s WHERE REC_ID "
+                             f"IN ({', '.join(['%s'] * len(ids))})", (mid, *ids))
+    by_id = {r["REC_ID"]: r for r in rows}
+    insert_rows(conn, names["ARTIKEL_PREIS"], [
+        {"ARTIKEL_ID": rec_id, "ADRESS_ID": -1, "PREIS_TYP": 0, "PT2": "AP",
+         "PREIS": (by_id[rec_id]["VK1"] * Decimal("0.8")).quantize(Decimal("0.01")),
+         "GUELTIG_VON": today - timedelta(days=7), "GUELTIG_BIS": today + timedelta(days=30)}
+        for rec_id in specials])

@@ -8,7 +8,19 @@ SQL. Only the columns shopbridge reads are defined; a real CAO database has many
 
 from __future__ import annotations
 
-from sqlalchemy import CHAR, Column, Date, Integer, MetaData, Numeric, String, Table, Text
+from sqlalchemy import (
+    CHAR,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.dialects.mysql import BIGINT, DOUBLE, ENUM, INTEGER, LONGTEXT, TINYINT
 
 metadata = MetaData()
@@ -93,6 +105,56 @@ ARTIKEL_TO_KAT = Table(
     **_opts,
 )
 
+# Shop categories (C1). ID is auto-incremented per SHOP_ID (MyISAM, second key column).
+ARTIKEL_KAT = Table(
+    "ARTIKEL_KAT", metadata,
+    Column("SHOP_ID", TINYINT(3), nullable=False, server_default="-1"),
+    Column("ID", Integer, nullable=False, autoincrement=True),
+    Column("TOP_ID", Integer, nullable=False, server_default="-1"),
+    Column("SORT_NUM", INTEGER(3, unsigned=True), nullable=False, server_default="0"),
+    Column("NAME", String(250), nullable=False, server_default=""),
+    Column("BESCHREIBUNG", Text),
+    Column("IMAGE", String(250)),
+    Column("VISIBLE_FLAG", ENUM("N", "Y"), nullable=False, server_default="Y"),
+    Column("DEL_FLAG", ENUM("N", "Y"), nullable=False, server_default="N"),
+    # Explicit, because SQLAlchemy would put the auto-increment column first.
+    PrimaryKeyConstraint("SHOP_ID", "ID"),
+    Index("IDX_ID", "ID"),
+    **_opts,
+)
+
+# The ERP's product groups: the other category tree a shop can show (C1).
+WARENGRUPPEN = Table(
+    "WARENGRUPPEN", metadata,
+    Column("ID", Integer, primary_key=True, autoincrement=True),
+    Column("TOP_ID", Integer, nullable=False, server_default="-1"),
+    Column("NAME", String(250), nullable=False, server_default=""),
+    **_opts,
+)
+
+# Manufacturers (C2); HERSTELLER_ID is auto-incremented over IDX_HERSTELLER_ID, so it is
+# unique across shops.
+HERSTELLER = Table(
+    "HERSTELLER", metadata,
+    Column("SHOP_ID", TINYINT(3), nullable=False, server_default="-1"),
+    Column("HERSTELLER_ID", Integer, nullable=False, autoincrement=True),
+    Column("HERSTELLER_NAME", String(32), nullable=False, server_default=""),
+    Column("HERSTELLER_IMAGE", String(64)),
+    Column("DEL_FLAG", ENUM("N", "Y"), nullable=False, server_default="N"),
+    PrimaryKeyConstraint("SHOP_ID", "HERSTELLER_ID"),
+    Index("IDX_HERSTELLER_ID", "HERSTELLER_ID"),
+    **_opts,
+)
+
+HERSTELLER_INFO = Table(
+    "HERSTELLER_INFO", metadata,
+    Column("SHOP_ID", TINYINT(3), primary_key=True, autoincrement=False, server_default="-1"),
+    Column("HERSTELLER_ID", Integer, primary_key=True, autoincrement=False, server_default="0"),
+    Column("SPRACHE_ID", Integer, primary_key=True, autoincrement=False, server_default="0"),
+    Column("HERSTELLER_URL", String(255), nullable=False, server_default=""),
+    **_opts,
+)
+
 SPRACHEN = Table(
     "SPRACHEN", metadata,
     Column("SPRACH_ID", Integer, primary_key=True, autoincrement=True),
@@ -116,7 +178,9 @@ REGISTRY = Table(
     **_opts,
 )
 
-# Logical name -> candidate real names (case is resolved against the server).
+# Logical name -> candidate real names (case is resolved against the server): the tables the
+# producer cannot work without. The category and manufacturer tables above are optional:
+# their sources skip a CAO database that lacks them.
 TABLE_CANDIDATES = {
     "ARTIKEL": ("ARTIKEL",),
     "ARTIKEL_LTEXT": ("ARTIKEL_LTEXT",),
@@ -128,5 +192,5 @@ TABLE_CANDIDATES = {
 
 
 def required_columns() -> dict[str, list[str]]:
-    """Logical table -> the columns the producer reads."""
-    return {t.name: [c.name for c in t.columns] for t in metadata.sorted_tables}
+    """Logical table -> the columns the producer reads, for the tables it cannot do without."""
+    return {name: [c.name for c in metadata.tables[name].columns] for name in TABLE_CANDIDATES}

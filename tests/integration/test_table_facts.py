@@ -1,5 +1,7 @@
 """The project's own table definitions (used by the demo) match the upstream DDL exactly:
-every column we define exists upstream with the same type and nullability."""
+every column we define exists upstream with the same type, nullability, default,
+auto-increment and primary-key membership, and every index we define exists upstream on the
+same columns."""
 
 from __future__ import annotations
 
@@ -11,10 +13,21 @@ from producers.cao import tables as cao
 from tests.conftest import CAO_SQL, PHOENIX_SQL, require_reference
 
 
-def _columns(db, table: str) -> dict[str, tuple[str, str]]:
-    rows = db.rows("SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
+def _columns(db, table: str) -> dict[str, tuple[str, ...]]:
+    rows = db.rows("SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, IFNULL(COLUMN_DEFAULT, 'NULL'), "
+                   "EXTRA, COLUMN_KEY = 'PRI' FROM information_schema.COLUMNS "
                    "WHERE TABLE_SCHEMA = %s AND LOWER(TABLE_NAME) = LOWER(%s)", (db.name, table))
-    return {name.upper(): (ctype, nullable) for name, ctype, nullable in rows}
+    return {name.upper(): (ctype, nullable, f"default {default}", extra, "PK" if pk else "")
+            for name, ctype, nullable, default, extra, pk in rows}
+
+
+def _indexes(db, table: str) -> set[tuple[str, bool]]:
+    """(columns in order, unique) of every index: names differ and do not matter."""
+    rows = db.rows("SELECT INDEX_NAME, NON_UNIQUE, GROUP_CONCAT(UPPER(COLUMN_NAME) ORDER BY "
+                   "SEQ_IN_INDEX) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s "
+                   "AND LOWER(TABLE_NAME) = LOWER(%s) "
+                   "GROUP BY INDEX_NAME, NON_UNIQUE", (db.name, table))
+    return {(columns, not non_unique) for _, non_unique, columns in rows}
 
 
 @pytest.mark.parametrize(("metadata", "sql_path", "charset"), [
@@ -34,6 +47,9 @@ def test_own_definitions_match_upstream(make_db, metadata, sql_path, charset):
             elif theirs[name] != ours_type:
                 mismatches.append(f"{table.name}.{name}: ours {ours_type}, "
                                   f"upstream {theirs[name]}")
+        for columns, unique in _indexes(ours, table.name) - _indexes(upstream, table.name):
+            mismatches.append(f"{table.name}: {'unique ' if unique else ''}index on "
+                              f"({columns}) not upstream")
     assert not mismatches, "\n".join(mismatches)
 
 
