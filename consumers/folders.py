@@ -25,6 +25,7 @@ from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
 from shopbridge.config import FolderConfig
+from shopbridge.errors import ShopbridgeError
 
 CHUNK = 1 << 20
 CONNECT_TIMEOUT_S = 10
@@ -124,6 +125,12 @@ class Folder:
                 fs.rm_file(temp)
             raise
         return digest.hexdigest(), size
+
+    def probe(self) -> bool:
+        """For ``shopbridge check``. Raises: ShopbridgeError or the file system's error."""
+        if self.fs.info(self.root).get("type") != "directory":
+            raise ShopbridgeError(f"{self.safe} is not a folder")
+        return True
 
     def reachable(self) -> bool:
         """Whether the folder answers, on a new connection if the kept one broke."""

@@ -14,10 +14,10 @@ import pytest
 from consumers import runner
 from consumers.oscommerce import PhoenixApplier
 from consumers.runner import ShopConsumer
+from shopbridge import cli, dlq, sample
 from shopbridge import config as cfg
-from shopbridge import dlq, sample
 from tests.conftest import config_data, fill_cao, shop_entry
-from tests.helpers import produce, storefront
+from tests.helpers import produce, storefront, to_toml
 from tests.sftp_server import SftpServer
 
 DE = 2
@@ -297,3 +297,22 @@ def test_an_sftp_server_with_an_unknown_host_key_gets_no_files(
     assert stats.dead == 0 and set(storefront(phoenix_db, DE)) == {"A-000001"}
     assert not (sftp.root / "shop" / "a.jpg").exists()
     assert copies(phoenix_db)["a.jpg"][0] == "failed"
+
+
+def test_check_names_an_image_folder_that_is_not_there_and_a_shop_with_names_only(
+        cao_db, phoenix_factory, namespace, folders, tmp_path, capsys):
+    erp, shop_dir = folders
+    data = config_data(namespace, cao_db, [
+        shop_entry("web", phoenix_factory(), images_url=str(shop_dir / "nope")),
+        shop_entry("plain", phoenix_factory())])
+    data["tenants"][0]["erp"]["images_url"] = str(erp)
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(data))
+
+    assert cli.main(["-c", str(path), "check"]) == cli.EXIT_PROBLEMS
+
+    lines = capsys.readouterr().out.splitlines()
+    problems = [line for line in lines if line.startswith("PROBLEM")]
+    assert len(problems) == 1 and f"shop web: image folder {shop_dir / 'nope'}" in problems[0]
+    assert any(f"shop web: image folder {erp} reachable" in line for line in lines)
+    assert any("shop plain: images: file names only" in line for line in lines)
