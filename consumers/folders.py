@@ -41,6 +41,7 @@ class Folder:
         parts = urlsplit(config.url)
         self.root = (unquote(parts.path) or "/").rstrip("/") or "/"
         self._fs: AbstractFileSystem | None = None
+        self._dirs: set[str] = set()
 
     @property
     def safe(self) -> str:
@@ -75,6 +76,7 @@ class Folder:
     def reset(self) -> None:
         """Forget the connection (after an error): the next call connects again."""
         self._fs = None
+        self._dirs.clear()
 
     def path(self, name: str) -> str:
         return f"{self.root.rstrip('/')}/{name}"
@@ -111,7 +113,9 @@ class Folder:
         parent, _, base = final.rpartition("/")
         temp = f"{parent}/.{base}.shopbridge-{uuid.uuid4().hex[:12]}.tmp"
         fs = self.fs
-        fs.makedirs(parent or "/", exist_ok=True)
+        if parent not in self._dirs:          # a round trip or more per file over SFTP
+            fs.makedirs(parent or "/", exist_ok=True)
+            self._dirs.add(parent)
         digest, size = hashlib.sha256(), 0
         try:
             with fs.open(temp, "wb") as out:
@@ -121,6 +125,7 @@ class Folder:
                     size += len(chunk)
             fs.mv(temp, final)
         except BaseException:
+            self._dirs.discard(parent)         # it may have been removed meanwhile
             with contextlib.suppress(Exception):   # the original error is the one to raise
                 fs.rm_file(temp)
             raise

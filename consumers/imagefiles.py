@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 TABLE = "shopbridge_image"
 BACKOFF_S = (10, 30, 60, 120, 300)   # pauses after a folder was unreachable, growing
+FLUSH_EVERY = 200                    # outcomes written to the table per transaction
 
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -91,6 +92,7 @@ class ImageFiles:
         self.next_scan = 0.0
         self.paused_until = 0.0
         self._outages = 0
+        self._updates: list[tuple[object, ...]] = []
 
     def ensure_table(self, conn: Connection) -> None:
         conn.exec_driver_sql(DDL)
@@ -118,7 +120,9 @@ class ImageFiles:
             rows = self._rows("WHERE status <> %s AND name IN "
                               f"({', '.join(['%s'] * len(names))})", (COPIED, *names))
             self._sync(rows, listing=None)
+            self._flush()
         except Exception as err:
+            self._updates.clear()
             log.warning("image copy failed, retried later: %s: %s", type(err).__name__, err)
 
     def tick(self) -> int:
@@ -128,11 +132,14 @@ class ImageFiles:
             return 0
         self.next_scan = now + self.scan_s
         try:
-            listing = self.source.listing()
-        except Exception as err:
-            self._unreachable(self.source, err, self._rows("WHERE status <> %s", (COPIED,)))
-            return 0
-        return self._sync(self._rows("", ()), listing=listing)
+            try:
+                listing = self.source.listing()
+            except Exception as err:
+                self._unreachable(self.source, err, self._rows("WHERE status <> %s", (COPIED,)))
+                return 0
+            return self._sync(self._rows("", ()), listing=listing)
+        finally:
+            self._flush()
 
     # -- one round ---------------------------------------------------------------------------
 
@@ -217,16 +224,26 @@ class ImageFiles:
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         size, mtime_us = stat if stat is not None else (row.size, row.mtime_us)
         error = None if error is None else error[:255]
-        with self.engine.begin() as conn:
-            conn.exec_driver_sql(
-                f"UPDATE {TABLE} SET status = %s, size = %s, mtime_us = %s, "
-                "sha256 = COALESCE(%s, sha256), error = %s, checked_at = %s, "
-                "copies = copies + %s, copied_at = IF(%s, %s, copied_at) WHERE name = %s",
-                (status, size, mtime_us, sha256, error, now, int(sha256 is not None),
-                 sha256 is not None, now, row.name))
+        self._updates.append((status, size, mtime_us, sha256, error, now,
+                              int(sha256 is not None), sha256 is not None, now, row.name))
+        if len(self._updates) >= FLUSH_EVERY:
+            self._flush()
         if not quiet and status in (MISSING, FAILED) and (status, error) != (row.status,
                                                                              row.error):
             log.warning("image %s of SKU %s: %s; retried later", row.name, row.sku, error)
         row.status, row.size, row.mtime_us, row.error = status, size, mtime_us, error
         row.sha256 = sha256 or row.sha256
 
+
+    def _flush(self) -> None:
+        """Write the recorded outcomes in one transaction (a commit per file cost ~5 ms).
+        Lost in a crash, a copy is only repeated: the bytes are the same."""
+        updates, self._updates = self._updates, []
+        if not updates:
+            return
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(
+                f"UPDATE {TABLE} SET status = %s, size = %s, mtime_us = %s, "
+                "sha256 = COALESCE(%s, sha256), error = %s, checked_at = %s, "
+                "copies = copies + %s, copied_at = IF(%s, %s, copied_at) WHERE name = %s",
+                updates)
