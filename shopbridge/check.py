@@ -213,6 +213,20 @@ def _check_shop(shop: ShopConfig, tax_codes: set[int], erp: ErpOrderFacts | None
             engine.dispose()
 
     _guard(report, f"shop {shop.name}", probe)
+    _check_images(shop, report)
+
+
+def _check_images(shop: ShopConfig, report: CheckReport) -> None:
+    """C9: both image folders answer; without images_url the shop gets file names only."""
+    if shop.images is None:
+        report.ok.append(f"shop {shop.name}: images: file names only, no file copy "
+                         "(no images_url)")
+        return
+    from consumers.folders import Folder
+
+    for folder in (Folder(shop.images.source), Folder(shop.images.target)):
+        if _guard(report, f"shop {shop.name}: image folder {folder.safe}", folder.probe):
+            report.ok.append(f"shop {shop.name}: image folder {folder.safe} reachable")
 
 
 def _check_statuses(conn: DbConnection, shop: ShopConfig, report: CheckReport) -> None:

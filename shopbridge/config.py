@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy.engine import URL, make_url
 
@@ -51,6 +52,32 @@ class DatabaseConfig:
     @property
     def database(self) -> str:
         return make_url(self.url).database or ""
+
+
+@dataclass(frozen=True)
+class FolderConfig:
+    """A folder of image files: a local path or an sftp:// URL (C9).
+
+    The URL never holds a password (refused when the file is read); it comes from
+    ``images_password_env`` / ``images_password_file`` and is kept out of repr().
+    """
+
+    url: str                             # absolute local path, file:///path or sftp://...
+    password: str | None = field(default=None, repr=False)
+    known_hosts: str | None = None       # SSH known_hosts file (None: ~/.ssh/known_hosts)
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url).scheme or "file"
+
+
+@dataclass(frozen=True)
+class ImageFolders:
+    """Where a shop's image files come from (the ERP's folder) and go to (the shop's)."""
+
+    source: FolderConfig
+    target: FolderConfig
+    scan_s: int = 60                     # how often the ERP folder is listed for changes
 
 
 @dataclass(frozen=True)
@@ -133,6 +160,7 @@ class ShopConfig:
     orders: OrderImportConfig = field(default_factory=OrderImportConfig)
     mail: MailConfig | None = None
     categories: str = "shop_categories"  # CAO ARTIKEL_KAT, or "product_groups" (WARENGRUPPEN)
+    images: ImageFolders | None = None   # None: image names only, no file copy (C9)
 
 
 @dataclass(frozen=True)
@@ -147,6 +175,7 @@ class ErpConfig:
     # ARTIKEL column with the date the article can be delivered from; newer CAO versions call
     # it LIEFERTERMIN (NOTES 3, S5), the known DDL has none. Used only where it exists.
     date_available_column: str | None = "LIEFERTERMIN"
+    images: FolderConfig | None = None   # the folder CAO's image file names refer to (C9)
 
 
 @dataclass(frozen=True)
@@ -222,15 +251,20 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
 
 
 _SECRETS = {"url", "url_env", "password_env", "password_file", "password"}
+_IMAGES = {"images_url", "images_password_env", "images_password_file", "images_password",
+           "images_known_hosts"}
+FOLDER_SCHEMES = ("file", "sftp")
 KNOWN_KEYS = {
     "": {"broker", "tenants"},
     "broker": _SECRETS | {"namespace", "retry_tiers_s", "pack_size", "batch_size",
                           "batch_wait_ms", "delivery_limit"},
     "tenant": {"name", "erp", "shops"},
-    "erp": _SECRETS | {"kind", "selection", "registry_table", "default_language",
-                       "carrier_column", "tracking_column", "date_available_column"},
-    "shop": _SECRETS | {"name", "kind", "active", "languages", "price_level", "stock_mode",
-                        "tax_classes", "filter", "orders", "mail", "categories"},
+    "erp": _SECRETS | _IMAGES | {"kind", "selection", "registry_table", "default_language",
+                                 "carrier_column", "tracking_column",
+                                 "date_available_column"},
+    "shop": _SECRETS | _IMAGES | {"name", "kind", "active", "languages", "price_level",
+                                  "stock_mode", "tax_classes", "filter", "orders", "mail",
+                                  "categories", "images_scan_s"},
     "orders": {"document", "shipping_tax_code", "payment_methods", "shipping_methods",
                "countries", "first_order_id", "first_customer_id", "imported_status",
                "imported_status_mail"},
@@ -339,15 +373,17 @@ class _Reader:
             columns[key] = str(value) if value else None
         erp = ErpConfig(kind=kind, db=self.database(erp_data, f"{where}.erp"),
                         selection=selection, registry_table=registry, **columns,
-                        default_language=str(erp_data.get("default_language", "de")))
-        shops = tuple(self.shop(s, name, f"{where}.shops[{i}]")
+                        default_language=str(erp_data.get("default_language", "de")),
+                        images=self.folder(erp_data, f"{where}.erp"))
+        shops = tuple(self.shop(s, name, f"{where}.shops[{i}]", erp.images)
                       for i, s in enumerate(data.get("shops", [])))
         shop_names = [s.name for s in shops]
         if len(set(shop_names)) != len(shop_names):
             raise self.fail(where, "shop names must be unique within a tenant")
         return TenantConfig(name=name, erp=erp, shops=shops)
 
-    def shop(self, data: Mapping[str, Any], tenant: str, where: str) -> ShopConfig:
+    def shop(self, data: Mapping[str, Any], tenant: str, where: str,
+             erp_images: FolderConfig | None = None) -> ShopConfig:
         self.known(data, "shop", where)
         name = self.name(data, where)
         if name == "erp":
@@ -389,7 +425,56 @@ class _Reader:
                           tax_classes=tax_classes, filter=shop_filter,
                           orders=self.orders(data.get("orders", {}), f"{where}.orders"),
                           mail=self.mail(data.get("mail"), f"{where}.mail"),
-                          categories=categories)
+                          categories=categories,
+                          images=self.image_folders(data, where, erp_images))
+
+    def image_folders(self, data: Mapping[str, Any], where: str,
+                      source: FolderConfig | None) -> ImageFolders | None:
+        target = self.folder(data, where)
+        if target is None:
+            return None
+        if source is None:
+            raise self.fail(where, "images_url needs the ERP's image folder too: set "
+                                   "images_url in [tenants.erp]")
+        scan_s = int(data.get("images_scan_s", 60))
+        if scan_s < 0:
+            raise self.fail(where, "images_scan_s must be >= 0 (0: at every idle tick)")
+        return ImageFolders(source=source, target=target, scan_s=scan_s)
+
+    def folder(self, data: Mapping[str, Any], where: str) -> FolderConfig | None:
+        """The images_* keys of an [erp] or shop table; never echoes the URL (secrets)."""
+        url = data.get("images_url")
+        if url is None:
+            return None
+        url = str(url)
+        try:
+            parts = urlsplit(url)
+            has_password = parts.password is not None
+        except ValueError:
+            raise self.fail(where, "images_url is not a valid URL or path") from None
+        if has_password:
+            raise self.fail(where, "images_url contains a password: use images_password_env "
+                                   "or images_password_file")
+        scheme = parts.scheme or "file"
+        if scheme not in FOLDER_SCHEMES:
+            raise self.fail(where, f"images_url: scheme {scheme!r} is not one of "
+                                   f"{', '.join(FOLDER_SCHEMES)} (or a plain path)")
+        if scheme == "file":
+            path = Path(unquote(parts.path))
+            if not parts.scheme and not path.is_absolute():
+                path = self.base_dir / path
+            if not path.is_absolute() or parts.netloc not in ("", "localhost"):
+                raise self.fail(where, "images_url: a local folder must be an absolute path")
+            url = str(path)
+        elif not parts.hostname or not parts.path.startswith("/"):
+            raise self.fail(where, "images_url: write sftp://user@host:port/absolute/path")
+        secrets = {k.removeprefix("images_"): data[k] for k in
+                   ("images_password_env", "images_password_file", "images_password")
+                   if k in data}
+        known_hosts = data.get("images_known_hosts")
+        return FolderConfig(url=url, password=self.password(secrets, f"{where} images"),
+                            known_hosts=None if known_hosts is None
+                            else str(self.base_dir / str(known_hosts)))
 
     def filter_categories(self, data: Mapping[str, Any], where: str, source: str,
                           cao_shop_id: int | None) -> tuple[str, ...]:

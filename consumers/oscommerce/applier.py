@@ -27,6 +27,7 @@ from ..mailer import Mailer
 from .adapter import NewProduct, PhoenixAdapter
 from .categories import CategoryWriter, keys_below
 from .customers import CustomerWriter
+from .images import ProductImages, image_files
 from .manufacturers import ManufacturerWriter
 from .mapper import ProductRow, map_product, quantity
 from .specials import SpecialsScheduler
@@ -86,6 +87,7 @@ class PhoenixApplier:
         self.categories = CategoryWriter(shop=shop, binder=self.binder, language_ids={},
                                          source=shop.categories)
         self.specials = SpecialsScheduler(clock)
+        self.images = ProductImages(image_files(shop, self.engine))
         self.mailer = (Mailer(config=shop.mail, engine=self.engine)
                        if shop.mail is not None else None)
 
@@ -94,6 +96,7 @@ class PhoenixApplier:
         with translated(self.what), self.engine.begin() as conn:
             self.binder.ensure_table(conn)
             self.specials.ensure_table(conn)
+            self.images.ensure_table(conn)
             if self.mailer is not None:
                 self.mailer.ensure_table(conn)
             available = PhoenixAdapter.language_ids(conn)
@@ -188,15 +191,20 @@ class PhoenixApplier:
             windows = {links[k].target_id: row.specials for k, row in changed}
             self.specials.set_windows(conn, windows)       # type: ignore[arg-type]
             self.specials.reconcile(conn, windows)         # type: ignore[arg-type]
+            copies = self.images.write(conn, {
+                links[k].target_id: (row.model, row.images) for k, row in changed})  # type: ignore[misc]
             self.binder.save(conn, links.values())
+        self.images.copy(copies)                           # files: after the commit
 
     def idle(self) -> None:
-        """Time-driven work: specials that start or end now, status e-mails still waiting.
-        The consumer calls it while idle; batches with order statuses call it too."""
+        """Time-driven work: specials that start or end now, status e-mails still waiting,
+        image files changed in the ERP. The consumer calls it while idle; batches with order
+        statuses call it too."""
         with translated(self.what):
             self.specials.tick(self.engine)
             if self.mailer is not None:
                 self.mailer.flush()
+            self.images.tick()
 
     def _plan(self, event: Event, link: Link, plan: _Plan, result: ApplyResult) -> str | None:
         """Decide what ``event`` changes; returns why it changes nothing, or None."""

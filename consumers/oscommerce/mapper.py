@@ -20,6 +20,7 @@ import orjson
 from shopbridge.config import ShopConfig, ShopFilter
 from shopbridge.errors import MappingError
 
+from .images import image_names
 from .tables import NAME_MAX, PRICE_MAX, TEXT_MAX_BYTES, WEIGHT_MAX
 
 
@@ -49,6 +50,7 @@ class ProductRow:
     category_keys: tuple[str, ...] = ()
     date_available: str | None = None
     owns_date: bool = False        # the ERP has a date column: write date_available, even None
+    images: tuple[str, ...] = ()        # main image first, then the gallery (C9)
 
     def content_hash(self) -> str:
         """Fingerprint of everything written to products/products_description but quantity."""
@@ -57,6 +59,8 @@ class ProductRow:
                              d.seo_description, d.seo_keywords] for d in self.descriptions],
                 [[str(p), f, u] for p, f, u in self.specials], self.manufacturers_id,
                 list(self.category_keys), self.date_available, self.owns_date]
+        if self.images:     # only then: hashes of products without images stay as they were
+            data.append(list(self.images))
         return hashlib.md5(orjson.dumps(data), usedforsecurity=False).hexdigest()
 
 
@@ -170,7 +174,8 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
                       category_keys=shop_categories(payload, shop),
                       # Phoenix shows "available from" for a future date and never hides.
                       date_available=payload.get("date_available"),
-                      owns_date="date_available" in payload)
+                      owns_date="date_available" in payload,
+                      images=image_names(payload, what))
 
 
 def shop_categories(payload: Mapping[str, Any], shop: ShopConfig) -> tuple[str, ...]:
