@@ -30,6 +30,7 @@ from .manufacturers import ManufacturerWriter
 from .mapper import ProductRow, map_product, quantity
 from .specials import SpecialsScheduler
 from .statuses import StatusWriter
+from .variants import VariantWriter
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class PhoenixApplier:
         self.categories = CategoryWriter(shop=shop, binder=self.binder, language_ids={},
                                          source=shop.categories)
         self.specials = SpecialsScheduler(clock)
+        self.variants = VariantWriter(binder=self.binder, language_ids={})
         self.mailer = (Mailer(config=shop.mail, engine=self.engine)
                        if shop.mail is not None else None)
 
@@ -93,6 +95,7 @@ class PhoenixApplier:
             self.language_ids = {code: available[code] for code in self.shop.languages}
             self.manufacturers.language_ids = dict(self.language_ids)
             self.categories.language_ids = dict(self.language_ids)
+            self.variants.language_ids = dict(self.language_ids)
             mode = PhoenixAdapter.autoinc_lock_mode(conn)
             self.adapter = PhoenixAdapter(consecutive_ids=mode in (0, 1))
 
@@ -175,6 +178,8 @@ class PhoenixApplier:
             windows = {links[k].target_id: row.specials for k, row in changed}
             self.specials.set_windows(conn, windows)       # type: ignore[arg-type]
             self.specials.reconcile(conn, windows)         # type: ignore[arg-type]
+            self.variants.apply(conn, {links[k].target_id: row.variants  # type: ignore[misc]
+                                       for k, row in changed})
             self.binder.save(conn, links.values())
 
     def idle(self) -> None:

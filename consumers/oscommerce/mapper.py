@@ -20,6 +20,7 @@ from shopbridge.config import ShopConfig, ShopFilter
 from shopbridge.errors import MappingError
 
 from .tables import PRICE_MAX, TEXT_MAX_BYTES, WEIGHT_MAX
+from .variants import NO_VARIANTS, Variants, map_variants
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class ProductRow:
     specials: tuple[tuple[Decimal, str | None, str | None], ...] = ()
     manufacturers_id: int | None = None
     category_keys: tuple[str, ...] = ()
+    variants: Variants = NO_VARIANTS
 
     def content_hash(self) -> str:
         """Fingerprint of everything written to products/products_description but quantity."""
@@ -54,6 +56,8 @@ class ProductRow:
                              d.seo_description, d.seo_keywords] for d in self.descriptions],
                 [[str(p), f, u] for p, f, u in self.specials], self.manufacturers_id,
                 list(self.category_keys)]
+        if self.variants != NO_VARIANTS:     # products without variants keep their hash
+            data.append(self.variants.data())
         return hashlib.md5(orjson.dumps(data), usedforsecurity=False).hexdigest()
 
 
@@ -135,7 +139,9 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
                       # A manufacturer this shop does not have (another CAO shop's) is none.
                       manufacturers_id=(manufacturer_ids or {}).get(
                           str(payload.get("manufacturer_id"))),
-                      category_keys=shop_categories(payload, shop))
+                      category_keys=shop_categories(payload, shop),
+                      variants=map_variants(payload, price=price, price_level=shop.price_level,
+                                            language_ids=language_ids, what=what))
 
 
 def shop_categories(payload: Mapping[str, Any], shop: ShopConfig) -> tuple[str, ...]:
