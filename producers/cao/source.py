@@ -85,7 +85,7 @@ class CaoSource:
             for column in needed:
                 if column not in have:
                     problems.append(f"CAO table {self._real[logical]}: column {column} missing")
-        return problems + self.variants.schema_problems(conn, self.t["ARTIKEL"])
+        return problems + self.variants.schema_problems(conn, self._real["ARTIKEL"])
 
     # -- reference data --------------------------------------------------------------------
 

@@ -188,7 +188,8 @@ class VariantSource:
         self.artikel_var = quote_ident(found) if found else None
 
     def schema_problems(self, conn: Connection, artikel: str) -> list[str]:
-        """One line per column or table the configured rule needs but the database lacks."""
+        """Lines for what the configured rule needs but the database lacks (``artikel``: the
+        real, unquoted name)."""
         if not self.enabled:
             return []
         problems = [f"CAO table {artikel}: column {c} missing (variants)"
@@ -283,6 +284,30 @@ class VariantSource:
             item = dict(zip(keys, row, strict=True))
             children.setdefault(int(item["master_id"]), []).append(item)
         return children
+
+    def check(self, conn: Connection, artikel: str, languages: Iterable[str]
+              ) -> tuple[list[str], list[str]]:
+        """(problems, notes) for ``shopbridge check``: dimensions in use without an option
+        name (their masters would be dead-lettered), languages that fall back."""
+        if not self.enabled:
+            return [], []
+        children = self.find(conn, artikel)
+        used: dict[str, int] = {}
+        for _, dims in children.values():
+            for dim, value in zip(VARIANT_DIMENSIONS, dims, strict=True):
+                if value:
+                    used[dim] = used.get(dim, 0) + 1
+        problems = [f"variants: {n} child article(s) use DIM_{dim}, which has no option name "
+                    f"(set [tenants.erp.variants.names] {dim} = {{ de = \"...\" }})"
+                    for dim, n in sorted(used.items()) if dim not in self.config.names]
+        notes = [f"variants: {len({m for m, _ in children.values()})} master(s) with "
+                 f"{len(children)} child article(s)"]
+        for code in sorted(set(languages)):
+            notes += [f"variants: option {dim} has no name in {code!r}: the shop shows "
+                      f"{next(iter(self.config.names[dim].values()))!r} (or the product's "
+                      f"first text language's name)" for dim in sorted(used)
+                      if dim in self.config.names and code not in self.config.names[dim]]
+        return problems, notes
 
     # -- SQL fragments for the article scan (CaoSource) ----------------------------------
 

@@ -13,10 +13,10 @@ from typing import Any
 
 from consumers.binder import Binder
 from consumers.oscommerce.variants import VALUE, VariantWriter
+from shopbridge import cli, sample
 from shopbridge import config as cfg
-from shopbridge import sample
 from tests.conftest import config_data, fill_cao, shop_entry
-from tests.helpers import storefront, sync
+from tests.helpers import storefront, sync, to_toml
 
 EN, DE = 1, 2
 NAMES = {"A": {"de": "Farbe", "en": "Colour"}, "B": {"de": "Größe", "en": "Size"}}
@@ -264,3 +264,20 @@ def test_two_consumers_allocating_value_ids_at_once_never_take_the_same_id(phoen
         assert thread.is_alive()                     # waiting for the allocator row
     thread.join(10)
     assert ids == {"first": {"A:Blau": 1}, "second": {"A:Rot": 2}}
+
+
+def test_check_names_a_dimension_in_use_without_an_option_name(cao_db, phoenix_db, namespace,
+                                                                tmp_path, capsys):
+    fill_cao(cao_db, articles(), [])
+    data = config_data(namespace, cao_db, [shop_entry("web", phoenix_db)])
+    data["tenants"][0]["erp"]["variants"] = {"enabled": True, "names": {"A": NAMES["A"]}}
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(data))
+
+    code = cli.main(["-c", str(path), "check"])
+
+    out = capsys.readouterr().out
+    assert code == cli.EXIT_PROBLEMS
+    assert ("PROBLEM  tenant acme: variants: 4 child article(s) use DIM_B, which has no "
+            "option name") in out
+    assert "tenant acme: variants: 1 master(s) with 4 child article(s)" in out
