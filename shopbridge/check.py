@@ -127,6 +127,7 @@ def _check_erp(tenant: TenantConfig, report: CheckReport
                 report.problems += [f"tenant {tenant.name}: {p}" for p in problems]
                 if problems:
                     return
+                source.variants.ensure_table(conn)   # the selection below reads it (C8)
                 for sku, ids in source.duplicate_skus(conn):
                     report.problems.append(
                         f"tenant {tenant.name}: ARTNUM {sku!r} is used by {len(ids)} articles "
@@ -139,6 +140,10 @@ def _check_erp(tenant: TenantConfig, report: CheckReport
                 rows = conn.exec_driver_sql(f"SELECT DISTINCT STEUER_CODE FROM {art} {cond}")
                 tax_codes.update(int(r[0]) for r in rows)
                 report.notes += _catalogue_limits(conn, source, tenant)
+                problems, notes = source.variants.check(
+                    conn, art, (c for s in tenant.shops if s.active for c in s.languages))
+                report.problems += [f"tenant {tenant.name}: {p}" for p in problems]
+                report.ok += [f"tenant {tenant.name}: {n}" for n in notes]
                 report.ok.append(f"tenant {tenant.name}: CAO database reachable, tables "
                                  f"{', '.join(sorted(source.t.values()))}")
         finally:

@@ -163,6 +163,21 @@ class ShopConfig:
     images: ImageFolders | None = None   # None: image names only, no file copy (C9)
 
 
+VARIANT_DIMENSIONS = ("A", "B", "C")          # CAO ARTIKEL.DIM_A, DIM_B, DIM_C
+VARIANT_SOURCES = ("both", "artnum", "artikel_var")
+
+
+@dataclass(frozen=True)
+class VariantConfig:
+    """How CAO variant articles (children) are found and named (C8; DESIGN 4a)."""
+
+    enabled: bool = False
+    separator: str = "-"             # child ARTNUM = master ARTNUM + separator + suffix
+    source: str = "both"             # ARTNUM rule, ARTIKEL_VAR rows, or both
+    # Option name per dimension and language code, e.g. {"A": {"de": "Farbe"}}.
+    names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class ErpConfig:
     kind: str
@@ -176,6 +191,7 @@ class ErpConfig:
     # it LIEFERTERMIN (NOTES 3, S5), the known DDL has none. Used only where it exists.
     date_available_column: str | None = "LIEFERTERMIN"
     images: FolderConfig | None = None   # the folder CAO's image file names refer to (C9)
+    variants: VariantConfig = field(default_factory=VariantConfig)
 
 
 @dataclass(frozen=True)
@@ -261,7 +277,8 @@ KNOWN_KEYS = {
     "tenant": {"name", "erp", "shops"},
     "erp": _SECRETS | _IMAGES | {"kind", "selection", "registry_table", "default_language",
                                  "carrier_column", "tracking_column",
-                                 "date_available_column"},
+                                 "date_available_column", "variants"},
+    "variants": {"enabled", "separator", "source", "names"},
     "shop": _SECRETS | _IMAGES | {"name", "kind", "active", "languages", "price_level",
                                   "stock_mode", "tax_classes", "filter", "orders", "mail",
                                   "categories", "images_scan_s"},
@@ -374,7 +391,9 @@ class _Reader:
         erp = ErpConfig(kind=kind, db=self.database(erp_data, f"{where}.erp"),
                         selection=selection, registry_table=registry, **columns,
                         default_language=str(erp_data.get("default_language", "de")),
-                        images=self.folder(erp_data, f"{where}.erp"))
+                        images=self.folder(erp_data, f"{where}.erp"),
+                        variants=self.variants(erp_data.get("variants", {}),
+                                               f"{where}.erp.variants"))
         shops = tuple(self.shop(s, name, f"{where}.shops[{i}]", erp.images)
                       for i, s in enumerate(data.get("shops", [])))
         shop_names = [s.name for s in shops]
@@ -502,6 +521,35 @@ class _Reader:
                                    "USERFELD_01 .. USERFELD_10")
         value = data.get("flag_value")
         return match[1], None if value is None else str(value)
+
+    def variants(self, data: Any, where: str) -> VariantConfig:
+        self.known(data, "variants", where)
+        separator = data.get("separator", "-")
+        if not isinstance(separator, str) or not 1 <= len(separator) <= 5:
+            raise self.fail(where, "separator must be a string of 1-5 characters, e.g. \"-\"")
+        source = str(data.get("source", "both"))
+        if source not in VARIANT_SOURCES:
+            raise self.fail(where, f"source must be one of {', '.join(VARIANT_SOURCES)}")
+        raw_names = data.get("names", {})
+        if not isinstance(raw_names, Mapping):
+            raise self.fail(where, "names maps a dimension to names per language, "
+                                   "e.g. names.A = { de = \"Farbe\", en = \"Colour\" }")
+        names: dict[str, dict[str, str]] = {}
+        for dim, per_language in raw_names.items():
+            if dim not in VARIANT_DIMENSIONS:
+                raise self.fail(where, f"names.{dim}: dimensions are A, B and C "
+                                       "(CAO DIM_A, DIM_B, DIM_C)")
+            if not isinstance(per_language, Mapping) or not per_language:
+                raise self.fail(where, f"names.{dim} must be a table of language code -> name")
+            for code, name in per_language.items():
+                if not re.fullmatch(r"[a-z]{2}", str(code)):
+                    raise self.fail(where, f"names.{dim}.{code}: not a two-letter language code")
+                if not isinstance(name, str) or not 1 <= len(name.strip()) <= 255:
+                    raise self.fail(where, f"names.{dim}.{code} must be a name of 1-255 "
+                                           "characters")
+            names[dim] = {str(c): n.strip() for c, n in per_language.items()}
+        return VariantConfig(enabled=self.boolean(data, where, "enabled", False),
+                             separator=separator, source=source, names=names)
 
     def mail(self, data: Any, where: str) -> MailConfig | None:
         if data is None:

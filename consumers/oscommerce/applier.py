@@ -32,6 +32,7 @@ from .manufacturers import ManufacturerWriter
 from .mapper import ProductRow, map_product, quantity
 from .specials import SpecialsScheduler
 from .statuses import StatusWriter
+from .variants import VariantWriter
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class PhoenixApplier:
                                          source=shop.categories)
         self.specials = SpecialsScheduler(clock)
         self.images = ProductImages(image_files(shop, self.engine))
+        self.variants = VariantWriter(binder=self.binder, language_ids={})
         self.mailer = (Mailer(config=shop.mail, engine=self.engine)
                        if shop.mail is not None else None)
 
@@ -107,6 +109,7 @@ class PhoenixApplier:
             self.language_ids = {code: available[code] for code in self.shop.languages}
             self.manufacturers.language_ids = dict(self.language_ids)
             self.categories.language_ids = dict(self.language_ids)
+            self.variants.language_ids = dict(self.language_ids)
             mode = PhoenixAdapter.autoinc_lock_mode(conn)
             self.adapter = PhoenixAdapter(consecutive_ids=mode in (0, 1))
 
@@ -193,6 +196,8 @@ class PhoenixApplier:
             self.specials.reconcile(conn, windows)         # type: ignore[arg-type]
             copies = self.images.write(conn, {
                 links[k].target_id: (row.model, row.images) for k, row in changed})  # type: ignore[misc]
+            self.variants.apply(conn, {links[k].target_id: row.variants  # type: ignore[misc]
+                                       for k, row in changed})
             self.binder.save(conn, links.values())
         self.images.copy(copies)                           # files: after the commit
 

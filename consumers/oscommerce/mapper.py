@@ -22,6 +22,7 @@ from shopbridge.errors import MappingError
 
 from .images import image_names
 from .tables import NAME_MAX, PRICE_MAX, TEXT_MAX_BYTES, WEIGHT_MAX
+from .variants import NO_VARIANTS, Variants, map_variants
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class ProductRow:
     date_available: str | None = None
     owns_date: bool = False        # the ERP has a date column: write date_available, even None
     images: tuple[str, ...] = ()        # main image first, then the gallery (C9)
+    variants: Variants = NO_VARIANTS
 
     def content_hash(self) -> str:
         """Fingerprint of everything written to products/products_description but quantity."""
@@ -61,6 +63,8 @@ class ProductRow:
                 list(self.category_keys), self.date_available, self.owns_date]
         if self.images:     # only then: hashes of products without images stay as they were
             data.append(list(self.images))
+        if self.variants != NO_VARIANTS:     # products without variants keep their hash
+            data.append(self.variants.data())
         return hashlib.md5(orjson.dumps(data), usedforsecurity=False).hexdigest()
 
 
@@ -175,7 +179,9 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
                       # Phoenix shows "available from" for a future date and never hides.
                       date_available=payload.get("date_available"),
                       owns_date="date_available" in payload,
-                      images=image_names(payload, what))
+                      images=image_names(payload, what),
+                      variants=map_variants(payload, price=price, price_level=shop.price_level,
+                                            language_ids=language_ids, what=what))
 
 
 def shop_categories(payload: Mapping[str, Any], shop: ShopConfig) -> tuple[str, ...]:

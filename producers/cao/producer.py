@@ -26,6 +26,7 @@ from shopbridge.publisher import BrokerSession, pack
 
 from . import categories as cats
 from . import payload as payloads
+from . import variants
 from .customers import ENTITY as CUSTOMER_ENTITY
 from .customers import CustomerSource
 from .customers import payload as customer_payload
@@ -128,6 +129,7 @@ class CaoProducer:
         with translated(self.what), self.engine.begin() as conn:
             self.source.resolve(conn)
             self.snapshot.ensure_table(conn)
+            self.source.variants.ensure_table(conn)
 
     def run_once(self) -> CycleReport:
         """A full cycle: changed and new articles, then deletions, then stock."""
@@ -136,6 +138,9 @@ class CaoProducer:
         with translated(self.what), self.engine.connect() as conn:
             self.source.resolve(conn)
             self.snapshot.ensure_table(conn)
+            self.source.variants.ensure_table(conn)
+            # Who is whose child, before the scans that leave children out (C8).
+            self.source.variants.refresh(conn, self.source.t["ARTIKEL"])
             conn.commit()
             report.duplicates = self.source.duplicate_skus(conn)
             report.without_sku = self.source.articles_without_sku(conn)
@@ -157,7 +162,8 @@ class CaoProducer:
         codes = self.source.language_codes(conn)
         rates = self.source.vat_rates(conn)
         fingerprint = fingerprint_of(codes, rates, self.tenant.erp.default_language,
-                                     PAYLOAD_FORMAT)
+                                     PAYLOAD_FORMAT,
+                                     variants.config_key(self.tenant.erp.variants))
         after = 0
         while not self.stop_event.is_set():
             changed = self.source.changed_articles(conn, fingerprint=fingerprint, after=after,
@@ -171,6 +177,7 @@ class CaoProducer:
             specials = self.source.load_specials(conn, hashes)
             category_keys = self.source.load_category_keys(conn, hashes)
             tiers = self.source.load_tiers(conn, hashes)
+            children = self.source.variants.load(conn, self.source.t["ARTIKEL"], hashes)
             conn.commit()
             events, stored = [], []
             for article in articles:
@@ -182,6 +189,7 @@ class CaoProducer:
                                       specials=specials.get(key),
                                       category_keys=category_keys.get(key),
                                       tier_row=tiers.get(key))
+                variants.attach(body, children.get(key, []), self.tenant.erp.variants)
                 version = ev.next_version(last)
                 events.append(self._make("product.upserted", key, version, body))
                 stored.append((key, h, version, Decimal(body["stock"]), body["sku"]))
@@ -366,6 +374,7 @@ class CaoProducer:
         with translated(self.what), self.engine.connect() as conn:
             if not self.source.t:
                 self.source.resolve(conn)
+                self.source.variants.ensure_table(conn)
             after = 0
             while True:
                 changes = self.source.stock_changes(conn, after=after, limit=PAGE)

@@ -21,6 +21,7 @@ from shopbridge.errors import ConfigError
 
 from .snapshot import SNAPSHOT_TABLE
 from .tables import TABLE_CANDIDATES, required_columns
+from .variants import VariantSource
 
 ARTICLE_COLUMNS = (
     "ARTNUM", "ARTIKELTYP", "KURZNAME", "LANGNAME", "SHOP_KURZTEXT", "SHOP_LANGTEXT",
@@ -55,6 +56,7 @@ class CaoSource:
         # ARTIKEL columns the payload reads: the fixed ones plus what this CAO version has;
         # the date-available column is read under the alias DATE_AVAILABLE.
         self.article_columns: tuple[str, ...] = ARTICLE_COLUMNS
+        self.variants = VariantSource(erp)
 
     # -- schema ----------------------------------------------------------------------------
 
@@ -99,7 +101,7 @@ class CaoSource:
             for column in needed:
                 if column not in have:
                     problems.append(f"CAO table {self._real[logical]}: column {column} missing")
-        return problems
+        return problems + self.variants.schema_problems(conn, self._real["ARTIKEL"])
 
     # -- reference data --------------------------------------------------------------------
 
@@ -124,7 +126,8 @@ class CaoSource:
     # -- change detection ------------------------------------------------------------------
 
     def _selection(self) -> str:
-        base = "a.ARTNUM IS NOT NULL AND TRIM(a.ARTNUM) <> ''"
+        base = ("a.ARTNUM IS NOT NULL AND TRIM(a.ARTNUM) <> ''"
+                + self.variants.not_a_child_sql())     # children show only under a master
         return f"a.SHOP_ID > 0 AND {base}" if self.erp.selection == "shop" else base
 
     def _hash_sql(self) -> str:
@@ -149,7 +152,7 @@ class CaoSource:
             f"IFNULL((SELECT GROUP_CONCAT(CONCAT_WS("
             f"_binary':', k.SHOP_ID, k.KAT_ID) ORDER BY k.SHOP_ID, k.KAT_ID SEPARATOR ',') "
             f"FROM {self.t['ARTIKEL_TO_KAT']} k WHERE k.ARTIKEL_ID = a.REC_ID AND "
-            f"k.DEL_FLAG = 'N'), _binary'-'))))")
+            f"k.DEL_FLAG = 'N'), _binary'-'){self.variants.hash_sql(self.t['ARTIKEL'])})))")
 
     def changed_articles(self, conn: Connection, *, fingerprint: str, after: int,
                          limit: int) -> list[tuple[int, bytes, int | None]]:
@@ -244,12 +247,14 @@ class CaoSource:
 
     def stock_changes(self, conn: Connection, *, after: int, limit: int
                       ) -> list[tuple[int, Decimal, int, str | None]]:
-        """Published articles whose MENGE_AKT differs from the last published stock."""
+        """Published articles whose stock differs from the last published stock (a master's
+        stock is its children's sum, see variants)."""
+        join, stock = self.variants.stock_sql(self.t["ARTIKEL"])
         rows = conn.exec_driver_sql(
-            f"SELECT a.REC_ID, a.MENGE_AKT, s.version, s.sku FROM {SNAPSHOT_TABLE} s "
-            f"JOIN {self.t['ARTIKEL']} a ON a.REC_ID = s.entity_key "
+            f"SELECT a.REC_ID, {stock}, s.version, s.sku FROM {SNAPSHOT_TABLE} s "
+            f"JOIN {self.t['ARTIKEL']} a ON a.REC_ID = s.entity_key {join} "
             f"WHERE s.entity_type = 'product' AND s.deleted = 0 AND s.entity_key > %s "
-            f"AND NOT (a.MENGE_AKT <=> s.stock) ORDER BY s.entity_key LIMIT %s",
+            f"AND NOT ({stock} <=> s.stock) ORDER BY s.entity_key LIMIT %s",
             (after, limit))
         return [(int(r[0]), Decimal(r[1]), int(r[2]), r[3]) for r in rows]
 
@@ -270,10 +275,12 @@ class CaoSource:
 
 
 def fingerprint_of(language_codes: Mapping[int, str], vat_rates: Mapping[int, str],
-                   default_language: str, format_version: int) -> str:
-    """What every article's payload depends on beyond its own rows: a change republishes all."""
+                   default_language: str, format_version: int, variants: Any = None) -> str:
+    """What every article's payload depends on beyond its own rows: a change republishes all.
+    ``variants`` (the variant settings) only counts when set, so that tenants without
+    variants keep their fingerprint."""
     import hashlib
 
     text = repr((sorted(language_codes.items()), sorted(vat_rates.items()), default_language,
-                 format_version))
+                 format_version) + ((variants,) if variants is not None else ()))
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
