@@ -71,7 +71,7 @@ def run(settings: Settings) -> CheckReport:
         tax_codes, erp = _check_erp(tenant, report)
         for shop in tenant.shops:
             if shop.active:
-                _check_shop(shop, tax_codes, erp, report)
+                _check_shop(shop, tax_codes, erp, report, currency=tenant.erp.currency)
             else:
                 report.ok.append(f"shop {shop.name}: inactive, not checked")
     return report
@@ -198,7 +198,7 @@ def _catalogue_limits(conn: DbConnection, source: Any, tenant: TenantConfig) -> 
 
 
 def _check_shop(shop: ShopConfig, tax_codes: set[int], erp: ErpOrderFacts | None,
-                report: CheckReport) -> None:
+                report: CheckReport, *, currency: str = "EUR") -> None:
     what = f"shop {shop.name}: database {shop.db.safe}"
 
     def probe() -> None:
@@ -207,6 +207,8 @@ def _check_shop(shop: ShopConfig, tax_codes: set[int], erp: ErpOrderFacts | None
             with translated(what), engine.connect() as conn:
                 names = TableNames.read(conn)
                 _check_shop_tables(conn, names, shop, report)
+                if "configuration" in names and "currencies" in names:
+                    _check_currency(conn, shop, currency, report)
                 if "languages" in names and "tax_class" in names:
                     _check_shop_mappings(conn, shop, tax_codes, report)
                     report.ok.append(f"shop {shop.name}: database reachable")
@@ -232,6 +234,27 @@ def _check_images(shop: ShopConfig, report: CheckReport) -> None:
     for folder in (Folder(shop.images.source), Folder(shop.images.target)):
         if _guard(report, f"shop {shop.name}: image folder {folder.safe}", folder.probe):
             report.ok.append(f"shop {shop.name}: image folder {folder.safe} reachable")
+
+
+def _check_currency(conn: DbConnection, shop: ShopConfig, currency: str,
+                    report: CheckReport) -> None:
+    """NOTES 1: products_price is in DEFAULT_CURRENCY (USD on a fresh install), whose
+    currencies.value must be 1; CAO's prices would otherwise be shown in another currency."""
+    default = conn.exec_driver_sql(
+        "SELECT configuration_value FROM configuration WHERE configuration_key = "
+        "'DEFAULT_CURRENCY'").scalar()
+    if default != currency:
+        report.problems.append(
+            f"shop {shop.name}: DEFAULT_CURRENCY is {default!r}, but the ERP's prices are "
+            f"{currency} (erp.currency): make {currency} the shop's default currency")
+        return
+    value = conn.exec_driver_sql("SELECT value FROM currencies WHERE code = %s",
+                                 (currency,)).scalar()
+    if value is None or abs(float(value) - 1) > 1e-6:
+        report.problems.append(
+            f"shop {shop.name}: currency {currency} has value "
+            f"{'none' if value is None else f'{float(value):.4f}'} in the shop; the "
+            "default currency needs value 1, or every price is converted")
 
 
 def _check_statuses(conn: DbConnection, shop: ShopConfig, report: CheckReport) -> None:

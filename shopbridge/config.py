@@ -190,6 +190,7 @@ class ErpConfig:
     # ARTIKEL column with the date the article can be delivered from; newer CAO versions call
     # it LIEFERTERMIN (NOTES 3, S5), the known DDL has none. Used only where it exists.
     date_available_column: str | None = "LIEFERTERMIN"
+    currency: str = "EUR"                # ISO 4217 code of CAO's prices; shops must sell in it
     images: FolderConfig | None = None   # the folder CAO's image file names refer to (C9)
     variants: VariantConfig = field(default_factory=VariantConfig)
 
@@ -277,7 +278,7 @@ KNOWN_KEYS = {
     "tenant": {"name", "erp", "shops"},
     "erp": _SECRETS | _IMAGES | {"kind", "selection", "registry_table", "default_language",
                                  "carrier_column", "tracking_column",
-                                 "date_available_column", "variants"},
+                                 "date_available_column", "variants", "currency"},
     "variants": {"enabled", "separator", "source", "names"},
     "shop": _SECRETS | _IMAGES | {"name", "kind", "active", "languages", "price_level",
                                   "stock_mode", "tax_classes", "filter", "orders", "mail",
@@ -388,7 +389,10 @@ class _Reader:
             if value not in (None, "") and not re.fullmatch(r"[A-Za-z0-9_]+", str(value)):
                 raise self.fail(f"{where}.erp", f"{key} {value!r} is not a column name")
             columns[key] = str(value) if value else None
-        erp = ErpConfig(kind=kind, db=self.database(erp_data, f"{where}.erp"),
+        currency = str(erp_data.get("currency", "EUR"))
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            raise self.fail(f"{where}.erp", f"currency {currency!r}: an ISO 4217 code like EUR")
+        erp = ErpConfig(kind=kind, db=self.database(erp_data, f"{where}.erp"), currency=currency,
                         selection=selection, registry_table=registry, **columns,
                         default_language=str(erp_data.get("default_language", "de")),
                         images=self.folder(erp_data, f"{where}.erp"),

@@ -140,8 +140,9 @@ def cao_reference_data(conn: sa.Connection, names: dict[str, str]) -> None:
 
 
 def phoenix_reference_data(conn: sa.Connection, *, languages: Sequence[tuple[int, str, str]] = (
-        (1, "English", "en"), (2, "Deutsch", "de"))) -> None:
-    """Shop languages and two tax classes (1 = 19 %, 2 = 7 %), replacing what is there."""
+        (1, "English", "en"), (2, "Deutsch", "de")), currency: str = "EUR") -> None:
+    """Shop languages, two tax classes (1 = 19 %, 2 = 7 %), replacing what is there, and
+    ``currency`` as the default currency."""
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     conn.exec_driver_sql("DELETE FROM languages")
     insert_rows(conn, "languages", [
@@ -154,6 +155,19 @@ def phoenix_reference_data(conn: sa.Connection, *, languages: Sequence[tuple[int
         {"tax_class_id": 2, "tax_class_title": "Ermäßigt 7 %",
          "tax_class_description": "ermäßigter Steuersatz", "date_added": now},
     ])
+    # A German shop sells in EUR: the default currency, with value 1 (NOTES 1).
+    conn.exec_driver_sql(
+        "INSERT INTO configuration (configuration_title, configuration_key, configuration_value,"
+        " configuration_description, configuration_group_id, date_added) VALUES "
+        "('Default Currency', 'DEFAULT_CURRENCY', %s, 'Default Currency', 6, %s) "
+        "ON DUPLICATE KEY UPDATE configuration_value = VALUES(configuration_value)",
+        (currency, now))
+    if not conn.exec_driver_sql("UPDATE currencies SET value = 1 WHERE code = %s",
+                                (currency,)).rowcount:
+        conn.exec_driver_sql(
+            "INSERT INTO currencies (title, code, symbol_right, decimal_point, thousands_point,"
+            " decimal_places, value, last_updated) VALUES (%s, %s, %s, ',', '.', '2', 1, %s)",
+            (currency, currency, currency, now))
 
 
 ORDER_STATUSES = {"en": ("Pending", "Processing", "Delivered"),

@@ -9,6 +9,7 @@ A MariaDB or RabbitMQ that is down fails the run: it is not a reason to skip.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import uuid
@@ -31,6 +32,11 @@ CAO_SQL = REFERENCE / "cao-faktura" / "schema.sql"
 PHOENIX_SQL = REFERENCE / "oscommerce" / "phoenix.sql"
 MARIADB_URL = os.environ.get("SHOPBRIDGE_TEST_DB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 AMQP_URL = os.environ.get("SHOPBRIDGE_TEST_AMQP_URL", "amqp://guest@127.0.0.1:5672//")
+
+
+# sshfs closes its SFTP connections in finalizers at interpreter exit, where asyncssh's INFO
+# lines would otherwise follow pytest's summary line.
+logging.getLogger("asyncssh").setLevel(logging.WARNING)
 
 
 def unique(prefix: str) -> str:

@@ -22,7 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.dialects.mysql import INTEGER, TINYINT
+from sqlalchemy.dialects.mysql import FLOAT, INTEGER, TINYINT
 
 metadata = MetaData()
 _opts = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci",
@@ -371,6 +371,40 @@ languages = Table(
     Column("directory", String(32)),
     Column("sort_order", INTEGER(3)),
     Index("IDX_LANGUAGES_NAME", "name"),
+    **_opts,
+)
+
+# Read by `check` only: prices are in the shop's default currency (NOTES 1).
+configuration = Table(
+    "configuration", metadata,
+    Column("configuration_id", Integer, primary_key=True, autoincrement=True),
+    Column("configuration_title", String(255), nullable=False),
+    Column("configuration_key", String(255), nullable=False),
+    Column("configuration_value", Text, nullable=False),
+    Column("configuration_description", Text, nullable=False),
+    Column("configuration_group_id", Integer, nullable=False),
+    Column("sort_order", INTEGER(5)),
+    Column("last_modified", DateTime),
+    Column("date_added", DateTime, nullable=False),
+    Column("use_function", String(255)),
+    Column("set_function", String(255)),
+    Index("uq_configuration_key", "configuration_key", unique=True),
+    **_opts,
+)
+
+currencies = Table(
+    "currencies", metadata,
+    Column("currencies_id", Integer, primary_key=True, autoincrement=True),
+    Column("title", String(32), nullable=False),
+    Column("code", CHAR(3), nullable=False),
+    Column("symbol_left", String(12)),
+    Column("symbol_right", String(12)),
+    Column("decimal_point", CHAR(1)),
+    Column("thousands_point", CHAR(1)),
+    Column("decimal_places", CHAR(1)),
+    Column("value", FLOAT(13, 8)),
+    Column("last_updated", DateTime),
+    Index("idx_currencies_code", "code"),
     **_opts,
 )
 

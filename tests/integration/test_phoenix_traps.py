@@ -256,21 +256,29 @@ def test_trap_a_negative_price_is_refused_naming_the_field(cao_db, phoenix_db, n
     assert letter.error_class == "MappingError" and "payload.prices.1.net" in letter.error
 
 
-@pytest.mark.xfail(strict=True, reason="check does not compare the shop's DEFAULT_CURRENCY "
-                   "with the ERP's currency (no configuration key for the ERP currency yet)")
 def test_trap_prices_are_in_the_shops_default_currency_so_check_reports_a_usd_shop(
         cao_db, phoenix_db, namespace, tmp_path, capsys):
     """NOTES 1: products_price is in DEFAULT_CURRENCY, which a fresh install sets to USD. CAO's
-    EUR prices in such a shop are shown as dollars, so ``check`` must report it."""
+    EUR prices in such a shop are shown as dollars, so ``check`` must report it; and the
+    default currency's value must be 1 (a fresh install has EUR at 0.8522)."""
     fill_cao(cao_db, sample.articles(1), [])
-    assert phoenix_db.scalar("SELECT configuration_value FROM configuration "
-                             "WHERE configuration_key = 'DEFAULT_CURRENCY'") == "USD"
+    phoenix_db.execute("UPDATE configuration SET configuration_value = 'USD' "
+                       "WHERE configuration_key = 'DEFAULT_CURRENCY'")   # as installed
     path = tmp_path / "shopbridge.toml"
     path.write_text(to_toml(config_data(namespace, cao_db, [shop_entry("web", phoenix_db)])))
 
     cli.main(["-c", str(path), "check"])
+    assert "DEFAULT_CURRENCY is 'USD', but the ERP's prices are EUR" in capsys.readouterr().out
 
-    assert "DEFAULT_CURRENCY" in capsys.readouterr().out
+    phoenix_db.execute("UPDATE configuration SET configuration_value = 'EUR' "
+                       "WHERE configuration_key = 'DEFAULT_CURRENCY'")
+    phoenix_db.execute("UPDATE currencies SET value = 0.8522 WHERE code = 'EUR'")
+    cli.main(["-c", str(path), "check"])
+    assert "currency EUR has value 0.8522" in capsys.readouterr().out
+
+    phoenix_db.execute("UPDATE currencies SET value = 1 WHERE code = 'EUR'")
+    cli.main(["-c", str(path), "check"])
+    assert "currency" not in capsys.readouterr().out.replace("DEFAULT_CURRENCY", "")
 
 
 @pytest.fixture
