@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS {LINK_TABLE} (
   stock DECIMAL(16,4) NULL,
   event_id CHAR(36) CHARACTER SET ascii NULL,
   applied_at DATETIME(6) NULL,
+  shown TINYINT NULL,
   PRIMARY KEY (entity_type, entity_key),
   KEY idx_shopbridge_link_target (entity_type, target_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
@@ -51,11 +52,19 @@ class Link:
     stock: str | None = None
     event_id: str | None = None
     dirty: bool = False
+    # Whether the ERP wants the entity shown in the target (products: in the selection);
+    # None: not known yet (a link from before this column).
+    shown: bool | None = None
 
 
 class Binder:
     def ensure_table(self, conn: Connection) -> None:
         conn.exec_driver_sql(DDL)
+        # Link tables made before `shown` existed get it; MySQL 8 lacks ADD COLUMN IF NOT EXISTS.
+        if not conn.exec_driver_sql(
+                "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+                "AND TABLE_NAME = %s AND COLUMN_NAME = 'shown'", (LINK_TABLE,)).first():
+            conn.exec_driver_sql(f"ALTER TABLE {LINK_TABLE} ADD COLUMN shown TINYINT NULL")
 
     def lock(self, conn: Connection, entity_type: str, keys: Iterable[str]) -> dict[str, Link]:
         """Lock (creating where missing) the link rows of ``keys``; returns them by key."""
@@ -68,13 +77,14 @@ class Binder:
             [(entity_type, key) for key in ordered])
         placeholders = ", ".join(["%s"] * len(ordered))
         rows = conn.exec_driver_sql(
-            f"SELECT entity_key, target_id, version, content_hash, stock_version, stock "
+            f"SELECT entity_key, target_id, version, content_hash, stock_version, stock, shown "
             f"FROM {LINK_TABLE} WHERE entity_type = %s AND entity_key IN ({placeholders})",
             (entity_type, *ordered))
         links = {}
-        for key, target_id, version, content_hash, stock_version, stock in rows:
+        for key, target_id, version, content_hash, stock_version, stock, shown in rows:
             links[key] = Link(entity_type, key, target_id, version, content_hash,
-                              stock_version, None if stock is None else str(stock))
+                              stock_version, None if stock is None else str(stock),
+                              shown=None if shown is None else bool(shown))
         return links
 
     def targets(self, conn: Connection, entity_type: str, keys: Iterable[str]) -> dict[str, int]:
@@ -94,14 +104,16 @@ class Binder:
         # multi-row INSERT only when VALUES holds nothing but placeholders (DESIGN 6).
         now = utc_now()
         rows = [(lk.entity_type, lk.entity_key, lk.target_id, lk.version, lk.content_hash,
-                 lk.stock_version, lk.stock, lk.event_id, now) for lk in links if lk.dirty]
+                 lk.stock_version, lk.stock, lk.event_id, now, lk.shown)
+                for lk in links if lk.dirty]
         if rows:
             conn.exec_driver_sql(
                 f"INSERT INTO {LINK_TABLE} (entity_type, entity_key, target_id, version, "
-                f"content_hash, stock_version, stock, event_id, applied_at) "
-                f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                f"content_hash, stock_version, stock, event_id, applied_at, shown) "
+                f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 f"ON DUPLICATE KEY UPDATE target_id = VALUES(target_id), "
                 f"version = VALUES(version), content_hash = VALUES(content_hash), "
                 f"stock_version = VALUES(stock_version), stock = VALUES(stock), "
-                f"event_id = VALUES(event_id), applied_at = VALUES(applied_at)", rows)
+                f"event_id = VALUES(event_id), applied_at = VALUES(applied_at), "
+                f"shown = VALUES(shown)", rows)
         return len(rows)

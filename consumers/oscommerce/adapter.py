@@ -129,6 +129,13 @@ class PhoenixAdapter:
                 "UPDATE products SET products_status = 0, products_last_modified = %s "
                 f"WHERE products_id IN ({', '.join(['%s'] * len(chunk))})", (now, *chunk))
 
+    def show_if_hidden(self, conn: Connection, products_ids: Sequence[int]) -> None:
+        for start in range(0, len(products_ids), INSERT_CHUNK):
+            chunk = products_ids[start:start + INSERT_CHUNK]
+            conn.exec_driver_sql(
+                "UPDATE products SET products_status = 1 WHERE products_status = 0 AND "
+                f"products_id IN ({', '.join(['%s'] * len(chunk))})", tuple(chunk))
+
     def set_quantities(self, conn: Connection, quantities: Sequence[tuple[int, int]]) -> None:
         self._set_column(conn, "products_quantity", quantities)
 

@@ -224,7 +224,7 @@ class PhoenixApplier:
         key = event.entity_key
         link.version, link.event_id, link.dirty = event.version, event.event_id, True
         if event.type == "product.deleted":
-            link.content_hash = None
+            link.content_hash, link.shown = None, False
             if plan.new.pop(key, None) is not None:
                 return "created and deleted in the same batch: not created"
             if link.target_id is not None:
@@ -237,6 +237,7 @@ class PhoenixApplier:
         if row.status:
             result.unsupported.update(name for field_name, name in UNSUPPORTED.items()
                                       if event.payload.get(field_name))
+        link.shown = bool(row.status)
         self._plan_stock(event, link, plan, event.payload["stock"])
         if link.target_id is None:
             if row.status == 0:
@@ -287,6 +288,11 @@ class PhoenixApplier:
         self.adapter.hide(conn, [links[k].target_id for k in sorted(plan.hide)], now)  # type: ignore[misc]
         self.adapter.set_quantities(
             conn, [(links[k].target_id, q) for k, q in sorted(plan.quantities.items())])  # type: ignore[misc]
+        # With STOCK_ALLOW_CHECKOUT 'false' the shop hides a product itself when it sells out
+        # (NOTES 2); the ERP owns visibility, so a restocked product it shows comes back.
+        self.adapter.show_if_hidden(conn, [
+            links[k].target_id for k, q in sorted(plan.quantities.items())  # type: ignore[misc]
+            if q >= 1 and links[k].shown and k not in plan.update and k not in plan.hide])
 
     def close(self) -> None:
         self.engine.dispose()

@@ -320,8 +320,6 @@ def test_trap_dates_are_compared_with_the_shop_databases_now(cao_db, phoenix_db,
 # -- NOTES 2: products -------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="a stock-only change writes products_quantity only: a "
-                   "product the shop hid at checkout stays hidden after the ERP restocks it")
 def test_trap_a_product_the_shop_hid_at_checkout_is_shown_again_when_restocked(
         cao_db, phoenix_db, namespace):
     """NOTES 2: with STOCK_ALLOW_CHECKOUT 'false' the shop itself sets products_status 0 when
@@ -338,6 +336,14 @@ def test_trap_a_product_the_shop_hid_at_checkout_is_shown_again_when_restocked(
     sync(settings)
 
     assert storefront(phoenix_db, DE)["A-000001"][2] == 5
+
+    # A product the ERP does not show stays hidden when restocked.
+    cao_db.execute("UPDATE artikel SET SHOP_VISIBLE = 0 WHERE REC_ID = 1")
+    sync(settings)
+    cao_db.execute("UPDATE artikel SET MENGE_AKT = 9 WHERE REC_ID = 1")
+    sync(settings)
+    assert storefront(phoenix_db, DE) == {}
+    assert _product(phoenix_db, "A-000001", "products_quantity") == (9,)
 
 
 def test_trap_both_sides_write_stock_so_the_erp_pushes_absolute_values(
@@ -544,3 +550,18 @@ def test_trap_a_special_the_shops_hook_expired_comes_back_when_the_erp_extends_i
     rows = phoenix_db.rows("SELECT status, expires_date FROM specials")
     assert [tuple(r) for r in rows] == [
         (1, datetime.combine(today + timedelta(days=8), datetime.min.time()))]
+
+
+def test_a_link_table_from_before_the_shown_column_is_upgraded_in_place(phoenix_db):
+    """Shops already running keep their links: ensure_table adds the column, once."""
+    from consumers.binder import DDL, Binder
+
+    phoenix_db.execute(DDL.replace("  shown TINYINT NULL,\n", ""))
+    phoenix_db.execute("INSERT INTO shopbridge_link (entity_type, entity_key, target_id) "
+                       "VALUES ('product', '1', 7)")
+    for _ in range(2):
+        with phoenix_db.engine.begin() as conn:
+            Binder().ensure_table(conn)
+    with phoenix_db.engine.begin() as conn:
+        link = Binder().lock(conn, "product", ["1"])["1"]
+    assert (link.target_id, link.shown) == (7, None)
