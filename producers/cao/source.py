@@ -111,7 +111,17 @@ class CaoSource:
         base = "a.ARTNUM IS NOT NULL AND TRIM(a.ARTNUM) <> ''"
         return f"a.SHOP_ID > 0 AND {base}" if self.erp.selection == "shop" else base
 
-    def _hash_sql(self) -> str:
+    def _category_shops(self, conn: Connection) -> list[int | None]:
+        """The SHOP_IDs in ARTIKEL_TO_KAT ([None] if it is empty), read by a loose index scan.
+
+        Its keys start with SHOP_ID, so an article's links are found by (SHOP_ID, ARTIKEL_ID)
+        only: looked up by ARTIKEL_ID alone, every article reads the whole table (an idle
+        diff of 10,000 articles took 52 s, quadratic in the catalogue).
+        """
+        rows = conn.exec_driver_sql(f"SELECT DISTINCT SHOP_ID FROM {self.t['ARTIKEL_TO_KAT']}")
+        return [int(r[0]) for r in rows] or [None]
+
+    def _hash_sql(self, category_shops: int = 1) -> str:
         # Everything is cast to BINARY: CAO's latin1 columns, the utf8mb4 parameter and MD5's
         # own result would otherwise be an "illegal mix of collations" for CONCAT_WS.
         # QUOTE() keeps NULL and '' apart; the stored hash is BINARY(16), free of charsets.
@@ -128,19 +138,21 @@ class CaoSource:
             f"SEPARATOR ',') FROM {self.t['ARTIKEL_PREIS']} p WHERE p.ARTIKEL_ID = a.REC_ID "
             f"AND {SPECIAL_PRICES}), _binary'-'), IFNULL((SELECT GROUP_CONCAT(CONCAT_WS("
             f"_binary':', k.SHOP_ID, k.KAT_ID) ORDER BY k.SHOP_ID, k.KAT_ID SEPARATOR ',') "
-            f"FROM {self.t['ARTIKEL_TO_KAT']} k WHERE k.ARTIKEL_ID = a.REC_ID AND "
-            f"k.DEL_FLAG = 'N'), _binary'-'))))")
+            f"FROM ({' UNION ALL '.join(['SELECT %s AS SHOP_ID'] * category_shops)}) sh "
+            f"JOIN {self.t['ARTIKEL_TO_KAT']} k ON k.SHOP_ID = sh.SHOP_ID "
+            f"AND k.ARTIKEL_ID = a.REC_ID WHERE k.DEL_FLAG = 'N'), _binary'-'))))")
 
     def changed_articles(self, conn: Connection, *, fingerprint: str, after: int,
                          limit: int) -> list[tuple[int, bytes, int | None]]:
         """Selected articles whose hash differs from the snapshot: (REC_ID, hash, version)."""
+        shops = self._category_shops(conn)
         rows = conn.exec_driver_sql(
-            f"SELECT a.REC_ID, {self._hash_sql()} AS h, s.version, s.src_hash "
+            f"SELECT a.REC_ID, {self._hash_sql(len(shops))} AS h, s.version, s.src_hash "
             f"FROM {self.t['ARTIKEL']} a LEFT JOIN {SNAPSHOT_TABLE} s "
             f"ON s.entity_type = 'product' AND s.entity_key = a.REC_ID "
             f"WHERE a.REC_ID > %s AND {self._selection()} "
             f"HAVING s.src_hash IS NULL OR s.src_hash <> h "
-            f"ORDER BY a.REC_ID LIMIT %s", (fingerprint, after, limit))
+            f"ORDER BY a.REC_ID LIMIT %s", (fingerprint, *shops, after, limit))
         return [(int(r[0]), bytes(r[1]), r[2]) for r in rows]
 
     def load_specials(self, conn: Connection, ids: Iterable[int]
