@@ -9,7 +9,7 @@ and block the merchant's own writes for its whole duration.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -142,18 +142,35 @@ class CaoSource:
             f"JOIN {self.t['ARTIKEL_TO_KAT']} k ON k.SHOP_ID = sh.SHOP_ID "
             f"AND k.ARTIKEL_ID = a.REC_ID WHERE k.DEL_FLAG = 'N'), _binary'-'))))")
 
-    def changed_articles(self, conn: Connection, *, fingerprint: str, after: int,
-                         limit: int) -> list[tuple[int, bytes, int | None]]:
-        """Selected articles whose hash differs from the snapshot: (REC_ID, hash, version)."""
+    def changed_articles(self, conn: Connection, *, fingerprint: str, after: int, limit: int,
+                         between: Callable[[], object] | None = None
+                         ) -> list[tuple[int, bytes, int | None]]:
+        """Selected articles whose hash differs from the snapshot: (REC_ID, hash, version),
+        from the first window of ``limit`` REC_IDs after ``after`` that holds any.
+
+        One statement hashes one window, so no statement holds CAO's MyISAM read lock for a
+        whole 100,000-article scan, and ``between`` (called before each window) can do other
+        work in between: the producer's stock scan in follow mode.
+        """
         shops = self._category_shops(conn)
-        rows = conn.exec_driver_sql(
-            f"SELECT a.REC_ID, {self._hash_sql(len(shops))} AS h, s.version, s.src_hash "
-            f"FROM {self.t['ARTIKEL']} a LEFT JOIN {SNAPSHOT_TABLE} s "
-            f"ON s.entity_type = 'product' AND s.entity_key = a.REC_ID "
-            f"WHERE a.REC_ID > %s AND {self._selection()} "
-            f"HAVING s.src_hash IS NULL OR s.src_hash <> h "
-            f"ORDER BY a.REC_ID LIMIT %s", (fingerprint, *shops, after, limit))
-        return [(int(r[0]), bytes(r[1]), r[2]) for r in rows]
+        while True:
+            if between is not None:
+                between()
+            end = conn.exec_driver_sql(
+                f"SELECT MAX(w.REC_ID) FROM (SELECT REC_ID FROM {self.t['ARTIKEL']} "
+                f"WHERE REC_ID > %s ORDER BY REC_ID LIMIT %s) w", (after, limit)).scalar()
+            if end is None:
+                return []
+            rows = conn.exec_driver_sql(
+                f"SELECT a.REC_ID, {self._hash_sql(len(shops))} AS h, s.version, s.src_hash "
+                f"FROM {self.t['ARTIKEL']} a LEFT JOIN {SNAPSHOT_TABLE} s "
+                f"ON s.entity_type = 'product' AND s.entity_key = a.REC_ID "
+                f"WHERE a.REC_ID > %s AND a.REC_ID <= %s AND {self._selection()} "
+                f"HAVING s.src_hash IS NULL OR s.src_hash <> h "
+                f"ORDER BY a.REC_ID", (fingerprint, *shops, after, end)).all()
+            if rows:
+                return [(int(r[0]), bytes(r[1]), r[2]) for r in rows]
+            after = int(end)
 
     def load_specials(self, conn: Connection, ids: Iterable[int]
                       ) -> dict[int, list[dict[str, Any]]]:
@@ -164,8 +181,9 @@ class CaoSource:
         marks = ", ".join(["%s"] * len(ids))
         rows = conn.exec_driver_sql(
             f"SELECT p.ARTIKEL_ID, p.PREIS, p.GUELTIG_VON, p.GUELTIG_BIS "
-            f"FROM {self.t['ARTIKEL_PREIS']} p WHERE p.ARTIKEL_ID IN ({marks}) AND "
-            f"{SPECIAL_PRICES} ORDER BY p.ARTIKEL_ID, p.GUELTIG_VON", tuple(ids))
+            f"FROM {self.t['ARTIKEL_PREIS']} p WHERE p.ARTIKEL_ID BETWEEN %s AND %s "
+            f"AND p.ARTIKEL_ID IN ({marks}) AND {SPECIAL_PRICES} "
+            f"ORDER BY p.ARTIKEL_ID, p.GUELTIG_VON", (min(ids), max(ids), *ids))
         specials: dict[int, list[dict[str, Any]]] = {}
         for artikel_id, price, von, bis in rows:
             specials.setdefault(int(artikel_id), []).append(
@@ -177,13 +195,19 @@ class CaoSource:
         ids = list(ids)
         if not ids:
             return {}
+        # By key range (SHOP_ID, then ARTIKEL_ID): MariaDB turns an IN list of 1,000 or more
+        # into a join that reads the whole table, once per page.
+        shops = self._category_shops(conn)
+        wanted = set(ids)
         rows = conn.exec_driver_sql(
             f"SELECT ARTIKEL_ID, SHOP_ID, KAT_ID FROM {self.t['ARTIKEL_TO_KAT']} WHERE "
-            f"ARTIKEL_ID IN ({', '.join(['%s'] * len(ids))}) AND DEL_FLAG = 'N' "
-            f"ORDER BY ARTIKEL_ID, SHOP_ID, KAT_ID", tuple(ids))
+            f"SHOP_ID IN ({', '.join(['%s'] * len(shops))}) AND ARTIKEL_ID BETWEEN %s AND %s "
+            f"AND DEL_FLAG = 'N' ORDER BY ARTIKEL_ID, SHOP_ID, KAT_ID",
+            (*shops, min(ids), max(ids)))
         keys: dict[int, list[str]] = {}
         for artikel_id, shop_id, kat_id in rows:
-            keys.setdefault(int(artikel_id), []).append(f"kat:{shop_id}:{kat_id}")
+            if int(artikel_id) in wanted:
+                keys.setdefault(int(artikel_id), []).append(f"kat:{shop_id}:{kat_id}")
         return keys
 
     def load_articles(self, conn: Connection, ids: Iterable[int]
