@@ -1,26 +1,36 @@
-"""End-to-end benchmark of the CAO -> RabbitMQ -> Phoenix pipeline on this machine.
+"""End-to-end benchmark of the CAO -> RabbitMQ -> Phoenix catalogue pipeline (issue 4 targets).
 
-    .venv/bin/python bench/sync_bench.py [--articles 10000] [--changes 100]
+    .venv/bin/python bench/sync_bench.py [--articles 100000] [--changes 200]
+                                         [--rss-sizes 1000,100000,300000]
 
 What it measures, in one run, against the local MariaDB and RabbitMQ:
 
-1. Set-up (not timed): a CAO database with N articles (English texts for every 2nd), two empty
-   Phoenix databases, all from the project's own table definitions (as ``shopbridge demo``),
+1. Set-up (not timed): a CAO database from the upstream DDL (../shared/reference/cao-faktura/
+   schema.sql) with N articles generated on the server (bench/_catalogue.py: German texts in
+   ARTIKEL, English in ARTIKEL_LTEXT, a shop category, a manufacturer with URLs, every 10th
+   article a special offer valid today), two empty Phoenix shops from the upstream install SQL,
    and a broker namespace of its own. Everything is removed at the end.
-2. Full sync: from the start of ``CaoProducer.run_once()`` until the consumer (a separate
-   ``python -m shopbridge consume`` process, so producer and consumer can use both cores) has
-   committed every product.
-3. Baseline: the very rows the pipeline wrote (products, products_description, shopbridge_link)
-   copied into the second empty Phoenix database with PyMySQL multi-row INSERTs (1,000 rows per
-   statement, one transaction) - what the pipeline ends up writing, without broker and events.
+2. Full sync (initial load): from the start of ``CaoProducer.run_once()`` until the consumer (a
+   separate ``python -m shopbridge consume`` process, so producer and consumer can use both
+   cores) has committed the last product; each run from an empty shop and snapshot.
+3. Baseline: the very rows the pipeline wrote (products, products_description,
+   products_to_categories, specials, categories(+_description), manufacturers(+_info), and the
+   pipeline's shopbridge_link / shopbridge_special) copied into the second empty Phoenix
+   database with PyMySQL multi-row INSERTs (1,000 rows per statement, one transaction).
 4. Stock latency in follow mode: ``shopbridge produce --follow`` (stock scan every 0.5 s, full
    cycle every 10 s) and the consumer running; M times one article's MENGE_AKT is changed in
-   CAO and the shop row is polled every ~5 ms until it shows the new quantity.
-5. Idle cycles: ``run_once()`` and ``stock_scan()`` over N unchanged articles (wall, CPU, events).
+   CAO (50 ms + U(0, 0.5 s) after the previous change arrived, so changes fall at any phase of
+   the scan period) and the shop row is polled every ~5 ms until it shows the new quantity.
+5. Idle cycles: ``run_once()`` and ``stock_scan()`` over N unchanged articles (wall, CPU of
+   the producer and of MariaDB, events).
+6. Stock burst: every MENGE_AKT changes at once, one ``stock_scan()``, until all are in the shop.
+7. Producer memory: for each of ``--rss-sizes`` a fresh CAO database, and one
+   ``python -m shopbridge produce`` (a full cycle from an empty snapshot) as a child process;
+   its peak RSS is its own VmHWM (/proc/<pid>/status, polled).
 
-Results are appended to bench/RESULTS.md. ``--profile`` runs the full sync under cProfile
-(producer in-process, consumer via ``python -m cProfile``) and writes bench/PROFILE.txt; its
-timings are inflated by the profiler and are not written to RESULTS.md.
+Results are appended to bench/RESULTS.md. ``--profile`` runs the full sync and one idle cycle
+under cProfile (producer in-process, consumer via ``python -m cProfile``) and writes
+bench/PROFILE.txt; its timings are inflated by the profiler and are not written to RESULTS.md.
 """
 
 from __future__ import annotations
@@ -30,6 +40,8 @@ import cProfile
 import io
 import pstats
 import random
+import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -40,10 +52,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _catalogue as catalogue
 import pymysql
 import sqlalchemy as sa
 from _common import (
     BENCH,
+    REPO,
     BenchEnv,
     CpuMeter,
     add_output_args,
@@ -51,6 +65,7 @@ from _common import (
     clean_up,
     command_line,
     executemany_chunked,
+    find_pid,
     finish_facts,
     insert_sql,
     loadavg,
@@ -66,7 +81,6 @@ from _common import (
     server_versions,
     spawn,
     stop_child,
-    timed_call,
     wait_for_consumer,
     wait_until,
     write_config,
@@ -74,15 +88,23 @@ from _common import (
 from kombu import Connection
 
 from consumers.binder import DDL as LINK_DDL
-from consumers.oscommerce import tables as phoenix_tables
+from consumers.oscommerce.specials import DDL as SCHEDULE_DDL
 from producers.cao import CaoProducer
-from producers.cao import tables as cao_tables
 from shopbridge import sample, topology
 
 PROFILE_OUT = BENCH / "PROFILE.txt"
 SHOP = "shop"
 TENANT = "bench"
 AMQP_URL_ENV = "SBBENCH_AMQP_URL"
+# What a full sync writes into the shop: Phoenix's own tables, then the pipeline's bookkeeping.
+PHOENIX_TABLES = ("categories", "categories_description", "manufacturers", "manufacturers_info",
+                  "products", "products_description", "products_to_categories", "specials")
+BOOKKEEPING_TABLES = ("shopbridge_link", "shopbridge_special")
+# Issue 4's targets.
+TARGET_RATIO = 2.0
+TARGET_P99_MS = 1000.0
+TARGET_IDLE_CPU_S = 1.0
+TARGET_RSS_FACTOR = 2.0
 
 
 # -- set-up ----------------------------------------------------------------------------------
@@ -90,25 +112,40 @@ AMQP_URL_ENV = "SBBENCH_AMQP_URL"
 Env = BenchEnv
 
 
+def require_reference() -> None:
+    missing = [p for p in (catalogue.CAO_SQL, catalogue.PHOENIX_SQL) if not p.exists()]
+    if missing:
+        raise SystemExit(f"sync_bench: the upstream reference SQL is missing "
+                         f"({', '.join(map(str, missing))}). It lives in ../shared/reference "
+                         f"beside the repository (or set SHOPBRIDGE_REFERENCE_DIR).")
+
+
+def build_cao(env: Env, db: str, articles: int) -> None:
+    """CAO database ``db`` from the upstream DDL, filled with ``articles`` generated articles."""
+    url = sample.create_database(env.db_url, db, charset="latin1")
+    sample.run_sql_file(url, catalogue.CAO_SQL.read_text(encoding="utf-8"))
+    conn = raw_connect(url, autocommit=False)
+    try:
+        catalogue.fill(conn, articles)
+    finally:
+        conn.close()
+
+
 def build_databases(env: Env, articles: int) -> int:
-    """CAO with ``articles`` rows, two empty Phoenix shops; returns the articles shop 1 sells."""
-    cao_url = sample.create_database(env.db_url, env.cao, charset="latin1")
-    engine = sa.create_engine(cao_url)
-    cao_tables.metadata.create_all(engine)
-    names = {t.name: t.name for t in cao_tables.metadata.sorted_tables}
-    rows = sample.articles(articles, shop_ids=(1,))
-    with engine.begin() as conn:
-        sample.cao_reference_data(conn, names)
-        sample.insert_rows(conn, "ARTIKEL", rows)
-        sample.insert_rows(conn, "ARTIKEL_LTEXT", sample.translations(rows, every=2))
-    engine.dispose()
+    """CAO with ``articles`` articles, two empty Phoenix shops; returns the articles shop 1
+    sells (all of them)."""
+    t0 = time.perf_counter()
+    build_cao(env, env.cao, articles)
+    log(f"CAO built in {time.perf_counter() - t0:.1f} s")
+    phoenix_sql = catalogue.PHOENIX_SQL.read_text(encoding="utf-8")
     for db in (env.shop, env.base):
-        engine = sa.create_engine(sample.create_database(env.db_url, db))
-        phoenix_tables.metadata.create_all(engine)
+        url = sample.create_database(env.db_url, db)
+        sample.run_sql_file(url, phoenix_sql)
+        engine = sa.create_engine(url, connect_args={"charset": "utf8mb4"})
         with engine.begin() as conn:
             sample.phoenix_reference_data(conn)  # en = 1, de = 2
         engine.dispose()
-    return sum(1 for r in rows if r["SHOP_ID"] == 1 and r["SHOP_VISIBLE"] == 1)
+    return articles
 
 
 # -- phases ----------------------------------------------------------------------------------
@@ -155,13 +192,14 @@ def full_sync(env: Env, expected: int, meter: CpuMeter,
     return out
 
 
+
 def reset_sync_state(env: Env) -> None:
     """Empty the shop and the producer's snapshot, so the next full sync starts from zero."""
     shop = raw_connect(env.url(env.shop))
     cao = raw_connect(env.url(env.cao))
     try:
         with shop.cursor() as cur:
-            for table in ("products", "products_description", "shopbridge_link"):
+            for table in (*PHOENIX_TABLES, *BOOKKEEPING_TABLES):
                 cur.execute(f"TRUNCATE TABLE `{table}`")
         with cao.cursor() as cur:
             cur.execute("TRUNCATE TABLE shopbridge_snapshot")
@@ -171,58 +209,84 @@ def reset_sync_state(env: Env) -> None:
 
 
 def verify(env: Env, conn: pymysql.Connection, expected: int) -> dict[str, Any]:
-    """Counts, and every shop row compared with its CAO article (price, quantity, name)."""
-    checks: dict[str, Any] = {"expected products": expected}
-    checks["products"] = scalar(conn, "SELECT COUNT(*) FROM products")
+    """Row counts per table, active specials, and every shop row compared with its CAO article
+    (price, quantity, German and English name)."""
+    checks: dict[str, Any] = {}
+    for table in PHOENIX_TABLES:
+        checks[table] = scalar(conn, f"SELECT COUNT(*) FROM `{table}`")
     checks["visible"] = scalar(conn, "SELECT COUNT(*) FROM products WHERE products_status = 1")
-    checks["descriptions"] = scalar(conn, "SELECT COUNT(*) FROM products_description")
-    checks["links"] = scalar(conn, "SELECT COUNT(*) FROM shopbridge_link")
+    checks["active specials"] = scalar(conn, "SELECT COUNT(*) FROM specials WHERE status = 1")
+    checks["with manufacturer"] = scalar(conn, "SELECT COUNT(*) FROM products "
+                                               "WHERE manufacturers_id > 0")
     checks["mismatches vs CAO"] = scalar(conn, f"""
         SELECT COUNT(*) FROM products p
-        JOIN `{env.cao}`.ARTIKEL a
+        JOIN `{env.cao}`.artikel a
           ON CONVERT(a.ARTNUM USING utf8mb4) COLLATE utf8mb4_unicode_ci = p.products_model
+        JOIN `{env.cao}`.artikel_ltext l ON l.ARTIKEL_ID = a.REC_ID AND l.SPRACHE_ID = 1
         JOIN products_description d ON d.products_id = p.products_id AND d.language_id = 2
+        JOIN products_description e ON e.products_id = p.products_id AND e.language_id = 1
         WHERE p.products_price <> a.VK1
            OR p.products_quantity <> GREATEST(FLOOR(a.MENGE_AKT), 0)
            OR d.products_name <> CONVERT(a.KURZNAME USING utf8mb4) COLLATE utf8mb4_unicode_ci
+           OR e.products_name <> CONVERT(l.KURZNAME USING utf8mb4) COLLATE utf8mb4_unicode_ci
         """)
+    want = catalogue.expected_rows(expected)
+    checks["ok"] = (all(checks[t] == n for t, n in want.items())
+                    and checks["visible"] == expected
+                    and checks["active specials"] == want["specials"]
+                    and checks["with manufacturer"] == expected
+                    and checks["mismatches vs CAO"] == 0)
     return checks
 
 
 @dataclass
 class Baseline:
     rows: dict[str, int] = field(default_factory=dict)
-    runs: list[float] = field(default_factory=list)
+    runs: list[float] = field(default_factory=list)          # all tables, committed
+    phoenix_runs: list[float] = field(default_factory=list)  # Phoenix's tables only
 
     @property
     def seconds(self) -> float:
         return statistics.median(self.runs) if self.runs else 0.0
 
+    @property
+    def phoenix_seconds(self) -> float:
+        return statistics.median(self.phoenix_runs) if self.phoenix_runs else 0.0
+
 
 def baseline_copy(env: Env, runs: int) -> Baseline:
-    """The pipeline's final rows, multi-row INSERTed into the empty second shop DB (timed)."""
+    """The pipeline's final rows, multi-row INSERTed into the empty second shop DB (timed):
+    Phoenix's tables first (timed on their own too), then the link and schedule tables."""
     out = Baseline()
     src = raw_connect(env.url(env.shop))
     dst = raw_connect(env.url(env.base), autocommit=False)
     data: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
     try:
-        for table in ("products", "products_description", "shopbridge_link"):
+        for table in (*PHOENIX_TABLES, *BOOKKEEPING_TABLES):
             data[table] = select_all(src, table)
             out.rows[table] = len(data[table][1])
         with dst.cursor() as cur:
             cur.execute(LINK_DDL)
+            cur.execute(SCHEDULE_DDL)
         dst.commit()
         for _ in range(runs):
             with dst.cursor() as cur:
                 for table in data:
                     cur.execute(f"TRUNCATE TABLE `{table}`")
             dst.commit()
+            time.sleep(0.5)
             t0 = time.perf_counter()
             with dst.cursor() as cur:
-                for table, (columns, rows) in data.items():
+                for table in PHOENIX_TABLES:
+                    columns, rows = data[table]
+                    executemany_chunked(cur, insert_sql(table, columns), rows)
+                t1 = time.perf_counter()
+                for table in BOOKKEEPING_TABLES:
+                    columns, rows = data[table]
                     executemany_chunked(cur, insert_sql(table, columns), rows)
             dst.commit()
             out.runs.append(time.perf_counter() - t0)
+            out.phoenix_runs.append(t1 - t0)
     finally:
         src.close()
         dst.close()
@@ -252,7 +316,7 @@ def stock_latency(env: Env, passes: dict[str, tuple[int, tuple[float, float]]], 
 
     def change(rec_id: int, value: int, timeout: float) -> float | None:
         with cao.cursor() as cur:
-            cur.execute("UPDATE ARTIKEL SET MENGE_AKT = %s WHERE REC_ID = %s", (value, rec_id))
+            cur.execute("UPDATE artikel SET MENGE_AKT = %s WHERE REC_ID = %s", (value, rec_id))
         t0 = time.perf_counter()
         model = f"A-{rec_id:06d}"
         while True:
@@ -291,24 +355,28 @@ def stock_latency(env: Env, passes: dict[str, tuple[int, tuple[float, float]]], 
     return out
 
 
+
 @dataclass
 class Idle:
-    cycles: list[tuple[float, float, int]] = field(default_factory=list)  # wall, cpu, events
-    stock: list[tuple[float, float, int]] = field(default_factory=list)
+    # wall, producer CPU, MariaDB CPU, events
+    cycles: list[tuple[float, float, float, int]] = field(default_factory=list)
+    stock: list[tuple[float, float, float, int]] = field(default_factory=list)
 
 
 def idle_cycles(env: Env, runs: int = 3, stock_runs: int = 5) -> Idle:
     assert env.settings is not None
     out = Idle()
     producer = CaoProducer(broker=env.settings.broker, tenant=env.settings.tenants[0])
+    mariadb = find_pid("mariadbd", "mysqld")
     try:
         producer.prepare()
-        for _ in range(runs):
-            wall, cpu, report = timed_call(producer.run_once)
-            out.cycles.append((wall, cpu, report.events))
-        for _ in range(stock_runs):
-            wall, cpu, report = timed_call(producer.stock_scan)
-            out.stock.append((wall, cpu, report.events))
+        for target, func, count in ((out.cycles, producer.run_once, runs),
+                                    (out.stock, producer.stock_scan, stock_runs)):
+            for _ in range(count):
+                t0, c0, m0 = time.perf_counter(), time.process_time(), proc_cpu_s(mariadb)
+                report = func()
+                target.append((time.perf_counter() - t0, time.process_time() - c0,
+                               proc_cpu_s(mariadb) - m0, report.events))
     finally:
         producer.close()
     return out
@@ -333,7 +401,7 @@ def stock_burst(env: Env, expected: int, meter: CpuMeter) -> Burst:
     try:
         producer.prepare()
         with cao.cursor() as cur:
-            cur.execute("UPDATE ARTIKEL SET MENGE_AKT = 5000 + REC_ID")
+            cur.execute("UPDATE artikel SET MENGE_AKT = 5000 + REC_ID")
         meter.start()
         t0, c0 = time.perf_counter(), time.process_time()
         report = producer.stock_scan()
@@ -351,38 +419,163 @@ def stock_burst(env: Env, expected: int, meter: CpuMeter) -> Burst:
     return out
 
 
+
+@dataclass
+class Rss:
+    articles: int
+    events: int = 0
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    maxrss_mb: float = 0.0
+    summary: str = ""
+
+
+def vm_hwm_kb(pid: int) -> int:
+    """The peak RSS (VmHWM) of ``pid``'s current program, in kB; 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+_children_cpu = [0.0]
+
+
+def proc_cpu_children_s() -> float:
+    """CPU seconds of the children waited for since the last call."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = usage.ru_utime + usage.ru_stime
+    used, _children_cpu[0] = total - _children_cpu[0], total
+    return used
+
+
+def producer_memory(env: Env, sizes: list[int]) -> list[Rss]:
+    """Per size: a fresh CAO database and one ``shopbridge produce`` child (a full cycle from
+    an empty snapshot); its own peak RSS is VmHWM from /proc, polled every 20 ms. Not
+    ru_maxrss: Linux carries the forking parent's high-water mark (this process, holding the
+    baseline rows: ~370 MB) over exec into the child's. The consumer is not running: the
+    events are purged from the shop's queue afterwards."""
+    proc_cpu_children_s()
+    assert env.settings is not None
+    out = []
+    queue = topology.work_queue(env.tag, TENANT, SHOP)
+    for n in sizes:
+        db = f"{env.cao}_rss"
+        log(f"producer memory: building {db} ({n:,} articles) ...")
+        build_cao(env, db, n)
+        config = env.tmp / f"rss-{n}.toml"
+        config.write_text(env.config_path.read_text(encoding="utf-8")
+                          .replace(f"/{env.cao}\"", f"/{db}\""), encoding="utf-8")
+        out_path, err_path = env.tmp / f"rss-{n}.out", env.tmp / f"rss-{n}.err"
+        with out_path.open("wb") as out_f, err_path.open("wb") as err_f:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "shopbridge", "-c", str(config), "--log-level",
+                 "WARNING", "produce"], cwd=REPO, stdout=out_f, stderr=err_f)
+            hwm_kb = 0
+            while proc.poll() is None:
+                hwm_kb = max(hwm_kb, vm_hwm_kb(proc.pid))
+                time.sleep(0.02)
+        usage_cpu = proc_cpu_children_s()
+        stdout = out_path.read_text(errors="replace").strip()
+        item = Rss(articles=n, wall_s=time.perf_counter() - t0, cpu_s=usage_cpu,
+                   maxrss_mb=hwm_kb / 1024, summary=stdout.splitlines()[0] if stdout else "")
+        found = re.search(r"(\d+) product\.upserted", stdout)
+        item.events = int(found[1]) if found else 0
+        if proc.returncode:
+            log(f"producer exited with {proc.returncode}: "
+                f"{err_path.read_text(errors='replace')[-2000:]}")
+        log(f"producer memory, {n:,} articles: peak RSS {item.maxrss_mb:.1f} MB, "
+            f"{item.wall_s:.1f} s wall, {item.cpu_s:.1f} s CPU; {item.summary}")
+        out.append(item)
+        with Connection(env.amqp_url) as conn:
+            conn.default_channel.queue_purge(queue)
+        sample.drop_database(env.db_url, db)
+    return out
+
+
 # -- report ----------------------------------------------------------------------------------
 
+def verdict(ok: bool) -> str:
+    return "**met**" if ok else "**MISSED**"
+
+
 def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync],
-           base: Baseline, lat: Latency, idle: Idle, burst: Burst, command: str) -> str:
+           base: Baseline, lat: Latency, idle: Idle, burst: Burst | None, rss: list[Rss],
+           command: str) -> str:
     n = args.articles
     full = sorted(fulls, key=lambda f: f.total_s)[len(fulls) // 2]  # the median run
     ratio = full.total_s / base.seconds if base.seconds else float("nan")
+    ratio_phoenix = full.total_s / base.phoenix_seconds if base.phoenix_seconds else float("nan")
     eps = full.events / full.total_s if full.total_s else 0.0
     runs = ", ".join(f"{f.total_s:.2f}" for f in fulls)
     base_runs = ", ".join(f"{r:.2f}" for r in base.runs)
-    cyc = idle.cycles
     med = statistics.median
+    cyc = idle.cycles
+    idle_cpu = med(c[1] + c[2] for c in cyc)
+    all_ms = [s * 1000 for samples in lat.samples.values() for s in samples]
+    target_ms = [s * 1000 for s in lat.samples.get("random phase", [])] or all_ms
+    p99 = pct(target_ms, 99) if target_ms else float("inf")
+    by_size = {r.articles: r for r in rss}
+    rss_pair = (by_size.get(n), by_size.get(max(by_size) if by_size else 0))
+    rss_factor = (rss_pair[1].maxrss_mb / rss_pair[0].maxrss_mb
+                  if rss_pair[0] and rss_pair[1] and rss_pair[0] is not rss_pair[1]
+                  else float("nan"))
+    rows_note = ", ".join(f"{t} {base.rows.get(t, 0):,}" for t in
+                          (*PHOENIX_TABLES, *BOOKKEEPING_TABLES))
     lines = [
-        f"## {facts['date']} - {n:,} articles, {args.changes} stock changes",
+        f"## {facts['date']} - {n:,} articles (issue 4 targets)",
         "",
         f"- Command: `{command}`",
         f"- Machine: {facts['nproc']} cores ({facts['cpu']}), load average at start "
-        f"{facts['load_start']}, at end {facts['load_end']}; Python {facts['python']}, "
-        f"MariaDB {facts['mariadb']}, RabbitMQ {facts['rabbitmq']}; commit {facts['git']}",
+        f"{facts['load_start']}, at end {facts['load_end']} (other helpers' tests share the "
+        f"machine; ratios within the run are what counts); Python {facts['python']}, MariaDB "
+        f"{facts['mariadb']}, RabbitMQ {facts['rabbitmq']}; commit {facts['git']}",
+        "- Data: CAO from the upstream DDL, generated by bench/_catalogue.py: per article German "
+        "texts in ARTIKEL + English in ARTIKEL_LTEXT (SPRACHEN en/de), one shop category "
+        "(100 in a 2-level ARTIKEL_KAT tree), one of 50 manufacturers (HERSTELLER + "
+        "HERSTELLER_INFO per language), every 10th a special (ARTIKEL_PREIS PT2 'AP', valid "
+        "today); shops from the Phoenix 1.1 install SQL.",
         "- Settings: pack_size 100, batch_size 500, batch_wait_ms 200 (defaults); consumer is "
         "`python -m shopbridge consume` in its own process; producer in the bench process; "
         "follow mode = `shopbridge produce --follow` (stock every 0.5 s, full cycle every 10 s).",
-        f"- Whole run (set-up, phases, clean-up): {facts['wall']} s",
+        f"- Whole run (set-up, phases, clean-up): {facts['wall']} s; load average per phase: "
+        f"{facts.get('phase_loads', '?')}",
         f"- Consumer's own summary at exit: {facts.get('consumer', '?')}",
+        "",
+        "| Target (issue 4) | Measured | Verdict |",
+        "|---|---|---|",
+        f"| Initial load of {n:,} articles <= {TARGET_RATIO:g}x the direct multi-row copy of "
+        f"the same rows | pipeline **{full.total_s:.2f} s** ({eps:,.0f} events/s) vs baseline "
+        f"**{base.seconds:.2f} s** = **{ratio:.2f}x** ({ratio_phoenix:.2f}x the Phoenix tables "
+        f"alone, {base.phoenix_seconds:.2f} s) | {verdict(ratio <= TARGET_RATIO)} |",
+        f"| Stock change -> shop row p99 <= {TARGET_P99_MS:.0f} ms ({len(target_ms)} changes, "
+        f"{n:,} articles) | p50 **{pct(target_ms, 50) if target_ms else 0:.0f} ms**, p99 "
+        f"**{p99:.0f} ms**, max {max(target_ms, default=0):.0f} ms; {lat.timeouts} lost | "
+        f"{verdict(p99 <= TARGET_P99_MS and not lat.timeouts)} |",
+        f"| Idle full cycle over {n:,} unchanged articles publishes nothing, <= "
+        f"{TARGET_IDLE_CPU_S:g} s CPU | events {', '.join(str(c[3]) for c in cyc)}; CPU "
+        f"producer {med(c[1] for c in cyc):.3f} s + MariaDB {med(c[2] for c in cyc):.3f} s = "
+        f"**{idle_cpu:.2f} s** (median of {len(cyc)}; wall {med(c[0] for c in cyc):.2f} s) | "
+        f"{verdict(idle_cpu <= TARGET_IDLE_CPU_S and not any(c[3] for c in cyc))} |",
+    ]
+    if rss_pair[0] and rss_pair[1] and rss_pair[0] is not rss_pair[1]:
+        lines.append(
+            f"| Producer peak RSS, {rss_pair[1].articles:,} vs {n:,} articles < "
+            f"{TARGET_RSS_FACTOR:g}x | **{rss_pair[1].maxrss_mb:.1f} MB** vs "
+            f"**{rss_pair[0].maxrss_mb:.1f} MB** = **{rss_factor:.2f}x** | "
+            f"{verdict(rss_factor < TARGET_RSS_FACTOR)} |")
+    lines += [
         "",
         "| Measurement | Result |",
         "|---|---|",
-        f"| Baseline: direct multi-row INSERT of the pipeline's final rows "
-        f"({base.rows.get('products', 0):,} products, "
-        f"{base.rows.get('products_description', 0):,} descriptions, "
-        f"{base.rows.get('shopbridge_link', 0):,} links; 1,000 rows/statement, 1 transaction; "
-        f"median of {len(base.runs)}) | **{base.seconds:.2f} s** (runs: {base_runs} s) |",
+        f"| Baseline: direct multi-row INSERT of the pipeline's final rows ({rows_note}; "
+        f"1,000 rows/statement, 1 transaction; median of {len(base.runs)}) | "
+        f"**{base.seconds:.2f} s** (runs: {base_runs} s); Phoenix tables alone "
+        f"{base.phoenix_seconds:.2f} s |",
         f"| Full sync, run_once() start -> last product committed (median of {len(fulls)}, "
         f"each from an empty shop and snapshot) | **{full.total_s:.2f} s** "
         f"({eps:,.0f} events/s), **{ratio:.2f}x baseline** (runs: {runs} s) |",
@@ -394,15 +587,15 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
         + " / ".join(f"{full.cpu.get(k, 0):.2f} s" for k in
                      ("producer", "consumer", "rabbitmq", "mariadb"))
         + f" (sum {sum(full.cpu.values()):.2f} s of {2 * full.total_s:.2f} core-s) |",
-        "| Shop after each full sync (products / visible / descriptions / links / mismatches "
-        "of price, quantity or name vs CAO) | " + "; ".join(
-            " / ".join(str(f.checks.get(k)) for k in ("products", "visible", "descriptions",
-                                                     "links", "mismatches vs CAO"))
-            for f in fulls) + f" (expected {n:,} products) |",
+        "| Shop after each full sync (products / descriptions / product-category links / "
+        "active specials / categories / manufacturers / mismatches vs CAO; all as expected) | "
+        + "; ".join(" / ".join(str(f.checks.get(k)) for k in (
+            "products", "products_description", "products_to_categories", "active specials",
+            "categories", "manufacturers", "mismatches vs CAO")) + f" ({f.checks.get('ok')})"
+            for f in fulls) + " |",
     ]
     for name, samples in lat.samples.items():
         if not samples:
-            lines.append(f"| Stock change -> shop row, {name} | no samples |")
             continue
         ms = [s * 1000 for s in samples]
         lines.append(
@@ -418,35 +611,38 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
             f"{lat.consumer_cpu_s:.2f} s ({100 * lat.consumer_cpu_s / lat.seconds:.0f} %) |",
         ]
     lines += [
-        f"| Idle run_once() over {n:,} unchanged articles (first of {len(cyc)}; median) | "
-        f"{cyc[0][0]:.3f} s wall, {cyc[0][1]:.3f} s CPU; median {med(c[0] for c in cyc):.3f} s "
-        f"wall, {med(c[1] for c in cyc):.3f} s CPU; events "
-        f"{', '.join(str(c[2]) for c in cyc)} |",
-        f"| Idle stock_scan() (median of {len(idle.stock)}) | "
-        f"{med(s[0] for s in idle.stock) * 1000:.1f} ms wall, "
-        f"{med(s[1] for s in idle.stock) * 1000:.1f} ms CPU; events "
-        f"{sum(s[2] for s in idle.stock)} |",
-        f"| Stock burst: all {n:,} MENGE_AKT changed at once, one stock_scan() -> all in the "
-        f"shop | scan {burst.scan_s:.2f} s wall ({burst.scan_cpu_s:.2f} s CPU, "
-        f"{burst.events:,} events); shop complete after **{burst.total_s:.2f} s**; CPU "
-        "producer / consumer / RabbitMQ / MariaDB " + " / ".join(
-            f"{burst.cpu.get(k, 0):.2f}" for k in ("producer", "consumer", "rabbitmq",
-                                                   "mariadb")) + " s |",
-        "",
-        f"Baseline comparison: the pipeline took {ratio:.2f}x the direct copy of the same rows "
-        f"({full.total_s:.2f} s vs {base.seconds:.2f} s); DESIGN 6 measured 1.05-1.3x for "
-        "100,000 articles with packed events and 2 consumers (a prototype). The baseline "
-        "writes only; it does not read CAO. Other work may share the machine (see the load "
-        "average); compare the runs listed above for the spread.",
-        "",
+        f"| Idle run_once() over {n:,} unchanged articles (each of {len(cyc)}: wall / producer "
+        "CPU / MariaDB CPU / events) | " + "; ".join(
+            f"{c[0]:.2f} s / {c[1]:.3f} s / {c[2]:.2f} s / {c[3]}" for c in cyc) + " |",
+        f"| Idle stock_scan() (median of {len(idle.stock)}: wall / producer CPU / MariaDB CPU)"
+        f" | {med(s[0] for s in idle.stock) * 1000:.0f} ms / "
+        f"{med(s[1] for s in idle.stock) * 1000:.1f} ms / "
+        f"{med(s[2] for s in idle.stock) * 1000:.0f} ms; events "
+        f"{sum(s[3] for s in idle.stock)} |",
     ]
+    if burst is not None:
+        lines.append(
+            f"| Stock burst: all {n:,} MENGE_AKT changed at once, one stock_scan() -> all in "
+            f"the shop | scan {burst.scan_s:.2f} s wall ({burst.scan_cpu_s:.2f} s CPU, "
+            f"{burst.events:,} events); shop complete after **{burst.total_s:.2f} s**; CPU "
+            "producer / consumer / RabbitMQ / MariaDB " + " / ".join(
+                f"{burst.cpu.get(k, 0):.2f}" for k in ("producer", "consumer", "rabbitmq",
+                                                       "mariadb")) + " s |")
+    for r in rss:
+        lines.append(
+            f"| Producer process, full cycle of {r.articles:,} articles from an empty snapshot "
+            f"(`shopbridge produce`, own process) | peak RSS **{r.maxrss_mb:.1f} MB**; "
+            f"{r.wall_s:.1f} s wall, {r.cpu_s:.1f} s CPU; {r.events:,} products published |")
+    lines.append("")
     return "\n".join(lines)
 
 
-def profile_text(producer: cProfile.Profile | None, consumer_file: Path | None) -> str:
+RAW_MARKER = "# ---- raw cProfile output (written by sync_bench.py --profile) ----"
+
+
+def profile_text(sections: list[tuple[str, cProfile.Profile | Path | None]]) -> str:
     parts = []
-    for title, source in (("producer run_once() (in-process)", producer),
-                          ("consumer process", consumer_file)):
+    for title, source in sections:
         if source is None or (isinstance(source, Path) and not source.exists()):
             continue
         for sort in ("tottime", "cumulative"):
@@ -456,6 +652,14 @@ def profile_text(producer: cProfile.Profile | None, consumer_file: Path | None) 
             stats.strip_dirs().sort_stats(sort).print_stats(30)
             parts.append(f"==== {title}, by {sort} ====\n{buf.getvalue()}")
     return "\n".join(parts)
+
+
+def write_profile(text: str) -> None:
+    """Replace what follows RAW_MARKER in PROFILE.txt (the hand-written summary above stays)."""
+    old = PROFILE_OUT.read_text(encoding="utf-8") if PROFILE_OUT.exists() else ""
+    head = old.split(RAW_MARKER, 1)[0] if RAW_MARKER in old else ""
+    PROFILE_OUT.write_text(f"{head}{RAW_MARKER}\n{text}", encoding="utf-8")
+    log(f"wrote {PROFILE_OUT}")
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -469,29 +673,47 @@ def environment(args: argparse.Namespace) -> Iterator[Env]:
         clean_up(env, lambda settings: settings.tenants[0].shops, keep_tmp=args.keep_tmp)
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--articles", type=int, default=10_000)
-    parser.add_argument("--changes", type=int, default=100)
-    parser.add_argument("--random-phase-changes", type=int, default=None,
-                        help="a second latency pass whose pauses (50 ms + U(0, 0.5 s)) do "
-                             "not lock onto the 0.5 s stock-scan period (default: --changes; "
-                             "0 skips it)")
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--changes", type=int, default=200,
+                        help="stock changes in follow mode, each 50 ms + U(0, 0.5 s) after the "
+                             "previous one arrived (the p99 target's sample; default 200)")
+    parser.add_argument("--spaced-changes", type=int, default=0,
+                        help="an extra pass, each change 50-100 ms after the previous one "
+                             "arrived (locks onto the 0.5 s scan period; default 0 = off)")
     parser.add_argument("--full-runs", type=int, default=3,
                         help="full syncs (each from an empty shop) and baseline copies; the "
                              "median is reported (default 3)")
+    parser.add_argument("--rss-sizes", default=None,
+                        help="comma-separated article counts for the producer memory phase "
+                             "(default: --articles and 3x --articles; '0' skips it)")
+    parser.add_argument("--no-burst", action="store_true", help="skip the stock burst phase")
     parser.add_argument("--seed", type=int, default=11)
     add_server_args(parser, amqp_default="amqp://guest:guest@127.0.0.1:5672//")
     parser.add_argument("--profile", action="store_true",
-                        help="cProfile the full sync (producer and consumer) into "
-                             "bench/PROFILE.txt; skips the other phases and RESULTS.md")
+                        help="cProfile one full sync (producer and consumer) and one idle "
+                             "cycle into bench/PROFILE.txt; skips the other phases and "
+                             "RESULTS.md")
     add_output_args(parser)
     args = parser.parse_args()
-    if args.random_phase_changes is None:
-        args.random_phase_changes = args.changes
+    if args.rss_sizes is None:
+        args.rss_sizes = f"{args.articles},{3 * args.articles}"
+    args.rss = [int(x) for x in args.rss_sizes.split(",") if x.strip() and int(x) > 0]
+    return args
+
+
+def main() -> int:
+    args = parse_args()
+    require_reference()
     command = command_line("bench/sync_bench.py")
     started = time.perf_counter()
     facts = machine_facts()
+    loads: list[str] = []
+
+    def phase(name: str) -> None:
+        loads.append(f"{name} {loadavg().split()[0]}")
+        log(f"{name} ... (load {loadavg()})")
 
     with environment(args) as env:
         facts["mariadb"], facts["rabbitmq"] = server_versions(env.db_url, env.amqp_url)
@@ -514,30 +736,43 @@ def main() -> int:
             if run:
                 reset_sync_state(env)
                 time.sleep(1.0)  # let the servers settle (flushes) between runs
-            log(f"full sync {run + 1} ...")
+            phase(f"full sync {run + 1}")
             full = full_sync(env, expected, meter, profiler)
             fulls.append(full)
             log(f"full sync: {full.events:,} events in {full.total_s:.2f} s "
                 f"(run_once {full.publish_s:.2f} s); checks {full.checks}; CPU {full.cpu}")
         if args.profile:
             stop_child(env, consumer, "consumer")
-            PROFILE_OUT.write_text(
-                f"# cProfile of a full sync, {args.articles} articles, {facts['date']}, "
-                f"load {loadavg()}\n# full sync under the profiler: {full.total_s:.2f} s\n\n"
-                + profile_text(profiler, consumer_prof), encoding="utf-8")
-            log(f"wrote {PROFILE_OUT}")
+            idle_profiler = cProfile.Profile()
+            producer = CaoProducer(broker=env.settings.broker, tenant=env.settings.tenants[0])
+            try:
+                producer.prepare()
+                t0 = time.perf_counter()
+                idle_profiler.enable()
+                producer.run_once()
+                idle_profiler.disable()
+                idle_s = time.perf_counter() - t0
+            finally:
+                producer.close()
+            write_profile(
+                f"# cProfile, {args.articles:,} articles, {facts['date']}, load {loadavg()}\n"
+                f"# full sync under the profiler: {full.total_s:.2f} s (run_once "
+                f"{full.publish_s:.2f} s); idle run_once under the profiler: {idle_s:.2f} s\n\n"
+                + profile_text([("producer run_once(), full sync (in-process)", profiler),
+                                ("consumer process, full sync", consumer_prof),
+                                ("producer run_once(), idle (in-process)", idle_profiler)]))
             return 0
 
-        log("baseline copy ...")
+        phase("baseline copy")
         base = baseline_copy(env, args.full_runs)
-        log(f"baseline: {[round(r, 3) for r in base.runs]} s for {base.rows}")
+        log(f"baseline: {[round(r, 3) for r in base.runs]} s "
+            f"(Phoenix tables {[round(r, 3) for r in base.phoenix_runs]} s) for {base.rows}")
 
-        log(f"stock latency, {args.changes} + {args.random_phase_changes} changes, "
-            "follow mode ...")
-        lat = stock_latency(env, {
-            "spaced 50-100 ms": (args.changes, (0.05, 0.1)),
-            "random phase": (args.random_phase_changes, (0.05, 0.55)),
-        }, args.articles, consumer, args.seed)
+        passes = {"random phase": (args.changes, (0.05, 0.55))}
+        if args.spaced_changes:
+            passes["spaced 50-100 ms"] = (args.spaced_changes, (0.05, 0.1))
+        phase("stock latency")
+        lat = stock_latency(env, passes, args.articles, consumer, args.seed)
         for name, samples in lat.samples.items():
             if samples:
                 ms = [s * 1000 for s in samples]
@@ -545,22 +780,31 @@ def main() -> int:
                     f"max {max(ms):.0f}")
         log(f"latency timeouts: {lat.timeouts}")
 
-        log("idle cycles ...")
+        phase("idle cycles")
         idle = idle_cycles(env)
-        log(f"idle run_once (wall, cpu, events): {idle.cycles}; stock_scan: {idle.stock}")
+        log(f"idle run_once (wall, cpu, mariadb cpu, events): {idle.cycles}; "
+            f"stock_scan: {idle.stock}")
 
-        log("stock burst ...")
-        burst = stock_burst(env, expected, meter)
-        log(f"stock burst: {burst}")
+        burst = None
+        if not args.no_burst:
+            phase("stock burst")
+            burst = stock_burst(env, expected, meter)
+            log(f"stock burst: {burst}")
 
         facts["consumer"] = stop_child(env, consumer, "consumer")
         log(f"consumer: {facts['consumer']}")
 
+        rss: list[Rss] = []
+        if args.rss:
+            phase("producer memory")
+            rss = producer_memory(env, args.rss)
+
+    facts["phase_loads"] = ", ".join(loads)
     finish_facts(facts, started)
-    text = render(args, facts, fulls, base, lat, idle, burst, command)
-    publish(text, write_results=not args.no_results)
-    bad = (any(f.checks.get("products") != expected or f.checks.get("mismatches vs CAO")
-               for f in fulls) or any(c[2] for c in idle.cycles) or lat.timeouts)
+    text = render(args, facts, fulls, base, lat, idle, burst, rss, command)
+    publish(text, write_results=not args.no_results, blank_line_before=True)
+    bad = (any(not f.checks.get("ok") for f in fulls) or any(c[3] for c in idle.cycles)
+           or lat.timeouts)
     return 1 if bad else 0
 
 

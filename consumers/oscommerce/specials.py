@@ -102,6 +102,7 @@ class SpecialsScheduler:
                 f"SELECT specials_id, products_id, status FROM specials "
                 f"WHERE products_id IN ({marks}) ORDER BY specials_id FOR UPDATE", tuple(ids)):
             rows.setdefault(pid, []).append((specials_id, status))
+        inserts = []
         for pid in ids:
             existing = rows.get(pid, [])
             for extra, _ in existing[1:]:
@@ -110,10 +111,7 @@ class SpecialsScheduler:
             if pid in active:
                 price, end = active[pid]
                 if keep is None:
-                    conn.exec_driver_sql(
-                        "INSERT INTO specials (products_id, specials_new_products_price, "
-                        "specials_date_added, expires_date, date_status_change, status) "
-                        "VALUES (%s, %s, %s, %s, %s, %s)", (pid, price, now, end, now, 1))
+                    inserts.append((pid, price, now, end, now, 1))
                 else:
                     conn.exec_driver_sql(
                         "UPDATE specials SET specials_new_products_price = %s, expires_date = %s, "
@@ -124,6 +122,13 @@ class SpecialsScheduler:
                 conn.exec_driver_sql(
                     "UPDATE specials SET status = 0, date_status_change = %s "
                     "WHERE specials_id = %s", (now, keep[0]))
+        if inserts:
+            # One multi-row INSERT (PyMySQL's executemany), not a round trip per special:
+            # an initial load of 100,000 products has 10,000 of them.
+            conn.exec_driver_sql(
+                "INSERT INTO specials (products_id, specials_new_products_price, "
+                "specials_date_added, expires_date, date_status_change, status) "
+                "VALUES (%s, %s, %s, %s, %s, %s)", inserts)
 
     def tick(self, engine: sa.Engine) -> int:
         """Switch what became due since the last tick; returns how many products."""
