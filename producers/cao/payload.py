@@ -138,7 +138,7 @@ def build(article: Mapping[str, Any], translations: list[Mapping[str, Any]], *,
                       "until": s["GUELTIG_BIS"].isoformat() if s.get("GUELTIG_BIS") else None}
                      for s in specials or []],
         "tiers": tier_prices(article, tier_row),
-        # The merchant's free fields, for shop filters (C11 'flag'); empty ones are left out.
+        # The merchant's free fields that shop filters read (C11 'flag'); empty ones left out.
         "user_fields": {c[-2:]: str(article[c]).strip() for c in USER_FIELDS
                         if text_or_none(article.get(c))},
     }

@@ -75,7 +75,8 @@ class CaoProducer:
         self.broker = broker
         self.tenant = tenant
         self.engine = engine or create_engine(tenant.erp.db)
-        self.source = CaoSource(tenant.erp)
+        self.source = CaoSource(tenant.erp, flag_fields=(
+            s.filter.flag[0] for s in tenant.shops if s.active and s.filter.flag))
         self.statuses = StatusSource(tenant.erp)
         self.customers = CustomerSource()
         self.manufacturers = ManufacturerSource()

@@ -31,9 +31,6 @@ ARTICLE_COLUMNS = (
     "HERSTELLER_ID", "WARENGRUPPE", "VK_LIEFERZEIT_ID",
     "SHOP_IMAGE", "SHOP_IMAGE_MED", "SHOP_IMAGE_LARGE",
 )
-# Read where the live ARTIKEL has them: CAO versions differ (NOTES 2), and a missing free field
-# must not stop the producer.
-OPTIONAL_ARTICLE_COLUMNS = tuple(f"USERFELD_{n:02d}" for n in range(1, 11))
 TRANSLATION_COLUMNS = ("KURZNAME", "LANGNAME", "SHOP_KURZTEXT", "SHOP_LANGTEXT",
                        "SHOP_META_TITEL", "SHOP_META_BESCHR", "SHOP_META_KEY")
 # Special offers (DESIGN 4a): ARTIKEL_PREIS rows with PT2 'AP' that belong to no customer.
@@ -50,9 +47,14 @@ DEFAULT_VAT = {0: "0", 1: "7", 2: "19", 3: "0"}
 class CaoSource:
     """Reads one tenant's CAO database. Call ``resolve`` once per connection's database."""
 
-    def __init__(self, erp: ErpConfig) -> None:
+    def __init__(self, erp: ErpConfig, *, flag_fields: Iterable[str] = ()) -> None:
+        """Args:
+            flag_fields: the CAO free fields ('05' for USERFELD_05) that shop filters read;
+                only these are hashed and published, each column costs the idle scan.
+        """
         self.erp = erp
         self.t: dict[str, str] = {}
+        self.flag_columns = tuple(sorted({f"USERFELD_{f}" for f in flag_fields}))
         # ARTIKEL columns the payload reads: the fixed ones plus what this CAO version has;
         # the date-available column is read under the alias DATE_AVAILABLE.
         self.article_columns: tuple[str, ...] = ARTICLE_COLUMNS
@@ -82,7 +84,8 @@ class CaoSource:
         self.t = {k: quote_ident(v) for k, v in resolved.items()}
         self._real = resolved
         have = columns_of(conn, resolved["ARTIKEL"])
-        optional = [c for c in OPTIONAL_ARTICLE_COLUMNS if c in have]
+        # Read where the live ARTIKEL has them: CAO versions differ (NOTES 2).
+        optional = [c for c in self.flag_columns if c in have]
         date_column = (self.erp.date_available_column or "").upper()
         if date_column and date_column in have:
             optional.append(f"{quote_ident(date_column)} AS DATE_AVAILABLE")
