@@ -16,10 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from shopbridge.db import utc_now
 
 LINK_TABLE = "shopbridge_link"
+DUPLICATE_COLUMN = 1060       # MySQL ER_DUP_FIELDNAME
 
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {LINK_TABLE} (
@@ -64,7 +66,11 @@ class Binder:
         if not conn.exec_driver_sql(
                 "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
                 "AND TABLE_NAME = %s AND COLUMN_NAME = 'shown'", (LINK_TABLE,)).first():
-            conn.exec_driver_sql(f"ALTER TABLE {LINK_TABLE} ADD COLUMN shown TINYINT NULL")
+            try:
+                conn.exec_driver_sql(f"ALTER TABLE {LINK_TABLE} ADD COLUMN shown TINYINT NULL")
+            except OperationalError as err:
+                if err.orig.args[0] != DUPLICATE_COLUMN:   # another consumer was first
+                    raise
 
     def lock(self, conn: Connection, entity_type: str, keys: Iterable[str]) -> dict[str, Link]:
         """Lock (creating where missing) the link rows of ``keys``; returns them by key."""

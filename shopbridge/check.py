@@ -122,7 +122,8 @@ def _check_erp(tenant: TenantConfig, report: CheckReport
             with translated(what), engine.connect() as conn:
                 facts[0] = _guard(report, f"tenant {tenant.name}: order import",
                                   lambda: _read_erp_facts(conn, tenant))
-                source = CaoSource(tenant.erp)
+                source = CaoSource(tenant.erp, flag_fields=(
+                    s.filter.flag[0] for s in tenant.shops if s.active and s.filter.flag))
                 problems = source.schema_problems(conn)
                 report.problems += [f"tenant {tenant.name}: {p}" for p in problems]
                 if problems:

@@ -168,8 +168,11 @@ class PhoenixApplier:
             self._manufacturer_ids = self.binder.targets(
                 conn, "manufacturer", {str(e.payload.get("manufacturer_id")) for e in ordered
                                        if e.type == "product.upserted"})
-            self._filter_categories = (keys_below(conn, self.shop.filter.categories)
-                                       if self.shop.filter.categories else None)
+            # Only product states are mapped; stock-only batches (every second) skip the tree.
+            self._filter_categories = (
+                keys_below(conn, self.shop.filter.categories)
+                if self.shop.filter.categories and any(
+                    e.type == "product.upserted" for e in ordered) else None)
             plan = _Plan()
             for event in ordered:
                 link = links[event.entity_key]
@@ -194,8 +197,11 @@ class PhoenixApplier:
             windows = {links[k].target_id: row.specials for k, row in changed}
             self.specials.set_windows(conn, windows)       # type: ignore[arg-type]
             self.specials.reconcile(conn, windows)         # type: ignore[arg-type]
+            # The ERP owns a product's images only where it names some: a CAO without images
+            # must not wipe what the shop's admin keeps (docs/architecture.md, "Images").
             copies = self.images.write(conn, {
-                links[k].target_id: (row.model, row.images) for k, row in changed})  # type: ignore[misc]
+                links[k].target_id: (row.model, row.images)  # type: ignore[misc]
+                for k, row in changed if row.images})
             self.variants.apply(conn, {links[k].target_id: row.variants  # type: ignore[misc]
                                        for k, row in changed})
             self.binder.save(conn, links.values())

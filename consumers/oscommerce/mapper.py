@@ -61,9 +61,11 @@ class ProductRow:
                              d.seo_description, d.seo_keywords] for d in self.descriptions],
                 [[str(p), f, u] for p, f, u in self.specials], self.manufacturers_id,
                 list(self.category_keys), self.date_available, self.owns_date]
-        if self.images:     # only then: hashes of products without images stay as they were
+        # Appended only when present, so adding a field kind does not by itself change every
+        # hash (date_available above was added unconditionally: one rewrite after upgrading).
+        if self.images:
             data.append(list(self.images))
-        if self.variants != NO_VARIANTS:     # products without variants keep their hash
+        if self.variants != NO_VARIANTS:
             data.append(self.variants.data())
         return hashlib.md5(orjson.dumps(data), usedforsecurity=False).hexdigest()
 

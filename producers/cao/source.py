@@ -58,6 +58,7 @@ class CaoSource:
         # ARTIKEL columns the payload reads: the fixed ones plus what this CAO version has;
         # the date-available column is read under the alias DATE_AVAILABLE.
         self.article_columns: tuple[str, ...] = ARTICLE_COLUMNS
+        self.date_column: str | None = None
         self.variants = VariantSource(erp)
 
     # -- schema ----------------------------------------------------------------------------
@@ -84,12 +85,16 @@ class CaoSource:
         self.t = {k: quote_ident(v) for k, v in resolved.items()}
         self._real = resolved
         have = columns_of(conn, resolved["ARTIKEL"])
-        # Read where the live ARTIKEL has them: CAO versions differ (NOTES 2).
-        optional = [c for c in self.flag_columns if c in have]
+        missing_flags = [c for c in self.flag_columns if c not in have]
+        if missing_flags:
+            # Without the field no article would pass the filter: the shop would hide all.
+            raise ConfigError(f"CAO table {resolved['ARTIKEL']}: column(s) "
+                              f"{', '.join(missing_flags)} missing, but a shop's filter "
+                              "flag_field names them")
+        self.article_columns = (*ARTICLE_COLUMNS, *self.flag_columns)
+        # Read where the live ARTIKEL has it: CAO versions differ (NOTES 2).
         date_column = (self.erp.date_available_column or "").upper()
-        if date_column and date_column in have:
-            optional.append(f"{quote_ident(date_column)} AS DATE_AVAILABLE")
-        self.article_columns = (*ARTICLE_COLUMNS, *optional)
+        self.date_column = quote_ident(date_column) if date_column in have else None
         return self.t
 
     def schema_problems(self, conn: Connection) -> list[str]:
@@ -147,8 +152,8 @@ class CaoSource:
         # Everything is cast to BINARY: CAO's latin1 columns, the utf8mb4 parameter and MD5's
         # own result would otherwise be an "illegal mix of collations" for CONCAT_WS.
         # QUOTE() keeps NULL and '' apart; the stored hash is BINARY(16), free of charsets.
-        columns = ", ".join(f"CAST(QUOTE(a.{c.split(' AS ')[0]}) AS BINARY)"
-                            for c in self.article_columns)
+        columns = ", ".join(f"CAST(QUOTE(a.{c}) AS BINARY)" for c in (
+            *self.article_columns, *([self.date_column] if self.date_column else [])))
         lcolumns = ", ".join(f"CAST(QUOTE(l.{c}) AS BINARY)" for c in TRANSLATION_COLUMNS)
         return (
             f"UNHEX(MD5(CONCAT_WS(_binary'|', CAST(%s AS BINARY), {columns}, "
@@ -238,17 +243,17 @@ class CaoSource:
             return {}
         # By key range (SHOP_ID, then ARTIKEL_ID): MariaDB turns an IN list of 1,000 or more
         # into a join that reads the whole table, once per page.
+        # The IN list as well: a page of a few scattered changes must not read the whole range.
         shops = self._category_shops(conn)
-        wanted = set(ids)
         rows = conn.exec_driver_sql(
             f"SELECT ARTIKEL_ID, SHOP_ID, KAT_ID FROM {self.t['ARTIKEL_TO_KAT']} WHERE "
             f"SHOP_ID IN ({', '.join(['%s'] * len(shops))}) AND ARTIKEL_ID BETWEEN %s AND %s "
+            f"AND ARTIKEL_ID IN ({', '.join(['%s'] * len(ids))}) "
             f"AND DEL_FLAG = 'N' ORDER BY ARTIKEL_ID, SHOP_ID, KAT_ID",
-            (*shops, min(ids), max(ids)))
+            (*shops, min(ids), max(ids), *ids))
         keys: dict[int, list[str]] = {}
         for artikel_id, shop_id, kat_id in rows:
-            if int(artikel_id) in wanted:
-                keys.setdefault(int(artikel_id), []).append(f"kat:{shop_id}:{kat_id}")
+            keys.setdefault(int(artikel_id), []).append(f"kat:{shop_id}:{kat_id}")
         return keys
 
     def load_articles(self, conn: Connection, ids: Iterable[int]
@@ -259,6 +264,8 @@ class CaoSource:
             return [], {}
         marks = ", ".join(["%s"] * len(ids))
         cols = ", ".join(f"a.{c}" for c in ("REC_ID", "MENGE_AKT", *self.article_columns))
+        if self.date_column:    # CAST: some installations keep it as text
+            cols += f", CAST(a.{self.date_column} AS DATE) AS DATE_AVAILABLE"
         result = conn.exec_driver_sql(
             f"SELECT {cols} FROM {self.t['ARTIKEL']} a WHERE a.REC_ID IN ({marks}) "
             f"ORDER BY a.REC_ID", tuple(ids))

@@ -51,7 +51,8 @@ def test_an_idle_diff_with_category_links_reads_them_by_key(cao_db, namespace):
 
     assert idle == []
     # By key this takes ~0.1 s; a scan of ARTIKEL_TO_KAT per article took ~8 s here.
-    assert seconds < 2.0, f"idle diff of {ARTICLES} articles took {seconds:.1f} s"
+    # 4 s: CI machines are shared and small; the quadratic path is far above that.
+    assert seconds < 4.0, f"idle diff of {ARTICLES} articles took {seconds:.1f} s"
 
 
 def test_a_category_link_of_any_shop_changes_the_article(cao_db, namespace):

@@ -134,10 +134,15 @@ def test_images_are_copied_once_written_as_rows_and_a_removed_one_leaves_the_gal
     cao_db.execute("UPDATE artikel SET SHOP_IMAGE_MED = NULL WHERE REC_ID = 1")
     p.sync()
     assert images_of(phoenix_db, "A-000001") == ("a.jpg", [("c.jpg", 1)])
-    cao_db.execute("UPDATE artikel SET SHOP_IMAGE = NULL, SHOP_IMAGE_LARGE = NULL "
-                   "WHERE REC_ID = 1")
-    p.sync()
-    assert images_of(phoenix_db, "A-000001") == (None, [])
+    # An article without any image in CAO leaves the shop's images alone: a merchant who
+    # keeps images in the shop admin (and none in CAO) must not lose them to a sync.
+    phoenix_db.execute("INSERT INTO products_images (products_id, image, sort_order) SELECT "
+                       "products_id, 'admin.jpg', 9 FROM products WHERE products_model = "
+                       "'A-000001'")
+    cao_db.execute("UPDATE artikel SET SHOP_IMAGE = NULL, SHOP_IMAGE_LARGE = NULL, "
+                   "VK1 = VK1 + 1 WHERE REC_ID = 1")
+    assert p.sync().applied == 1
+    assert images_of(phoenix_db, "A-000001") == ("a.jpg", [("c.jpg", 1), ("admin.jpg", 9)])
 
 
 def test_an_image_rewritten_in_the_erp_is_recopied_by_the_consumer_alone_a_touched_one_not(

@@ -126,3 +126,23 @@ def test_tier_and_group_prices_are_counted_and_explained_never_written(
     cao_db.execute("UPDATE artikel_preis SET PREIS2 = 7 WHERE ARTIKEL_ID = 1")
     report, _ = sync(settings)
     assert report.published["product.upserted"] == 1
+
+
+def test_a_text_date_column_is_read_as_a_date(cao_db, phoenix_db, namespace):
+    """Some installations keep the delivery date as text: CAST, never a silent NULL."""
+    cao_db.execute("ALTER TABLE artikel ADD COLUMN LIEFERTERMIN VARCHAR(20) NULL")
+    fill_cao(cao_db, sample.articles(1), [])
+    cao_db.execute("UPDATE artikel SET LIEFERTERMIN = '2031-05-17' WHERE REC_ID = 1")
+    sync(settings_for(namespace, cao_db, [shop_entry("web", phoenix_db)]))
+    assert phoenix_db.scalar("SELECT products_date_available FROM products") == \
+        dt.datetime(2031, 5, 17)
+
+
+def test_a_flag_field_missing_in_cao_is_named_not_a_silently_empty_shop(
+        cao_db, phoenix_db, namespace):
+    cao_db.execute("ALTER TABLE artikel DROP COLUMN USERFELD_07")
+    settings = settings_for(namespace, cao_db, [
+        shop_entry("web", phoenix_db, filter={"cao_shop_id": 1, "flag_field": "USERFELD_07"})])
+    problems = check.run(settings).problems
+    assert any("USERFELD_07 missing, but a shop's filter flag_field names them" in p
+               for p in problems), problems
