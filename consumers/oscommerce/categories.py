@@ -44,13 +44,12 @@ from shopbridge.errors import ConfigError, DependencyMissing, MappingError
 from shopbridge.events import Event
 
 from ..binder import LINK_TABLE, Binder, Link
-from .mapper import plain_text
-from .tables import TEXT_MAX_BYTES
+from .tables import NAME_MAX, TEXT_MAX_BYTES
+from .text import plain_text
 
 ENTITY = "category"
 UPSERTED, DELETED = "category.upserted", "category.deleted"
 SHOP_CATEGORIES = "shop_categories"
-NAME_MAX = 255          # categories_description.categories_name varchar(255)
 MAX_DEPTH = 100         # ancestors walked when checking a move for a loop
 
 

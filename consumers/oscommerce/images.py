@@ -22,10 +22,11 @@ from sqlalchemy.engine import Connection
 from shopbridge.config import ShopConfig
 from shopbridge.errors import MappingError
 
+from .tables import NAME_MAX
+
 if TYPE_CHECKING:  # the mapper imports this module and stays free of fsspec
     from ..imagefiles import ImageFiles
 
-NAME_MAX = 255                    # products.products_image, products_images.image
 CHUNK = 1000
 
 

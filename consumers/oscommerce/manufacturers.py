@@ -33,7 +33,7 @@ from shopbridge.config import ShopConfig
 from shopbridge.events import Event
 
 from ..binder import LINK_TABLE, Binder, Link
-from .mapper import plain_text
+from .text import plain_text
 
 ENTITY = "manufacturer"
 

@@ -22,6 +22,7 @@ from shopbridge.errors import MappingError
 
 from .images import image_names
 from .tables import NAME_MAX, PRICE_MAX, TEXT_MAX_BYTES, WEIGHT_MAX
+from .text import plain_text
 from .variants import NO_VARIANTS, Variants, map_variants
 
 
@@ -109,11 +110,6 @@ def quantity(stock: str, stock_mode: str) -> int:
     """ERP stock (decimal string) -> products_quantity. 'available' never goes below 0."""
     value = int(Decimal(stock).to_integral_value(rounding=ROUND_FLOOR))
     return max(value, 0) if stock_mode == "available" else value
-
-
-def plain_text(text: str) -> str:
-    """Phoenix prints names unescaped: neutralise markup but keep the text readable."""
-    return text.replace("<", "&lt;").replace(">", "&gt;").strip()
 
 
 def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,

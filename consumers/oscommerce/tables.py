@@ -442,6 +442,8 @@ zones = Table(
 
 # Column limits the mapper checks before the database would refuse the value.
 PRICE_MAX = 10**11 - 1          # decimal(15,4)
-NAME_MAX = 255                  # products_description.products_name varchar(255)
+# products_name, categories_name, products_options(_values)_name, products_image, image:
+# every Phoenix name and image column shopbridge writes is varchar(255).
+NAME_MAX = 255
 WEIGHT_MAX = 999.99             # decimal(5,2)
 TEXT_MAX_BYTES = 65535          # TEXT

@@ -42,14 +42,15 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from shopbridge.config import VARIANT_DIMENSIONS
 from shopbridge.errors import MappingError
 
 from ..binder import LINK_TABLE, Binder, Link
-from .tables import PRICE_MAX
+from .tables import NAME_MAX, PRICE_MAX
+from .text import plain_text
 
 OPTION, VALUE, ALLOCATOR = "option", "option_value", "id_allocator"
-DIMENSIONS = ("A", "B", "C")
-NAME_MAX = 255                  # products_options(_values)_name varchar(255)
+DIMENSIONS = VARIANT_DIMENSIONS
 CENT = Decimal("0.0001")        # options_values_price decimal(15,4)
 
 
@@ -173,7 +174,7 @@ def map_variants(payload: Mapping[str, Any], *, price: Decimal, price_level: int
 
 def _plain(text: str) -> str:
     """Names are printed unescaped in the product page's select (as product names are)."""
-    return text.replace("<", "&lt;").replace(">", "&gt;").strip()[:NAME_MAX]
+    return plain_text(text)[:NAME_MAX]
 
 
 class VariantWriter:
