@@ -96,6 +96,15 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S")
 
 
+def prices_include_tax(conn: sa.Connection) -> bool:
+    """The shop's DISPLAY_PRICE_WITH_TAX: checkout rounds each unit's gross price where 'true'
+    (Phoenix cart_order_builder / currencies::calculate_price), the net price otherwise."""
+    value = conn.exec_driver_sql(
+        "SELECT configuration_value FROM configuration WHERE configuration_key = %s",
+        ("DISPLAY_PRICE_WITH_TAX",)).scalar()
+    return str(value or "").strip().lower() == "true"
+
+
 def _shipping_method(totals: Sequence[Mapping[str, Any]]) -> str | None:
     """The ot_shipping title ("Flat Rate (Best Way):") without its trailing colon."""
     for row in totals:
@@ -122,8 +131,12 @@ def _address(order: Mapping[str, Any], key: str) -> dict[str, Any]:
 def build_payload(shop: str, order: Mapping[str, Any], items: Sequence[Mapping[str, Any]],
                   attributes: Mapping[int, Sequence[Mapping[str, Any]]],
                   totals: Sequence[Mapping[str, Any]], first_history: Mapping[str, Any],
-                  erp_ids: Mapping[int, int]) -> dict[str, Any]:
-    """The order.placed payload of one order (pure: rows in, dict out, not validated)."""
+                  erp_ids: Mapping[int, int], *, prices_include_tax: bool) -> dict[str, Any]:
+    """The order.placed payload of one order (pure: rows in, dict out, not validated).
+
+    Args:
+        prices_include_tax: the shop's DISPLAY_PRICE_WITH_TAX: how checkout rounded the lines.
+    """
     registered = order["registered_id"] is not None
     dob = order["customers_dob"]
     comment = first_history.get("comments")
@@ -136,6 +149,7 @@ def build_payload(shop: str, order: Mapping[str, Any], items: Sequence[Mapping[s
         "currency": order["currency"],
         **({"currency_value": _money(order["currency_value"])}
            if order["currency_value"] is not None else {}),
+        "prices_include_tax": prices_include_tax,
         "status_id": order["orders_status"],
         "language": None,  # Phoenix does not store the checkout language with the order
         "customer": {
@@ -242,6 +256,7 @@ class PhoenixOrderProducer:
             f"WHERE orders_id IN ({marks}) GROUP BY orders_id) f "
             "ON f.first_id = h.orders_status_history_id")
         erp_ids = self._erp_ids(conn, {i["products_id"] for i in items})
+        gross = prices_include_tax(conn)
 
         by_order: dict[int, list[Mapping[str, Any]]] = {}
         for item in items:
@@ -255,7 +270,8 @@ class PhoenixOrderProducer:
         first = {h["orders_id"]: h for h in history}
         return [(o["orders_id"], build_payload(
             self.shop.name, o, by_order.get(o["orders_id"], []), by_line,
-            totals_of.get(o["orders_id"], []), first.get(o["orders_id"], {}), erp_ids))
+            totals_of.get(o["orders_id"], []), first.get(o["orders_id"], {}), erp_ids,
+            prices_include_tax=gross))
             for o in orders]
 
     def _erp_ids(self, conn: sa.Connection, products: set[int]) -> dict[int, int]:

@@ -37,7 +37,8 @@ def order(order_id: int = 17, *, email: str = "anna@example.org", guest: bool = 
           ) -> ev.Event:
     payload: dict[str, Any] = {
         "shop": "web", "order_id": order_id, "placed_at": "2026-11-20T14:03:00",
-        "currency": "EUR", "currency_value": "1.000000", "status_id": 1, "language": "de",
+        "currency": "EUR", "currency_value": "1.000000", "prices_include_tax": False,
+        "status_id": 1, "language": "de",
         "customer": {"shop_customer_id": None if guest else customer_id, "email": email,
                      "telephone": "030 1234", "guest": guest},
         "addresses": {"customer": address(), "billing": address(), "delivery": address()},

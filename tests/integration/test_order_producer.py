@@ -214,7 +214,8 @@ def test_a_final_order_becomes_one_complete_valid_order_placed_event(
             "country": "Deutschland", "country_iso2": "DE"}
     assert event["payload"] == {
         "shop": "web", "order_id": orders_id, "placed_at": "2025-03-14T09:26:53",
-        "currency": "EUR", "currency_value": "1.000000", "status_id": 1, "language": None,
+        "currency": "EUR", "currency_value": "1.000000", "prices_include_tax": False,
+        "status_id": 1, "language": None,
         "customer": {"shop_customer_id": 7, "email": "erika@example.de",
                      "telephone": "0221 123456", "guest": False, "gender": "f",
                      "date_of_birth": "1980-05-17"},
