@@ -98,6 +98,9 @@ class ShopFilter:
 DOCUMENT_QUELLE = {"invoice": 3, "invoice_draft": 13, "order": 8, "order_draft": 18}
 
 
+UNKNOWN_ARTICLES = ("dead_letter", "free_text")
+
+
 @dataclass(frozen=True)
 class OrderImportConfig:
     """How this shop's orders go into the ERP (O1, O5)."""
@@ -113,6 +116,9 @@ class OrderImportConfig:
     first_customer_id: int = 1           # the same for new shop accounts (customer.registered)
     imported_status: int | None = 2      # shop status id once the ERP has the order (O2)
     imported_status_mail: bool = False   # e-mail the customer about that status
+    # An order line whose article CAO does not have: "dead_letter" (the order waits for the
+    # article, replayable) or "free_text" (a position without article, with an import note).
+    unknown_articles: str = "dead_letter"
 
     @property
     def quelle(self) -> int:
@@ -285,7 +291,7 @@ KNOWN_KEYS = {
                                   "categories", "images_scan_s"},
     "orders": {"document", "shipping_tax_code", "payment_methods", "shipping_methods",
                "countries", "first_order_id", "first_customer_id", "imported_status",
-               "imported_status_mail"},
+               "imported_status_mail", "unknown_articles"},
     "mail": {"host", "port", "security", "username", "password_env", "password_file",
              "password", "sender", "language", "templates", "tracking_urls"},
     "filter": {"cao_shop_id", "require_visible", "sku_pattern", "categories", "flag_field",
@@ -585,8 +591,13 @@ class _Reader:
         countries = {str(k).upper(): str(v) for k, v in dict(data.get("countries", {})).items()}
         if any(len(k) != 2 or not 1 <= len(v) <= 5 for k, v in countries.items()):
             raise self.fail(where, "countries maps ISO-2 codes to CAO LAND codes (1-5 chars)")
+        unknown = str(data.get("unknown_articles", "dead_letter"))
+        if unknown not in UNKNOWN_ARTICLES:
+            raise self.fail(where, f"unknown_articles must be one of "
+                                   f"{', '.join(UNKNOWN_ARTICLES)}")
         return OrderImportConfig(
             document=document,
+            unknown_articles=unknown,
             shipping_tax_code=int(data.get("shipping_tax_code", 2)),
             payment_methods={str(k): int(v)
                              for k, v in dict(data.get("payment_methods", {})).items()},

@@ -33,7 +33,7 @@ from shopbridge.errors import ConfigError, MappingError, TargetLocked
 from shopbridge.events import Event
 
 from .customers import Customers
-from .documents import Document, build
+from .documents import Article, Document, build, required_articles
 from .numbers import NumberRanges, number_range
 from .registrations import register_customer
 from .text import Fitter
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 IMPORT_TABLE = "shopbridge_order_import"
 LOCK_WAIT_S = 5
 TABLES = ("JOURNAL", "JOURNALPOS", "ADRESSEN", "ADRESSEN_ASP", "ADRESSEN_LIEF", "REGISTRY",
-          "LAND")
+          "LAND", "ARTIKEL")
 
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {IMPORT_TABLE} (
@@ -194,9 +194,12 @@ class CaoOrderApplier:
             shipping = mapped
         land = self._land(shop, payload["addresses"]["billing"], what, "billing")
         delivery_land = self._land(shop, payload["addresses"]["delivery"], what, "delivery")
-        document = build(payload, rates=self.rates, settings=settings, what=what)
         order_id = int(payload["order_id"])
         with translated(self.what), self.engine.connect() as conn:
+            articles, by_sku = self._articles(conn, payload)
+            # Refused (MappingError) before the lock and the first write: no trace in CAO.
+            document = build(payload, rates=self.rates, settings=settings, what=what,
+                             articles=articles, by_sku=by_sku)
             self._lock(conn, f"order:{shop.name}:{order_id}", what)
             try:
                 return self._import_locked(conn, event, shop, cao_shop_id, order_id, document,
@@ -205,6 +208,28 @@ class CaoOrderApplier:
             finally:
                 self._unlock(conn, f"order:{shop.name}:{order_id}")
                 conn.commit()
+
+    def _articles(self, conn: Connection, payload: Mapping[str, Any]
+                  ) -> tuple[dict[int, Article], dict[str, Article]]:
+        """The CAO articles the order's lines book (by REC_ID), and those found by the SKU of
+        lines without an ERP link (by ARTNUM, where exactly one article has it)."""
+        ids, skus = required_articles(payload)
+        columns = "REC_ID, ARTNUM, ARTIKELTYP"
+        articles: dict[int, Article] = {}
+        if ids:
+            for rec_id, artnum, typ in conn.exec_driver_sql(
+                    f"SELECT {columns} FROM {self.t['ARTIKEL']} WHERE REC_ID IN "
+                    f"({', '.join(['%s'] * len(ids))})", tuple(sorted(ids))):
+                articles[int(rec_id)] = Article(int(rec_id), artnum, typ or "N")
+        by_sku: dict[str, Article] = {}
+        if skus:
+            found: dict[str, list[Article]] = {}
+            for rec_id, artnum, typ in conn.exec_driver_sql(
+                    f"SELECT {columns} FROM {self.t['ARTIKEL']} WHERE ARTNUM IN "
+                    f"({', '.join(['%s'] * len(skus))})", tuple(sorted(skus))):
+                found.setdefault(artnum, []).append(Article(int(rec_id), artnum, typ or "N"))
+            by_sku = {sku: hits[0] for sku, hits in found.items() if len(hits) == 1}
+        return articles, by_sku
 
     def _lock_name(self, key: str) -> str:
         # GET_LOCK names are server-wide and at most 64 characters.
@@ -321,7 +346,7 @@ class CaoOrderApplier:
             "BEST_NAME": fit("JOURNAL.BEST_NAME", billing["name"]),
             "BEST_DATUM": placed.date(),
             "INFO": fit("JOURNAL.INFO", payload.get("comment") or None, label="comment"),
-            "BRUTTO_FLAG": "N", "MWST_FREI_FLAG": "N",
+            "BRUTTO_FLAG": "Y" if document.gross_prices else "N", "MWST_FREI_FLAG": "N",
             "SHOP_ID": cao_shop_id, "SHOP_ORDERID": int(payload["order_id"]),
             # The status the shop shows once CAO has the order (O2); CAO's status scan
             # carries it back to the shop like any later status change (O4).
@@ -343,13 +368,14 @@ class CaoOrderApplier:
     def _write_positions(self, conn: Connection, document: Document, fit: Fitter, *,
                          journal_id: int, quelle: int, vrenum: str, addr_id: int) -> None:
         rows = []
+        brutto = "Y" if document.gross_prices else "N"
         for number, position in enumerate(document.positions, start=1):
             rows.append((
-                quelle, 0, journal_id, "F" if position.free_text else "N", position.artikel_id,
+                quelle, 0, journal_id, position.typ, position.artikel_id,
                 addr_id, vrenum, number, str(number),
                 fit("JOURNALPOS.ARTNUM", position.artnum, label=f"position {number} SKU"),
                 fit("JOURNALPOS.BEZEICHNUNG", position.text), position.quantity,
-                position.unit_net, position.net, position.tax_code, "N", "N"))
+                position.unit_price, position.total, position.tax_code, brutto, "N"))
         conn.exec_driver_sql(
             f"INSERT INTO {self.t['JOURNALPOS']} (QUELLE, QUELLE_SUB, JOURNAL_ID, ARTIKELTYP, "
             f"ARTIKEL_ID, ADDR_ID, VRENUM, POSITION, VIEW_POS, ARTNUM, BEZEICHNUNG, MENGE, "

@@ -68,6 +68,13 @@ def order(order_id: int = 17, *, email: str = "anna@example.org", guest: bool = 
     return ev.parse(raw)
 
 
+@pytest.fixture(autouse=True)
+def articles(erp: Any) -> None:
+    """The CAO articles the orders of this module book."""
+    erp.execute("INSERT INTO artikel (REC_ID, ARTNUM, KURZNAME) VALUES (%s, %s, %s)",
+                [(1, "A-000001", "Gießkanne"), (2, "A-000002", "Buch")])
+
+
 def publish_confirmed(namespace: str, body: bytes) -> None:
     """With confirms: a fire-and-forget publish right before closing can be lost."""
     with Connection(AMQP_URL) as conn:
@@ -185,8 +192,9 @@ def test_emoji_and_overlong_text_are_fitted_and_recorded_never_failing_the_order
     assert "billing name" in notes and "billing street" in notes
 
 
-def test_an_unknown_sku_becomes_a_flagged_free_text_position(erp, namespace):
-    applier = applier_for(settings(namespace, erp), erp)
+def test_an_unknown_sku_becomes_a_flagged_free_text_position_where_the_shop_wants_that(
+        erp, namespace):
+    applier = applier_for(settings(namespace, erp, unknown_articles="free_text"), erp)
     item = {"line": 1, "shop_product_id": 99, "erp_id": None, "sku": "SHOP-ONLY",
             "name": "Gutschein", "quantity": 1, "price_net": "10.0000",
             "final_price_net": "10.0000", "tax_rate": "19.0000", "attributes": []}
@@ -241,9 +249,11 @@ def test_a_phoenix_order_reaches_cao_once_through_the_orders_import_command(
     from tests.helpers import to_toml
     from tests.integration.test_order_producer import Item, Order, add_order
 
+    # Not linked (no catalogue sync ran): CAO's articles are found by their SKUs.
     items = (Item(7, "Gießkanne", Decimal("10.0000"), Decimal("12.5000"), quantity=2,
-                  attributes=(("Farbe", "Blau", Decimal("2.5000"), "+"),)),
-             Item(8, "Buch", Decimal("20.0000"), Decimal("20.0000"), tax=Decimal("7.0000")))
+                  model="A-000001", attributes=(("Farbe", "Blau", Decimal("2.5000"), "+"),)),
+             Item(8, "Buch", Decimal("20.0000"), Decimal("20.0000"), tax=Decimal("7.0000"),
+                  model="A-000002"))
     totals = (("ot_subtotal", "Zwischensumme:", Decimal("45.0000"), 1),
               ("ot_shipping", "Flat Rate:", Decimal("5.0000"), 2),
               ("ot_total", "Summe:", Decimal("57.1000"), 4))

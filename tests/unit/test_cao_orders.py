@@ -60,7 +60,11 @@ def test_fees_and_discounts_become_positions_and_totals_are_kept_per_vat_code():
 
 
 def test_a_shipping_tax_code_without_a_rate_is_refused_not_booked_at_zero():
-    payload = {"items": [], "totals": [{"class": "ot_shipping", "title": "DHL",
-                                         "value": "4.90"}]}
+    """Only where the order does not record its VAT (a gross shop without ot_tax rows)."""
+    payload = {"prices_include_tax": True,
+               "items": [{"line": 1, "shop_product_id": 1, "erp_id": 1, "sku": "A", "name": "A",
+                          "quantity": 1, "price_net": "1.10", "final_price_net": "1.10",
+                          "tax_rate": "19.0000", "attributes": []}],
+               "totals": [{"class": "ot_shipping", "title": "DHL", "value": "4.90"}]}
     with pytest.raises(MappingError, match="shipping_tax_code 7"):
         build(payload, rates=RATES, settings=OrderImportConfig(shipping_tax_code=7), what="o")
