@@ -51,6 +51,7 @@ class ErpOrderFacts:
     vat_codes: set[int] | None = None           # REGISTRY MAIN\MWST: codes with a rate
     lands: set[str] | None = None               # LAND.ID
     payment_ids: set[int] | None = None         # ZAHLUNGSARTEN.REC_ID (absent or empty: None)
+    import_notes: dict[str, Any] = field(default_factory=dict)  # shop -> ImportNotes
 
 
 @dataclass
@@ -315,7 +316,7 @@ def _check_shop_mappings(conn: DbConnection, shop: ShopConfig, tax_codes: set[in
 # -- order import: the CAO side (read once per tenant) ---------------------------------------
 
 def _read_erp_facts(conn: DbConnection, tenant: TenantConfig) -> ErpOrderFacts:
-    from consumers.cao.importer import TABLES
+    from consumers.cao.importer import TABLES, read_import_notes
     from consumers.cao.numbers import NUMBERS_KEY
 
     names = TableNames.read(conn)
@@ -343,6 +344,8 @@ def _read_erp_facts(conn: DbConnection, tenant: TenantConfig) -> ErpOrderFacts:
         ids = {int(r[0]) for r in conn.exec_driver_sql(
             f"SELECT REC_ID FROM {quote_ident(payments)}")}
         facts.payment_ids = ids or None
+    facts.import_notes = {shop.name: read_import_notes(conn, shop.name, newest=1)
+                          for shop in tenant.shops}
     return facts
 
 
@@ -380,9 +383,21 @@ def _check_orders(conn: DbConnection, names: TableNames, shop: ShopConfig,
     problems = [*_import_prerequisites(shop, erp), *_unmapped(settings, usage, erp),
                 *_unknown_in_erp(settings, erp), *_shipping_tax(settings, erp)]
     report.problems += [f"shop {shop.name}: {p}" for p in problems]
+    report.notes += [f"shop {shop.name}: {n}" for n in _import_notes(shop, erp)]
     if not problems:
         report.ok.append(f"shop {shop.name}: order import ready ({usage.orders} recent "
                          "order(s) checked)")
+
+
+def _import_notes(shop: ShopConfig, erp: ErpOrderFacts | None) -> Iterator[str]:
+    notes = erp.import_notes.get(shop.name) if erp is not None else None
+    if notes is None or not notes.orders:
+        return
+    order_id, number, text = notes.newest[0]
+    first = text.splitlines()[0]
+    yield (f"{_orders(notes.orders)} imported with import notes (free-text positions, fitted "
+           f"text, ...), newest: order {order_id} (CAO {number}): {first}; all: "
+           f"'shopbridge orders count --shop {shop.name}'")
 
 
 def _recent_orders() -> str:

@@ -226,6 +226,31 @@ def _consume(settings: cfg.Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print_import_notes(settings: cfg.Settings, shop: cfg.ShopConfig) -> None:
+    """What the ERP side recorded about this shop's imported orders (free-text positions,
+    fitted text): a count without CAO's answer is still a count, so CAO being away is said,
+    not fatal."""
+    from consumers.cao.importer import read_import_notes
+    from shopbridge.db import create_engine, translated
+
+    tenant = next(t for t in settings.tenants if t.name == shop.tenant)
+    what = f"CAO database of tenant {tenant.name!r} ({tenant.erp.db.safe})"
+    engine = create_engine(tenant.erp.db)
+    try:
+        with translated(what), engine.connect() as conn:
+            notes = read_import_notes(conn, shop.name)
+    except ShopbridgeError as err:
+        print(f"shop {shop.name}: import notes not read: {err}")
+        return
+    finally:
+        engine.dispose()
+    print(f"shop {shop.name}: {notes.orders} imported order(s) with import notes"
+          + (":" if notes.orders else ""))
+    for order_id, number, text in notes.newest:
+        for line in text.splitlines():
+            print(f"  order {order_id} (CAO {number}): {line}")
+
+
 def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
     from consumers import ShopConsumer
     from consumers.cao import CaoOrderApplier
@@ -241,6 +266,7 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
             count = producer.count()
             print(f"shop {shop.name}: {count.new} new order(s) not yet sent to the ERP, "
                   f"{count.waiting} waiting for payment (no status history yet)")
+            _print_import_notes(settings, shop)
             return EXIT_OK
         producer.prepare()
         accounts.prepare()

@@ -302,12 +302,10 @@ def _total(document: Document, totals: Iterable[Mapping[str, Any]],
         return
     zero = next((c for c, r in sorted(rates.items()) if r == 0), None)
     if abs(difference) <= ROUNDING_MAX and zero is not None:
+        # Expected of a net-priced shop with several rates: the document shows it, no note.
         document.positions.append(Position(
             artikel_id=-1, artnum=None, text=ROUNDING_TEXT, quantity=Decimal(1),
             unit_price=difference, tax_code=zero, free_text=True, typ="F", kind="rounding"))
-        document.notes.append(f"the shop's total {money(shop_total)} is {difference:+} from "
-                              "the sum of its rounded lines and VAT: a rounding position "
-                              "keeps both")
         _sum_codes(document)
     else:
         document.notes.append(f"gross total {document.gross} differs from the shop's "

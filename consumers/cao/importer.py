@@ -28,7 +28,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig, TenantConfig
-from shopbridge.db import TableNames, create_engine, quote_ident, translated, utc_now
+from shopbridge.db import (
+    TableNames,
+    create_engine,
+    has_table,
+    quote_ident,
+    translated,
+    utc_now,
+)
 from shopbridge.errors import ConfigError, MappingError, TargetLocked
 from shopbridge.events import Event
 
@@ -60,6 +67,30 @@ CREATE TABLE IF NOT EXISTS {IMPORT_TABLE} (
   PRIMARY KEY (shop, order_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
 """
+
+
+@dataclass(frozen=True)
+class ImportNotes:
+    """Imported orders of one shop that carry notes (free-text positions, fitted text,
+    a variant without its own article, a total that differs): the operator should look."""
+
+    orders: int
+    newest: list[tuple[int, str | None, str]]      # (shop order id, CAO number, notes)
+
+
+def read_import_notes(conn: Connection, shop: str, *, newest: int = 3) -> ImportNotes:
+    """The notes of ``shop``'s imports in this CAO database (read-only; none before the
+    first import)."""
+    if not has_table(conn, IMPORT_TABLE):
+        return ImportNotes(0, [])
+    count = conn.exec_driver_sql(
+        f"SELECT COUNT(*) FROM {IMPORT_TABLE} WHERE shop = %s AND state = 'complete' "
+        "AND notes IS NOT NULL", (shop,)).scalar()
+    rows = conn.exec_driver_sql(
+        f"SELECT order_id, vrenum, notes FROM {IMPORT_TABLE} WHERE shop = %s "
+        "AND state = 'complete' AND notes IS NOT NULL ORDER BY completed_at DESC LIMIT %s",
+        (shop, newest)).all()
+    return ImportNotes(int(count or 0), [(int(o), v, n) for o, v, n in rows])
 
 
 @dataclass

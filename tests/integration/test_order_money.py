@@ -293,3 +293,59 @@ def test_an_unlinked_line_whose_sku_cao_lacks_is_refused_naming_it(cao, namespac
     with pytest.raises(MappingError, match=r"payload.items\[0\]: SKU NOPE-999 / shop product "
                                            r"77 is linked to no ERP article"):
         applier.apply([order_event(checkout, items=[item])])
+
+
+def test_free_text_imports_are_shown_by_orders_count_and_check(
+        cao, phoenix_db, namespace, tmp_path, capsys):
+    from shopbridge import cli
+    from tests.conftest import config_data, shop_entry
+    from tests.helpers import to_toml
+    from tests.integration.test_order_import import ORDERS
+
+    orders = {**ORDERS, "unknown_articles": "free_text"}
+    data = config_data(namespace, cao, [shop_entry("web", phoenix_db, orders=orders)])
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(data))
+    s = order_settings(namespace, cao, unknown_articles="free_text")
+    checkout = Checkout([Line(Decimal("10.0000"), Decimal(19), 1)], gross=False)
+    applier_for(s, cao).apply([order_event(checkout, items=[nope_item()], order_id=88)])
+
+    assert cli.main(["-c", str(path), "orders", "count", "--shop", "web"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "1 imported order(s) with import notes" in out
+    assert ("order 88 (CAO RE-001001): payload.items[0]: SKU NOPE-999 / article 999999 not "
+            "in CAO: imported as a free-text position") in out
+    cli.main(["-c", str(path), "check"])
+    out = capsys.readouterr().out
+    assert "shop web: 1 order imported with import notes" in out and "NOPE-999" in out
+
+
+def test_a_gross_shops_order_reaches_cao_as_charged_through_the_orders_import_command(
+        cao, phoenix_db, namespace, tmp_path, capsys):
+    """Shop -> producer -> queue -> CAO with the real command: the producer reads the shop's
+    DISPLAY_PRICE_WITH_TAX, so the importer rounds the lines as the shop did."""
+    from shopbridge import cli
+    from tests.conftest import config_data, shop_entry
+    from tests.helpers import to_toml
+    from tests.integration.test_order_import import ORDERS
+    from tests.integration.test_order_producer import Item, Order, add_order
+
+    phoenix_db.execute("UPDATE configuration SET configuration_value = 'true' "
+                       "WHERE configuration_key = 'DISPLAY_PRICE_WITH_TAX'")
+    checkout = Checkout([Line(Decimal("15.5042"), Decimal(19), 2),
+                         Line(Decimal("4.6729"), Decimal(7), 3)], gross=True,
+                        shipping_cost=Decimal("4.20"), shipping_tax=Decimal(19))
+    items = (Item(7, "T-Shirt", Decimal("15.5042"), Decimal("15.5042"), quantity=2,
+                  model="A-000001"),
+             Item(8, "Buch", Decimal("4.6729"), Decimal("4.6729"), quantity=3,
+                  tax=Decimal("7.0000"), model="A-000002"))
+    orders_id = add_order(phoenix_db, Order(items=items, totals=checkout.rows))
+    orders = {**ORDERS, "shipping_methods": {"Pauschale Versandkosten": 2}}
+    data = config_data(namespace, cao, [shop_entry("web", phoenix_db, orders=orders)])
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(data))
+
+    assert cli.main(["-c", str(path), "orders", "import", "--shop", "web"]) == cli.EXIT_OK
+
+    doc = assert_as_charged(cao, orders_id, checkout)
+    assert doc["gross"] == Decimal("56.90") and doc["brutto"] == "Y"   # 36.90 + 15.00 + 5.00
