@@ -3,11 +3,33 @@
 CAO marks a shop customer with ADRESSEN.SHOP_KUNDE = 'Y' and SHOP_ID (NOTES 3). The diff works
 like the article diff: an MD5 over the columns the payload uses is compared on the server with
 the snapshot, and only changed customers come back.
+
+Who the account is named after (the account's first and last name; the company goes to the
+address book entry):
+
+- A company is an address with ANREDE 'Firma', or a NAME1 that starts with "Firma", or an
+  attention line ("z. Hd. ...") in NAME2 or NAME3: each says NAME1 names an organisation.
+- A company's person is its contact person (ADRESSEN_ASP) when it has one with a name: the
+  contact whose EMAIL is the address's EMAIL (the account's login, so that person uses
+  it; shopbridge's own customer import creates exactly this contact), else the oldest
+  contact (lowest REC_ID: adding a contact later renames nobody). CAO has no "main
+  contact" flag. A private address is its own person: its contacts are other people.
+- Without a contact, the person is the company's attention line (NAME2 or NAME3, the
+  first that starts with "z. Hd."), else NAME2 as CAO's own shop import writes it, unless
+  that is a "c/o" line; for a private address NAME1. The line is split by
+  ``names.split_person_name`` (attention markers, salutations and titles dropped).
+- A company without any person is named after the company alone (last name).
+- Gender: a contact's own salutation (ANREDE, or one in its name), else GESCHLECHT; for the
+  address's own person GESCHLECHT, else its salutation (ANREDE or in the name line).
+
+The contacts of every selected address are part of its hash (their REC_ID, ANREDE, VORNAME,
+NAME, EMAIL), so a changed contact republishes the customer; the page's contacts are then
+read in one query by ADDR_ID.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -15,13 +37,25 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.db import TableNames, quote_ident
 
+from .names import (
+    PersonName,
+    contact_name,
+    is_attention_line,
+    is_care_of,
+    split_person_name,
+    without_firma,
+)
 from .payload import text_or_none
 from .snapshot import SNAPSHOT_TABLE
 
 ENTITY = "customer"
-COLUMNS = ("KUNNUM1", "ANREDE", "GESCHLECHT", "NAME1", "NAME2", "STRASSE", "PLZ", "ORT",
-           "LAND", "TELE1", "EMAIL", "KUN_GEBDATUM", "SHOP_NEWSLETTER", "SHOP_ID",
+COLUMNS = ("KUNNUM1", "ANREDE", "GESCHLECHT", "NAME1", "NAME2", "NAME3", "STRASSE", "PLZ",
+           "ORT", "LAND", "TELE1", "EMAIL", "KUN_GEBDATUM", "SHOP_NEWSLETTER", "SHOP_ID",
            "SHOP_KUNDE_ID", "PR_EBENE", "SHOP_DEL_FLAG")
+CONTACT_COLUMNS = ("REC_ID", "ANREDE", "VORNAME", "NAME", "EMAIL")
+# Part of every hash: bump it when ``payload`` changes, and every customer is republished.
+PAYLOAD_FORMAT = "customer/2"
+_GESCHLECHT = {"M": "m", "W": "f", "F": "f"}
 
 
 class CustomerSource:
@@ -29,30 +63,54 @@ class CustomerSource:
         self.t: dict[str, str] = {}
 
     def resolve(self, conn: Connection) -> bool:
+        """Find the tables whatever their case; False when there is no ADRESSEN table.
+
+        LAND and ADRESSEN_ASP are optional: without them no country code, no contacts.
+        """
         names = TableNames.read(conn)
-        adressen, land = names.find("ADRESSEN"), names.find("LAND")
-        if adressen is None:
+        found = {logical: names.find(logical) for logical in ("ADRESSEN", "LAND", "ADRESSEN_ASP")}
+        if found["ADRESSEN"] is None:
             return False
-        self.t = {"ADRESSEN": quote_ident(adressen), "LAND": quote_ident(land) if land else ""}
+        self.t = {k: quote_ident(v) if v else "" for k, v in found.items()}
         return True
 
     def _selection(self) -> str:
         return ("a.SHOP_KUNDE = 'Y' AND a.SHOP_ID > 0 AND a.SHOP_DEL_FLAG <> 'Y' "
                 "AND a.EMAIL IS NOT NULL AND TRIM(a.EMAIL) <> ''")
 
+    def _contacts_hash_sql(self) -> str:
+        # Every contact's columns that ``main_contact`` and the name read, not just the chosen
+        # one's: the rule then lives in Python only. Found through ADRESSEN_ASP's key
+        # NAME (ADDR_ID, NAME, VORNAME), one short range per address.
+        if not self.t["ADRESSEN_ASP"]:
+            return "_binary'-'"
+        columns = ", ".join(f"CAST(QUOTE(p.{c}) AS BINARY)" for c in CONTACT_COLUMNS)
+        return (f"IFNULL((SELECT GROUP_CONCAT(MD5(CONCAT_WS(_binary'|', {columns})) "
+                f"ORDER BY p.REC_ID SEPARATOR ',') FROM {self.t['ADRESSEN_ASP']} p "
+                f"WHERE p.ADDR_ID = a.REC_ID), _binary'-')")
+
     def changed(self, conn: Connection, *, after: int, limit: int
                 ) -> list[tuple[dict[str, Any], bytes, int | None]]:
+        """Selected addresses whose hash differs from the snapshot, by REC_ID.
+
+        Returns:
+            (row, src_hash, last published version or None) per address; the row holds
+            REC_ID, the ADRESSEN columns of ``COLUMNS`` and ISO3 (the country's code).
+        """
+        # Everything is cast to BINARY: latin1 columns and the utf8mb4 parameter would
+        # otherwise be an "illegal mix of collations"; QUOTE() keeps NULL and '' apart.
         hashed = ", ".join(f"CAST(QUOTE(a.{c}) AS BINARY)" for c in COLUMNS)
         land = (f"(SELECT l.ISO_CODE_3 FROM {self.t['LAND']} l WHERE l.ID = a.LAND)"
                 if self.t["LAND"] else "NULL")
         result = conn.exec_driver_sql(
             f"SELECT a.REC_ID, {', '.join(f'a.{c}' for c in COLUMNS)}, {land} AS ISO3, "
-            f"UNHEX(MD5(CONCAT_WS(_binary'|', {hashed}, CAST(QUOTE({land}) AS BINARY)))) AS h, "
+            f"UNHEX(MD5(CONCAT_WS(_binary'|', CAST(%s AS BINARY), {hashed}, "
+            f"CAST(QUOTE({land}) AS BINARY), {self._contacts_hash_sql()}))) AS h, "
             f"s.version, s.src_hash FROM {self.t['ADRESSEN']} a LEFT JOIN {SNAPSHOT_TABLE} s "
             f"ON s.entity_type = %s AND s.entity_key = a.REC_ID "
             f"WHERE a.REC_ID > %s AND {self._selection()} "
             f"HAVING s.src_hash IS NULL OR s.src_hash <> h ORDER BY a.REC_ID LIMIT %s",
-            (ENTITY, after, limit))
+            (PAYLOAD_FORMAT, ENTITY, after, limit))
         keys = list(result.keys())
         out = []
         for row in result:
@@ -60,16 +118,77 @@ class CustomerSource:
             out.append((item, bytes(item["h"]), item["version"]))
         return out
 
+    def contacts(self, conn: Connection, rows: Iterable[Mapping[str, Any]]
+                 ) -> dict[int, list[dict[str, Any]]]:
+        """ADDR_ID -> its contact persons (``CONTACT_COLUMNS``, by REC_ID) for a page of rows."""
+        ids = [int(r["REC_ID"]) for r in rows]
+        if not ids or not self.t["ADRESSEN_ASP"]:
+            return {}
+        # The BETWEEN bound lets MariaDB use the key: a long IN list alone scans (load_specials).
+        result = conn.exec_driver_sql(
+            f"SELECT ADDR_ID, {', '.join(CONTACT_COLUMNS)} FROM {self.t['ADRESSEN_ASP']} "
+            f"WHERE ADDR_ID BETWEEN %s AND %s AND ADDR_ID IN ({', '.join(['%s'] * len(ids))}) "
+            f"ORDER BY ADDR_ID, REC_ID", (min(ids), max(ids), *ids))
+        keys = list(result.keys())
+        out: dict[int, list[dict[str, Any]]] = {}
+        for row in result:
+            item = dict(zip(keys, row, strict=True))
+            out.setdefault(int(item["ADDR_ID"]), []).append(item)
+        return out
 
 
-def payload(row: Mapping[str, Any]) -> dict[str, Any]:
-    """ADRESSEN row -> customer.upserted payload. A company keeps its name in NAME1 and the
-    person in NAME2 (ANREDE 'Firma'), as CAO's shop import writes it."""
-    is_company = (row.get("ANREDE") or "").strip() == "Firma"
-    company = text_or_none(row["NAME1"]) if is_company else None
-    person = text_or_none(row["NAME2"] if company else row["NAME1"]) or company or ""
-    first, _, last = person.rpartition(" ")
-    gender = {"M": "m", "W": "f", "F": "f"}.get(str(row.get("GESCHLECHT") or "").upper())
+def company_of(row: Mapping[str, Any]) -> str | None:
+    """The company an address names (NAME1, without a typed "Firma"), None for a person."""
+    name1 = text_or_none(row.get("NAME1"))
+    if name1 is None:
+        return None
+    name1, typed_firma = without_firma(name1)
+    marked = (text_or_none(row.get("ANREDE")) or "").casefold() == "firma"
+    attention = any(is_attention_line(row.get(c)) for c in ("NAME2", "NAME3"))
+    return name1 if typed_firma or marked or attention else None
+
+
+def main_contact(email: str, contacts: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The contact person an account of ``email`` is named after (module docstring): the
+    named contact with that e-mail, else the oldest named contact, else None."""
+    named = sorted((c for c in contacts
+                    if text_or_none(c.get("NAME")) or text_or_none(c.get("VORNAME"))),
+                   key=lambda c: int(c["REC_ID"]))
+    wanted = email.strip().casefold()
+    same = (c for c in named if (text_or_none(c.get("EMAIL")) or "").casefold() == wanted)
+    return next(same, named[0] if named else None)
+
+
+def _person_line(row: Mapping[str, Any]) -> str | None:
+    """A company's line naming its person: the attention line, else NAME2 (not "c/o")."""
+    lines = [text_or_none(row.get(c)) for c in ("NAME2", "NAME3")]
+    marked = next((line for line in lines if is_attention_line(line)), None)
+    if marked is not None or lines[0] is None or is_care_of(lines[0]):
+        return marked
+    return lines[0]
+
+
+def person_of(row: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]] = ()
+              ) -> PersonName:
+    """Who the account of an ADRESSEN row is named after (module docstring), with gender."""
+    geschlecht = _GESCHLECHT.get(str(row.get("GESCHLECHT") or "").strip().upper())
+    company = company_of(row)
+    contact = main_contact(str(row["EMAIL"]), contacts) if company else None
+    if contact is not None:
+        name = contact_name(contact.get("VORNAME"), contact.get("NAME"), contact.get("ANREDE"))
+        return PersonName(name.first, name.last, name.gender or geschlecht)
+    line = _person_line(row) if company else row.get("NAME1")
+    name = split_person_name(line, salutation=row.get("ANREDE"))
+    return PersonName(name.first, name.last, geschlecht or name.gender)
+
+
+def payload(row: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]] = ()
+            ) -> dict[str, Any]:
+    """ADRESSEN row and its contact persons -> customer.upserted payload."""
+    company = company_of(row)
+    person = person_of(row, contacts)
+    # Phoenix needs a last name: a company without a person is named after itself.
+    fallback = company or text_or_none(row.get("NAME1")) or str(row["EMAIL"]).strip()
     dob = row.get("KUN_GEBDATUM")
     level = row.get("PR_EBENE")
     return {
@@ -79,9 +198,9 @@ def payload(row: Mapping[str, Any]) -> dict[str, Any]:
         "shop_customer_id": row["SHOP_KUNDE_ID"] if (row.get("SHOP_KUNDE_ID") or -1) > 0
         else None,
         "email": str(row["EMAIL"]).strip(),
-        "gender": gender,
-        "firstname": first or None,
-        "lastname": last or person or str(row["EMAIL"]),
+        "gender": person.gender,
+        "firstname": person.first,
+        "lastname": person.last or fallback,
         "company": company,
         "telephone": text_or_none(row.get("TELE1")),
         "date_of_birth": dob.isoformat() if isinstance(dob, date) else None,

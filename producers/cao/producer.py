@@ -263,6 +263,7 @@ class CaoProducer:
         after = 0
         while True:
             changed = self.customers.changed(conn, after=after, limit=PAGE)
+            contacts = self.customers.contacts(conn, [row for row, _, _ in changed])
             conn.commit()
             if not changed:
                 return
@@ -270,7 +271,7 @@ class CaoProducer:
             events, stored = [], []
             for row, src_hash, last in changed:
                 version = ev.next_version(last)
-                body = customer_payload(row)
+                body = customer_payload(row, contacts.get(int(row["REC_ID"]), []))
                 events.append(self._make("customer.upserted", body["erp_id"], version, body))
                 stored.append((body["erp_id"], src_hash, version, None, None))
             published = self._publish(events, report)

@@ -96,3 +96,65 @@ def test_customers_of_another_cao_shop_or_not_marked_get_no_account(erp, phoenix
 
     assert report.published["customer.upserted"] == 1      # the other shop's customer
     assert phoenix_db.scalar("SELECT COUNT(*) FROM customers") == 0
+
+
+def add_contact(erp: Any, addr_id: int = 1, **changes: Any) -> None:
+    row = {"ADDR_ID": addr_id, "ANREDE": "Frau", "VORNAME": "Petra", "NAME": "Schmidt",
+           "EMAIL": "info@mueller.example"}
+    row.update(changes)
+    erp.execute(f"INSERT INTO adressen_asp ({', '.join(row)}) VALUES "
+                f"({', '.join(['%s'] * len(row))})", tuple(row.values()))
+
+
+def add_company(erp: Any, **changes: Any) -> None:
+    add_erp_customer(erp, ANREDE="Firma", NAME1="Müller GmbH", GESCHLECHT="-",
+                     EMAIL="info@mueller.example", **changes)
+
+
+def names(shop: Any) -> tuple[Any, ...]:
+    """(first, last, gender) of the account, (company, first, last) of its address."""
+    return tuple(shop.rows(
+        "SELECT c.customers_firstname, c.customers_lastname, c.customers_gender, "
+        "a.entry_company, a.entry_firstname, a.entry_lastname FROM customers c "
+        "JOIN address_book a ON a.address_book_id = c.customers_default_address_id")[0])
+
+
+def test_a_company_account_is_named_after_its_contact_person(erp, phoenix_db, namespace):
+    """The contact with the address's e-mail names the account, not NAME2 or the first one."""
+    add_company(erp, NAME2="z. Hd. Herrn Meier")
+    add_contact(erp, VORNAME="Hans", NAME="Meier", ANREDE="Herr", EMAIL="hans@mueller.example")
+    add_contact(erp)
+    settings = settings_for(namespace, erp, [shop_entry("web", phoenix_db)])
+
+    produce(settings)
+    consume(settings, "web")
+
+    assert names(phoenix_db) == ("Petra", "Schmidt", "f", "Müller GmbH", "Petra", "Schmidt")
+
+
+def test_a_changed_contact_person_renames_the_account(erp, phoenix_db, namespace):
+    add_company(erp)
+    add_contact(erp)
+    settings = settings_for(namespace, erp, [shop_entry("web", phoenix_db)])
+    produce(settings)
+    consume(settings, "web")
+
+    erp.execute("UPDATE adressen_asp SET VORNAME = 'Petra Maria'")   # ADRESSEN unchanged
+    report = produce(settings)
+    consume(settings, "web")
+
+    assert report.published["customer.upserted"] == 1
+    assert names(phoenix_db)[:2] == ("Petra Maria", "Schmidt")
+    assert produce(settings).published["customer.upserted"] == 0     # idle: nothing
+
+
+def test_a_company_without_contact_is_named_after_its_attention_line(erp, phoenix_db,
+                                                                     namespace):
+    """The tester's case: NAME2 "z. Hd. Frau Petra Schmidt" was first name "z. Hd. Frau Petra"."""
+    add_company(erp, NAME2="z. Hd. Frau Petra Schmidt")
+    settings = settings_for(namespace, erp, [shop_entry("web", phoenix_db)])
+
+    produce(settings)
+    consume(settings, "web")
+
+    assert names(phoenix_db) == ("Petra", "Schmidt", "f", "Müller GmbH", "Petra", "Schmidt")
