@@ -95,9 +95,11 @@ from sqlalchemy.engine import URL
 
 from consumers.binder import DDL as LINK_DDL
 from consumers.cao import CaoOrderApplier
+from consumers.cao.documents import ROUNDING_TEXT
 from producers.oscommerce import PhoenixOrderProducer
 from shopbridge import events as ev
 from shopbridge import sample, topology
+from tests.phoenix_checkout import Checkout, Line  # the shop's own arithmetic (test oracle)
 
 REFERENCE = Path(os.environ.get("SHOPBRIDGE_REFERENCE_DIR", REPO.parent / "shared" / "reference"))
 CAO_SQL = REFERENCE / "cao-faktura" / "schema.sql"
@@ -228,21 +230,13 @@ def make_order(rnd: random.Random, products: Sequence[Product], registered: Sequ
     first, second = rnd.sample(list(products), 2)
     quantity = rnd.randint(1, 3)
     lines = [(first, quantity, first.price + ATTRIBUTE[2], True), (second, 1, second.price, False)]
-    # The totals as checkout writes them, consistent with what the importer computes (net
-    # positions, shipping taxed at code 2, VAT rounded per code), so no order gets a note.
-    nets = {code: Decimal(0) for code in RATES}
-    for product, qty, unit, _ in lines:
-        nets[product.code] += money(unit * qty)
-    subtotal = sum(nets.values(), Decimal(0))
-    nets[2] += money(SHIPPING_NET)
-    vat = {code: money(net * RATES[code] / 100) for code, net in nets.items() if net}
-    gross = sum((nets[c] + vat[c] for c in vat), Decimal(0))
-    totals = [("ot_subtotal", "Zwischensumme:", subtotal, 1),
-              ("ot_shipping", SHIPPING_TITLE, SHIPPING_NET, 2),
-              ("ot_tax", "MwSt.:", sum(vat.values(), Decimal(0)), 3),
-              ("ot_total", "Summe:", gross, 4)]
+    # The totals as a net-priced Phoenix checkout writes them (shipping taxed at 19 %).
+    checkout = Checkout([Line(unit, RATES[product.code], qty) for product, qty, unit, _ in lines],
+                        gross=False, shipping_cost=SHIPPING_NET, shipping_tax=RATES[2],
+                        shipping_title=SHIPPING_TITLE)
     return OrderSpec(person=person, delivery=delivery, payment=rnd.choice(list(PAYMENTS)),
-                     lines=lines, totals=totals, gross=gross, comment=rnd.choice(COMMENTS),
+                     lines=lines, totals=checkout.rows, gross=checkout.charged,
+                     comment=rnd.choice(COMMENTS),
                      placed=datetime.now(UTC).replace(tzinfo=None, microsecond=0))
 
 
@@ -540,12 +534,17 @@ def verify(env: Env, conn: pymysql.Connection, ids: Sequence[int]) -> dict[str, 
     holds."""
     checks: dict[str, Any] = {"expected": len(ids)}
     checks["journals"] = scalar(conn, "SELECT COUNT(*) FROM journal")
-    checks["positions"] = scalar(conn, "SELECT COUNT(*) FROM journalpos")
+    # A net-priced shop's cent between its rounded VAT and its total is a position of its own.
+    checks["positions"] = scalar(conn, "SELECT COUNT(*) FROM journalpos WHERE BEZEICHNUNG "
+                                       "<> %s", (ROUNDING_TEXT,))
+    checks["rounding positions"] = scalar(conn, "SELECT COUNT(*) FROM journalpos WHERE "
+                                                "BEZEICHNUNG = %s", (ROUNDING_TEXT,))
     checks["journals without 3 positions"] = scalar(conn, """
         SELECT COUNT(*) FROM journal j
-        LEFT JOIN (SELECT JOURNAL_ID, COUNT(*) AS n FROM journalpos GROUP BY JOURNAL_ID) p
+        LEFT JOIN (SELECT JOURNAL_ID, COUNT(*) AS n FROM journalpos WHERE BEZEICHNUNG <> %s
+                   GROUP BY JOURNAL_ID) p
           ON p.JOURNAL_ID = j.REC_ID
-        WHERE COALESCE(p.n, 0) <> 3""")
+        WHERE COALESCE(p.n, 0) <> 3""", (ROUNDING_TEXT,))
     checks["duplicate SHOP_ORDERID"] = scalar(
         conn, "SELECT COUNT(*) - COUNT(DISTINCT SHOP_ID, SHOP_ORDERID) FROM journal")
     checks["duplicate VRENUM"] = scalar(
@@ -979,7 +978,8 @@ def render(args: argparse.Namespace, facts: dict[str, str], bulk: Bulk, idle: Id
         + f" (sum {sum(cpu.values()):.2f} s of {2 * bulk.total_s:.2f} core-s) |",
         f"| CAO after the bulk phase: journals / positions / journals without 3 positions / "
         f"duplicate SHOP_ORDERID / duplicate numbers / orders missing / gross mismatches / "
-        f"import rows not complete / import notes | {c.get('journals')} / "
+        f"import rows not complete / import notes (rounding positions: "
+        f"{c.get('rounding positions')}) | {c.get('journals')} / "
         f"{c.get('positions')} / {c.get('journals without 3 positions')} / "
         f"{c.get('duplicate SHOP_ORDERID')} / {c.get('duplicate VRENUM')} / "
         f"{c.get('orders missing in CAO')} / {c.get('gross total mismatches')} / "

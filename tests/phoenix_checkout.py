@@ -67,6 +67,7 @@ class Checkout:
     gross: bool                     # DISPLAY_PRICE_WITH_TAX
     shipping_cost: Decimal | None = None   # the module's net cost; None: no shipping line
     shipping_tax: Decimal = Decimal(0)     # the module's tax class rate; 0: untaxed
+    shipping_title: str = "Pauschale Versandkosten:"
     rows: list[tuple[str, str, Decimal, int]] = field(default_factory=list)
     text: dict[str, Decimal] = field(default_factory=dict)   # title -> shown amount
     line_shown: list[Decimal] = field(default_factory=list)
@@ -101,7 +102,7 @@ class Checkout:
                 total += on_shipping
                 if self.gross:
                     cost += on_shipping
-            rows.append(("ot_shipping", "Pauschale Versandkosten:", cost, 2))
+            rows.append(("ot_shipping", self.shipping_title, cost, 2))
         rows += [("ot_tax", key, value, 3) for key, value in groups.items() if value > 0]
         rows.append(("ot_total", "Summe:", total, 4))
         self.rows = [(cls, title, stored(value), order) for cls, title, value, order in rows]
