@@ -140,6 +140,16 @@ def cao_db(make_db: Callable[..., Database]) -> Database:
     return db
 
 
+# The CAO articles the order tests book: (REC_ID, ARTNUM, KURZNAME).
+ORDER_ARTICLES = [(1, "A-000001", "Gießkanne"), (2, "A-000002", "Buch"),
+                  (30, "KB-30", "Kaffeebecher")]
+
+
+def add_cao_articles(db: Database, rows: list[tuple[int, str, str]] = ORDER_ARTICLES) -> None:
+    """Articles an imported order may book (the importer refuses lines CAO lacks)."""
+    db.execute("INSERT INTO artikel (REC_ID, ARTNUM, KURZNAME) VALUES (%s, %s, %s)", rows)
+
+
 @pytest.fixture
 def erp(cao_db: Database) -> Database:
     """The CAO test database with number ranges and countries, as a real installation has."""

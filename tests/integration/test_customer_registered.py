@@ -20,7 +20,7 @@ from producers.oscommerce.customers import PhoenixCustomerProducer
 from shopbridge import config as cfg
 from shopbridge import events as ev
 from shopbridge import schemas
-from tests.conftest import Database, settings_for, shop_entry
+from tests.conftest import Database, add_cao_articles, settings_for, shop_entry
 from tests.integration import test_order_import as orders_into_cao
 from tests.integration.test_order_producer import drain_erp_queue
 
@@ -199,6 +199,7 @@ def test_a_registration_makes_one_cao_address_that_redelivery_and_orders_reuse(
         (addr_id, "Müller", "Anna", "anna@example.org")]
     assert erp.scalar("SELECT COUNT(*) FROM adressen_lief") == 0
 
+    add_cao_articles(erp)
     result = applier.apply([orders_into_cao.order(17, customer_id=customers_id)])
 
     assert result.applied == 1

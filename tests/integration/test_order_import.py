@@ -15,7 +15,7 @@ from shopbridge import config as cfg
 from shopbridge import dlq, topology
 from shopbridge import events as ev
 from shopbridge.publisher import OutMessage, Publisher
-from tests.conftest import AMQP_URL, config_data, shop_entry
+from tests.conftest import AMQP_URL, add_cao_articles, config_data, shop_entry
 
 ORDERS = {"payment_methods": {"Cash on Delivery": 3, "Vorkasse": 1},
           "shipping_methods": {"Flat Rate": 2}, "countries": {"DE": "D"}}
@@ -71,8 +71,7 @@ def order(order_id: int = 17, *, email: str = "anna@example.org", guest: bool = 
 @pytest.fixture(autouse=True)
 def articles(erp: Any) -> None:
     """The CAO articles the orders of this module book."""
-    erp.execute("INSERT INTO artikel (REC_ID, ARTNUM, KURZNAME) VALUES (%s, %s, %s)",
-                [(1, "A-000001", "Gießkanne"), (2, "A-000002", "Buch")])
+    add_cao_articles(erp)
 
 
 def publish_confirmed(namespace: str, body: bytes) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -15,10 +16,10 @@ from consumers.cao import CaoOrderApplier
 from consumers.runner import ShopConsumer
 from shopbridge import config as cfg
 from shopbridge import topology
-from tests.conftest import config_data, shop_entry
+from tests.conftest import add_cao_articles, config_data, shop_entry
 from tests.helpers import consume, produce
 from tests.integration.test_order_import import ORDERS
-from tests.integration.test_order_producer import Order, add_order
+from tests.integration.test_order_producer import Item, Order, add_order
 
 TRACKING = "00340434161094042557"
 
@@ -51,7 +52,10 @@ def smtp() -> Iterator[tuple[Inbox, int, list[Controller]]]:
 
 
 def setup(erp: Any, phoenix_db: Any, namespace: str, port: int) -> tuple[cfg.Settings, int]:
-    orders_id = add_order(phoenix_db, Order(email="erika@example.de"), comment="Danke!")
+    add_cao_articles(erp)
+    mug = Item(30, "Kaffeebecher", Decimal("8.4034"), Decimal("8.4034"), model="KB-30")
+    orders_id = add_order(phoenix_db, Order(email="erika@example.de", items=(mug,)),
+                          comment="Danke!")
     mail = {"host": "127.0.0.1", "port": port, "security": "none",
             "sender": "shop@example.de",
             "tracking_urls": {"DHL": "https://www.dhl.de/de/privatkunden.html?piececode={code}"}}
