@@ -104,6 +104,28 @@ class Binder:
             (entity_type, *wanted))
         return {key: int(target) for key, target in rows}
 
+    def linked_to(self, conn: Connection, entity_type: str,
+                  target_ids: Iterable[int]) -> dict[str, tuple[int, str | None]]:
+        """ERP key -> (target id, content hash) of the links pointing at these targets
+        (read only, no lock; index idx_shopbridge_link_target)."""
+        wanted = sorted(set(target_ids))
+        if not wanted:
+            return {}
+        rows = conn.exec_driver_sql(
+            f"SELECT entity_key, target_id, content_hash FROM {LINK_TABLE} WHERE "
+            f"entity_type = %s AND target_id IN ({', '.join(['%s'] * len(wanted))})",
+            (entity_type, *wanted))
+        return {key: (int(target), content_hash) for key, target, content_hash in rows}
+
+    def forget(self, conn: Connection, entity_type: str, keys: Iterable[str]) -> int:
+        """Delete the link rows of ``keys``; returns how many there were."""
+        ordered = sorted(set(keys))
+        if not ordered:
+            return 0
+        return conn.exec_driver_sql(
+            f"DELETE FROM {LINK_TABLE} WHERE entity_type = %s AND entity_key IN "
+            f"({', '.join(['%s'] * len(ordered))})", (entity_type, *ordered)).rowcount
+
     def save(self, conn: Connection, links: Iterable[Link]) -> int:
         """Write back every link that changed in this batch."""
         # The timestamp is a parameter, not NOW(6): PyMySQL batches executemany into one

@@ -6,9 +6,10 @@ in it is valid and appliable on its own.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -99,6 +100,19 @@ def next_version(last: int | None) -> int:
     time in microseconds, bumped above the last stored version, cannot repeat.
     """
     return max(time.time_ns() // 1000, (last or 0) + 1)
+
+
+def dims_hash(dims: Mapping[str, str]) -> str:
+    """Fingerprint of a variant's values per dimension ({"A": "Blau", "B": "XL"}).
+
+    The key that joins a product.upserted child (``variants[].dims``) to an ordered option
+    combination: the osCommerce consumer stores it with each child's link, the order producer
+    computes it from the ordered values. Canonical form: ``A=Blau<US>B=XL`` (dimensions in
+    order, US = the ASCII unit separator, which no DIM value holds), so SQL can compute it too:
+    ``MD5(CONCAT_WS(CHAR(31), 'A=Blau', 'B=XL'))``.
+    """
+    canonical = "\x1f".join(f"{dim}={dims[dim]}" for dim in sorted(dims))
+    return hashlib.md5(canonical.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def encode(events: Iterable[dict[str, Any]]) -> bytes:

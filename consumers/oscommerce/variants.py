@@ -31,6 +31,15 @@ is left, and so on. If some child's price is then not master + the sum of its va
 Attributes: a product's rows of pipeline-owned options are exactly the ERP's set; changed
 prices are updated in place (ids stay), rows of removed children are deleted. Combinations
 the ERP lacks (e.g. red in XL) are still selectable in osCommerce: it has no combinations.
+
+Children: an order line names the chosen options only as text (NOTES 5), so each child is
+remembered for the order producer (``producers/oscommerce/variants.py``) in the same transaction
+as the attribute rows: link entity 'variant', key = the child's ERP id, target = the master's
+products_id, content_hash = ``events.dims_hash`` of its values ("A=Blau<US>B=XL"). Written only
+for products that have or had pipeline-owned attributes, in one read and at most one delete and
+one upsert per batch; a shop without variants pays nothing. A child that left the master loses
+its row; one that moved to another master is re-pointed. A master that is deleted or leaves the
+selection keeps its rows: an order placed before may still arrive and must find its child.
 """
 
 from __future__ import annotations
@@ -44,12 +53,13 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.config import VARIANT_DIMENSIONS
 from shopbridge.errors import MappingError
+from shopbridge.events import dims_hash
 
 from ..binder import LINK_TABLE, Binder, Link
 from .tables import NAME_MAX, PRICE_MAX
 from .text import plain_text
 
-OPTION, VALUE, ALLOCATOR = "option", "option_value", "id_allocator"
+OPTION, VALUE, ALLOCATOR, VARIANT = "option", "option_value", "id_allocator", "variant"
 DIMENSIONS = VARIANT_DIMENSIONS
 CENT = Decimal("0.0001")        # options_values_price decimal(15,4)
 
@@ -72,16 +82,29 @@ class Attribute:
 
 
 @dataclass(frozen=True, slots=True)
+class Child:
+    erp_id: int
+    dims: tuple[tuple[str, str], ...]           # (dimension, ERP value), dimensions in order
+
+    @property
+    def dims_hash(self) -> str:
+        return dims_hash(dict(self.dims))
+
+
+@dataclass(frozen=True, slots=True)
 class Variants:
-    """A product's options and attribute rows in this shop (empty: no variants)."""
+    """A product's options, attribute rows and children in this shop (empty: no variants)."""
 
     options: tuple[Option, ...] = ()
     attributes: tuple[Attribute, ...] = ()
+    children: tuple[Child, ...] = ()            # by ERP id
 
     def data(self) -> list[Any]:
-        """Plain data for the product's content hash."""
+        """Plain data for the product's content hash (a child's id or values changing must
+        rewrite its link even where the attribute rows stay the same)."""
         return [[[o.dim, [list(n) for n in o.names]] for o in self.options],
-                [[a.dim, a.value, str(a.delta)] for a in self.attributes]]
+                [[a.dim, a.value, str(a.delta)] for a in self.attributes],
+                [[c.erp_id, [list(d) for d in c.dims]] for c in self.children]]
 
 
 NO_VARIANTS = Variants()
@@ -169,7 +192,9 @@ def map_variants(payload: Mapping[str, Any], *, price: Decimal, price_level: int
                                f"{value!r} ({delta}) does not fit decimal(15,4)")
         attributes.append(Attribute(dim, value, delta.quantize(CENT)))
     return Variants(tuple(options), tuple(sorted(
-        attributes, key=lambda a: DIMENSIONS.index(a.dim))))     # stable: first-seen order
+        attributes, key=lambda a: DIMENSIONS.index(a.dim))),     # stable: first-seen order
+        tuple(sorted((Child(int(c["erp_id"]), tuple(sorted(c["dims"].items())))
+                      for c in children), key=lambda c: c.erp_id)))
 
 
 def _plain(text: str) -> str:
@@ -203,8 +228,23 @@ class VariantWriter:
                               "products_options_values_id")
         self._write_options(conn, options, option_ids)
         self._write_values(conn, keys, value_ids, option_ids)
-        self._write_attributes(conn, products, option_ids, value_ids,
-                               set(owned.values()) | set(option_ids.values()))
+        had = self._write_attributes(conn, products, option_ids, value_ids,
+                                     set(owned.values()) | set(option_ids.values()))
+        self._write_children(conn, products, had)
+
+    def _write_children(self, conn: Connection, products: Mapping[int, Variants],
+                        had: set[int]) -> None:
+        """Link each child to its master (see the module docstring, "Children")."""
+        pids = had | {pid for pid, variants in products.items() if variants.children}
+        if not pids:
+            return
+        wanted = {str(child.erp_id): (pid, child.dims_hash)
+                  for pid, variants in sorted(products.items()) for child in variants.children}
+        existing = self.binder.linked_to(conn, VARIANT, pids)
+        self.binder.forget(conn, VARIANT, [k for k in existing if k not in wanted])
+        self.binder.save(conn, [
+            Link(VARIANT, key, target_id=pid, content_hash=digest, dirty=True)
+            for key, (pid, digest) in wanted.items() if existing.get(key) != (pid, digest)])
 
     def _ids(self, conn: Connection, entity: str, keys: Sequence[str], table: str,
              column: str) -> dict[str, int]:
@@ -269,10 +309,11 @@ class VariantWriter:
     @staticmethod
     def _write_attributes(conn: Connection, products: Mapping[int, Variants],
                           option_ids: Mapping[str, int], value_ids: Mapping[str, int],
-                          owned: set[int]) -> None:
+                          owned: set[int]) -> set[int]:
+        """Returns the products that had attribute rows of pipeline-owned options."""
         pids = sorted(products)
         if not pids or not owned:
-            return
+            return set()
         wanted = {(pid, option_ids[a.dim], value_ids[a.key]):
                   (abs(a.delta), "-" if a.delta < 0 else "+")
                   for pid, variants in products.items() for a in variants.attributes}
@@ -285,8 +326,10 @@ class VariantWriter:
         kept: set[tuple[int, int, int]] = set()
         gone: list[int] = []
         changed: list[tuple[Any, ...]] = []
+        had: set[int] = set()
         for attr_id, pid, oid, vid, price, prefix in existing:
             key = (int(pid), int(oid), int(vid))
+            had.add(key[0])
             if key not in wanted or key in kept:
                 gone.append(int(attr_id))
                 continue
@@ -306,3 +349,4 @@ class VariantWriter:
                 "VALUES (%s, %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
                 "options_values_price = VALUES(options_values_price), "
                 "price_prefix = VALUES(price_prefix)", changed)
+        return had

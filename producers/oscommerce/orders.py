@@ -10,6 +10,10 @@ so a final order is also complete.
 Each page of final orders is published (packed, windowed confirms) and only then recorded in
 ``shopbridge_order_out``, so a crash re-publishes rather than loses (as the CAO producer does);
 the ERP side deduplicates by ``entity_key`` (``<shop>:<orders_id>``).
+
+A line that ordered a variant (options the pipeline created from the ERP's dimensions) names
+the master's article in ``erp_id`` and the child's in ``variant`` (``variants.py``), read
+from the consumer's link table in a few queries per page.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from shopbridge.errors import PermanentError
 from shopbridge.publisher import BrokerSession, pack
 
 from .published import PublishedLog
+from .variants import VariantResolver
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +136,15 @@ def _address(order: Mapping[str, Any], key: str) -> dict[str, Any]:
 def build_payload(shop: str, order: Mapping[str, Any], items: Sequence[Mapping[str, Any]],
                   attributes: Mapping[int, Sequence[Mapping[str, Any]]],
                   totals: Sequence[Mapping[str, Any]], first_history: Mapping[str, Any],
-                  erp_ids: Mapping[int, int], *, prices_include_tax: bool) -> dict[str, Any]:
+                  erp_ids: Mapping[int, int], *, prices_include_tax: bool,
+                  variants: Mapping[int, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The order.placed payload of one order (pure: rows in, dict out, not validated).
 
     Args:
         prices_include_tax: the shop's DISPLAY_PRICE_WITH_TAX: how checkout rounded the lines.
+        variants: orders_products_id -> ``items[].variant`` of lines that ordered one.
     """
+    variants = variants or {}
     registered = order["registered_id"] is not None
     dob = order["customers_dob"]
     comment = first_history.get("comments")
@@ -179,6 +187,8 @@ def build_payload(shop: str, order: Mapping[str, Any], items: Sequence[Mapping[s
                 "price_net": _money(a["options_values_price"]),
                 "prefix": (a["price_prefix"] or "").strip(),
             } for a in attributes.get(item["orders_products_id"], ())],
+            **({"variant": variants[item["orders_products_id"]]}
+               if item["orders_products_id"] in variants else {}),
         } for line, item in enumerate(items, start=1)],
         "totals": [{
             "class": t["class"], "title": t["title"], "value": _money(t["value"]),
@@ -205,6 +215,7 @@ class PhoenixOrderProducer:
         self.source_name = f"oscommerce:{shop.name}"
         self.session = BrokerSession(broker, [topology.Target.for_erp(shop.tenant)])
         self.stop_event = threading.Event()
+        self.variants = VariantResolver(link_table=LINK_TABLE, shop=shop.name)
 
     def close(self) -> None:
         self.session.close()
@@ -255,7 +266,8 @@ class PhoenixOrderProducer:
             "JOIN (SELECT MIN(orders_status_history_id) AS first_id FROM orders_status_history "
             f"WHERE orders_id IN ({marks}) GROUP BY orders_id) f "
             "ON f.first_id = h.orders_status_history_id")
-        erp_ids = self._erp_ids(conn, {i["products_id"] for i in items})
+        linked = bool(items) and has_table(conn, LINK_TABLE)
+        erp_ids = self._erp_ids(conn, {i["products_id"] for i in items}) if linked else {}
         gross = prices_include_tax(conn)
 
         by_order: dict[int, list[Mapping[str, Any]]] = {}
@@ -264,6 +276,7 @@ class PhoenixOrderProducer:
         by_line: dict[int, list[Mapping[str, Any]]] = {}
         for attribute in attributes:
             by_line.setdefault(attribute["orders_products_id"], []).append(attribute)
+        variants = self.variants.resolve(conn, items, by_line) if linked and by_line else {}
         totals_of: dict[int, list[Mapping[str, Any]]] = {}
         for total in totals:
             totals_of.setdefault(total["orders_id"], []).append(total)
@@ -271,12 +284,12 @@ class PhoenixOrderProducer:
         return [(o["orders_id"], build_payload(
             self.shop.name, o, by_order.get(o["orders_id"], []), by_line,
             totals_of.get(o["orders_id"], []), first.get(o["orders_id"], {}), erp_ids,
-            prices_include_tax=gross))
+            prices_include_tax=gross, variants=variants))
             for o in orders]
 
     def _erp_ids(self, conn: sa.Connection, products: set[int]) -> dict[int, int]:
-        """products_id -> CAO REC_ID, from the consumer's link table (absent: no links yet)."""
-        if not products or not has_table(conn, LINK_TABLE):
+        """products_id -> CAO REC_ID, from the consumer's link table (which must exist)."""
+        if not products:
             return {}
         ordered = sorted(products)
         rows = conn.exec_driver_sql(

@@ -2,7 +2,8 @@
 
 A master "SHIRT" with four children (colour x size, DIM_A x DIM_B) whose ARTNUM is the
 master's plus '-' and a suffix; the shop gets two options and four values with a row for
-every shop language, and the master's attribute rows with the children's price deltas.
+every shop language, and the master's attribute rows with the children's price deltas; each
+child is linked to the master so that an order of the master in Blau/XL names the child.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from typing import Any
 
 from consumers.binder import Binder
 from consumers.oscommerce.variants import VALUE, VariantWriter
+from producers.oscommerce import PhoenixOrderProducer
 from shopbridge import cli, sample
 from shopbridge import config as cfg
+from shopbridge.events import dims_hash
 from tests.conftest import config_data, fill_cao, shop_entry
 from tests.helpers import storefront, sync, to_toml
+from tests.integration.test_order_producer import Item, Order, add_order, drain_erp_queue
 
 EN, DE = 1, 2
 NAMES = {"A": {"de": "Farbe", "en": "Colour"}, "B": {"de": "Größe", "en": "Size"}}
@@ -231,6 +235,76 @@ def test_prices_that_are_not_additive_per_dimension_dead_letter_naming_the_varia
 
     assert stats["web"].dead == 1
     assert set(storefront(phoenix_db, DE)) == {"OTHER"}
+
+
+def variant_links(db: Any) -> dict[int, tuple[int, str]]:
+    """Child REC_ID -> (master products_id, hash of its values), as the order producer reads."""
+    return {int(key): (target, digest) for key, target, digest in db.rows(
+        "SELECT entity_key, target_id, content_hash FROM shopbridge_link "
+        "WHERE entity_type = 'variant'")}
+
+
+def test_each_child_is_linked_to_its_master_until_it_leaves_and_a_removed_master_keeps_them(
+        cao_db, phoenix_db, namespace):
+    """The links the order producer maps ordered values back through: one per child, gone
+    with the child, kept when the master leaves the shop (an order may still arrive)."""
+    fill_cao(cao_db, articles(), [])
+    config = settings(namespace, cao_db, [shop_entry("web", phoenix_db)])
+    sync(config)
+    rec = dict(cao_db.rows("SELECT ARTNUM, REC_ID FROM artikel"))
+    shirt = shop_id(phoenix_db, "SHIRT")
+    assert variant_links(phoenix_db) == {
+        rec[artnum]: (shirt, dims_hash({"A": a, "B": b})) for artnum, a, b, *_ in CHILDREN}
+
+    cao_db.execute("DELETE FROM artikel WHERE ARTNUM LIKE 'SHIRT-RT-%%'")
+    sync(config)
+    kept = variant_links(phoenix_db)
+    assert set(kept) == {rec["SHIRT-BL-M"], rec["SHIRT-BL-XL"]}
+
+    cao_db.execute("UPDATE artikel SET SHOP_ID = -1 WHERE ARTNUM = 'SHIRT'")
+    report, stats = sync(config)
+    assert report.published["product.deleted"] == 1 and stats["web"].dead == 0
+    assert "SHIRT" not in storefront(phoenix_db, DE)
+    assert variant_links(phoenix_db) == kept
+
+
+def test_an_ordered_variant_names_the_child_article_and_a_missing_combination_its_values(
+        cao_db, phoenix_db, namespace):
+    """Given the shirt synced and its child Rot/XL then deleted in CAO, an order line in
+    Farbe Blau / Größe XL names SHIRT-BL-XL's REC_ID as its variant (the master stays the
+    line's article, the options stay text); Rot/XL, still offered (osCommerce has no
+    combinations), has its values and erp_id null: a note for the ERP, not a failure."""
+    fill_cao(cao_db, articles(), [])
+    config = settings(namespace, cao_db, [shop_entry("web", phoenix_db)])
+    sync(config)
+    cao_db.execute("DELETE FROM artikel WHERE ARTNUM = 'SHIRT-RT-XL'")
+    _, stats = sync(config)
+    assert stats["web"].dead == 0
+    rec = dict(cao_db.rows("SELECT ARTNUM, REC_ID FROM artikel"))
+    shirt = shop_id(phoenix_db, "SHIRT")
+
+    def line(colour: str, size: str, colour_delta: str, size_delta: str) -> Item:
+        return Item(shirt, "T-Shirt", Decimal("20.0000"), Decimal("22.5000"), model="SHIRT",
+                    attributes=[("Farbe", colour, abs(Decimal(colour_delta)),
+                                 "-" if colour_delta.startswith("-") else "+"),
+                                ("Größe", size, Decimal(size_delta), "+")])
+
+    add_order(phoenix_db, Order(items=[line("Blau", "XL", "0", "2.5"),
+                                       line("Rot", "XL", "-1", "2.5")]))
+    producer = PhoenixOrderProducer(broker=config.broker, shop=config.tenants[0].shop("web"))
+    try:
+        producer.prepare()
+        assert producer.run_once().published == 1
+    finally:
+        producer.close()
+
+    [event] = drain_erp_queue(config)
+    blue, red = event["payload"]["items"]
+    assert (blue["erp_id"], blue["sku"]) == (rec["SHIRT"], "SHIRT")
+    assert blue["variant"] == {"erp_id": rec["SHIRT-BL-XL"], "dims": {"A": "Blau", "B": "XL"}}
+    assert [(a["option"], a["value"]) for a in blue["attributes"]] == [
+        ("Farbe", "Blau"), ("Größe", "XL")]
+    assert red["variant"] == {"erp_id": None, "dims": {"A": "Rot", "B": "XL"}}
 
 
 def test_two_consumers_allocating_value_ids_at_once_never_take_the_same_id(phoenix_db):

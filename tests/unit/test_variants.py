@@ -6,12 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from consumers.oscommerce.variants import NO_VARIANTS, map_variants, split_deltas
+from consumers.oscommerce.variants import NO_VARIANTS, Child, map_variants, split_deltas
 from producers.cao.variants import Candidate, attach, master_artnums, match
 from shopbridge import config as cfg
 from shopbridge import schemas
 from shopbridge.config import VariantConfig
 from shopbridge.errors import ConfigError, MappingError
+from shopbridge.events import dims_hash
 from tests.unit.test_events import event, product_payload
 
 NAMES = {"A": {"de": "Farbe", "en": "Colour"}, "B": {"de": "Größe"}}
@@ -96,6 +97,27 @@ def test_the_shop_gets_one_option_per_dimension_named_per_language_with_signed_d
         ("A:Blau", Decimal("2.5000")), ("A:Rot", Decimal("-1.0000"))]
     assert map_variants(product_payload(), price=Decimal(1), price_level=1,
                         language_ids={"de": 2}, what="p") == NO_VARIANTS
+
+
+def test_the_children_are_mapped_with_their_erp_id_and_values_and_are_part_of_the_hash():
+    """Their links are rewritten when a child changes, even where the attributes do not."""
+    def mapped(body: dict) -> object:
+        return map_variants(body, price=Decimal("10"), price_level=1,
+                            language_ids={"de": 2}, what="p")
+
+    body = _payload()
+    assert mapped(body).children == (Child(2, (("A", "Blau"),)), Child(3, (("A", "Rot"),)))
+    before = mapped(body).data()
+    body["variants"][1]["erp_id"] = 4                 # Rot is another article now
+    assert mapped(body).attributes == mapped(_payload()).attributes
+    assert mapped(body).data() != before
+
+
+def test_the_hash_of_a_variants_values_ignores_their_order_and_sql_can_compute_it():
+    assert dims_hash({"B": "XL", "A": "Blau"}) == dims_hash({"A": "Blau", "B": "XL"})
+    # SELECT MD5(CONCAT_WS(CHAR(31), 'A=Blau', 'B=XL'))
+    assert dims_hash({"A": "Blau", "B": "XL"}) == "de360ab6dfedebdbead710338d468cad"
+    assert dims_hash({"A": "Blau"}) != dims_hash({"B": "Blau"})
 
 
 def test_a_dimension_without_a_name_is_a_mapping_error_naming_the_field():
