@@ -41,7 +41,10 @@ from .statuses import StatusSource
 log = logging.getLogger(__name__)
 
 PAGE = 2000                   # articles per change page (also the MyISAM lock granularity)
-PAYLOAD_FORMAT = 4            # bump when payload.build changes: republishes every article
+# Bump when payload.build changes: republishes every article. 5: once more after the shop
+# consumers learnt to link a master's children (ordered variants book the child, issue 8);
+# without it a master that never changes would keep its variants unlinked.
+PAYLOAD_FORMAT = 5
 
 
 @dataclass
