@@ -17,9 +17,12 @@ from consumers.oscommerce.variants import VALUE, VariantWriter
 from producers.oscommerce import PhoenixOrderProducer
 from shopbridge import cli, sample
 from shopbridge import config as cfg
+from shopbridge import events as ev
 from shopbridge.events import dims_hash
 from tests.conftest import config_data, fill_cao, shop_entry
 from tests.helpers import storefront, sync, to_toml
+from tests.integration.test_order_import import applier_for
+from tests.integration.test_order_import import settings as order_settings
 from tests.integration.test_order_producer import Item, Order, add_order, drain_erp_queue
 
 EN, DE = 1, 2
@@ -269,7 +272,7 @@ def test_each_child_is_linked_to_its_master_until_it_leaves_and_a_removed_master
 
 
 def test_an_ordered_variant_names_the_child_article_and_a_missing_combination_its_values(
-        cao_db, phoenix_db, namespace):
+        erp, cao_db, phoenix_db, namespace):
     """Given the shirt synced and its child Rot/XL then deleted in CAO, an order line in
     Farbe Blau / Größe XL names SHIRT-BL-XL's REC_ID as its variant (the master stays the
     line's article, the options stay text); Rot/XL, still offered (osCommerce has no
@@ -305,6 +308,18 @@ def test_an_ordered_variant_names_the_child_article_and_a_missing_combination_it
     assert [(a["option"], a["value"]) for a in blue["attributes"]] == [
         ("Farbe", "Blau"), ("Größe", "XL")]
     assert red["variant"] == {"erp_id": None, "dims": {"A": "Rot", "B": "XL"}}
+
+    # ... and CAO books the child for Blau/XL, the master (with a note) for Rot/XL.
+    importer = order_settings(namespace, erp, payment_methods={"Vorkasse": 1})
+    shirt_before = erp.rows("SELECT * FROM artikel WHERE ARTNUM = 'SHIRT'")
+    assert applier_for(importer, erp).apply([ev.parse(event)]).applied == 1
+    booked = erp.rows("SELECT ARTIKEL_ID, ARTNUM, BEZEICHNUNG FROM journalpos "
+                      "WHERE ARTIKEL_ID > 0 ORDER BY POSITION")
+    assert [b[:2] for b in booked] == [(rec["SHIRT-BL-XL"], "SHIRT-BL-XL"),
+                                       (rec["SHIRT"], "SHIRT")]
+    assert booked[0][2].startswith("T-Shirt\nFarbe: Blau\nGröße: XL")
+    assert "Variante A=Rot / B=XL hat keinen eigenen Artikel in CAO" in booked[1][2]
+    assert erp.rows("SELECT * FROM artikel WHERE ARTNUM = 'SHIRT'") == shirt_before
 
 
 def test_two_consumers_allocating_value_ids_at_once_never_take_the_same_id(phoenix_db):
