@@ -6,8 +6,9 @@ data (languages, tax classes) and the ERP's (tax codes in use).
 
 For the order import (O5) it checks, per shop, what CAO needs (the shop's cao_shop_id, the
 tables, the number ranges) and the mappings against the shop's recent orders (payment and
-shipping methods, countries) and against CAO (payment method ids, LAND, VAT rates). A shop
-with no orders to send and no ``[orders]`` settings is taken not to import orders and is
+shipping methods, countries) and against CAO (payment method ids, LAND, VAT rates), and
+notes the shop's shipping modules whose tax class disagrees with orders.shipping_tax_code. A
+shop with no orders to send and no ``[orders]`` settings is taken not to import orders and is
 not checked for it.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from kombu import Connection
@@ -48,7 +49,7 @@ class ErpOrderFacts:
 
     missing_tables: list[str] = field(default_factory=list)
     number_ranges: Counter[int] | None = None   # REGISTRY MAIN\NUMBERS: VAL_INT -> rows
-    vat_codes: set[int] | None = None           # REGISTRY MAIN\MWST: codes with a rate
+    vat_rates: dict[int, Decimal] | None = None  # REGISTRY MAIN\MWST: code -> rate (%)
     lands: set[str] | None = None               # LAND.ID
     payment_ids: set[int] | None = None         # ZAHLUNGSARTEN.REC_ID (absent or empty: None)
     import_notes: dict[str, Any] = field(default_factory=dict)  # shop -> ImportNotes
@@ -318,6 +319,7 @@ def _check_shop_mappings(conn: DbConnection, shop: ShopConfig, tax_codes: set[in
 def _read_erp_facts(conn: DbConnection, tenant: TenantConfig) -> ErpOrderFacts:
     from consumers.cao.importer import TABLES, read_import_notes
     from consumers.cao.numbers import NUMBERS_KEY
+    from producers.cao.source import registry_vat_rates
 
     names = TableNames.read(conn)
     facts = ErpOrderFacts()
@@ -336,7 +338,7 @@ def _read_erp_facts(conn: DbConnection, tenant: TenantConfig) -> ErpOrderFacts:
         facts.number_ranges = Counter(int(r[0]) for r in conn.exec_driver_sql(
             f"SELECT VAL_INT FROM {t['REGISTRY']} WHERE MAINKEY = %s AND VAL_INT IS NOT NULL",
             (NUMBERS_KEY,)))
-        facts.vat_codes = _vat_codes(conn, t["REGISTRY"])
+        facts.vat_rates = registry_vat_rates(conn, t["REGISTRY"])
     if "LAND" in t:
         facts.lands = {str(r[0]) for r in conn.exec_driver_sql(f"SELECT ID FROM {t['LAND']}")}
     payments = names.find("ZAHLUNGSARTEN")
@@ -347,21 +349,6 @@ def _read_erp_facts(conn: DbConnection, tenant: TenantConfig) -> ErpOrderFacts:
     facts.import_notes = {shop.name: read_import_notes(conn, shop.name, newest=1)
                           for shop in tenant.shops}
     return facts
-
-
-def _vat_codes(conn: DbConnection, registry: str) -> set[int]:
-    """The tax codes REGISTRY MAIN\\MWST gives a rate, read as the importer reads them."""
-    codes = set()
-    rows = conn.exec_driver_sql(f"SELECT NAME, VAL_DOUBLE, VAL_CHAR, VAL_INT FROM {registry} "
-                                f"WHERE MAINKEY = %s", ("MAIN\\MWST",))
-    for name, *values in rows:
-        raw = next((v for v in values if v not in (None, "")), None)
-        try:
-            Decimal(str(raw).replace(",", "."))
-            codes.add(int(name))
-        except (ValueError, InvalidOperation):
-            continue
-    return codes
 
 
 # -- order import: the shop side -------------------------------------------------------------
@@ -387,6 +374,8 @@ def _check_orders(conn: DbConnection, names: TableNames, shop: ShopConfig,
     if not problems:
         report.ok.append(f"shop {shop.name}: order import ready ({usage.orders} recent "
                          "order(s) checked)")
+    if "configuration" in names and "tax_class" in names:
+        _check_shipping_modules(conn, shop, erp, report)
 
 
 def _import_notes(shop: ShopConfig, erp: ErpOrderFacts | None) -> Iterator[str]:
@@ -503,9 +492,93 @@ def _shipping_tax(settings: OrderImportConfig, erp: ErpOrderFacts | None) -> Ite
     from producers.cao.source import DEFAULT_VAT
 
     code = settings.shipping_tax_code
-    if erp is None or erp.vat_codes is None or code in erp.vat_codes:
+    if erp is None or erp.vat_rates is None or code in erp.vat_rates:
         return
     fallback = DEFAULT_VAT.get(code)
     booked = f"the built-in default of {fallback} %" if fallback is not None else "0 % VAT"
     yield (f"warning: orders.shipping_tax_code {code} has no rate in CAO REGISTRY "
            f"MAIN\\MWST: shipping and fees would be booked at {booked}")
+
+
+def _check_shipping_modules(conn: DbConnection, shop: ShopConfig, erp: ErpOrderFacts | None,
+                            report: CheckReport) -> None:
+    """Issue 8: do the shop's shipping modules tax shipping as orders.shipping_tax_code does?
+
+    Phoenix keeps each module's tax class in ``configuration``: MODULE_SHIPPING_INSTALLED
+    lists the module files ('flat.php;item.php'), MODULE_SHIPPING_<CODE>_STATUS 'True' offers
+    the module at checkout (anything else, or no row: not offered), and
+    MODULE_SHIPPING_<CODE>_TAX_CLASS is its tax class; ot_shipping adds tax only when that is
+    > 0, so 0, no number or no row at all means untaxed shipping.
+
+    The importer books shipping at the tax the order itself records and falls back to
+    shipping_tax_code only where the order has no tax rows, so a disagreement breaks no import:
+    it is a note. Untaxed agrees with a code whose CAO rate is 0; tax class N agrees when
+    tax_classes maps the configured code, or another CAO code with the same rate, to N.
+    Phoenix's own rate of class N (which depends on the delivery zone) is not read.
+    """
+    from producers.cao.source import DEFAULT_VAT
+
+    if erp is None:                 # CAO unreadable: already a problem; no rates to compare
+        return
+    code = shop.orders.shipping_tax_code
+    rates = {c: Decimal(r) for c, r in DEFAULT_VAT.items()} | (erp.vat_rates or {})
+    rate = rates.get(code)
+    if rate is None:                # _shipping_tax says so
+        return
+    config = dict(conn.exec_driver_sql(
+        "SELECT configuration_key, configuration_value FROM configuration "
+        "WHERE configuration_key LIKE %s", ("MODULE_SHIPPING_%",)).all())
+    titles = {int(i): t for i, t in conn.exec_driver_sql(
+        "SELECT tax_class_id, tax_class_title FROM tax_class")}
+    percent = f"{rate.normalize():f} %"
+    agree: list[str] = []
+    disabled: list[str] = []
+    for module in _installed(config.get("MODULE_SHIPPING_INSTALLED")):
+        key = f"MODULE_SHIPPING_{module.upper()}_"
+        if config.get(key + "STATUS") != "True":
+            disabled.append(module)
+            continue
+        raw = config.get(key + "TAX_CLASS")
+        class_id = _tax_class(raw)
+        if class_id == 0:
+            if rate == 0:
+                agree.append(module)
+                continue
+            what = ("no tax (tax class 0)" if raw is not None and raw.strip() == "0" else
+                    f"no tax ({key}TAX_CLASS {'not set' if raw is None else repr(raw)})")
+            where = ""
+        else:
+            if any(n == class_id and rates.get(c) == rate for c, n in shop.tax_classes.items()):
+                agree.append(module)
+                continue
+            mapped = shop.tax_classes.get(code)
+            title = titles.get(class_id, "not in table tax_class")
+            what = f"tax class {class_id} ({title})"
+            where = (", which has no tax_classes entry" if mapped is None else
+                     f", which tax_classes maps to class {mapped}")
+        report.notes.append(
+            f"shop {shop.name}: shipping module {module} charges {what}, but "
+            f"orders.shipping_tax_code {code} is {percent} in CAO{where}: orders whose tax "
+            f"rows are missing would book its shipping at {percent}")
+    parts = []
+    if agree:
+        parts.append(f"module(s) {', '.join(agree)} agree with orders.shipping_tax_code {code} "
+                     f"({percent})")
+    if disabled:
+        parts.append(f"module(s) {', '.join(disabled)} not offered (STATUS not 'True'), "
+                     "not compared")
+    if parts:
+        report.ok.append(f"shop {shop.name}: shipping tax: {'; '.join(parts)}")
+
+
+def _installed(value: str | None) -> list[str]:
+    """Module codes from MODULE_SHIPPING_INSTALLED ('flat.php;item.php' -> flat, item)."""
+    return [f.strip().removesuffix(".php") for f in (value or "").split(";") if f.strip()]
+
+
+def _tax_class(raw: str | None) -> int:
+    """A module's TAX_CLASS as ot_shipping uses it: a class > 0 taxes, anything else does not."""
+    try:
+        return max(int(str(raw).strip()), 0)
+    except ValueError:
+        return 0

@@ -44,6 +44,25 @@ TIER_COLUMNS = tuple(f"{c}{k}" for k in (2, 3, 4, 5) for c in ("MENGE", "PREIS")
 DEFAULT_VAT = {0: "0", 1: "7", 2: "19", 3: "0"}
 
 
+def registry_vat_rates(conn: Connection, registry: str) -> dict[int, Decimal]:
+    """STEUER_CODE -> VAT rate in percent as REGISTRY MAIN\\MWST gives it (no defaults).
+
+    ``registry`` is the quoted table name. A row whose NAME is no number or that holds no
+    readable rate (VAL_DOUBLE, else VAL_CHAR with a decimal comma or point, else VAL_INT) is
+    left out.
+    """
+    rates: dict[int, Decimal] = {}
+    rows = conn.exec_driver_sql(f"SELECT NAME, VAL_DOUBLE, VAL_CHAR, VAL_INT FROM {registry} "
+                                f"WHERE MAINKEY = %s", ("MAIN\\MWST",))
+    for name, *values in rows:
+        raw = next((v for v in values if v not in (None, "")), None)
+        try:
+            rates[int(name)] = Decimal(str(raw).replace(",", "."))
+        except (ValueError, InvalidOperation):
+            continue
+    return rates
+
+
 class CaoSource:
     """Reads one tenant's CAO database. Call ``resolve`` once per connection's database."""
 
@@ -118,17 +137,9 @@ class CaoSource:
         return {int(i): str(c).strip().lower() for i, c in rows if c and str(c).strip()}
 
     def vat_rates(self, conn: Connection) -> dict[int, str]:
-        rows = conn.exec_driver_sql(
-            f"SELECT NAME, VAL_DOUBLE, VAL_CHAR, VAL_INT FROM {self.t['REGISTRY']} "
-            f"WHERE MAINKEY = %s", ("MAIN\\MWST",))
         rates = dict(DEFAULT_VAT)
-        for name, val_double, val_char, val_int in rows:
-            try:
-                code = int(name)
-                raw = next(v for v in (val_double, val_char, val_int) if v not in (None, ""))
-                rates[code] = str(Decimal(str(raw).replace(",", ".")).normalize())
-            except (ValueError, StopIteration, InvalidOperation):
-                continue
+        rates.update((code, str(rate.normalize()))
+                     for code, rate in registry_vat_rates(conn, self.t["REGISTRY"]).items())
         return rates
 
     # -- change detection ------------------------------------------------------------------

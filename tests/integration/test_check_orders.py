@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from shopbridge import check, cli, sample
 from tests.conftest import CAO_NAMES, Database, config_data, fill_cao, shop_entry
 from tests.helpers import to_toml
@@ -55,15 +57,41 @@ def add_order(db: Database, *, payment: str = "Cash on Delivery",
     return int(orders_id)
 
 
-def _run(tmp_path, data, capsys) -> tuple[int, list[str], list[str]]:
+def shipping_module(db: Database, module: str, *, status: str = "True",
+                    tax_class: str | None = "0") -> None:
+    """Install (or re-set) a shipping module the way Phoenix's admin does: its file in
+    MODULE_SHIPPING_INSTALLED, its STATUS and TAX_CLASS rows (``None``: no TAX_CLASS row)."""
+    key = f"MODULE_SHIPPING_{module.upper()}_"
+    db.execute("UPDATE configuration SET configuration_value = CONCAT(configuration_value, "
+               "%s) WHERE configuration_key = 'MODULE_SHIPPING_INSTALLED' AND NOT "
+               "FIND_IN_SET(%s, REPLACE(configuration_value, ';', ','))",
+               (f";{module}.php", f"{module}.php"))
+    db.execute("DELETE FROM configuration WHERE configuration_key IN (%s, %s)",
+               (key + "STATUS", key + "TAX_CLASS"))
+    rows = [(key + "STATUS", status)] + ([(key + "TAX_CLASS", tax_class)] if tax_class else [])
+    db.execute("INSERT INTO configuration (configuration_title, configuration_key, "
+               "configuration_value, configuration_description, configuration_group_id, "
+               "date_added) VALUES ('', %s, %s, '', 6, NOW())", rows)
+
+
+def _output(tmp_path, data, capsys) -> tuple[int, dict[str, list[str]]]:
+    """Exit code and check's lines by kind (ok, note, PROBLEM), each without its prefix."""
     path = tmp_path / "shopbridge.toml"
     path.write_text(to_toml(data))
     code = cli.main(["-c", str(path), "check"])
     out = capsys.readouterr().out.splitlines()
-    assert all(line.startswith(("ok ", "PROBLEM ")) for line in out[:-1])   # one line each
+    assert all(line.startswith(("ok ", "note ", "PROBLEM ")) for line in out[:-1])  # one each
     assert out[-1].endswith("problem(s)")
-    return (code, [line.removeprefix("PROBLEM  ") for line in out if line.startswith("PROBLEM")],
-            [line.removeprefix("ok       ") for line in out if line.startswith("ok")])
+    lines: dict[str, list[str]] = {"ok": [], "note": [], "PROBLEM": []}
+    for line in out[:-1]:
+        kind, text = line.split(maxsplit=1)
+        lines[kind].append(text)
+    return code, lines
+
+
+def _run(tmp_path, data, capsys) -> tuple[int, list[str], list[str]]:
+    code, lines = _output(tmp_path, data, capsys)
+    return code, lines["PROBLEM"], lines["ok"]
 
 
 def test_a_consistent_setup_with_orders_has_no_problem(cao_db, phoenix_db, namespace, tmp_path,
@@ -179,3 +207,71 @@ def test_an_imported_status_the_shop_does_not_have_is_a_problem(
     assert cli.main(["-c", str(path), "check"]) == cli.EXIT_PROBLEMS
     assert "shop web: orders.imported_status 42 is not an order status of the shop (it has " \
            "1, 2, 3)" in capsys.readouterr().out
+
+
+# -- issue 8: the shop's shipping modules against orders.shipping_tax_code -----------------
+
+def _shipping_notes(lines: dict[str, list[str]]) -> list[str]:
+    return [n for n in lines["note"] if "shipping module" in n]
+
+
+def test_an_untaxed_flat_rate_against_a_19_percent_shipping_code_is_a_note(
+        cao_db, phoenix_db, namespace, tmp_path, capsys):
+    """Phoenix installs flat.php with TAX_CLASS 0; CAO's code 2 is 19 %. The importer takes
+    the order's own tax, so this breaks nothing: a note, not a problem."""
+    erp(cao_db)
+    add_order(phoenix_db)
+
+    code, lines = _output(tmp_path, config_data(
+        namespace, cao_db, [shop_entry("web", phoenix_db, orders=ORDERS)]), capsys)
+
+    assert (code, lines["PROBLEM"]) == (cli.EXIT_OK, [])
+    assert _shipping_notes(lines) == [
+        "shop web: shipping module flat charges no tax (tax class 0), but "
+        "orders.shipping_tax_code 2 is 19 % in CAO: orders whose tax rows are missing would "
+        "book its shipping at 19 %"]
+
+
+@pytest.mark.parametrize(("tax_class", "shipping_tax_code", "rate"), [
+    ("1", 2, "19"),     # tax_classes maps CAO code 2 to Phoenix class 1
+    ("0", 3, "0"),      # untaxed and a 0 % code
+], ids=["taxed-19", "untaxed-0"])
+def test_a_shipping_module_that_agrees_gives_no_line(cao_db, phoenix_db, namespace, tmp_path,
+                                                     capsys, tax_class, shipping_tax_code,
+                                                     rate):
+    erp(cao_db)
+    add_order(phoenix_db)
+    shipping_module(phoenix_db, "flat", tax_class=tax_class)
+    orders = {**ORDERS, "shipping_tax_code": shipping_tax_code}
+
+    code, lines = _output(tmp_path, config_data(
+        namespace, cao_db, [shop_entry("web", phoenix_db, orders=orders)]), capsys)
+
+    assert (code, lines["PROBLEM"], _shipping_notes(lines)) == (cli.EXIT_OK, [], [])
+    assert (f"shop web: shipping tax: module(s) flat agree with orders.shipping_tax_code "
+            f"{shipping_tax_code} ({rate} %)") in lines["ok"]
+
+
+def test_each_offered_shipping_module_is_compared_on_its_own(cao_db, phoenix_db, namespace,
+                                                             tmp_path, capsys):
+    erp(cao_db)
+    add_order(phoenix_db)
+    shipping_module(phoenix_db, "flat", tax_class="1")        # 19 %: agrees
+    shipping_module(phoenix_db, "item", tax_class="2")        # Ermäßigt 7 %
+    shipping_module(phoenix_db, "table", tax_class=None)      # no TAX_CLASS row: untaxed
+    shipping_module(phoenix_db, "zones", status="False")      # not offered at checkout
+
+    code, lines = _output(tmp_path, config_data(
+        namespace, cao_db, [shop_entry("web", phoenix_db, orders=ORDERS)]), capsys)
+
+    assert (code, lines["PROBLEM"]) == (cli.EXIT_OK, [])
+    assert _shipping_notes(lines) == [
+        "shop web: shipping module item charges tax class 2 (Ermäßigt 7 %), but "
+        "orders.shipping_tax_code 2 is 19 % in CAO, which tax_classes maps to class 1: orders "
+        "whose tax rows are missing would book its shipping at 19 %",
+        "shop web: shipping module table charges no tax (MODULE_SHIPPING_TABLE_TAX_CLASS not "
+        "set), but orders.shipping_tax_code 2 is 19 % in CAO: orders whose tax rows are "
+        "missing would book its shipping at 19 %"]
+    assert ("shop web: shipping tax: module(s) flat agree with orders.shipping_tax_code 2 "
+            "(19 %); module(s) zones not offered (STATUS not 'True'), not compared"
+            ) in lines["ok"]
