@@ -494,10 +494,12 @@ def _shipping_tax(settings: OrderImportConfig, erp: ErpOrderFacts | None) -> Ite
     code = settings.shipping_tax_code
     if erp is None or erp.vat_rates is None or code in erp.vat_rates:
         return
+    # The importer falls back to this code only for orders without VAT rows (documents.py).
     fallback = DEFAULT_VAT.get(code)
-    booked = f"the built-in default of {fallback} %" if fallback is not None else "0 % VAT"
-    yield (f"warning: orders.shipping_tax_code {code} has no rate in CAO REGISTRY "
-           f"MAIN\\MWST: shipping and fees would be booked at {booked}")
+    outcome = (f"be booked at the built-in default of {fallback} %" if fallback is not None
+               else "be refused (dead-lettered)")
+    yield (f"orders.shipping_tax_code {code} has no rate in CAO REGISTRY MAIN\\MWST: the "
+           f"shipping and fees of orders without VAT rows would {outcome}")
 
 
 def _check_shipping_modules(conn: DbConnection, shop: ShopConfig, erp: ErpOrderFacts | None,

@@ -157,8 +157,8 @@ def test_each_order_import_problem_is_one_clear_line(cao_db, phoenix_db, namespa
         "shop web: orders.payment_methods maps 'Rechnung' to 7, which is not a CAO payment "
         "method (ZAHLUNGSARTEN.REC_ID)",
         "shop web: orders.countries maps CH to 'CH', which is not a CAO country (LAND.ID)",
-        "shop web: warning: orders.shipping_tax_code 5 has no rate in CAO REGISTRY "
-        "MAIN\\MWST: shipping and fees would be booked at 0 % VAT",
+        "shop web: orders.shipping_tax_code 5 has no rate in CAO REGISTRY MAIN\\MWST: the "
+        "shipping and fees of orders without VAT rows would be refused (dead-lettered)",
     ])
 
 
