@@ -5,6 +5,10 @@ e-mail, so a returning guest updates the same record. New ones get KUNNUM1 and D
 CAO's number ranges (99 and 31, as CAO's own shop import does: NOTES 3). A registered
 customer gets a contact person (ADRESSEN_ASP); a delivery address that differs from the
 billing address becomes an ADRESSEN_LIEF row, reused when the same address comes again.
+An order updates an existing address from its billing address, except for name lines that
+already name the same company and person (CAO's "z. Hd. Frau Dr. Petra Schmidt", or the
+person as a contact): the shop shows the person plainly (K1), and writing that back would
+only lose the merchant's salutation, title and attention line.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy.engine import Connection
+
+from producers.cao.names import split_person_name, without_firma
 
 from .numbers import NumberRanges
 from .text import Fitter
@@ -37,6 +43,16 @@ def split_name(name: str) -> tuple[str, str]:
     """'Anna Maria Schmidt' -> ('Anna Maria', 'Schmidt')."""
     parts = name.strip().rsplit(" ", 1)
     return (parts[0], parts[1]) if len(parts) == 2 else ("", parts[0])
+
+
+def _plain(text: str | None) -> str:
+    return " ".join((text or "").split()).casefold()
+
+
+def _person(text: str | None) -> tuple[str, str]:
+    """A name line as (first, last), without salutation, title and attention marker."""
+    name = split_person_name(text)
+    return _plain(name.first), _plain(name.last)
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -93,6 +109,9 @@ class Customers:
                 f"VALUES ({', '.join(['%s'] * len(values))})", tuple(values.values()))
             addr_id = int(result.lastrowid)
         else:
+            if self._names_agree(conn, addr_id, company, billing["name"]):
+                for column in ("ANREDE", "NAME1", "NAME2"):
+                    del values[column]
             assignments = ", ".join(f"{c} = %s" for c in values)
             conn.exec_driver_sql(f"UPDATE {self.t['ADRESSEN']} SET {assignments} "
                                  f"WHERE REC_ID = %s", (*values.values(), addr_id))
@@ -108,6 +127,29 @@ class Customers:
         if not _same(delivery, billing):
             lief_addr_id = self._delivery(conn, addr_id, delivery, delivery_land, fit)
         return Customer(addr_id, kunnum, deb_num, asp_id, lief_addr_id, created)
+
+    def _names_agree(self, conn: Connection, addr_id: int, company: str | None,
+                     person: str) -> bool:
+        """Whether the address already names this company and person, however CAO writes
+        them ("z. Hd. Frau Dr. Petra Schmidt", or the person only as a contact): then an
+        order leaves its name lines alone. The shop's account name is derived from them
+        (producers/cao/names.py), so rewriting them from the order would only lose the
+        merchant's salutation, title and attention line."""
+        row = conn.exec_driver_sql(
+            f"SELECT ANREDE, NAME1, NAME2 FROM {self.t['ADRESSEN']} WHERE REC_ID = %s",
+            (addr_id,)).one()
+        name1, firma = without_firma(row[1] or "")
+        wanted = _person(person)
+        if not company:
+            return not firma and row[0] != "Firma" and _person(name1) == wanted
+        if _plain(name1) != _plain(company):
+            return False
+        if row[2] and _person(row[2]) == wanted:
+            return True
+        contacts = conn.exec_driver_sql(
+            f"SELECT VORNAME, NAME FROM {self.t['ADRESSEN_ASP']} WHERE ADDR_ID = %s",
+            (addr_id,)).all()
+        return any(_person(f"{first or ''} {last or ''}") == wanted for first, last in contacts)
 
     def _find(self, conn: Connection, cao_shop_id: int, shop_customer_id: int | None,
               email: str) -> int | None:

@@ -300,3 +300,30 @@ def test_a_registered_customer_who_moved_updates_the_same_address(erp, namespace
     assert erp.scalar("SELECT COUNT(DISTINCT ADDR_ID) FROM journal") == 1
     assert erp.rows("SELECT KUN_STRASSE FROM journal ORDER BY SHOP_ORDERID") == [
         ("Hauptstraße 1",), ("Umzugsweg 8",)]       # each document keeps its own snapshot
+
+
+@pytest.mark.parametrize(("name2", "contact", "kept"), [
+    ("z. Hd. Frau Dr. Petra Schmidt", None, True),      # the same person, CAO's way
+    (None, ("Petra", "Schmidt"), True),                 # the person is a contact only
+    ("z. Hd. Herrn Hans Meier", None, False),           # someone else: the order says who
+], ids=["attention-line", "contact-person", "other-person"])
+def test_an_order_leaves_a_company_addresss_name_lines_alone_when_they_name_its_person(
+        erp, namespace, name2, contact, kept):
+    """K1 names the shop account after the company's person (producers/cao/names.py); the
+    order's billing address then names that person plainly, which must not overwrite the
+    merchant's salutation, title and attention line in CAO."""
+    erp.execute("INSERT INTO adressen (REC_ID, ANREDE, NAME1, NAME2, STRASSE, EMAIL, SHOP_ID, "
+                "SHOP_KUNDE_ID, SHOP_KUNDE, KUNNUM1) VALUES (40, 'Firma', 'Muster GmbH', %s, "
+                "'Alte Straße 1', 'petra@muster.de', 1, 5, 'Y', '40000')", (name2,))
+    if contact:
+        erp.execute("INSERT INTO adressen_asp (ADDR_ID, VORNAME, NAME, EMAIL) "
+                    "VALUES (40, %s, %s, 'petra@muster.de')", contact)
+    billing = address(name="Petra Schmidt", company="Muster GmbH", street="Neue Straße 2")
+    applier = applier_for(settings(namespace, erp), erp)
+
+    applier.apply([order(email="petra@muster.de", addresses={
+        "customer": billing, "billing": billing, "delivery": billing})])
+
+    row = erp.rows("SELECT ANREDE, NAME1, NAME2, STRASSE FROM adressen WHERE REC_ID = 40")[0]
+    expected = ("Firma", "Muster GmbH", name2 if kept else "Petra Schmidt", "Neue Straße 2")
+    assert row == expected
