@@ -145,15 +145,13 @@ def booked_id(item: Mapping[str, Any]) -> int | None:
 
 
 def build(payload: Mapping[str, Any], *, rates: Mapping[int, Decimal],
-          settings: OrderImportConfig, what: str,
-          articles: Mapping[int, Article] | None = None,
+          settings: OrderImportConfig, what: str, articles: Mapping[int, Article],
           by_sku: Mapping[str, Article] | None = None) -> Document:
     """Positions and totals of one order.
 
     Args:
         rates: CAO STEUER_CODE -> VAT rate in percent.
-        articles: the CAO articles of ``required_articles`` ids that exist, by REC_ID
-            (None: not checked, every id is taken as it is).
+        articles: the CAO articles of ``required_articles`` ids that exist, by REC_ID.
         by_sku: CAO articles whose ARTNUM is the SKU of a line without an ERP id (unique ones).
     Raises:
         MappingError: a tax rate with no CAO tax code, or a line whose article CAO does not
@@ -181,7 +179,7 @@ def _net_of(document: Document, kind: str) -> Decimal:
 
 
 def _item(index: int, item: Mapping[str, Any], *, rates: Mapping[int, Decimal],
-          settings: OrderImportConfig, gross: bool, articles: Mapping[int, Article] | None,
+          settings: OrderImportConfig, gross: bool, articles: Mapping[int, Article],
           by_sku: Mapping[str, Article], notes: list[str], what: str) -> Position:
     field_ = f"payload.items[{index}]"
     rate = Decimal(item["tax_rate"]).normalize()
@@ -202,7 +200,7 @@ def _item(index: int, item: Mapping[str, Any], *, rates: Mapping[int, Decimal],
         article = by_sku.get(sku) if sku else None
         missing = f"shop product {item['shop_product_id']} is linked to no ERP article"
     else:
-        article = (articles or {}).get(target) if articles is not None else Article(target, sku)
+        article = articles.get(target)
         missing = f"article {target} not in CAO"
     if article is None:
         problem = f"{field_}: SKU {sku or '-'} / {missing}"
