@@ -70,8 +70,7 @@ class Position:
     quantity: Decimal
     unit_price: Decimal                     # to the cent; gross in a gross document
     tax_code: int
-    free_text: bool
-    typ: str = "N"
+    typ: str = "N"                          # ARTIKELTYP: the article's, "F" for free text
     vat: Decimal = Decimal(0)               # exact VAT of the line, before rounding
     kind: str = "item"                      # item, shipping, fee or rounding
 
@@ -216,7 +215,7 @@ def _item(index: int, item: Mapping[str, Any], *, rates: Mapping[int, Decimal],
     return Position(
         artikel_id=article.rec_id if article else -1,
         artnum=(article.artnum or sku) if article else sku, text="\n".join(lines),
-        quantity=quantity, unit_price=unit, tax_code=code, free_text=article is None,
+        quantity=quantity, unit_price=unit, tax_code=code,
         typ=article.typ if article else "F",
         vat=contained_vat(unit * quantity, rate, gross=gross))
 
@@ -246,7 +245,7 @@ def _charges(totals: Sequence[Mapping[str, Any]], document: Document, *,
                               f"{settings.shipping_tax_code}: {why}")
     return [Position(artikel_id=-1, artnum=None, text=t["title"].strip().rstrip(":"),
                      quantity=Decimal(1), unit_price=money(value), tax_code=code,
-                     free_text=True, typ="F", vat=contained_vat(value, rates[code], gross=gross),
+                     typ="F", vat=contained_vat(value, rates[code], gross=gross),
                      kind="shipping" if t["class"] == "ot_shipping" else "fee")
             for t, value, code in zip(rows, values, codes, strict=True)]
 
@@ -303,7 +302,7 @@ def _total(document: Document, totals: Iterable[Mapping[str, Any]],
         # Expected of a net-priced shop with several rates: the document shows it, no note.
         document.positions.append(Position(
             artikel_id=-1, artnum=None, text=ROUNDING_TEXT, quantity=Decimal(1),
-            unit_price=difference, tax_code=zero, free_text=True, typ="F", kind="rounding"))
+            unit_price=difference, tax_code=zero, typ="F", kind="rounding"))
         _sum_codes(document)
     else:
         document.notes.append(f"gross total {document.gross} differs from the shop's "
