@@ -32,6 +32,7 @@ from tenacity import (
 
 from shopbridge import events as ev
 from shopbridge import logs, topology
+from shopbridge.broker import CONNECT_RETRIES, connect, translated
 from shopbridge.config import BrokerConfig, ShopConfig
 from shopbridge.errors import (
     BrokerUnavailable,
@@ -49,6 +50,7 @@ IN_PROCESS_ATTEMPTS = 3          # deadlocks and lock timeouts, before the retry
 OUTAGE_BACKOFF_MAX_S = 15.0      # longest pause between two tries while the shop DB is down
 QUIET_GAP_S = 0.02               # no new message for this long: the batch is complete
 IDLE_HOOK_S = 10.0               # how often the applier's time-driven work runs
+RECONNECT_RETRIES = 4            # after a lost connection: ~10 s of tries, then exit 3
 
 
 class Applier(Protocol):
@@ -111,26 +113,33 @@ class ShopConsumer:
     # -- loop ------------------------------------------------------------------------------
 
     def run(self, *, idle_exit_s: float | None = None) -> ConsumerStats:
-        """Consume until stopped, or until the queue has been idle for ``idle_exit_s``."""
+        """Consume until stopped, or until the queue has been idle for ``idle_exit_s``.
+
+        Raises:
+            BrokerUnavailable: the broker cannot be reached (at start, or again after a lost
+                connection); TargetUnavailable: the target database, at start.
+        """
         with logs.bound(tenant=self.target.tenant, shop=self.target.name):
             self.applier.prepare()
+            retries = CONNECT_RETRIES   # at start: fail fast, one line and exit 3
             while not self.stop_event.is_set():
+                conn = connect(self.broker, retries=retries)
                 try:
-                    if self._run_connected(idle_exit_s):
+                    if self._run_connected(conn, idle_exit_s):
                         break
                 except (OSError, BrokerUnavailable) as err:
                     log.warning("broker connection lost (%s); reconnecting in 2 s", err)
                     self.sleep(2.0)
+                    retries = RECONNECT_RETRIES
+                finally:
+                    conn.release()
         return self.stats
 
-    def _run_connected(self, idle_exit_s: float | None) -> bool:
+    def _run_connected(self, conn: Connection, idle_exit_s: float | None) -> bool:
         """Returns True when it stopped because the queue was idle."""
         queue_name = topology.work_queue(self.broker.namespace, self.target.tenant,
                                          self.target.name)
-        # Heartbeats stay off: while the loop waits for the shop database it does not read
-        # the socket, and missed heartbeats would then close a healthy connection.
-        with Connection(self.broker.url, heartbeat=0) as conn:
-            conn.ensure_connection(max_retries=3)
+        with translated(self.broker):  # a lost connection: BrokerUnavailable, reconnect
             topology.declare(conn, self.broker, [self.target])
             publisher = Publisher(conn)
             settler = Settler(broker=self.broker, target=self.target, publisher=publisher)

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from kombu import Connection
 from sqlalchemy.engine import Connection as DbConnection
 
+from . import broker
 from .config import OrderImportConfig, Settings, ShopConfig, TenantConfig
 from .db import TableNames, columns_of, create_engine, quote_ident, translated
-from .errors import ShopbridgeError
+from .errors import BrokerUnavailable, ShopbridgeError, TargetUnavailable
 
 T = TypeVar("T")
 
@@ -41,6 +41,8 @@ class CheckReport:
     ok: list[str] = field(default_factory=list)
     # What works but not the way the ERP has it (e.g. prices a shop cannot show): no failure.
     notes: list[str] = field(default_factory=list)
+    # A broker or database that could not be reached at all: decides the exit code (3, 4).
+    unreachable: list[ShopbridgeError] = field(default_factory=list)
 
 
 @dataclass
@@ -85,6 +87,8 @@ def _guard(report: CheckReport, what: str, fn: Callable[[], T]) -> T | None:
         return fn()
     except ShopbridgeError as err:
         report.problems.append(f"{what}: {_one_line(err)}")
+        if isinstance(err, (BrokerUnavailable, TargetUnavailable)):
+            report.unreachable.append(err)
     except Exception as err:
         # SQLAlchemy's text adds the statement and a link on further lines: the driver's
         # own error (code and message) is the part that says what is wrong.
@@ -99,12 +103,7 @@ def _one_line(err: BaseException) -> str:
 
 def _check_broker(settings: Settings, report: CheckReport) -> None:
     def probe() -> None:
-        with Connection(settings.broker.url, connect_timeout=5) as conn:
-            try:
-                conn.ensure_connection(max_retries=1)
-            except Exception as err:
-                raise ShopbridgeError(f"cannot connect to {settings.broker.safe}: "
-                                      f"{type(err).__name__}") from None
+        broker.connect(settings.broker).release()
         report.ok.append(f"broker {settings.broker.safe}: reachable")
 
     _guard(report, "broker", probe)

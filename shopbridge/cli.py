@@ -151,6 +151,10 @@ def _check(settings: cfg.Settings) -> int:
     for line in report.problems:
         print(f"PROBLEM  {line}")
     print(f"{len(report.problems)} problem(s)")
+    if report.unreachable:
+        # A server that cannot be reached outranks the rest: main() ends with its one line
+        # and exit code, the broker's before a database's.
+        raise sorted(report.unreachable, key=lambda e: not isinstance(e, BrokerUnavailable))[0]
     return EXIT_PROBLEMS if report.problems else EXIT_OK
 
 
@@ -171,6 +175,8 @@ def _produce(settings: cfg.Settings, args: argparse.Namespace) -> int:
     _stop_on_signals(producer)
     try:
         producer.prepare()
+        if not args.follow:
+            producer.session.open()   # broker down: exit 3 even with nothing to publish
         if args.follow:
             producer.follow(stock_interval_s=args.stock_interval,
                             full_interval_s=args.full_interval,
@@ -270,6 +276,8 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
             return EXIT_OK
         producer.prepare()
         accounts.prepare()
+        if not getattr(args, "follow", False):
+            producer.session.open()   # broker down: exit 3 even with nothing to send
         if args.orders_command == "produce" and args.follow:
             _stop_on_signals(producer)
             while not producer.stop_event.is_set():

@@ -26,8 +26,9 @@ from consumers.oscommerce import tables as phoenix_tables
 from producers.cao import CaoProducer
 from producers.cao import tables as cao_tables
 
+from . import broker, sample, topology
 from . import config as cfg
-from . import sample, topology
+from .db import translated
 
 PREFIX = "shopbridge_demo"
 CONFIG_PATH = Path(".demo/shopbridge.toml")
@@ -183,7 +184,21 @@ def remove(db_url: str, amqp_url: str, names: DemoNames) -> None:
 
 def run_demo(*, articles: int, db_url: str, amqp_url: str,
              names: DemoNames | None = None) -> int:
-    names = names or DemoNames()
+    """Build, sync, change, sync again; prints what happened.
+
+    The broker is tried first, so that a demo that could not sync builds nothing.
+
+    Raises:
+        BrokerUnavailable, TargetUnavailable: RabbitMQ or MariaDB cannot be reached or refused
+            the login (the message names which, its URL masked).
+    """
+    broker.connect(cfg.BrokerConfig(url=amqp_url)).release()
+    with translated(f"MariaDB {make_url(db_url).render_as_string(hide_password=True)}"):
+        return _run_demo(articles=articles, db_url=db_url, amqp_url=amqp_url,
+                         names=names or DemoNames())
+
+
+def _run_demo(*, articles: int, db_url: str, amqp_url: str, names: DemoNames) -> int:
     shops = names.shops
     started = time.monotonic()
     print(f"1. Building demo databases on {make_url(db_url).render_as_string(True)}: "
@@ -196,8 +211,10 @@ def run_demo(*, articles: int, db_url: str, amqp_url: str,
     names.config_path.write_text(_config_text(db_url, amqp_url, names), encoding="utf-8")
     settings = cfg.load(names.config_path)
     logging.getLogger("consumers").setLevel(logging.WARNING)  # the demo prints its own summary
-    with Connection(settings.broker.url) as conn:  # a clean start: forget earlier demo runs
+    conn = broker.connect(settings.broker)
+    with broker.translated(settings.broker):  # a clean start: forget earlier demo runs
         topology.delete(conn, settings.broker, settings.tenants[0].shops)
+    conn.release()
 
     t0 = time.monotonic()
     events, results = _sync(settings)

@@ -17,6 +17,7 @@ import orjson
 from kombu import Connection
 
 from . import topology
+from .broker import connect, translated
 from .config import BrokerConfig, ShopConfig
 from .publisher import OutMessage, Publisher
 from .settle import (
@@ -84,16 +85,21 @@ def _describe(body: bytes, headers: dict[str, Any]) -> DeadLetter:
 @contextmanager
 def _messages(broker: BrokerConfig, target: ShopConfig | Target
               ) -> Iterator[tuple[Connection, Any, str]]:
+    """An open channel on the target's dead-letter queue; broker errors leave it as
+    BrokerUnavailable naming the broker."""
     shop = target if isinstance(target, Target) else Target.for_shop(target)
-    with Connection(broker.url, heartbeat=0) as conn:
-        conn.ensure_connection(max_retries=3)
-        topology.declare(conn, broker, [shop])
-        channel = conn.channel()
-        try:
-            yield conn, channel, topology.dead_letter_queue(broker.namespace, shop.tenant,
-                                                            shop.name)
-        finally:
-            channel.close()  # unacknowledged messages go back to the queue, in order
+    conn = connect(broker)
+    try:
+        with translated(broker):
+            topology.declare(conn, broker, [shop])
+            channel = conn.channel()
+            try:
+                yield conn, channel, topology.dead_letter_queue(broker.namespace, shop.tenant,
+                                                                shop.name)
+            finally:
+                channel.close()  # unacknowledged messages go back to the queue, in order
+    finally:
+        conn.release()
 
 
 def list_dead(broker: BrokerConfig, shop: ShopConfig | Target) -> list[DeadLetter]:

@@ -109,9 +109,11 @@ class Publisher:
             self._wait(0)
         except (TimeoutError, OSError, amqp.exceptions.AMQPError) as err:
             self._channel = None
-            raise BrokerUnavailable(f"publishing failed: {type(err).__name__}: {err}") from err
+            raise BrokerUnavailable(f"{self.conn.as_uri()}: publishing failed: "
+                                    f"{type(err).__name__}: {err}") from err
         if self._nacked:
-            raise BrokerUnavailable(f"the broker refused {self._nacked} of {count} messages")
+            raise BrokerUnavailable(f"{self.conn.as_uri()}: the broker refused {self._nacked} "
+                                    f"of {count} messages")
         return count
 
     def _wait(self, at_most_pending: int) -> None:
@@ -119,8 +121,8 @@ class Publisher:
         while len(self._pending) > at_most_pending:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise BrokerUnavailable(f"{len(self._pending)} messages not confirmed within "
-                                        f"{self.confirm_timeout_s:.0f} s")
+                raise BrokerUnavailable(f"{self.conn.as_uri()}: {len(self._pending)} messages "
+                                        f"not confirmed within {self.confirm_timeout_s:.0f} s")
             try:
                 self.conn.drain_events(timeout=min(remaining, 1.0))
             except TimeoutError:
@@ -150,16 +152,29 @@ class BrokerSession:
         self._conn: Connection | None = None
         self._publisher: Publisher | None = None
 
+    def open(self) -> Publisher:
+        """Connect and declare, once; a one-shot command calls it to fail fast (exit 3) even
+        when it has nothing to publish.
+
+        Raises:
+            BrokerUnavailable: the broker cannot be reached or refused the login.
+        """
+        if self._publisher is None:
+            from . import broker, topology
+
+            conn = broker.connect(self.broker)
+            try:
+                with broker.translated(self.broker):
+                    topology.declare(conn, self.broker, self.targets)
+            except BaseException:
+                conn.release()
+                raise
+            self._conn, self._publisher = conn, Publisher(conn)
+        return self._publisher
+
     def publish(self, messages: Iterable[OutMessage]) -> int:
         """Publish and wait for every confirm (see ``Publisher.publish``)."""
-        if self._publisher is None:
-            from . import topology
-
-            conn = Connection(self.broker.url, heartbeat=0)
-            conn.ensure_connection(max_retries=3)
-            topology.declare(conn, self.broker, self.targets)
-            self._conn, self._publisher = conn, Publisher(conn)
-        return self._publisher.publish(messages)
+        return self.open().publish(messages)
 
     def close(self) -> None:
         if self._publisher is not None:
