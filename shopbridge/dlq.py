@@ -8,6 +8,7 @@ queue, so a crash in between duplicates (harmless: versions) rather than loses.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from .settle import (
     H_EVENT_TYPE,
     H_FIRST_FAILURE,
     H_LAST_FAILURE,
+    H_REPLAY_RUN,
     H_REPLAYED,
 )
 from .topology import Target
@@ -115,16 +117,27 @@ def list_dead(broker: BrokerConfig, shop: ShopConfig | Target) -> list[DeadLette
 
 def replay(broker: BrokerConfig, shop: ShopConfig | Target, *,
            event_type: str | None = None, entity_key: str | None = None) -> int:
-    """Move matching dead letters back into the shop's work queue; returns how many."""
+    """Move matching dead letters back into the shop's work queue; returns how many.
+
+    Takes the letters present when it starts, each at most once: a running consumer may
+    dead-letter a replayed event again while this runs, and it lands behind them. So at most
+    as many messages are taken as the queue held at the start (a FIFO queue, and skipped
+    letters stay unacknowledged on this channel, so none is fetched twice), and a letter that
+    carries this run's mark is left alone.
+    """
     moved = 0
+    run_id = uuid.uuid4().hex
     with _messages(broker, shop) as (conn, channel, queue):
         publisher = Publisher(conn)
         work = queue.removesuffix(".dead")
-        while True:
+        present = channel.queue_declare(queue=queue, passive=True).message_count
+        for _ in range(present):
             message = channel.basic_get(queue=queue, no_ack=False)
             if message is None:
                 break
             letter = _describe(bytes(message.body), dict(message.headers or {}))
+            if letter.headers.get(H_REPLAY_RUN) == run_id:
+                continue   # replayed by this run and failed again: the next run's business
             if event_type and letter.event_type != event_type:
                 continue
             if entity_key and letter.entity_key != entity_key:
@@ -135,6 +148,7 @@ def replay(broker: BrokerConfig, shop: ShopConfig | Target, *,
             # A replay is a fresh start: the event gets the full retry ladder again.
             headers[H_ATTEMPTS] = 0
             headers[H_REPLAYED] = 1
+            headers[H_REPLAY_RUN] = run_id
             publisher.publish([OutMessage(routing_key=work, body=letter.body, headers=headers)])
             channel.basic_ack(message.delivery_tag)
             moved += 1

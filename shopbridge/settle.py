@@ -32,6 +32,7 @@ H_CONSUMER = "x-shopbridge-consumer"
 H_EVENT_TYPE = "x-shopbridge-event-type"
 H_ENTITY_KEY = "x-shopbridge-entity-key"
 H_REPLAYED = "x-shopbridge-replayed"
+H_REPLAY_RUN = "x-shopbridge-replay-run"   # which `dlq replay` run moved it last (kept on failure)
 MAX_ERROR_TEXT = 2000
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+import time
 
 from kombu import Connection
 
+from consumers import ShopConsumer, make_applier
 from shopbridge import cli, dlq, sample, topology
 from shopbridge import config as cfg
 from shopbridge import events as ev
@@ -140,3 +143,45 @@ def test_messages_delivered_while_dead_letters_are_settled_are_not_lost(
     stats = consume(settings, "web", idle_s=1.0)
     assert stats.dead == 40
     assert phoenix_db.scalar("SELECT COUNT(*) FROM products") == 40
+
+
+def test_replay_takes_the_letters_present_at_its_start_once_while_a_consumer_fails_them_again(
+        cao_db, phoenix_db, namespace, tmp_path, capsys):
+    """Given N dead letters that fail again (an unmapped tax code) and a consumer running,
+    when ``dlq replay`` runs, then it reports N, and afterwards the dead-letter queue holds each
+    of them once: the ones that came back during the run were not replayed a second time."""
+    from tests.unit.test_events import product_payload
+
+    n = 30
+    data = config_data(namespace, cao_db, [shop_entry("web", phoenix_db)], batch_size=1,
+                       batch_wait_ms=1)
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(data))
+    settings = cfg.load(path)
+    shop = settings.tenants[0].shop("web")
+    consume(settings, "web", idle_s=0.1)               # declares the queues
+    _publish_raw(settings, [ev.encode([ev.make_event(
+        "product.upserted", tenant="acme", source="test", entity_key=str(i), version=1,
+        payload=product_payload(sku=f"T-{i}", erp_id=i, tax={"code": 3, "rate": "0"}))])
+        for i in range(1, n + 1)])
+    assert consume(settings, "web", idle_s=0.3).dead == n
+
+    applier = make_applier(shop)
+    running = ShopConsumer(broker=settings.broker, shop=shop, applier=applier)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    try:
+        assert cli.main(["-c", str(path), "dlq", "replay", "--shop", "web"]) == cli.EXIT_OK
+        out = capsys.readouterr().out
+        deadline = time.monotonic() + 20
+        while running.stats.dead < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        running.stop_event.set()
+        thread.join(timeout=20)
+        applier.close()
+
+    assert f"replayed {n} dead letter(s)" in out
+    assert (running.stats.events, running.stats.dead) == (n, n)
+    keys = sorted(int(d.entity_key) for d in dlq.list_dead(settings.broker, shop))
+    assert keys == list(range(1, n + 1))
