@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
+from . import __version__, logs, topology
 from . import config as cfg
-from . import logs, topology
 from .errors import (
     BrokerUnavailable,
     ConfigError,
@@ -22,7 +22,8 @@ from .errors import (
 )
 
 EXIT_OK = 0           # done, nothing wrong
-EXIT_PROBLEMS = 1     # the command ran and found problems (check), or a cycle rejected events
+EXIT_PROBLEMS = 1     # the command ran and found problems (check), a cycle rejected events, or
+                      # a consumer dead-lettered events
 EXIT_CONFIG = 2       # the configuration file is missing or wrong
 EXIT_BROKER = 3       # RabbitMQ unreachable
 EXIT_DATABASE = 4     # a database unreachable
@@ -30,73 +31,99 @@ EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("shopbridge")
 
+EXIT_HELP = """exit status:
+  0  done, nothing wrong
+  1  problems found (check), events rejected (produce, orders), events dead-lettered
+     (consume, orders import)
+  2  configuration missing or wrong
+  3  broker (RabbitMQ) unreachable or login refused
+  4  database unreachable or login refused
+  130  interrupted (Ctrl-C)"""
+TENANT_HELP = "the tenant (needed when the configuration has several)"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopbridge", description=(
-        "Keeps CAO-Faktura and online shops in sync through RabbitMQ."))
+        "Keeps CAO-Faktura and online shops in sync through RabbitMQ."), epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-c", "--config", default=os.environ.get("SHOPBRIDGE_CONFIG",
                                                                  "shopbridge.toml"),
                         help="configuration file (default: $SHOPBRIDGE_CONFIG or "
                              "./shopbridge.toml)")
     parser.add_argument("--log-level", type=str.upper,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        default=os.environ.get("SHOPBRIDGE_LOG_LEVEL", "INFO").upper())
+                        default=os.environ.get("SHOPBRIDGE_LOG_LEVEL", "INFO").upper(),
+                        help="how much to log on stderr (default: $SHOPBRIDGE_LOG_LEVEL or INFO)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("check", help="check broker, databases, tables and mappings")
 
     produce = sub.add_parser("produce", help="publish ERP changes (one cycle, or --follow)")
-    produce.add_argument("--tenant")
+    produce.add_argument("--tenant", help=TENANT_HELP)
     produce.add_argument("--follow", action="store_true", help="keep running")
     produce.add_argument("--stock-interval", type=float, default=0.5,
                          help="seconds between stock scans in --follow (default 0.5)")
     produce.add_argument("--full-interval", type=float, default=10.0,
                          help="seconds between full scans in --follow (default 10)")
 
-    consume = sub.add_parser("consume", help="apply events to one shop, or to the ERP")
+    consume = sub.add_parser(
+        "consume", help="apply events to one shop, or to the ERP",
+        description="Apply the events of one shop's (or the ERP's) work queue.",
+        epilog="exit status: 0 nothing dead-lettered, 1 some events dead-lettered (see "
+               "'shopbridge dlq list'), 2 configuration, 3 broker, 4 database unreachable")
     which = consume.add_mutually_exclusive_group(required=True)
     which.add_argument("--shop", help="the shop whose queue to consume")
     which.add_argument("--erp", action="store_true",
                        help="the tenant's ERP queue: shop orders into CAO-Faktura")
-    consume.add_argument("--tenant")
+    consume.add_argument("--tenant", help=TENANT_HELP)
     consume.add_argument("--until-idle", type=float, metavar="SECONDS",
                          help="stop after the queue has been empty this long")
 
-    orders = sub.add_parser("orders", help="shop orders into the ERP (O3)")
+    orders = sub.add_parser("orders", help="shop orders into the ERP: count, import, produce")
     orders_sub = orders.add_subparsers(dest="orders_command", required=True)
     for name, text in (("count", "new orders not yet sent to the ERP, and unpaid ones"),
                        ("import", "send new orders and import them into the ERP now"),
                        ("produce", "send new orders to the ERP queue (one cycle, or --follow)")):
         command = orders_sub.add_parser(name, help=text)
-        command.add_argument("--shop", required=True)
-        command.add_argument("--tenant")
+        command.add_argument("--shop", required=True,
+                             help="the shop (its name in the configuration)")
+        command.add_argument("--tenant", help=TENANT_HELP)
         if name == "produce":
             command.add_argument("--follow", action="store_true", help="keep running")
             command.add_argument("--interval", type=float, default=5.0,
                                  help="seconds between cycles in --follow (default 5)")
 
-    dlq = sub.add_parser("dlq", help="dead letters of a shop")
+    dlq = sub.add_parser("dlq", help="dead letters of a shop or the ERP: list, replay")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_list = dlq_sub.add_parser("list", help="list dead letters with their reasons")
     which = dlq_list.add_mutually_exclusive_group(required=True)
-    which.add_argument("--shop")
+    which.add_argument("--shop", help="the shop whose dead letters to list")
     which.add_argument("--erp", action="store_true", help="the tenant's ERP queue")
-    dlq_list.add_argument("--tenant")
+    dlq_list.add_argument("--tenant", help=TENANT_HELP)
     dlq_list.add_argument("--json", action="store_true", help="full events as JSON lines")
-    dlq_replay = dlq_sub.add_parser("replay", help="move dead letters back to the work queue")
+    dlq_replay = dlq_sub.add_parser(
+        "replay", help="move dead letters back to the work queue",
+        description="Move the dead letters present now back to the work queue, each once "
+                    "(letters that fail again meanwhile wait for the next replay).")
     which = dlq_replay.add_mutually_exclusive_group(required=True)
-    which.add_argument("--shop")
+    which.add_argument("--shop", help="the shop whose dead letters to replay")
     which.add_argument("--erp", action="store_true", help="the tenant's ERP queue")
-    dlq_replay.add_argument("--tenant")
+    dlq_replay.add_argument("--tenant", help=TENANT_HELP)
     dlq_replay.add_argument("--type", dest="event_type", help="only this event type")
     dlq_replay.add_argument("--key", dest="entity_key", help="only this entity key")
 
     demo = sub.add_parser("demo", help="build demo databases and run one full sync")
-    demo.add_argument("--articles", type=int, default=200)
+    demo.add_argument("--articles", type=int, default=200,
+                      help="sample articles in the demo CAO database (default 200)")
     demo.add_argument("--db-url", default=os.environ.get("SHOPBRIDGE_DEMO_DB_URL",
-                                                         "mysql+pymysql://root@127.0.0.1:3306/"))
+                                                         "mysql+pymysql://root@127.0.0.1:3306/"),
+                      help="MariaDB server, without password (default: "
+                           "$SHOPBRIDGE_DEMO_DB_URL or mysql+pymysql://root@127.0.0.1:3306/)")
     demo.add_argument("--amqp-url", default=os.environ.get(
-        "SHOPBRIDGE_DEMO_AMQP_URL", "amqp://guest@127.0.0.1:5672//"))
+        "SHOPBRIDGE_DEMO_AMQP_URL", "amqp://guest@127.0.0.1:5672//"),
+        help="RabbitMQ, without password (default: $SHOPBRIDGE_DEMO_AMQP_URL or "
+             "amqp://guest@127.0.0.1:5672//)")
     return parser
 
 
@@ -229,7 +256,7 @@ def _consume(settings: cfg.Settings, args: argparse.Namespace) -> int:
     for what, count in sorted(stats.unsupported.items()):
         print(f"  {count} product event(s) carried {what}, which this shop cannot show "
               "(see 'shopbridge check')")
-    return EXIT_OK
+    return EXIT_PROBLEMS if stats.dead else EXIT_OK
 
 
 def _print_import_notes(settings: cfg.Settings, shop: cfg.ShopConfig) -> None:
@@ -297,6 +324,7 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
           f"{report.published} order(s) to the ERP queue; {report.waiting} waiting for payment")
     for line in [*registered.rejected, *report.rejected]:
         print(f"rejected: {line}")
+    dead = 0
     if args.orders_command == "import":
         tenant = settings.tenant(shop.tenant)
         applier = CaoOrderApplier(tenant=tenant)
@@ -309,7 +337,8 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
         print(f"ERP of tenant {tenant.name}: {stats.applied} order(s)/account(s) imported, "
               f"{stats.skipped} already there, {stats.retried} to retry, "
               f"{stats.dead} dead-lettered (see 'shopbridge dlq list --erp')")
-    return EXIT_PROBLEMS if report.rejected or registered.rejected else EXIT_OK
+        dead = stats.dead
+    return EXIT_PROBLEMS if report.rejected or registered.rejected or dead else EXIT_OK
 
 
 def _dlq(settings: cfg.Settings, args: argparse.Namespace) -> int:
