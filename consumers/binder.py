@@ -16,12 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
 
 from shopbridge.db import utc_now
+from shopbridge.owntables import OwnTable, ensure
 
 LINK_TABLE = "shopbridge_link"
-DUPLICATE_COLUMN = 1060       # MySQL ER_DUP_FIELDNAME
 
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {LINK_TABLE} (
@@ -39,6 +38,8 @@ CREATE TABLE IF NOT EXISTS {LINK_TABLE} (
   KEY idx_shopbridge_link_target (entity_type, target_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 """
+# Link tables made before `shown` existed get it.
+TABLE = OwnTable(LINK_TABLE, DDL, added={"shown": "TINYINT NULL"})
 
 
 @dataclass(slots=True)
@@ -61,16 +62,7 @@ class Link:
 
 class Binder:
     def ensure_table(self, conn: Connection) -> None:
-        conn.exec_driver_sql(DDL)
-        # Link tables made before `shown` existed get it; MySQL 8 lacks ADD COLUMN IF NOT EXISTS.
-        if not conn.exec_driver_sql(
-                "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
-                "AND TABLE_NAME = %s AND COLUMN_NAME = 'shown'", (LINK_TABLE,)).first():
-            try:
-                conn.exec_driver_sql(f"ALTER TABLE {LINK_TABLE} ADD COLUMN shown TINYINT NULL")
-            except OperationalError as err:
-                if err.orig.args[0] != DUPLICATE_COLUMN:   # another consumer was first
-                    raise
+        ensure(conn, TABLE)
 
     def lock(self, conn: Connection, entity_type: str, keys: Iterable[str]) -> dict[str, Link]:
         """Lock (creating where missing) the link rows of ``keys``; returns them by key."""

@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from shopbridge.owntables import OwnTable, ensure
+
 from .folders import FileStat, Folder
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
   KEY idx_shopbridge_image_status (status)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
 """
+OWN_TABLE = OwnTable(TABLE, DDL)
 
 PENDING, COPIED, MISSING, FAILED = "pending", "copied", "missing", "failed"
 
@@ -95,7 +98,7 @@ class ImageFiles:
         self._updates: list[tuple[object, ...]] = []
 
     def ensure_table(self, conn: Connection) -> None:
-        conn.exec_driver_sql(DDL)
+        ensure(conn, OWN_TABLE)
 
     def register(self, conn: Connection, names: Mapping[str, str]) -> list[str]:
         """Record the files products need (name -> SKU), in the caller's transaction.

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.config import MailConfig
 from shopbridge.db import utc_now
+from shopbridge.owntables import OwnTable, ensure
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ CREATE TABLE IF NOT EXISTS {OUTBOX_TABLE} (
   KEY idx_shopbridge_outbox_state (state, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
 """
-
+TABLE = OwnTable(OUTBOX_TABLE, DDL)
 
 
 def enqueue(conn: Connection, *, history_id: int, orders_id: int, recipient: str,
@@ -66,7 +67,7 @@ class Mailer:
         self._send = send or self._smtp_send
 
     def ensure_table(self, conn: Connection) -> None:
-        conn.exec_driver_sql(DDL)
+        ensure(conn, TABLE)
 
     def flush(self, limit: int = 50) -> tuple[int, int]:
         """Try every pending mail once; returns (sent, failed this time)."""

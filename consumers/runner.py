@@ -7,7 +7,8 @@ coalesce, apply, settle, ack.
   own, so one poison event cannot block the rest; a failing event is settled alone.
 - When the shop database is unreachable (TargetUnavailable) every event would fail, so
   nothing is settled: the consumer keeps the batch unacknowledged and retries it with backoff
-  until the database is back (a down shop is not the events' fault).
+  until the database is back (a down shop is not the events' fault). A missing grant
+  (AccessDenied, e.g. no UPDATE on products) pauses the same way until it is given.
 - Messages are acknowledged only after every event in them is applied or settled.
 """
 
@@ -35,6 +36,7 @@ from shopbridge import logs, topology
 from shopbridge.broker import CONNECT_RETRIES, connect, translated
 from shopbridge.config import BrokerConfig, ShopConfig
 from shopbridge.errors import (
+    AccessDenied,
     BrokerUnavailable,
     PermanentError,
     ShopbridgeError,
@@ -76,6 +78,16 @@ class ConsumerStats:
 
 def _transient_but_reachable(exc: BaseException) -> bool:
     return isinstance(exc, TransientDatabaseError) and not isinstance(exc, TargetUnavailable)
+
+
+def _log_pause(err: TargetUnavailable, events: int) -> None:
+    if isinstance(err, AccessDenied):
+        log.warning("paused, a grant is missing%s (%s); %d event(s) wait, nothing is "
+                    "dead-lettered: GRANT it and the consumer resumes by itself",
+                    f": {err.grant}" if err.grant else "", err, events)
+    else:
+        log.warning("paused, database unreachable (%s); %d event(s) wait, retrying with "
+                    "back-off up to %.0f s", err, events, OUTAGE_BACKOFF_MAX_S)
 
 
 class ShopConsumer:
@@ -257,18 +269,22 @@ class ShopConsumer:
 
     def _apply_until_reachable(self, events: list[ev.Event]) -> None:
         delay = 0.5
+        cause = None
         while True:
             try:
                 result = self._retrying(self.applier.apply, events)
             except TargetUnavailable as err:
                 self.stats.outage_pauses += 1
-                log.warning("shop database unreachable (%s); retrying %d events in %.1f s",
-                            err, len(events), delay)
+                if str(err) != cause:   # once per cause, not once per try
+                    cause = str(err)
+                    _log_pause(err, len(events))
                 self.sleep(delay)
                 delay = min(delay * 2, OUTAGE_BACKOFF_MAX_S)
                 if self.stop_event.is_set():
                     raise
                 continue
+            if cause is not None:
+                log.info("resumed: %d event(s) applied", len(events))
             self.stats.applied += getattr(result, "applied", len(events))
             self.stats.skipped += getattr(result, "skipped", 0)
             self.stats.unsupported.update(getattr(result, "unsupported", None) or {})

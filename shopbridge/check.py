@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection as DbConnection
 
-from . import broker
+from . import broker, needs
 from .config import OrderImportConfig, Settings, ShopConfig, TenantConfig
 from .db import TableNames, columns_of, create_engine, quote_ident, translated
-from .errors import BrokerUnavailable, ShopbridgeError, TargetUnavailable
+from .errors import BrokerUnavailable, SetupRequired, ShopbridgeError, TargetUnavailable
 
 T = TypeVar("T")
 
@@ -55,6 +55,8 @@ class ErpOrderFacts:
     lands: set[str] | None = None               # LAND.ID
     payment_ids: set[int] | None = None         # ZAHLUNGSARTEN.REC_ID (absent or empty: None)
     import_notes: dict[str, Any] = field(default_factory=dict)  # shop -> ImportNotes
+    # The import's own table and grants (needs.erp_order_import): problem lines.
+    access: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -129,7 +131,12 @@ def _check_erp(tenant: TenantConfig, report: CheckReport
                 report.problems += [f"tenant {tenant.name}: {p}" for p in problems]
                 if problems:
                     return
-                source.variants.ensure_table(conn)   # the selection below reads it (C8)
+                _needs(report, f"tenant {tenant.name}", needs.erp_producer, conn, tenant)
+                try:
+                    source.variants.ensure_table(conn)   # the selection below reads it (C8)
+                except SetupRequired as err:
+                    report.problems.append(f"tenant {tenant.name}: {err}")
+                    return
                 for sku, ids in source.duplicate_skus(conn):
                     report.problems.append(
                         f"tenant {tenant.name}: ARTNUM {sku!r} is used by {len(ids)} articles "
@@ -209,6 +216,7 @@ def _check_shop(shop: ShopConfig, tax_codes: set[int], erp: ErpOrderFacts | None
             with translated(what), engine.connect() as conn:
                 names = TableNames.read(conn)
                 _check_shop_tables(conn, names, shop, report)
+                _needs(report, f"shop {shop.name}", needs.shop_consumer, conn, shop)
                 if "configuration" in names and "currencies" in names:
                     _check_currency(conn, shop, currency, report)
                 if "languages" in names and "tax_class" in names:
@@ -223,6 +231,13 @@ def _check_shop(shop: ShopConfig, tax_codes: set[int], erp: ErpOrderFacts | None
 
     _guard(report, f"shop {shop.name}", probe)
     _check_images(shop, report)
+
+
+def _needs(report: CheckReport, where: str, check: Callable[[DbConnection, Any], list[str]],
+           conn: DbConnection, config: Any) -> None:
+    """Own tables and grants one service needs in this database (``needs``)."""
+    problems = _guard(report, where, lambda: check(conn, config))
+    report.problems += [f"{where}: {p}" for p in problems or []]
 
 
 def _check_images(shop: ShopConfig, report: CheckReport) -> None:
@@ -347,6 +362,7 @@ def _read_erp_facts(conn: DbConnection, tenant: TenantConfig) -> ErpOrderFacts:
         facts.payment_ids = ids or None
     facts.import_notes = {shop.name: read_import_notes(conn, shop.name, newest=1)
                           for shop in tenant.shops}
+    facts.access = needs.erp_order_import(conn, tenant)
     return facts
 
 
@@ -367,7 +383,8 @@ def _check_orders(conn: DbConnection, names: TableNames, shop: ShopConfig,
                          "on and no [orders] settings: order import not checked")
         return
     problems = [*_import_prerequisites(shop, erp), *_unmapped(settings, usage, erp),
-                *_unknown_in_erp(settings, erp), *_shipping_tax(settings, erp)]
+                *_unknown_in_erp(settings, erp), *_shipping_tax(settings, erp),
+                *needs.shop_order_producer(conn, shop)]
     report.problems += [f"shop {shop.name}: {p}" for p in problems]
     report.notes += [f"shop {shop.name}: {n}" for n in _import_notes(shop, erp)]
     if not problems:
@@ -437,6 +454,8 @@ def _import_prerequisites(shop: ShopConfig, erp: ErpOrderFacts | None) -> Iterat
         return
     for table in erp.missing_tables:
         yield f"CAO table {table} missing: the order import needs it"
+    for line in erp.access:
+        yield f"CAO database: {line}"
     if erp.number_ranges is None:
         return
     quelle = shop.orders.quelle

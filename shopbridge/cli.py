@@ -57,7 +57,19 @@ def _parser() -> argparse.ArgumentParser:
                         help="how much to log on stderr (default: $SHOPBRIDGE_LOG_LEVEL or INFO)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("check", help="check broker, databases, tables and mappings")
+    sub.add_parser("check", help="check broker, databases, tables, grants and mappings")
+
+    setup = sub.add_parser("setup", help=(
+        "create and upgrade shopbridge's own tables; run once (and after upgrades) with a "
+        "database user that may create tables, so the services need only DML grants"))
+    setup.add_argument("--tenant", help="only this tenant (default: every tenant)")
+    which = setup.add_mutually_exclusive_group()
+    which.add_argument("--shop", help="only this shop's database")
+    which.add_argument("--erp", action="store_true", help="only the tenant's CAO database")
+    setup.add_argument("--db-user", metavar="USER",
+                       help="log in as this database user instead of the configured ones")
+    setup.add_argument("--db-password-env", metavar="VAR",
+                       help="environment variable holding --db-user's password")
 
     produce = sub.add_parser("produce", help="publish ERP changes (one cycle, or --follow)")
     produce.add_argument("--tenant", help=TENANT_HELP)
@@ -156,6 +168,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     settings = cfg.load(args.config)
     if args.command == "check":
         return _check(settings)
+    if args.command == "setup":
+        return _setup(settings, args)
     if args.command == "produce":
         return _produce(settings, args)
     if args.command == "consume":
@@ -183,6 +197,27 @@ def _check(settings: cfg.Settings) -> int:
         # and exit code, the broker's before a database's.
         raise sorted(report.unreachable, key=lambda e: not isinstance(e, BrokerUnavailable))[0]
     return EXIT_PROBLEMS if report.problems else EXIT_OK
+
+
+def _setup(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    from . import setup
+
+    login = None
+    if args.db_password_env and not args.db_user:
+        raise ConfigError("--db-password-env needs --db-user")
+    if args.db_user:
+        password = None
+        if args.db_password_env:
+            password = os.environ.get(args.db_password_env)
+            if password is None:
+                raise ConfigError(f"environment variable {args.db_password_env} "
+                                  "(--db-password-env) is not set")
+        login = setup.Login(args.db_user, password)
+    for line in setup.run(settings, tenant=args.tenant, shop=args.shop, erp_only=args.erp,
+                          login=login):
+        print(line)
+    print("setup done: the services need SELECT, INSERT, UPDATE and DELETE only")
+    return EXIT_OK
 
 
 def _stop_on_signals(target: Any) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .config import DatabaseConfig
 from .errors import (
+    AccessDenied,
     ConfigError,
     ShopbridgeError,
     TargetRejected,
@@ -27,8 +28,6 @@ from .errors import (
 # MySQL/MariaDB error numbers and what they mean for a retry. Model: kombu's
 # recoverable_connection_errors; the numbers are from the server's error reference.
 UNAVAILABLE = {
-    1044,  # access denied to the database (grants)
-    1045,  # access denied for the user (password)
     1049,  # unknown database
     1040,  # too many connections
     1053,  # server shutdown in progress
@@ -38,6 +37,18 @@ UNAVAILABLE = {
     2006,  # server has gone away
     2013,  # lost connection during query
     2055,  # lost connection (system error)
+}
+# A missing grant or login fails every statement alike until the DBA acts: not the event's
+# fault, so it pauses the consumer as an outage does (and one-shot commands exit 4).
+ACCESS_DENIED = {
+    1044,  # access denied to the database
+    1045,  # access denied for the user (password)
+    1130,  # host not allowed to connect
+    1142,  # command denied for a table (e.g. UPDATE on products)
+    1143,  # command denied for a column
+    1227,  # a global privilege is needed (e.g. SUPER)
+    1370,  # command denied for a routine
+    1698,  # access denied for the user (no password / unix_socket)
 }
 TRANSIENT = {
     1205,  # lock wait timeout
@@ -71,12 +82,32 @@ def translate(err: BaseException, what: str) -> ShopbridgeError | None:
         return None
     code = orig.args[0]
     message = str(orig.args[1]) if len(orig.args) > 1 else ""
+    if code in ACCESS_DENIED:
+        return AccessDenied(f"{what}: MySQL error {code}: {message}", grant=_grant(message))
     if code in UNAVAILABLE:
         return TargetUnavailable(f"{what}: MySQL error {code}: {message}")
     if code in TRANSIENT:
         return TransientDatabaseError(f"{what}: MySQL error {code}: {message}")
     if code in REJECTED:
         return TargetRejected(f"{what}: MySQL error {code}: {message}")
+    return None
+
+
+_DENIED = re.compile(r"^(?P<priv>[A-Za-z ]+?) command denied to user .+? for "
+                     r"(?:column (?P<column>\S+) in )?(?P<kind>table|routine) (?P<obj>\S+)$")
+_NEEDS = re.compile(r"you need \(at least one of\) the (?P<priv>.+?) privilege")
+_DATABASE = re.compile(r"^Access denied for user .+? to database (?P<db>\S+)$")
+
+
+def _grant(message: str) -> str | None:
+    """The grant a denial names, e.g. "UPDATE on `shop`.`products`" (None: not one grant)."""
+    if m := _DENIED.match(message):
+        on = f"column {m['column']} of {m['obj']}" if m["column"] else m["obj"]
+        return f"{m['priv'].upper()} on {on}"
+    if m := _NEEDS.search(message):
+        return m["priv"]
+    if m := _DATABASE.match(message):
+        return f"access to database {m['db']}"
     return None
 
 

@@ -17,6 +17,11 @@ class ConfigError(ShopbridgeError):
     """The configuration file is missing, malformed or inconsistent."""
 
 
+class SetupRequired(ConfigError):
+    """A table of shopbridge's own is missing or outdated and the database user may not
+    create or alter it: ``shopbridge setup`` must run once with a user that may."""
+
+
 class RetryableError(ShopbridgeError):
     """The operation may succeed later.
 
@@ -50,6 +55,20 @@ class TargetUnavailable(TransientDatabaseError):
 
     def __init__(self, message: str, *, delay_s: float | None = None) -> None:
         super().__init__(message, delay_s=delay_s, counts_as_attempt=False)
+
+
+class AccessDenied(TargetUnavailable):
+    """The database user lacks a grant (or a login): every event would fail the same way
+    until it is given, so the consumer pauses like for an outage and dead-letters nothing.
+
+    Args:
+        grant: what is missing as the server named it, e.g. "UPDATE on `shop`.`products`",
+            or None where the server's message names no single grant.
+    """
+
+    def __init__(self, message: str, *, grant: str | None = None) -> None:
+        super().__init__(message)
+        self.grant = grant
 
 
 class BrokerUnavailable(RetryableError):

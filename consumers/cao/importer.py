@@ -38,6 +38,7 @@ from shopbridge.db import (
 )
 from shopbridge.errors import ConfigError, MappingError, TargetLocked
 from shopbridge.events import Event
+from shopbridge.owntables import OwnTable, ensure
 
 from .customers import Customers
 from .documents import Article, Document, build, required_articles
@@ -51,6 +52,16 @@ IMPORT_TABLE = "shopbridge_order_import"
 LOCK_WAIT_S = 5
 TABLES = ("JOURNAL", "JOURNALPOS", "ADRESSEN", "ADRESSEN_ASP", "ADRESSEN_LIEF", "REGISTRY",
           "LAND", "ARTIKEL")
+# What the import writes (it reads every table of TABLES): table -> privileges, for check
+# (tests/unit/test_grants.py keeps it true).
+WRITES: dict[str, tuple[str, ...]] = {
+    "JOURNAL": ("INSERT", "DELETE"),        # DELETE: the rows of a cut-off import
+    "JOURNALPOS": ("INSERT", "DELETE"),
+    "ADRESSEN": ("INSERT", "UPDATE"),
+    "ADRESSEN_ASP": ("INSERT",),
+    "ADRESSEN_LIEF": ("INSERT",),
+    "REGISTRY": ("UPDATE",),                # number ranges
+}
 
 DDL = f"""
 CREATE TABLE IF NOT EXISTS {IMPORT_TABLE} (
@@ -67,6 +78,7 @@ CREATE TABLE IF NOT EXISTS {IMPORT_TABLE} (
   PRIMARY KEY (shop, order_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
 """
+TABLE = OwnTable(IMPORT_TABLE, DDL)
 
 
 @dataclass(frozen=True)
@@ -136,7 +148,7 @@ class CaoOrderApplier:
                 for column, length in rows:
                     if length is not None and length < 65535:
                         self.lengths[f"{logical}.{column.upper()}"] = int(length)
-            conn.exec_driver_sql(DDL)
+            ensure(conn, TABLE)
             self.rates = self._rates(conn)
             self.lands = {str(r[0]) for r in conn.exec_driver_sql(
                 f"SELECT ID FROM {self.t['LAND']}")}

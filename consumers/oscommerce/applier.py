@@ -93,14 +93,22 @@ class PhoenixApplier:
         self.mailer = (Mailer(config=shop.mail, engine=self.engine)
                        if shop.mail is not None else None)
 
+    def ensure_tables(self, conn: sa.Connection) -> None:
+        """Make sure of the consumer's own tables (``shopbridge setup`` calls this too).
+
+        Raises:
+            SetupRequired: one is missing and the database user may not create it.
+        """
+        self.binder.ensure_table(conn)
+        self.specials.ensure_table(conn)
+        self.images.ensure_table(conn)
+        if self.mailer is not None:
+            self.mailer.ensure_table(conn)
+
     def prepare(self) -> None:
-        """Create the link table and read what the mapping needs from the shop."""
+        """Make sure of the own tables and read what the mapping needs from the shop."""
         with translated(self.what), self.engine.begin() as conn:
-            self.binder.ensure_table(conn)
-            self.specials.ensure_table(conn)
-            self.images.ensure_table(conn)
-            if self.mailer is not None:
-                self.mailer.ensure_table(conn)
+            self.ensure_tables(conn)
             available = PhoenixAdapter.language_ids(conn)
             missing = [code for code in self.shop.languages if code not in available]
             if missing:

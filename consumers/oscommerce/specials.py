@@ -23,6 +23,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from shopbridge.owntables import OwnTable, ensure
+
 SCHEDULE_TABLE = "shopbridge_special"
 Window = tuple[Decimal, str | None, str | None]     # net price, from, until (ISO dates)
 
@@ -38,6 +40,7 @@ CREATE TABLE IF NOT EXISTS {SCHEDULE_TABLE} (
   KEY idx_shopbridge_special_until (valid_until)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4
 """
+TABLE = OwnTable(SCHEDULE_TABLE, DDL)
 
 
 def window_bounds(start: str | None, until: str | None) -> tuple[datetime | None,
@@ -64,7 +67,7 @@ class SpecialsScheduler:
         return conn.exec_driver_sql("SELECT NOW()").scalar()
 
     def ensure_table(self, conn: Connection) -> None:
-        conn.exec_driver_sql(DDL)
+        ensure(conn, TABLE)
 
     def set_windows(self, conn: Connection, windows: dict[int, Sequence[Window]]) -> None:
         """Replace the windows of these products (as the ERP has them now)."""

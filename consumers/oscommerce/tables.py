@@ -447,3 +447,28 @@ PRICE_MAX = 10**11 - 1          # decimal(15,4)
 NAME_MAX = 255
 WEIGHT_MAX = 999.99             # decimal(5,2)
 TEXT_MAX_BYTES = 65535          # TEXT
+
+
+# What the shop's consumer writes (besides reading the tables above): table -> privileges.
+# ``shopbridge check`` compares it with the database user's grants; INSERT ... ON DUPLICATE
+# KEY UPDATE needs both INSERT and UPDATE. tests/unit/test_grants.py keeps it true.
+WRITES: dict[str, tuple[str, ...]] = {
+    "products": ("INSERT", "UPDATE"),
+    "products_description": ("INSERT", "UPDATE"),
+    "products_to_categories": ("INSERT", "DELETE"),
+    "products_images": ("INSERT", "UPDATE", "DELETE"),
+    "specials": ("INSERT", "UPDATE", "DELETE"),
+    "categories": ("INSERT", "UPDATE"),
+    "categories_description": ("INSERT", "UPDATE", "DELETE"),
+    "manufacturers": ("INSERT", "UPDATE"),
+    "manufacturers_info": ("INSERT", "UPDATE"),
+    "products_options": ("INSERT", "UPDATE"),
+    "products_options_values": ("INSERT", "UPDATE"),
+    "products_options_values_to_products_options": ("INSERT",),
+    "products_attributes": ("INSERT", "UPDATE", "DELETE"),
+    "customers": ("INSERT", "UPDATE"),
+    "customers_info": ("INSERT", "UPDATE"),
+    "address_book": ("INSERT", "UPDATE"),
+    "orders": ("UPDATE",),
+    "orders_status_history": ("INSERT", "UPDATE"),
+}

@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy.engine import Connection
 
 from shopbridge.db import utc_now
+from shopbridge.owntables import OwnTable, ensure
 
 SNAPSHOT_TABLE = "shopbridge_snapshot"
 
@@ -30,12 +31,12 @@ CREATE TABLE IF NOT EXISTS {SNAPSHOT_TABLE} (
   PRIMARY KEY (entity_type, entity_key)
 ) ENGINE=InnoDB DEFAULT CHARSET=latin1
 """
-
+TABLE = OwnTable(SNAPSHOT_TABLE, DDL)
 
 
 class Snapshot:
     def ensure_table(self, conn: Connection) -> None:
-        conn.exec_driver_sql(DDL)
+        ensure(conn, TABLE)
 
     def store_published(self, conn: Connection,
                         rows: Sequence[tuple[int, bytes, int, Decimal | None, str | None]],

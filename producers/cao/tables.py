@@ -194,3 +194,8 @@ TABLE_CANDIDATES = {
 def required_columns() -> dict[str, list[str]]:
     """Logical table -> the columns the producer reads, for the tables it cannot do without."""
     return {name: [c.name for c in metadata.tables[name].columns] for name in TABLE_CANDIDATES}
+
+
+# Read by the producer besides the tables above (customers, order statuses, variants), where
+# the CAO database has them; ``shopbridge check`` checks the user's SELECT grant on each.
+ALSO_READ = ("ADRESSEN", "ADRESSEN_ASP", "ARTIKEL_VAR", "JOURNAL", "JOURNAL_SSH", "LAND")

@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.config import VARIANT_DIMENSIONS, ErpConfig, VariantConfig
 from shopbridge.db import TableNames, columns_of, quote_ident
+from shopbridge.owntables import OwnTable, ensure
 
 VARIANT_TABLE = "shopbridge_variant"
 DIM_COLUMNS = ("DIM_A", "DIM_B", "DIM_C")
@@ -57,6 +58,7 @@ CREATE TABLE IF NOT EXISTS {VARIANT_TABLE} (
   KEY idx_shopbridge_variant_master (master_id, child_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=latin1
 """
+TABLE = OwnTable(VARIANT_TABLE, DDL)
 
 Dims = tuple[str | None, str | None, str | None]
 
@@ -180,7 +182,7 @@ class VariantSource:
 
     def ensure_table(self, conn: Connection) -> None:
         if self.enabled:
-            conn.exec_driver_sql(DDL)
+            ensure(conn, TABLE)
 
     def resolve(self, conn: Connection) -> None:
         """Find ARTIKEL_VAR (optional: without it only the ARTNUM rule applies)."""

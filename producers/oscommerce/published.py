@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Connection
 
 from shopbridge.db import has_table, utc_now
+from shopbridge.owntables import OwnTable, ensure
 
 
 class PublishedLog:
@@ -22,12 +23,16 @@ class PublishedLog:
 
     def __init__(self, table: str, key: str, alias: str) -> None:
         self.table, self.key, self.alias = table, key, alias
+        self.own = OwnTable(table, f"""
+CREATE TABLE IF NOT EXISTS {table} (
+  {key} INT NOT NULL PRIMARY KEY,
+  event_id CHAR(36) CHARACTER SET ascii NOT NULL,
+  published_at DATETIME(6) NOT NULL
+) ENGINE=InnoDB
+""")
 
     def ensure(self, conn: Connection) -> None:
-        conn.exec_driver_sql(
-            f"CREATE TABLE IF NOT EXISTS {self.table} ({self.key} INT NOT NULL PRIMARY KEY, "
-            f"event_id CHAR(36) CHARACTER SET ascii NOT NULL, "
-            f"published_at DATETIME(6) NOT NULL) ENGINE=InnoDB")
+        ensure(conn, self.own)
 
     def exists(self, conn: Connection) -> bool:
         return has_table(conn, self.table)
