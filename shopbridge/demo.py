@@ -163,6 +163,12 @@ def shop_counts(db_url: str, db: str) -> dict[str, int]:
     return {what: _count(db_url, db, sql) for what, sql in SHOP_COUNTS.items()}
 
 
+def _targets(settings: cfg.Settings) -> list[topology.Target]:
+    """The demo's queues: each shop's, and the ERP's that ``orders import`` declares."""
+    tenant = settings.tenants[0]
+    return [*map(topology.Target.for_shop, tenant.shops), topology.Target.for_erp(tenant.name)]
+
+
 def remove(db_url: str, amqp_url: str, names: DemoNames) -> list[str]:
     """Drop what ``run_demo`` made under ``names``: its databases (only those whose marker
     names this checkout), queues, exchange and config file.
@@ -174,7 +180,7 @@ def remove(db_url: str, amqp_url: str, names: DemoNames) -> list[str]:
     if names.config_path.is_file():
         settings = cfg.load(names.config_path)
         with Connection(amqp_url) as conn:
-            topology.delete(conn, settings.broker, settings.tenants[0].shops)
+            topology.delete(conn, settings.broker, _targets(settings))
         names.config_path.unlink()
     return left
 
@@ -208,7 +214,7 @@ def _run(articles: int, db_url: str, amqp_url: str, names: DemoNames) -> int:
     settings = cfg.load(names.config_path)
     logging.getLogger("consumers").setLevel(logging.WARNING)  # the demo prints its own summary
     with Connection(settings.broker.url) as conn:  # a clean start: forget earlier demo runs
-        topology.delete(conn, settings.broker, settings.tenants[0].shops)
+        topology.delete(conn, settings.broker, _targets(settings))
 
     t0 = time.monotonic()
     events, results = _sync(settings)

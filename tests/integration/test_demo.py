@@ -16,11 +16,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import amqp
 import pytest
 import sqlalchemy as sa
+from kombu import Connection
 from sqlalchemy.engine import make_url
 
-from shopbridge import cli, demo, dlq, sample
+from shopbridge import cli, demo, dlq, sample, topology
 from shopbridge import config as cfg
 from shopbridge.demo_names import MARKER_TABLE, checkout_lock, create_database
 from shopbridge.errors import DemoConflict
@@ -108,6 +110,16 @@ def test_demo_syncs_catalogue_passes_check_and_its_order_imports(names, capsys, 
     assert _rows(names.cao_db, "SELECT COUNT(*) FROM JOURNALPOS") == [(3,)]  # 2 lines + shipping
     assert cli.main(["-c", str(names.config_path), "consume", "--erp",
                      "--until-idle", "0.3"]) == cli.EXIT_OK
+
+    # remove() takes everything: databases, and every queue, the ERP's included.
+    queues = [q.name for t in demo._targets(settings) for q in topology.target_queues(
+        settings.broker, t)]
+    assert demo.remove(MARIADB_URL, AMQP_URL, names) == []
+    assert not any(_exists(db) for db in names.databases)
+    with Connection(AMQP_URL) as conn:
+        for queue in queues:
+            with pytest.raises(amqp.exceptions.NotFound):
+                conn.channel().queue_declare(queue, passive=True)
 
 
 def _demo_in(folder: Path) -> subprocess.Popen[str]:
