@@ -134,7 +134,7 @@ class Folder:
     def probe(self) -> bool:
         """For ``shopbridge check``. Raises: ShopbridgeError or the file system's error."""
         if self.fs.info(self.root).get("type") != "directory":
-            raise ShopbridgeError(f"{self.safe} is not a folder")
+            raise ShopbridgeError("not a folder")    # check's line names the folder
         return True
 
     def reachable(self) -> bool:

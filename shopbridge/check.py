@@ -1,15 +1,33 @@
-"""``shopbridge check``: everything that would stop the pipeline, one line per problem.
+"""``shopbridge check``: everything that would stop the pipeline, one line each, and the exit
+status a deploy can gate on.
 
 Loads nothing lazily: connects to the broker and to every database of every tenant, checks
 the tables and columns the adapters need, and checks the mappings against the shop's own
 data (languages, tax classes) and the ERP's (tax codes in use).
 
 For the order import (O5) it checks, per shop, what CAO needs (the shop's cao_shop_id, the
-tables, the number ranges) and the mappings against the shop's recent orders (payment and
-shipping methods, countries) and against CAO (payment method ids, LAND, VAT rates), and
-notes the shop's shipping modules whose tax class disagrees with orders.shipping_tax_code. A
-shop with no orders to send and no ``[orders]`` settings is taken not to import orders and is
-not checked for it.
+tables and columns, the number ranges) and the mappings against the shop's recent orders
+(payment and shipping methods, countries) and against CAO (payment method ids, LAND, VAT
+rates), and notes the shop's shipping modules whose tax class disagrees with
+orders.shipping_tax_code. A shop with an ``[orders]`` table, or with orders to send, is
+checked for it; one with neither is taken not to import orders.
+
+Every line is one of three kinds, and only the first fails the check (exit 1; else exit 0):
+
+- ``PROBLEM``: the sync cannot run correctly until the setup is fixed: a broker or database
+  that does not answer, a table or column missing, a mapping that is missing or points at
+  nothing (languages, tax classes, currency, payment and shipping methods, countries, number
+  ranges, order statuses, shipping tax code, variant option names), an image folder that
+  does not answer. Every event or order of that kind would fail or be dead-lettered.
+- ``note``: the sync runs, and the merchant's data deserves a look: one record that
+  shopbridge handles in a defined way (an ARTNUM used by several articles, an article
+  without ARTNUM that is not published, an order whose country the shop cannot name),
+  what the shop system cannot show (tier prices, customer price levels), orders imported
+  with import notes, shipping modules taxed otherwise than orders.shipping_tax_code.
+- ``ok``: what was checked and found right.
+
+Each line names its subject once ("shop web: ...", "tenant acme: ..."), also when a
+database error already names it.
 """
 
 from __future__ import annotations
@@ -50,6 +68,7 @@ class ErpOrderFacts:
     """What the order import needs from one tenant's CAO database; None: not readable."""
 
     missing_tables: list[str] = field(default_factory=list)
+    missing_columns: list[str] = field(default_factory=list)   # "JOURNAL.SHOP_ORDERID"
     number_ranges: Counter[int] | None = None   # REGISTRY MAIN\NUMBERS: VAL_INT -> rows
     vat_rates: dict[int, Decimal] | None = None  # REGISTRY MAIN\MWST: code -> rate (%)
     lands: set[str] | None = None               # LAND.ID
@@ -88,19 +107,26 @@ def _guard(report: CheckReport, what: str, fn: Callable[[], T]) -> T | None:
     try:
         return fn()
     except ShopbridgeError as err:
-        report.problems.append(f"{what}: {_one_line(err)}")
+        report.problems.append(_prefixed(what, _one_line(err)))
         if isinstance(err, (BrokerUnavailable, TargetUnavailable)):
             report.unreachable.append(err)
     except Exception as err:
         # SQLAlchemy's text adds the statement and a link on further lines: the driver's
         # own error (code and message) is the part that says what is wrong.
-        report.problems.append(f"{what}: {type(err).__name__}: "
-                               f"{_one_line(getattr(err, 'orig', None) or err)}")
+        report.problems.append(_prefixed(what, f"{type(err).__name__}: "
+                                               f"{_one_line(getattr(err, 'orig', None) or err)}"))
     return None
 
 
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())
+
+
+def _prefixed(what: str, message: str) -> str:
+    """``what: message``, naming the subject once: a translated database error already
+    starts with it ("shop web: database mysql://...: MySQL error 2003 ...")."""
+    subject = what.split(": ", 1)[0] + ": "
+    return f"{what}: {message.removeprefix(subject)}"
 
 
 def _check_broker(settings: Settings, report: CheckReport) -> None:
@@ -137,13 +163,14 @@ def _check_erp(tenant: TenantConfig, report: CheckReport
                 except SetupRequired as err:
                     report.problems.append(f"tenant {tenant.name}: {err}")
                     return
+                # The merchant's data, handled as it is: a note, not a failed check.
                 for sku, ids in source.duplicate_skus(conn):
-                    report.problems.append(
+                    report.notes.append(
                         f"tenant {tenant.name}: ARTNUM {sku!r} is used by {len(ids)} articles "
                         f"(REC_ID {', '.join(map(str, ids))}): shops get duplicate models")
                 for rec_id in source.articles_without_sku(conn):
-                    report.problems.append(f"tenant {tenant.name}: article REC_ID {rec_id} has "
-                                           "no ARTNUM and is not published")
+                    report.notes.append(f"tenant {tenant.name}: article REC_ID {rec_id} has "
+                                        "no ARTNUM and is not published")
                 art = source.t["ARTIKEL"]
                 cond = "WHERE SHOP_ID > 0" if tenant.erp.selection == "shop" else ""
                 rows = conn.exec_driver_sql(f"SELECT DISTINCT STEUER_CODE FROM {art} {cond}")
@@ -333,6 +360,7 @@ def _check_shop_mappings(conn: DbConnection, shop: ShopConfig, tax_codes: set[in
 def _read_erp_facts(conn: DbConnection, tenant: TenantConfig) -> ErpOrderFacts:
     from consumers.cao.importer import TABLES, read_import_notes
     from consumers.cao.numbers import NUMBERS_KEY
+    from consumers.cao.tables import required_columns
     from producers.cao.source import registry_vat_rates
 
     names = TableNames.read(conn)
@@ -346,8 +374,11 @@ def _read_erp_facts(conn: DbConnection, tenant: TenantConfig) -> ErpOrderFacts:
         found = names.find(*candidates)
         if found is None:
             facts.missing_tables.append(" or ".join(candidates))
-        else:
-            t[logical] = quote_ident(found)
+            continue
+        t[logical] = quote_ident(found)
+        have = columns_of(conn, found)
+        facts.missing_columns += [f"{logical}.{column}" for column
+                                  in required_columns().get(logical, ()) if column not in have]
     if "REGISTRY" in t:
         facts.number_ranges = Counter(int(r[0]) for r in conn.exec_driver_sql(
             f"SELECT VAL_INT FROM {t['REGISTRY']} WHERE MAINKEY = %s AND VAL_INT IS NOT NULL",
@@ -378,7 +409,7 @@ def _check_orders(conn: DbConnection, names: TableNames, shop: ShopConfig,
     if not missing:
         with translated(f"shop {shop.name}: database {shop.db.safe}"):
             usage = _read_usage(conn, settings.first_order_id)
-    if usage.orders == 0 and settings == OrderImportConfig():
+    if usage.orders == 0 and not settings.configured:
         report.ok.append(f"shop {shop.name}: no orders from orders_id {settings.first_order_id} "
                          "on and no [orders] settings: order import not checked")
         return
@@ -386,7 +417,8 @@ def _check_orders(conn: DbConnection, names: TableNames, shop: ShopConfig,
                 *_unknown_in_erp(settings, erp), *_shipping_tax(settings, erp),
                 *needs.shop_order_producer(conn, shop)]
     report.problems += [f"shop {shop.name}: {p}" for p in problems]
-    report.notes += [f"shop {shop.name}: {n}" for n in _import_notes(shop, erp)]
+    report.notes += [f"shop {shop.name}: {n}" for n in (*_nameless(usage),
+                                                         *_import_notes(shop, erp))]
     if not problems:
         report.ok.append(f"shop {shop.name}: order import ready ({usage.orders} recent "
                          "order(s) checked)")
@@ -456,6 +488,8 @@ def _import_prerequisites(shop: ShopConfig, erp: ErpOrderFacts | None) -> Iterat
         yield f"CAO table {table} missing: the order import needs it"
     for line in erp.access:
         yield f"CAO database: {line}"
+    for column in erp.missing_columns:
+        yield f"CAO column {column} missing: the order import writes or reads it"
     if erp.number_ranges is None:
         return
     quelle = shop.orders.quelle
@@ -488,9 +522,13 @@ def _unmapped(settings: OrderImportConfig, usage: OrderUsage,
             if iso not in settings.countries and iso not in lands:
                 yield (f"country {iso} ({_orders(count)}) is neither in orders.countries "
                        "nor a CAO LAND.ID")
+
+
+def _nameless(usage: OrderUsage) -> Iterator[str]:
+    """Orders whose country the shop's own table lacks: data of single orders, a note."""
     for name, count in sorted(usage.nameless.items()):
         yield (f"country {name!r} ({_orders(count)}) is not in the shop's countries table: "
-               "it has no ISO code to map")
+               "it has no ISO code to map, such orders are dead-lettered naming it")
 
 
 def _unknown_in_erp(settings: OrderImportConfig, erp: ErpOrderFacts | None) -> Iterator[str]:

@@ -145,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except ConfigError as err:
-        print(f"configuration error: {err}", file=sys.stderr)
+        for problem in err.problems:     # every error of the file, one line each
+            print(f"configuration error: {problem}", file=sys.stderr)
         return EXIT_CONFIG
     except BrokerUnavailable as err:
         print(f"broker unavailable: {err}", file=sys.stderr)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,9 @@ class OrderImportConfig:
     # An order line whose article CAO does not have: "dead_letter" (the order waits for the
     # article, replayable) or "free_text" (a position without article, with an import note).
     unknown_articles: str = "dead_letter"
+    # The shop has an [orders] table: it imports orders, so check verifies what CAO needs
+    # for that even before the first order.
+    configured: bool = False
 
     @property
     def quelle(self) -> int:
@@ -301,32 +305,55 @@ KNOWN_KEYS = {
 
 def parse(data: Mapping[str, Any], *, source: str = "<memory>",
           environ: Mapping[str, str] | None = None, base_dir: Path | None = None) -> Settings:
+    """Check ``data`` and build the settings.
+
+    Raises:
+        ConfigError: naming every error of the file, each with where it is (``problems``).
+    """
     reader = _Reader(source, environ if environ is not None else os.environ,
                      base_dir or Path.cwd())
-    try:
-        return reader.settings(data)
-    except (TypeError, ValueError, AttributeError) as err:
-        # A value of the wrong type deep inside: still a configuration error, not a crash.
-        raise ConfigError(f"{source}: a value has the wrong type: {err}") from None
+    settings = None
+    with reader.noting("(top level)"):
+        settings = reader.settings(data)
+    if reader.errors or settings is None:
+        raise ConfigError("\n".join(reader.errors), problems=reader.errors)
+    return settings
 
 
 class _Reader:
+    """Reads the file part by part. An error in one part is noted and reading goes on with
+    the next (the part's default stands in), so one run reports every error of the file."""
+
     def __init__(self, source: str, environ: Mapping[str, str], base_dir: Path) -> None:
         self.source = source
         self.environ = environ
         self.base_dir = base_dir
+        self.errors: list[str] = []
 
     def fail(self, where: str, problem: str) -> ConfigError:
         return ConfigError(f"{self.source}: [{where}] {problem}")
 
+    @contextmanager
+    def noting(self, where: str, key: str | None = None) -> Iterator[None]:
+        """One independent part of the file: its error is noted, not raised."""
+        try:
+            yield
+        except ConfigError as err:
+            self.errors.extend(err.problems)
+        except (TypeError, ValueError, AttributeError) as err:
+            # A value of the wrong type deep inside: a configuration error, not a crash.
+            self.errors.append(f"{self.source}: [{where}] {f'{key}: ' if key else ''}"
+                               f"a value has the wrong type: {err}")
+
     def known(self, data: Any, kind: str, where: str) -> Mapping[str, Any]:
-        """Refuse what is not a table, and keys we do not know (a typo must not be ignored)."""
+        """Refuse what is not a table; note keys we do not know (a typo must not be ignored)."""
         if not isinstance(data, Mapping):
             raise self.fail(where, f"must be a table, got {type(data).__name__}")
         unknown = sorted(set(data) - KNOWN_KEYS[kind])
         if unknown:
-            raise self.fail(where, f"unknown key(s) {', '.join(unknown)}; known: "
-                                   f"{', '.join(sorted(KNOWN_KEYS[kind]))}")
+            known = ", ".join(sorted(KNOWN_KEYS[kind]))
+            self.errors.append(str(self.fail(where, f"unknown key(s) {', '.join(unknown)}; "
+                                                    f"known: {known}")))
         return data
 
     def boolean(self, data: Mapping[str, Any], where: str, key: str, default: bool) -> bool:
@@ -337,125 +364,181 @@ class _Reader:
 
     def settings(self, data: Mapping[str, Any]) -> Settings:
         self.known(data, "", "(top level)")
-        broker = self.broker(self.known(data.get("broker", {}), "broker", "broker"))
+        broker = BrokerConfig(url="")
+        with self.noting("broker"):
+            broker = self.broker(self.known(data.get("broker", {}), "broker", "broker"))
         tenants_data = data.get("tenants")
         if not isinstance(tenants_data, list) or not tenants_data:
             raise self.fail("tenants", "at least one [[tenants]] table is required")
-        tenants = tuple(self.tenant(t, i) for i, t in enumerate(tenants_data))
+        tenants = []
+        for i, t in enumerate(tenants_data):
+            with self.noting(f"tenants[{i}]"):
+                tenants.append(self.tenant(t, i))
         names = [t.name for t in tenants]
         if len(set(names)) != len(names):
             raise self.fail("tenants", "tenant names must be unique")
-        return Settings(broker=broker, tenants=tenants, source=self.source)
+        return Settings(broker=broker, tenants=tuple(tenants), source=self.source)
 
     def broker(self, data: Mapping[str, Any]) -> BrokerConfig:
-        self.refuse_password_in_file(data, "broker")
-        url = self.secret_or_value(data, "broker", "url", "url_env") or \
-            "amqp://guest@127.0.0.1:5672//"
-        password = self.password(data, "broker")
-        if password is not None:
-            parsed = make_url(url.replace("amqp://", "mysql://", 1)).set(password=password)
-            url = parsed.render_as_string(hide_password=False).replace("mysql://", "amqp://", 1)
-        raw_tiers = data.get("retry_tiers_s", list(DEFAULT_RETRY_TIERS_S))
-        if not isinstance(raw_tiers, list | tuple):
-            raise self.fail("broker", "retry_tiers_s must be a list of seconds, e.g. [5, 60]")
-        tiers = tuple(int(x) for x in raw_tiers)
-        if not tiers or any(t <= 0 for t in tiers) or len(set(tiers)) != len(tiers):
-            raise self.fail("broker", "retry_tiers_s must be distinct seconds > 0")
-        namespace = str(data.get("namespace", "shopbridge"))
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", namespace):
-            raise self.fail("broker", f"namespace {namespace!r}: use a-z, 0-9, '_' and '-'")
-        return BrokerConfig(
-            url=url, namespace=namespace, retry_tiers_s=tiers,
-            pack_size=self.positive(data, "broker", "pack_size", 100),
-            batch_size=self.positive(data, "broker", "batch_size", 500),
-            batch_wait_ms=self.positive(data, "broker", "batch_wait_ms", 200),
-            delivery_limit=self.positive(data, "broker", "delivery_limit", 20),
-        )
+        url = "amqp://guest@127.0.0.1:5672//"
+        with self.noting("broker"):
+            self.refuse_password_in_file(data, "broker")
+            url = self.secret_or_value(data, "broker", "url", "url_env") or url
+            password = self.password(data, "broker")
+            if password is not None:
+                parsed = make_url(url.replace("amqp://", "mysql://", 1)).set(password=password)
+                url = parsed.render_as_string(hide_password=False).replace("mysql://",
+                                                                           "amqp://", 1)
+        tiers = DEFAULT_RETRY_TIERS_S
+        with self.noting("broker", "retry_tiers_s"):
+            raw_tiers = data.get("retry_tiers_s", list(DEFAULT_RETRY_TIERS_S))
+            if not isinstance(raw_tiers, list | tuple):
+                raise self.fail("broker", "retry_tiers_s must be a list of seconds, e.g. [5, 60]")
+            tiers = tuple(int(x) for x in raw_tiers)
+            if not tiers or any(t <= 0 for t in tiers) or len(set(tiers)) != len(tiers):
+                raise self.fail("broker", "retry_tiers_s must be distinct seconds > 0")
+        namespace = "shopbridge"
+        with self.noting("broker", "namespace"):
+            namespace = str(data.get("namespace", namespace))
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", namespace):
+                raise self.fail("broker", f"namespace {namespace!r}: use a-z, 0-9, '_' and '-'")
+        sizes = {"pack_size": 100, "batch_size": 500, "batch_wait_ms": 200, "delivery_limit": 20}
+        for key, default in list(sizes.items()):
+            with self.noting("broker", key):
+                sizes[key] = self.positive(data, "broker", key, default)
+        return BrokerConfig(url=url, namespace=namespace, retry_tiers_s=tiers, **sizes)
 
     def tenant(self, data: Mapping[str, Any], index: int) -> TenantConfig:
         where = f"tenants[{index}]"
         self.known(data, "tenant", where)
-        name = self.name(data, where)
+        name = "?"
+        with self.noting(where, "name"):
+            name = self.name(data, where)
         erp_data = data.get("erp")
         if not isinstance(erp_data, Mapping):
             raise self.fail(where, "an [tenants.erp] table is required")
-        self.known(erp_data, "erp", f"{where}.erp")
-        kind = str(erp_data.get("kind", "cao"))
-        if kind not in ERP_KINDS:
-            raise self.fail(f"{where}.erp", f"kind {kind!r} is not one of {ERP_KINDS}")
-        selection = str(erp_data.get("selection", "shop"))
-        if selection not in ("shop", "all"):
-            raise self.fail(f"{where}.erp", "selection must be 'shop' or 'all'")
-        registry = erp_data.get("registry_table")
-        if registry is not None and not re.fullmatch(r"[A-Za-z0-9_]+", str(registry)):
-            raise self.fail(f"{where}.erp", f"registry_table {registry!r} is not a table name")
+        at = f"{where}.erp"
+        self.known(erp_data, "erp", at)
+        kind = "cao"
+        with self.noting(at, "kind"):
+            kind = str(erp_data.get("kind", kind))
+            if kind not in ERP_KINDS:
+                raise self.fail(at, f"kind {kind!r} is not one of {ERP_KINDS}")
+        selection = "shop"
+        with self.noting(at, "selection"):
+            selection = str(erp_data.get("selection", selection))
+            if selection not in ("shop", "all"):
+                raise self.fail(at, "selection must be 'shop' or 'all'")
+        registry = None
+        with self.noting(at, "registry_table"):
+            registry = erp_data.get("registry_table")
+            if registry is not None and not re.fullmatch(r"[A-Za-z0-9_]+", str(registry)):
+                raise self.fail(at, f"registry_table {registry!r} is not a table name")
         columns = {}
         for key in ("carrier_column", "tracking_column", "date_available_column"):
             value = erp_data.get(key, ErpConfig.__dataclass_fields__[key].default)
-            if value not in (None, "") and not re.fullmatch(r"[A-Za-z0-9_]+", str(value)):
-                raise self.fail(f"{where}.erp", f"{key} {value!r} is not a column name")
+            with self.noting(at, key):
+                if value not in (None, "") and not re.fullmatch(r"[A-Za-z0-9_]+", str(value)):
+                    raise self.fail(at, f"{key} {value!r} is not a column name")
             columns[key] = str(value) if value else None
-        currency = str(erp_data.get("currency", "EUR"))
-        if not re.fullmatch(r"[A-Z]{3}", currency):
-            raise self.fail(f"{where}.erp", f"currency {currency!r}: an ISO 4217 code like EUR")
-        erp = ErpConfig(kind=kind, db=self.database(erp_data, f"{where}.erp"), currency=currency,
-                        selection=selection, registry_table=registry, **columns,
+        currency = "EUR"
+        with self.noting(at, "currency"):
+            currency = str(erp_data.get("currency", currency))
+            if not re.fullmatch(r"[A-Z]{3}", currency):
+                raise self.fail(at, f"currency {currency!r}: an ISO 4217 code like EUR")
+        db, images, variants = DatabaseConfig(url=""), None, VariantConfig()
+        with self.noting(at):
+            db = self.database(erp_data, at)
+        with self.noting(at, "images_url"):
+            images = self.folder(erp_data, at)
+        with self.noting(f"{at}.variants"):
+            variants = self.variants(erp_data.get("variants", {}), f"{at}.variants")
+        erp = ErpConfig(kind=kind, db=db, currency=currency, selection=selection,
+                        registry_table=registry, **columns,
                         default_language=str(erp_data.get("default_language", "de")),
-                        images=self.folder(erp_data, f"{where}.erp"),
-                        variants=self.variants(erp_data.get("variants", {}),
-                                               f"{where}.erp.variants"))
-        shops = tuple(self.shop(s, name, f"{where}.shops[{i}]", erp.images)
-                      for i, s in enumerate(data.get("shops", [])))
+                        images=images, variants=variants)
+        shops = []
+        for i, s in enumerate(data.get("shops", [])):
+            with self.noting(f"{where}.shops[{i}]"):
+                shops.append(self.shop(s, name, f"{where}.shops[{i}]", erp.images))
         shop_names = [s.name for s in shops]
         if len(set(shop_names)) != len(shop_names):
             raise self.fail(where, "shop names must be unique within a tenant")
-        return TenantConfig(name=name, erp=erp, shops=shops)
+        return TenantConfig(name=name, erp=erp, shops=tuple(shops))
 
     def shop(self, data: Mapping[str, Any], tenant: str, where: str,
              erp_images: FolderConfig | None = None) -> ShopConfig:
         self.known(data, "shop", where)
-        name = self.name(data, where)
-        if name == "erp":
-            raise self.fail(where, "the name 'erp' is reserved for the tenant's ERP queue")
+        name = "?"
+        with self.noting(where, "name"):
+            name = self.name(data, where)
+            if name == "erp":
+                raise self.fail(where, "the name 'erp' is reserved for the tenant's ERP queue")
         where = f"{where} ({name})"
-        kind = str(data.get("kind", "oscommerce"))
-        if kind not in SHOP_KINDS:
-            raise self.fail(where, f"kind {kind!r} is not one of {SHOP_KINDS}")
-        languages = tuple(str(code) for code in data.get("languages", ["de"]))
-        if not languages or any(not re.fullmatch(r"[a-z]{2}", c) for c in languages):
-            raise self.fail(where, "languages must list two-letter codes, e.g. ['de', 'en']")
-        level = int(data.get("price_level", 1))
-        if level not in range(1, 6):
-            raise self.fail(where, f"price_level {level} must be 1..5 (VK1..VK5)")
-        stock_mode = str(data.get("stock_mode", "available"))
-        if stock_mode not in STOCK_MODES:
-            raise self.fail(where, f"stock_mode must be one of {STOCK_MODES}")
-        try:
-            tax_classes = {int(k): int(v) for k, v in dict(data.get("tax_classes", {})).items()}
-        except (TypeError, ValueError):
-            raise self.fail(where, "tax_classes maps CAO STEUER_CODE to tax_class_id, "
-                                   "e.g. { 1 = 2, 2 = 1 }") from None
-        categories = str(data.get("categories", "shop_categories"))
-        if categories not in CATEGORY_SOURCES:
-            raise self.fail(where, f"categories must be one of {CATEGORY_SOURCES}")
-        f = self.known(data.get("filter", {}), "filter", f"{where}.filter")
+        kind = "oscommerce"
+        with self.noting(where, "kind"):
+            kind = str(data.get("kind", kind))
+            if kind not in SHOP_KINDS:
+                raise self.fail(where, f"kind {kind!r} is not one of {SHOP_KINDS}")
+        languages: tuple[str, ...] = ("de",)
+        with self.noting(where, "languages"):
+            languages = tuple(str(code) for code in data.get("languages", languages))
+            if not languages or any(not re.fullmatch(r"[a-z]{2}", c) for c in languages):
+                raise self.fail(where, "languages must list two-letter codes, e.g. ['de', 'en']")
+        level = 1
+        with self.noting(where, "price_level"):
+            level = int(data.get("price_level", level))
+            if level not in range(1, 6):
+                raise self.fail(where, f"price_level {level} must be 1..5 (VK1..VK5)")
+        stock_mode = "available"
+        with self.noting(where, "stock_mode"):
+            stock_mode = str(data.get("stock_mode", stock_mode))
+            if stock_mode not in STOCK_MODES:
+                raise self.fail(where, f"stock_mode must be one of {STOCK_MODES}")
+        tax_classes: dict[int, int] = {}
+        with self.noting(where, "tax_classes"):
+            try:
+                tax_classes = {int(k): int(v)
+                               for k, v in dict(data.get("tax_classes", {})).items()}
+            except (TypeError, ValueError):
+                raise self.fail(where, "tax_classes maps CAO STEUER_CODE to tax_class_id, "
+                                       "e.g. { 1 = 2, 2 = 1 }") from None
+        categories = "shop_categories"
+        with self.noting(where, "categories"):
+            categories = str(data.get("categories", categories))
+            if categories not in CATEGORY_SOURCES:
+                raise self.fail(where, f"categories must be one of {CATEGORY_SOURCES}")
+        shop_filter = ShopFilter()
+        with self.noting(f"{where}.filter"):
+            shop_filter = self.shop_filter(data.get("filter", {}), f"{where}.filter", categories)
+        active, db = True, DatabaseConfig(url="")
+        with self.noting(where, "active"):
+            active = self.boolean(data, where, "active", True)
+        with self.noting(where):
+            db = self.database(data, where)
+        orders, mail, images = OrderImportConfig(), None, None
+        if "orders" in data:
+            with self.noting(f"{where}.orders"):
+                orders = self.orders(data["orders"], f"{where}.orders")
+        with self.noting(f"{where}.mail"):
+            mail = self.mail(data.get("mail"), f"{where}.mail")
+        with self.noting(where, "images_url"):
+            images = self.image_folders(data, where, erp_images)
+        return ShopConfig(tenant=tenant, name=name, kind=kind, active=active, db=db,
+                          languages=languages, price_level=level, stock_mode=stock_mode,
+                          tax_classes=tax_classes, filter=shop_filter, orders=orders,
+                          mail=mail, categories=categories, images=images)
+
+    def shop_filter(self, data: Any, where: str, categories: str) -> ShopFilter:
+        f = self.known(data, "filter", where)
         cao_shop_id = None if f.get("cao_shop_id") is None else int(f["cao_shop_id"])
-        shop_filter = ShopFilter(
+        return ShopFilter(
             cao_shop_id=cao_shop_id,
-            require_visible=self.boolean(f, f"{where}.filter", "require_visible", True),
+            require_visible=self.boolean(f, where, "require_visible", True),
             sku_pattern=None if f.get("sku_pattern") is None else str(f["sku_pattern"]),
-            categories=self.filter_categories(f, f"{where}.filter", categories, cao_shop_id),
-            flag=self.filter_flag(f, f"{where}.filter"),
+            categories=self.filter_categories(f, where, categories, cao_shop_id),
+            flag=self.filter_flag(f, where),
         )
-        return ShopConfig(tenant=tenant, name=name, kind=kind,
-                          active=self.boolean(data, where, "active", True),
-                          db=self.database(data, where), languages=languages,
-                          price_level=level, stock_mode=stock_mode,
-                          tax_classes=tax_classes, filter=shop_filter,
-                          orders=self.orders(data.get("orders", {}), f"{where}.orders"),
-                          mail=self.mail(data.get("mail"), f"{where}.mail"),
-                          categories=categories,
-                          images=self.image_folders(data, where, erp_images))
 
     def image_folders(self, data: Mapping[str, Any], where: str,
                       source: FolderConfig | None) -> ImageFolders | None:
@@ -585,30 +668,40 @@ class _Reader:
 
     def orders(self, data: Any, where: str) -> OrderImportConfig:
         self.known(data, "orders", where)
-        document = str(data.get("document", "invoice_draft"))
-        if document not in DOCUMENT_QUELLE:
-            raise self.fail(where, f"document must be one of {', '.join(DOCUMENT_QUELLE)}")
-        countries = {str(k).upper(): str(v) for k, v in dict(data.get("countries", {})).items()}
-        if any(len(k) != 2 or not 1 <= len(v) <= 5 for k, v in countries.items()):
-            raise self.fail(where, "countries maps ISO-2 codes to CAO LAND codes (1-5 chars)")
-        unknown = str(data.get("unknown_articles", "dead_letter"))
-        if unknown not in UNKNOWN_ARTICLES:
-            raise self.fail(where, f"unknown_articles must be one of "
-                                   f"{', '.join(UNKNOWN_ARTICLES)}")
-        return OrderImportConfig(
-            document=document,
-            unknown_articles=unknown,
-            shipping_tax_code=int(data.get("shipping_tax_code", 2)),
-            payment_methods={str(k): int(v)
-                             for k, v in dict(data.get("payment_methods", {})).items()},
-            shipping_methods={str(k): int(v)
-                              for k, v in dict(data.get("shipping_methods", {})).items()},
-            countries=countries,
-            first_order_id=self.positive(data, where, "first_order_id", 1),
-            first_customer_id=self.positive(data, where, "first_customer_id", 1),
-            # 0 (TOML has no null): leave the shop's status alone after the import.
-            imported_status=int(data.get("imported_status", 2)) or None,
-            imported_status_mail=self.boolean(data, where, "imported_status_mail", False))
+        values: dict[str, Any] = {}
+
+        def read(key: str, convert: Callable[[Any], Any]) -> None:
+            """values[key] from the file, where given; its error is noted, not raised."""
+            with self.noting(where, key):
+                if key in data:
+                    values[key] = convert(data[key])
+
+        def countries(value: Any) -> dict[str, str]:
+            mapped = {str(k).upper(): str(v) for k, v in dict(value).items()}
+            if any(len(k) != 2 or not 1 <= len(v) <= 5 for k, v in mapped.items()):
+                raise self.fail(where, "countries maps ISO-2 codes to CAO LAND codes "
+                                       "(1-5 chars)")
+            return mapped
+
+        read("document", lambda v: self.one_of(where, "document", v, DOCUMENT_QUELLE))
+        read("unknown_articles",
+             lambda v: self.one_of(where, "unknown_articles", v, UNKNOWN_ARTICLES))
+        read("shipping_tax_code", int)
+        read("payment_methods", lambda v: {str(k): int(n) for k, n in dict(v).items()})
+        read("shipping_methods", lambda v: {str(k): int(n) for k, n in dict(v).items()})
+        read("countries", countries)
+        for key in ("first_order_id", "first_customer_id"):
+            read(key, lambda _, key=key: self.positive(data, where, key, 1))
+        # 0 (TOML has no null): leave the shop's status alone after the import.
+        read("imported_status", lambda v: int(v) or None)
+        read("imported_status_mail",
+             lambda _: self.boolean(data, where, "imported_status_mail", False))
+        return OrderImportConfig(**values, configured=True)
+
+    def one_of(self, where: str, key: str, value: Any, choices: Iterable[str]) -> str:
+        if str(value) not in choices:
+            raise self.fail(where, f"{key} must be one of {', '.join(choices)}")
+        return str(value)
 
     def database(self, data: Mapping[str, Any], where: str) -> DatabaseConfig:
         url = self.secret_or_value(data, where, "url", "url_env")

@@ -2,59 +2,40 @@
 
 Creates a demo CAO database and two demo Phoenix databases on the local MariaDB from the
 project's own table definitions, fills CAO with sample articles, shop categories,
-manufacturers and special offers, runs one full sync through RabbitMQ, then changes one price
-and one stock level and syncs again, and prints what happened and how to look at the result.
+manufacturers and special offers (and what the order import needs: number ranges, countries,
+payment methods), runs one full sync through RabbitMQ, then changes one price and one stock
+level and syncs again, leaves a paid guest order in shop-a for ``orders import``, and prints
+what happened and how to look at the result.
 
-The names (databases, broker namespace, config file) derive from one prefix, so that a test
-can run the whole demo beside a user's own demo without touching it.
+Several checkouts may share one MariaDB and RabbitMQ: every name carries the checkout's own
+id, and the demo drops only databases marked as its own (``demo_names``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from kombu import Connection
 from sqlalchemy.engine import make_url
 
 from consumers import ShopConsumer, make_applier
+from consumers.cao import tables as order_tables
 from consumers.oscommerce import tables as phoenix_tables
 from producers.cao import CaoProducer
 from producers.cao import tables as cao_tables
 
-from . import broker, sample, topology
+from . import broker, sample, sample_order, topology
 from . import config as cfg
 from .db import translated
+from .demo_names import DemoNames, checkout_lock, create_database, drop_own_databases
 
-PREFIX = "shopbridge_demo"
-CONFIG_PATH = Path(".demo/shopbridge.toml")
+__all__ = ["DemoNames", "remove", "run_demo", "shop_counts"]
+
 IDLE_S = 0.5      # each demo consumer stops once its queue has been empty this long
 SPECIALS = (1, 2)  # articles with a special offer running now (1 is in CAO shop 2, 2 in shop 1)
-
-
-@dataclass(frozen=True)
-class DemoNames:
-    """Everything the demo creates, named after ``prefix``."""
-
-    prefix: str = PREFIX
-    config_path: Path = CONFIG_PATH
-
-    @property
-    def cao_db(self) -> str:
-        return f"{self.prefix}_cao"
-
-    @property
-    def shops(self) -> tuple[tuple[str, str], ...]:
-        """(shop name, database) of the two shops."""
-        return (("shop-a", f"{self.prefix}_shop_a"), ("shop-b", f"{self.prefix}_shop_b"))
-
-    @property
-    def namespace(self) -> str:
-        return self.prefix.replace("_", "-")
 
 
 def _config_text(db_url: str, amqp_url: str, names: DemoNames) -> str:
@@ -64,8 +45,13 @@ def _config_text(db_url: str, amqp_url: str, names: DemoNames) -> str:
         raise SystemExit("demo: pass URLs without passwords (the config file it writes must "
                          "not hold one)")
     path, shops = names.config_path, names.shops
-    return f"""# Written by `shopbridge demo`. Try:
+    orders = (f'payment_methods = {{ "{sample_order.PAYMENT}" = 1, "Rechnung" = 2 }}   '
+              "# title -> CAO ZAHLUNGSARTEN\n"
+              f'shipping_methods = {{ "{sample_order.SHIPPING}" = 1 }}\n'
+              'countries = { DE = "D" }  # ISO-2 -> CAO LAND.ID where they differ')
+    return f"""# Written by `shopbridge demo` (checkout {names.checkout_id}). Try:
 #   shopbridge -c {path} check
+#   shopbridge -c {path} orders import --shop shop-a
 #   shopbridge -c {path} dlq list --shop shop-a
 [broker]
 url = "{amqp_url}"
@@ -86,6 +72,8 @@ price_level = 1
 stock_mode = "available"
 tax_classes = {{ 1 = 2, 2 = 1 }}
 filter = {{ cao_shop_id = 1 }}
+[tenants.shops.orders]    # its orders become CAO invoice drafts
+{orders}
 
 [[tenants.shops]]
 name = "shop-b"           # sells CAO shop 2, German only, VK3, total stock
@@ -96,18 +84,23 @@ price_level = 3
 stock_mode = "total"
 tax_classes = {{ 1 = 2, 2 = 1 }}
 filter = {{ cao_shop_id = 2 }}
+[tenants.shops.orders]
+{orders}
 """
 
 
 def _build_databases(db_url: str, articles: int, names: DemoNames) -> None:
-    cao_url = sample.create_database(db_url, names.cao_db, charset="latin1")
+    cao_url = create_database(db_url, names.cao_db, names, charset="latin1")
     engine = sa.create_engine(cao_url)
-    cao_tables.metadata.create_all(engine, checkfirst=False)  # a new, empty database
-    tables = {t.name: t.name for t in cao_tables.metadata.sorted_tables}
+    tables = {}
+    for metadata in (cao_tables.metadata, order_tables.metadata):  # articles, orders
+        metadata.create_all(engine, checkfirst=False)  # a new database: only the marker
+        tables.update({t.name: t.name for t in metadata.sorted_tables})
     rows = sample.articles(articles, shop_ids=(1, 2))
     rows[0]["KURZNAME"] = "Gießkanne „Größe XL“ – grün"
     with engine.begin() as conn:
         sample.cao_reference_data(conn, tables)
+        sample.cao_order_reference_data(conn, tables)
         sample.insert_rows(conn, "ARTIKEL", rows)
         sample.insert_rows(conn, "ARTIKEL_LTEXT", sample.translations(rows, every=2))
         sample.cao_catalogue(conn, tables, rows,
@@ -117,7 +110,7 @@ def _build_databases(db_url: str, articles: int, names: DemoNames) -> None:
     shop_languages = {shop_a: ((1, "English", "en"), (2, "Deutsch", "de")),
                       shop_b: ((1, "Deutsch", "de"),)}
     for _, db in names.shops:
-        shop_url = sample.create_database(db_url, db)
+        shop_url = create_database(db_url, db, names, charset="utf8mb4")
         engine = sa.create_engine(shop_url)
         phoenix_tables.metadata.create_all(engine, checkfirst=False)
         with engine.begin() as conn:
@@ -171,41 +164,57 @@ def shop_counts(db_url: str, db: str) -> dict[str, int]:
     return {what: _count(db_url, db, sql) for what, sql in SHOP_COUNTS.items()}
 
 
-def remove(db_url: str, amqp_url: str, names: DemoNames) -> None:
-    """Drop what ``run_demo`` made under ``names``: databases, queues, exchange, config."""
-    for db in (names.cao_db, *(db for _, db in names.shops)):
-        sample.drop_database(db_url, db)
+def _targets(settings: cfg.Settings) -> list[topology.Target]:
+    """The demo's queues: each shop's, and the ERP's that ``orders import`` declares."""
+    tenant = settings.tenants[0]
+    return [*map(topology.Target.for_shop, tenant.shops), topology.Target.for_erp(tenant.name)]
+
+
+def remove(db_url: str, amqp_url: str, names: DemoNames) -> list[str]:
+    """Drop what ``run_demo`` made under ``names``: its databases (only those whose marker
+    names this checkout), queues, exchange and config file.
+
+    Returns:
+        The databases of these names that exist but are not this checkout's: left alone.
+    """
+    left = drop_own_databases(db_url, names)
     if names.config_path.is_file():
         settings = cfg.load(names.config_path)
         with Connection(amqp_url) as conn:
-            topology.delete(conn, settings.broker, settings.tenants[0].shops)
+            topology.delete(conn, settings.broker, _targets(settings))
         names.config_path.unlink()
+    return left
 
 
 def run_demo(*, articles: int, db_url: str, amqp_url: str,
              names: DemoNames | None = None) -> int:
-    """Build, sync, change, sync again; prints what happened.
+    """Build, sync and print (module docstring); ``names`` default to this checkout's.
 
     The broker is tried first, so that a demo that could not sync builds nothing.
 
     Raises:
         BrokerUnavailable, TargetUnavailable: RabbitMQ or MariaDB cannot be reached or refused
             the login (the message names which, its URL masked).
+        DemoConflict: a database of the demo's names is not this checkout's, or another
+            run of this checkout is going on; nothing was dropped.
     """
     broker.connect(cfg.BrokerConfig(url=amqp_url)).release()
-    with translated(f"MariaDB {make_url(db_url).render_as_string(hide_password=True)}"):
-        return _run_demo(articles=articles, db_url=db_url, amqp_url=amqp_url,
-                         names=names or DemoNames())
+    names = names or DemoNames.for_checkout()
+    with translated(f"MariaDB {make_url(db_url).render_as_string(hide_password=True)}"), \
+            checkout_lock(db_url, names):
+        return _run(articles, db_url, amqp_url, names)
 
 
-def _run_demo(*, articles: int, db_url: str, amqp_url: str, names: DemoNames) -> int:
+def _run(articles: int, db_url: str, amqp_url: str, names: DemoNames) -> int:
     shops = names.shops
     started = time.monotonic()
     print(f"1. Building demo databases on {make_url(db_url).render_as_string(True)}: "
           f"{names.cao_db} (CAO-Faktura: {articles} articles in 2 CAO shops, each with "
           f"{len(sample.CAO_CATEGORIES)} shop categories; {len(sample.CAO_MANUFACTURERS)} "
-          f"manufacturers, {len(SPECIALS)} special offers) and "
-          f"{', '.join(db for _, db in shops)} (CE Phoenix)")
+          f"manufacturers, {len(SPECIALS)} special offers; number ranges, countries and "
+          f"payment methods for the order import) and "
+          f"{', '.join(db for _, db in shops)} (CE Phoenix); broker namespace "
+          f"{names.namespace} (this checkout's id: {names.checkout_id})")
     _build_databases(db_url, articles, names)
     names.config_path.parent.mkdir(parents=True, exist_ok=True)
     names.config_path.write_text(_config_text(db_url, amqp_url, names), encoding="utf-8")
@@ -213,7 +222,7 @@ def _run_demo(*, articles: int, db_url: str, amqp_url: str, names: DemoNames) ->
     logging.getLogger("consumers").setLevel(logging.WARNING)  # the demo prints its own summary
     conn = broker.connect(settings.broker)
     with broker.translated(settings.broker):  # a clean start: forget earlier demo runs
-        topology.delete(conn, settings.broker, settings.tenants[0].shops)
+        topology.delete(conn, settings.broker, _targets(settings))
     conn.release()
 
     t0 = time.monotonic()
@@ -242,7 +251,12 @@ def _run_demo(*, articles: int, db_url: str, amqp_url: str, names: DemoNames) ->
           "waits included)")
     for name, line in results.items():
         print(f"   {name}: {line}")
+
     path = names.config_path
+    order = _place_order(db_url, shops[0][1])
+    print(f"4. A customer paid a guest order in shop-a (orders_id {order.orders_id}: "
+          f"{order.lines} article(s) and shipping, {order.total} EUR). Import it into CAO as "
+          f"an invoice draft:\n     .venv/bin/shopbridge -c {path} orders import --shop shop-a")
     print(f"\nDone in {time.monotonic() - started:.1f} s. Look at the result:")
     print(f"  mariadb {shops[0][1]} -e \"SELECT p.products_id, p.products_model, "
           "p.products_price, p.products_quantity, pd.products_name FROM products p JOIN "
@@ -253,6 +267,20 @@ def _run_demo(*, articles: int, db_url: str, amqp_url: str, names: DemoNames) ->
     print(f"  mariadb {shops[0][1]} -e \"SELECT * FROM specials\"")
     print(f"  mariadb {shops[0][1]} -e \"SELECT * FROM shopbridge_link ORDER BY applied_at "
           "DESC LIMIT 5\"")
+    print(f"  mariadb {names.cao_db} -e \"SELECT REC_ID, VRENUM, KUN_NAME1, BSUMME, "
+          "SHOP_ORDERID FROM JOURNAL\"   (after the import)")
     print(f"  .venv/bin/shopbridge -c {path} check")
     print(f"  .venv/bin/shopbridge -c {path} dlq list --shop shop-a")
     return 0
+
+
+def _place_order(db_url: str, db: str) -> sample_order.PlacedOrder:
+    engine = sa.create_engine(make_url(db_url).set(database=db))
+    try:
+        with engine.begin() as conn:
+            language = conn.exec_driver_sql("SELECT languages_id FROM languages WHERE code = "
+                                            "'de'").scalar()
+            return sample_order.place_guest_order(
+                conn, language_id=int(language), now=datetime.now().replace(microsecond=0))
+    finally:
+        engine.dispose()

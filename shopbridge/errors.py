@@ -8,13 +8,29 @@ The branch an error sits in decides what the pipeline does with the message that
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class ShopbridgeError(Exception):
     """Base of everything shopbridge raises."""
 
 
 class ConfigError(ShopbridgeError):
-    """The configuration file is missing, malformed or inconsistent."""
+    """The configuration file is missing, malformed or inconsistent.
+
+    Args:
+        problems: each thing wrong, one line each (reading a file reports all of its
+            errors at once); default: the message itself.
+    """
+
+    def __init__(self, message: str, *, problems: Sequence[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems: tuple[str, ...] = tuple(problems) if problems else (message,)
+
+
+class DemoConflict(ShopbridgeError):
+    """The demo's names are taken by databases it did not create, or another demo run of the
+    same checkout is going on: nothing was dropped."""
 
 
 class SetupRequired(ConfigError):

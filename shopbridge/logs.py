@@ -52,5 +52,7 @@ def setup(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("amqp").setLevel(logging.WARNING)
-    logging.getLogger("kombu").setLevel(logging.WARNING)
+    # Libraries say at INFO what they do on every connection (asyncssh: "Opening SSH
+    # connection", "Auth ... succeeded"): only their warnings belong in our output.
+    for library in ("amqp", "kombu", "asyncssh"):
+        logging.getLogger(library).setLevel(logging.WARNING)

@@ -139,6 +139,25 @@ def cao_reference_data(conn: sa.Connection, names: dict[str, str]) -> None:
     ])
 
 
+# What a CAO installation has for the order import (NOTES 3), as tests/conftest.py's ``erp``:
+# the number ranges of drafts (10), customer numbers (99) and debtor numbers (31), as
+# (NAME, VAL_INT, format VAL_CHAR, next number VAL_INT2); countries; payment methods.
+CAO_NUMBER_RANGES = (("EDI", 10, "RE-000000", 1001), ("KUNNUM", 99, "00000", 50001),
+                     ("DEBNUM", 31, None, 10001))
+CAO_LANDS = (("D", "Deutschland", "DEU"), ("AT", "Österreich", "AUT"))
+CAO_PAYMENTS = ((1, "Vorkasse"), (2, "Rechnung"), (3, "Nachnahme"))
+
+
+def cao_order_reference_data(conn: sa.Connection, names: dict[str, str]) -> None:
+    """Number ranges (REGISTRY MAIN\\NUMBERS), LAND and ZAHLUNGSARTEN rows for the import."""
+    insert_rows(conn, names["REGISTRY"], [
+        {"MAINKEY": "MAIN\\NUMBERS", "NAME": name, "VAL_INT": key, "VAL_CHAR": fmt,
+         "VAL_INT2": next_number} for name, key, fmt, next_number in CAO_NUMBER_RANGES])
+    insert_rows(conn, names["LAND"], [{"ID": i, "NAME": n, "ISO_CODE_3": iso3}
+                                      for i, n, iso3 in CAO_LANDS])
+    insert_rows(conn, names["ZAHLUNGSARTEN"], [{"REC_ID": i, "NAME": n} for i, n in CAO_PAYMENTS])
+
+
 def phoenix_reference_data(conn: sa.Connection, *, languages: Sequence[tuple[int, str, str]] = (
         (1, "English", "en"), (2, "Deutsch", "de")), currency: str = "EUR") -> None:
     """Shop languages, two tax classes (1 = 19 %, 2 = 7 %), replacing what is there, and

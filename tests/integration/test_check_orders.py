@@ -136,9 +136,14 @@ def test_each_order_import_problem_is_one_clear_line(cao_db, phoenix_db, namespa
               "countries": {"DE": "D", "CH": "CH"}}
     entry = shop_entry("web", phoenix_db, filter={}, orders=orders)
 
-    code, problems, _ = _run(tmp_path, config_data(namespace, cao_db, [entry]), capsys)
+    code, lines = _output(tmp_path, config_data(namespace, cao_db, [entry]), capsys)
+    problems = lines["PROBLEM"]
 
     assert code == cli.EXIT_PROBLEMS
+    # One order's country the shop cannot name is that order's data: a note (check.py).
+    assert lines["note"] == [
+        "shop web: country 'Atlantis' (1 order) is not in the shop's countries table: it has "
+        "no ISO code to map, such orders are dead-lettered naming it"]
     assert sorted(problems) == sorted([
         "shop web: no filter.cao_shop_id: CAO tags each imported order with it "
         "(JOURNAL.SHOP_ID), so no order can be imported",
@@ -152,14 +157,28 @@ def test_each_order_import_problem_is_one_clear_line(cao_db, phoenix_db, namespa
         "shop web: payment method 'PayPal' (2 orders) has no entry in orders.payment_methods",
         "shop web: shipping method 'Express' (1 order) has no entry in orders.shipping_methods",
         "shop web: country FR (1 order) is neither in orders.countries nor a CAO LAND.ID",
-        "shop web: country 'Atlantis' (1 order) is not in the shop's countries table: it has "
-        "no ISO code to map",
         "shop web: orders.payment_methods maps 'Rechnung' to 7, which is not a CAO payment "
         "method (ZAHLUNGSARTEN.REC_ID)",
         "shop web: orders.countries maps CH to 'CH', which is not a CAO country (LAND.ID)",
         "shop web: orders.shipping_tax_code 5 has no rate in CAO REGISTRY MAIN\\MWST: the "
         "shipping and fees of orders without VAT rows would be refused (dead-lettered)",
     ])
+
+
+def test_a_shop_with_an_orders_table_is_checked_for_what_cao_needs_before_its_first_order(
+        cao_db, phoenix_db, namespace, tmp_path, capsys):
+    fill_cao(cao_db, sample.articles(3), [])     # no number ranges yet
+    cao_db.execute("DROP TABLE journal")
+    cao_db.execute("ALTER TABLE journalpos DROP COLUMN VIEW_POS")
+    entry = shop_entry("web", phoenix_db, orders={"document": "invoice_draft"})  # defaults
+
+    code, problems, _ = _run(tmp_path, config_data(namespace, cao_db, [entry]), capsys)
+
+    assert code == cli.EXIT_PROBLEMS
+    assert "shop web: CAO table JOURNAL missing: the order import needs it" in problems
+    assert ("shop web: CAO column JOURNALPOS.VIEW_POS missing: the order import writes or "
+            "reads it") in problems
+    assert any("CAO has no number range 10 for invoice_draft documents" in p for p in problems)
 
 
 def test_only_the_most_recent_orders_are_read(cao_db, phoenix_db, namespace, tmp_path, capsys,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from consumers.cao import tables as cao_orders
 from consumers.oscommerce import tables as phoenix
 from producers.cao import tables as cao
 from tests.conftest import CAO_SQL, PHOENIX_SQL, require_reference
@@ -31,8 +32,9 @@ def _indexes(db, table: str) -> set[tuple[str, bool]]:
 
 
 @pytest.mark.parametrize(("metadata", "sql_path", "charset"), [
-    (cao.metadata, CAO_SQL, "latin1"), (phoenix.metadata, PHOENIX_SQL, "utf8mb4")],
-    ids=["cao-faktura", "phoenix"])
+    (cao.metadata, CAO_SQL, "latin1"), (cao_orders.metadata, CAO_SQL, "latin1"),
+    (phoenix.metadata, PHOENIX_SQL, "utf8mb4")],
+    ids=["cao-faktura", "cao-faktura-orders", "phoenix"])
 def test_own_definitions_match_upstream(make_db, metadata, sql_path, charset):
     upstream = make_db("upstream", require_reference(sql_path), charset=charset)
     ours = make_db("ours", charset=charset)
@@ -56,6 +58,7 @@ def test_own_definitions_match_upstream(make_db, metadata, sql_path, charset):
 def test_cao_tables_are_myisam_latin1_like_the_real_ones(make_db):
     db = make_db("ours", charset="latin1")
     cao.metadata.create_all(db.engine)
+    cao_orders.metadata.create_all(db.engine)
     rows = db.rows("SELECT TABLE_NAME, ENGINE, TABLE_COLLATION FROM information_schema.TABLES "
                    "WHERE TABLE_SCHEMA = %s", (db.name,))
     assert rows and all(engine == "MyISAM" and coll.startswith("latin1")

@@ -125,3 +125,60 @@ def test_filter_categories_become_event_keys_of_the_shops_tree_and_flags_are_fre
 def test_wrong_filters_are_named(filter_, message):
     with pytest.raises(ConfigError, match=message):
         cfg.parse(_minimal(filter=filter_))
+
+
+def test_every_error_of_a_file_is_reported_in_one_run():
+    data = _minimal(price_level=7, stock_mode="some", pricelevel=2, active="false",
+                    orders={"document": "letter", "countries": {"Germany": "D"},
+                            "first_order_id": 0, "payment_methods": {"Vorkasse": "one"}})
+    data["broker"] = {"namespace": "Shop Bridge", "retry_tiers_s": [5, 5]}
+    data["tenants"][0]["erp"]["currency"] = "euro"
+    data["tenants"][0]["shops"].append({"name": "b2b", "kind": "magento",
+                                        "url": "mysql://shop@db/b2b"})
+
+    with pytest.raises(ConfigError) as caught:
+        cfg.parse(data, source="shopbridge.toml")
+
+    web = "shopbridge.toml: [tenants[0].shops[0] (web)"
+    assert list(caught.value.problems) == [
+        "shopbridge.toml: [broker] retry_tiers_s must be distinct seconds > 0",
+        "shopbridge.toml: [broker] namespace 'Shop Bridge': use a-z, 0-9, '_' and '-'",
+        "shopbridge.toml: [tenants[0].erp] currency 'euro': an ISO 4217 code like EUR",
+        "shopbridge.toml: [tenants[0].shops[0]] unknown key(s) pricelevel; known: "
+        + ", ".join(sorted(cfg.KNOWN_KEYS["shop"])),
+        f"{web}] price_level 7 must be 1..5 (VK1..VK5)",
+        f"{web}] stock_mode must be one of ('available', 'total')",
+        f"{web}] active must be true or false, got 'false'",
+        f"{web}.orders] document must be one of invoice, invoice_draft, order, order_draft",
+        f"{web}.orders] payment_methods: a value has the wrong type: invalid literal for "
+        "int() with base 10: 'one'",
+        f"{web}.orders] countries maps ISO-2 codes to CAO LAND codes (1-5 chars)",
+        f"{web}.orders] first_order_id must be > 0",
+        "shopbridge.toml: [tenants[0].shops[1] (b2b)] kind 'magento' is not one of "
+        "('oscommerce',)",
+    ]
+    assert str(caught.value) == "\n".join(caught.value.problems)
+
+
+def test_the_command_prints_each_configuration_error_on_its_own_line(tmp_path, capsys):
+    from shopbridge import cli
+
+    path = tmp_path / "shopbridge.toml"
+    path.write_text('[[tenants]]\nname = "acme"\n[tenants.erp]\nurl = "mysql://cao@db/cao"\n'
+                    'currency = "euro"\n[[tenants.shops]]\nname = "web"\n'
+                    'url = "mysql://shop@db/shop"\nprice_level = 9\nstock_mode = "some"\n')
+
+    assert cli.main(["-c", str(path), "check"]) == cli.EXIT_CONFIG
+
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.rsplit("] ", 1)[1] for line in lines] == [
+        "currency 'euro': an ISO 4217 code like EUR", "price_level 9 must be 1..5 (VK1..VK5)",
+        "stock_mode must be one of ('available', 'total')"]
+    assert all(line.startswith(f"configuration error: {path}: [") for line in lines)
+
+
+def test_a_shop_with_an_orders_table_imports_orders_one_without_does_not_say_so():
+    with_table = cfg.parse(_minimal(orders={})).tenants[0].shops[0]
+    without = cfg.parse(_minimal()).tenants[0].shops[0]
+    assert with_table.orders.configured and not without.orders.configured
+    assert with_table.orders.quelle == without.orders.quelle == 13
