@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import amqp
+import kombu.exceptions
 from kombu import Connection
 
 from .errors import BrokerUnavailable
@@ -24,6 +26,62 @@ from .errors import BrokerUnavailable
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/json"
+
+# What the AMQP client raises when the broker is away: the socket failed, the server closed
+# the connection, the login was refused, or kombu gave up connecting. Model: kombu's
+# recoverable_connection_errors of the pyamqp transport. Channel errors (a queue declared
+# with other arguments, an unknown exchange) are not in here: waiting cannot fix them.
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    OSError,                                # refused, reset, timed out (TimeoutError)
+    amqp.exceptions.ConnectionError,        # connection.close from the server, forced, ...
+    amqp.exceptions.AccessRefused,          # wrong user or password, no access to the vhost
+    kombu.exceptions.OperationalError,      # ensure_connection gave up
+)
+
+
+@contextmanager
+def broker_translated(broker: str) -> Iterator[None]:
+    """Re-raise the client's connection errors as ``BrokerUnavailable``, ``from`` the original.
+
+    Args:
+        broker: the broker's URL with the password masked (``BrokerConfig.safe``).
+    """
+    try:
+        yield
+    except BrokerUnavailable:
+        raise
+    except CONNECTION_ERRORS as err:
+        raise BrokerUnavailable(f"broker {broker}: {type(err).__name__}: {err}") from err
+
+
+def connect(broker: Any, targets: Iterable[Any] = ()) -> Connection:
+    """A connection to ``broker`` (one try) with the topology of ``targets`` declared.
+
+    Heartbeats stay off: a consumer waiting for its database does not read the socket, and
+    missed heartbeats would then close a healthy connection.
+
+    Raises:
+        BrokerUnavailable: the broker cannot be reached or refused the login.
+    """
+    from . import topology
+
+    conn = Connection(broker.url, heartbeat=0)
+    try:
+        with broker_translated(broker.safe):
+            conn.ensure_connection(max_retries=0)
+            topology.declare(conn, broker, list(targets))
+    except BaseException:
+        release(conn)
+        raise
+    return conn
+
+
+def release(conn: Connection) -> None:
+    """Close a connection that may already be dead, without raising."""
+    try:
+        conn.release()
+    except Exception:
+        log.debug("closing a broker connection failed", exc_info=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +165,7 @@ class Publisher:
                 if len(self._pending) >= self.window:
                     self._wait(self.window // 2)
             self._wait(0)
-        except (TimeoutError, OSError, amqp.exceptions.AMQPError) as err:
+        except (*CONNECTION_ERRORS, amqp.exceptions.AMQPError) as err:
             self._channel = None
             raise BrokerUnavailable(f"publishing failed: {type(err).__name__}: {err}") from err
         if self._nacked:
@@ -150,22 +208,51 @@ class BrokerSession:
         self._conn: Connection | None = None
         self._publisher: Publisher | None = None
 
-    def publish(self, messages: Iterable[OutMessage]) -> int:
-        """Publish and wait for every confirm (see ``Publisher.publish``)."""
-        if self._publisher is None:
-            from . import topology
+    def connect(self) -> None:
+        """Open the connection now, if it is not open (a following producer checks that the
+        broker is there before each cycle, also when the cycle has nothing to publish).
 
-            conn = Connection(self.broker.url, heartbeat=0)
-            conn.ensure_connection(max_retries=3)
-            topology.declare(conn, self.broker, self.targets)
-            self._conn, self._publisher = conn, Publisher(conn)
-        return self._publisher.publish(messages)
+        Raises:
+            BrokerUnavailable: the broker cannot be reached or refused the login.
+        """
+        if self._conn is not None and not self._alive(self._conn):
+            self.close()
+        if self._publisher is None:
+            self._conn = connect(self.broker, self.targets)
+            self._publisher = Publisher(self._conn)
+
+    @staticmethod
+    def _alive(conn: Connection) -> bool:
+        """Whether an idle connection still stands: reading what arrived (nothing, or a
+        close from the server, or EOF) tells without waiting."""
+        try:
+            conn.drain_events(timeout=0)
+        except TimeoutError:
+            return True
+        except CONNECTION_ERRORS:
+            return False
+        return True
+
+    def publish(self, messages: Iterable[OutMessage]) -> int:
+        """Publish and wait for every confirm (see ``Publisher.publish``).
+
+        Raises:
+            BrokerUnavailable: as ``Publisher.publish``; the connection is dropped, and the
+                next call opens a new one.
+        """
+        try:
+            self.connect()
+            assert self._publisher is not None
+            return self._publisher.publish(messages)
+        except BrokerUnavailable:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self._publisher is not None:
             self._publisher.close()
         if self._conn is not None:
-            self._conn.release()
+            release(self._conn)
         self._publisher = self._conn = None
 
 
