@@ -5,10 +5,13 @@ coalesce, apply, settle, ack.
   ``batch_wait_ms`` (a message may pack many events).
 - The whole batch is applied in one transaction. If that fails, each event is applied on its
   own, so one poison event cannot block the rest; a failing event is settled alone.
-- When the shop database is unreachable (TargetUnavailable) every event would fail, so
+- When the target database is unreachable (TargetUnavailable) every event would fail, so
   nothing is settled: the consumer keeps the batch unacknowledged and retries it with backoff
-  until the database is back (a down shop is not the events' fault). A missing grant
-  (AccessDenied, e.g. no UPDATE on products) pauses the same way until it is given.
+  until the database is back (a down shop is not the events' fault). When the broker goes
+  away, the consumer reconnects with backoff; RabbitMQ redelivers what was not acknowledged.
+  Each outage is logged once when it starts and once when it ends (``shopbridge.outage``).
+- A consumer without ``idle_exit_s`` is a service: it also waits for a database or broker
+  that is away when it starts. With ``idle_exit_s`` (one shot) that raises at once.
 - Messages are acknowledged only after every event in them is applied or settled.
 """
 
@@ -18,7 +21,8 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,28 +35,26 @@ from tenacity import (
     wait_exponential,
 )
 
+from shopbridge import broker as broker_edge
 from shopbridge import events as ev
 from shopbridge import logs, topology
-from shopbridge.broker import CONNECT_RETRIES, connect, translated
 from shopbridge.config import BrokerConfig, ShopConfig
 from shopbridge.errors import (
-    AccessDenied,
     BrokerUnavailable,
     PermanentError,
     ShopbridgeError,
     TargetUnavailable,
     TransientDatabaseError,
 )
+from shopbridge.outage import DATABASE, Outages, ride_out
 from shopbridge.publisher import Publisher
 from shopbridge.settle import Settler
 
 log = logging.getLogger(__name__)
 
 IN_PROCESS_ATTEMPTS = 3          # deadlocks and lock timeouts, before the retry tiers
-OUTAGE_BACKOFF_MAX_S = 15.0      # longest pause between two tries while the shop DB is down
 QUIET_GAP_S = 0.02               # no new message for this long: the batch is complete
 IDLE_HOOK_S = 10.0               # how often the applier's time-driven work runs
-RECONNECT_RETRIES = 4            # after a lost connection: ~10 s of tries, then exit 3
 
 
 class Applier(Protocol):
@@ -80,16 +82,6 @@ def _transient_but_reachable(exc: BaseException) -> bool:
     return isinstance(exc, TransientDatabaseError) and not isinstance(exc, TargetUnavailable)
 
 
-def _log_pause(err: TargetUnavailable, events: int) -> None:
-    if isinstance(err, AccessDenied):
-        log.warning("paused, a grant is missing%s (%s); %d event(s) wait, nothing is "
-                    "dead-lettered: GRANT it and the consumer resumes by itself",
-                    f": {err.grant}" if err.grant else "", err, events)
-    else:
-        log.warning("paused, database unreachable (%s); %d event(s) wait, retrying with "
-                    "back-off up to %.0f s", err, events, OUTAGE_BACKOFF_MAX_S)
-
-
 class ShopConsumer:
     """Consumes one target's work queue.
 
@@ -97,24 +89,25 @@ class ShopConsumer:
         broker: broker settings (URL, namespace, tiers, batch size).
         shop: the shop, or
         target: any target (the ERP side: ``Target.for_erp(tenant)``).
-        applier: applies events to the target's database.
-        sleep: injectable for tests of the outage backoff.
+        applier: applies events to the target's database; its ``what`` names that
+            database in log lines.
     """
 
     def __init__(self, *, broker: BrokerConfig, applier: Applier,
-                 shop: ShopConfig | None = None, target: topology.Target | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 shop: ShopConfig | None = None, target: topology.Target | None = None) -> None:
         if target is None:
             assert shop is not None, "a shop or a target is required"
             target = topology.Target.for_shop(shop)
         self.broker = broker
         self.target = target
         self.applier = applier
-        self.sleep = sleep
         self.stats = ConsumerStats()
         self.stop_event = threading.Event()
+        self.outages = Outages(broker=broker.safe, database=getattr(
+            applier, "what", f"database of {target.tenant}/{target.name}"), logger=log)
         self._buffer: list[Message] = []
         self._buffered_events = 0
+        self._connected_once = False
         self._retrying = Retrying(
             retry=retry_if_exception(_transient_but_reachable),
             stop=stop_after_attempt(IN_PROCESS_ATTEMPTS),
@@ -127,32 +120,66 @@ class ShopConsumer:
     def run(self, *, idle_exit_s: float | None = None) -> ConsumerStats:
         """Consume until stopped, or until the queue has been idle for ``idle_exit_s``.
 
+        Stopped (``stop_event``) while waiting for the database or the broker, it returns:
+        the batch in hand stays unacknowledged, and RabbitMQ delivers it again.
+
         Raises:
-            BrokerUnavailable: the broker cannot be reached (at start, or again after a lost
-                connection); TargetUnavailable: the target database, at start.
+            TargetUnavailable, BrokerUnavailable: with ``idle_exit_s`` (one shot), when the
+                database or the broker is away at the start.
         """
         with logs.bound(tenant=self.target.tenant, shop=self.target.name):
-            self.applier.prepare()
-            retries = CONNECT_RETRIES   # at start: fail fast, one line and exit 3
-            while not self.stop_event.is_set():
-                conn = connect(self.broker, retries=retries)
-                try:
-                    if self._run_connected(conn, idle_exit_s):
-                        break
-                except (OSError, BrokerUnavailable) as err:
-                    log.warning("broker connection lost (%s); reconnecting in 2 s", err)
-                    self.sleep(2.0)
-                    retries = RECONNECT_RETRIES
-                finally:
-                    conn.release()
+            try:
+                self._run(service=idle_exit_s is None, idle_exit_s=idle_exit_s)
+            except (TargetUnavailable, BrokerUnavailable) as err:
+                if not self.stop_event.is_set():
+                    raise
+                log.info("stopped while waiting (%s)", err)
         return self.stats
 
-    def _run_connected(self, conn: Connection, idle_exit_s: float | None) -> bool:
+    def _run(self, *, service: bool, idle_exit_s: float | None) -> None:
+        self._connected_once = False
+        if service:
+            self._ride_out(self.applier.prepare, TargetUnavailable)
+        else:
+            self.applier.prepare()
+        while not self.stop_event.is_set():
+            try:
+                with broker_edge.translated(self.broker):
+                    if self._run_connected(idle_exit_s):
+                        return
+            except BrokerUnavailable as err:
+                if not self._connected_once:
+                    raise                   # one shot, and the broker is away at the start
+                self.outages.begin(err)     # the next connect waits for it
+
+    def _ride_out(self, fn: Callable[[], Any], away: type[ShopbridgeError]) -> Any:
+        def count(err: BaseException) -> None:
+            self.stats.outage_pauses += 1
+
+        return ride_out(fn, outages=self.outages, stop_event=self.stop_event, away=(away,),
+                        on_retry=count)
+
+    @contextmanager
+    def _connection(self, *, wait: bool) -> Iterator[Connection]:
+        """A broker connection with the target's topology; ``wait``: ride out an outage."""
+        if wait:
+            conn = self._ride_out(lambda: broker_edge.connect(
+                self.broker, retries=0, targets=[self.target]), BrokerUnavailable)
+        else:
+            conn = broker_edge.connect(self.broker, targets=[self.target])
+        self._connected_once = True
+        try:
+            yield conn
+        finally:
+            broker_edge.release(conn)
+
+    def _run_connected(self, idle_exit_s: float | None) -> bool:
         """Returns True when it stopped because the queue was idle."""
         queue_name = topology.work_queue(self.broker.namespace, self.target.tenant,
                                          self.target.name)
-        with translated(self.broker):  # a lost connection: BrokerUnavailable, reconnect
-            topology.declare(conn, self.broker, [self.target])
+        # Messages of a lost connection cannot be acknowledged: RabbitMQ redelivers them.
+        self._buffer, self._buffered_events = [], 0
+        with self._connection(wait=idle_exit_s is None or self._connected_once) as conn:
             publisher = Publisher(conn)
             settler = Settler(broker=self.broker, target=self.target, publisher=publisher)
             channel = conn.channel()
@@ -186,8 +213,12 @@ class ShopConsumer:
             return
         try:
             hook()
+        except TargetUnavailable as err:
+            self.outages.begin(err)         # said once; the next batch waits for it
         except ShopbridgeError as err:
             log.warning("idle work failed: %s", err)
+        else:
+            self.outages.end(DATABASE)
 
     def _on_message(self, message: Message) -> None:
         self._buffer.append(message)
@@ -245,6 +276,8 @@ class ShopConsumer:
         try:
             self._apply_until_reachable(events)
             return
+        except TargetUnavailable:
+            raise       # stopped while the database was away: nothing settled, nothing acked
         except ShopbridgeError as err:
             if len(events) == 1:
                 self._settle(settler, err, headers_of[id(events[0])], event=events[0].raw)
@@ -261,6 +294,8 @@ class ShopConsumer:
             with logs.bound(event_id=event.event_id, entity_key=event.entity_key):
                 try:
                     self._apply_until_reachable([event])
+                except TargetUnavailable:
+                    raise
                 except ShopbridgeError as err:
                     self._settle(settler, err, headers_of[id(event)], event=event.raw)
                 except Exception as err:
@@ -268,29 +303,18 @@ class ShopConsumer:
                     self._settle(settler, err, headers_of[id(event)], event=event.raw)
 
     def _apply_until_reachable(self, events: list[ev.Event]) -> None:
-        delay = 0.5
-        cause = None
-        while True:
-            try:
-                result = self._retrying(self.applier.apply, events)
-            except TargetUnavailable as err:
-                self.stats.outage_pauses += 1
-                if str(err) != cause:   # once per cause, not once per try
-                    cause = str(err)
-                    _log_pause(err, len(events))
-                self.sleep(delay)
-                delay = min(delay * 2, OUTAGE_BACKOFF_MAX_S)
-                if self.stop_event.is_set():
-                    raise
-                continue
-            if cause is not None:
-                log.info("resumed: %d event(s) applied", len(events))
-            self.stats.applied += getattr(result, "applied", len(events))
-            self.stats.skipped += getattr(result, "skipped", 0)
-            self.stats.unsupported.update(getattr(result, "unsupported", None) or {})
-            for note in getattr(result, "notes", [])[:20]:
-                log.debug("%s", note)
-            return
+        """Apply; while the database is away, wait for it (the events are not at fault).
+
+        Raises:
+            TargetUnavailable: only when the consumer was stopped during the wait.
+        """
+        result = self._ride_out(lambda: self._retrying(self.applier.apply, events),
+                                TargetUnavailable)
+        self.stats.applied += getattr(result, "applied", len(events))
+        self.stats.skipped += getattr(result, "skipped", 0)
+        self.stats.unsupported.update(getattr(result, "unsupported", None) or {})
+        for note in getattr(result, "notes", [])[:20]:
+            log.debug("%s", note)
 
     def _settle(self, settler: Settler, err: BaseException, headers: dict[str, Any], *,
                 body: bytes | None = None, event: Any = None) -> None:

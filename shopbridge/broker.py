@@ -9,9 +9,11 @@ Model: kombu's ``connection_errors`` / ``channel_errors`` per transport.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import amqp
 import kombu.exceptions
@@ -19,6 +21,8 @@ from kombu import Connection
 
 from .config import BrokerConfig
 from .errors import BrokerUnavailable, ConfigError, ShopbridgeError
+
+log = logging.getLogger(__name__)
 
 # One-shot commands fail fast: a refused port fails in well under a second, a host that does
 # not answer after CONNECT_TIMEOUT_S per try; one retry rides out a broker restart's blip.
@@ -76,24 +80,42 @@ def translated(broker: BrokerConfig) -> Iterator[None]:
         raise mapped from err
 
 
-def connect(broker: BrokerConfig, *, retries: int = CONNECT_RETRIES) -> Connection:
-    """An open connection (heartbeats off), or BrokerUnavailable naming the broker and cause.
+def connect(broker: BrokerConfig, *, retries: int = CONNECT_RETRIES,
+            targets: Iterable[Any] = ()) -> Connection:
+    """An open connection (heartbeats off) with the topology of ``targets`` declared, or
+    BrokerUnavailable naming the broker and cause.
 
     Heartbeats stay off: a consumer waiting for its shop database does not read the socket,
     and missed heartbeats would close a healthy connection.
 
     Args:
         broker: broker settings.
-        retries: further tries after the first, RETRY_INTERVAL_S apart and growing.
+        retries: further tries after the first, RETRY_INTERVAL_S apart and growing (0 where
+            the caller rides out an outage itself, ``shopbridge.outage``).
+        targets: ``topology.Target``s whose exchange and queues to declare.
     Raises:
         BrokerUnavailable: the broker cannot be reached or refused the login.
+        ConfigError: a queue exists with other arguments than the configuration gives it.
     """
+    from . import topology
+
     conn = Connection(broker.url, heartbeat=0, connect_timeout=CONNECT_TIMEOUT_S)
     try:
         with translated(broker):
             conn.ensure_connection(max_retries=retries, interval_start=RETRY_INTERVAL_S,
                                    interval_step=RETRY_INTERVAL_S)
+            wanted = list(targets)
+            if wanted:
+                topology.declare(conn, broker, wanted)
     except BaseException:
-        conn.release()
+        release(conn)
         raise
     return conn
+
+
+def release(conn: Connection) -> None:
+    """Close a connection that may already be dead, without raising."""
+    try:
+        conn.release()
+    except Exception:
+        log.debug("closing a broker connection failed", exc_info=True)

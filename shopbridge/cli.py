@@ -237,15 +237,14 @@ def _produce(settings: cfg.Settings, args: argparse.Namespace) -> int:
     producer = CaoProducer(broker=settings.broker, tenant=tenant)
     _stop_on_signals(producer)
     try:
-        producer.prepare()
-        if not args.follow:
-            producer.session.open()   # broker down: exit 3 even with nothing to publish
-        if args.follow:
+        if args.follow:     # prepares itself, and waits for whatever is away
             producer.follow(stock_interval_s=args.stock_interval,
                             full_interval_s=args.full_interval,
                             on_cycle=lambda r: log.info("published %s in %.2f s",
                                                         dict(r.published), r.seconds))
             return EXIT_OK
+        producer.prepare()
+        producer.session.connect()   # broker down: exit 3 even with nothing to publish
         report = producer.run_once()
     finally:
         producer.close()
@@ -325,6 +324,7 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
     from consumers.cao import CaoOrderApplier
     from producers.oscommerce import PhoenixOrderProducer
     from producers.oscommerce.customers import PhoenixCustomerProducer
+    from producers.oscommerce.follow import follow
 
     shop = settings.find_shop(args.shop, args.tenant)
     producer = PhoenixOrderProducer(broker=settings.broker, shop=shop)
@@ -337,20 +337,13 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
                   f"{count.waiting} waiting for payment (no status history yet)")
             _print_import_notes(settings, shop)
             return EXIT_OK
-        producer.prepare()
-        accounts.prepare()
-        if not getattr(args, "follow", False):
-            producer.session.open()   # broker down: exit 3 even with nothing to send
         if args.orders_command == "produce" and args.follow:
             _stop_on_signals(producer)
-            while not producer.stop_event.is_set():
-                registered = accounts.run_once()   # accounts first: their orders follow
-                report = producer.run_once()
-                if report.published or registered.published:
-                    log.info("shop %s: sent %d new account(s), %d order(s)", shop.name,
-                             registered.published, report.published)
-                producer.stop_event.wait(args.interval)
+            follow(producer, accounts, interval_s=args.interval)   # waits through outages
             return EXIT_OK
+        producer.prepare()
+        accounts.prepare()
+        producer.session.connect()   # broker down: exit 3 even with nothing to send
         registered = accounts.run_once()
         report = producer.run_once()
     finally:

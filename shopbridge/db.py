@@ -19,6 +19,7 @@ from .config import DatabaseConfig
 from .errors import (
     AccessDenied,
     ConfigError,
+    DatabaseFailed,
     ShopbridgeError,
     TargetRejected,
     TargetUnavailable,
@@ -66,31 +67,83 @@ REJECTED = {
 }
 
 
+# The table a statement writes or reads first, and the column or key a server message names:
+# what an operator needs from a refused statement, without the statement and its values.
+_TABLE = re.compile(r"^\s*(?:INSERT\s+(?:IGNORE\s+)?INTO|REPLACE\s+INTO|UPDATE(?:\s+IGNORE)?"
+                    r"|DELETE\s+FROM|SELECT\b.*?\bFROM)\s+`?([A-Za-z0-9_$]+)`?",
+                    re.IGNORECASE | re.DOTALL)
+_FIELD = re.compile(r"\b(?:column|key|field)\s+'([^']+)'", re.IGNORECASE)
+
+
 def translate(err: BaseException, what: str) -> ShopbridgeError | None:
-    """Map a driver error to the shopbridge error it means, or None if it is not one we know.
+    """Map a driver error to the shopbridge error it means, or None if it is not one.
+
+    The error an operation ended with may hide the one that caused it: after a lost
+    connection, SQLAlchemy's next call on the same connection raises PendingRollbackError
+    (e.g. an ``UNLOCK`` in a ``finally``), with the server's error as its context. So the
+    chain of causes is searched for the driver error.
+
+    The message keeps the server's error code and text, the table and the column or key;
+    never the statement or its parameters (they hold customer data, and the message ends up
+    in logs and dead-letter headers).
 
     Args:
         err: an exception from SQLAlchemy or PyMySQL.
-        what: a short description of the database, safe for logs (no password).
+        what: names the database for logs: "CAO database of tenant 'acme' (<url without
+            password>)", "database of shop 'web' (...)".
     """
-    orig = getattr(err, "orig", err)
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        mapped = _translate_one(cause, what)
+        if mapped is not None:
+            return mapped
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _translate_one(err: BaseException, what: str) -> ShopbridgeError | None:
+    orig = getattr(err, "orig", None) or err
     if isinstance(err, sa.exc.DisconnectionError):
         return TargetUnavailable(f"{what}: connection lost")
-    if not isinstance(orig, pymysql.err.MySQLError) or not orig.args:
-        if isinstance(orig, (ConnectionError, TimeoutError, BrokenPipeError)):
-            return TargetUnavailable(f"{what}: {type(orig).__name__}")
-        return None
-    code = orig.args[0]
-    message = str(orig.args[1]) if len(orig.args) > 1 else ""
-    if code in ACCESS_DENIED:
-        return AccessDenied(f"{what}: MySQL error {code}: {message}", grant=_grant(message))
-    if code in UNAVAILABLE:
-        return TargetUnavailable(f"{what}: MySQL error {code}: {message}")
-    if code in TRANSIENT:
-        return TransientDatabaseError(f"{what}: MySQL error {code}: {message}")
-    if code in REJECTED:
-        return TargetRejected(f"{what}: MySQL error {code}: {message}")
+    if isinstance(orig, pymysql.err.MySQLError) and orig.args and isinstance(orig.args[0], int):
+        code = orig.args[0]
+        message = str(orig.args[1]) if len(orig.args) > 1 else ""
+        if code in ACCESS_DENIED:
+            return AccessDenied(f"{what}: MySQL error {code}: {message}",
+                                grant=_grant(message))
+        if code in UNAVAILABLE:
+            return TargetUnavailable(f"{what}: MySQL error {code}: {message}")
+        if code in TRANSIENT:
+            return TransientDatabaseError(f"{what}: MySQL error {code}: {message}")
+        where = _where(err, message)
+        if code in REJECTED:
+            return TargetRejected(f"{what}: MySQL error {code}{where}: {message}")
+        if isinstance(orig, pymysql.err.InterfaceError) or getattr(
+                err, "connection_invalidated", False):
+            # PyMySQL's (0, '') on a closed socket; any error that cost the connection.
+            return TargetUnavailable(f"{what}: connection lost (MySQL error {code}"
+                                     f"{': ' + message if message else ''})")
+        return DatabaseFailed(f"{what}: MySQL error {code}{where}: {message}")
+    if isinstance(orig, (ConnectionError, TimeoutError, BrokenPipeError)):
+        return TargetUnavailable(f"{what}: {type(orig).__name__}")
+    if isinstance(err, sa.exc.StatementError) and err.orig is not None:
+        # A statement that never reached the server (a value the driver cannot send).
+        return DatabaseFailed(f"{what}: {type(orig).__name__}{_where(err, '')}: {orig}")
     return None
+
+
+def _where(err: BaseException, message: str) -> str:
+    """" in table T, field F" from the failed statement and the server's message."""
+    parts = []
+    table = _TABLE.match(getattr(err, "statement", None) or "")
+    if table:
+        parts.append(f"table {table[1]}")
+    field = _FIELD.search(message)
+    if field:
+        parts.append(f"field {field[1]}")
+    return f" in {', '.join(parts)}" if parts else ""
 
 
 _DENIED = re.compile(r"^(?P<priv>[A-Za-z ]+?) command denied to user .+? for "
@@ -116,7 +169,8 @@ def translated(what: str) -> Iterator[None]:
     """Re-raise known driver errors as shopbridge errors, ``from`` the original."""
     try:
         yield
-    except (sa.exc.DBAPIError, pymysql.err.MySQLError, ConnectionError, TimeoutError) as err:
+    except (sa.exc.SQLAlchemyError, pymysql.err.MySQLError, ConnectionError,
+            TimeoutError) as err:
         mapped = translate(err, what)
         if mapped is None:
             raise

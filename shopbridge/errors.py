@@ -87,6 +87,12 @@ class AccessDenied(TargetUnavailable):
         self.grant = grant
 
 
+class DatabaseFailed(RetryableError):
+    """The database refused a statement for a reason the error table does not know (a
+    missing column, a foreign key): it may be a passing fault, so it climbs the retry tiers
+    like any unexpected error before it is dead-lettered."""
+
+
 class BrokerUnavailable(RetryableError):
     """RabbitMQ cannot be reached or refused to confirm a publish."""
 

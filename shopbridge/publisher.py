@@ -19,12 +19,12 @@ from typing import Any
 import amqp
 from kombu import Connection
 
+from . import broker as broker_edge
 from .errors import BrokerUnavailable
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/json"
-
 
 @dataclass(frozen=True, slots=True)
 class OutMessage:
@@ -107,7 +107,7 @@ class Publisher:
                 if len(self._pending) >= self.window:
                     self._wait(self.window // 2)
             self._wait(0)
-        except (TimeoutError, OSError, amqp.exceptions.AMQPError) as err:
+        except broker_edge.BROKER_ERRORS as err:
             self._channel = None
             raise BrokerUnavailable(f"{self.conn.as_uri()}: publishing failed: "
                                     f"{type(err).__name__}: {err}") from err
@@ -152,35 +152,51 @@ class BrokerSession:
         self._conn: Connection | None = None
         self._publisher: Publisher | None = None
 
-    def open(self) -> Publisher:
-        """Connect and declare, once; a one-shot command calls it to fail fast (exit 3) even
-        when it has nothing to publish.
+    def connect(self) -> None:
+        """Open the connection now, if it is not open (a following producer checks that the
+        broker is there before each cycle, also when the cycle has nothing to publish).
 
         Raises:
             BrokerUnavailable: the broker cannot be reached or refused the login.
         """
+        if self._conn is not None and not self._alive(self._conn):
+            self.close()
         if self._publisher is None:
-            from . import broker, topology
+            self._conn = broker_edge.connect(self.broker, retries=0, targets=self.targets)
+            self._publisher = Publisher(self._conn)
 
-            conn = broker.connect(self.broker)
-            try:
-                with broker.translated(self.broker):
-                    topology.declare(conn, self.broker, self.targets)
-            except BaseException:
-                conn.release()
-                raise
-            self._conn, self._publisher = conn, Publisher(conn)
-        return self._publisher
+    @staticmethod
+    def _alive(conn: Connection) -> bool:
+        """Whether an idle connection still stands: reading what arrived (nothing, or a
+        close from the server, or EOF) tells without waiting."""
+        try:
+            conn.drain_events(timeout=0)
+        except TimeoutError:
+            return True
+        except broker_edge.BROKER_ERRORS:
+            return False
+        return True
 
     def publish(self, messages: Iterable[OutMessage]) -> int:
-        """Publish and wait for every confirm (see ``Publisher.publish``)."""
-        return self.open().publish(messages)
+        """Publish and wait for every confirm (see ``Publisher.publish``).
+
+        Raises:
+            BrokerUnavailable: as ``Publisher.publish``; the connection is dropped, and the
+                next call opens a new one.
+        """
+        try:
+            self.connect()
+            assert self._publisher is not None
+            return self._publisher.publish(messages)
+        except BrokerUnavailable:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self._publisher is not None:
             self._publisher.close()
         if self._conn is not None:
-            self._conn.release()
+            broker_edge.release(self._conn)
         self._publisher = self._conn = None
 
 

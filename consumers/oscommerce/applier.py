@@ -76,7 +76,7 @@ class PhoenixApplier:
         # fewer gap locks mean fewer deadlocks between consumers of one shop.
         self.engine = (engine or create_engine(shop.db)).execution_options(
             isolation_level="READ COMMITTED")
-        self.what = f"shop {shop.name!r} database {shop.db.safe}"
+        self.what = f"database of shop {shop.name!r} ({shop.db.safe})"
         self.binder = Binder()
         self.language_ids: dict[str, int] = {}
         self.adapter = PhoenixAdapter(consecutive_ids=True)

@@ -22,6 +22,7 @@ from shopbridge import schemas, topology
 from shopbridge.config import BrokerConfig, TenantConfig
 from shopbridge.db import create_engine, translated
 from shopbridge.errors import PermanentError
+from shopbridge.outage import AWAY, Outages, ride_out
 from shopbridge.publisher import BrokerSession, pack
 
 from . import categories as cats
@@ -384,6 +385,12 @@ class CaoProducer:
             if events:
                 log.info("published %d stock change(s) during a full cycle", events)
 
+    def _follow_cycle(self, full: bool) -> CycleReport:
+        # The broker first, also when nothing will be published: a broker that is back must
+        # be noticed (and logged) as such, and one that is away stops the cycle early.
+        self.session.connect()
+        return self.run_once() if full else self.stock_scan()
+
     def stock_scan(self) -> CycleReport:
         """The cheap, frequent scan: MENGE_AKT against the last published stock."""
         started = self._last_stock = time.monotonic()
@@ -413,16 +420,34 @@ class CaoProducer:
 
     def follow(self, *, stock_interval_s: float = 0.5, full_interval_s: float = 10.0,
                on_cycle: Callable[[CycleReport], None] | None = None) -> None:
-        """Run until stopped: the stock scan often, the full cycle less often."""
+        """Prepare, then run until stopped: the stock scan often, the full cycle less often.
+
+        While the CAO database or the broker is away (also at the start), the cycle waits
+        and is tried again with backoff, logged once per outage (``shopbridge.outage``): a
+        following producer never exits for an outage. What a failed cycle published without
+        storing it is published again (consumers deduplicate by version).
+        """
+        outages = Outages(broker=self.broker.safe, database=self.what, logger=log)
+
+        def ride(fn: Callable[[], Any]) -> Any:
+            try:
+                return ride_out(fn, outages=outages, stop_event=self.stop_event)
+            except AWAY:
+                if self.stop_event.is_set():
+                    return None        # stopped while waiting: a clean stop
+                raise
+
+        ride(self.prepare)
         next_full = 0.0
         self._stock_period_s = stock_interval_s
         while not self.stop_event.is_set():
             now = time.monotonic()
-            if now >= next_full:
-                report = self.run_once()
+            full = now >= next_full
+            report = ride(lambda full=full: self._follow_cycle(full))
+            if report is None:
+                return
+            if full:
                 next_full = now + full_interval_s
-            else:
-                report = self.stock_scan()
             if on_cycle is not None and report.events:
                 on_cycle(report)
             # The interval is a period, not a pause after the scan.
