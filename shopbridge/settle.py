@@ -58,7 +58,9 @@ def decide(exc: BaseException, *, attempts_before: int, tiers: tuple[int, ...]) 
     attempts = attempts_before + 1 if counts else attempts_before
     if counts and attempts > len(tiers):
         return Decision("dead", attempts)
-    tier = tiers[max(attempts - 1, 0)]
+    # A non-counting retry may carry more attempts than there are tiers now (tiers shortened
+    # in the configuration since): it waits in the last one.
+    tier = tiers[min(max(attempts - 1, 0), len(tiers) - 1)]
     return Decision("retry", attempts, tier)
 
 

@@ -8,7 +8,7 @@ from shopbridge.errors import (
     TargetLocked,
     TransientDatabaseError,
 )
-from shopbridge.settle import decide
+from shopbridge.settle import Decision, decide
 
 TIERS = (5, 60, 600)
 
@@ -34,3 +34,9 @@ def test_a_lock_conflict_does_not_use_up_attempts():
     exc = TargetLocked("busy", delay_s=2, counts_as_attempt=False)
     decision = decide(exc, attempts_before=3, tiers=TIERS)
     assert (decision.action, decision.attempts, decision.delay_s) == ("retry", 3, 600)
+
+
+def test_a_non_counting_retry_with_more_attempts_than_tiers_waits_in_the_last_tier():
+    """Tiers shortened in the configuration while letters with many attempts are underway."""
+    locked = TargetLocked("busy", delay_s=2, counts_as_attempt=False)
+    assert decide(locked, attempts_before=5, tiers=(5, 60)) == Decision("retry", 5, 60)
