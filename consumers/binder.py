@@ -59,6 +59,17 @@ class Link:
     # None: not known yet (a link from before this column).
     shown: bool | None = None
 
+    @property
+    def target(self) -> int:
+        """``target_id`` where the entity is known to be in the target (planned so, or inserted).
+
+        Raises:
+            LookupError: the link has no target id (a planning bug, not a data error).
+        """
+        if self.target_id is None:
+            raise LookupError(f"{self.entity_type} {self.entity_key} has no target id")
+        return self.target_id
+
 
 class Binder:
     def ensure_table(self, conn: Connection) -> None:

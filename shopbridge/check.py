@@ -42,7 +42,7 @@ from sqlalchemy.engine import Connection as DbConnection
 
 from . import broker, needs
 from .config import OrderImportConfig, Settings, ShopConfig, TenantConfig
-from .db import TableNames, columns_of, create_engine, quote_ident, translated
+from .db import TableNames, columns_of, create_engine, quote_ident, rows_by_name, translated
 from .errors import BrokerUnavailable, SetupRequired, ShopbridgeError, TargetUnavailable
 
 T = TypeVar("T")
@@ -198,7 +198,7 @@ def _catalogue_limits(conn: DbConnection, source: Any, tenant: TenantConfig) -> 
     from producers.cao.source import TIER_PRICES
 
     art, prices = source.t["ARTIKEL"], source.t["ARTIKEL_PREIS"]
-    tiers = dict(conn.exec_driver_sql(
+    tiers: dict[int, int] = dict(conn.exec_driver_sql(
         f"SELECT a.SHOP_ID, COUNT(DISTINCT a.REC_ID) FROM {art} a JOIN {prices} p "
         f"ON p.ARTIKEL_ID = a.REC_ID WHERE {TIER_PRICES} AND p.MENGE2 > 0 GROUP BY a.SHOP_ID"
     ).all())
@@ -344,14 +344,14 @@ def _check_shop_mappings(conn: DbConnection, shop: ShopConfig, tax_codes: set[in
                 f"shop {shop.name}: shop language {code!r} (id {lid}) is not in "
                 "'languages': products would be 'not found' in it")
     classes = {r[0] for r in conn.exec_driver_sql("SELECT tax_class_id FROM tax_class")}
-    for code, class_id in sorted(shop.tax_classes.items()):
+    for tax_code, class_id in sorted(shop.tax_classes.items()):
         if class_id not in classes:
             report.problems.append(f"shop {shop.name}: tax_classes maps CAO tax "
-                                   f"code {code} to tax_class_id {class_id}, which "
+                                   f"code {tax_code} to tax_class_id {class_id}, which "
                                    "the shop does not have")
-    for code in sorted(tax_codes):
-        if code not in shop.tax_classes:
-            report.problems.append(f"shop {shop.name}: CAO tax code {code} is used "
+    for tax_code in sorted(tax_codes):
+        if tax_code not in shop.tax_classes:
+            report.problems.append(f"shop {shop.name}: CAO tax code {tax_code} is used "
                                    "by articles but has no entry in tax_classes")
 
 
@@ -461,11 +461,11 @@ def _read_usage(conn: DbConnection, first_order_id: int) -> OrderUsage:
         usage.nameless.update({name for iso, name in ((billing_iso, billing),
                                                       (delivery_iso, delivery)) if not iso})
     totals: dict[int, list[Mapping[str, Any]]] = {}
-    for row in conn.exec_driver_sql(
+    for row in rows_by_name(conn.exec_driver_sql(
             f"SELECT t.orders_id, t.class, t.title FROM {_recent_orders()} "
             "JOIN orders_total t ON t.orders_id = o.orders_id AND t.class = %s "
             "ORDER BY t.orders_id, t.sort_order, t.orders_total_id",
-            (first_order_id, ORDER_SAMPLE, "ot_shipping")).mappings():
+            (first_order_id, ORDER_SAMPLE, "ot_shipping"))):
         totals.setdefault(row["orders_id"], []).append(row)
     usage.shippings.update(title for title in map(_shipping_method, totals.values()) if title)
     return usage
@@ -583,7 +583,7 @@ def _check_shipping_modules(conn: DbConnection, shop: ShopConfig, erp: ErpOrderF
     rate = rates.get(code)
     if rate is None:                # _shipping_tax says so
         return
-    config = dict(conn.exec_driver_sql(
+    config: dict[str, str] = dict(conn.exec_driver_sql(
         "SELECT configuration_key, configuration_value FROM configuration "
         "WHERE configuration_key LIKE %s", ("MODULE_SHIPPING_%",)).all())
     titles = {int(i): t for i, t in conn.exec_driver_sql(

@@ -389,7 +389,7 @@ class _Reader:
                 parsed = make_url(url.replace("amqp://", "mysql://", 1)).set(password=password)
                 url = parsed.render_as_string(hide_password=False).replace("mysql://",
                                                                            "amqp://", 1)
-        tiers = DEFAULT_RETRY_TIERS_S
+        tiers: tuple[int, ...] = DEFAULT_RETRY_TIERS_S
         with self.noting("broker", "retry_tiers_s"):
             raw_tiers = data.get("retry_tiers_s", list(DEFAULT_RETRY_TIERS_S))
             if not isinstance(raw_tiers, list | tuple):
@@ -690,8 +690,8 @@ class _Reader:
         read("payment_methods", lambda v: {str(k): int(n) for k, n in dict(v).items()})
         read("shipping_methods", lambda v: {str(k): int(n) for k, n in dict(v).items()})
         read("countries", countries)
-        for key in ("first_order_id", "first_customer_id"):
-            read(key, lambda _, key=key: self.positive(data, where, key, 1))
+        read("first_order_id", lambda _: self.positive(data, where, "first_order_id", 1))
+        read("first_customer_id", lambda _: self.positive(data, where, "first_customer_id", 1))
         # 0 (TOML has no null): leave the shop's status alone after the import.
         read("imported_status", lambda v: int(v) or None)
         read("imported_status_mail",

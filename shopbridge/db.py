@@ -7,13 +7,14 @@ Nothing above this module catches PyMySQL or SQLAlchemy exception types.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import pymysql
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Result
 
 from .config import DatabaseConfig
 from .errors import (
@@ -203,6 +204,15 @@ def has_table(conn: Connection, name: str) -> bool:
     return bool(conn.exec_driver_sql(
         "SELECT COUNT(*) FROM information_schema.TABLES "
         "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s", (name,)).scalar())
+
+
+def rows_by_name(result: Result[Any]) -> list[Mapping[str, Any]]:
+    """The rows of ``result`` as mappings by column name.
+
+    SQLAlchemy types a row mapping's keys as ``str | Column``, because it also accepts column
+    objects; rows of a textual query are read by name only.
+    """
+    return cast("list[Mapping[str, Any]]", result.mappings().all())
 
 
 def quote_ident(name: str) -> str:

@@ -220,10 +220,10 @@ def _run(articles: int, db_url: str, amqp_url: str, names: DemoNames) -> int:
     names.config_path.write_text(_config_text(db_url, amqp_url, names), encoding="utf-8")
     settings = cfg.load(names.config_path)
     logging.getLogger("consumers").setLevel(logging.WARNING)  # the demo prints its own summary
-    conn = broker.connect(settings.broker)
+    broker_conn = broker.connect(settings.broker)
     with broker.translated(settings.broker):  # a clean start: forget earlier demo runs
-        topology.delete(conn, settings.broker, _targets(settings))
-    conn.release()
+        topology.delete(broker_conn, settings.broker, _targets(settings))
+    broker_conn.release()
 
     t0 = time.monotonic()
     events, results = _sync(settings)
@@ -279,7 +279,7 @@ def _place_order(db_url: str, db: str) -> sample_order.PlacedOrder:
     try:
         with engine.begin() as conn:
             language = conn.exec_driver_sql("SELECT languages_id FROM languages WHERE code = "
-                                            "'de'").scalar()
+                                            "'de'").scalar_one()
             return sample_order.place_guest_order(
                 conn, language_id=int(language), now=datetime.now().replace(microsecond=0))
     finally:

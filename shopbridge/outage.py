@@ -127,11 +127,14 @@ def ride_out(fn: Callable[[], T], *, outages: Outages, stop_event: threading.Eve
         if on_retry is not None:
             on_retry(err)
 
+    def pause(seconds: float) -> None:  # a signal ends the pause at once
+        stop_event.wait(seconds)
+
     retrying = Retrying(
         retry=retry_if_exception_type(away),
         wait=wait_exponential(multiplier=first_s, min=first_s, max=max_s),
         stop=lambda state: stop_event.is_set(),
-        sleep=stop_event.wait,
+        sleep=pause,
         before_sleep=before_sleep,
         reraise=True,
     )

@@ -200,7 +200,7 @@ class BrokerSession:
         self._publisher = self._conn = None
 
 
-def pack(events: Sequence[Mapping[str, Any]], *, exchange: str, routing_key: str,
+def pack(events: Sequence[dict[str, Any]], *, exchange: str, routing_key: str,
          size: int) -> list[OutMessage]:
     """Events into messages of at most ``size`` complete events each (DESIGN 6)."""
     from .events import encode

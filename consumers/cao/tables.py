@@ -11,6 +11,9 @@ a default.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from sqlalchemy import (
     CHAR,
     Column,
@@ -28,20 +31,21 @@ from sqlalchemy import (
 from sqlalchemy.dialects.mysql import ENUM, INTEGER, TINYINT
 
 metadata = MetaData()
-_opts = {"mysql_engine": "MyISAM", "mysql_charset": "latin1"}
+# Dialect keywords, which Table takes as **kw: Any; typed so that mypy accepts **_opts.
+_opts: dict[str, Any] = {"mysql_engine": "MyISAM", "mysql_charset": "latin1"}
 _NO_DATE = "0000-00-00 00:00:00"   # CAO's default of its NOT NULL datetime columns
 
 
-def _flag(name: str, default: str = "N") -> Column:
+def _flag(name: str, default: str = "N") -> Column[str]:
     return Column(name, ENUM("N", "Y"), nullable=False, server_default=default)
 
 
-def _money(name: str, precision: int = 10, scale: int = 2) -> Column:
+def _money(name: str, precision: int = 10, scale: int = 2) -> Column[Decimal]:
     return Column(name, Numeric(precision, scale), nullable=False,
                   server_default="0." + "0" * scale)
 
 
-def _ref(name: str, default: str = "-1") -> Column:
+def _ref(name: str, default: str = "-1") -> Column[int]:
     return Column(name, Integer, nullable=False, server_default=default)
 
 

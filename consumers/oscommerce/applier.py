@@ -200,17 +200,17 @@ class PhoenixApplier:
                                             f"{', '.join(missing)} is not in the shop yet")
             self._execute(conn, plan, links, now)
             self.adapter.set_categories(conn, {
-                links[k].target_id: [category_ids[c] for c in row.category_keys]  # type: ignore[misc]
+                links[k].target: [category_ids[c] for c in row.category_keys]
                 for k, row in changed})
-            windows = {links[k].target_id: row.specials for k, row in changed}
-            self.specials.set_windows(conn, windows)       # type: ignore[arg-type]
-            self.specials.reconcile(conn, windows)         # type: ignore[arg-type]
+            windows = {links[k].target: row.specials for k, row in changed}
+            self.specials.set_windows(conn, windows)
+            self.specials.reconcile(conn, windows)
             # The ERP owns a product's images only where it names some: a CAO without images
             # must not wipe what the shop's admin keeps (docs/architecture.md, "Images").
             copies = self.images.write(conn, {
-                links[k].target_id: (row.model, row.images)  # type: ignore[misc]
+                links[k].target: (row.model, row.images)
                 for k, row in changed if row.images})
-            self.variants.apply(conn, {links[k].target_id: row.variants  # type: ignore[misc]
+            self.variants.apply(conn, {links[k].target: row.variants
                                        for k, row in changed})
             self.binder.save(conn, links.values())
         self.images.copy(copies)                           # files: after the commit
@@ -292,20 +292,20 @@ class PhoenixApplier:
             for key, item in plan.new.items():
                 links[key].target_id = item.products_id
             self.adapter.upsert_descriptions(
-                conn, [(item.products_id, item.row) for item in new])  # type: ignore[misc]
+                conn, [(links[key].target, item.row) for key, item in plan.new.items()])
         if plan.update:
-            rows = [(links[k].target_id, row,
+            rows = [(links[k].target, row,
                      quantity(links[k].stock or "0", self.shop.stock_mode))
                     for k, row in plan.update.items()]
-            self.adapter.update_products(conn, rows, now)  # type: ignore[arg-type]
+            self.adapter.update_products(conn, rows, now)
             self.adapter.upsert_descriptions(conn, [(pid, row) for pid, row, _ in rows])
-        self.adapter.hide(conn, [links[k].target_id for k in sorted(plan.hide)], now)  # type: ignore[misc]
+        self.adapter.hide(conn, [links[k].target for k in sorted(plan.hide)], now)
         self.adapter.set_quantities(
-            conn, [(links[k].target_id, q) for k, q in sorted(plan.quantities.items())])  # type: ignore[misc]
+            conn, [(links[k].target, q) for k, q in sorted(plan.quantities.items())])
         # With STOCK_ALLOW_CHECKOUT 'false' the shop hides a product itself when it sells out
         # (NOTES 2); the ERP owns visibility, so a restocked product it shows comes back.
         self.adapter.show_if_hidden(conn, [
-            links[k].target_id for k, q in sorted(plan.quantities.items())  # type: ignore[misc]
+            links[k].target for k, q in sorted(plan.quantities.items())
             if q >= 1 and links[k].shown and k not in plan.update and k not in plan.hide])
 
     def close(self) -> None:

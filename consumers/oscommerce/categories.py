@@ -71,7 +71,7 @@ def keys_below(conn: Connection, roots: Sequence[str]) -> set[str]:
     The tree is the shop's own (categories.parent_id), read through the link table, so it is
     the tree the customer sees; a root not in the shop yet admits only itself.
     """
-    links = dict(conn.exec_driver_sql(
+    links: dict[int, str] = dict(conn.exec_driver_sql(
         f"SELECT target_id, entity_key FROM {LINK_TABLE} WHERE entity_type = %s "
         f"AND target_id IS NOT NULL", (ENTITY,)).all())
     children: dict[int, list[int]] = {}

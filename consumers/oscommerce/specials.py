@@ -16,7 +16,7 @@ shop database's NOW() too, not the consumer's clock, which may be in another tim
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -64,12 +64,12 @@ class SpecialsScheduler:
     def _now(self, conn: Connection) -> datetime:
         if self.clock is not None:
             return self.clock()
-        return conn.exec_driver_sql("SELECT NOW()").scalar()
+        return conn.exec_driver_sql("SELECT NOW()").scalar_one()
 
     def ensure_table(self, conn: Connection) -> None:
         ensure(conn, TABLE)
 
-    def set_windows(self, conn: Connection, windows: dict[int, Sequence[Window]]) -> None:
+    def set_windows(self, conn: Connection, windows: Mapping[int, Sequence[Window]]) -> None:
         """Replace the windows of these products (as the ERP has them now)."""
         if not windows:
             return

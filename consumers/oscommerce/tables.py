@@ -9,6 +9,8 @@ listed here that a shop lacks.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     CHAR,
     Column,
@@ -25,7 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.mysql import FLOAT, INTEGER, TINYINT
 
 metadata = MetaData()
-_opts = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci",
+# Dialect keywords, which Table takes as **kw: Any; typed so that mypy accepts **_opts.
+_opts: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci",
          "mysql_engine": "InnoDB"}
 
 # -- Catalogue: written by the product, category, manufacturer and special consumers (C1-C6).

@@ -8,7 +8,7 @@ VKnB gross. Prices travel as decimal strings, never floats.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -79,10 +79,10 @@ def texts_of(row: Mapping[str, Any], fallback_name: str) -> dict[str, str | None
     }
 
 
-def build(article: Mapping[str, Any], translations: list[Mapping[str, Any]], *,
+def build(article: Mapping[str, Any], translations: Sequence[Mapping[str, Any]], *,
           language_codes: Mapping[int, str], vat_rates: Mapping[int, str],
           default_language: str = "de",
-          specials: list[Mapping[str, Any]] | None = None,
+          specials: Sequence[Mapping[str, Any]] | None = None,
           category_keys: list[str] | None = None,
           tier_row: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The product.upserted payload of one article.

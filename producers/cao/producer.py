@@ -6,6 +6,7 @@ snapshot, so a crash re-publishes rather than loses (DESIGN 4).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -443,7 +444,7 @@ class CaoProducer:
         while not self.stop_event.is_set():
             now = time.monotonic()
             full = now >= next_full
-            report = ride(lambda full=full: self._follow_cycle(full))
+            report = ride(functools.partial(self._follow_cycle, full))
             if report is None:
                 return
             if full:

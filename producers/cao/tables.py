@@ -8,6 +8,9 @@ SQL. Only the columns shopbridge reads are defined; a real CAO database has many
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from sqlalchemy import (
     CHAR,
     Column,
@@ -24,10 +27,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.mysql import BIGINT, DOUBLE, ENUM, INTEGER, LONGTEXT, TINYINT
 
 metadata = MetaData()
-_opts = {"mysql_engine": "MyISAM", "mysql_charset": "latin1"}
+# Dialect keywords, which Table takes as **kw: Any; typed so that mypy accepts **_opts.
+_opts: dict[str, Any] = {"mysql_engine": "MyISAM", "mysql_charset": "latin1"}
 
 
-def _vk(n: int) -> list[Column]:
+def _vk(n: int) -> list[Column[Decimal]]:
     return [Column(f"VK{n}", Numeric(12, 4), nullable=False, server_default="0.0000"),
             Column(f"VK{n}B", Numeric(12, 4), nullable=False, server_default="0.0000")]
 

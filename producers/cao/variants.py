@@ -114,9 +114,9 @@ def match(candidates: Iterable[Candidate], masters: Mapping[str, int],
             if c.rec_id in parent or not any(c.dims):
                 continue
             for prefix in master_artnums(c.artnum, separator):
-                master = masters.get(prefix.upper())
-                if master is not None and master != c.rec_id:
-                    parent[c.rec_id] = (master, c.dims)
+                found = masters.get(prefix.upper())
+                if found is not None and found != c.rec_id:
+                    parent[c.rec_id] = (found, c.dims)
                     break
     children: dict[int, tuple[int, Dims]] = {}
     for child, (master, dims) in parent.items():
@@ -139,7 +139,8 @@ def attach(body: dict[str, Any], children: Sequence[Mapping[str, Any]],
     """
     if not children:
         return
-    items, used = [], set()
+    items: list[dict[str, Any]] = []
+    used: set[str] = set()
     for child in children:
         dims = {d: v for d, v in zip(VARIANT_DIMENSIONS, clean_dims(
             [child["dim_a"], child["dim_b"], child["dim_c"]]), strict=True) if v}

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from shopbridge import events as ev
 from shopbridge import schemas, topology
 from shopbridge.config import BrokerConfig, ShopConfig
-from shopbridge.db import create_engine, has_table, translated
+from shopbridge.db import create_engine, has_table, rows_by_name, translated
 from shopbridge.errors import PermanentError
 from shopbridge.publisher import BrokerSession, pack
 
@@ -160,7 +160,7 @@ class PhoenixCustomerProducer:
         for name, state in (("new", _COMPLETE), ("waiting", f"NOT {_COMPLETE}")):
             counts[name] = int(conn.exec_driver_sql(
                 f"SELECT COUNT(*) FROM customers c WHERE c.customers_id >= %s AND {state}"
-                f"{mine}{unpublished}", (self.first_customer_id,)).scalar())
+                f"{mine}{unpublished}", (self.first_customer_id,)).scalar_one())
         return CustomerCount(**counts)
 
     def _page(self, conn: sa.Connection, after: int, mine: str) -> list[int]:
@@ -171,7 +171,7 @@ class PhoenixCustomerProducer:
 
     def _load(self, conn: sa.Connection, ids: Sequence[int]) -> list[Mapping[str, Any]]:
         sql = _LOAD.format(marks=", ".join(["%s"] * len(ids)))
-        return list(conn.exec_driver_sql(sql, tuple(ids)).mappings())
+        return rows_by_name(conn.exec_driver_sql(sql, tuple(ids)))
 
     # -- cycles ----------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from shopbridge import events as ev
 from shopbridge import schemas, topology
 from shopbridge.config import BrokerConfig, ShopConfig
-from shopbridge.db import create_engine, has_table, translated
+from shopbridge.db import create_engine, has_table, rows_by_name, translated
 from shopbridge.errors import PermanentError
 from shopbridge.publisher import BrokerSession, pack
 
@@ -229,10 +229,10 @@ class PhoenixOrderProducer:
         first = self.shop.orders.first_order_id
         new = conn.exec_driver_sql(
             f"SELECT COUNT(*) FROM orders o WHERE o.orders_id >= %s AND {_FINAL}{unpublished}",
-            (first,)).scalar()
+            (first,)).scalar_one()
         waiting = conn.exec_driver_sql(
             f"SELECT COUNT(*) FROM orders o WHERE o.orders_id >= %s AND NOT {_FINAL}"
-            f"{unpublished}", (first,)).scalar()
+            f"{unpublished}", (first,)).scalar_one()
         return OrderCount(new=int(new), waiting=int(waiting))
 
     def _page(self, conn: sa.Connection, after: int) -> list[int]:
@@ -246,7 +246,7 @@ class PhoenixOrderProducer:
         marks = ", ".join(["%s"] * len(ids))
 
         def rows(sql: str, params: Iterable[Any] = ids) -> list[Mapping[str, Any]]:
-            return list(conn.exec_driver_sql(sql, tuple(params)).mappings())
+            return rows_by_name(conn.exec_driver_sql(sql, tuple(params)))
 
         orders = rows(_header_sql(marks))
         items = rows(
