@@ -16,7 +16,9 @@ demo: $(BIN)/shopbridge
 
 test: $(BIN)/shopbridge
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/shopbridge
 	$(BIN)/ruff check .
+	$(BIN)/mypy
