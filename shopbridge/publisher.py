@@ -32,6 +32,8 @@ class OutMessage:
     body: bytes
     exchange: str = ""
     headers: Mapping[str, Any] = field(default_factory=dict)
+    # Per-message TTL in milliseconds (AMQP ``expiration``); None: the queue's own TTL.
+    expiration_ms: int | None = None
 
 
 class Publisher:
@@ -97,8 +99,11 @@ class Publisher:
             channel = self._open()
             self._nacked = 0
             for message in messages:
+                properties: dict[str, Any] = {}
+                if message.expiration_ms is not None:
+                    properties["expiration"] = str(message.expiration_ms)
                 msg = amqp.Message(message.body, content_type=CONTENT_TYPE, delivery_mode=2,
-                                   application_headers=dict(message.headers))
+                                   application_headers=dict(message.headers), **properties)
                 channel.basic_publish(msg, exchange=message.exchange,
                                       routing_key=message.routing_key, mandatory=True)
                 self._next_tag += 1

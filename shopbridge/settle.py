@@ -5,10 +5,19 @@ exception and the attempts so far into a retry tier or the dead-letter queue; ``
 publishes the event alone (confirmed) with headers that tell the operator why. The original
 message is acknowledged by the consumer only after this has returned. Model: dramatiq's
 Retries middleware.
+
+A retryable error that names a delay (``TargetLocked(delay_s=2)``) is retried after about
+that delay instead of its tier's: it waits in the smallest tier at least that long, with a
+per-message expiration of the named delay. RabbitMQ expires messages only at the head of a
+queue, so a message behind others in its tier may wait longer than it named, but never longer
+than that tier's own TTL (everything ahead of it expires within the tier's TTL too). This is
+why a named delay never goes to a tier longer than needed: in the 600 s tier it could wait
+behind a message with 10 minutes to go.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from collections.abc import Mapping
@@ -34,15 +43,20 @@ H_ENTITY_KEY = "x-shopbridge-entity-key"
 H_REPLAYED = "x-shopbridge-replayed"
 H_REPLAY_RUN = "x-shopbridge-replay-run"   # which `dlq replay` run moved it last (kept on failure)
 MAX_ERROR_TEXT = 2000
+# A named delay shorter than this waits this long: a message never loops through the broker
+# without a pause.
+MIN_NAMED_DELAY_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """Where a failed event goes: ``retry`` after ``delay_s``, or ``dead``."""
+    """Where a failed event goes: ``retry`` after ``delay_s`` in the retry queue of tier
+    ``tier_s`` (``delay_s <= tier_s``), or ``dead``."""
 
     action: str
     attempts: int
-    delay_s: int | None = None
+    delay_s: float | None = None
+    tier_s: int | None = None
 
 
 def decide(exc: BaseException, *, attempts_before: int, tiers: tuple[int, ...]) -> Decision:
@@ -50,7 +64,12 @@ def decide(exc: BaseException, *, attempts_before: int, tiers: tuple[int, ...]) 
 
     A PermanentError goes straight to dead letters. Anything else climbs the tiers (an
     unexpected exception may be a passing fault too); after the last tier it is dead.
-    A RetryableError that does not count as an attempt retries in the first tier forever.
+    A RetryableError that does not count as an attempt is retried without limit.
+
+    A RetryableError that names a delay (``delay_s``) waits that long (at least
+    ``MIN_NAMED_DELAY_S``) instead of its tier's backoff, in the smallest tier at least that
+    long; a delay longer than every tier waits the longest tier. It still counts as an
+    attempt unless it says otherwise.
     """
     if isinstance(exc, PermanentError):
         return Decision("dead", attempts_before + 1)
@@ -58,10 +77,15 @@ def decide(exc: BaseException, *, attempts_before: int, tiers: tuple[int, ...]) 
     attempts = attempts_before + 1 if counts else attempts_before
     if counts and attempts > len(tiers):
         return Decision("dead", attempts)
+    named = exc.delay_s if isinstance(exc, RetryableError) else None
+    if named is not None:
+        delay = max(float(named), MIN_NAMED_DELAY_S)
+        tier = min((t for t in tiers if t >= delay), default=max(tiers))
+        return Decision("retry", attempts, min(delay, tier), tier)
     # A non-counting retry may carry more attempts than there are tiers now (tiers shortened
     # in the configuration since): it waits in the last one.
     tier = tiers[min(max(attempts - 1, 0), len(tiers) - 1)]
-    return Decision("retry", attempts, tier)
+    return Decision("retry", attempts, tier, tier)
 
 
 def attempts_of(headers: Mapping[str, Any] | None) -> int:
@@ -105,7 +129,16 @@ class Settler:
         if decision.action == "dead":
             queue = topology.dead_letter_queue(ns, tenant, name)
         else:
-            queue = topology.retry_queue(ns, tenant, name, decision.delay_s or 0)
+            queue = topology.retry_queue(ns, tenant, name, decision.tier_s or 0)
         assert body is not None
-        self.publisher.publish([OutMessage(routing_key=queue, body=body, headers=out_headers)])
+        self.publisher.publish([OutMessage(routing_key=queue, body=body, headers=out_headers,
+                                           expiration_ms=_expiration_ms(decision))])
         return decision
+
+
+def _expiration_ms(decision: Decision) -> int | None:
+    """The per-message TTL of a retry shorter than its tier (a named delay), else None."""
+    if decision.action != "retry" or decision.delay_s is None or decision.tier_s is None \
+            or decision.delay_s >= decision.tier_s:
+        return None
+    return math.ceil(decision.delay_s * 1000)
