@@ -24,6 +24,7 @@ from shopbridge.events import Event
 
 from ..binder import Binder, Link
 from ..mailer import Mailer
+from ..plan import STOCK, mark_applied, stale_note
 from .adapter import NewProduct, PhoenixAdapter
 from .categories import CategoryWriter, keys_below
 from .customers import CustomerWriter
@@ -229,14 +230,15 @@ class PhoenixApplier:
         """Decide what ``event`` changes; returns why it changes nothing, or None."""
         if event.type == "stock.changed":
             return self._plan_stock(event, link, plan, event.payload["stock"])
-        if event.version <= link.version:
+        stale = stale_note(link, event)
+        if stale:
             # Each aspect is judged by its own version: a product.upserted older than a
             # delete still carries the newest stock we have heard of.
             if event.type == "product.upserted":
                 self._plan_stock(event, link, plan, event.payload["stock"])
-            return f"already applied (v{event.version} <= v{link.version})"
+            return stale
         key = event.entity_key
-        link.version, link.event_id, link.dirty = event.version, event.event_id, True
+        mark_applied(link, event)
         if event.type == "product.deleted":
             link.content_hash, link.shown = None, False
             if plan.new.pop(key, None) is not None:
@@ -269,8 +271,9 @@ class PhoenixApplier:
         return None
 
     def _plan_stock(self, event: Event, link: Link, plan: _Plan, stock: str) -> str | None:
-        if event.version <= link.stock_version:
-            return f"stock already applied (v{event.version} <= v{link.stock_version})"
+        stale = stale_note(link, event, STOCK)
+        if stale:
+            return stale
         changed = link.stock is None or Decimal(link.stock) != Decimal(stock)
         link.stock_version, link.stock, link.dirty = event.version, stock, True
         if event.type == "stock.changed":

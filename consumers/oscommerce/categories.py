@@ -41,9 +41,10 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
 from shopbridge.errors import ConfigError, DependencyMissing, MappingError
-from shopbridge.events import Event
+from shopbridge.events import Event, coalesce
 
 from ..binder import LINK_TABLE, Binder, Link
+from ..plan import mark_applied, stale_note
 from .tables import NAME_MAX, TEXT_MAX_BYTES
 from .text import plain_text
 
@@ -129,12 +130,10 @@ class CategoryWriter:
                 notes.append(f"{event}: {note}")
             else:
                 mine.append(event)
-        # Payloads are full state: per category only the newest event of the batch counts.
-        newest: dict[str, Event] = {}
-        for event in mine:
-            held = newest.get(event.entity_key)
-            if held is None or event.version > held.version:
-                newest[event.entity_key] = event
+        # Payloads are full state: per category only the newest event of the batch counts
+        # (keyed in order of first arrival).
+        latest = {e.entity_key: e for e in coalesce(mine)}
+        newest = {e.entity_key: latest[e.entity_key] for e in mine}
         notes += [f"{e}: superseded in this batch by v{newest[e.entity_key].version}"
                   for e in mine if e is not newest[e.entity_key]]
         parents = {key: parent_key(e.payload) for key, e in newest.items()
@@ -146,10 +145,11 @@ class CategoryWriter:
         for event in sorted(newest.values(), key=lambda e: (depth.get(e.entity_key, 0),
                                                             e.entity_key)):
             link = links[event.entity_key]
-            if event.version <= link.version:
-                notes.append(f"{event}: already applied (v{event.version} <= v{link.version})")
+            stale = stale_note(link, event)
+            if stale:
+                notes.append(f"{event}: {stale}")
                 continue
-            link.version, link.event_id, link.dirty = event.version, event.event_id, True
+            mark_applied(link, event)
             if not self._shown(event):
                 # The other tree: hide what this shop still has of it (its source was
                 # switched), create nothing.

@@ -27,6 +27,7 @@ from shopbridge.errors import MappingError
 from shopbridge.events import Event
 
 from ..binder import Binder, Link
+from ..plan import mark_applied, stale_note
 
 ENTITY = "customer"
 NO_PASSWORD = ""   # no hash at all: no password can log in with it (K2)
@@ -48,10 +49,11 @@ class CustomerWriter:
             if wanted is not None and payload["shop_id"] != wanted:
                 notes.append(f"{event}: a customer of CAO shop {payload['shop_id']}, not this one")
                 continue
-            if event.version <= link.version:
-                notes.append(f"{event}: already applied (v{event.version} <= v{link.version})")
+            stale = stale_note(link, event)
+            if stale:
+                notes.append(f"{event}: {stale}")
                 continue
-            link.version, link.event_id, link.dirty = event.version, event.event_id, True
+            mark_applied(link, event)
             content = hashlib.md5(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS),
                                   usedforsecurity=False).hexdigest()
             if content == link.content_hash and link.target_id is not None:

@@ -23,6 +23,7 @@ from shopbridge.events import Event
 
 from .. import mailer
 from ..binder import Binder
+from ..plan import mark_applied, stale_note
 
 ENTITY = "order_status"
 
@@ -56,15 +57,16 @@ class StatusWriter:
         links = self.binder.lock(conn, ENTITY, (e.entity_key for e in events))
         for event in sorted(events, key=lambda e: (e.entity_key, e.version)):
             link = links[event.entity_key]
-            if event.version <= link.version:
-                notes.append(f"{event}: already applied (v{event.version} <= v{link.version})")
+            stale = stale_note(link, event)
+            if stale:
+                notes.append(f"{event}: {stale}")
                 continue
             payload = event.payload
             content = hashlib.md5(orjson.dumps([payload["status_id"], payload.get("comment"),
                                                 payload.get("carrier"),
                                                 payload.get("tracking_code")]),
                                   usedforsecurity=False).hexdigest()
-            link.version, link.event_id, link.dirty = event.version, event.event_id, True
+            mark_applied(link, event)
             if content == link.content_hash:
                 notes.append(f"{event}: status unchanged")
                 continue

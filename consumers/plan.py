@@ -1,0 +1,46 @@
+"""The per-aspect version rule every shop kind applies events by.
+
+Payloads are full state and versions strictly increase per entity (DESIGN 1), so an event
+changes nothing when its aspect already holds a version at least as new. Aspects are versioned
+apart in the link row (consumers/binder.py): the stock in ``stock_version``, every other aspect
+(the entity's state: product, category, manufacturer, customer, order status) in ``version``,
+so a stock event can never make a newer text change look stale.
+
+This module is the one place that compares an event's version with an applied one.
+"""
+
+from __future__ import annotations
+
+from shopbridge.events import Event
+
+from .binder import Link
+
+STOCK = "stock"
+
+
+def applied_version(link: Link, aspect: str) -> int:
+    """The version of ``aspect`` the link row records as applied."""
+    return link.stock_version if aspect == STOCK else link.version
+
+
+def is_stale(link: Link, event: Event, aspect: str | None = None) -> bool:
+    """Whether ``event`` is no newer than what ``link`` holds for the aspect.
+
+    Args:
+        aspect: which state to judge; None: the event's main aspect (``Event.aspect``).
+    """
+    return event.version <= applied_version(link, aspect or event.aspect)
+
+
+def stale_note(link: Link, event: Event, aspect: str | None = None) -> str | None:
+    """Why ``event`` changes nothing in this aspect (see ``is_stale``), or None if it is new."""
+    aspect = aspect or event.aspect
+    if not is_stale(link, event, aspect):
+        return None
+    what = "stock already applied" if aspect == STOCK else "already applied"
+    return f"{what} (v{event.version} <= v{applied_version(link, aspect)})"
+
+
+def mark_applied(link: Link, event: Event) -> None:
+    """Record ``event`` as the newest state of its entity (saved with the batch's links)."""
+    link.version, link.event_id, link.dirty = event.version, event.event_id, True
