@@ -23,14 +23,15 @@ from shopbridge.errors import ConfigError, DependencyMissing
 from shopbridge.events import Event
 
 from ..binder import Binder, Link
+from ..catalogue import quantity
 from ..mailer import Mailer
 from ..plan import STOCK, mark_applied, stale_note
 from .adapter import NewProduct, PhoenixAdapter
-from .categories import CategoryWriter, keys_below
+from .categories import CategoryWriter, filter_keys
 from .customers import CustomerWriter
 from .images import ProductImages, image_files
 from .manufacturers import ManufacturerWriter
-from .mapper import ProductRow, map_product, quantity
+from .mapper import ProductRow, map_product
 from .specials import SpecialsScheduler
 from .statuses import StatusWriter
 from .variants import VariantWriter
@@ -179,7 +180,7 @@ class PhoenixApplier:
                                        if e.type == "product.upserted"})
             # Only product states are mapped; stock-only batches (every second) skip the tree.
             self._filter_categories = (
-                keys_below(conn, self.shop.filter.categories)
+                filter_keys(conn, self.shop.filter.categories)
                 if self.shop.filter.categories and any(
                     e.type == "product.upserted" for e in ordered) else None)
             plan = _Plan()
