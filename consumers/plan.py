@@ -11,11 +11,26 @@ This module is the one place that compares an event's version with an applied on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.engine import Connection
+
 from shopbridge.events import Event
 
 from .binder import Link
 
 STOCK = "stock"
+
+
+class EntityWriter(Protocol):
+    """What a shop kind writes one entity type with (manufacturers, categories, customers...)."""
+
+    def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
+        """Apply ``events`` inside the caller's transaction; returns one note per event that
+        changed nothing (stale, unchanged, not for this shop)."""
+        ...
 
 
 def applied_version(link: Link, aspect: str) -> int:

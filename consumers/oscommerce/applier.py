@@ -25,7 +25,7 @@ from shopbridge.events import Event
 from ..binder import Binder, Link
 from ..catalogue import quantity
 from ..mailer import Mailer
-from ..plan import STOCK, mark_applied, stale_note
+from ..plan import STOCK, EntityWriter, mark_applied, stale_note
 from .adapter import NewProduct, PhoenixAdapter
 from .categories import CategoryWriter, filter_keys
 from .customers import CustomerWriter
@@ -144,32 +144,29 @@ class PhoenixApplier:
                                                 e.entity_key, e.version))
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         # Manufacturers before products: a product of this batch may name one.
-        if manufacturers:
-            with translated(self.what), self.engine.begin() as conn:
-                notes = self.manufacturers.apply(conn, manufacturers, now)
-            result.skipped += len(notes)
-            result.applied += len(manufacturers) - len(notes)
-            result.notes += notes
+        self._write(self.manufacturers, manufacturers, result, now)
         # Categories before products too, in their own transaction (DependencyMissing there
         # must not undo the manufacturers).
-        if categories:
-            with translated(self.what), self.engine.begin() as conn:
-                notes = self.categories.apply(conn, categories, now)
-            result.skipped += len(notes)
-            result.applied += len(categories) - len(notes)
-            result.notes += notes
+        self._write(self.categories, categories, result, now)
         if ordered:
             self._apply_catalogue(ordered, result, now)
-        for writer, group in ((self.customers, customers), (self.statuses, statuses)):
-            if group:
-                with translated(self.what), self.engine.begin() as conn:
-                    notes = writer.apply(conn, group, now)
-                result.skipped += len(notes)
-                result.applied += len(group) - len(notes)
-                result.notes += notes
+        self._write(self.customers, customers, result, now)
+        self._write(self.statuses, statuses, result, now)
         if statuses:
             self.idle()
         return result
+
+    def _write(self, writer: EntityWriter, events: list[Event], result: ApplyResult,
+               now: datetime) -> None:
+        """Apply one writer's events in a transaction of their own and count the outcome:
+        each note is an event that changed nothing."""
+        if not events:
+            return
+        with translated(self.what), self.engine.begin() as conn:
+            notes = writer.apply(conn, events, now)
+        result.skipped += len(notes)
+        result.applied += len(events) - len(notes)
+        result.notes += notes
 
     def _apply_catalogue(self, ordered: list[Event], result: ApplyResult,
                          now: datetime) -> None:
