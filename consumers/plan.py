@@ -11,7 +11,7 @@ This module is the one place that compares an event's version with an applied on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -54,6 +54,21 @@ def stale_note(link: Link, event: Event, aspect: str | None = None) -> str | Non
         return None
     what = "stock already applied" if aspect == STOCK else "already applied"
     return f"{what} (v{event.version} <= v{applied_version(link, aspect)})"
+
+
+def newer(events: Iterable[Event], links: Mapping[str, Link],
+          notes: list[str]) -> Iterator[tuple[Event, Link]]:
+    """The events that are newer than their link in their main aspect, in the given order,
+    each with its link and already recorded as applied (``mark_applied``); a note is
+    appended to ``notes`` for each stale one."""
+    for event in events:
+        link = links[event.entity_key]
+        stale = stale_note(link, event)
+        if stale:
+            notes.append(f"{event}: {stale}")
+            continue
+        mark_applied(link, event)
+        yield event, link
 
 
 def mark_applied(link: Link, event: Event) -> None:

@@ -46,7 +46,7 @@ from shopbridge.keys import SHOP_CATEGORIES, category_key
 
 from ..binder import LINK_TABLE, Binder, Link
 from ..catalogue import CATEGORY, keys_below, linked_categories, parent_key
-from ..plan import mark_applied, stale_note
+from ..plan import newer
 from .tables import NAME_MAX, TEXT_MAX_BYTES
 from .text import plain_text
 
@@ -110,14 +110,8 @@ class CategoryWriter:
         links = self.binder.lock(conn, ENTITY, set(newest) |
                                  {p for p in parents.values() if p is not None})
         claimed: set[int] = set()
-        for event in sorted(newest.values(), key=lambda e: (depth.get(e.entity_key, 0),
-                                                            e.entity_key)):
-            link = links[event.entity_key]
-            stale = stale_note(link, event)
-            if stale:
-                notes.append(f"{event}: {stale}")
-                continue
-            mark_applied(link, event)
+        for event, link in newer(sorted(newest.values(), key=lambda e: (
+                depth.get(e.entity_key, 0), e.entity_key)), links, notes):
             if not self._shown(event):
                 # The other tree: hide what this shop still has of it (its source was
                 # switched), create nothing.

@@ -23,7 +23,7 @@ from shopbridge.events import Event
 
 from .. import mailer
 from ..binder import Binder
-from ..plan import mark_applied, stale_note
+from ..plan import newer
 
 ENTITY = "order_status"
 
@@ -53,20 +53,15 @@ class StatusWriter:
 
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
         """Write the newest status of each order; returns notes on what was skipped."""
-        notes = []
+        notes: list[str] = []
         links = self.binder.lock(conn, ENTITY, (e.entity_key for e in events))
-        for event in sorted(events, key=lambda e: (e.entity_key, e.version)):
-            link = links[event.entity_key]
-            stale = stale_note(link, event)
-            if stale:
-                notes.append(f"{event}: {stale}")
-                continue
+        for event, link in newer(sorted(events, key=lambda e: (e.entity_key, e.version)),
+                                 links, notes):
             payload = event.payload
             content = hashlib.md5(orjson.dumps([payload["status_id"], payload.get("comment"),
                                                 payload.get("carrier"),
                                                 payload.get("tracking_code")]),
                                   usedforsecurity=False).hexdigest()
-            mark_applied(link, event)
             if content == link.content_hash:
                 notes.append(f"{event}: status unchanged")
                 continue
