@@ -21,12 +21,13 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy.engine import URL, make_url
 
 from .errors import ConfigError
+from .keys import PRODUCT_GROUPS, SHOP_CATEGORIES, category_key
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 SHOP_KINDS = ("oscommerce",)
 ERP_KINDS = ("cao",)
 STOCK_MODES = ("available", "total")
-CATEGORY_SOURCES = ("shop_categories", "product_groups")
+CATEGORY_SOURCES = (SHOP_CATEGORIES, PRODUCT_GROUPS)
 DEFAULT_RETRY_TIERS_S = (5, 60, 600)
 
 
@@ -89,7 +90,7 @@ class ShopFilter:
     require_visible: bool = True         # ARTIKEL.SHOP_VISIBLE = 1
     sku_pattern: str | None = None       # fnmatch pattern on ARTNUM, e.g. "AB-*"
     # Category keys as the events name them ('kat:<SHOP_ID>:<ID>', 'wgr:<ID>'): the article
-    # must be linked to one of them (or to a category below one, see mapper.in_selection).
+    # must be linked to one of them or to a category below one (the consumers' in_selection).
     categories: tuple[str, ...] = ()
     # ("05", "1"): CAO USERFELD_05 must be "1"; ("05", None): must be set (not empty, 0 or N).
     flag: tuple[str, str | None] | None = None
@@ -595,12 +596,12 @@ class _Reader:
         if not isinstance(ids, list) or not all(isinstance(i, int) and i > 0 for i in ids):
             raise self.fail(where, "categories lists CAO category ids (ARTIKEL_KAT.ID or "
                                    "WARENGRUPPEN.ID), e.g. [10, 12]")
-        if source == "product_groups":
-            return tuple(f"wgr:{i}" for i in ids)
+        if source == PRODUCT_GROUPS:
+            return tuple(category_key(source, None, i) for i in ids)
         if ids and cao_shop_id is None:
             raise self.fail(where, "categories needs cao_shop_id: shop category ids are "
                                    "numbered per CAO shop")
-        return tuple(f"kat:{cao_shop_id}:{i}" for i in ids)
+        return tuple(category_key(source, cao_shop_id, i) for i in ids)
 
     def filter_flag(self, data: Mapping[str, Any], where: str) -> tuple[str, str | None] | None:
         field_name = data.get("flag_field")

@@ -23,13 +23,15 @@ from shopbridge.errors import ConfigError, DependencyMissing
 from shopbridge.events import Event
 
 from ..binder import Binder, Link
+from ..catalogue import quantity
 from ..mailer import Mailer
+from ..plan import STOCK, EntityWriter, mark_applied, stale_note
 from .adapter import NewProduct, PhoenixAdapter
-from .categories import CategoryWriter, keys_below
+from .categories import CategoryWriter, filter_keys
 from .customers import CustomerWriter
 from .images import ProductImages, image_files
 from .manufacturers import ManufacturerWriter
-from .mapper import ProductRow, map_product, quantity
+from .mapper import ProductRow, map_product
 from .specials import SpecialsScheduler
 from .statuses import StatusWriter
 from .variants import VariantWriter
@@ -142,32 +144,29 @@ class PhoenixApplier:
                                                 e.entity_key, e.version))
         now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         # Manufacturers before products: a product of this batch may name one.
-        if manufacturers:
-            with translated(self.what), self.engine.begin() as conn:
-                notes = self.manufacturers.apply(conn, manufacturers, now)
-            result.skipped += len(notes)
-            result.applied += len(manufacturers) - len(notes)
-            result.notes += notes
+        self._write(self.manufacturers, manufacturers, result, now)
         # Categories before products too, in their own transaction (DependencyMissing there
         # must not undo the manufacturers).
-        if categories:
-            with translated(self.what), self.engine.begin() as conn:
-                notes = self.categories.apply(conn, categories, now)
-            result.skipped += len(notes)
-            result.applied += len(categories) - len(notes)
-            result.notes += notes
+        self._write(self.categories, categories, result, now)
         if ordered:
             self._apply_catalogue(ordered, result, now)
-        for writer, group in ((self.customers, customers), (self.statuses, statuses)):
-            if group:
-                with translated(self.what), self.engine.begin() as conn:
-                    notes = writer.apply(conn, group, now)
-                result.skipped += len(notes)
-                result.applied += len(group) - len(notes)
-                result.notes += notes
+        self._write(self.customers, customers, result, now)
+        self._write(self.statuses, statuses, result, now)
         if statuses:
             self.idle()
         return result
+
+    def _write(self, writer: EntityWriter, events: list[Event], result: ApplyResult,
+               now: datetime) -> None:
+        """Apply one writer's events in a transaction of their own and count the outcome:
+        each note is an event that changed nothing."""
+        if not events:
+            return
+        with translated(self.what), self.engine.begin() as conn:
+            notes = writer.apply(conn, events, now)
+        result.skipped += len(notes)
+        result.applied += len(events) - len(notes)
+        result.notes += notes
 
     def _apply_catalogue(self, ordered: list[Event], result: ApplyResult,
                          now: datetime) -> None:
@@ -178,7 +177,7 @@ class PhoenixApplier:
                                        if e.type == "product.upserted"})
             # Only product states are mapped; stock-only batches (every second) skip the tree.
             self._filter_categories = (
-                keys_below(conn, self.shop.filter.categories)
+                filter_keys(conn, self.shop.filter.categories)
                 if self.shop.filter.categories and any(
                     e.type == "product.upserted" for e in ordered) else None)
             plan = _Plan()
@@ -229,14 +228,15 @@ class PhoenixApplier:
         """Decide what ``event`` changes; returns why it changes nothing, or None."""
         if event.type == "stock.changed":
             return self._plan_stock(event, link, plan, event.payload["stock"])
-        if event.version <= link.version:
+        stale = stale_note(link, event)
+        if stale:
             # Each aspect is judged by its own version: a product.upserted older than a
             # delete still carries the newest stock we have heard of.
             if event.type == "product.upserted":
                 self._plan_stock(event, link, plan, event.payload["stock"])
-            return f"already applied (v{event.version} <= v{link.version})"
+            return stale
         key = event.entity_key
-        link.version, link.event_id, link.dirty = event.version, event.event_id, True
+        mark_applied(link, event)
         if event.type == "product.deleted":
             link.content_hash, link.shown = None, False
             if plan.new.pop(key, None) is not None:
@@ -269,8 +269,9 @@ class PhoenixApplier:
         return None
 
     def _plan_stock(self, event: Event, link: Link, plan: _Plan, stock: str) -> str | None:
-        if event.version <= link.stock_version:
-            return f"stock already applied (v{event.version} <= v{link.stock_version})"
+        stale = stale_note(link, event, STOCK)
+        if stale:
+            return stale
         changed = link.stock is None or Decimal(link.stock) != Decimal(stock)
         link.stock_version, link.stock, link.dirty = event.version, stock, True
         if event.type == "stock.changed":

@@ -41,55 +41,24 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
 from shopbridge.errors import ConfigError, DependencyMissing, MappingError
-from shopbridge.events import Event
+from shopbridge.events import Event, coalesce
+from shopbridge.keys import SHOP_CATEGORIES, category_key
 
 from ..binder import LINK_TABLE, Binder, Link
+from ..catalogue import CATEGORY, keys_below, linked_categories, parent_key
+from ..plan import newer
 from .tables import NAME_MAX, TEXT_MAX_BYTES
 from .text import plain_text
 
-ENTITY = "category"
+ENTITY = CATEGORY
 UPSERTED, DELETED = "category.upserted", "category.deleted"
-SHOP_CATEGORIES = "shop_categories"
 MAX_DEPTH = 100         # ancestors walked when checking a move for a loop
 
 
-def category_key(source: str, shop_id: int | None, erp_id: int) -> str:
-    """The entity_key the schema prescribes: ``kat:<shop_id>:<erp_id>`` or ``wgr:<erp_id>``."""
-    return f"kat:{shop_id}:{erp_id}" if source == SHOP_CATEGORIES else f"wgr:{erp_id}"
-
-
-def parent_key(payload: Mapping[str, Any]) -> str | None:
-    """The entity_key of the payload's parent, or None for a top-level category."""
-    if payload.get("parent_erp_id") is None:
-        return None
-    return category_key(payload["source"], payload["shop_id"], payload["parent_erp_id"])
-
-
-def keys_below(conn: Connection, roots: Sequence[str]) -> set[str]:
-    """``roots`` and the keys of every category below them in the shop's tree (C11 filter).
-
-    The tree is the shop's own (categories.parent_id), read through the link table, so it is
-    the tree the customer sees; a root not in the shop yet admits only itself.
-    """
-    links: dict[int, str] = dict(conn.exec_driver_sql(
-        f"SELECT target_id, entity_key FROM {LINK_TABLE} WHERE entity_type = %s "
-        f"AND target_id IS NOT NULL", (ENTITY,)).all())
-    children: dict[int, list[int]] = {}
-    for category_id, parent_id in conn.exec_driver_sql(
-            "SELECT categories_id, parent_id FROM categories"):
-        children.setdefault(int(parent_id), []).append(int(category_id))
-    by_key = {key: int(target) for target, key in links.items()}
-    found, todo = set(roots), [by_key[k] for k in roots if k in by_key]
-    seen: set[int] = set()
-    while todo:
-        node = todo.pop()
-        if node in seen:
-            continue        # an admin-made loop must not hang the consumer
-        seen.add(node)
-        if node in links:
-            found.add(links[node])
-        todo += children.get(node, [])
-    return found
+def filter_keys(conn: Connection, roots: Sequence[str]) -> set[str]:
+    """``roots`` and every category key below them in the shop's ``categories`` tree (C11)."""
+    return keys_below(roots, linked=linked_categories(conn),
+                      tree=conn.exec_driver_sql("SELECT categories_id, parent_id FROM categories"))
 
 
 class CategoryWriter:
@@ -129,12 +98,10 @@ class CategoryWriter:
                 notes.append(f"{event}: {note}")
             else:
                 mine.append(event)
-        # Payloads are full state: per category only the newest event of the batch counts.
-        newest: dict[str, Event] = {}
-        for event in mine:
-            held = newest.get(event.entity_key)
-            if held is None or event.version > held.version:
-                newest[event.entity_key] = event
+        # Payloads are full state: per category only the newest event of the batch counts
+        # (keyed in order of first arrival).
+        latest = {e.entity_key: e for e in coalesce(mine)}
+        newest = {e.entity_key: latest[e.entity_key] for e in mine}
         notes += [f"{e}: superseded in this batch by v{newest[e.entity_key].version}"
                   for e in mine if e is not newest[e.entity_key]]
         parents = {key: parent_key(e.payload) for key, e in newest.items()
@@ -143,13 +110,8 @@ class CategoryWriter:
         links = self.binder.lock(conn, ENTITY, set(newest) |
                                  {p for p in parents.values() if p is not None})
         claimed: set[int] = set()
-        for event in sorted(newest.values(), key=lambda e: (depth.get(e.entity_key, 0),
-                                                            e.entity_key)):
-            link = links[event.entity_key]
-            if event.version <= link.version:
-                notes.append(f"{event}: already applied (v{event.version} <= v{link.version})")
-                continue
-            link.version, link.event_id, link.dirty = event.version, event.event_id, True
+        for event, link in newer(sorted(newest.values(), key=lambda e: (
+                depth.get(e.entity_key, 0), e.entity_key)), links, notes):
             if not self._shown(event):
                 # The other tree: hide what this shop still has of it (its source was
                 # switched), create nothing.

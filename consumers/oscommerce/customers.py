@@ -15,7 +15,7 @@ duplicated.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from shopbridge.errors import MappingError
 from shopbridge.events import Event
 
 from ..binder import Binder, Link
+from ..plan import newer
 
 ENTITY = "customer"
 NO_PASSWORD = ""   # no hash at all: no password can log in with it (K2)
@@ -39,19 +40,11 @@ class CustomerWriter:
 
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
         """Create or update the accounts; returns notes on what was skipped."""
-        notes = []
+        notes: list[str] = []
         links = self.binder.lock(conn, ENTITY, (e.entity_key for e in events))
-        for event in sorted(events, key=lambda e: (e.entity_key, e.version)):
-            link = links[event.entity_key]
+        mine = self._mine(sorted(events, key=lambda e: (e.entity_key, e.version)), notes)
+        for event, link in newer(mine, links, notes):
             payload = event.payload
-            wanted = self.shop.filter.cao_shop_id
-            if wanted is not None and payload["shop_id"] != wanted:
-                notes.append(f"{event}: a customer of CAO shop {payload['shop_id']}, not this one")
-                continue
-            if event.version <= link.version:
-                notes.append(f"{event}: already applied (v{event.version} <= v{link.version})")
-                continue
-            link.version, link.event_id, link.dirty = event.version, event.event_id, True
             content = hashlib.md5(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS),
                                   usedforsecurity=False).hexdigest()
             if content == link.content_hash and link.target_id is not None:
@@ -61,6 +54,17 @@ class CustomerWriter:
             self._write(conn, event, link, now)
         self.binder.save(conn, links.values())
         return notes
+
+    def _mine(self, events: Iterable[Event], notes: list[str]) -> Iterator[Event]:
+        """The events of this shop's CAO shop; a note for each other one (lazily, so notes
+        keep the events' order)."""
+        wanted = self.shop.filter.cao_shop_id
+        for event in events:
+            shop_id = event.payload["shop_id"]
+            if wanted is not None and shop_id != wanted:
+                notes.append(f"{event}: a customer of CAO shop {shop_id}, not this one")
+                continue
+            yield event
 
     def _country(self, conn: Connection, event: Event) -> int:
         iso3 = event.payload["address"].get("country_iso3")

@@ -33,6 +33,7 @@ from shopbridge.config import ShopConfig
 from shopbridge.events import Event
 
 from ..binder import LINK_TABLE, Binder, Link
+from ..plan import newer
 from .text import plain_text
 
 ENTITY = "manufacturer"
@@ -53,17 +54,13 @@ class ManufacturerWriter:
 
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
         """Create, update or keep the manufacturers; returns notes on what changed nothing."""
-        notes = []
+        notes: list[str] = []
         links = self.binder.lock(conn, ENTITY, (e.entity_key for e in events))
         taken: set[int] = set()   # shop ids linked in this batch, not yet in the link table
-        for event in sorted(events, key=lambda e: (e.entity_key, e.version)):
-            link = links[event.entity_key]
-            if event.version <= link.version:
-                notes.append(f"{event}: already applied (v{event.version} <= v{link.version})")
-                continue
-            # From here on the event is the newest we know: record its version even where
-            # the shop's rows stay as they are, so older events stay stale (R3).
-            link.version, link.event_id, link.dirty = event.version, event.event_id, True
+        # ``newer`` records each event's version even where the shop's rows stay as they
+        # are, so older events stay stale (R3).
+        for event, link in newer(sorted(events, key=lambda e: (e.entity_key, e.version)),
+                                 links, notes):
             if event.type == "manufacturer.deleted":
                 link.content_hash = None
                 notes.append(f"{event}: kept in the shop (products may reference it)")

@@ -7,19 +7,19 @@ printed unescaped, so '<' and '>' must not reach them.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 
-from shopbridge.config import ShopConfig, ShopFilter
+from shopbridge.config import ShopConfig
 from shopbridge.errors import MappingError
 
+from ..catalogue import in_selection, shop_categories
 from .images import image_names
 from .tables import NAME_MAX, PRICE_MAX, TEXT_MAX_BYTES, WEIGHT_MAX
 from .text import plain_text
@@ -71,47 +71,6 @@ class ProductRow:
         return hashlib.md5(orjson.dumps(data), usedforsecurity=False).hexdigest()
 
 
-# What a merchant types into a free field to mean "no" (CAO has no boolean free fields).
-FLAG_OFF = frozenset({"0", "n", "no", "nein", "false"})
-
-
-def in_selection(payload: Mapping[str, Any], shop_filter: ShopFilter,
-                 categories: AbstractSet[str] | None = None) -> bool:
-    """Whether the ERP article belongs to this shop's product selection (C11).
-
-    Args:
-        categories: the category keys the filter admits (its own and every category below
-            them in the shop's tree); None: the filter's own keys only.
-    """
-    shop = payload["shop"]
-    if shop["delete_flag"]:
-        return False
-    if shop_filter.cao_shop_id is not None and shop["id"] != shop_filter.cao_shop_id:
-        return False
-    if shop_filter.require_visible and not shop["visible"]:
-        return False
-    if shop_filter.sku_pattern and not fnmatch.fnmatchcase(payload["sku"],
-                                                            shop_filter.sku_pattern):
-        return False
-    if shop_filter.categories:
-        admitted = categories if categories is not None else set(shop_filter.categories)
-        if admitted.isdisjoint(payload.get("categories") or ()):
-            return False
-    if shop_filter.flag is not None:
-        field_name, wanted = shop_filter.flag
-        value = (payload.get("user_fields") or {}).get(field_name)
-        if value is None:
-            return False
-        return value.casefold() not in FLAG_OFF if wanted is None else value == wanted
-    return True
-
-
-def quantity(stock: str, stock_mode: str) -> int:
-    """ERP stock (decimal string) -> products_quantity. 'available' never goes below 0."""
-    value = int(Decimal(stock).to_integral_value(rounding=ROUND_FLOOR))
-    return max(value, 0) if stock_mode == "available" else value
-
-
 def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
                 language_ids: Mapping[str, int], what: str,
                 manufacturer_ids: Mapping[str, int] | None = None,
@@ -122,7 +81,7 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
         payload: a validated product.upserted payload.
         language_ids: shop language code -> languages_id, for the shop's configured languages.
         what: how errors name the entity, e.g. 'product.upserted 12 (SKU AB-1)'.
-        filter_categories: see ``in_selection``.
+        filter_categories: see ``consumers.catalogue.in_selection``.
     Raises:
         MappingError: naming the field that cannot be expressed in this shop.
     """
@@ -180,15 +139,6 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
                       images=image_names(payload, what),
                       variants=map_variants(payload, price=price, price_level=shop.price_level,
                                             language_ids=language_ids, what=what))
-
-
-def shop_categories(payload: Mapping[str, Any], shop: ShopConfig) -> tuple[str, ...]:
-    """The product's categories in the tree this shop shows (C1)."""
-    keys = payload.get("categories") or []
-    if shop.categories == "product_groups":
-        return tuple(k for k in keys if k.startswith("wgr:"))
-    prefix = f"kat:{shop.filter.cao_shop_id}:" if shop.filter.cao_shop_id is not None else "kat:"
-    return tuple(k for k in keys if k.startswith(prefix))
 
 
 def _decimal(value: str, what: str) -> Decimal:

@@ -23,6 +23,7 @@ from shopbridge.events import Event
 
 from .. import mailer
 from ..binder import Binder
+from ..plan import newer
 
 ENTITY = "order_status"
 
@@ -52,19 +53,15 @@ class StatusWriter:
 
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
         """Write the newest status of each order; returns notes on what was skipped."""
-        notes = []
+        notes: list[str] = []
         links = self.binder.lock(conn, ENTITY, (e.entity_key for e in events))
-        for event in sorted(events, key=lambda e: (e.entity_key, e.version)):
-            link = links[event.entity_key]
-            if event.version <= link.version:
-                notes.append(f"{event}: already applied (v{event.version} <= v{link.version})")
-                continue
+        for event, link in newer(sorted(events, key=lambda e: (e.entity_key, e.version)),
+                                 links, notes):
             payload = event.payload
             content = hashlib.md5(orjson.dumps([payload["status_id"], payload.get("comment"),
                                                 payload.get("carrier"),
                                                 payload.get("tracking_code")]),
                                   usedforsecurity=False).hexdigest()
-            link.version, link.event_id, link.dirty = event.version, event.event_id, True
             if content == link.content_hash:
                 notes.append(f"{event}: status unchanged")
                 continue

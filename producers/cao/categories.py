@@ -29,13 +29,12 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.db import TableNames, columns_of, quote_ident
 from shopbridge.errors import ConfigError
+from shopbridge.keys import PRODUCT_GROUPS, SHOP_CATEGORIES, category_key
 
 from .payload import text_or_none
 from .snapshot import SNAPSHOT_TABLE
 
 ENTITY = "category"
-SHOP_CATEGORIES = "shop_categories"
-PRODUCT_GROUPS = "product_groups"
 MODES = (SHOP_CATEGORIES, PRODUCT_GROUPS)
 PAYLOAD_FORMAT = 1             # bump when payload() changes: republishes every category
 _SHOP_SHIFT = 4294967296       # 2**32: snapshot key = SHOP_ID * 2**32 + ID for shop categories
@@ -81,9 +80,7 @@ def _decode(key: int) -> tuple[str, int | None, int]:
 
 def entity_key(payload: Mapping[str, Any]) -> str:
     """``kat:<shop_id>:<erp_id>`` or ``wgr:<erp_id>``: the events' entity_key (schema contract)."""
-    if payload["source"] == SHOP_CATEGORIES:
-        return f"kat:{payload['shop_id']}:{payload['erp_id']}"
-    return f"wgr:{payload['erp_id']}"
+    return category_key(payload["source"], payload["shop_id"], payload["erp_id"])
 
 
 class CategorySource:

@@ -13,6 +13,8 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from shopbridge.keys import PRODUCT_GROUPS, category_key
+
 TEXT_FIELDS = ("name", "short_description", "description", "meta_title", "meta_description",
                "meta_keywords")
 
@@ -130,7 +132,8 @@ def build(article: Mapping[str, Any], translations: Sequence[Mapping[str, Any]],
         # Shop categories (ARTIKEL_TO_KAT) and the product group, as category entity keys;
         # each shop uses the tree it is configured for.
         "categories": [*(category_keys or []),
-                       *([f"wgr:{article['WARENGRUPPE']}"] if article.get("WARENGRUPPE")
+                       *([category_key(PRODUCT_GROUPS, None, article["WARENGRUPPE"])]
+                         if article.get("WARENGRUPPE")
                          else [])],
         # Absolute net price for every level, valid from .. until inclusive (None: open).
         "specials": [{"net": _dec(s["PREIS"]),

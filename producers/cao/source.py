@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from shopbridge.config import ErpConfig
 from shopbridge.db import TableNames, columns_of, quote_ident
 from shopbridge.errors import ConfigError
+from shopbridge.keys import SHOP_CATEGORIES, category_key
 
 from .snapshot import SNAPSHOT_TABLE
 from .tables import TABLE_CANDIDATES, required_columns
@@ -264,7 +265,8 @@ class CaoSource:
             (*shops, min(ids), max(ids), *ids))
         keys: dict[int, list[str]] = {}
         for artikel_id, shop_id, kat_id in rows:
-            keys.setdefault(int(artikel_id), []).append(f"kat:{shop_id}:{kat_id}")
+            keys.setdefault(int(artikel_id), []).append(
+                category_key(SHOP_CATEGORIES, shop_id, kat_id))
         return keys
 
     def load_articles(self, conn: Connection, ids: Iterable[int]

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from consumers.oscommerce.mapper import in_selection, map_product, quantity
+from consumers.catalogue import in_selection, quantity
+from consumers.oscommerce.mapper import map_product
 from consumers.oscommerce.text import plain_text
 from shopbridge.config import DatabaseConfig, ShopConfig, ShopFilter
 from shopbridge.errors import MappingError

@@ -1,0 +1,76 @@
+"""The per-aspect version rule every shop kind applies events by.
+
+Payloads are full state and versions strictly increase per entity (DESIGN 1), so an event
+changes nothing when its aspect already holds a version at least as new. Aspects are versioned
+apart in the link row (consumers/binder.py): the stock in ``stock_version``, every other aspect
+(the entity's state: product, category, manufacturer, customer, order status) in ``version``,
+so a stock event can never make a newer text change look stale.
+
+This module is the one place that compares an event's version with an applied one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.engine import Connection
+
+from shopbridge.events import Event
+
+from .binder import Link
+
+STOCK = "stock"
+
+
+class EntityWriter(Protocol):
+    """What a shop kind writes one entity type with (manufacturers, categories, customers...)."""
+
+    def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
+        """Apply ``events`` inside the caller's transaction; returns one note per event that
+        changed nothing (stale, unchanged, not for this shop)."""
+        ...
+
+
+def applied_version(link: Link, aspect: str) -> int:
+    """The version of ``aspect`` the link row records as applied."""
+    return link.stock_version if aspect == STOCK else link.version
+
+
+def is_stale(link: Link, event: Event, aspect: str | None = None) -> bool:
+    """Whether ``event`` is no newer than what ``link`` holds for the aspect.
+
+    Args:
+        aspect: which state to judge; None: the event's main aspect (``Event.aspect``).
+    """
+    return event.version <= applied_version(link, aspect or event.aspect)
+
+
+def stale_note(link: Link, event: Event, aspect: str | None = None) -> str | None:
+    """Why ``event`` changes nothing in this aspect (see ``is_stale``), or None if it is new."""
+    aspect = aspect or event.aspect
+    if not is_stale(link, event, aspect):
+        return None
+    what = "stock already applied" if aspect == STOCK else "already applied"
+    return f"{what} (v{event.version} <= v{applied_version(link, aspect)})"
+
+
+def newer(events: Iterable[Event], links: Mapping[str, Link],
+          notes: list[str]) -> Iterator[tuple[Event, Link]]:
+    """The events that are newer than their link in their main aspect, in the given order,
+    each with its link and already recorded as applied (``mark_applied``); a note is
+    appended to ``notes`` for each stale one."""
+    for event in events:
+        link = links[event.entity_key]
+        stale = stale_note(link, event)
+        if stale:
+            notes.append(f"{event}: {stale}")
+            continue
+        mark_applied(link, event)
+        yield event, link
+
+
+def mark_applied(link: Link, event: Event) -> None:
+    """Record ``event`` as the newest state of its entity (saved with the batch's links)."""
+    link.version, link.event_id, link.dirty = event.version, event.event_id, True
