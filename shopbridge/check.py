@@ -469,8 +469,7 @@ def _orders(count: int) -> str:
 
 
 def _import_prerequisites(shop: ShopConfig, erp: ErpOrderFacts | None) -> Iterator[str]:
-    from consumers.cao.customers import DEB_NUM_RANGE, KUNNUM_RANGE
-    from systems.cao import NUMBERS_KEY, number_range
+    from systems.cao import DEB_NUM_RANGE, KUNNUM_RANGE, NUMBERS_KEY, number_range
 
     if shop.filter.cao_shop_id is None:
         yield ("no filter.cao_shop_id: CAO tags each imported order with it "

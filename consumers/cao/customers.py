@@ -20,13 +20,10 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from systems.cao import NumberRanges
+from systems.cao import DEB_NUM_RANGE, KUNNUM_RANGE, NumberRanges
 from systems.cao.names import split_person_name, without_firma
 
 from .text import Fitter
-
-KUNNUM_RANGE = 99
-DEB_NUM_RANGE = 31
 
 
 @dataclass(frozen=True)

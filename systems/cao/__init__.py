@@ -4,12 +4,21 @@ Used by the CAO producers (``producers/cao/``), the CAO order importer (``consum
 and ``shopbridge check``; it reads CAO but knows nothing of events, shops or queues.
 """
 
-from .numbers import NUMBERS_KEY, NumberRanges, format_number, number_range
+from .numbers import (
+    DEB_NUM_RANGE,
+    KUNNUM_RANGE,
+    NUMBERS_KEY,
+    NumberRanges,
+    format_number,
+    number_range,
+)
 from .registry import DEFAULT_VAT, registry_vat_rates, vat_rates
 from .resolve import REGISTRY_NAMES, candidates, resolve
 
 __all__ = [
+    "DEB_NUM_RANGE",
     "DEFAULT_VAT",
+    "KUNNUM_RANGE",
     "NUMBERS_KEY",
     "REGISTRY_NAMES",
     "NumberRanges",
