@@ -13,6 +13,7 @@ WORKDIR /src
 # shopbridge, producers and consumers, and force-includes schemas/ as shopbridge/_schemas.
 COPY pyproject.toml README.md ./
 COPY shopbridge/ shopbridge/
+COPY systems/ systems/
 COPY producers/ producers/
 COPY consumers/ consumers/
 COPY schemas/ schemas/

@@ -359,22 +359,15 @@ def _check_shop_mappings(conn: DbConnection, shop: ShopConfig, tax_codes: set[in
 
 def _read_erp_facts(conn: DbConnection, tenant: TenantConfig) -> ErpOrderFacts:
     from consumers.cao.importer import TABLES, read_import_notes
-    from consumers.cao.numbers import NUMBERS_KEY
     from consumers.cao.tables import required_columns
-    from producers.cao.source import registry_vat_rates
+    from systems.cao import NUMBERS_KEY, registry_vat_rates, resolve
 
     names = TableNames.read(conn)
     facts = ErpOrderFacts()
+    resolved, missing = resolve(names, TABLES, tenant.erp)
+    facts.missing_tables = [" or ".join(candidates) for candidates in missing.values()]
     t: dict[str, str] = {}
-    for logical in TABLES:
-        candidates: tuple[str, ...] = (logical,)
-        if logical == "REGISTRY":
-            candidates = ((tenant.erp.registry_table,) if tenant.erp.registry_table
-                          else ("REGISTRY", "REGISTERY"))
-        found = names.find(*candidates)
-        if found is None:
-            facts.missing_tables.append(" or ".join(candidates))
-            continue
+    for logical, found in resolved.items():
         t[logical] = quote_ident(found)
         have = columns_of(conn, found)
         facts.missing_columns += [f"{logical}.{column}" for column
@@ -476,8 +469,7 @@ def _orders(count: int) -> str:
 
 
 def _import_prerequisites(shop: ShopConfig, erp: ErpOrderFacts | None) -> Iterator[str]:
-    from consumers.cao.customers import DEB_NUM_RANGE, KUNNUM_RANGE
-    from consumers.cao.numbers import NUMBERS_KEY, number_range
+    from systems.cao import DEB_NUM_RANGE, KUNNUM_RANGE, NUMBERS_KEY, number_range
 
     if shop.filter.cao_shop_id is None:
         yield ("no filter.cao_shop_id: CAO tags each imported order with it "
@@ -545,7 +537,7 @@ def _unknown_in_erp(settings: OrderImportConfig, erp: ErpOrderFacts | None) -> I
 
 
 def _shipping_tax(settings: OrderImportConfig, erp: ErpOrderFacts | None) -> Iterator[str]:
-    from producers.cao.source import DEFAULT_VAT
+    from systems.cao import DEFAULT_VAT
 
     code = settings.shipping_tax_code
     if erp is None or erp.vat_rates is None or code in erp.vat_rates:
@@ -574,12 +566,12 @@ def _check_shipping_modules(conn: DbConnection, shop: ShopConfig, erp: ErpOrderF
     tax_classes maps the configured code, or another CAO code with the same rate, to N.
     Phoenix's own rate of class N (which depends on the delivery zone) is not read.
     """
-    from producers.cao.source import DEFAULT_VAT
+    from systems.cao import DEFAULT_VAT
 
     if erp is None:                 # CAO unreadable: already a problem; no rates to compare
         return
     code = shop.orders.shipping_tax_code
-    rates = {c: Decimal(r) for c, r in DEFAULT_VAT.items()} | (erp.vat_rates or {})
+    rates = dict(DEFAULT_VAT) | (erp.vat_rates or {})
     rate = rates.get(code)
     if rate is None:                # _shipping_tax says so
         return

@@ -66,8 +66,9 @@ def shop_order_producer(conn: Connection, shop: ShopConfig) -> list[str]:
 
 def _registry(tenant: TenantConfig) -> list[str]:
     """CAO's registry table under the names the producer and importer look for."""
-    return [tenant.erp.registry_table] if tenant.erp.registry_table else ["REGISTRY",
-                                                                          "REGISTERY"]
+    from systems.cao import candidates
+
+    return list(candidates("REGISTRY", tenant.erp))
 
 
 def _problems(conn: Connection, service: str, *, own: Sequence[OwnTable],

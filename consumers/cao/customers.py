@@ -20,13 +20,10 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from producers.cao.names import split_person_name, without_firma
+from systems.cao import DEB_NUM_RANGE, KUNNUM_RANGE, NumberRanges
+from systems.cao.names import split_person_name, without_firma
 
-from .numbers import NumberRanges
 from .text import Fitter
-
-KUNNUM_RANGE = 99
-DEB_NUM_RANGE = 31
 
 
 @dataclass(frozen=True)
@@ -133,7 +130,7 @@ class Customers:
         """Whether the address already names this company and person, however CAO writes
         them ("z. Hd. Frau Dr. Petra Schmidt", or the person only as a contact): then an
         order leaves its name lines alone. The shop's account name is derived from them
-        (producers/cao/names.py), so rewriting them from the order would only lose the
+        (systems/cao/names.py), so rewriting them from the order would only lose the
         merchant's salutation, title and attention line."""
         row = conn.exec_driver_sql(
             f"SELECT ANREDE, NAME1, NAME2 FROM {self.t['ADRESSEN']} WHERE REC_ID = %s",

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,10 +40,10 @@ from shopbridge.db import (
 from shopbridge.errors import ConfigError, MappingError, TargetLocked
 from shopbridge.events import Event
 from shopbridge.owntables import OwnTable, ensure
+from systems.cao import NumberRanges, number_range, resolve, vat_rates
 
 from .customers import Customers
 from .documents import Article, Document, build, required_articles
-from .numbers import NumberRanges, number_range
 from .registrations import register_customer
 from .text import Fitter
 
@@ -127,17 +128,7 @@ class CaoOrderApplier:
 
     def prepare(self) -> None:
         with translated(self.what), self.engine.begin() as conn:
-            names = TableNames.read(conn)
-            resolved, missing = {}, []
-            for logical in TABLES:
-                candidates = (logical, "REGISTERY") if logical == "REGISTRY" else (logical,)
-                if logical == "REGISTRY" and self.tenant.erp.registry_table:
-                    candidates = (self.tenant.erp.registry_table,)
-                found = names.find(*candidates)
-                if found is None:
-                    missing.append(logical)
-                else:
-                    resolved[logical] = found
+            resolved, missing = resolve(TableNames.read(conn), TABLES, self.tenant.erp)
             if missing:
                 raise ConfigError(f"{self.what}: table(s) {', '.join(missing)} not found")
             self.t = {k: quote_ident(v) for k, v in resolved.items()}
@@ -149,24 +140,9 @@ class CaoOrderApplier:
                     if length is not None and length < 65535:
                         self.lengths[f"{logical}.{column.upper()}"] = int(length)
             ensure(conn, TABLE)
-            self.rates = self._rates(conn)
+            self.rates = vat_rates(conn, self.t["REGISTRY"])
             self.lands = {str(r[0]) for r in conn.exec_driver_sql(
                 f"SELECT ID FROM {self.t['LAND']}")}
-
-    def _rates(self, conn: Connection) -> dict[int, Decimal]:
-        from producers.cao.source import DEFAULT_VAT
-
-        rates = {code: Decimal(rate) for code, rate in DEFAULT_VAT.items()}
-        rows = conn.exec_driver_sql(
-            f"SELECT NAME, VAL_DOUBLE, VAL_CHAR, VAL_INT FROM {self.t['REGISTRY']} "
-            f"WHERE MAINKEY = %s", ("MAIN\\MWST",))
-        for name, val_double, val_char, val_int in rows:
-            raw = next((v for v in (val_double, val_char, val_int) if v not in (None, "")), None)
-            try:
-                rates[int(name)] = Decimal(str(raw).replace(",", ".")).normalize()
-            except (ValueError, InvalidOperation):
-                continue
-        return rates
 
     def close(self) -> None:
         self.engine.dispose()
@@ -194,14 +170,59 @@ class CaoOrderApplier:
                 result.notes.append(f"{event}: {note}")
         return result
 
-    def _shop(self, payload: Mapping[str, Any], what: str) -> ShopConfig:
+    # -- what registering a customer uses too (registrations.CustomerTarget) --------------
+
+    def tables(self) -> Mapping[str, str]:
+        """Logical CAO table -> quoted real name, read on first use."""
+        if not self.t:
+            self.prepare()
+        return self.t
+
+    def fitter(self) -> Fitter:
+        """A fresh fitter for this CAO database's column lengths (collects its notes)."""
+        return Fitter(self.lengths)
+
+    def customers(self) -> Customers:
+        """Finds or creates CAO customers, drawing their numbers from this database."""
+        return Customers(t=self.t, numbers=NumberRanges(self.t))
+
+    @contextmanager
+    def customer_lock(self, conn: Connection, email: str, what: str) -> Iterator[None]:
+        """Hold the lock of one customer e-mail address (GET_LOCK) on ``conn``.
+
+        Two orders of one (guest) customer, or an account and its orders, in two consumers
+        must not create two addresses.
+
+        Raises:
+            TargetLocked: another consumer holds it (retry later).
+        """
+        key = f"customer:{email.strip().lower()}"
+        self._lock(conn, key, what)
+        try:
+            yield
+        finally:
+            self._unlock(conn, key)
+
+    def shop_of(self, payload: Mapping[str, Any], what: str) -> ShopConfig:
+        """The tenant's shop the payload names.
+
+        Raises:
+            MappingError: the tenant has no such shop.
+        """
         try:
             return self.tenant.shop(payload["shop"])
         except ConfigError:
             raise MappingError(f"{what}: field payload.shop: shop {payload['shop']!r} is not "
                                f"configured for tenant {self.tenant.name!r}") from None
 
-    def _land(self, shop: ShopConfig, address: Mapping[str, Any], what: str, field: str) -> str:
+    def land_of(self, shop: ShopConfig, address: Mapping[str, Any], what: str, field: str
+                ) -> str:
+        """The CAO country (LAND.ID) of an address: the shop's orders.countries, else the
+        ISO code where CAO has it.
+
+        Raises:
+            MappingError: neither; ``field`` names the address in the message.
+        """
         iso2 = address.get("country_iso2")
         mapped = shop.orders.countries.get(iso2 or "")
         if mapped:
@@ -215,7 +236,7 @@ class CaoOrderApplier:
     def import_order(self, event: Event) -> str | None:
         """Import one order; returns why nothing was written, or None."""
         payload, what = event.payload, str(event)
-        shop = self._shop(payload, what)
+        shop = self.shop_of(payload, what)
         cao_shop_id = shop.filter.cao_shop_id
         if cao_shop_id is None:
             raise MappingError(f"{what}: shop {shop.name!r} has no filter.cao_shop_id: CAO "
@@ -235,8 +256,8 @@ class CaoOrderApplier:
                                    f"{shipping_title!r} has no entry in shop {shop.name!r} "
                                    "orders.shipping_methods")
             shipping = mapped
-        land = self._land(shop, payload["addresses"]["billing"], what, "billing")
-        delivery_land = self._land(shop, payload["addresses"]["delivery"], what, "delivery")
+        land = self.land_of(shop, payload["addresses"]["billing"], what, "billing")
+        delivery_land = self.land_of(shop, payload["addresses"]["delivery"], what, "delivery")
         order_id = int(payload["order_id"])
         with translated(self.what), self.engine.connect() as conn:
             articles, by_sku = self._articles(conn, payload)
@@ -321,16 +342,11 @@ class CaoOrderApplier:
                                      (journal_id,))
                 conn.exec_driver_sql(f"DELETE FROM {self.t['JOURNAL']} WHERE REC_ID = %s",
                                      (journal_id,))
-        fit = Fitter(self.lengths)
-        # Two orders of one (guest) customer in two consumers must not create two addresses.
-        email_key = f"customer:{payload['customer']['email'].strip().lower()}"
-        self._lock(conn, email_key, str(event))
-        try:
-            customer = self._customers(numbers).find_or_create(
+        fit = self.fitter()
+        with self.customer_lock(conn, payload["customer"]["email"], str(event)):
+            customer = self.customers().find_or_create(
                 conn, payload, cao_shop_id=cao_shop_id, land=land, delivery_land=delivery_land,
                 price_level=shop.price_level, fit=fit)
-        finally:
-            self._unlock(conn, email_key)
         journal_id = self._write_header(conn, payload, document, fit, shop=shop, quelle=quelle,
                                         vrenum=vrenum, cao_shop_id=cao_shop_id,
                                         customer=customer, payment=payment, shipping=shipping,
@@ -350,9 +366,6 @@ class CaoOrderApplier:
         for note in notes:
             log.warning("%s imported with a change: %s", event, note)
         return None
-
-    def _customers(self, numbers: NumberRanges) -> Customers:
-        return Customers(t=self.t, numbers=numbers)
 
     def _write_header(self, conn: Connection, payload: Mapping[str, Any], document: Document,
                       fit: Fitter, *, shop: ShopConfig, quelle: int, vrenum: str,

@@ -13,24 +13,56 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
+from shopbridge.config import ShopConfig
 from shopbridge.db import translated
 from shopbridge.errors import MappingError
 from shopbridge.events import Event
 
-from .numbers import NumberRanges
+from .customers import Customers
 from .text import Fitter
-
-if TYPE_CHECKING:
-    from .importer import CaoOrderApplier
 
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "customer.registered"
+
+
+class CustomerTarget(Protocol):
+    """What registering an account needs of the tenant's CAO database: the order importer
+    (``importer.CaoOrderApplier``) is one, so both find customers by the same rules."""
+
+    what: str   # the CAO database, for messages
+
+    def tables(self) -> Mapping[str, str]:
+        """Logical CAO table -> quoted real name, read on first use."""
+        ...
+
+    def fitter(self) -> Fitter:
+        """A fresh fitter for the database's column lengths."""
+        ...
+
+    def customers(self) -> Customers:
+        """Finds or creates CAO customers."""
+        ...
+
+    def customer_lock(self, conn: Connection, email: str, what: str
+                      ) -> AbstractContextManager[None]:
+        """Holds the lock of one customer e-mail address on ``conn``."""
+        ...
+
+    def shop_of(self, payload: Mapping[str, Any], what: str) -> ShopConfig:
+        """The tenant's shop the payload names."""
+        ...
+
+    def land_of(self, shop: ShopConfig, address: Mapping[str, Any], what: str, field: str
+                ) -> str:
+        """The CAO country (LAND.ID) of an address."""
+        ...
 
 
 def order_like(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,13 +83,13 @@ def _birth_date(value: str | None) -> date | None:
         return None
 
 
-def register_customer(applier: CaoOrderApplier, conn: Connection, event: Event) -> str | None:
+def register_customer(target: CustomerTarget, conn: Connection, event: Event) -> str | None:
     """Find or create the ADRESSEN record (with contact person) of one new shop account.
 
     Args:
-        applier: the tenant's CaoOrderApplier: its tables, column lengths, country rule and
-            locks are used (prepared here if it was not yet).
-        conn: a connection on ``applier.engine``; committed before returning.
+        target: the tenant's CAO database (its CaoOrderApplier): its tables, column lengths,
+            country rule and locks are used.
+        conn: a connection on the target's database; committed before returning.
         event: a ``customer.registered`` event.
 
     Returns:
@@ -70,29 +102,24 @@ def register_customer(applier: CaoOrderApplier, conn: Connection, event: Event) 
         TargetLocked: another consumer holds the customer's e-mail lock (retry later).
         TransientDatabaseError, TargetUnavailable: the CAO database failed.
     """
-    if not applier.t:
-        applier.prepare()
+    t = target.tables()
     payload, what = event.payload, str(event)
-    shop = applier._shop(payload, what)
+    shop = target.shop_of(payload, what)
     cao_shop_id = shop.filter.cao_shop_id
     if cao_shop_id is None:
         raise MappingError(f"{what}: shop {shop.name!r} has no filter.cao_shop_id: CAO needs "
                            "it to tag the customer (ADRESSEN.SHOP_ID)")
-    land = applier._land(shop, payload["address"], what, "address")
-    fit = Fitter(applier.lengths)
-    numbers = NumberRanges(applier.t)
-    # The importer's key: an order of the same customer in another consumer waits for us.
-    email_key = f"customer:{payload['email'].strip().lower()}"
-    with translated(applier.what):
-        applier._lock(conn, email_key, what)
+    land = target.land_of(shop, payload["address"], what, "address")
+    fit = target.fitter()
+    # The importer's lock: an order of the same customer in another consumer waits for us.
+    with translated(target.what), target.customer_lock(conn, payload["email"], what):
         try:
-            customer = applier._customers(numbers).find_or_create(
+            customer = target.customers().find_or_create(
                 conn, order_like(payload), cao_shop_id=cao_shop_id, land=land,
                 delivery_land=land, price_level=shop.price_level, fit=fit)
-            _set_account_details(conn, applier.t, customer.addr_id, payload)
+            _set_account_details(conn, t, customer.addr_id, payload)
         finally:
-            applier._unlock(conn, email_key)
-            conn.commit()
+            conn.commit()   # before the lock is released: a waiting consumer sees the record
     for note in fit.notes:
         log.warning("%s applied with a change: %s", what, note)
     log.info("%s: %s ADRESSEN %s (customer number %s, contact %s)", what,

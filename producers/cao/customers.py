@@ -36,8 +36,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from shopbridge.db import TableNames, quote_ident
-
-from .names import (
+from systems.cao.names import (
     PersonName,
     contact_name,
     is_attention_line,
@@ -45,6 +44,7 @@ from .names import (
     split_person_name,
     without_firma,
 )
+
 from .payload import text_or_none
 from .snapshot import SNAPSHOT_TABLE
 

@@ -10,7 +10,7 @@ and block the merchant's own writes for its whole duration.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -19,9 +19,11 @@ from shopbridge.config import ErpConfig
 from shopbridge.db import TableNames, columns_of, quote_ident
 from shopbridge.errors import ConfigError
 from shopbridge.keys import SHOP_CATEGORIES, category_key
+from systems.cao import resolve
+from systems.cao import vat_rates as cao_vat_rates
 
 from .snapshot import SNAPSHOT_TABLE
-from .tables import TABLE_CANDIDATES, required_columns
+from .tables import REQUIRED_TABLES, required_columns
 from .variants import VariantSource
 
 ARTICLE_COLUMNS = (
@@ -40,28 +42,6 @@ SPECIAL_PRICES = "p.PT2 = 'AP' AND p.ADRESS_ID <= 0"
 # are never shop prices.
 TIER_PRICES = "p.PREIS_TYP = 3 AND p.ADRESS_ID = -99"
 TIER_COLUMNS = tuple(f"{c}{k}" for k in (2, 3, 4, 5) for c in ("MENGE", "PREIS"))
-# CAO's own defaults for STEUER_CODE 0..3 when REGISTRY holds no MAIN\MWST rows (NOTES 2);
-# only informational for shops, which compute tax from their own tax classes.
-DEFAULT_VAT = {0: "0", 1: "7", 2: "19", 3: "0"}
-
-
-def registry_vat_rates(conn: Connection, registry: str) -> dict[int, Decimal]:
-    """STEUER_CODE -> VAT rate in percent as REGISTRY MAIN\\MWST gives it (no defaults).
-
-    ``registry`` is the quoted table name. A row whose NAME is no number or that holds no
-    readable rate (VAL_DOUBLE, else VAL_CHAR with a decimal comma or point, else VAL_INT) is
-    left out.
-    """
-    rates: dict[int, Decimal] = {}
-    rows = conn.exec_driver_sql(f"SELECT NAME, VAL_DOUBLE, VAL_CHAR, VAL_INT FROM {registry} "
-                                f"WHERE MAINKEY = %s", ("MAIN\\MWST",))
-    for name, *values in rows:
-        raw = next((v for v in values if v not in (None, "")), None)
-        try:
-            rates[int(name)] = Decimal(str(raw).replace(",", "."))
-        except (ValueError, InvalidOperation):
-            continue
-    return rates
 
 
 class CaoSource:
@@ -89,19 +69,10 @@ class CaoSource:
         Raises:
             ConfigError: naming each missing table.
         """
-        names = TableNames.read(conn)
-        resolved, missing = {}, []
-        for logical, candidates in TABLE_CANDIDATES.items():
-            if logical == "REGISTRY" and self.erp.registry_table:
-                candidates = (self.erp.registry_table,)
-            found = names.find(*candidates)
-            if found is None:
-                missing.append(" or ".join(candidates))
-            else:
-                resolved[logical] = found
+        resolved, missing = resolve(TableNames.read(conn), REQUIRED_TABLES, self.erp)
         if missing:
             raise ConfigError(f"CAO database {self.erp.db.safe}: table(s) not found: "
-                              f"{', '.join(missing)}")
+                              f"{', '.join(' or '.join(names) for names in missing.values())}")
         self.t = {k: quote_ident(v) for k, v in resolved.items()}
         self._real = resolved
         have = columns_of(conn, resolved["ARTIKEL"])
@@ -138,10 +109,9 @@ class CaoSource:
         return {int(i): str(c).strip().lower() for i, c in rows if c and str(c).strip()}
 
     def vat_rates(self, conn: Connection) -> dict[int, str]:
-        rates = dict(DEFAULT_VAT)
-        rates.update((code, str(rate.normalize()))
-                     for code, rate in registry_vat_rates(conn, self.t["REGISTRY"]).items())
-        return rates
+        """STEUER_CODE -> rate in percent (decimal string), CAO's defaults included; only
+        informational for shops, which compute tax from their own tax classes."""
+        return {code: str(rate) for code, rate in cao_vat_rates(conn, self.t["REGISTRY"]).items()}
 
     # -- change detection ------------------------------------------------------------------
 

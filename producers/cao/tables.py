@@ -182,22 +182,17 @@ REGISTRY = Table(
     **_opts,
 )
 
-# Logical name -> candidate real names (case is resolved against the server): the tables the
-# producer cannot work without. The category and manufacturer tables above are optional:
-# their sources skip a CAO database that lacks them.
-TABLE_CANDIDATES = {
-    "ARTIKEL": ("ARTIKEL",),
-    "ARTIKEL_LTEXT": ("ARTIKEL_LTEXT",),
-    "ARTIKEL_PREIS": ("ARTIKEL_PREIS",),
-    "ARTIKEL_TO_KAT": ("ARTIKEL_TO_KAT",),
-    "SPRACHEN": ("SPRACHEN",),
-    "REGISTRY": ("REGISTRY", "REGISTERY"),  # CAO 1.2.x code says REGISTERY (sic), NOTES 2
-}
+# The tables the producer cannot work without, by their logical names (which real table each
+# one is, case and REGISTRY's other spelling included, is systems/cao/resolve.py's business).
+# The category and manufacturer tables above are optional: their sources skip a CAO database
+# that lacks them.
+REQUIRED_TABLES = ("ARTIKEL", "ARTIKEL_LTEXT", "ARTIKEL_PREIS", "ARTIKEL_TO_KAT", "SPRACHEN",
+                   "REGISTRY")
 
 
 def required_columns() -> dict[str, list[str]]:
     """Logical table -> the columns the producer reads, for the tables it cannot do without."""
-    return {name: [c.name for c in metadata.tables[name].columns] for name in TABLE_CANDIDATES}
+    return {name: [c.name for c in metadata.tables[name].columns] for name in REQUIRED_TABLES}
 
 
 # Read by the producer besides the tables above (customers, order statuses, variants), where

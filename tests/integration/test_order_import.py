@@ -309,7 +309,7 @@ def test_a_registered_customer_who_moved_updates_the_same_address(erp, namespace
 ], ids=["attention-line", "contact-person", "other-person"])
 def test_an_order_leaves_a_company_addresss_name_lines_alone_when_they_name_its_person(
         erp, namespace, name2, contact, kept):
-    """K1 names the shop account after the company's person (producers/cao/names.py); the
+    """K1 names the shop account after the company's person (systems/cao/names.py); the
     order's billing address then names that person plainly, which must not overwrite the
     merchant's salutation, title and attention line in CAO."""
     erp.execute("INSERT INTO adressen (REC_ID, ANREDE, NAME1, NAME2, STRASSE, EMAIL, SHOP_ID, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from producers.cao.names import PersonName, contact_name, split_person_name
+from systems.cao.names import PersonName, contact_name, split_person_name
 
 
 @pytest.mark.parametrize(("line", "first", "last", "gender"), [

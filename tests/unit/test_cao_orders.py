@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consumers.cao.documents import Article, build, tax_code_for
-from consumers.cao.numbers import format_number, number_range
 from consumers.cao.text import Fitter, transliterate
 from shopbridge.config import OrderImportConfig
 from shopbridge.errors import MappingError
+from systems.cao import format_number, number_range
 from tests.phoenix_checkout import Checkout, Line
 
 RATES = {0: Decimal(0), 1: Decimal(7), 2: Decimal(19), 3: Decimal(0)}

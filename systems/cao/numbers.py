@@ -16,6 +16,8 @@ from sqlalchemy.engine import Connection
 from shopbridge.errors import MappingError
 
 NUMBERS_KEY = "MAIN\\NUMBERS"
+KUNNUM_RANGE = 99     # customer numbers (ADRESSEN.KUNNUM1)
+DEB_NUM_RANGE = 31    # debtor numbers (ADRESSEN.DEB_NUM)
 
 
 def number_range(quelle: int) -> int:
