@@ -9,6 +9,8 @@ share a shop) and says what the shop must show after them:
 - ``shows_before(v)`` / ``shows(v, before=b)``: what the shop shows after ``before(v)``, and
   after ``event(v)`` when ``before(b)`` was applied earlier (``b`` None: nothing was);
 - ``invalid(v)``: an event of the type that fails its schema, and the field it names;
+- ``unmappable(v)`` (some types): a valid event no shop can express (a tax code without a tax
+  class, an order the shop does not have), and the field it names;
 - ``prepare()``: events the shop needs first (a product's category, the product of a stock);
 - a hiding subject also has ``hide(v)`` and ``show(v)``.
 
@@ -38,7 +40,6 @@ from tests.unit.test_events import product_payload
 
 TENANT = "acme"
 CAO_SHOP_ID = 1                 # the shop's filter.cao_shop_id (tests/conftest.py shop_entry)
-PRICE_LEVEL = "1"               # the shop's price_level
 _numbers = itertools.count(1)   # every subject its own ERP ids, SKUs and e-mail addresses
 
 
@@ -96,6 +97,9 @@ class Subject:
     def invalid(self, v: int) -> tuple[dict[str, Any], str]:
         raise NotImplementedError
 
+    def unmappable(self, v: int) -> tuple[dict[str, Any], str] | None:
+        return None
+
     def shown(self) -> Shown:
         raise NotImplementedError
 
@@ -128,6 +132,11 @@ class _Product(Subject):
                           "meta_description": None, "meta_keywords": None}},
             shop={"id": CAO_SHOP_ID, "visible": visible, "delete_flag": False},
             categories=self.categories(), manufacturer_id=self.manufacturer_id()))
+
+    def stock_changed(self, v: int) -> dict[str, Any]:
+        """The stock alone, versioned apart from the product's state; the stock is ``v``."""
+        return make("stock.changed", self.key, v,
+                    {"erp_id": self.n, "sku": self.sku, "stock": f"{v}.000"})
 
     def categories(self) -> list[str]:
         return []
@@ -178,6 +187,11 @@ class ProductUpserted(_Product, Hiding):
         event["payload"]["texts"]["de"]["name"] = "x" * 300
         return event, "payload.texts.de.name"
 
+    def unmappable(self, v: int) -> tuple[dict[str, Any], str] | None:
+        event = self.upserted(v)
+        event["payload"]["tax"] = {"code": 3, "rate": "0"}     # the shop maps codes 1 and 2
+        return event, "payload.tax.code"
+
 
 class ProductDeleted(_Product, Hiding):
     type = "product.deleted"
@@ -209,8 +223,7 @@ class StockChanged(_Product):
         return [self.upserted(1, stock="3")]
 
     def event(self, v: int) -> dict[str, Any]:
-        return make(self.type, self.key, v,
-                    {"erp_id": self.n, "sku": self.sku, "stock": f"{v}.000"})
+        return self.stock_changed(v)
 
     def shows_before(self, v: int) -> Shown:
         return self.product(1, quantity=v)
@@ -351,6 +364,11 @@ class CustomerUpserted(Subject):
     def invalid(self, v: int) -> tuple[dict[str, Any], str]:
         return _invalidated(self.event(v), email="x"), "payload.email"
 
+    def unmappable(self, v: int) -> tuple[dict[str, Any], str] | None:
+        event = self.event(v)
+        event["payload"]["address"]["country_iso3"] = "ZZZ"     # no such country in the shop
+        return event, "payload.address.country_iso3"
+
     def shown(self) -> Shown:
         return self.driver.customer(self.email)
 
@@ -386,6 +404,13 @@ class OrderStatusChanged(Subject):
     def invalid(self, v: int) -> tuple[dict[str, Any], str]:
         return _invalidated(self.event(v), status_id=-1), "payload.status_id"
 
+    def unmappable(self, v: int) -> tuple[dict[str, Any], str] | None:
+        missing = 2_000_000_000                                   # an order the shop lacks
+        event = self.event(v)
+        event["entity_key"] = f"{self.shop}:{missing}"
+        event["payload"]["order_id"] = missing
+        return event, "payload.order_id"
+
     def shown(self) -> Shown:
         return self.driver.order(self.order_id)
 
@@ -395,3 +420,5 @@ SUBJECTS: dict[str, type[Subject]] = {s.type: s for s in (
     ManufacturerUpserted, ManufacturerDeleted, CustomerUpserted, OrderStatusChanged)}
 EVENT_TYPES = list(SUBJECTS)
 HIDING_TYPES = [t for t, s in SUBJECTS.items() if issubclass(s, Hiding)]
+DELETED_TYPES = [t for t in SUBJECTS if t.endswith(".deleted")]
+UNMAPPABLE_TYPES = [t for t, s in SUBJECTS.items() if s.unmappable is not Subject.unmappable]

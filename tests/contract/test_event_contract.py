@@ -7,12 +7,22 @@ the real broker path into a running consumer, and the shop is read back in shop-
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.contract.conftest import ContractShop
 from tests.contract.pipeline import Tally
 from tests.contract.shop import HIDDEN
-from tests.contract.subjects import EVENT_TYPES, HIDING_TYPES, Hiding, StockChanged
+from tests.contract.subjects import (
+    DELETED_TYPES,
+    EVENT_TYPES,
+    HIDING_TYPES,
+    UNMAPPABLE_TYPES,
+    Hiding,
+    ProductUpserted,
+    StockChanged,
+)
 
 each_type = pytest.mark.parametrize("event_type", EVENT_TYPES)
 
@@ -59,7 +69,7 @@ def test_an_older_version_arriving_late_is_ignored(shop: ContractShop, event_typ
 
 
 @each_type
-def test_newer_first_then_older_in_one_go_the_newer_wins(shop: ContractShop,
+def test_newer_first_then_older_published_together_the_newer_wins(shop: ContractShop,
                                                          event_type: str) -> None:
     s = shop.subject(event_type)
     shop.deliver(s.before(10))
@@ -107,6 +117,42 @@ def test_a_stock_change_does_not_show_a_hidden_product(shop: ContractShop) -> No
     assert s.shown() == s.product(30, quantity=20)
 
 
+def test_a_stock_change_before_its_product_arrives_is_kept_for_it(shop: ContractShop) -> None:
+    s = shop.subject("product.upserted")
+    assert isinstance(s, ProductUpserted)
+
+    shop.deliver(s.stock_changed(20))
+    assert s.shown() is None
+    shop.deliver(s.upserted(10))                     # carries the older stock of v10
+
+    assert s.shown() == s.product(10, quantity=20, manufacturer=s.maker)
+
+
+def test_a_stock_change_never_makes_a_newer_product_change_look_stale(
+        shop: ContractShop) -> None:
+    """The product state and the stock are versioned apart (docs/architecture.md)."""
+    s = shop.subject("product.upserted")
+    assert isinstance(s, ProductUpserted)
+    shop.deliver(s.upserted(10))
+
+    shop.deliver(s.stock_changed(30))
+    shop.deliver(s.upserted(20))                     # newer text and price, older stock
+
+    assert s.shown() == s.product(20, quantity=30, manufacturer=s.maker)
+
+
+@pytest.mark.parametrize("event_type", DELETED_TYPES)
+def test_upserted_again_after_deletion_shows_the_newer_state(shop: ContractShop,
+                                                            event_type: str) -> None:
+    s = shop.subject(event_type)
+    shop.deliver(s.before(10))
+    shop.deliver(s.event(20))
+
+    shop.deliver(s.before(30))
+
+    assert s.shown() == s.shows_before(30)
+
+
 @each_type
 def test_an_invalid_event_is_dead_lettered_naming_entity_and_field(
         shop: ContractShop, event_type: str) -> None:
@@ -118,7 +164,30 @@ def test_an_invalid_event_is_dead_lettered_naming_entity_and_field(
 
     assert tally.dead == 1 and tally.applied == 0
     assert s.shown() == s.shows_before(10)
-    [letter] = shop.pipeline.dead_letters(invalid["entity_key"])
-    assert (letter.event_type, letter.entity_key) == (event_type, invalid["entity_key"])
-    assert letter.error_class == "InvalidEvent"
+    assert_dead_letter(shop, invalid, "InvalidEvent", field)
+
+
+@pytest.mark.parametrize("event_type", UNMAPPABLE_TYPES)
+def test_an_event_the_shop_cannot_express_is_dead_lettered_naming_entity_and_field(
+        shop: ContractShop, event_type: str) -> None:
+    s = shop.subject(event_type)
+    shop.deliver(s.before(10))
+    unmappable = s.unmappable(30)
+    assert unmappable is not None
+    event, field = unmappable
+
+    tally = shop.deliver(event)
+
+    assert tally.dead == 1 and tally.applied == 0
+    assert s.shown() == s.shows_before(10)
+    assert_dead_letter(shop, event, "MappingError", field)
+
+
+def assert_dead_letter(shop: ContractShop, event: dict[str, Any], error_class: str,
+                       field: str) -> None:
+    """One dead letter for the event, its headers naming type, entity and field."""
+    [letter] = shop.pipeline.dead_letters(event["entity_key"])
+    assert (letter.event_type, letter.entity_key) == (event["type"], event["entity_key"])
+    assert letter.error_class == error_class
+    assert f"{event['type']} {event['entity_key']}" in letter.error
     assert f"field {field}" in letter.error
