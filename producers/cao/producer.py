@@ -35,7 +35,7 @@ from .customers import payload as customer_payload
 from .manufacturers import ENTITY as MANUFACTURER_ENTITY
 from .manufacturers import ManufacturerSource
 from .manufacturers import payload as manufacturer_payload
-from .snapshot import Snapshot
+from .snapshot import ChangedRow, Snapshot
 from .source import CaoSource, fingerprint_of
 from .statuses import ENTITY as STATUS_ENTITY
 from .statuses import StatusChange, StatusSource
@@ -51,8 +51,6 @@ PAYLOAD_FORMAT = 5
 Change = TypeVar("Change")
 Change_co = TypeVar("Change_co", covariant=True)
 Stored = TypeVar("Stored")
-# A page of a diff query: (row, src_hash, last published version or None).
-ChangedRow = tuple[dict[str, Any], bytes, int | None]
 # What the snapshot keeps of a published upsert: (key, src_hash, version, stock, sku).
 Published = tuple[int, bytes, int, Decimal | None, str | None]
 Deleted = tuple[int, int]         # (key, version) of a published deletion
