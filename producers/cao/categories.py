@@ -32,7 +32,7 @@ from shopbridge.errors import ConfigError
 from shopbridge.keys import PRODUCT_GROUPS, SHOP_CATEGORIES, category_key
 
 from .payload import text_or_none
-from .snapshot import SNAPSHOT_TABLE
+from .snapshot import SNAPSHOT_TABLE, ChangedRow, changed_rows, hash_parts
 
 ENTITY = "category"
 MODES = (SHOP_CATEGORIES, PRODUCT_GROUPS)
@@ -117,8 +117,7 @@ class CategorySource:
         self.table = quote_ident(name)
         return True
 
-    def changed(self, conn: Connection, *, after: int, limit: int
-                ) -> list[tuple[dict[str, Any], bytes, int | None]]:
+    def changed(self, conn: Connection, *, after: int, limit: int) -> list[ChangedRow]:
         """Selected categories whose hash differs from the snapshot, by snapshot key.
 
         Returns:
@@ -127,9 +126,8 @@ class CategorySource:
         """
         columns = _COLUMNS[self.mode]
         snap_key = _SNAP_KEY[self.mode]
-        # Everything is cast to BINARY (CAO's latin1 against utf8mb4); QUOTE keeps NULL and ''
-        # apart. The first part makes a format or mode change republish everything.
-        hashed = ", ".join(f"CAST(QUOTE(a.{c}) AS BINARY)" for c in columns)
+        # The first part makes a format or mode change republish everything.
+        hashed = hash_parts("a", columns)
         result = conn.exec_driver_sql(
             f"SELECT {snap_key} AS SNAP_KEY, {', '.join(f'a.{c}' for c in columns)}, "
             f"UNHEX(MD5(CONCAT_WS(_binary'|', CAST(%s AS BINARY), {hashed}))) AS h, "
@@ -138,12 +136,9 @@ class CategorySource:
             f"WHERE {_SELECTION[self.mode]} AND {snap_key} > %s "
             f"HAVING s.src_hash IS NULL OR s.src_hash <> h ORDER BY SNAP_KEY LIMIT %s",
             (f"{self.mode}:{PAYLOAD_FORMAT}", ENTITY, after, limit))
-        keys = list(result.keys())
-        out = []
-        for values in result:
-            row = dict(zip(keys, values, strict=True))
+        out = changed_rows(result)
+        for row, _, _ in out:
             row["SNAP_KEY"], row["SOURCE"] = int(row["SNAP_KEY"]), self.mode
-            out.append((row, bytes(row["h"]), row["version"]))
         return out
 
     def vanished(self, conn: Connection, *, after: int, limit: int

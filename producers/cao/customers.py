@@ -46,7 +46,8 @@ from systems.cao.names import (
 )
 
 from .payload import text_or_none
-from .snapshot import SNAPSHOT_TABLE
+from .rows import grouped_by
+from .snapshot import SNAPSHOT_TABLE, ChangedRow, changed_rows, hash_parts
 
 ENTITY = "customer"
 COLUMNS = ("KUNNUM1", "ANREDE", "GESCHLECHT", "NAME1", "NAME2", "NAME3", "STRASSE", "PLZ",
@@ -84,22 +85,19 @@ class CustomerSource:
         # NAME (ADDR_ID, NAME, VORNAME), one short range per address.
         if not self.t["ADRESSEN_ASP"]:
             return "_binary'-'"
-        columns = ", ".join(f"CAST(QUOTE(p.{c}) AS BINARY)" for c in CONTACT_COLUMNS)
+        columns = hash_parts("p", CONTACT_COLUMNS)
         return (f"IFNULL((SELECT GROUP_CONCAT(MD5(CONCAT_WS(_binary'|', {columns})) "
                 f"ORDER BY p.REC_ID SEPARATOR ',') FROM {self.t['ADRESSEN_ASP']} p "
                 f"WHERE p.ADDR_ID = a.REC_ID), _binary'-')")
 
-    def changed(self, conn: Connection, *, after: int, limit: int
-                ) -> list[tuple[dict[str, Any], bytes, int | None]]:
+    def changed(self, conn: Connection, *, after: int, limit: int) -> list[ChangedRow]:
         """Selected addresses whose hash differs from the snapshot, by REC_ID.
 
         Returns:
             (row, src_hash, last published version or None) per address; the row holds
             REC_ID, the ADRESSEN columns of ``COLUMNS`` and ISO3 (the country's code).
         """
-        # Everything is cast to BINARY: latin1 columns and the utf8mb4 parameter would
-        # otherwise be an "illegal mix of collations"; QUOTE() keeps NULL and '' apart.
-        hashed = ", ".join(f"CAST(QUOTE(a.{c}) AS BINARY)" for c in COLUMNS)
+        hashed = hash_parts("a", COLUMNS)
         land = (f"(SELECT l.ISO_CODE_3 FROM {self.t['LAND']} l WHERE l.ID = a.LAND)"
                 if self.t["LAND"] else "NULL")
         result = conn.exec_driver_sql(
@@ -111,12 +109,7 @@ class CustomerSource:
             f"WHERE a.REC_ID > %s AND {self._selection()} "
             f"HAVING s.src_hash IS NULL OR s.src_hash <> h ORDER BY a.REC_ID LIMIT %s",
             (PAYLOAD_FORMAT, ENTITY, after, limit))
-        keys = list(result.keys())
-        out = []
-        for row in result:
-            item = dict(zip(keys, row, strict=True))
-            out.append((item, bytes(item["h"]), item["version"]))
-        return out
+        return changed_rows(result)
 
     def contacts(self, conn: Connection, rows: Iterable[Mapping[str, Any]]
                  ) -> dict[int, list[dict[str, Any]]]:
@@ -129,12 +122,7 @@ class CustomerSource:
             f"SELECT ADDR_ID, {', '.join(CONTACT_COLUMNS)} FROM {self.t['ADRESSEN_ASP']} "
             f"WHERE ADDR_ID BETWEEN %s AND %s AND ADDR_ID IN ({', '.join(['%s'] * len(ids))}) "
             f"ORDER BY ADDR_ID, REC_ID", (min(ids), max(ids), *ids))
-        keys = list(result.keys())
-        out: dict[int, list[dict[str, Any]]] = {}
-        for row in result:
-            item = dict(zip(keys, row, strict=True))
-            out.setdefault(int(item["ADDR_ID"]), []).append(item)
-        return out
+        return grouped_by(result, "ADDR_ID")
 
 
 def company_of(row: Mapping[str, Any]) -> str | None:

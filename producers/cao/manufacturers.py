@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from shopbridge.db import TableNames, quote_ident
 
 from .payload import text_or_none
-from .snapshot import SNAPSHOT_TABLE
+from .snapshot import SNAPSHOT_TABLE, ChangedRow, changed_rows, hash_parts
 
 ENTITY = "manufacturer"
 COLUMNS = ("SHOP_ID", "HERSTELLER_ID", "HERSTELLER_NAME", "HERSTELLER_IMAGE")
@@ -76,17 +76,14 @@ class ManufacturerSource:
                 f"WHERE i.SHOP_ID = m.SHOP_ID AND i.HERSTELLER_ID = m.HERSTELLER_ID), "
                 f"_binary'-')")
 
-    def changed(self, conn: Connection, *, after: int, limit: int
-                ) -> list[tuple[dict[str, Any], bytes, int | None]]:
+    def changed(self, conn: Connection, *, after: int, limit: int) -> list[ChangedRow]:
         """Selected manufacturers whose hash differs from the snapshot, by HERSTELLER_ID.
 
         Returns:
             (row, src_hash, last published version or None) per manufacturer; the row holds
             the HERSTELLER columns of ``COLUMNS``.
         """
-        # Everything is cast to BINARY: latin1 columns and the utf8mb4 parameter would
-        # otherwise be an "illegal mix of collations"; QUOTE() keeps NULL and '' apart.
-        hashed = ", ".join(f"CAST(QUOTE(m.{c}) AS BINARY)" for c in COLUMNS)
+        hashed = hash_parts("m", COLUMNS)
         result = conn.exec_driver_sql(
             f"SELECT {', '.join(f'm.{c}' for c in COLUMNS)}, "
             f"UNHEX(MD5(CONCAT_WS(_binary'|', CAST(%s AS BINARY), {hashed}, "
@@ -98,12 +95,7 @@ class ManufacturerSource:
             f"WHERE x.HERSTELLER_ID = m.HERSTELLER_ID AND {self._selected('x')}) "
             f"HAVING s.src_hash IS NULL OR s.src_hash <> h ORDER BY m.HERSTELLER_ID LIMIT %s",
             (PAYLOAD_FORMAT, ENTITY, after, limit))
-        keys = list(result.keys())
-        out = []
-        for row in result:
-            item = dict(zip(keys, row, strict=True))
-            out.append((item, bytes(item["h"]), item["version"]))
-        return out
+        return changed_rows(result)
 
     def urls(self, conn: Connection, rows: Iterable[Mapping[str, Any]]
              ) -> dict[int, dict[int, str]]:

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
@@ -35,10 +35,10 @@ from .customers import payload as customer_payload
 from .manufacturers import ENTITY as MANUFACTURER_ENTITY
 from .manufacturers import ManufacturerSource
 from .manufacturers import payload as manufacturer_payload
-from .snapshot import Snapshot
+from .snapshot import ChangedRow, Snapshot
 from .source import CaoSource, fingerprint_of
 from .statuses import ENTITY as STATUS_ENTITY
-from .statuses import StatusSource
+from .statuses import StatusChange, StatusSource
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,20 @@ PAGE = 2000                   # articles per change page (also the MyISAM lock g
 # consumers learnt to link a master's children (ordered variants book the child, issue 8);
 # without it a master that never changes would keep its variants unlinked.
 PAYLOAD_FORMAT = 5
+
+Change = TypeVar("Change")
+Change_co = TypeVar("Change_co", covariant=True)
+Stored = TypeVar("Stored")
+# What the snapshot keeps of a published upsert: (key, src_hash, version, stock, sku).
+Published = tuple[int, bytes, int, Decimal | None, str | None]
+Deleted = tuple[int, int]         # (key, version) of a published deletion
+
+
+class _Read(Protocol[Change_co]):
+    """A source's page of changes after a paging key (empty when there are no more)."""
+
+    def __call__(self, conn: sa.Connection, *, after: int, limit: int
+                 ) -> Sequence[Change_co]: ...
 
 
 @dataclass
@@ -129,7 +143,8 @@ class CaoProducer:
 
     # -- cycles ----------------------------------------------------------------------------
 
-    def _make(self, type_: str, key: int, version: int, body: dict[str, Any]) -> dict[str, Any]:
+    def _make(self, type_: str, key: int | str, version: int, body: dict[str, Any]
+              ) -> dict[str, Any]:
         return ev.make_event(type_, tenant=self.tenant.name, source=self.source_name,
                              entity_key=str(key), version=version, payload=body)
 
@@ -166,28 +181,62 @@ class CaoProducer:
         report.seconds = time.monotonic() - started
         return report
 
+    def _scan(self, conn: sa.Connection, report: CycleReport, read: _Read[Change],
+              key: Callable[[Change], int],
+              build: Callable[[Sequence[Change]], list[tuple[dict[str, Any], Stored]]],
+              store: Callable[[sa.Connection, list[Stored]], None]) -> None:
+        """The paged scan every kind of change goes through: read a page after the last key,
+        build its events, publish them, then store in the snapshot what was published (a
+        crash in between publishes again, DESIGN 4). Stops between pages when asked to.
+
+        Args:
+            read: the page of changes after a key (empty: done).
+            key: the paging key of a change.
+            build: the page's events, each with its snapshot row; may read more of the page.
+            store: writes the snapshot rows of the published events.
+        """
+        after = 0
+        while not self.stop_event.is_set():
+            page = read(conn, after=after, limit=PAGE)
+            conn.commit()  # end the read: MyISAM read locks and InnoDB snapshots stay short
+            if not page:
+                return
+            after = key(page[-1])
+            outgoing = build(page)
+            conn.commit()
+            published = self._publish([event for event, _ in outgoing], report)
+            store(conn, [outgoing[i][1] for i in published])
+            conn.commit()
+
+    def _upserted(self, type_: str, body: dict[str, Any], src_hash: bytes, last: int | None
+                  ) -> tuple[dict[str, Any], Published]:
+        """The event of a changed entity keyed by its ``erp_id``, with its snapshot row."""
+        version = ev.next_version(last)
+        return (self._make(type_, body["erp_id"], version, body),
+                (body["erp_id"], src_hash, version, None, None))
+
+    def _deleted(self, type_: str, key: int, last: int, body: dict[str, Any], *,
+                 entity_key: str | None = None) -> tuple[dict[str, Any], Deleted]:
+        """The deletion event of a published entity, with its snapshot row."""
+        version = ev.next_version(last)
+        return (self._make(type_, entity_key or key, version, body), (key, version))
+
     def _scan_articles(self, conn: sa.Connection, report: CycleReport) -> None:
         codes = self.source.language_codes(conn)
         rates = self.source.vat_rates(conn)
         fingerprint = fingerprint_of(codes, rates, self.tenant.erp.default_language,
                                      PAYLOAD_FORMAT,
                                      variants.config_key(self.tenant.erp.variants))
-        after = 0
-        while not self.stop_event.is_set():
-            changed = self.source.changed_articles(conn, fingerprint=fingerprint, after=after,
-                                                   limit=PAGE, between=self._stock_when_due)
-            conn.commit()  # end the read: MyISAM read locks and InnoDB snapshots stay short
-            if not changed:
-                return
-            after = changed[-1][0]
+
+        def build(changed: Sequence[tuple[int, bytes, int | None]]
+                  ) -> list[tuple[dict[str, Any], Published]]:
             hashes = {key: (h, version) for key, h, version in changed}
             articles, translations = self.source.load_articles(conn, hashes)
             specials = self.source.load_specials(conn, hashes)
             category_keys = self.source.load_category_keys(conn, hashes)
             tiers = self.source.load_tiers(conn, hashes)
             children = self.source.variants.load(conn, self.source.t["ARTIKEL"], hashes)
-            conn.commit()
-            events, stored = [], []
+            out: list[tuple[dict[str, Any], Published]] = []
             for article in articles:
                 key = int(article["REC_ID"])
                 h, last = hashes[key]
@@ -199,131 +248,90 @@ class CaoProducer:
                                       tier_row=tiers.get(key))
                 variants.attach(body, children.get(key, []), self.tenant.erp.variants)
                 version = ev.next_version(last)
-                events.append(self._make("product.upserted", key, version, body))
-                stored.append((key, h, version, Decimal(body["stock"]), body["sku"]))
-            published = self._publish(events, report)
-            self.snapshot.store_published(conn, [stored[i] for i in published])
-            conn.commit()
+                out.append((self._make("product.upserted", key, version, body),
+                            (key, h, version, Decimal(body["stock"]), body["sku"])))
+            return out
+
+        read = functools.partial(self.source.changed_articles, fingerprint=fingerprint,
+                                 between=self._stock_when_due)
+        self._scan(conn, report, read, lambda change: change[0], build,
+                   self.snapshot.store_published)
 
     def _scan_deletions(self, conn: sa.Connection, report: CycleReport) -> None:
-        after = 0
-        while True:
-            gone = self.source.vanished(conn, after=after, limit=PAGE)
-            conn.commit()
-            if not gone:
-                return
-            after = gone[-1][0]
-            events, stored = [], []
-            for key, last, sku, exists in gone:
-                version = ev.next_version(last)
-                body = {"erp_id": key, "sku": sku, "reason": "deselected" if exists else "deleted"}
-                events.append(self._make("product.deleted", key, version, body))
-                stored.append((key, version))
-            published = self._publish(events, report)
-            self.snapshot.store_deleted(conn, [stored[i] for i in published])
-            conn.commit()
+        self._scan(conn, report, self.source.vanished, lambda gone: gone[0],
+                   lambda gone: [self._deleted("product.deleted", key, last, {
+                       "erp_id": key, "sku": sku, "reason": "deselected" if exists else "deleted"})
+                       for key, last, sku, exists in gone],
+                   self.snapshot.store_deleted)
 
     def _scan_statuses(self, conn: sa.Connection, report: CycleReport) -> None:
         """Order status changes in CAO -> the shop the order came from (O2, O4)."""
         if not self.statuses.resolve(conn):
             return  # no order imported yet
         conn.commit()
-        after = 0
-        while True:
-            changes = self.statuses.changes(conn, after=after, limit=PAGE)
-            conn.commit()
-            if not changes:
-                return
-            after = changes[-1].journal_id
-            events, stored = [], []
-            for change in changes:
-                shop = next((s for s in self.tenant.shops if s.name == change.shop), None)
-                if shop is None:
-                    log.warning("order %s of shop %r changed in CAO, but that shop is no "
-                                "longer configured", change.order_id, change.shop)
-                    continue
-                first = change.last_version is None
-                notify = (shop.orders.imported_status_mail
-                          if first and change.status_id == shop.orders.imported_status
-                          else True)
-                version = ev.next_version(change.last_version)
-                body = {"shop": change.shop, "order_id": change.order_id,
-                        "status_id": change.status_id, "comment": change.comment,
-                        "carrier": change.carrier, "tracking_code": change.tracking_code,
-                        "notify": notify, "erp_document": change.vrenum, "changed_at": None}
-                events.append(ev.make_event(
-                    "order.status_changed", tenant=self.tenant.name, source=self.source_name,
-                    entity_key=f"{change.shop}:{change.order_id}", version=version,
-                    payload=body))
-                stored.append((change.journal_id, change.src_hash, version, None, None))
-            published = self._publish(events, report)
-            self.snapshot.store_published(conn, [stored[i] for i in published],
-                                          entity_type=STATUS_ENTITY)
-            conn.commit()
+        self._scan(conn, report, self.statuses.changes, lambda change: change.journal_id,
+                   self._status_events,
+                   functools.partial(self.snapshot.store_published, entity_type=STATUS_ENTITY))
+
+    def _status_events(self, changes: Sequence[StatusChange]
+                       ) -> list[tuple[dict[str, Any], Published]]:
+        out: list[tuple[dict[str, Any], Published]] = []
+        for change in changes:
+            shop = next((s for s in self.tenant.shops if s.name == change.shop), None)
+            if shop is None:
+                log.warning("order %s of shop %r changed in CAO, but that shop is no "
+                            "longer configured", change.order_id, change.shop)
+                continue
+            first = change.last_version is None
+            notify = (shop.orders.imported_status_mail
+                      if first and change.status_id == shop.orders.imported_status
+                      else True)
+            version = ev.next_version(change.last_version)
+            body = {"shop": change.shop, "order_id": change.order_id,
+                    "status_id": change.status_id, "comment": change.comment,
+                    "carrier": change.carrier, "tracking_code": change.tracking_code,
+                    "notify": notify, "erp_document": change.vrenum, "changed_at": None}
+            out.append((self._make("order.status_changed", f"{change.shop}:{change.order_id}",
+                                   version, body),
+                        (change.journal_id, change.src_hash, version, None, None)))
+        return out
 
     def _scan_customers(self, conn: sa.Connection, report: CycleReport) -> None:
         """ERP customers marked for a shop -> shop accounts (K1)."""
         if not self.customers.resolve(conn):
             return
-        after = 0
-        while True:
-            changed = self.customers.changed(conn, after=after, limit=PAGE)
+
+        def build(changed: Sequence[ChangedRow]) -> list[tuple[dict[str, Any], Published]]:
             contacts = self.customers.contacts(conn, [row for row, _, _ in changed])
-            conn.commit()
-            if not changed:
-                return
-            after = int(changed[-1][0]["REC_ID"])
-            events, stored = [], []
-            for row, src_hash, last in changed:
-                version = ev.next_version(last)
-                body = customer_payload(row, contacts.get(int(row["REC_ID"]), []))
-                events.append(self._make("customer.upserted", body["erp_id"], version, body))
-                stored.append((body["erp_id"], src_hash, version, None, None))
-            published = self._publish(events, report)
-            self.snapshot.store_published(conn, [stored[i] for i in published],
-                                          entity_type=CUSTOMER_ENTITY)
-            conn.commit()
+            return [self._upserted("customer.upserted", customer_payload(
+                row, contacts.get(int(row["REC_ID"]), [])), src_hash, last)
+                for row, src_hash, last in changed]
+
+        self._scan(conn, report, self.customers.changed, lambda change: int(change[0]["REC_ID"]),
+                   build,
+                   functools.partial(self.snapshot.store_published, entity_type=CUSTOMER_ENTITY))
 
     def _scan_manufacturers(self, conn: sa.Connection, report: CycleReport) -> None:
         """ERP manufacturers of a shop -> shop manufacturers (C2), then the vanished ones."""
         if not self.manufacturers.resolve(conn):
             return
         codes = self.manufacturers.language_codes(conn)
-        after = 0
-        while True:
-            changed = self.manufacturers.changed(conn, after=after, limit=PAGE)
+
+        def build(changed: Sequence[ChangedRow]) -> list[tuple[dict[str, Any], Published]]:
             urls = self.manufacturers.urls(conn, [row for row, _, _ in changed])
-            conn.commit()
-            if not changed:
-                break
-            after = int(changed[-1][0]["HERSTELLER_ID"])
-            events, stored = [], []
-            for row, src_hash, last in changed:
-                version = ev.next_version(last)
-                body = manufacturer_payload(row, urls.get(int(row["HERSTELLER_ID"]), {}), codes)
-                events.append(self._make("manufacturer.upserted", body["erp_id"], version, body))
-                stored.append((body["erp_id"], src_hash, version, None, None))
-            published = self._publish(events, report)
-            self.snapshot.store_published(conn, [stored[i] for i in published],
-                                          entity_type=MANUFACTURER_ENTITY)
-            conn.commit()
-        after = 0
-        while True:
-            gone = self.manufacturers.vanished(conn, after=after, limit=PAGE)
-            conn.commit()
-            if not gone:
-                return
-            after = gone[-1][0]
-            events, deleted = [], []
-            for key, last, exists in gone:
-                version = ev.next_version(last)
-                body = {"erp_id": key, "reason": "deselected" if exists else "deleted"}
-                events.append(self._make("manufacturer.deleted", key, version, body))
-                deleted.append((key, version))
-            published = self._publish(events, report)
-            self.snapshot.store_deleted(conn, [deleted[i] for i in published],
-                                        entity_type=MANUFACTURER_ENTITY)
-            conn.commit()
+            return [self._upserted("manufacturer.upserted", manufacturer_payload(
+                row, urls.get(int(row["HERSTELLER_ID"]), {}), codes), src_hash, last)
+                for row, src_hash, last in changed]
+
+        self._scan(conn, report, self.manufacturers.changed,
+                   lambda change: int(change[0]["HERSTELLER_ID"]), build,
+                   functools.partial(self.snapshot.store_published,
+                                     entity_type=MANUFACTURER_ENTITY))
+        self._scan(conn, report, self.manufacturers.vanished, lambda gone: gone[0],
+                   lambda gone: [self._deleted("manufacturer.deleted", key, last, {
+                       "erp_id": key, "reason": "deselected" if exists else "deleted"})
+                       for key, last, exists in gone],
+                   functools.partial(self.snapshot.store_deleted, entity_type=MANUFACTURER_ENTITY))
 
     def _scan_categories(self, conn: sa.Connection, report: CycleReport) -> None:
         """Shop categories or product groups (each source a shop uses) -> shops (C1)."""
@@ -331,50 +339,30 @@ class CaoProducer:
             if not source.resolve(conn):
                 continue
             conn.commit()
-            after = 0
-            while True:
-                changed = source.changed(conn, after=after, limit=PAGE)
-                conn.commit()
-                if not changed:
-                    break
-                after = changed[-1][0]["SNAP_KEY"]
-                events, stored = [], []
-                for row, src_hash, last in changed:
-                    version = ev.next_version(last)
-                    body = cats.payload(row)
-                    events.append(ev.make_event(
-                        "category.upserted", tenant=self.tenant.name, source=self.source_name,
-                        entity_key=cats.entity_key(body), version=version, payload=body))
-                    stored.append((row["SNAP_KEY"], src_hash, version, None, None))
-                published = self._publish(events, report)
-                self.snapshot.store_published(conn, [stored[i] for i in published],
-                                              entity_type=cats.ENTITY)
-                conn.commit()
+            self._scan(conn, report, source.changed, lambda change: int(change[0]["SNAP_KEY"]),
+                       self._category_events,
+                       functools.partial(self.snapshot.store_published, entity_type=cats.ENTITY))
             self._publish_category_deletions(conn, report, source.vanished)
         for source in self.retired_categories:          # a source no active shop uses
             self._publish_category_deletions(conn, report, source.retired)
 
+    def _category_events(self, changed: Sequence[ChangedRow]
+                         ) -> list[tuple[dict[str, Any], Published]]:
+        out: list[tuple[dict[str, Any], Published]] = []
+        for row, src_hash, last in changed:
+            version = ev.next_version(last)
+            body = cats.payload(row)
+            out.append((self._make("category.upserted", cats.entity_key(body), version, body),
+                        (row["SNAP_KEY"], src_hash, version, None, None)))
+        return out
+
     def _publish_category_deletions(self, conn: sa.Connection, report: CycleReport,
-                                    find: Callable[..., list[tuple[int, int, dict[str, Any]]]]
-                                    ) -> None:
-        after = 0
-        while True:
-            gone = find(conn, after=after, limit=PAGE)
-            conn.commit()
-            if not gone:
-                return
-            after = gone[-1][0]
-            events, stored = [], []
-            for key, last, body in gone:
-                version = ev.next_version(last)
-                events.append(ev.make_event(
-                    "category.deleted", tenant=self.tenant.name, source=self.source_name,
-                    entity_key=cats.entity_key(body), version=version, payload=body))
-                stored.append((key, version))
-            published = self._publish(events, report)
-            self.snapshot.store_deleted(conn, [stored[i] for i in published],
-                                        entity_type=cats.ENTITY)
-            conn.commit()
+                                    find: _Read[tuple[int, int, dict[str, Any]]]) -> None:
+        self._scan(conn, report, find, lambda gone: gone[0],
+                   lambda gone: [self._deleted("category.deleted", key, last, body,
+                                               entity_key=cats.entity_key(body))
+                                 for key, last, body in gone],
+                   functools.partial(self.snapshot.store_deleted, entity_type=cats.ENTITY))
 
     def _stock_when_due(self) -> None:
         """While following, between the pages and windows of a full cycle: the stock scan when
@@ -400,24 +388,19 @@ class CaoProducer:
             if not self.source.t:
                 self.source.resolve(conn)
                 self.source.variants.ensure_table(conn)
-            after = 0
-            while True:
-                changes = self.source.stock_changes(conn, after=after, limit=PAGE)
-                conn.commit()
-                if not changes:
-                    break
-                after = changes[-1][0]
-                events, stored = [], []
-                for key, stock, last, sku in changes:
-                    version = ev.next_version(last)
-                    body = {"erp_id": key, "sku": sku, "stock": str(stock)}
-                    events.append(self._make("stock.changed", key, version, body))
-                    stored.append((key, version, stock))
-                published = self._publish(events, report)
-                self.snapshot.store_stock(conn, [stored[i] for i in published])
-                conn.commit()
+            self._scan(conn, report, self.source.stock_changes, lambda change: change[0],
+                       self._stock_events, self.snapshot.store_stock)
         report.seconds = time.monotonic() - started
         return report
+
+    def _stock_events(self, changes: Sequence[tuple[int, Decimal, int, str | None]]
+                      ) -> list[tuple[dict[str, Any], tuple[int, int, Decimal]]]:
+        out: list[tuple[dict[str, Any], tuple[int, int, Decimal]]] = []
+        for key, stock, last, sku in changes:
+            version = ev.next_version(last)
+            body = {"erp_id": key, "sku": sku, "stock": str(stock)}
+            out.append((self._make("stock.changed", key, version, body), (key, version, stock)))
+        return out
 
     def follow(self, *, stock_interval_s: float = 0.5, full_interval_s: float = 10.0,
                on_cycle: Callable[[CycleReport], None] | None = None) -> None:

@@ -8,13 +8,16 @@ deletion, so versions stay strictly increasing per article forever.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Result
 
 from shopbridge.db import utc_now
 from shopbridge.owntables import OwnTable, ensure
+
+from .rows import dicts
 
 SNAPSHOT_TABLE = "shopbridge_snapshot"
 
@@ -32,6 +35,26 @@ CREATE TABLE IF NOT EXISTS {SNAPSHOT_TABLE} (
 ) ENGINE=InnoDB DEFAULT CHARSET=latin1
 """
 TABLE = OwnTable(SNAPSHOT_TABLE, DDL)
+
+
+# A row of a diff against the snapshot: (row, its source hash, last published version or None).
+ChangedRow = tuple[dict[str, Any], bytes, int | None]
+
+
+def hash_parts(alias: str, columns: Iterable[str]) -> str:
+    """SQL: the columns as parts of a source hash, ``CAST(QUOTE(<alias>.<column>) AS BINARY)``
+    each, comma-separated.
+
+    Everything in a hash is cast to BINARY: CAO's latin1 columns against the utf8mb4 format
+    parameter would otherwise be an "illegal mix of collations"; QUOTE() keeps NULL and ''
+    apart.
+    """
+    return ", ".join(f"CAST(QUOTE({alias}.{column}) AS BINARY)" for column in columns)
+
+
+def changed_rows(result: Result[Any]) -> list[ChangedRow]:
+    """The rows of a diff query against the snapshot (with columns ``h`` and ``version``)."""
+    return [(row, bytes(row["h"]), row["version"]) for row in dicts(result)]
 
 
 class Snapshot:

@@ -22,7 +22,8 @@ from shopbridge.keys import SHOP_CATEGORIES, category_key
 from systems.cao import resolve
 from systems.cao import vat_rates as cao_vat_rates
 
-from .snapshot import SNAPSHOT_TABLE
+from .rows import grouped_by
+from .snapshot import SNAPSHOT_TABLE, hash_parts
 from .tables import REQUIRED_TABLES, required_columns
 from .variants import VariantSource
 
@@ -134,9 +135,9 @@ class CaoSource:
         # Everything is cast to BINARY: CAO's latin1 columns, the utf8mb4 parameter and MD5's
         # own result would otherwise be an "illegal mix of collations" for CONCAT_WS.
         # QUOTE() keeps NULL and '' apart; the stored hash is BINARY(16), free of charsets.
-        columns = ", ".join(f"CAST(QUOTE(a.{c}) AS BINARY)" for c in (
-            *self.article_columns, *([self.date_column] if self.date_column else [])))
-        lcolumns = ", ".join(f"CAST(QUOTE(l.{c}) AS BINARY)" for c in TRANSLATION_COLUMNS)
+        columns = hash_parts("a", (*self.article_columns,
+                                   *([self.date_column] if self.date_column else [])))
+        lcolumns = hash_parts("l", TRANSLATION_COLUMNS)
         return (
             f"UNHEX(MD5(CONCAT_WS(_binary'|', CAST(%s AS BINARY), {columns}, "
             f"IFNULL((SELECT GROUP_CONCAT(MD5(CONCAT_WS(_binary'|', "
@@ -258,12 +259,7 @@ class CaoSource:
         result = conn.exec_driver_sql(
             f"SELECT {lcols} FROM {self.t['ARTIKEL_LTEXT']} l WHERE l.ARTIKEL_ID IN ({marks})",
             tuple(ids))
-        keys = list(result.keys())
-        translations: dict[int, list[dict[str, Any]]] = {}
-        for row in result:
-            item = dict(zip(keys, row, strict=True))
-            translations.setdefault(int(item["ARTIKEL_ID"]), []).append(item)
-        return articles, translations
+        return articles, grouped_by(result, "ARTIKEL_ID")
 
     def vanished(self, conn: Connection, *, after: int, limit: int
                  ) -> list[tuple[int, int, str | None, bool]]:

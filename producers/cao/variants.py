@@ -41,6 +41,9 @@ from shopbridge.config import VARIANT_DIMENSIONS, ErpConfig, VariantConfig
 from shopbridge.db import TableNames, columns_of, quote_ident
 from shopbridge.owntables import OwnTable, ensure
 
+from .rows import grouped_by
+from .snapshot import hash_parts
+
 VARIANT_TABLE = "shopbridge_variant"
 DIM_COLUMNS = ("DIM_A", "DIM_B", "DIM_C")
 VAR_COLUMNS = ("MASTER_ARTIKEL_ID", "SLAVE_ARTIKEL_ID", *DIM_COLUMNS)
@@ -281,12 +284,7 @@ class VariantSource:
             f"JOIN {artikel} c ON c.REC_ID = v.child_id WHERE v.master_id IN "
             f"({', '.join(['%s'] * len(ids))}) AND c.SHOP_DEL_FLAG <> 'Y' "
             f"ORDER BY v.master_id, c.REC_ID", tuple(ids))
-        keys = list(result.keys())
-        children: dict[int, list[dict[str, Any]]] = {}
-        for row in result:
-            item = dict(zip(keys, row, strict=True))
-            children.setdefault(int(item["master_id"]), []).append(item)
-        return children
+        return grouped_by(result, "master_id")
 
     def check(self, conn: Connection, artikel: str, languages: Iterable[str]
               ) -> tuple[list[str], list[str]]:
@@ -328,8 +326,7 @@ class VariantSource:
         """
         if not self.enabled:
             return ""
-        columns = ", ".join(f"CAST(QUOTE(c.{c}) AS BINARY)"
-                            for c in ("ARTNUM", "SHOP_DEL_FLAG", *PRICE_COLUMNS))
+        columns = hash_parts("c", ("ARTNUM", "SHOP_DEL_FLAG", *PRICE_COLUMNS))
         return (f", IFNULL((SELECT GROUP_CONCAT(MD5(CONCAT_WS(_binary'|', "
                 f"CAST(v.child_id AS BINARY), CAST(QUOTE(v.dim_a) AS BINARY), "
                 f"CAST(QUOTE(v.dim_b) AS BINARY), CAST(QUOTE(v.dim_c) AS BINARY), {columns})) "

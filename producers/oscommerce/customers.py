@@ -10,34 +10,27 @@ Accounts shopbridge itself created from the ERP (a ``shopbridge_link`` row of en
 'customer' whose target_id is the customers_id) are never published: they came from the ERP
 and must not come back to it as new customers.
 
-Each page is published (packed, windowed confirms) and only then recorded in
-``shopbridge_customer_out``, so a crash re-publishes rather than loses; the ERP side finds the
-address again by shop customer id, so a re-published account updates, never duplicates.
+Accounts are fed to the ERP page by page (``producers/feed.py``): each page is published and
+only then recorded in ``shopbridge_customer_out``, so a crash re-publishes rather than loses;
+the ERP side finds the address again by shop customer id, so a re-published account updates,
+never duplicates.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from shopbridge import events as ev
-from shopbridge import schemas, topology
 from shopbridge.config import BrokerConfig, ShopConfig
-from shopbridge.db import create_engine, has_table, rows_by_name, translated
+from shopbridge.db import has_table, rows_by_name
 from shopbridge.errors import PermanentError
-from shopbridge.publisher import BrokerSession, pack
 
+from ..feed import FeedCount, ShopFeed
+from ..published import PublishedLog
 from .orders import LINK_TABLE
-from .published import PublishedLog
-
-log = logging.getLogger(__name__)
 
 PAGE = 200                       # accounts per page (one read, one publish, one INSERT)
 PUBLISHED = PublishedLog("shopbridge_customer_out", "customers_id", "c")
@@ -63,22 +56,6 @@ _LOAD = (
     "LEFT JOIN countries co ON co.countries_id = ab.entry_country_id "
     "LEFT JOIN zones z ON z.zone_id = ab.entry_zone_id AND ab.entry_zone_id <> 0 "
     "WHERE c.customers_id IN ({marks}) ORDER BY c.customers_id")
-
-
-@dataclass(frozen=True)
-class CustomerCount:
-    new: int        # complete (has customers_info), not from the ERP, not yet published
-    waiting: int    # no customers_info row yet: registration still running
-
-
-@dataclass
-class CustomerCycleReport:
-    published: int = 0
-    waiting: int = 0
-    rejected: list[str] = field(default_factory=list)
-    messages: int = 0
-    seconds: float = 0.0
-
 
 
 def _text(value: str | None) -> str | None:
@@ -122,7 +99,7 @@ def build_payload(shop: str, row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class PhoenixCustomerProducer:
+class PhoenixCustomerProducer(ShopFeed[Mapping[str, Any]]):
     """Args:
         broker: broker settings.
         shop: the shop whose accounts are read.
@@ -131,29 +108,26 @@ class PhoenixCustomerProducer:
             from another import: the shop's existing accounts must not flood the ERP).
     """
 
+    kind = "oscommerce"
+    event_type = EVENT_TYPE
+    noun = "customer"
+    published_log = PUBLISHED
+    waiting_note = "accounts wait for their customers_info row"
+
     def __init__(self, *, broker: BrokerConfig, shop: ShopConfig,
                  engine: sa.Engine | None = None, first_customer_id: int = 1) -> None:
-        self.broker = broker
-        self.shop = shop
-        self.engine = engine or create_engine(shop.db)
+        super().__init__(broker=broker, shop=shop, engine=engine)
         self.first_customer_id = first_customer_id
-        self.what = f"database of shop {shop.name!r} ({shop.db.safe})"
-        self.source_name = f"oscommerce:{shop.name}"
-        self.session = BrokerSession(broker, [topology.Target.for_erp(shop.tenant)])
-        self.stop_event = threading.Event()
 
-    def close(self) -> None:
-        self.session.close()
-        self.engine.dispose()
-
-    # -- reading ---------------------------------------------------------------------------
-
+    @property
+    def first_id(self) -> int:
+        return self.first_customer_id
 
     def _not_from_erp(self, conn: sa.Connection) -> str:
         """The filter on accounts shopbridge created itself (none while no link table)."""
         return f" AND NOT {_FROM_ERP}" if has_table(conn, LINK_TABLE) else ""
 
-    def _count(self, conn: sa.Connection, *, published_known: bool) -> CustomerCount:
+    def _count(self, conn: sa.Connection, *, published_known: bool) -> FeedCount:
         mine = self._not_from_erp(conn)
         unpublished = f" AND {PUBLISHED.unpublished}" if published_known else ""
         counts = {}
@@ -161,91 +135,23 @@ class PhoenixCustomerProducer:
             counts[name] = int(conn.exec_driver_sql(
                 f"SELECT COUNT(*) FROM customers c WHERE c.customers_id >= %s AND {state}"
                 f"{mine}{unpublished}", (self.first_customer_id,)).scalar_one())
-        return CustomerCount(**counts)
+        return FeedCount(**counts)
 
-    def _page(self, conn: sa.Connection, after: int, mine: str) -> list[int]:
+    def _page(self, conn: sa.Connection, after: int) -> list[int]:
         rows = conn.exec_driver_sql(
             f"SELECT c.customers_id FROM customers c WHERE c.customers_id > %s AND {_COMPLETE} "
-            f"AND {PUBLISHED.unpublished}{mine} ORDER BY c.customers_id LIMIT %s", (after, PAGE))
+            f"AND {PUBLISHED.unpublished}{self._not_from_erp(conn)} ORDER BY c.customers_id "
+            f"LIMIT %s", (after, PAGE))
         return [r[0] for r in rows]
 
-    def _load(self, conn: sa.Connection, ids: Sequence[int]) -> list[Mapping[str, Any]]:
+    def _load(self, conn: sa.Connection, ids: Sequence[int]
+              ) -> list[tuple[int, Mapping[str, Any]]]:
         sql = _LOAD.format(marks=", ".join(["%s"] * len(ids)))
-        return rows_by_name(conn.exec_driver_sql(sql, tuple(ids)))
+        return [(row["customers_id"], row)
+                for row in rows_by_name(conn.exec_driver_sql(sql, tuple(ids)))]
 
-    # -- cycles ----------------------------------------------------------------------------
-
-    def prepare(self) -> None:
-        with translated(self.what), self.engine.begin() as conn:
-            PUBLISHED.ensure(conn)
-
-    def count(self) -> CustomerCount:
-        """New (complete, unpublished) and waiting (no customers_info yet) accounts; read-only."""
-        with translated(self.what), self.engine.connect() as conn:
-            return self._count(conn, published_known=PUBLISHED.exists(conn))
-
-    def run_once(self) -> CustomerCycleReport:
-        """Publish every complete account not published yet, page by page.
-
-        Raises:
-            BrokerUnavailable: publishing failed; the page was not recorded (retried next
-                cycle), earlier pages stay recorded.
-            TargetUnavailable, TransientDatabaseError: the shop database failed.
-        """
-        started = time.monotonic()
-        report = CustomerCycleReport()
-        with translated(self.what), self.engine.connect() as conn:
-            PUBLISHED.ensure(conn)
-            conn.commit()
-            mine = self._not_from_erp(conn)
-            after = self.first_customer_id - 1
-            while not self.stop_event.is_set():
-                ids = self._page(conn, after, mine)
-                if not ids:
-                    break
-                after = ids[-1]
-                rows = self._load(conn, ids)
-                conn.commit()  # end the read: the InnoDB snapshot stays short
-                published = self._publish(rows, report)
-                PUBLISHED.record(conn, published)
-                conn.commit()
-            report.waiting = self._count(conn, published_known=True).waiting
-            conn.commit()
-        report.seconds = time.monotonic() - started
-        if report.waiting:
-            log.info("shop %s: %d accounts wait for their customers_info row",
-                     self.shop.name, report.waiting)
-        return report
-
-    def _publish(self, rows: Sequence[Mapping[str, Any]],
-                 report: CustomerCycleReport) -> list[tuple[int, str]]:
-        """Validate, pack and publish; returns (customers_id, event_id) of what was published."""
-        valid: list[tuple[int, dict[str, Any]]] = []
-        for row in rows:
-            customers_id = row["customers_id"]
-            what = f"customer {customers_id} of shop {self.shop.name}"
-            event = ev.make_event(EVENT_TYPE, tenant=self.shop.tenant, source=self.source_name,
-                                  entity_key=f"{self.shop.name}:{customers_id}",
-                                  version=ev.next_version(None),
-                                  payload=build_payload(self.shop.name, row))
-            try:
-                if row["address_book_id"] is None:
-                    raise PermanentError("field payload.address: the account has no default "
-                                         "address-book entry (customers_default_address_id)")
-                schemas.validate(event)
-            except PermanentError as err:
-                # Not recorded: the account is tried again next cycle (e.g. after a fix).
-                report.rejected.append(f"{what}: {err}")
-                log.warning("%s not published: %s", what, err)
-                continue
-            valid.append((customers_id, event))
-        if not valid:
-            return []
-        key = topology.routing_key(self.shop.tenant, EVENT_TYPE)
-        events = [event for _, event in valid]
-        messages = pack(events, exchange=topology.exchange_name(self.broker.namespace),
-                        routing_key=key, size=self.broker.pack_size)
-        report.messages += self.session.publish(messages)
-        report.published += len(valid)
-        return [(customers_id, event["event_id"]) for customers_id, event in valid]
-
+    def _payload(self, loaded: Mapping[str, Any]) -> dict[str, Any]:
+        if loaded["address_book_id"] is None:
+            raise PermanentError("field payload.address: the account has no default "
+                                 "address-book entry (customers_default_address_id)")
+        return build_payload(self.shop.name, loaded)

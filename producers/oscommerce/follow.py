@@ -16,8 +16,9 @@ from typing import Any
 from shopbridge.errors import BrokerUnavailable, TargetUnavailable
 from shopbridge.outage import Outages, ride_out
 
-from .customers import CustomerCycleReport, PhoenixCustomerProducer
-from .orders import OrderCycleReport, PhoenixOrderProducer
+from ..feed import FeedReport
+from .customers import PhoenixCustomerProducer
+from .orders import PhoenixOrderProducer
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def follow(orders: PhoenixOrderProducer, accounts: PhoenixCustomerProducer, *,
         accounts.prepare()
         return True
 
-    def cycle() -> tuple[CustomerCycleReport, OrderCycleReport]:
+    def cycle() -> tuple[FeedReport, FeedReport]:
         # The broker first, also when nothing is new: its return is noticed (and logged).
         orders.session.connect()
         accounts.session.connect()

@@ -7,9 +7,9 @@ never published, never recorded, only counted. Phoenix 1.1 writes the history ro
 order's products, totals and attributes (checkout segments insert_order, then insert_history),
 so a final order is also complete.
 
-Each page of final orders is published (packed, windowed confirms) and only then recorded in
-``shopbridge_order_out``, so a crash re-publishes rather than loses (as the CAO producer does);
-the ERP side deduplicates by ``entity_key`` (``<shop>:<orders_id>``).
+Final orders are fed to the ERP page by page (``producers/feed.py``): each page is published
+and only then recorded in ``shopbridge_order_out``, so a crash re-publishes rather than loses
+(as the CAO producer does); the ERP side deduplicates by ``entity_key`` (``<shop>:<orders_id>``).
 
 A line that ordered a variant (options the pipeline created from the ERP's dimensions) names
 the master's article in ``erp_id`` and the child's in ``variant`` (``variants.py``), read
@@ -19,24 +19,18 @@ from the consumer's link table in a few queries per page.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
-from shopbridge import events as ev
-from shopbridge import schemas, topology
 from shopbridge.config import BrokerConfig, ShopConfig
-from shopbridge.db import create_engine, has_table, rows_by_name, translated
-from shopbridge.errors import PermanentError
-from shopbridge.publisher import BrokerSession, pack
+from shopbridge.db import has_table, rows_by_name
 
-from .published import PublishedLog
+from ..feed import FeedCount, FeedReport, ShopFeed
+from ..published import PublishedLog
 from .variants import VariantResolver
 
 log = logging.getLogger(__name__)
@@ -72,20 +66,10 @@ def _header_sql(placeholders: str) -> str:
         f"{' '.join(joins)} WHERE o.orders_id IN ({placeholders}) ORDER BY o.orders_id")
 
 
-@dataclass(frozen=True)
-class OrderCount:
-    new: int        # final (has a status-history row) and not yet published
-    waiting: int    # no status-history row yet: unpaid "preparing" orders, waited for
-
-
-@dataclass
-class OrderCycleReport:
-    published: int = 0
-    waiting: int = 0
-    rejected: list[str] = field(default_factory=list)
-    messages: int = 0
-    seconds: float = 0.0
-
+# The package's names for them: new = final (has a status-history row), not yet published;
+# waiting = no status-history row yet (unpaid "preparing" orders).
+OrderCount = FeedCount
+OrderCycleReport = FeedReport
 
 
 def _text(value: str | None) -> str | None:
@@ -199,34 +183,31 @@ def build_payload(shop: str, order: Mapping[str, Any], items: Sequence[Mapping[s
     }
 
 
-class PhoenixOrderProducer:
+class PhoenixOrderProducer(ShopFeed[dict[str, Any]]):
     """Args:
         broker: broker settings.
         shop: the shop whose orders are read.
         engine: an engine on the shop database (default: one made from ``shop.db``).
     """
 
+    kind = "oscommerce"
+    event_type = "order.placed"
+    noun = "order"
+    published_log = PUBLISHED
+    waiting_note = "orders wait for their first status-history row"
+
     def __init__(self, *, broker: BrokerConfig, shop: ShopConfig,
                  engine: sa.Engine | None = None) -> None:
-        self.broker = broker
-        self.shop = shop
-        self.engine = engine or create_engine(shop.db)
-        self.what = f"database of shop {shop.name!r} ({shop.db.safe})"
-        self.source_name = f"oscommerce:{shop.name}"
-        self.session = BrokerSession(broker, [topology.Target.for_erp(shop.tenant)])
-        self.stop_event = threading.Event()
+        super().__init__(broker=broker, shop=shop, engine=engine)
         self.variants = VariantResolver(link_table=LINK_TABLE, shop=shop.name)
 
-    def close(self) -> None:
-        self.session.close()
-        self.engine.dispose()
-
-    # -- reading ---------------------------------------------------------------------------
-
+    @property
+    def first_id(self) -> int:
+        return self.shop.orders.first_order_id
 
     def _count(self, conn: sa.Connection, *, published_known: bool) -> OrderCount:
         unpublished = f" AND {PUBLISHED.unpublished}" if published_known else ""
-        first = self.shop.orders.first_order_id
+        first = self.first_id
         new = conn.exec_driver_sql(
             f"SELECT COUNT(*) FROM orders o WHERE o.orders_id >= %s AND {_FINAL}{unpublished}",
             (first,)).scalar_one()
@@ -240,6 +221,9 @@ class PhoenixOrderProducer:
             f"SELECT o.orders_id FROM orders o WHERE o.orders_id > %s AND {_FINAL} "
             f"AND {PUBLISHED.unpublished} ORDER BY o.orders_id LIMIT %s", (after, PAGE))
         return [r[0] for r in rows]
+
+    def _payload(self, loaded: dict[str, Any]) -> dict[str, Any]:
+        return loaded          # ``_load`` builds whole pages: lines and totals by order
 
     def _load(self, conn: sa.Connection, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
         """(orders_id, payload) of ``ids``, read in one transaction (one consistent snapshot)."""
@@ -308,75 +292,3 @@ class PhoenixOrderProducer:
                             "order lines get erp_id null", self.shop.name, product,
                             ", ".join(map(str, sorted(keys))))
         return erp_ids
-
-    # -- cycles ----------------------------------------------------------------------------
-
-    def prepare(self) -> None:
-        with translated(self.what), self.engine.begin() as conn:
-            PUBLISHED.ensure(conn)
-
-    def count(self) -> OrderCount:
-        """New (final, unpublished) and waiting (no history row yet) orders; read-only."""
-        with translated(self.what), self.engine.connect() as conn:
-            return self._count(conn, published_known=PUBLISHED.exists(conn))
-
-    def run_once(self) -> OrderCycleReport:
-        """Publish every final order not published yet, page by page.
-
-        Raises:
-            BrokerUnavailable: publishing failed; the page was not recorded (retried next
-                cycle), earlier pages stay recorded.
-            TargetUnavailable, TransientDatabaseError: the shop database failed.
-        """
-        started = time.monotonic()
-        report = OrderCycleReport()
-        with translated(self.what), self.engine.connect() as conn:
-            PUBLISHED.ensure(conn)
-            conn.commit()
-            after = self.shop.orders.first_order_id - 1
-            while True:
-                ids = self._page(conn, after)
-                if not ids:
-                    break
-                after = ids[-1]
-                orders = self._load(conn, ids)
-                conn.commit()  # end the read: the InnoDB snapshot stays short
-                published = self._publish(orders, report)
-                PUBLISHED.record(conn, published)
-                conn.commit()
-            report.waiting = self._count(conn, published_known=True).waiting
-            conn.commit()
-        report.seconds = time.monotonic() - started
-        if report.waiting:
-            log.info("shop %s: %d orders wait for their first status-history row",
-                     self.shop.name, report.waiting)
-        return report
-
-    def _publish(self, orders: Sequence[tuple[int, dict[str, Any]]],
-                 report: OrderCycleReport) -> list[tuple[int, str]]:
-        """Validate, pack and publish; returns (orders_id, event_id) of what was published."""
-        valid: list[tuple[int, dict[str, Any]]] = []
-        for orders_id, body in orders:
-            event = ev.make_event("order.placed", tenant=self.shop.tenant,
-                                  source=self.source_name,
-                                  entity_key=f"{self.shop.name}:{orders_id}",
-                                  version=ev.next_version(None), payload=body)
-            try:
-                schemas.validate(event)
-            except PermanentError as err:
-                # Not recorded: the order is tried again next cycle (e.g. after a fix).
-                report.rejected.append(f"order {orders_id} of shop {self.shop.name}: {err}")
-                log.warning("order %s of shop %s not published: %s", orders_id,
-                            self.shop.name, err)
-                continue
-            valid.append((orders_id, event))
-        if not valid:
-            return []
-        key = topology.routing_key(self.shop.tenant, "order.placed")
-        events = [event for _, event in valid]
-        messages = pack(events, exchange=topology.exchange_name(self.broker.namespace),
-                        routing_key=key, size=self.broker.pack_size)
-        report.messages += self.session.publish(messages)
-        report.published += len(valid)
-        return [(orders_id, event["event_id"]) for orders_id, event in valid]
-

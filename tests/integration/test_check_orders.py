@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -87,6 +88,20 @@ def _output(tmp_path, data, capsys) -> tuple[int, dict[str, list[str]]]:
         kind, text = line.split(maxsplit=1)
         lines[kind].append(text)
     return code, lines
+
+
+@pytest.fixture
+def check_shop_web(cao_db, phoenix_db, namespace, tmp_path, capsys
+                   ) -> Callable[..., tuple[int, dict[str, list[str]]]]:
+    """CAO as installed and shop "web" with one order; calling it runs ``check`` with the
+    given ``orders`` settings (default ``ORDERS``) and returns ``_output``'s result."""
+    erp(cao_db)
+    add_order(phoenix_db)
+
+    def run(orders: dict[str, Any] = ORDERS) -> tuple[int, dict[str, list[str]]]:
+        return _output(tmp_path, config_data(
+            namespace, cao_db, [shop_entry("web", phoenix_db, orders=orders)]), capsys)
+    return run
 
 
 def _run(tmp_path, data, capsys) -> tuple[int, list[str], list[str]]:
@@ -235,15 +250,10 @@ def _shipping_notes(lines: dict[str, list[str]]) -> list[str]:
     return [n for n in lines["note"] if "shipping module" in n]
 
 
-def test_an_untaxed_flat_rate_against_a_19_percent_shipping_code_is_a_note(
-        cao_db, phoenix_db, namespace, tmp_path, capsys):
+def test_an_untaxed_flat_rate_against_a_19_percent_shipping_code_is_a_note(check_shop_web):
     """Phoenix installs flat.php with TAX_CLASS 0; CAO's code 2 is 19 %. The importer takes
     the order's own tax, so this breaks nothing: a note, not a problem."""
-    erp(cao_db)
-    add_order(phoenix_db)
-
-    code, lines = _output(tmp_path, config_data(
-        namespace, cao_db, [shop_entry("web", phoenix_db, orders=ORDERS)]), capsys)
+    code, lines = check_shop_web()
 
     assert (code, lines["PROBLEM"]) == (cli.EXIT_OK, [])
     assert _shipping_notes(lines) == [
@@ -256,33 +266,24 @@ def test_an_untaxed_flat_rate_against_a_19_percent_shipping_code_is_a_note(
     ("1", 2, "19"),     # tax_classes maps CAO code 2 to Phoenix class 1
     ("0", 3, "0"),      # untaxed and a 0 % code
 ], ids=["taxed-19", "untaxed-0"])
-def test_a_shipping_module_that_agrees_gives_no_line(cao_db, phoenix_db, namespace, tmp_path,
-                                                     capsys, tax_class, shipping_tax_code,
-                                                     rate):
-    erp(cao_db)
-    add_order(phoenix_db)
+def test_a_shipping_module_that_agrees_gives_no_line(check_shop_web, phoenix_db, tax_class,
+                                                     shipping_tax_code, rate):
     shipping_module(phoenix_db, "flat", tax_class=tax_class)
-    orders = {**ORDERS, "shipping_tax_code": shipping_tax_code}
 
-    code, lines = _output(tmp_path, config_data(
-        namespace, cao_db, [shop_entry("web", phoenix_db, orders=orders)]), capsys)
+    code, lines = check_shop_web({**ORDERS, "shipping_tax_code": shipping_tax_code})
 
     assert (code, lines["PROBLEM"], _shipping_notes(lines)) == (cli.EXIT_OK, [], [])
     assert (f"shop web: shipping tax: module(s) flat agree with orders.shipping_tax_code "
             f"{shipping_tax_code} ({rate} %)") in lines["ok"]
 
 
-def test_each_offered_shipping_module_is_compared_on_its_own(cao_db, phoenix_db, namespace,
-                                                             tmp_path, capsys):
-    erp(cao_db)
-    add_order(phoenix_db)
+def test_each_offered_shipping_module_is_compared_on_its_own(check_shop_web, phoenix_db):
     shipping_module(phoenix_db, "flat", tax_class="1")        # 19 %: agrees
     shipping_module(phoenix_db, "item", tax_class="2")        # Ermäßigt 7 %
     shipping_module(phoenix_db, "table", tax_class=None)      # no TAX_CLASS row: untaxed
     shipping_module(phoenix_db, "zones", status="False")      # not offered at checkout
 
-    code, lines = _output(tmp_path, config_data(
-        namespace, cao_db, [shop_entry("web", phoenix_db, orders=ORDERS)]), capsys)
+    code, lines = check_shop_web()
 
     assert (code, lines["PROBLEM"]) == (cli.EXIT_OK, [])
     assert _shipping_notes(lines) == [

@@ -1,23 +1,25 @@
 """ERP manufacturers -> Phoenix manufacturers with an info row per shop language (C2).
 
 The CAO side is the real DDL (lower-case ``hersteller``, ``hersteller_info``; ``sprachen`` holds
-1 = en, 2 = de). ``scan`` runs the manufacturer source and the snapshot as the producer does,
-without the broker: every event it returns has passed its JSON Schema. ``apply`` runs the
-writer in one shop transaction, as the applier does.
+1 = en, 2 = de). ``scan`` runs the producer's manufacturer scan with the broker left out:
+every event it returns has passed its JSON Schema. ``apply`` runs the writer in one shop
+transaction, as the applier does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 
 import pytest
 
 from consumers.binder import LINK_TABLE, Binder
 from consumers.oscommerce.adapter import PhoenixAdapter
 from consumers.oscommerce.manufacturers import ManufacturerWriter
-from producers.cao.manufacturers import ENTITY, ManufacturerSource, payload
-from producers.cao.snapshot import Snapshot
+from producers.cao import CaoProducer, CycleReport
+from producers.cao import producer as producer_module
 from shopbridge import config as cfg
 from shopbridge import events as ev
 from shopbridge import schemas
@@ -38,56 +40,22 @@ def add_manufacturer(cao: Database, key: int, name: str, *, shop_id: int = 1,
 
 def scan(cao: Database) -> list[ev.Event]:
     """What the producer's manufacturer scan publishes, page by page, then stores."""
-    source, snapshot = ManufacturerSource(), Snapshot()
+    settings = settings_for("sbtest-manufacturers", cao, [])
+    producer = CaoProducer(broker=settings.broker, tenant=settings.tenants[0], engine=cao.engine)
     out: list[ev.Event] = []
 
-    def publish(raw: list[dict[str, Any]]) -> None:
+    def publish(raw: Sequence[dict[str, Any]], report: CycleReport) -> list[int]:
         for event in raw:
             schemas.validate(event)
         out.extend(ev.parse(event) for event in raw)
+        return list(range(len(raw)))
 
-    def make(type_: str, key: int, version: int, body: dict[str, Any]) -> dict[str, Any]:
-        return ev.make_event(type_, tenant="acme", source="cao:test", entity_key=str(key),
-                             version=version, payload=body)
-
-    with cao.engine.connect() as conn:
-        assert source.resolve(conn)
-        snapshot.ensure_table(conn)
-        codes = source.language_codes(conn)
+    producer._publish = publish                          # type: ignore[method-assign]
+    with cao.engine.connect() as conn, \
+            mock.patch.object(producer_module, "PAGE", PAGE):
+        producer.snapshot.ensure_table(conn)
         conn.commit()
-        after = 0
-        while True:
-            changed = source.changed(conn, after=after, limit=PAGE)
-            urls = source.urls(conn, [row for row, _, _ in changed])
-            conn.commit()
-            if not changed:
-                break
-            after = int(changed[-1][0]["HERSTELLER_ID"])
-            events, stored = [], []
-            for row, src_hash, last in changed:
-                version = ev.next_version(last)
-                body = payload(row, urls.get(int(row["HERSTELLER_ID"]), {}), codes)
-                events.append(make("manufacturer.upserted", body["erp_id"], version, body))
-                stored.append((body["erp_id"], src_hash, version, None, None))
-            publish(events)
-            snapshot.store_published(conn, stored, entity_type=ENTITY)
-            conn.commit()
-        after = 0
-        while True:
-            gone = source.vanished(conn, after=after, limit=PAGE)
-            conn.commit()
-            if not gone:
-                break
-            after = gone[-1][0]
-            events, deleted = [], []
-            for key, last, exists in gone:
-                version = ev.next_version(last)
-                body = {"erp_id": key, "reason": "deselected" if exists else "deleted"}
-                events.append(make("manufacturer.deleted", key, version, body))
-                deleted.append((key, version))
-            publish(events)
-            Snapshot().store_deleted(conn, deleted, entity_type=ENTITY)
-            conn.commit()
+        producer._scan_manufacturers(conn, CycleReport())
     return out
 
 

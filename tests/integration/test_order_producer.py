@@ -19,6 +19,7 @@ import pytest
 from kombu import Connection
 
 from consumers.binder import Binder
+from producers.feed import ShopFeed
 from producers.oscommerce import PhoenixOrderProducer
 from shopbridge import config as cfg
 from shopbridge import schemas, topology
@@ -153,6 +154,21 @@ def drain_erp_queue(settings: cfg.Settings) -> list[dict[str, Any]]:
     return events
 
 
+def publish_the_one_new(producer: ShopFeed[Any], settings: cfg.Settings, event_type: str,
+                        entity_key: str) -> dict[str, Any]:
+    """One run of a shop feed with exactly one new row: the one valid event it published."""
+    assert producer.count().new == 1
+
+    report = producer.run_once()
+
+    assert (report.published, report.waiting, report.rejected) == (1, 0, [])
+    [event] = drain_erp_queue(settings)
+    schemas.validate(event)
+    assert (event["type"], event["tenant"], event["source"], event["entity_key"]) == (
+        event_type, "acme", "oscommerce:web", entity_key)
+    return event
+
+
 @pytest.fixture
 def settings(phoenix_db: Database, namespace: str) -> cfg.Settings:
     # The CAO URL is not read by the order producer; the shop database stands in for it.
@@ -200,15 +216,9 @@ def test_a_final_order_becomes_one_complete_valid_order_placed_event(
             ("ot_tax", "MwSt. 19%:", Decimal("6.6481"), 3),
             ("ot_total", "Summe:", Decimal("46.6381"), 4),
         ]), comment="Bitte beim Nachbarn abgeben.\nDanke!")
-    assert producer.count().new == 1
 
-    report = producer.run_once()
+    event = publish_the_one_new(producer, settings, "order.placed", f"web:{orders_id}")
 
-    assert (report.published, report.waiting, report.rejected) == (1, 0, [])
-    [event] = drain_erp_queue(settings)
-    schemas.validate(event)
-    assert (event["type"], event["tenant"], event["source"], event["entity_key"]) == (
-        "order.placed", "acme", "oscommerce:web", f"web:{orders_id}")
     home = {"name": "Erika Mustermann", "company": None, "street": "Heidestraße 17",
             "suburb": None, "postcode": "51147", "city": "Köln", "state": None,
             "country": "Deutschland", "country_iso2": "DE"}
