@@ -139,7 +139,7 @@ def _check_erp(tenant: TenantConfig, report: CheckReport
             with translated(what), engine.connect() as conn:
                 facts = report.guard(f"tenant {tenant.name}: order import",
                                      lambda: probes.sink(conn, tenant))
-                found = (set(), facts)
+                found = (set(), facts)      # kept when the catalogue side fails
                 found = (probes.source(conn, tenant, report), facts)
         finally:
             engine.dispose()
