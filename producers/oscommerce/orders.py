@@ -94,7 +94,7 @@ def prices_include_tax(conn: sa.Connection) -> bool:
     return str(value or "").strip().lower() == "true"
 
 
-def _shipping_method(totals: Sequence[Mapping[str, Any]]) -> str | None:
+def shipping_method(totals: Sequence[Mapping[str, Any]]) -> str | None:
     """The ot_shipping title ("Flat Rate (Best Way):") without its trailing colon."""
     for row in totals:
         if row["class"] == "ot_shipping" and row["title"]:
@@ -154,7 +154,7 @@ def build_payload(shop: str, order: Mapping[str, Any], items: Sequence[Mapping[s
         },
         "addresses": {key: _address(order, key) for key, _, _ in _ADDRESSES},
         "payment_method": order["payment_method"],
-        "shipping_method": _shipping_method(totals),
+        "shipping_method": shipping_method(totals),
         "items": [{
             "line": line,
             "shop_product_id": item["products_id"],

@@ -138,3 +138,24 @@ def test_check_prints_its_own_lines_only_no_library_info(cao_db, phoenix_db, nam
     assert f"ok       shop web: image folder {server.url('shop')} reachable" in run.stdout
     assert all(line.startswith(("ok ", "note ", "PROBLEM ")) for line in
                run.stdout.splitlines()[:-1]), run.stdout
+
+
+def test_a_kind_without_probes_is_one_problem_line(cao_db, phoenix_db, namespace):
+    """The kinds' probes are looked up by name; one the lookup lacks is named, not a crash
+    (the config refuses such kinds today, so the settings are edited after reading)."""
+    import dataclasses
+
+    from shopbridge import check
+    from tests.conftest import settings_for
+
+    fill_cao(cao_db, sample.articles(2), [])
+    settings = settings_for(namespace, cao_db, [shop_entry("web", phoenix_db)])
+    tenant = settings.tenants[0]
+    shop = dataclasses.replace(tenant.shops[0], kind="virtuemart")
+    settings = dataclasses.replace(settings, tenants=(dataclasses.replace(tenant,
+                                                                          shops=(shop,)),))
+
+    report = check.run(settings)
+
+    assert report.problems == ["shop web: kind 'virtuemart': no check probes for it"]
+    assert not any(line.startswith("shop web:") for line in report.ok + report.notes)
