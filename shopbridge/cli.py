@@ -8,7 +8,6 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 
@@ -221,7 +220,7 @@ def _setup(settings: cfg.Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _stop_on_signals(target: Any) -> None:
+def _stop_on_signals(target: kinds.Producer | kinds.Consumer) -> None:
     def handler(signum: int, frame: object) -> None:
         log.info("signal %d: finishing the current batch, then stopping", signum)
         target.stop_event.set()
