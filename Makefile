@@ -17,8 +17,10 @@ demo: $(BIN)/shopbridge
 test: $(BIN)/shopbridge
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/shopbridge
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports

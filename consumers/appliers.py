@@ -1,14 +1,15 @@
-"""Which applier serves which kind of shop."""
+"""Which applier serves which kind of shop: the one its registered shop sink makes."""
 
 from __future__ import annotations
 
+from shopbridge import kinds
 from shopbridge.config import ShopConfig
-from shopbridge.errors import ConfigError
-
-from .oscommerce import PhoenixApplier
 
 
-def make_applier(shop: ShopConfig) -> PhoenixApplier:
-    if shop.kind == "oscommerce":
-        return PhoenixApplier(shop=shop)
-    raise ConfigError(f"shop {shop.name!r}: no consumer for kind {shop.kind!r}")
+def make_applier(shop: ShopConfig) -> kinds.Applier:
+    """The applier of the shop's kind (``kinds.shop_sink``).
+
+    Raises:
+        ConfigError: no shop sink is registered for the shop's kind.
+    """
+    return kinds.shop_sink(shop.kind).applier(shop)

@@ -8,11 +8,10 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 
-from . import __version__, logs, topology
+from . import __version__, kinds, logs, topology
 from . import config as cfg
 from .errors import (
     BrokerUnavailable,
@@ -221,7 +220,7 @@ def _setup(settings: cfg.Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _stop_on_signals(target: Any) -> None:
+def _stop_on_signals(target: kinds.Producer | kinds.Consumer) -> None:
     def handler(signum: int, frame: object) -> None:
         log.info("signal %d: finishing the current batch, then stopping", signum)
         target.stop_event.set()
@@ -231,10 +230,9 @@ def _stop_on_signals(target: Any) -> None:
 
 
 def _produce(settings: cfg.Settings, args: argparse.Namespace) -> int:
-    from producers.cao import CaoProducer
-
     tenant = settings.tenant(args.tenant)
-    producer = CaoProducer(broker=settings.broker, tenant=tenant)
+    source = kinds.erp_source(tenant.erp.kind)
+    producer = source.producer(broker=settings.broker, tenant=tenant)
     _stop_on_signals(producer)
     try:
         if args.follow:     # prepares itself, and waits for whatever is away
@@ -250,10 +248,8 @@ def _produce(settings: cfg.Settings, args: argparse.Namespace) -> int:
         producer.close()
     published = ", ".join(f"{n} {t}" for t, n in sorted(report.published.items())) or "nothing"
     print(f"published {published} in {report.messages} message(s), {report.seconds:.2f} s")
-    for sku, ids in report.duplicates:
-        print(f"warning: ARTNUM {sku!r} is used by REC_ID {', '.join(map(str, ids))}")
-    for rec_id in report.without_sku:
-        print(f"warning: article REC_ID {rec_id} has no ARTNUM and is not published")
+    for line in source.warnings(report):
+        print(f"warning: {line}")
     for line in report.rejected:
         print(f"rejected: {line}")
     return EXIT_PROBLEMS if report.rejected else EXIT_OK
@@ -266,19 +262,19 @@ def _target(settings: cfg.Settings, args: argparse.Namespace) -> topology.Target
 
 
 def _consume(settings: cfg.Settings, args: argparse.Namespace) -> int:
-    from consumers import ShopConsumer, make_applier
-    from consumers.cao import CaoOrderApplier
-
     target = _target(settings, args)
-    applier: Any
+    sink: kinds.ShopSink | kinds.ErpSink
     if args.erp:
-        applier = CaoOrderApplier(tenant=settings.tenant(args.tenant))
+        tenant = settings.tenant(args.tenant)
+        sink = kinds.erp_sink(tenant.erp.kind)
+        applier = sink.applier(tenant)
     else:
         shop = settings.find_shop(args.shop, args.tenant)
         if not shop.active:
             raise ConfigError(f"shop {shop.name!r} is inactive (active = false)")
-        applier = make_applier(shop)
-    consumer = ShopConsumer(broker=settings.broker, target=target, applier=applier)
+        sink = kinds.shop_sink(shop.kind)
+        applier = sink.applier(shop)
+    consumer = sink.consumer(broker=settings.broker, target=target, applier=applier)
     _stop_on_signals(consumer)
     try:
         stats = consumer.run(idle_exit_s=args.until_idle)
@@ -298,15 +294,15 @@ def _print_import_notes(settings: cfg.Settings, shop: cfg.ShopConfig) -> None:
     """What the ERP side recorded about this shop's imported orders (free-text positions,
     fitted text): a count without CAO's answer is still a count, so CAO being away is said,
     not fatal."""
-    from consumers.cao.importer import read_import_notes
-    from shopbridge.db import create_engine, translated
+    from .db import create_engine, translated
 
     tenant = next(t for t in settings.tenants if t.name == shop.tenant)
+    sink = kinds.erp_sink(tenant.erp.kind)
     what = f"CAO database of tenant {tenant.name!r} ({tenant.erp.db.safe})"
     engine = create_engine(tenant.erp.db)
     try:
         with translated(what), engine.connect() as conn:
-            notes = read_import_notes(conn, shop.name)
+            notes = sink.import_notes(conn, shop.name)
     except ShopbridgeError as err:
         print(f"shop {shop.name}: import notes not read: {err}")
         return
@@ -320,16 +316,10 @@ def _print_import_notes(settings: cfg.Settings, shop: cfg.ShopConfig) -> None:
 
 
 def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
-    from consumers import ShopConsumer
-    from consumers.cao import CaoOrderApplier
-    from producers.oscommerce import PhoenixOrderProducer
-    from producers.oscommerce.customers import PhoenixCustomerProducer
-    from producers.oscommerce.follow import follow
-
     shop = settings.find_shop(args.shop, args.tenant)
-    producer = PhoenixOrderProducer(broker=settings.broker, shop=shop)
-    accounts = PhoenixCustomerProducer(broker=settings.broker, shop=shop,
-                                       first_customer_id=shop.orders.first_customer_id)
+    source = kinds.shop_source(shop.kind)
+    producer = source.order_producer(broker=settings.broker, shop=shop)
+    accounts = source.account_producer(broker=settings.broker, shop=shop)
     try:
         if args.orders_command == "count":
             count = producer.count()
@@ -339,7 +329,7 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
             return EXIT_OK
         if args.orders_command == "produce" and args.follow:
             _stop_on_signals(producer)
-            follow(producer, accounts, interval_s=args.interval)   # waits through outages
+            source.follow(producer, accounts, interval_s=args.interval)  # waits out outages
             return EXIT_OK
         producer.prepare()
         accounts.prepare()
@@ -356,9 +346,10 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
     dead = 0
     if args.orders_command == "import":
         tenant = settings.tenant(shop.tenant)
-        applier = CaoOrderApplier(tenant=tenant)
-        consumer = ShopConsumer(broker=settings.broker, applier=applier,
-                                target=topology.Target.for_erp(tenant.name))
+        sink = kinds.erp_sink(tenant.erp.kind)
+        applier = sink.applier(tenant)
+        consumer = sink.consumer(broker=settings.broker, applier=applier,
+                                 target=topology.Target.for_erp(tenant.name))
         try:
             stats = consumer.run(idle_exit_s=1.0)
         finally:

@@ -20,12 +20,11 @@ from urllib.parse import unquote, urlsplit
 
 from sqlalchemy.engine import URL, make_url
 
+from . import kinds
 from .errors import ConfigError
 from .keys import PRODUCT_GROUPS, SHOP_CATEGORIES, category_key
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-SHOP_KINDS = ("oscommerce",)
-ERP_KINDS = ("cao",)
 STOCK_MODES = ("available", "total")
 CATEGORY_SOURCES = (SHOP_CATEGORIES, PRODUCT_GROUPS)
 DEFAULT_RETRY_TIERS_S = (5, 60, 600)
@@ -172,6 +171,9 @@ class ShopConfig:
     mail: MailConfig | None = None
     categories: str = "shop_categories"  # CAO ARTIKEL_KAT, or "product_groups" (WARENGRUPPEN)
     images: ImageFolders | None = None   # None: image names only, no file copy (C9)
+    # The kind's own settings, read from the shop's [tenants.shops.<kind>] section by the
+    # kind's options parser (``kinds.ShopSink.options``); the kind knows their type.
+    options: object = None
 
 
 VARIANT_DIMENSIONS = ("A", "B", "C")          # CAO ARTIKEL.DIM_A, DIM_B, DIM_C
@@ -304,6 +306,20 @@ KNOWN_KEYS = {
 }
 
 
+def refuse_unknown(data: Mapping[str, Any], known: Iterable[str]) -> None:
+    """Refuse keys of a table that are not ``known``, by name (a typo must not be ignored);
+    for a kind's options parser, which reads its own section of a shop.
+
+    Raises:
+        ConfigError: naming the unknown keys and the known ones.
+    """
+    known = set(known)
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(known)) or '(none)'}")
+
+
 def parse(data: Mapping[str, Any], *, source: str = "<memory>",
           environ: Mapping[str, str] | None = None, base_dir: Path | None = None) -> Settings:
     """Check ``data`` and build the settings.
@@ -346,15 +362,17 @@ class _Reader:
             self.errors.append(f"{self.source}: [{where}] {f'{key}: ' if key else ''}"
                                f"a value has the wrong type: {err}")
 
-    def known(self, data: Any, kind: str, where: str) -> Mapping[str, Any]:
-        """Refuse what is not a table; note keys we do not know (a typo must not be ignored)."""
+    def known(self, data: Any, kind: str, where: str,
+              sections: Iterable[str] = ()) -> Mapping[str, Any]:
+        """Refuse what is not a table; note keys we do not know (a typo must not be ignored).
+        ``sections`` are keys read elsewhere (a shop's kind sections)."""
         if not isinstance(data, Mapping):
             raise self.fail(where, f"must be a table, got {type(data).__name__}")
-        unknown = sorted(set(data) - KNOWN_KEYS[kind])
-        if unknown:
-            known = ", ".join(sorted(KNOWN_KEYS[kind]))
-            self.errors.append(str(self.fail(where, f"unknown key(s) {', '.join(unknown)}; "
-                                                    f"known: {known}")))
+        try:
+            refuse_unknown({k: v for k, v in data.items() if k not in set(sections)},
+                           KNOWN_KEYS[kind])
+        except ConfigError as err:
+            self.errors.append(str(self.fail(where, str(err))))
         return data
 
     def boolean(self, data: Mapping[str, Any], where: str, key: str, default: bool) -> bool:
@@ -423,8 +441,8 @@ class _Reader:
         kind = "cao"
         with self.noting(at, "kind"):
             kind = str(erp_data.get("kind", kind))
-            if kind not in ERP_KINDS:
-                raise self.fail(at, f"kind {kind!r} is not one of {ERP_KINDS}")
+            if kind not in (known := kinds.registry.names(kinds.ERP_SOURCES)):
+                raise self.fail(at, f"kind {kind!r} is not one of {known}")
         selection = "shop"
         with self.noting(at, "selection"):
             selection = str(erp_data.get("selection", selection))
@@ -469,7 +487,8 @@ class _Reader:
 
     def shop(self, data: Mapping[str, Any], tenant: str, where: str,
              erp_images: FolderConfig | None = None) -> ShopConfig:
-        self.known(data, "shop", where)
+        kind_sections = kinds.registry.all_names()
+        self.known(data, "shop", where, sections=kind_sections)
         name = "?"
         with self.noting(where, "name"):
             name = self.name(data, where)
@@ -477,10 +496,13 @@ class _Reader:
                 raise self.fail(where, "the name 'erp' is reserved for the tenant's ERP queue")
         where = f"{where} ({name})"
         kind = "oscommerce"
+        options: object = None      # the kind's own settings; None only if the kind is wrong
         with self.noting(where, "kind"):
             kind = str(data.get("kind", kind))
-            if kind not in SHOP_KINDS:
-                raise self.fail(where, f"kind {kind!r} is not one of {SHOP_KINDS}")
+            if kind not in (known := kinds.registry.names(kinds.SHOP_SINKS)):
+                raise self.fail(where, f"kind {kind!r} is not one of {known}")
+            with self.noting(f"{where}.{kind}"):
+                options = self.kind_options(data, where, kind, kind_sections)
         languages: tuple[str, ...] = ("de",)
         with self.noting(where, "languages"):
             languages = tuple(str(code) for code in data.get("languages", languages))
@@ -528,7 +550,25 @@ class _Reader:
         return ShopConfig(tenant=tenant, name=name, kind=kind, active=active, db=db,
                           languages=languages, price_level=level, stock_mode=stock_mode,
                           tax_classes=tax_classes, filter=shop_filter, orders=orders,
-                          mail=mail, categories=categories, images=images)
+                          mail=mail, categories=categories, images=images, options=options)
+
+    def kind_options(self, data: Mapping[str, Any], where: str, kind: str,
+                     sections: Iterable[str]) -> object:
+        """The shop's own kind's section, read by that kind; another kind's is refused (it
+        would be ignored, and the operator meant something by it)."""
+        for other in sorted(set(sections) & set(data) - {kind}):
+            self.errors.append(str(self.fail(
+                where, f"section [{other}] belongs to kind {other!r}, but this shop's kind "
+                       f"is {kind!r}")))
+        at = f"{where}.{kind}"
+        section = data.get(kind, {})
+        if not isinstance(section, Mapping):
+            raise self.fail(at, f"must be a table, got {type(section).__name__}")
+        try:
+            return kinds.shop_sink(kind).options(section)
+        except ConfigError as err:
+            problems = [str(self.fail(at, problem)) for problem in err.problems]
+            raise ConfigError("\n".join(problems), problems=problems) from None
 
     def shop_filter(self, data: Any, where: str, categories: str) -> ShopFilter:
         f = self.known(data, "filter", where)

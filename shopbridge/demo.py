@@ -21,19 +21,15 @@ import sqlalchemy as sa
 from kombu import Connection
 from sqlalchemy.engine import make_url
 
-from consumers import ShopConsumer, make_applier
-from consumers.cao import tables as order_tables
-from consumers.oscommerce import tables as phoenix_tables
-from producers.cao import CaoProducer
-from producers.cao import tables as cao_tables
-
-from . import broker, sample, sample_order, topology
+from . import broker, kinds, sample, sample_order, topology
 from . import config as cfg
 from .db import translated
 from .demo_names import DemoNames, checkout_lock, create_database, drop_own_databases
 
 __all__ = ["DemoNames", "remove", "run_demo", "shop_counts"]
 
+ERP_KIND = "cao"         # the demo's systems: a CAO-Faktura and two CE Phoenix shops, each
+SHOP_KIND = "oscommerce"  # found in the kind registry like every other command's
 IDLE_S = 0.5      # each demo consumer stops once its queue has been empty this long
 SPECIALS = (1, 2)  # articles with a special offer running now (1 is in CAO shop 2, 2 in shop 1)
 
@@ -60,12 +56,12 @@ namespace = "{names.namespace}"
 [[tenants]]
 name = "demo"
 [tenants.erp]
-kind = "cao"
+kind = "{ERP_KIND}"
 url = "{base}/{names.cao_db}"
 
 [[tenants.shops]]
 name = "shop-a"           # sells CAO shop 1, German and English, VK1, available stock
-kind = "oscommerce"
+kind = "{SHOP_KIND}"
 url = "{base}/{shops[0][1]}"
 languages = ["de", "en"]
 price_level = 1
@@ -77,7 +73,7 @@ filter = {{ cao_shop_id = 1 }}
 
 [[tenants.shops]]
 name = "shop-b"           # sells CAO shop 2, German only, VK3, total stock
-kind = "oscommerce"
+kind = "{SHOP_KIND}"
 url = "{base}/{shops[1][1]}"
 languages = ["de"]
 price_level = 3
@@ -93,7 +89,8 @@ def _build_databases(db_url: str, articles: int, names: DemoNames) -> None:
     cao_url = create_database(db_url, names.cao_db, names, charset="latin1")
     engine = sa.create_engine(cao_url)
     tables = {}
-    for metadata in (cao_tables.metadata, order_tables.metadata):  # articles, orders
+    for metadata in (kinds.erp_source(ERP_KIND).schema(),   # articles, orders
+                     kinds.erp_sink(ERP_KIND).schema()):
         metadata.create_all(engine, checkfirst=False)  # a new database: only the marker
         tables.update({t.name: t.name for t in metadata.sorted_tables})
     rows = sample.articles(articles, shop_ids=(1, 2))
@@ -112,7 +109,7 @@ def _build_databases(db_url: str, articles: int, names: DemoNames) -> None:
     for _, db in names.shops:
         shop_url = create_database(db_url, db, names, charset="utf8mb4")
         engine = sa.create_engine(shop_url)
-        phoenix_tables.metadata.create_all(engine, checkfirst=False)
+        kinds.shop_sink(SHOP_KIND).schema().create_all(engine, checkfirst=False)
         with engine.begin() as conn:
             sample.phoenix_reference_data(conn, languages=shop_languages[db])
             sample.phoenix_order_reference_data(conn, shop_languages[db])
@@ -121,7 +118,7 @@ def _build_databases(db_url: str, articles: int, names: DemoNames) -> None:
 
 def _sync(settings: cfg.Settings) -> tuple[int, dict[str, str]]:
     tenant = settings.tenants[0]
-    producer = CaoProducer(broker=settings.broker, tenant=tenant)
+    producer = kinds.erp_source(tenant.erp.kind).producer(broker=settings.broker, tenant=tenant)
     try:
         producer.prepare()
         report = producer.run_once()
@@ -129,8 +126,10 @@ def _sync(settings: cfg.Settings) -> tuple[int, dict[str, str]]:
         producer.close()
     results = {}
     for shop in tenant.shops:
-        applier = make_applier(shop)
-        consumer = ShopConsumer(broker=settings.broker, shop=shop, applier=applier)
+        sink = kinds.shop_sink(shop.kind)
+        applier = sink.applier(shop)
+        consumer = sink.consumer(broker=settings.broker, target=topology.Target.for_shop(shop),
+                                 applier=applier)
         stats = consumer.run(idle_exit_s=IDLE_S)
         applier.close()
         results[shop.name] = (f"{stats.events} events in {stats.messages} messages, "

@@ -1,79 +1,73 @@
 """What each service needs in each database, and what stops it there: for ``shopbridge check``.
 
 Per service, the tables it reads (SELECT), those it writes (INSERT/UPDATE/DELETE, declared
-beside the SQL that writes them) and shopbridge's own tables (all four). An own table that is
-missing is a problem only where the user may not create it: a service whose user may creates
-it at start, as ``shopbridge setup`` would.
+beside the SQL that writes them) and shopbridge's own tables (all four): a ``Needs``, declared
+by the kind's role (``kinds``). An own table that is missing is a problem only where the user
+may not create it: a service whose user may creates it at start, as ``shopbridge setup``
+would.
 
 Each function returns problem lines without the tenant or shop prefix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
 
+from . import kinds
 from .config import ShopConfig, TenantConfig
 from .db import TableNames, columns_of
 from .grants import DML, Grants, describe_missing
 from .owntables import SETUP_HINT, OwnTable
 
 
-def erp_producer(conn: Connection, tenant: TenantConfig) -> list[str]:
-    """``produce``: SELECT on the CAO tables it reads, its snapshot (and variant) table."""
-    from producers.cao import snapshot, variants
-    from producers.cao.tables import ALSO_READ, metadata
+@dataclass(frozen=True)
+class Needs:
+    """What one service needs in one database, declared by the role that runs it.
 
-    own = [snapshot.TABLE] + ([variants.TABLE] if tenant.erp.variants.enabled else [])
-    reads = [t.name for t in metadata.sorted_tables if t.name != "REGISTRY"]
-    reads += [*ALSO_READ, *_registry(tenant)]
-    return _problems(conn, "produce", own=own, reads=reads)
+    Attributes:
+        service: the command, as the problem lines name it (``consume --shop web``).
+        own: shopbridge's own tables it uses (all four DML privileges).
+        reads: the system's tables it reads (SELECT), by logical name.
+        writes: the system's tables it writes: logical name -> privileges.
+    """
+
+    service: str
+    own: Sequence[OwnTable] = ()
+    reads: Sequence[str] = ()
+    writes: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+# The four services of today's check, by role. Kept for shopbridge/check.py until its
+# probes move to the kinds; each only asks the kind what it needs.
+
+def erp_producer(conn: Connection, tenant: TenantConfig) -> list[str]:
+    """``produce``: what the tenant's ERP source needs."""
+    return problems(conn, kinds.erp_source(tenant.erp.kind).needs(tenant))
 
 
 def erp_order_import(conn: Connection, tenant: TenantConfig) -> list[str]:
-    """``consume --erp``: the CAO tables the order import reads and writes, its own table."""
-    from consumers.cao import importer
-
-    reads = [t for t in importer.TABLES if t != "REGISTRY"] + _registry(tenant)
-    writes = {t: p for t, p in importer.WRITES.items() if t != "REGISTRY"}
-    writes |= {t: importer.WRITES["REGISTRY"] for t in _registry(tenant)}
-    return _problems(conn, "consume --erp", own=[importer.TABLE], reads=reads, writes=writes)
+    """``consume --erp``: what the tenant's ERP sink needs."""
+    return problems(conn, kinds.erp_sink(tenant.erp.kind).needs(tenant))
 
 
 def shop_consumer(conn: Connection, shop: ShopConfig) -> list[str]:
-    """``consume --shop``: every Phoenix table it knows, those it writes, its own tables."""
-    from consumers.binder import TABLE as LINKS
-    from consumers.imagefiles import OWN_TABLE as IMAGES
-    from consumers.mailer import TABLE as OUTBOX
-    from consumers.oscommerce.specials import TABLE as SPECIALS
-    from consumers.oscommerce.tables import WRITES, metadata
-
-    own = [LINKS, SPECIALS]
-    own += [IMAGES] if shop.images is not None else []
-    own += [OUTBOX] if shop.mail is not None else []
-    return _problems(conn, f"consume --shop {shop.name}", own=own,
-                     reads=[t.name for t in metadata.sorted_tables], writes=WRITES)
+    """``consume --shop``: what the shop's sink needs."""
+    return problems(conn, kinds.shop_sink(shop.kind).needs(shop))
 
 
 def shop_order_producer(conn: Connection, shop: ShopConfig) -> list[str]:
-    """``orders produce``: what it records as published (it reads what the consumer reads)."""
-    from producers.oscommerce import customers, orders
-
-    return _problems(conn, f"orders produce --shop {shop.name}",
-                     own=[orders.PUBLISHED.own, customers.PUBLISHED.own])
+    """``orders produce``: what the shop's source needs."""
+    return problems(conn, kinds.shop_source(shop.kind).needs(shop))
 
 
-def _registry(tenant: TenantConfig) -> list[str]:
-    """CAO's registry table under the names the producer and importer look for."""
-    from systems.cao import candidates
-
-    return list(candidates("REGISTRY", tenant.erp))
-
-
-def _problems(conn: Connection, service: str, *, own: Sequence[OwnTable],
-              reads: Iterable[str] = (), writes: Mapping[str, Sequence[str]] | None = None
-              ) -> list[str]:
+def problems(conn: Connection, service_needs: Needs) -> list[str]:
+    """The problem lines of one service in the database ``conn`` is connected to: own tables
+    missing (or outdated) that the user may not create (alter), and missing privileges."""
+    service, own = service_needs.service, service_needs.own
+    reads, writes = service_needs.reads, service_needs.writes
     database = str(conn.exec_driver_sql("SELECT DATABASE()").scalar())
     grants = Grants.read(conn)
     known = bool(grants.grants)     # nothing readable: say nothing rather than guess
@@ -104,7 +98,7 @@ def _problems(conn: Connection, service: str, *, own: Sequence[OwnTable],
     for logical in reads:
         if (real := names.find(logical)) is not None:
             needs.setdefault(real, ["SELECT"])
-    for logical, privileges in (writes or {}).items():
+    for logical, privileges in writes.items():
         if (real := names.find(logical)) is not None:
             have_privileges = needs.setdefault(real, ["SELECT"])
             have_privileges += [p for p in privileges if p not in have_privileges]

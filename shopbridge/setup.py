@@ -5,7 +5,8 @@ their tables at start and create them only where one is missing (``owntables.ens
 table is made sure of by the code that owns it, so setup creates exactly what a service
 would, the way it would (the image table also registers the images already in the shop).
 
-Own tables per database:
+Which tables a database gets is the kinds' answer (``kinds``: each role's ``own_tables`` and
+``ensure_tables``); today, per database:
 - the CAO database of a tenant: ``shopbridge_snapshot`` (produce), ``shopbridge_variant``
   (produce, where variants are enabled), ``shopbridge_order_import`` (consume --erp);
 - each shop database: ``shopbridge_link``, ``shopbridge_special``, ``shopbridge_image`` (where
@@ -20,9 +21,10 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from . import kinds
 from .config import DatabaseConfig, Settings, ShopConfig, TenantConfig
 from .db import columns_of, create_engine, translated
-from .owntables import OwnTable, ensure
+from .owntables import OwnTable
 
 
 @dataclass(frozen=True)
@@ -63,16 +65,12 @@ def run(settings: Settings, *, tenant: str | None = None, shop: str | None = Non
 
 
 def _erp(tenant: TenantConfig, login: Login | None) -> str:
-    from consumers.cao import importer
-    from producers.cao import snapshot, variants
-
-    tables = [snapshot.TABLE, importer.TABLE]
-    if tenant.erp.variants.enabled:
-        tables.insert(1, variants.TABLE)
+    source, sink = kinds.erp_source(tenant.erp.kind), kinds.erp_sink(tenant.erp.kind)
+    tables = [*source.own_tables(tenant), *sink.own_tables(tenant)]
 
     def make_sure(conn: Connection) -> None:
-        for table in tables:
-            ensure(conn, table)
+        source.ensure_tables(conn, tenant)
+        sink.ensure_tables(conn, tenant)
 
     db = login.apply(tenant.erp.db) if login else tenant.erp.db
     where = f"tenant {tenant.name}: CAO database {db.safe}"
@@ -80,27 +78,16 @@ def _erp(tenant: TenantConfig, login: Login | None) -> str:
 
 
 def _shop(shop: ShopConfig, login: Login | None) -> str:
-    from consumers.binder import TABLE as LINKS
-    from consumers.imagefiles import OWN_TABLE as IMAGES
-    from consumers.mailer import TABLE as OUTBOX
-    from consumers.oscommerce import PhoenixApplier
-    from consumers.oscommerce.specials import TABLE as SPECIALS
-    from producers.oscommerce import customers, orders
-
-    tables = [LINKS, SPECIALS]
-    tables += [IMAGES] if shop.images is not None else []
-    tables += [OUTBOX] if shop.mail is not None else []
-    tables += [orders.PUBLISHED.own, customers.PUBLISHED.own]
+    sink, source = kinds.shop_sink(shop.kind), kinds.shop_source(shop.kind)
+    tables = [*sink.own_tables(shop), *source.own_tables(shop)]
     db = login.apply(shop.db) if login else shop.db
     where = f"shop {shop.name}: database {db.safe}"
-    applier = PhoenixApplier(shop=shop, engine=create_engine(db))
 
     def make_sure(conn: Connection) -> None:
-        applier.ensure_tables(conn)
-        orders.PUBLISHED.ensure(conn)
-        customers.PUBLISHED.ensure(conn)
+        sink.ensure_tables(conn, shop)
+        source.ensure_tables(conn, shop)
 
-    return f"{where}: {_run(applier.engine, where, tables, make_sure)}"
+    return f"{where}: {_run(create_engine(db), where, tables, make_sure)}"
 
 
 def _run(engine: Engine, where: str, tables: Sequence[OwnTable],

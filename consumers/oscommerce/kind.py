@@ -1,0 +1,71 @@
+"""osCommerce (CE Phoenix Cart) as a shop sink: the object registered under
+``shopbridge.shop_sinks`` in pyproject.toml. The core reaches the osCommerce consumer only
+through it (``shopbridge.kinds.ShopSink``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from shopbridge.config import BrokerConfig, ShopConfig, refuse_unknown
+from shopbridge.kinds import Applier, ShopSink
+from shopbridge.needs import Needs
+from shopbridge.owntables import OwnTable
+from shopbridge.topology import Target
+
+from ..binder import TABLE as LINKS
+from ..imagefiles import OWN_TABLE as IMAGES
+from ..mailer import TABLE as OUTBOX
+from ..runner import ShopConsumer
+from . import tables
+from .applier import PhoenixApplier
+from .specials import TABLE as SPECIALS
+
+
+@dataclass(frozen=True)
+class OsCommerceOptions:
+    """The shop's ``[tenants.shops.oscommerce]`` section. osCommerce has no settings of its
+    own yet; the section is accepted (empty) so that the mechanism is the same for every
+    kind."""
+
+
+class OsCommerceSink:
+    check: Callable[..., Any] | None = None   # the kind's check probes: not moved here yet
+
+    def options(self, data: Mapping[str, Any]) -> OsCommerceOptions:
+        refuse_unknown(data, known=())
+        return OsCommerceOptions()
+
+    def applier(self, shop: ShopConfig) -> PhoenixApplier:
+        return PhoenixApplier(shop=shop)
+
+    def consumer(self, *, broker: BrokerConfig, target: Target,
+                 applier: Applier) -> ShopConsumer:
+        return ShopConsumer(broker=broker, target=target, applier=applier)
+
+    def own_tables(self, shop: ShopConfig) -> list[OwnTable]:
+        own = [LINKS, SPECIALS]
+        own += [IMAGES] if shop.images is not None else []
+        own += [OUTBOX] if shop.mail is not None else []
+        return own
+
+    def ensure_tables(self, conn: sa.Connection, shop: ShopConfig) -> None:
+        # The applier knows which of its parts keep a table (and the image table registers
+        # the images already in the shop when it is new): setup makes sure the same way.
+        PhoenixApplier(shop=shop, engine=conn.engine).ensure_tables(conn)
+
+    def needs(self, shop: ShopConfig) -> Needs:
+        """``consume --shop``: every Phoenix table it knows, those it writes, its own."""
+        reads: Sequence[str] = [t.name for t in tables.metadata.sorted_tables]
+        return Needs(service=f"consume --shop {shop.name}", own=self.own_tables(shop),
+                     reads=reads, writes=tables.WRITES)
+
+    def schema(self) -> sa.MetaData:
+        return tables.metadata
+
+
+# Typed as the role, so that mypy checks the object keeps the role's promises.
+SINK: ShopSink = OsCommerceSink()

@@ -1,0 +1,330 @@
+"""The kind registry: which code serves a shop or ERP kind, found through entry points.
+
+The core never imports a producer or a consumer. Each system kind declares, in
+``pyproject.toml``, one object per role it plays; the CLI, ``setup``, ``check`` and ``demo``
+ask here for the object of a role and a kind (``shop_sink("oscommerce")``) and use only what
+the role's protocol below promises. One entry-point group per role, so that a producer's
+declaration never makes a consumer importable from it, and vice versa:
+
+==========================  ============================================  ================
+group                       what the object does                          today
+==========================  ============================================  ================
+``shopbridge.shop_sinks``   applies catalogue events to a shop            oscommerce
+``shopbridge.shop_sources`` sends a shop's orders and accounts to the ERP oscommerce
+``shopbridge.erp_sources``  publishes the ERP's catalogue                 cao
+``shopbridge.erp_sinks``    imports shop orders and accounts into the ERP cao
+==========================  ============================================  ================
+
+A shop kind is a registered shop sink (its options parser reads the shop's own section of
+the configuration); an ERP kind is a registered ERP source. Model: SQLAlchemy's dialect
+registry (``sqlalchemy.dialects`` entry points, loaded by name on first use).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from .config import BrokerConfig, ShopConfig, TenantConfig
+    from .events import Event
+    from .needs import Needs
+    from .owntables import OwnTable
+    from .topology import Target
+
+SHOP_SINKS = "shopbridge.shop_sinks"
+SHOP_SOURCES = "shopbridge.shop_sources"
+ERP_SOURCES = "shopbridge.erp_sources"
+ERP_SINKS = "shopbridge.erp_sinks"
+ROLES = {
+    SHOP_SINKS: "shop consumer (catalogue into the shop)",
+    SHOP_SOURCES: "shop producer (orders and accounts to the ERP)",
+    ERP_SOURCES: "ERP producer (catalogue from the ERP)",
+    ERP_SINKS: "ERP consumer (orders and accounts into the ERP)",
+}
+
+
+# -- what the core reads back from a kind's objects ------------------------------------------
+
+class Applier(Protocol):
+    """Applies a batch of events to one target database (a shop's, or the ERP's)."""
+
+    def prepare(self) -> None: ...
+    def apply(self, events: Sequence[Event]) -> Any: ...
+    def close(self) -> None: ...
+
+
+class ConsumeStats(Protocol):
+    """What one consume run did, as the CLI prints it."""
+
+    @property
+    def messages(self) -> int: ...
+    @property
+    def events(self) -> int: ...
+    @property
+    def applied(self) -> int: ...
+    @property
+    def skipped(self) -> int: ...
+    @property
+    def retried(self) -> int: ...
+    @property
+    def dead(self) -> int: ...
+    @property
+    def unsupported(self) -> Mapping[str, int]: ...
+
+
+class Consumer(Protocol):
+    """The consume loop of one work queue; ``stop_event`` ends it after the current batch."""
+
+    @property
+    def stop_event(self) -> threading.Event: ...
+    def run(self, *, idle_exit_s: float | None = None) -> ConsumeStats: ...
+
+
+class Session(Protocol):
+    """A producer's broker connection."""
+
+    def connect(self) -> None: ...
+
+
+class Producer(Protocol):
+    """What every producer offers: a stop event, its broker session, prepare and close."""
+
+    @property
+    def stop_event(self) -> threading.Event: ...
+    @property
+    def session(self) -> Session: ...
+    def prepare(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class CatalogueReport(Protocol):
+    """One cycle of an ERP producer."""
+
+    @property
+    def published(self) -> Mapping[str, int]: ...     # event type -> count
+    @property
+    def messages(self) -> int: ...
+    @property
+    def rejected(self) -> Sequence[str]: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def events(self) -> int: ...
+
+
+class CatalogueProducer(Producer, Protocol):
+    def run_once(self) -> CatalogueReport: ...
+    def follow(self, *, stock_interval_s: float = ..., full_interval_s: float = ...,
+               on_cycle: Callable[[CatalogueReport], None] | None = ...) -> None: ...
+
+
+class OrderCount(Protocol):
+    @property
+    def new(self) -> int: ...        # final and not yet sent
+    @property
+    def waiting(self) -> int: ...    # not final yet (e.g. unpaid)
+
+
+class OrderReport(Protocol):
+    @property
+    def published(self) -> int: ...
+    @property
+    def waiting(self) -> int: ...
+    @property
+    def rejected(self) -> Sequence[str]: ...
+
+
+class AccountReport(Protocol):
+    @property
+    def published(self) -> int: ...
+    @property
+    def rejected(self) -> Sequence[str]: ...
+
+
+class OrderProducer(Producer, Protocol):
+    def count(self) -> OrderCount: ...
+    def run_once(self) -> OrderReport: ...
+
+
+class AccountProducer(Producer, Protocol):
+    def run_once(self) -> AccountReport: ...
+
+
+class ImportNotes(Protocol):
+    """What the ERP recorded about one shop's imported orders (``orders count``)."""
+
+    @property
+    def orders(self) -> int: ...
+    @property
+    def newest(self) -> Sequence[tuple[int, str | None, str]]: ...  # (order id, number, notes)
+
+
+# -- the four roles ---------------------------------------------------------------------------
+# Every role: ``own_tables`` and ``ensure_tables`` (what ``setup`` creates for it, in the order
+# it reports them), ``needs`` (its grants and own tables, for ``check``), and ``check``: the
+# kind's probes for ``shopbridge check``, None until they move out of shopbridge/check.py.
+
+class ShopSink(Protocol):
+    """``shopbridge.shop_sinks``: a shop kind's catalogue consumer."""
+
+    check: Callable[..., Any] | None
+
+    def options(self, data: Mapping[str, Any]) -> object:
+        """The kind's own settings from the shop's ``[tenants.shops.<kind>]`` section
+        (``{}`` where there is none); stored as ``ShopConfig.options``.
+
+        Raises:
+            ConfigError: one problem per line (``problems``), without the section's name:
+                the reader adds it.
+        """
+        ...
+
+    def applier(self, shop: ShopConfig) -> Applier: ...
+    def consumer(self, *, broker: BrokerConfig, target: Target,
+                 applier: Applier) -> Consumer: ...
+    def own_tables(self, shop: ShopConfig) -> Sequence[OwnTable]: ...
+    def ensure_tables(self, conn: sa.Connection, shop: ShopConfig) -> None: ...
+    def needs(self, shop: ShopConfig) -> Needs: ...
+    def schema(self) -> sa.MetaData:
+        """The shop's tables as this kind knows them: ``demo`` creates shop databases
+        from them."""
+        ...
+
+
+class ShopSource(Protocol):
+    """``shopbridge.shop_sources``: a shop kind's order and account producers."""
+
+    check: Callable[..., Any] | None
+
+    def order_producer(self, *, broker: BrokerConfig, shop: ShopConfig) -> OrderProducer: ...
+    def account_producer(self, *, broker: BrokerConfig,
+                         shop: ShopConfig) -> AccountProducer: ...
+    def follow(self, orders: OrderProducer, accounts: AccountProducer, *,
+               interval_s: float) -> None:
+        """Run both every ``interval_s`` until ``orders.stop_event`` is set, riding out
+        outages (``orders produce --follow``)."""
+        ...
+
+    def own_tables(self, shop: ShopConfig) -> Sequence[OwnTable]: ...
+    def ensure_tables(self, conn: sa.Connection, shop: ShopConfig) -> None: ...
+    def needs(self, shop: ShopConfig) -> Needs: ...
+
+
+class ErpSource(Protocol):
+    """``shopbridge.erp_sources``: an ERP kind's catalogue producer."""
+
+    check: Callable[..., Any] | None
+
+    def producer(self, *, broker: BrokerConfig, tenant: TenantConfig) -> CatalogueProducer: ...
+    def warnings(self, report: CatalogueReport) -> list[str]:
+        """Lines ``produce`` prints after a cycle: data the ERP should fix (in its words)."""
+        ...
+
+    def own_tables(self, tenant: TenantConfig) -> Sequence[OwnTable]: ...
+    def ensure_tables(self, conn: sa.Connection, tenant: TenantConfig) -> None: ...
+    def needs(self, tenant: TenantConfig) -> Needs: ...
+    def schema(self) -> sa.MetaData:
+        """The ERP tables this producer reads, for ``demo``'s ERP database."""
+        ...
+
+
+class ErpSink(Protocol):
+    """``shopbridge.erp_sinks``: an ERP kind's order and account importer."""
+
+    check: Callable[..., Any] | None
+
+    def applier(self, tenant: TenantConfig) -> Applier: ...
+    def consumer(self, *, broker: BrokerConfig, target: Target,
+                 applier: Applier) -> Consumer: ...
+    def import_notes(self, conn: sa.Connection, shop: str) -> ImportNotes: ...
+    def own_tables(self, tenant: TenantConfig) -> Sequence[OwnTable]: ...
+    def ensure_tables(self, conn: sa.Connection, tenant: TenantConfig) -> None: ...
+    def needs(self, tenant: TenantConfig) -> Needs: ...
+    def schema(self) -> sa.MetaData:
+        """The ERP tables the import writes, for ``demo``'s ERP database."""
+        ...
+
+
+# -- the registry -----------------------------------------------------------------------------
+
+class _EntryPoint(Protocol):
+    @property
+    def name(self) -> str: ...
+    def load(self) -> Any: ...
+
+
+def _installed(group: str) -> Iterable[_EntryPoint]:
+    return entry_points(group=group)
+
+
+class Registry:
+    """Kinds by role, read from entry points once per group; each object loaded once.
+
+    Args:
+        find: the entry points of a group (default: the installed distributions'); tests
+            pass their own.
+    """
+
+    def __init__(self, find: Callable[[str], Iterable[_EntryPoint]] = _installed) -> None:
+        self._find = find
+        self._points: dict[str, dict[str, _EntryPoint]] = {}
+        self._loaded: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()     # consumers in threads may look up concurrently
+
+    def names(self, group: str) -> tuple[str, ...]:
+        """The kinds registered for a role, sorted."""
+        return tuple(sorted(self._group(group)))
+
+    def all_names(self) -> frozenset[str]:
+        """Every kind registered for any role (a config section of one of these names
+        belongs to that kind)."""
+        return frozenset(name for group in ROLES for name in self._group(group))
+
+    def load(self, group: str, kind: str) -> Any:
+        """The object registered for ``kind`` in ``group``.
+
+        Raises:
+            ConfigError: no such kind for this role (names the kind, the role and the known
+                kinds).
+        """
+        with self._lock:
+            if (group, kind) not in self._loaded:
+                points = self._group(group)
+                if kind not in points:
+                    known = ", ".join(sorted(points)) or (
+                        "none (is shopbridge installed? pip install -e .)")
+                    raise ConfigError(f"kind {kind!r} has no {ROLES[group]} "
+                                      f"(entry-point group {group}); known: {known}")
+                self._loaded[group, kind] = points[kind].load()
+            return self._loaded[group, kind]
+
+    def _group(self, group: str) -> dict[str, _EntryPoint]:
+        if group not in self._points:
+            self._points[group] = {point.name: point for point in self._find(group)}
+        return self._points[group]
+
+
+registry = Registry()
+
+
+def shop_sink(kind: str) -> ShopSink:
+    return cast("ShopSink", registry.load(SHOP_SINKS, kind))
+
+
+def shop_source(kind: str) -> ShopSource:
+    return cast("ShopSource", registry.load(SHOP_SOURCES, kind))
+
+
+def erp_source(kind: str) -> ErpSource:
+    return cast("ErpSource", registry.load(ERP_SOURCES, kind))
+
+
+def erp_sink(kind: str) -> ErpSink:
+    return cast("ErpSink", registry.load(ERP_SINKS, kind))
