@@ -31,7 +31,8 @@ database error already names it.
 
 This module is the shop-neutral frame: the broker, the loop over tenants and shops, and the
 config's order mappings against the facts the kinds report. What reads one system's own
-tables is that kind's probe (``shopbridge.probes``), found through ``_probes``.
+tables is that kind's probe (``shopbridge.probes``), found through the kind registry
+(``shopbridge.kinds``).
 """
 
 from __future__ import annotations
@@ -41,10 +42,9 @@ from functools import partial
 
 from sqlalchemy.engine import Connection as DbConnection
 
-from . import broker, needs
+from . import broker, kinds, needs
 from .config import OrderImportConfig, Settings, ShopConfig, TenantConfig
 from .db import create_engine, translated
-from .errors import ConfigError
 from .probes import (
     CheckReport,
     ErpOrderFacts,
@@ -53,7 +53,6 @@ from .probes import (
     ErpSourceProbe,
     FolderProbe,
     OrderUsage,
-    Probes,
     ShopFacts,
     ShopOrders,
     ShopProbes,
@@ -82,39 +81,24 @@ def run(settings: Settings) -> CheckReport:
     return report
 
 
-def _probes(kind: str) -> Probes:
-    """The check probes of one system kind: the only place that names a kind's code.
+def _erp_probes(kind: str) -> ErpProbes:
+    """An ERP kind's probes, from its registered roles (``shopbridge.kinds``).
 
     Raises:
-        ConfigError: no probes for this kind.
+        ConfigError: the kind is not registered for both roles.
     """
-    if kind == "cao":
-        from consumers.cao.probes import check as erp_sink
-        from producers.cao.probes import check as erp_source
-
-        return ErpProbes(source=erp_source, sink=erp_sink)
-    if kind == "oscommerce":
-        from consumers.folders import Folder
-        from consumers.oscommerce.probes import check as shop_sink
-        from producers.oscommerce.probes import check as shop_source
-
-        return ShopProbes(sink=shop_sink, source=shop_source,
-                          image_folder=lambda config: Folder(config).probe())
-    raise ConfigError(f"kind {kind!r}: no check probes for it")
-
-
-def _erp_probes(kind: str) -> ErpProbes:
-    probes = _probes(kind)
-    if not isinstance(probes, ErpProbes):
-        raise ConfigError(f"kind {kind!r} is not an ERP kind")
-    return probes
+    return ErpProbes(source=kinds.erp_source(kind).check, sink=kinds.erp_sink(kind).check)
 
 
 def _shop_probes(kind: str) -> ShopProbes:
-    probes = _probes(kind)
-    if not isinstance(probes, ShopProbes):
-        raise ConfigError(f"kind {kind!r} is not a shop kind")
-    return probes
+    """A shop kind's probes, from its registered roles (``shopbridge.kinds``).
+
+    Raises:
+        ConfigError: the kind is not registered for both roles.
+    """
+    sink = kinds.shop_sink(kind)
+    return ShopProbes(sink=sink.check, source=kinds.shop_source(kind).check,
+                      image_folder=sink.probe_folder)
 
 
 def _check_broker(settings: Settings, report: CheckReport) -> None:

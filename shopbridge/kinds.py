@@ -32,10 +32,11 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from .config import BrokerConfig, ShopConfig, TenantConfig
+    from .config import BrokerConfig, FolderConfig, ShopConfig, TenantConfig
     from .events import Event
     from .needs import Needs
     from .owntables import OwnTable
+    from .probes import CheckReport, ErpOrderFacts, ShopFacts, ShopOrders
     from .topology import Target
 
 SHOP_SINKS = "shopbridge.shop_sinks"
@@ -169,12 +170,20 @@ class ImportNotes(Protocol):
 # -- the four roles ---------------------------------------------------------------------------
 # Every role: ``own_tables`` and ``ensure_tables`` (what ``setup`` creates for it, in the order
 # it reports them), ``needs`` (its grants and own tables, for ``check``), and ``check``: the
-# kind's probes for ``shopbridge check``, None until they move out of shopbridge/check.py.
+# kind's probe for ``shopbridge check`` (the contracts are in ``shopbridge.probes``).
 
 class ShopSink(Protocol):
     """``shopbridge.shop_sinks``: a shop kind's catalogue consumer."""
 
-    check: Callable[..., Any] | None
+    def check(self, conn: sa.Connection, shop: ShopConfig, report: CheckReport, *,
+              tax_codes: set[int], currency: str) -> ShopFacts:
+        """``shopbridge.probes.ShopSinkProbe``."""
+        ...
+
+    def probe_folder(self, folder: FolderConfig) -> object:
+        """Reach an image folder the consumer copies to or from; raises if it does not
+        answer."""
+        ...
 
     def options(self, data: Mapping[str, Any]) -> object:
         """The kind's own settings from the shop's ``[tenants.shops.<kind>]`` section
@@ -201,7 +210,10 @@ class ShopSink(Protocol):
 class ShopSource(Protocol):
     """``shopbridge.shop_sources``: a shop kind's order and account producers."""
 
-    check: Callable[..., Any] | None
+    def check(self, conn: sa.Connection, shop: ShopConfig, erp: ErpOrderFacts | None, *,
+              sample: int) -> ShopOrders:
+        """``shopbridge.probes.ShopSourceProbe``."""
+        ...
 
     def order_producer(self, *, broker: BrokerConfig, shop: ShopConfig) -> OrderProducer: ...
     def account_producer(self, *, broker: BrokerConfig,
@@ -220,7 +232,10 @@ class ShopSource(Protocol):
 class ErpSource(Protocol):
     """``shopbridge.erp_sources``: an ERP kind's catalogue producer."""
 
-    check: Callable[..., Any] | None
+    def check(self, conn: sa.Connection, tenant: TenantConfig,
+              report: CheckReport) -> set[int]:
+        """``shopbridge.probes.ErpSourceProbe``."""
+        ...
 
     def producer(self, *, broker: BrokerConfig, tenant: TenantConfig) -> CatalogueProducer: ...
     def warnings(self, report: CatalogueReport) -> list[str]:
@@ -238,7 +253,9 @@ class ErpSource(Protocol):
 class ErpSink(Protocol):
     """``shopbridge.erp_sinks``: an ERP kind's order and account importer."""
 
-    check: Callable[..., Any] | None
+    def check(self, conn: sa.Connection, tenant: TenantConfig) -> ErpOrderFacts:
+        """``shopbridge.probes.ErpSinkProbe``."""
+        ...
 
     def applier(self, tenant: TenantConfig) -> Applier: ...
     def consumer(self, *, broker: BrokerConfig, target: Target,

@@ -40,8 +40,8 @@ class Needs:
     writes: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
-# The four services of today's check, by role. Kept for shopbridge/check.py until its
-# probes move to the kinds; each only asks the kind what it needs.
+# The four services by role, as check and the kinds' probes ask for them; each asks the
+# registered kind what it needs and compares that with the grants.
 
 def erp_producer(conn: Connection, tenant: TenantConfig) -> list[str]:
     """``produce``: what the tenant's ERP source needs."""

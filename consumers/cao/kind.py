@@ -3,9 +3,6 @@ under ``shopbridge.erp_sinks`` in pyproject.toml (``shopbridge.kinds.ErpSink``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import sqlalchemy as sa
 
 from shopbridge.config import BrokerConfig, TenantConfig
@@ -16,12 +13,12 @@ from shopbridge.topology import Target
 from systems.cao import candidates
 
 from ..runner import ShopConsumer
-from . import importer, tables
+from . import importer, probes, tables
 from .importer import CaoOrderApplier, ImportNotes, read_import_notes
 
 
 class CaoSink:
-    check: Callable[..., Any] | None = None   # the kind's check probes: not moved here yet
+    check = staticmethod(probes.check)   # shopbridge check: this role's probe
 
     def applier(self, tenant: TenantConfig) -> CaoOrderApplier:
         return CaoOrderApplier(tenant=tenant)

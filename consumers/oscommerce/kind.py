@@ -4,23 +4,24 @@ through it (``shopbridge.kinds.ShopSink``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from shopbridge.config import BrokerConfig, ShopConfig, refuse_unknown
+from shopbridge.config import BrokerConfig, FolderConfig, ShopConfig, refuse_unknown
 from shopbridge.kinds import Applier, ShopSink
 from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable
 from shopbridge.topology import Target
 
 from ..binder import TABLE as LINKS
+from ..folders import Folder
 from ..imagefiles import OWN_TABLE as IMAGES
 from ..mailer import TABLE as OUTBOX
 from ..runner import ShopConsumer
-from . import tables
+from . import probes, tables
 from .applier import PhoenixApplier
 from .specials import TABLE as SPECIALS
 
@@ -33,7 +34,10 @@ class OsCommerceOptions:
 
 
 class OsCommerceSink:
-    check: Callable[..., Any] | None = None   # the kind's check probes: not moved here yet
+    check = staticmethod(probes.check)   # shopbridge check: this role's probe
+
+    def probe_folder(self, folder: FolderConfig) -> object:
+        return Folder(folder).probe()
 
     def options(self, data: Mapping[str, Any]) -> OsCommerceOptions:
         refuse_unknown(data, known=())

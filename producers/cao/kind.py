@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import sqlalchemy as sa
 
 from shopbridge.config import BrokerConfig, TenantConfig
@@ -14,12 +11,12 @@ from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable, ensure
 from systems.cao import candidates
 
-from . import snapshot, tables, variants
+from . import probes, snapshot, tables, variants
 from .producer import CaoProducer, CycleReport
 
 
 class CaoSource:
-    check: Callable[..., Any] | None = None   # the kind's check probes: not moved here yet
+    check = staticmethod(probes.check)   # shopbridge check: this role's probe
 
     def producer(self, *, broker: BrokerConfig, tenant: TenantConfig) -> CaoProducer:
         return CaoProducer(broker=broker, tenant=tenant)

@@ -4,9 +4,6 @@ object registered under ``shopbridge.shop_sources`` in pyproject.toml
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import sqlalchemy as sa
 
 from shopbridge.config import BrokerConfig, ShopConfig
@@ -14,6 +11,7 @@ from shopbridge.kinds import AccountProducer, OrderProducer, ShopSource
 from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable
 
+from . import probes
 from .customers import PUBLISHED as ACCOUNTS_PUBLISHED
 from .customers import PhoenixCustomerProducer
 from .follow import follow
@@ -22,7 +20,7 @@ from .orders import PhoenixOrderProducer
 
 
 class OsCommerceSource:
-    check: Callable[..., Any] | None = None   # the kind's check probes: not moved here yet
+    check = staticmethod(probes.check)   # shopbridge check: this role's probe
 
     def order_producer(self, *, broker: BrokerConfig, shop: ShopConfig) -> PhoenixOrderProducer:
         return PhoenixOrderProducer(broker=broker, shop=shop)

@@ -157,5 +157,7 @@ def test_a_kind_without_probes_is_one_problem_line(cao_db, phoenix_db, namespace
 
     report = check.run(settings)
 
-    assert report.problems == ["shop web: kind 'virtuemart': no check probes for it"]
+    assert report.problems == [
+        "shop web: kind 'virtuemart' has no shop consumer (catalogue into the shop) "
+        "(entry-point group shopbridge.shop_sinks); known: oscommerce"]
     assert not any(line.startswith("shop web:") for line in report.ok + report.notes)
