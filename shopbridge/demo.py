@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -114,6 +115,15 @@ def _build_databases(db_url: str, articles: int, names: DemoNames) -> None:
             sample.phoenix_reference_data(conn, languages=shop_languages[db])
             sample.phoenix_order_reference_data(conn, shop_languages[db])
         engine.dispose()
+
+
+def _sync_and_say(settings: cfg.Settings, headline: Callable[[int, float], str]) -> None:
+    """One sync, then ``headline(events, seconds)`` and each shop's result line."""
+    t0 = time.monotonic()
+    events, results = _sync(settings)
+    print(headline(events, time.monotonic() - t0))
+    for name, line in results.items():
+        print(f"   {name}: {line}")
 
 
 def _sync(settings: cfg.Settings) -> tuple[int, dict[str, str]]:
@@ -224,13 +234,9 @@ def _run(articles: int, db_url: str, amqp_url: str, names: DemoNames) -> int:
         topology.delete(broker_conn, settings.broker, _targets(settings))
     broker_conn.release()
 
-    t0 = time.monotonic()
-    events, results = _sync(settings)
-    print(f"2. Full sync through RabbitMQ: {events} events published and applied in "
-          f"{time.monotonic() - t0:.2f} s (including {IDLE_S} s per shop to see the queue "
-          "stay empty)")
-    for name, line in results.items():
-        print(f"   {name}: {line}")
+    _sync_and_say(settings, lambda events, seconds: (
+        f"2. Full sync through RabbitMQ: {events} events published and applied in "
+        f"{seconds:.2f} s (including {IDLE_S} s per shop to see the queue stay empty)"))
     for _, db in shops:
         n = shop_counts(db_url, db)
         print(f"   {db}: {n['products']} products, {n['visible']} visible; "
@@ -243,13 +249,9 @@ def _run(articles: int, db_url: str, amqp_url: str, names: DemoNames) -> int:
                              "VK3 = VK3 + 1, VK3B = VK3B + 1.19 WHERE REC_ID IN (1, 2)")
         conn.exec_driver_sql("UPDATE ARTIKEL SET MENGE_AKT = MENGE_AKT + 5 WHERE REC_ID = 3")
     engine.dispose()
-    t0 = time.monotonic()
-    events, results = _sync(settings)
-    print(f"3. Changed the price of articles 1 and 2 and the stock of article 3 in CAO; "
-          f"sync again: {events} events in {time.monotonic() - t0:.2f} s (the same idle "
-          "waits included)")
-    for name, line in results.items():
-        print(f"   {name}: {line}")
+    _sync_and_say(settings, lambda events, seconds: (
+        f"3. Changed the price of articles 1 and 2 and the stock of article 3 in CAO; "
+        f"sync again: {events} events in {seconds:.2f} s (the same idle waits included)"))
 
     path = names.config_path
     order = _place_order(db_url, shops[0][1])

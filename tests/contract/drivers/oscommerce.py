@@ -98,17 +98,13 @@ class OscommerceDriver:
                        categories=categories, manufacturer=manufacturer)
 
     def category(self, key: str) -> Category | _Hidden | None:
-        category_id = self._target("category", key)
-        if category_id is None:
-            return None
-        row = self.db.rows(
+        row = self._described("category", key,
             "SELECT c.parent_id, cd.categories_name FROM categories c "
             "LEFT JOIN categories_description cd ON cd.categories_id = c.categories_id "
-            "AND cd.language_id = %s WHERE c.categories_id = %s",
-            (self.language_id, category_id))
-        if not row:
+            "AND cd.language_id = %s WHERE c.categories_id = %s")
+        if row is None:
             return None
-        parent_id, name = row[0]
+        parent_id, name = row
         if name is None:
             return HIDDEN
         parent = None if not parent_id else self.db.scalar(
@@ -117,15 +113,20 @@ class OscommerceDriver:
         return Category(name=name, parent=parent)
 
     def manufacturer(self, key: str) -> Manufacturer | None:
-        manufacturer_id = self._target("manufacturer", key)
-        if manufacturer_id is None:
-            return None
-        row = self.db.rows(
+        row = self._described("manufacturer", key,
             "SELECT m.manufacturers_name, mi.manufacturers_url FROM manufacturers m "
             "LEFT JOIN manufacturers_info mi ON mi.manufacturers_id = m.manufacturers_id "
-            "AND mi.languages_id = %s WHERE m.manufacturers_id = %s",
-            (self.language_id, manufacturer_id))
-        return Manufacturer(name=row[0][0], url=row[0][1] or "") if row else None
+            "AND mi.languages_id = %s WHERE m.manufacturers_id = %s")
+        return Manufacturer(name=row[0], url=row[1] or "") if row else None
+
+    def _described(self, entity: str, key: str, sql: str) -> tuple[Any, ...] | None:
+        """The row ``sql`` reads for the shop id linked to ``key``, in the first language
+        (``sql`` takes the language id, then the shop id); None: not in the shop."""
+        target_id = self._target(entity, key)
+        if target_id is None:
+            return None
+        rows = self.db.rows(sql, (self.language_id, target_id))
+        return tuple(rows[0]) if rows else None
 
     def customer(self, email: str) -> Customer | None:
         rows = self.db.rows(
