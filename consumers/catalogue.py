@@ -1,9 +1,10 @@
-"""Catalogue rules every shop kind shares: the ERP's product selection, stock and categories.
+"""Catalogue rules every shop kind shares: the ERP's product selection, stock, categories, images.
 
 What an ERP article means for a shop, independent of how the shop stores it: whether it is
 in the shop's selection (C11), the stock a shop shows, which categories of the ERP's two
-trees a shop uses, and the category keys the selection filter admits. A shop kind maps the
-results onto its own tables (consumers/oscommerce/ for CE Phoenix).
+trees a shop uses, the category keys the selection filter admits, and which image file names
+a shop may take (C9). A shop kind maps the results onto its own tables (consumers/oscommerce/
+for CE Phoenix).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig, ShopFilter
+from shopbridge.errors import MappingError
 from shopbridge.keys import category_key, category_prefix
 
 from .binder import LINK_TABLE
@@ -111,3 +113,41 @@ def keys_below(roots: Sequence[str], *, linked: Mapping[int, str],
             found.add(linked[node])
         todo += children.get(node, [])
     return found
+
+
+def image_names(payload: Mapping[str, Any], what: str, *, max_length: int,
+                column: str) -> tuple[str, ...]:
+    """The product's image file names in ERP order, duplicates collapsed (C9).
+
+    Names become paths below the shop's images folder, so '..', absolute paths and
+    backslashes are refused before anything is written.
+
+    Args:
+        max_length, column: the longest name the shop's ``column`` holds.
+    Raises:
+        MappingError: naming ``payload.images[i]`` when a name is not a safe relative path.
+    """
+    names: list[str] = []
+    for index, name in enumerate(payload.get("images") or []):
+        problem = image_name_problem(name, max_length=max_length, column=column)
+        if problem:
+            shown = name if len(name) <= 80 else name[:77] + "..."
+            raise MappingError(f"{what}: field payload.images[{index}]: {shown!r} {problem}")
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def image_name_problem(name: str, *, max_length: int, column: str) -> str | None:
+    """Why ``name`` cannot be an image file name in the shop, or None."""
+    if len(name) > max_length:
+        return f"is {len(name)} characters long; {column} holds {max_length}"
+    if "\\" in name:
+        return "contains a backslash: write folders with '/'"
+    if name.startswith("/"):
+        return "is an absolute path: names are relative to the shop's images folder"
+    if any(ord(c) < 32 or c == "\x7f" for c in name):
+        return "contains a control character"
+    if any(part in ("", ".", "..") for part in name.split("/")):
+        return "has an empty, '.' or '..' path part (it must stay inside the images folder)"
+    return None

@@ -1,11 +1,11 @@
 """The customer's status e-mail, through an outbox in the shop database (O4).
 
 The status and its history row are committed with an outbox row in one transaction; the mail
-is sent after the commit. Only when the SMTP server accepted it does the history row get
-``customer_notified = 1``. A mail that could not be sent stays in the outbox and is tried
-again after every batch and while the consumer is idle, up to MAX_ATTEMPTS, then marked
-'failed' and reported in the log. Rows are claimed with SKIP LOCKED, so two consumers of one
-shop never send the same mail twice.
+is sent after the commit. Only when the SMTP server accepted it is the history row marked as
+notified, by the shop kind (``mark_notified``: Phoenix sets ``customer_notified = 1``). A
+mail that could not be sent stays in the outbox and is tried again after every batch and while
+the consumer is idle, up to MAX_ATTEMPTS, then marked 'failed' and reported in the log. Rows
+are claimed with SKIP LOCKED, so two consumers of one shop never send the same mail twice.
 """
 
 from __future__ import annotations
@@ -57,13 +57,23 @@ def enqueue(conn: Connection, *, history_id: int, orders_id: int, recipient: str
         (history_id, orders_id, recipient, subject[:255], body, utc_now()))
 
 
-class Mailer:
-    """Sends what the outbox holds. ``send`` is injectable for tests of the bookkeeping."""
+# Marks the shop's status history row (by its id) as notified, in the caller's transaction.
+MarkNotified = Callable[[Connection, int], None]
 
-    def __init__(self, *, config: MailConfig, engine: sa.Engine,
+
+class Mailer:
+    """Sends what the outbox holds.
+
+    Args:
+        mark_notified: the shop kind's update of its status history row once a mail is sent.
+        send: injectable for tests of the bookkeeping.
+    """
+
+    def __init__(self, *, config: MailConfig, engine: sa.Engine, mark_notified: MarkNotified,
                  send: Callable[[EmailMessage], None] | None = None) -> None:
         self.config = config
         self.engine = engine
+        self.mark_notified = mark_notified
         self._send = send or self._smtp_send
 
     def ensure_table(self, conn: Connection) -> None:
@@ -102,9 +112,7 @@ class Mailer:
                 conn.exec_driver_sql(
                     f"UPDATE {OUTBOX_TABLE} SET state = 'sent', sent_at = %s, attempts = %s "
                     f"WHERE id = %s", (utc_now(), attempts + 1, mail_id))
-                conn.exec_driver_sql(
-                    "UPDATE orders_status_history SET customer_notified = 1 "
-                    "WHERE orders_status_history_id = %s", (history_id,))
+                self.mark_notified(conn, history_id)
                 sent += 1
         return sent, failed
 

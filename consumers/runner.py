@@ -21,10 +21,10 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from kombu import Connection, Consumer, Queue
 from kombu.message import Message
@@ -50,17 +50,13 @@ from shopbridge.outage import DATABASE, Outages, ride_out
 from shopbridge.publisher import Publisher
 from shopbridge.settle import Settler
 
+from .applying import Applier
+
 log = logging.getLogger(__name__)
 
 IN_PROCESS_ATTEMPTS = 3          # deadlocks and lock timeouts, before the retry tiers
 QUIET_GAP_S = 0.02               # no new message for this long: the batch is complete
 IDLE_HOOK_S = 10.0               # how often the applier's time-driven work runs
-
-
-class Applier(Protocol):
-    def prepare(self) -> None: ...
-    def apply(self, events: Sequence[ev.Event]) -> Any: ...
-    def close(self) -> None: ...
 
 
 @dataclass
@@ -89,8 +85,8 @@ class ShopConsumer:
         broker: broker settings (URL, namespace, tiers, batch size).
         shop: the shop, or
         target: any target (the ERP side: ``Target.for_erp(tenant)``).
-        applier: applies events to the target's database; its ``what`` names that
-            database in log lines.
+        applier: applies events to the target's database (consumers/applying.py); its
+            ``what`` names that database in log lines.
     """
 
     def __init__(self, *, broker: BrokerConfig, applier: Applier,
@@ -103,8 +99,7 @@ class ShopConsumer:
         self.applier = applier
         self.stats = ConsumerStats()
         self.stop_event = threading.Event()
-        self.outages = Outages(broker=broker.safe, database=getattr(
-            applier, "what", f"database of {target.tenant}/{target.name}"), logger=log)
+        self.outages = Outages(broker=broker.safe, database=applier.what, logger=log)
         self._buffer: list[Message] = []
         self._buffered_events = 0
         self._connected_once = False
@@ -208,11 +203,8 @@ class ShopConsumer:
             return False
 
     def _idle_hook(self) -> None:
-        hook = getattr(self.applier, "idle", None)
-        if hook is None:
-            return
         try:
-            hook()
+            self.applier.idle()
         except TargetUnavailable as err:
             self.outages.begin(err)         # said once; the next batch waits for it
         except ShopbridgeError as err:
@@ -310,10 +302,10 @@ class ShopConsumer:
         """
         result = self._ride_out(lambda: self._retrying(self.applier.apply, events),
                                 TargetUnavailable)
-        self.stats.applied += getattr(result, "applied", len(events))
-        self.stats.skipped += getattr(result, "skipped", 0)
-        self.stats.unsupported.update(getattr(result, "unsupported", None) or {})
-        for note in getattr(result, "notes", [])[:20]:
+        self.stats.applied += result.applied
+        self.stats.skipped += result.skipped
+        self.stats.unsupported.update(result.unsupported)
+        for note in result.notes[:20]:
             log.debug("%s", note)
 
     def _settle(self, settler: Settler, err: BaseException, headers: dict[str, Any], *,

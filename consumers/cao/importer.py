@@ -20,7 +20,7 @@ import hashlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -42,6 +42,7 @@ from shopbridge.events import Event
 from shopbridge.owntables import OwnTable, ensure
 from systems.cao import NumberRanges, number_range, resolve, vat_rates
 
+from ..applying import ApplyResult
 from .customers import Customers
 from .documents import Article, Document, build, required_articles
 from .registrations import register_customer
@@ -106,14 +107,6 @@ def read_import_notes(conn: Connection, shop: str, *, newest: int = 3) -> Import
     return ImportNotes(int(count or 0), [(int(o), v, n) for o, v, n in rows])
 
 
-@dataclass
-class ApplyResult:
-    applied: int = 0
-    skipped: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-
 class CaoOrderApplier:
     """Applies order.placed events of one tenant to its CAO database."""
 
@@ -160,15 +153,12 @@ class CaoOrderApplier:
                 with translated(self.what), self.engine.connect() as conn:
                     note = register_customer(self, conn, event)
             else:
-                result.skipped += 1
-                result.notes.append(f"{event}: not for the ERP (ignored)")
-                continue
-            if note is None:
-                result.applied += 1
-            else:
-                result.skipped += 1
-                result.notes.append(f"{event}: {note}")
+                note = "not for the ERP (ignored)"
+            result.count(event, note)
         return result
+
+    def idle(self) -> None:
+        """No time-driven work on the ERP side (the ``Applier`` protocol's hook)."""
 
     # -- what registering a customer uses too (registrations.CustomerTarget) --------------
 

@@ -1,5 +1,8 @@
 """The Phoenix SQL: the only code that writes products and products_description.
 
+``PhoenixAdapter`` is Phoenix's ``shop_applier.ProductStore``: it carries out the product plan
+the catalogue core makes.
+
 Bulk statements throughout (DESIGN 6): multi-row INSERT for new products, executemany with
 INSERT ... ON DUPLICATE KEY UPDATE (which PyMySQL sends as multi-row statements) for the rest.
 Every NOT NULL column without a default is filled, so the shop's strict sql_mode is no trap.
@@ -7,12 +10,12 @@ Every NOT NULL column without a default is filled, so the shop's strict sql_mode
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
+from ..product_plan import NewProduct
 from .mapper import ProductRow
 
 INSERT_CHUNK = 1000
@@ -23,28 +26,33 @@ _PRODUCT_COLUMNS = ("products_quantity, products_model, products_price, products
 _PRODUCT_PLACEHOLDERS = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
-@dataclass(slots=True)
-class NewProduct:
-    row: ProductRow
-    quantity: int
-    products_id: int | None = None
-
-
 class PhoenixAdapter:
     def __init__(self, *, consecutive_ids: bool) -> None:
         # With innodb_autoinc_lock_mode 0 or 1 a multi-row INSERT gets consecutive ids,
         # starting at LAST_INSERT_ID(); with 2 (interleaved) only per-row inserts are safe.
         self.consecutive_ids = consecutive_ids
 
-    def insert_products(self, conn: Connection, new: Sequence[NewProduct],
+    def insert(self, conn: Connection, new: Sequence[NewProduct[ProductRow]],
+               now: datetime) -> None:
+        """Insert products with their descriptions; sets each NewProduct.target_id."""
+        self.insert_products(conn, new, now)
+        self.upsert_descriptions(conn, [(item.target, item.row) for item in new])
+
+    def update(self, conn: Connection, rows: Sequence[tuple[int, ProductRow, int]],
+               now: datetime) -> None:
+        """Rewrite products and their descriptions (see ``update_products``)."""
+        self.update_products(conn, rows, now)
+        self.upsert_descriptions(conn, [(pid, row) for pid, row, _ in rows])
+
+    def insert_products(self, conn: Connection, new: Sequence[NewProduct[ProductRow]],
                         now: datetime) -> None:
-        """Insert products and set each NewProduct.products_id."""
+        """Insert products and set each NewProduct.target_id."""
         if not self.consecutive_ids:
             for item in new:
                 result = conn.exec_driver_sql(
                     f"INSERT INTO products ({_PRODUCT_COLUMNS}) VALUES {_PRODUCT_PLACEHOLDERS}",
                     self._values(item, now))
-                item.products_id = result.lastrowid
+                item.target_id = result.lastrowid
             return
         for start in range(0, len(new), INSERT_CHUNK):
             chunk = new[start:start + INSERT_CHUNK]
@@ -56,10 +64,10 @@ class PhoenixAdapter:
                 + ", ".join([_PRODUCT_PLACEHOLDERS] * len(chunk)), tuple(params))
             first = result.lastrowid
             for offset, item in enumerate(chunk):
-                item.products_id = first + offset
+                item.target_id = first + offset
 
     @staticmethod
-    def _values(item: NewProduct, now: datetime) -> tuple[object, ...]:
+    def _values(item: NewProduct[ProductRow], now: datetime) -> tuple[object, ...]:
         row = item.row
         return (item.quantity, row.model, row.price, now, row.weight, row.status,
                 row.tax_class_id, row.gtin, row.manufacturers_id, row.date_available)
@@ -107,7 +115,7 @@ class PhoenixAdapter:
             "products_seo_description = VALUES(products_seo_description), "
             "products_seo_keywords = VALUES(products_seo_keywords)", params)
 
-    def set_categories(self, conn: Connection, links: dict[int, list[int]]) -> None:
+    def set_categories(self, conn: Connection, links: Mapping[int, list[int]]) -> None:
         """Make each product's category links exactly these (the ERP owns them)."""
         if not links:
             return
@@ -150,6 +158,12 @@ class PhoenixAdapter:
             conn.exec_driver_sql(
                 f"UPDATE products SET {column} = CASE products_id {cases} END "
                 f"WHERE products_id IN ({', '.join(['%s'] * len(chunk))})", tuple(params))
+
+    @staticmethod
+    def category_tree(conn: Connection) -> Iterable[tuple[int, int]]:
+        """(categories_id, parent_id) of every category (0: the top level)."""
+        return ((int(c), int(p)) for c, p in conn.exec_driver_sql(
+            "SELECT categories_id, parent_id FROM categories"))
 
     @staticmethod
     def language_ids(conn: Connection) -> dict[str, int]:

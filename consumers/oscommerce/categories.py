@@ -45,7 +45,7 @@ from shopbridge.events import Event, coalesce
 from shopbridge.keys import SHOP_CATEGORIES, category_key
 
 from ..binder import LINK_TABLE, Binder, Link
-from ..catalogue import CATEGORY, keys_below, linked_categories, parent_key
+from ..catalogue import CATEGORY, parent_key
 from ..plan import newer
 from .tables import NAME_MAX, TEXT_MAX_BYTES
 from .text import plain_text
@@ -53,12 +53,6 @@ from .text import plain_text
 ENTITY = CATEGORY
 UPSERTED, DELETED = "category.upserted", "category.deleted"
 MAX_DEPTH = 100         # ancestors walked when checking a move for a loop
-
-
-def filter_keys(conn: Connection, roots: Sequence[str]) -> set[str]:
-    """``roots`` and every category key below them in the shop's ``categories`` tree (C11)."""
-    return keys_below(roots, linked=linked_categories(conn),
-                      tree=conn.exec_driver_sql("SELECT categories_id, parent_id FROM categories"))
 
 
 class CategoryWriter:

@@ -5,96 +5,38 @@ Phoenix keeps the main image in ``products.products_image`` and further ones in
 to the catalog's ``images/`` folder, varchar(255) (NOTES 2). The ERP owns the set: the first
 ERP image is the main one, the others are the gallery in ERP order, duplicates collapsed;
 an image removed in the ERP leaves the gallery. Gallery rows that stay keep their id and
-htmlcontent.
-
-Names are checked before anything is written: they become paths below the shop's images
-folder, so '..', absolute paths and backslashes are refused (MappingError naming the field).
+htmlcontent. Which products' images are written and which files are copied is the image plan
+(consumers/imageplan.py); the names are checked by ``consumers.catalogue.image_names``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from shopbridge.config import ShopConfig
-from shopbridge.errors import MappingError
-
+from .. import catalogue
 from .tables import NAME_MAX
 
-if TYPE_CHECKING:  # the mapper imports this module and stays free of fsspec
-    from ..imagefiles import ImageFiles
-
 CHUNK = 1000
+COLUMN = "products_image"       # the shortest column a name is written to
 
 
 def image_names(payload: Mapping[str, Any], what: str) -> tuple[str, ...]:
-    """The product's image file names in ERP order, duplicates collapsed.
+    """The product's image file names (``consumers.catalogue.image_names``) as Phoenix takes
+    them.
 
     Raises:
         MappingError: naming ``payload.images[i]`` when a name is not a safe relative path.
     """
-    names: list[str] = []
-    for index, name in enumerate(payload.get("images") or []):
-        problem = _problem(name)
-        if problem:
-            shown = name if len(name) <= 80 else name[:77] + "..."
-            raise MappingError(f"{what}: field payload.images[{index}]: {shown!r} {problem}")
-        if name not in names:
-            names.append(name)
-    return tuple(names)
+    return catalogue.image_names(payload, what, max_length=NAME_MAX, column=COLUMN)
 
 
-def _problem(name: str) -> str | None:
-    if len(name) > NAME_MAX:
-        return f"is {len(name)} characters long; products_image holds {NAME_MAX}"
-    if "\\" in name:
-        return "contains a backslash: write folders with '/'"
-    if name.startswith("/"):
-        return "is an absolute path: names are relative to the shop's images folder"
-    if any(ord(c) < 32 or c == "\x7f" for c in name):
-        return "contains a control character"
-    if any(part in ("", ".", "..") for part in name.split("/")):
-        return "has an empty, '.' or '..' path part (it must stay inside the images folder)"
-    return None
+class PhoenixImageColumns:
+    """``products.products_image`` and ``products_images`` (an ``imageplan.ImageColumns``)."""
 
-
-def image_files(shop: ShopConfig, engine: sa.Engine) -> ImageFiles | None:
-    """The shop's file transfer, or None where no image folders are configured."""
-    if shop.images is None:
-        return None
-    from ..folders import Folder
-    from ..imagefiles import ImageFiles
-
-    return ImageFiles(source=Folder(shop.images.source), target=Folder(shop.images.target),
-                      engine=engine, scan_s=shop.images.scan_s)
-
-
-class ProductImages:
-    """Writes the image rows; registers the files with ``files`` where copying is configured.
-
-    Args:
-        files: the file transfer, or None (names only: the shop's files are managed elsewhere).
-    """
-
-    def __init__(self, files: ImageFiles | None = None) -> None:
-        self.files = files
-
-    def ensure_table(self, conn: Connection) -> None:
-        """Create the bookkeeping table; when it is new, register the images of the products
-        shopbridge already wrote (the file transfer may be configured after a names-only run)."""
-        if self.files is None:
-            return
-        from ..imagefiles import TABLE
-
-        existed = conn.exec_driver_sql(
-            "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
-            "AND TABLE_NAME = %s", (TABLE,)).scalar()
-        self.files.ensure_table(conn)
-        if existed:
-            return
+    def linked(self, conn: Connection) -> Iterator[tuple[str, str]]:
         rows = conn.exec_driver_sql(
             "SELECT p.products_image, p.products_model FROM products p JOIN shopbridge_link l "
             "ON l.entity_type = 'product' AND l.target_id = p.products_id "
@@ -103,37 +45,17 @@ class ProductImages:
             "ON p.products_id = i.products_id JOIN shopbridge_link l "
             "ON l.entity_type = 'product' AND l.target_id = p.products_id "
             "WHERE i.image IS NOT NULL")
-        # Checked like an event's names: an admin may have typed anything into these columns.
-        self.files.register(conn, {name: sku for name, sku in rows
-                                   if name and _problem(name) is None})
+        for name, sku in rows:
+            if name and catalogue.image_name_problem(name, max_length=NAME_MAX,
+                                                     column=COLUMN) is None:
+                yield name, sku
 
-    def write(self, conn: Connection, products: Mapping[int, tuple[str, Sequence[str]]]
-              ) -> list[str]:
-        """Make each product's images exactly these: products_id -> (SKU, names).
-
-        Returns:
-            the file names to copy after the commit (none without a file transfer).
-        """
-        if not products:
-            return []
-        ids = sorted(products)
+    def write(self, conn: Connection, images: Mapping[int, Sequence[str]]) -> None:
+        ids = sorted(images)
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
-            self._main(conn, {pid: products[pid][1] for pid in chunk})
-            self._gallery(conn, {pid: products[pid][1][1:] for pid in chunk})
-        if self.files is None:
-            return []
-        return self.files.register(conn, {name: sku for sku, names in products.values()
-                                          for name in names})
-
-    def copy(self, names: Sequence[str]) -> None:
-        """After the commit: copy the files that are not in the shop yet."""
-        if self.files is not None and names:
-            self.files.copy(names)
-
-    def tick(self) -> None:
-        if self.files is not None:
-            self.files.tick()
+            self._main(conn, {pid: images[pid] for pid in chunk})
+            self._gallery(conn, {pid: images[pid][1:] for pid in chunk})
 
     @staticmethod
     def _main(conn: Connection, images: Mapping[int, Sequence[str]]) -> None:

@@ -38,7 +38,8 @@ class Description:
 
 @dataclass(frozen=True, slots=True)
 class ProductRow:
-    """What one product looks like in this shop, quantity aside (stock has its own version)."""
+    """What one product looks like in this shop, quantity aside (stock has its own version);
+    a ``product_plan.MappedProduct``."""
 
     model: str
     price: Decimal
@@ -54,6 +55,14 @@ class ProductRow:
     owns_date: bool = False        # the ERP has a date column: write date_available, even None
     images: tuple[str, ...] = ()        # main image first, then the gallery (C9)
     variants: Variants = NO_VARIANTS
+
+    @property
+    def sku(self) -> str:
+        return self.model
+
+    @property
+    def shown(self) -> bool:
+        return bool(self.status)
 
     def content_hash(self) -> str:
         """Fingerprint of everything written to products/products_description but quantity."""

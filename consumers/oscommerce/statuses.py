@@ -46,6 +46,12 @@ def history_comment(payload: Mapping[str, Any], url: str | None) -> str | None:
     return text or None
 
 
+def mark_notified(conn: Connection, history_id: int) -> None:
+    """The customer got the status e-mail of this history row (``mailer.MarkNotified``)."""
+    conn.exec_driver_sql("UPDATE orders_status_history SET customer_notified = 1 "
+                         "WHERE orders_status_history_id = %s", (history_id,))
+
+
 class StatusWriter:
     def __init__(self, *, shop: ShopConfig, binder: Binder) -> None:
         self.shop = shop

@@ -1,0 +1,163 @@
+"""What a batch of product events changes in a shop, decided per aspect before any write.
+
+Shop-neutral: a shop kind maps a payload to its own row type (anything that is a
+``MappedProduct``); the plan says which products are new, which rows change, which are
+hidden and which quantities change, and records the applied versions in the link rows.
+Versions are judged per aspect (consumers/plan.py): the product state (product.upserted /
+product.deleted) and the stock (stock.changed, and the stock inside a product.upserted), so a
+stock event can never make a newer text change look stale.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Generic, Protocol, TypeVar
+
+from shopbridge.events import Event
+
+from .binder import Link
+from .catalogue import quantity
+from .plan import STOCK, mark_applied, stale_note
+
+
+class MappedProduct(Protocol):
+    """What the core reads of a shop kind's product row (the rest is the kind's own)."""
+
+    @property
+    def sku(self) -> str: ...
+
+    @property
+    def shown(self) -> bool:
+        """In this shop's selection (C11): visible in the shop."""
+        ...
+
+    @property
+    def category_keys(self) -> tuple[str, ...]: ...
+
+    @property
+    def images(self) -> tuple[str, ...]:
+        """File names, main image first (C9); empty: the ERP names none."""
+        ...
+
+    def content_hash(self) -> str:
+        """Fingerprint of everything written for the product but its quantity."""
+        ...
+
+
+RowT = TypeVar("RowT", bound=MappedProduct)
+
+
+@dataclass(slots=True)
+class NewProduct(Generic[RowT]):
+    row: RowT
+    quantity: int
+    target_id: int | None = None        # set by the shop's insert
+
+    @property
+    def target(self) -> int:
+        """The shop id the insert gave it.
+
+        Raises:
+            LookupError: not inserted yet (a bug in the shop's insert, not a data error).
+        """
+        if self.target_id is None:
+            raise LookupError(f"product {self.row.sku} has no shop id yet")
+        return self.target_id
+
+
+@dataclass
+class ProductPlan(Generic[RowT]):
+    """A batch's product changes by entity key."""
+
+    new: dict[str, NewProduct[RowT]] = field(default_factory=dict)
+    update: dict[str, RowT] = field(default_factory=dict)
+    hide: set[str] = field(default_factory=set)
+    quantities: dict[str, int] = field(default_factory=dict)
+    unsupported: Counter[str] = field(default_factory=Counter)
+
+    def changed(self) -> list[tuple[str, RowT]]:
+        """The rows written in full: new products first, then updated ones."""
+        return [*((k, n.row) for k, n in self.new.items()), *self.update.items()]
+
+
+class ProductPlanner(Generic[RowT]):
+    """Args:
+        map_row: the shop kind's mapping of a product.upserted event to its row.
+        stock_mode: the shop's ``stock_mode`` (see ``catalogue.quantity``).
+        unsupported: payload field -> what this shop cannot express of it (e.g. 'tiers' ->
+            'tier prices'), counted for each shown product whose payload has it.
+    """
+
+    def __init__(self, *, map_row: Callable[[Event], RowT], stock_mode: str,
+                 unsupported: Mapping[str, str]) -> None:
+        self.map_row = map_row
+        self.stock_mode = stock_mode
+        self.unsupported = dict(unsupported)
+
+    def plan(self, event: Event, link: Link, plan: ProductPlan[RowT]) -> str | None:
+        """Decide what ``event`` changes; returns why it changes nothing, or None."""
+        if event.type == "stock.changed":
+            return self.plan_stock(event, link, plan, event.payload["stock"])
+        stale = stale_note(link, event)
+        if stale:
+            # Each aspect is judged by its own version: a product.upserted older than a
+            # delete still carries the newest stock we have heard of.
+            if event.type == "product.upserted":
+                self.plan_stock(event, link, plan, event.payload["stock"])
+            return stale
+        key = event.entity_key
+        mark_applied(link, event)
+        if event.type == "product.deleted":
+            link.content_hash, link.shown = None, False
+            if plan.new.pop(key, None) is not None:
+                return "created and deleted in the same batch: not created"
+            if link.target_id is not None:
+                plan.hide.add(key)
+                return None
+            return "not in the shop; remembered as deleted"
+        row = self.map_row(event)
+        if row.shown:
+            plan.unsupported.update(name for field_name, name in self.unsupported.items()
+                                    if event.payload.get(field_name))
+        link.shown = row.shown
+        self.plan_stock(event, link, plan, event.payload["stock"])
+        if link.target_id is None:
+            if not row.shown:
+                return "not in this shop's selection"
+            qty = quantity(link.stock or event.payload["stock"], self.stock_mode)
+            plan.new[key] = NewProduct(row=row, quantity=qty)
+            plan.quantities.pop(key, None)
+            link.content_hash = row.content_hash()
+            return None
+        new_hash = row.content_hash()
+        if new_hash == link.content_hash:
+            return None if key in plan.quantities else "unchanged in this shop"
+        plan.update[key] = row
+        link.content_hash = new_hash
+        return None
+
+    def plan_stock(self, event: Event, link: Link, plan: ProductPlan[RowT],
+                   stock: str) -> str | None:
+        """Plan the stock ``event`` carries; returns why it changes nothing, or None."""
+        stale = stale_note(link, event, STOCK)
+        if stale:
+            return stale
+        changed = link.stock is None or Decimal(link.stock) != Decimal(stock)
+        link.stock_version, link.stock, link.dirty = event.version, stock, True
+        if event.type == "stock.changed":
+            link.event_id = event.event_id
+        qty = quantity(stock, self.stock_mode)
+        if event.entity_key in plan.new:
+            plan.new[event.entity_key].quantity = qty
+        elif link.target_id is not None and changed:
+            plan.quantities[event.entity_key] = qty
+        elif not changed:
+            return "stock unchanged"
+        return None
+
+    def quantity(self, link: Link) -> int:
+        """The quantity a product's row gets from the stock its link records."""
+        return quantity(link.stock or "0", self.stock_mode)

@@ -1,0 +1,301 @@
+"""The catalogue core every shop kind applies events with.
+
+What is the same in every shop: the order in which entity types are applied, one transaction
+per writer with its tally, and the product batch: lock the link rows, plan per aspect
+(consumers/product_plan.py), check that the products' categories are there, write the rows,
+their categories, their images (consumers/imageplan.py) and the kind's own aspects, save the
+links, then copy image files after the commit. A batch that fails as a whole is applied one
+event at a time by the consumer (consumers/runner.py).
+
+A shop kind subclasses ``ShopApplier``: it reads what its mapping needs in ``read_shop`` and
+supplies ``ShopWriters``, its writers and table facts (consumers/oscommerce/applier.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Generic, Protocol, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from shopbridge.config import ShopConfig
+from shopbridge.db import create_engine, translated
+from shopbridge.errors import DependencyMissing
+from shopbridge.events import Event
+
+from .applying import ApplyResult
+from .binder import Binder, Link
+from .catalogue import CATEGORY, keys_below, linked_categories
+from .imageplan import ImageColumns, ProductImages, image_files
+from .plan import EntityWriter
+from .product_plan import MappedProduct, NewProduct, ProductPlan, ProductPlanner
+
+PRODUCT, MANUFACTURER = "product", "manufacturer"     # the link table's entity types
+
+# Which writer takes which event types; ``ShopApplier.apply`` runs them in this order.
+MANUFACTURER_EVENTS = frozenset({"manufacturer.upserted", "manufacturer.deleted"})
+CATEGORY_EVENTS = frozenset({"category.upserted", "category.deleted"})
+PRODUCT_EVENTS = frozenset({"product.upserted", "product.deleted", "stock.changed"})
+CUSTOMER_EVENTS = frozenset({"customer.upserted"})
+ORDER_STATUS_EVENTS = frozenset({"order.status_changed"})
+
+RowT = TypeVar("RowT", bound=MappedProduct)
+
+
+@dataclass(frozen=True)
+class BatchFacts:
+    """What mapping a product batch needs from the shop, read once per batch."""
+
+    manufacturer_ids: Mapping[str, int]          # ERP manufacturer id -> shop id
+    # The category keys the selection filter admits (``catalogue.in_selection``); None:
+    # the filter names none, or the batch maps no product.
+    filter_categories: AbstractSet[str] | None
+
+
+class ProductStore(Protocol[RowT]):
+    """A shop kind's product rows: the SQL that carries out a ``ProductPlan``."""
+
+    def insert(self, conn: Connection, new: Sequence[NewProduct[RowT]], now: datetime) -> None:
+        """Insert new products with their texts; sets each ``NewProduct.target_id``."""
+        ...
+
+    def update(self, conn: Connection, rows: Sequence[tuple[int, RowT, int]],
+               now: datetime) -> None:
+        """Rewrite existing products: (shop id, row, quantity). The quantity is for a row the
+        shop lost (an admin deleted it) and that is written again."""
+        ...
+
+    def hide(self, conn: Connection, target_ids: Sequence[int], now: datetime) -> None: ...
+
+    def set_quantities(self, conn: Connection, quantities: Sequence[tuple[int, int]]
+                       ) -> None: ...
+
+    def show_if_hidden(self, conn: Connection, target_ids: Sequence[int]) -> None:
+        """Show these products again where the shop hid them itself (sold out)."""
+        ...
+
+    def set_categories(self, conn: Connection, links: Mapping[int, list[int]]) -> None:
+        """Make each product's categories exactly these shop category ids."""
+        ...
+
+    def category_tree(self, conn: Connection) -> Iterable[tuple[int, int]]:
+        """(category id, parent id) of every category in the shop."""
+        ...
+
+
+# What only one shop kind writes of a product (Phoenix: specials, variants): called with the
+# batch's changed products, shop id -> row, inside the batch's transaction.
+ProductAspect = Callable[[Connection, Mapping[int, RowT]], None]
+
+
+@dataclass
+class ShopWriters(Generic[RowT]):
+    """What a shop kind supplies to the core."""
+
+    manufacturers: EntityWriter
+    categories: EntityWriter
+    customers: EntityWriter
+    order_statuses: EntityWriter
+    products: ProductStore[RowT]
+    # product.upserted -> the kind's row; raises MappingError naming the field.
+    map_product: Callable[[Event, BatchFacts], RowT]
+    image_columns: ImageColumns
+    product_aspects: Sequence[ProductAspect[RowT]] = ()
+    # Payload field -> what this shop cannot express of it (see ``ProductPlanner``).
+    unsupported: Mapping[str, str] = field(default_factory=dict)
+    # The kind's own tables (created by ``ensure_tables``) and time-driven work (``idle``).
+    own_tables: Sequence[Callable[[Connection], None]] = ()
+    idle_work: Sequence[Callable[[], object]] = ()
+
+
+class ShopApplier(Generic[RowT]):
+    """Applies catalogue, customer and order-status events to one shop (an ``Applier``).
+
+    A subclass calls ``__init__`` and then sets ``writers``.
+
+    Args:
+        shop: the shop's configuration.
+        engine: optional, for tests that bring their own.
+    """
+
+    writers: ShopWriters[RowT]
+
+    def __init__(self, *, shop: ShopConfig, engine: sa.Engine | None = None) -> None:
+        self.shop = shop
+        # READ COMMITTED: the link rows are read after they are locked (see Binder.lock), and
+        # fewer gap locks mean fewer deadlocks between consumers of one shop.
+        self.engine = (engine or create_engine(shop.db)).execution_options(
+            isolation_level="READ COMMITTED")
+        self.what = f"database of shop {shop.name!r} ({shop.db.safe})"
+        self.binder = Binder()
+        self.files = image_files(shop, self.engine)
+        self._prepared = False
+
+    @cached_property
+    def images(self) -> ProductImages:
+        """The image plan over the kind's image columns and the shop's file transfer."""
+        return ProductImages(self.writers.image_columns, self.files)
+
+    def read_shop(self, conn: Connection) -> None:
+        """Read what the mapping needs from the shop (a kind overrides it).
+
+        Raises:
+            ConfigError: the shop lacks what the configuration names.
+        """
+
+    # -- the Applier protocol ------------------------------------------------------------
+
+    def ensure_tables(self, conn: Connection) -> None:
+        """Make sure of the consumer's own tables (``shopbridge setup`` calls this too).
+
+        Raises:
+            SetupRequired: one is missing and the database user may not create it.
+        """
+        self.binder.ensure_table(conn)
+        for ensure in self.writers.own_tables:
+            ensure(conn)
+        self.images.ensure_table(conn)
+
+    def prepare(self) -> None:
+        """Make sure of the own tables and read what the mapping needs from the shop."""
+        with translated(self.what), self.engine.begin() as conn:
+            self.ensure_tables(conn)
+            self.read_shop(conn)
+        self._prepared = True
+
+    def apply(self, events: Sequence[Event]) -> ApplyResult:
+        """Apply coalesced events, each entity type in a transaction of its own.
+
+        Raises:
+            DependencyMissing: a product's category or a category's parent is not there yet.
+            MappingError: an event cannot be expressed in this shop (the caller isolates it).
+            TransientDatabaseError, TargetUnavailable, TargetRejected: from the database.
+        """
+        if not self._prepared:
+            self.prepare()
+        result = ApplyResult()
+        now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        w = self.writers
+
+        def of(types: frozenset[str]) -> list[Event]:
+            return [e for e in events if e.type in types]
+
+        # Manufacturers and categories before products: a product of this batch may name
+        # them. Categories in a transaction of their own: DependencyMissing there must not
+        # undo the manufacturers.
+        self._write(w.manufacturers, of(MANUFACTURER_EVENTS), result, now)
+        self._write(w.categories, of(CATEGORY_EVENTS), result, now)
+        products = of(PRODUCT_EVENTS)
+        if products:
+            self._apply_products(products, result, now)
+        self._write(w.customers, of(CUSTOMER_EVENTS), result, now)
+        statuses = of(ORDER_STATUS_EVENTS)
+        self._write(w.order_statuses, statuses, result, now)
+        if statuses:
+            self.idle()         # the status e-mails go out now, not at the next idle hook
+        return result
+
+    def idle(self) -> None:
+        """Time-driven work: the kind's own (specials, status e-mails), then image files
+        changed in the ERP. The consumer calls it every few seconds; batches with order
+        statuses call it too."""
+        with translated(self.what):
+            for work in self.writers.idle_work:
+                work()
+            self.images.tick()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- one batch -----------------------------------------------------------------------
+
+    def _write(self, writer: EntityWriter, events: list[Event], result: ApplyResult,
+               now: datetime) -> None:
+        """Apply one writer's events in a transaction of their own and count the outcome."""
+        if not events:
+            return
+        with translated(self.what), self.engine.begin() as conn:
+            notes = writer.apply(conn, events, now)
+        result.count_batch(events, notes)
+
+    def _apply_products(self, events: list[Event], result: ApplyResult,
+                        now: datetime) -> None:
+        # Product state first, then stock, so a stock event in the same batch lands on a
+        # product created by it; events of one entity in version order.
+        ordered = sorted(events, key=lambda e: (e.aspect != "product", len(e.entity_key),
+                                                e.entity_key, e.version))
+        images = self.images
+        with translated(self.what), self.engine.begin() as conn:
+            links = self.binder.lock(conn, PRODUCT, (e.entity_key for e in ordered))
+            facts = self._batch_facts(conn, ordered)
+            planner = ProductPlanner(map_row=lambda e: self.writers.map_product(e, facts),
+                                     stock_mode=self.shop.stock_mode,
+                                     unsupported=self.writers.unsupported)
+            plan: ProductPlan[RowT] = ProductPlan()
+            for event in ordered:
+                result.count(event, planner.plan(event, links[event.entity_key], plan))
+            result.unsupported.update(plan.unsupported)
+            changed = plan.changed()
+            category_ids = self._category_ids(conn, changed)
+            self._write_rows(conn, plan, links, planner, now)
+            rows = {links[k].target: row for k, row in changed}
+            self.writers.products.set_categories(conn, {
+                pid: [category_ids[c] for c in row.category_keys] for pid, row in rows.items()})
+            for aspect in self.writers.product_aspects:
+                aspect(conn, rows)
+            copies = images.write(conn, {pid: (row.sku, row.images)
+                                         for pid, row in rows.items()})
+            self.binder.save(conn, links.values())
+        images.copy(copies)                                 # files: after the commit
+
+    def _batch_facts(self, conn: Connection, events: Sequence[Event]) -> BatchFacts:
+        upserts = [e for e in events if e.type == "product.upserted"]
+        roots = self.shop.filter.categories
+        return BatchFacts(
+            manufacturer_ids=self.binder.targets(
+                conn, MANUFACTURER, {str(e.payload.get("manufacturer_id")) for e in upserts}),
+            # Only product states are mapped; stock-only batches (every second) skip the tree.
+            filter_categories=keys_below(
+                roots, linked=linked_categories(conn),
+                tree=self.writers.products.category_tree(conn)) if roots and upserts else None)
+
+    def _category_ids(self, conn: Connection, changed: Sequence[tuple[str, RowT]]
+                      ) -> dict[str, int]:
+        """Shop ids of the changed products' categories.
+
+        Raises:
+            DependencyMissing: a category is not in the shop yet (it may arrive later).
+        """
+        ids = self.binder.targets(conn, CATEGORY,
+                                  {c for _, row in changed for c in row.category_keys})
+        for key, row in changed:
+            missing = [c for c in row.category_keys if c not in ids]
+            if missing:
+                raise DependencyMissing(f"product {key} (SKU {row.sku}): category "
+                                        f"{', '.join(missing)} is not in the shop yet")
+        return ids
+
+    def _write_rows(self, conn: Connection, plan: ProductPlan[RowT], links: Mapping[str, Link],
+                    planner: ProductPlanner[RowT], now: datetime) -> None:
+        store = self.writers.products
+        if plan.new:
+            store.insert(conn, list(plan.new.values()), now)
+            for key, item in plan.new.items():
+                links[key].target_id = item.target_id
+        if plan.update:
+            store.update(conn, [(links[k].target, row, planner.quantity(links[k]))
+                                for k, row in plan.update.items()], now)
+        store.hide(conn, [links[k].target for k in sorted(plan.hide)], now)
+        store.set_quantities(
+            conn, [(links[k].target, q) for k, q in sorted(plan.quantities.items())])
+        # A shop may hide a product itself when it sells out (Phoenix with
+        # STOCK_ALLOW_CHECKOUT 'false', NOTES 2); the ERP owns visibility, so a restocked
+        # product it shows comes back.
+        store.show_if_hidden(conn, [
+            links[k].target for k, q in sorted(plan.quantities.items())
+            if q >= 1 and links[k].shown and k not in plan.update and k not in plan.hide])
