@@ -1,7 +1,9 @@
-"""What every applier is to the consume loop: the ``Applier`` protocol and its ``ApplyResult``.
+"""What every applier returns to the consume loop: ``ApplyResult``.
 
 A shop kind's applier (consumers/shop_applier.py and its kinds) and the ERP's order applier
 (consumers/cao/) both satisfy ``Applier``; ``consumers/runner.py`` knows nothing else of them.
+The protocol lives in the core (``shopbridge.kinds``), which hands a kind's applier to its
+consumer; it is re-exported here for the consumers' own use.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from shopbridge.events import Event
+from shopbridge.kinds import Applied, Applier
+
+__all__ = ["Applied", "Applier", "ApplyResult"]
 
 
 @dataclass
@@ -40,38 +44,3 @@ class ApplyResult:
         self.skipped += len(notes)
         self.applied += len(events) - len(notes)
         self.notes += notes
-
-
-class Applier(Protocol):
-    """Applies a target's events to its database (a shop's, or the tenant's ERP)."""
-
-    @property
-    def what(self) -> str:
-        """Names the target database in log lines, e.g. "database of shop 'web' (...)"."""
-        ...
-
-    def prepare(self) -> None:
-        """Make sure of the own tables and read what applying needs from the target.
-
-        Raises:
-            ConfigError: the target lacks what the configuration names.
-            TargetUnavailable: the database is away (the consumer waits for it).
-        """
-        ...
-
-    def apply(self, events: Sequence[Event]) -> ApplyResult:
-        """Apply coalesced events (each newest of its entity and aspect).
-
-        Raises:
-            ShopbridgeError: the batch failed; the consumer applies its events one by one.
-        """
-        ...
-
-    def idle(self) -> None:
-        """Time-driven work (specials due, unsent e-mails, changed image files); the
-        consumer calls it every few seconds, busy or not. May do nothing."""
-        ...
-
-    def close(self) -> None:
-        """Release the database connections."""
-        ...

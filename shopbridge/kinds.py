@@ -53,12 +53,53 @@ ROLES = {
 
 # -- what the core reads back from a kind's objects ------------------------------------------
 
-class Applier(Protocol):
-    """Applies a batch of events to one target database (a shop's, or the ERP's)."""
+class Applied(Protocol):
+    """The tally of one ``Applier.apply`` call (consumers' ``ApplyResult``)."""
 
-    def prepare(self) -> None: ...
-    def apply(self, events: Sequence[Event]) -> Any: ...
-    def close(self) -> None: ...
+    @property
+    def applied(self) -> int: ...
+    @property
+    def skipped(self) -> int: ...
+    @property
+    def notes(self) -> Sequence[str]: ...        # one line per skipped event: why
+    @property
+    def unsupported(self) -> Mapping[str, int]: ...  # what the shop cannot show -> events
+
+
+class Applier(Protocol):
+    """Applies a target's events to its database (a shop's, or the tenant's ERP). A kind's
+    sink makes one; the consume loop (consumers/runner.py) knows nothing else of it."""
+
+    @property
+    def what(self) -> str:
+        """Names the target database in log lines, e.g. "database of shop 'web' (...)"."""
+        ...
+
+    def prepare(self) -> None:
+        """Make sure of the own tables and read what applying needs from the target.
+
+        Raises:
+            ConfigError: the target lacks what the configuration names.
+            TargetUnavailable: the database is away (the consumer waits for it).
+        """
+        ...
+
+    def apply(self, events: Sequence[Event]) -> Applied:
+        """Apply coalesced events (each newest of its entity and aspect).
+
+        Raises:
+            ShopbridgeError: the batch failed; the consumer applies its events one by one.
+        """
+        ...
+
+    def idle(self) -> None:
+        """Time-driven work (specials due, unsent e-mails, changed image files); the
+        consumer calls it every few seconds, busy or not. May do nothing."""
+        ...
+
+    def close(self) -> None:
+        """Release the database connections."""
+        ...
 
 
 class ConsumeStats(Protocol):
