@@ -1,0 +1,1 @@
+"""VirtueMart 4.4 (Joomla 5) shop kind."""
