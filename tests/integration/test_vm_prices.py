@@ -86,8 +86,8 @@ def test_the_aspect_replaces_each_products_rows_as_a_set_and_sets_has_prices(
     """Stale rows go, the computed rows come back unchanged from the decimal and datetime
     columns, has_prices is exactly 1/0, and a product not in the batch is left alone."""
     db, prefix = vm
-    stale = ("INSERT INTO {p}virtuemart_product_prices (virtuemart_product_id, "
-             "virtuemart_shoppergroup_id, product_price) VALUES (%s, %s, %s)").format(p=prefix)
+    stale = (f"INSERT INTO {prefix}virtuemart_product_prices (virtuemart_product_id, "
+             "virtuemart_shoppergroup_id, product_price) VALUES (%s, %s, %s)")
     db.execute(stale, [(101, 9, Decimal("99")), (103, 0, Decimal("5")), (104, 0, Decimal("7"))])
     rows = price_rows(payload(), SETTINGS, what="test")
     fewer = price_rows(payload(specials=[], tiers=[]), SETTINGS, what="test")
