@@ -178,6 +178,10 @@ def _row(settings: PriceSettings, *, group: int, step: _Step, offer: Decimal | N
          window: tuple[datetime | None, datetime | None], what: str) -> PriceRow:
     if settings.shows_gross:
         gross = step.gross if offer is None else _gross(offer, rate)
+        if gross <= 0:
+            # override=1 makes it the final price: 0 would sell the product for nothing.
+            raise MappingError(f"{what}: a gross price of {gross} beside the net {step.net} "
+                               "(the shop shows gross prices)")
         override, override_price = OVERRIDE_FINAL, gross
     elif offer is not None:
         override, override_price = OVERRIDE_BEFORE_TAX, offer

@@ -259,6 +259,13 @@ def test_values_vm_cannot_hold_are_mapping_errors_naming_the_field(
         price_rows(payload(**changes), settings(tax_rules={1: 3}), what=WHAT)
 
 
+def test_a_gross_of_0_beside_a_net_price_is_refused_in_a_gross_shop() -> None:
+    body = payload(prices={"1": {"net": "10.00", "gross": "0"}}, tiers=[], specials=[])
+    with pytest.raises(MappingError, match="gross price of 0"):
+        price_rows(body, settings(shopper_groups={}, shows_gross=True), what=WHAT)
+    assert price_rows(body, settings(shopper_groups={}), what=WHAT)
+
+
 def test_a_level_outside_vk1_to_vk5_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match=re.escape("1..5")):
         settings(shopper_groups={5: 6})
