@@ -7,7 +7,7 @@ Nothing above this module catches PyMySQL or SQLAlchemy exception types.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -213,6 +213,20 @@ def rows_by_name(result: Result[Any]) -> list[Mapping[str, Any]]:
     objects; rows of a textual query are read by name only.
     """
     return cast("list[Mapping[str, Any]]", result.mappings().all())
+
+
+def marks(values: Sized) -> str:
+    """``%s, %s, ...``, one placeholder per value, for ``IN (...)`` and ``VALUES (...)``:
+    the values stay parameters."""
+    return ", ".join(["%s"] * len(values))
+
+
+def delete_in(conn: Connection, table: str, column: str, ids: Sequence[object]) -> None:
+    """Delete the rows of ``table`` whose ``column`` is one of ``ids`` (none: no statement).
+    ``table`` and ``column`` are identifiers the caller owns, never input."""
+    if ids:
+        conn.exec_driver_sql(f"DELETE FROM {table} WHERE {column} IN ({marks(ids)})",
+                             tuple(ids))
 
 
 def quote_ident(name: str) -> str:

@@ -15,6 +15,8 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
+from shopbridge.db import marks
+
 from ..product_plan import NewProduct
 from .mapper import ProductRow
 
@@ -122,7 +124,7 @@ class PhoenixAdapter:
         ids = list(links)
         conn.exec_driver_sql(
             f"DELETE FROM products_to_categories WHERE products_id IN "
-            f"({', '.join(['%s'] * len(ids))})", tuple(ids))
+            f"({marks(ids)})", tuple(ids))
         rows = [(pid, cid) for pid, cids in links.items() for cid in cids]
         if rows:
             conn.exec_driver_sql("INSERT INTO products_to_categories (products_id, categories_id) "
@@ -135,14 +137,14 @@ class PhoenixAdapter:
             chunk = products_ids[start:start + INSERT_CHUNK]
             conn.exec_driver_sql(
                 "UPDATE products SET products_status = 0, products_last_modified = %s "
-                f"WHERE products_id IN ({', '.join(['%s'] * len(chunk))})", (now, *chunk))
+                f"WHERE products_id IN ({marks(chunk)})", (now, *chunk))
 
     def show_if_hidden(self, conn: Connection, products_ids: Sequence[int]) -> None:
         for start in range(0, len(products_ids), INSERT_CHUNK):
             chunk = products_ids[start:start + INSERT_CHUNK]
             conn.exec_driver_sql(
                 "UPDATE products SET products_status = 1 WHERE products_status = 0 AND "
-                f"products_id IN ({', '.join(['%s'] * len(chunk))})", tuple(chunk))
+                f"products_id IN ({marks(chunk)})", tuple(chunk))
 
     def set_quantities(self, conn: Connection, quantities: Sequence[tuple[int, int]]) -> None:
         self._set_column(conn, "products_quantity", quantities)
@@ -157,7 +159,7 @@ class PhoenixAdapter:
             params += [pid for pid, _ in chunk]
             conn.exec_driver_sql(
                 f"UPDATE products SET {column} = CASE products_id {cases} END "
-                f"WHERE products_id IN ({', '.join(['%s'] * len(chunk))})", tuple(params))
+                f"WHERE products_id IN ({marks(chunk)})", tuple(params))
 
     @staticmethod
     def category_tree(conn: Connection) -> Iterable[tuple[int, int]]:

@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from shopbridge.db import delete_in, marks
+
 from .. import catalogue
 from .tables import NAME_MAX
 
@@ -67,7 +69,7 @@ class PhoenixImageColumns:
         conn.exec_driver_sql(
             f"UPDATE products SET products_image = CASE products_id "
             f"{' '.join(['WHEN %s THEN %s'] * len(ids))} END "
-            f"WHERE products_id IN ({', '.join(['%s'] * len(ids))})", (*params, *ids))
+            f"WHERE products_id IN ({marks(ids)})", (*params, *ids))
 
     @staticmethod
     def _gallery(conn: Connection, images: Mapping[int, Sequence[str]]) -> None:
@@ -78,16 +80,14 @@ class PhoenixImageColumns:
         resort: list[tuple[int, int]] = []
         for row_id, pid, image, sort in conn.exec_driver_sql(
                 f"SELECT id, products_id, image, sort_order FROM products_images "
-                f"WHERE products_id IN ({', '.join(['%s'] * len(ids))}) ORDER BY id",
+                f"WHERE products_id IN ({marks(ids)}) ORDER BY id",
                 tuple(ids)):
             want = wanted.pop((pid, image), None)
             if want is None:
                 drop.append(row_id)         # not in the ERP (any more), or a duplicate
             elif want != sort:
                 resort.append((want, row_id))
-        if drop:
-            conn.exec_driver_sql(f"DELETE FROM products_images WHERE id IN "
-                                 f"({', '.join(['%s'] * len(drop))})", tuple(drop))
+        delete_in(conn, "products_images", "id", drop)
         for sort, row_id in resort:
             conn.exec_driver_sql("UPDATE products_images SET sort_order = %s WHERE id = %s",
                                  (sort, row_id))

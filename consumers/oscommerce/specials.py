@@ -23,6 +23,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from shopbridge.db import marks
 from shopbridge.owntables import OwnTable, ensure
 
 SCHEDULE_TABLE = "shopbridge_special"
@@ -74,8 +75,8 @@ class SpecialsScheduler:
         if not windows:
             return
         ids = list(windows)
-        marks = ", ".join(["%s"] * len(ids))
-        conn.exec_driver_sql(f"DELETE FROM {SCHEDULE_TABLE} WHERE products_id IN ({marks})",
+        in_ids = marks(ids)
+        conn.exec_driver_sql(f"DELETE FROM {SCHEDULE_TABLE} WHERE products_id IN ({in_ids})",
                              tuple(ids))
         rows = [(pid, seq, price, *window_bounds(start, until))
                 for pid, items in windows.items()
@@ -92,18 +93,18 @@ class SpecialsScheduler:
         if not ids:
             return
         now = now or self._now(conn)
-        marks = ", ".join(["%s"] * len(ids))
+        in_ids = marks(ids)
         active: dict[int, tuple[Decimal, datetime | None]] = {}
         for pid, price, _start, end in conn.exec_driver_sql(
                 f"SELECT products_id, price, valid_from, valid_until FROM {SCHEDULE_TABLE} "
-                f"WHERE products_id IN ({marks}) AND (valid_from IS NULL OR valid_from <= %s) "
+                f"WHERE products_id IN ({in_ids}) AND (valid_from IS NULL OR valid_from <= %s) "
                 f"AND (valid_until IS NULL OR valid_until > %s) "
                 f"ORDER BY products_id, valid_from", (*ids, now, now)):
             active[pid] = (price, end)          # the latest started window wins
         rows: dict[int, list[tuple[int, int]]] = {}
         for specials_id, pid, status in conn.exec_driver_sql(
                 f"SELECT specials_id, products_id, status FROM specials "
-                f"WHERE products_id IN ({marks}) ORDER BY specials_id FOR UPDATE", tuple(ids)):
+                f"WHERE products_id IN ({in_ids}) ORDER BY specials_id FOR UPDATE", tuple(ids)):
             rows.setdefault(pid, []).append((specials_id, status))
         inserts = []
         for pid in ids:

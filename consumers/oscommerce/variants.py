@@ -52,6 +52,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import VARIANT_DIMENSIONS
+from shopbridge.db import delete_in, marks
 from shopbridge.errors import MappingError
 from shopbridge.events import dims_hash
 
@@ -298,7 +299,7 @@ class VariantWriter:
         have = {(int(o), int(v)) for o, v in conn.exec_driver_sql(
             "SELECT products_options_id, products_options_values_id FROM "
             "products_options_values_to_products_options WHERE products_options_values_id IN "
-            f"({', '.join(['%s'] * len(value_ids))})", tuple(value_ids))}
+            f"({marks(value_ids)})", tuple(value_ids))}
         pairs = [(option_ids[k.split(":", 1)[0]], ids[k]) for k in keys]
         missing = [p for p in dict.fromkeys(pairs) if p not in have]
         if missing:
@@ -320,8 +321,8 @@ class VariantWriter:
         existing = conn.exec_driver_sql(
             f"SELECT products_attributes_id, products_id, options_id, options_values_id, "
             f"options_values_price, price_prefix FROM products_attributes WHERE products_id IN "
-            f"({', '.join(['%s'] * len(pids))}) AND options_id IN "
-            f"({', '.join(['%s'] * len(owned))}) ORDER BY products_attributes_id",
+            f"({marks(pids)}) AND options_id IN "
+            f"({marks(owned)}) ORDER BY products_attributes_id",
             (*pids, *sorted(owned)))
         kept: set[tuple[int, int, int]] = set()
         gone: list[int] = []
@@ -337,10 +338,7 @@ class VariantWriter:
             if (Decimal(price), prefix) != wanted[key]:
                 changed.append((attr_id, *key, *wanted[key]))
         changed += [(None, *key, *value) for key, value in wanted.items() if key not in kept]
-        if gone:
-            conn.exec_driver_sql(
-                f"DELETE FROM products_attributes WHERE products_attributes_id IN "
-                f"({', '.join(['%s'] * len(gone))})", tuple(gone))
+        delete_in(conn, "products_attributes", "products_attributes_id", gone)
         if changed:
             # A NULL id inserts a new row; an existing id is updated in place.
             conn.exec_driver_sql(

@@ -19,6 +19,8 @@ from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
+from shopbridge.db import marks
+
 from .prices import PriceRow
 
 PRICES_TABLE = "virtuemart_product_prices"
@@ -69,7 +71,7 @@ def replace_prices(conn: Connection, prefix: str,
     now = (now_utc or datetime.now(UTC)).replace(tzinfo=None, microsecond=0)
     ids = sorted(prices)
     conn.exec_driver_sql(
-        f"DELETE FROM `{prefix}{PRICES_TABLE}` WHERE virtuemart_product_id IN ({_marks(ids)})",
+        f"DELETE FROM `{prefix}{PRICES_TABLE}` WHERE virtuemart_product_id IN ({marks(ids)})",
         tuple(ids))
     values = [(pid, r.virtuemart_shoppergroup_id, r.product_price, r.override,
                r.product_override_price, r.product_tax_id, r.product_discount_id,
@@ -79,14 +81,10 @@ def replace_prices(conn: Connection, prefix: str,
     if values:
         conn.exec_driver_sql(
             f"INSERT INTO `{prefix}{PRICES_TABLE}` ({', '.join(_COLUMNS)}) "
-            f"VALUES ({_marks(_COLUMNS)})", values)
+            f"VALUES ({marks(_COLUMNS)})", values)
     for flag in (1, 0):
         flagged = [pid for pid in ids if bool(prices[pid]) == bool(flag)]
         if flagged:
             conn.exec_driver_sql(
                 f"UPDATE `{prefix}{PRODUCTS_TABLE}` SET has_prices = %s "
-                f"WHERE virtuemart_product_id IN ({_marks(flagged)})", (flag, *flagged))
-
-
-def _marks(items: Sequence[object]) -> str:
-    return ", ".join(["%s"] * len(items))
+                f"WHERE virtuemart_product_id IN ({marks(flagged)})", (flag, *flagged))

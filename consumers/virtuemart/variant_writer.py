@@ -30,7 +30,7 @@ from typing import Protocol
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.db import utc_now
+from shopbridge.db import delete_in, marks, utc_now
 
 from ..binder import LINK_TABLE, Binder
 from .params import format_params, parse_params
@@ -166,7 +166,7 @@ class VariantWriter:
         for field_id, product_id, params in conn.exec_driver_sql(
                 f"SELECT virtuemart_customfield_id, virtuemart_product_id, customfield_params "
                 f"FROM {self.fields} WHERE virtuemart_custom_id = %s AND virtuemart_product_id "
-                f"IN ({', '.join(['%s'] * len(wanted))}) ORDER BY virtuemart_customfield_id",
+                f"IN ({marks(wanted)}) ORDER BY virtuemart_customfield_id",
                 (custom_id, *wanted)):
             found.setdefault(int(product_id), []).append((int(field_id), params or ""))
         return found
@@ -180,16 +180,13 @@ class VariantWriter:
         return {int(product_id): int(count) for product_id, count in conn.exec_driver_sql(
             f"SELECT virtuemart_product_id, COUNT(*) FROM {self.fields} WHERE "
             f"virtuemart_custom_id <> %s AND virtuemart_product_id IN "
-            f"({', '.join(['%s'] * len(parents))}) GROUP BY virtuemart_product_id",
+            f"({marks(parents)}) GROUP BY virtuemart_product_id",
             (custom_id, *parents))}
 
     def _write_fields(self, conn: Connection, custom_id: int,
                       inserts: Sequence[tuple[int, int, str, int]],
                       updates: Sequence[tuple[str, int]], deletes: Sequence[int]) -> None:
-        if deletes:
-            conn.exec_driver_sql(
-                f"DELETE FROM {self.fields} WHERE virtuemart_customfield_id IN "
-                f"({', '.join(['%s'] * len(deletes))})", tuple(deletes))
+        delete_in(conn, self.fields, "virtuemart_customfield_id", deletes)
         if updates:
             conn.exec_driver_sql(
                 f"UPDATE {self.fields} SET customfield_params = %s "
@@ -212,16 +209,14 @@ class VariantWriter:
             f"published = 1, has_categories = 0 WHERE virtuemart_product_id = %s",
             [(parent, child.pordering, product_id) for parent, child, product_id in children])
         ids = sorted({product_id for _, _, product_id in children})
-        conn.exec_driver_sql(
-            f"DELETE FROM {self.product_categories} WHERE virtuemart_product_id IN "
-            f"({', '.join(['%s'] * len(ids))})", tuple(ids))
+        delete_in(conn, self.product_categories, "virtuemart_product_id", ids)
 
     def _hide(self, conn: Connection, product_ids: Iterable[int]) -> None:
         ids = sorted(product_ids)
         if ids:
             conn.exec_driver_sql(
                 f"UPDATE {self.products} SET published = 0 WHERE virtuemart_product_id IN "
-                f"({', '.join(['%s'] * len(ids))})", tuple(ids))
+                f"({marks(ids)})", tuple(ids))
 
 
 def _option_ids(params: str, parent: int) -> set[int]:
