@@ -49,7 +49,9 @@ class VirtueMartSink:
         prefix = _prefix(shop)
         reads = [t.name for t in tables.metadata(prefix).sorted_tables]
         return Needs(service=f"consume --shop {shop.name}", own=self.own_tables(shop),
-                     reads=reads, writes={prefix + name: grants for name, grants in tables.WRITES.items()})
+                     reads=reads,
+                     writes={prefix + name: grants
+                             for name, grants in tables.WRITES.items()})
 
     def schema(self) -> sa.MetaData:
         return tables.metadata(tables.DEMO_PREFIX, ("de-DE", "en-GB"))
