@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig, ShopFilter
-from shopbridge.errors import MappingError
+from shopbridge.errors import DependencyMissing, MappingError
 from shopbridge.keys import category_key, category_prefix
 
 from .binder import LINK_TABLE
@@ -151,3 +151,26 @@ def image_name_problem(name: str, *, max_length: int, column: str) -> str | None
     if any(part in ("", ".", "..") for part in name.split("/")):
         return "has an empty, '.' or '..' path part (it must stay inside the images folder)"
     return None
+
+
+def batch_depths(parents: Mapping[str, str | None]) -> dict[str, int]:
+    """Depth of each category within a batch (key -> parent key), so that parents are
+    written first whatever the arrival order; 0: its parent is not in the batch.
+
+    Raises:
+        DependencyMissing: the batch's parents form a loop; later versions may undo it.
+    """
+    depth: dict[str, int] = {}
+    for start in parents:
+        path: list[str] = []
+        key: str | None = start
+        while key is not None and key in parents and key not in depth:
+            if key in path:
+                loop = " -> ".join([*path[path.index(key):], key])
+                raise DependencyMissing(f"categories form a loop in this batch: {loop}")
+            path.append(key)
+            key = parents[key]
+        base = depth[key] + 1 if key is not None and key in depth else 0
+        for offset, item in enumerate(reversed(path)):
+            depth[item] = base + offset
+    return depth

@@ -45,7 +45,7 @@ from shopbridge.events import Event, coalesce
 from shopbridge.keys import SHOP_CATEGORIES, category_key
 
 from ..binder import LINK_TABLE, Binder, Link
-from ..catalogue import CATEGORY, parent_key
+from ..catalogue import CATEGORY, batch_depths, parent_key
 from ..plan import newer
 from .tables import NAME_MAX, TEXT_MAX_BYTES
 from .text import plain_text
@@ -100,7 +100,7 @@ class CategoryWriter:
                   for e in mine if e is not newest[e.entity_key]]
         parents = {key: parent_key(e.payload) for key, e in newest.items()
                    if e.type == UPSERTED and self._shown(e)}
-        depth = _depths(parents)
+        depth = batch_depths(parents)
         links = self.binder.lock(conn, ENTITY, set(newest) |
                                  {p for p in parents.values() if p is not None})
         claimed: set[int] = set()
@@ -250,24 +250,3 @@ class CategoryWriter:
                 return
             current = int(row[0])
 
-
-def _depths(parents: Mapping[str, str | None]) -> dict[str, int]:
-    """Depth of each key within the batch (0: its parent is not in the batch).
-
-    Raises:
-        DependencyMissing: the batch's parents form a loop; later versions may undo it.
-    """
-    depth: dict[str, int] = {}
-    for start in parents:
-        path: list[str] = []
-        key: str | None = start
-        while key is not None and key in parents and key not in depth:
-            if key in path:
-                loop = " -> ".join([*path[path.index(key):], key])
-                raise DependencyMissing(f"categories form a loop in this batch: {loop}")
-            path.append(key)
-            key = parents[key]
-        base = depth[key] + 1 if key is not None and key in depth else 0
-        for offset, item in enumerate(reversed(path)):
-            depth[item] = base + offset
-    return depth

@@ -56,8 +56,9 @@ def with_mart(monkeypatch):
 
 
 def test_the_installed_kinds_are_found_by_role():
-    """osCommerce plays both shop roles and CAO both ERP roles, each found by name."""
-    assert kinds.registry.names(kinds.SHOP_SINKS) == ("oscommerce",)
+    """osCommerce plays both shop roles (VirtueMart the consumer's so far) and CAO both ERP
+    roles, each found by name."""
+    assert kinds.registry.names(kinds.SHOP_SINKS) == ("oscommerce", "virtuemart")
     assert kinds.registry.names(kinds.SHOP_SOURCES) == ("oscommerce",)
     assert kinds.registry.names(kinds.ERP_SOURCES) == ("cao",)
     assert kinds.registry.names(kinds.ERP_SINKS) == ("cao",)
@@ -147,5 +148,5 @@ def test_a_kind_section_that_is_not_a_table_is_refused():
 
 
 def test_a_name_that_is_no_kind_stays_an_unknown_key():
-    with pytest.raises(ConfigError, match=r"shops\[0\]\] unknown key\(s\) virtuemart; known:"):
-        cfg.parse(_minimal(virtuemart={}))
+    with pytest.raises(ConfigError, match=r"shops\[0\]\] unknown key\(s\) magento; known:"):
+        cfg.parse(_minimal(magento={}))

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from tests.contract.shop import ShopDriver
 
 from .oscommerce import OscommerceDriver
+from .virtuemart import VirtuemartDriver
 
 DRIVERS: dict[str, Callable[[], ShopDriver]] = {
     "oscommerce": OscommerceDriver,
+    "virtuemart": VirtuemartDriver,
 }

@@ -1,0 +1,104 @@
+"""Applies catalogue events to a VirtueMart 4.4 shop database.
+
+The catalogue core (consumers/shop_applier.py) decides what a batch changes and in which
+order; this module assembles VirtueMart's writers for it and reads, in ``read_shop``, the
+shop's active languages (with their tables' sizes) and the vendor's currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from shopbridge.config import ShopConfig
+from shopbridge.errors import ConfigError
+from shopbridge.events import Event
+
+from ..shop_applier import BatchFacts, ShopApplier, ShopWriters
+from .aspects import ProductAspect, ShopFacts
+from .base_price import BasePrice
+from .categories import CategoryWriter
+from .later import NotYetSupported
+from .manufacturers import ManufacturerWriter
+from .mapper import ProductRow, map_product
+from .options import VirtueMartOptions
+from .shop import Language, Tables, active_languages, language_sizes, vendor_currency_id
+from .store import VmProductStore
+
+UNSUPPORTED = {"images": "product images (C9, not written to VirtueMart yet)"}
+
+
+class NoImageColumns:
+    """C9 is a later step: no image names are written, none are registered."""
+
+    def write(self, conn: Connection, images: Mapping[int, Sequence[str]]) -> None:
+        return None
+
+    def linked(self, conn: Connection) -> list[tuple[str, str]]:
+        return []
+
+
+class VirtueMartApplier(ShopApplier[ProductRow]):
+    """Args:
+        shop: the shop's configuration (``options``: its VirtueMartOptions).
+        engine: optional, for tests that bring their own.
+    """
+
+    def __init__(self, *, shop: ShopConfig, engine: sa.Engine | None = None) -> None:
+        super().__init__(shop=shop, engine=engine)
+        options = shop.options
+        if not isinstance(options, VirtueMartOptions):
+            raise ConfigError(f"shop {shop.name!r}: the [virtuemart] section is missing "
+                              "(prefix is required)")
+        self.facts = ShopFacts(shop=shop, options=options, tables=Tables(options.prefix))
+        self.categories = CategoryWriter(shop=shop, binder=self.binder,
+                                         tables=self.facts.tables, vendor_id=options.vendor_id)
+        self.manufacturers = ManufacturerWriter(shop=shop, binder=self.binder,
+                                                tables=self.facts.tables)
+        # The slot for what only VirtueMart writes of a product: prices.py (C4-C7) replaces
+        # BasePrice here, variants.py (C8) joins it.
+        self.aspects: list[ProductAspect] = [BasePrice(self.facts)]
+        self.writers = ShopWriters(
+            manufacturers=self.manufacturers,
+            categories=self.categories,
+            customers=NotYetSupported("customers"),
+            order_statuses=NotYetSupported("order status changes"),
+            products=VmProductStore(self.facts),
+            map_product=self._map_product,
+            image_columns=NoImageColumns(),
+            product_aspects=[self._aspect_writer(a) for a in self.aspects],
+            unsupported=UNSUPPORTED,
+            own_tables=[self.categories.ensure_table])
+
+    def read_shop(self, conn: Connection) -> None:
+        """The shop's active languages and the vendor's currency.
+
+        Raises:
+            ConfigError: a language table is missing, or the vendor has no currency.
+        """
+        t = self.facts.tables
+        self.facts.languages = [Language(tag, language_sizes(conn, t, tag))
+                                for tag in active_languages(conn, t)]
+        self.facts.currency_id = vendor_currency_id(conn, t, self.facts.options.vendor_id)
+        if self.facts.currency_id is None:
+            raise ConfigError(f"shop {self.shop.name!r}: vendor "
+                              f"{self.facts.options.vendor_id} has no currency in {t.vendors}")
+        self.categories.languages = list(self.facts.languages)
+        self.manufacturers.languages = list(self.facts.languages)
+
+    def _map_product(self, event: Event, facts: BatchFacts) -> ProductRow:
+        return map_product(event.payload, facts=self.facts, what=str(event),
+                           aspects=self.aspects, manufacturer_ids=facts.manufacturer_ids,
+                           filter_categories=facts.filter_categories)
+
+    @staticmethod
+    def _aspect_writer(aspect: ProductAspect
+                       ) -> Callable[[Connection, Mapping[int, ProductRow]], None]:
+        def write(conn: Connection, rows: Mapping[int, ProductRow]) -> None:
+            now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+            aspect.write(conn, {pid: row.aspect(aspect.name) for pid, row in rows.items()},
+                         now)
+        return write

@@ -1,0 +1,229 @@
+"""ERP categories -> ``virtuemart_categories``, ``category_categories`` and one language row
+per active language (C1).
+
+VirtueMart facts (NOTES 4, 10): the tree is ``category_parent_id`` (0 at the top), and VM
+still writes and reads the legacy ``category_categories`` (parent, child, ordering), so both
+are written. A parent's ``has_children`` must be 1 or NULL, never 0, or its children are not
+loaded: a new category gets NULL (VM computes it), a category that gets a child gets 1.
+``ordering`` is a plain int VM shows as it is: siblings are renumbered 1..n, densely, by the
+ERP's sort order (kept in ``shopbridge_vm_category_order``, since ``ordering`` itself is the
+renumbered value), then name order of ids; categories the merchant made keep their place
+by their current ordering.
+
+Hidden (``visible`` false) and deleted categories get ``published = 0`` and keep their rows:
+products and child categories keep their ids. Parents first whatever the arrival order: a
+batch is applied by depth, and a parent that is neither in the shop nor in the batch raises
+``DependencyMissing`` (retried later).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from shopbridge.config import ShopConfig
+from shopbridge.errors import DependencyMissing, MappingError
+from shopbridge.events import Event, coalesce
+from shopbridge.keys import SHOP_CATEGORIES, category_key
+from shopbridge.owntables import OwnTable, ensure
+
+from ..binder import Binder, Link
+from ..catalogue import CATEGORY, batch_depths, parent_key
+from ..plan import newer
+from .langrows import write_language_rows
+from .shop import Language, Tables
+
+UPSERTED, DELETED = "category.upserted", "category.deleted"
+TEXT_MAX_BYTES = 65535
+ORDER_TABLE = "shopbridge_vm_category_order"
+ORDER = OwnTable(ORDER_TABLE, f"""
+CREATE TABLE IF NOT EXISTS {ORDER_TABLE} (
+  category_id INT UNSIGNED NOT NULL,
+  sort_order INT NOT NULL,
+  PRIMARY KEY (category_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+""")
+
+
+class CategoryWriter:
+    """Args:
+        shop: the shop (its CAO shop id selects shop categories; ``categories`` the tree).
+        binder: the link table.
+        tables, languages, vendor_id: the shop's facts (set by the applier's read_shop).
+    """
+
+    def __init__(self, *, shop: ShopConfig, binder: Binder, tables: Tables,
+                 vendor_id: int) -> None:
+        self.shop = shop
+        self.binder = binder
+        self.tables = tables
+        self.vendor_id = vendor_id
+        self.languages: list[Language] = []
+
+    @staticmethod
+    def ensure_table(conn: Connection) -> None:
+        ensure(conn, ORDER)
+
+    def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
+        """Create, update or unpublish the categories; returns notes on what was skipped.
+
+        Raises:
+            DependencyMissing: a parent is neither in the shop nor in ``events``.
+            MappingError: the payload cannot be expressed in this shop.
+        """
+        notes: list[str] = []
+        mine = []
+        for event in events:
+            note = self._foreign(event)
+            if note:
+                notes.append(f"{event}: {note}")
+            else:
+                mine.append(event)
+        latest = {e.entity_key: e for e in coalesce(mine)}
+        newest = {e.entity_key: latest[e.entity_key] for e in mine}
+        notes += [f"{e}: superseded in this batch by v{newest[e.entity_key].version}"
+                  for e in mine if e is not newest[e.entity_key]]
+        parents = {key: parent_key(e.payload) for key, e in newest.items()
+                   if e.type == UPSERTED and self._shown(e)}
+        depth = batch_depths(parents)
+        links = self.binder.lock(conn, CATEGORY, set(newest) |
+                                 {p for p in parents.values() if p is not None})
+        touched: set[int] = set()          # parents whose children are renumbered
+        for event, link in newer(sorted(newest.values(), key=lambda e: (
+                depth.get(e.entity_key, 0), e.entity_key)), links, notes):
+            if not self._shown(event) or event.type == DELETED:
+                note = self._unpublish(conn, link, now)
+                if note and not self._shown(event):
+                    note = f"{event.payload['source']} are not shown in this shop"
+            else:
+                note = self._upsert(conn, event, link, links, touched, now)
+            if note:
+                notes.append(f"{event}: {note}")
+        self._renumber(conn, touched)
+        self.binder.save(conn, links.values())
+        return notes
+
+    def _shown(self, event: Event) -> bool:
+        return event.payload["source"] == self.shop.categories
+
+    def _foreign(self, event: Event) -> str | None:
+        p = event.payload
+        wanted = self.shop.filter.cao_shop_id
+        if p["source"] == SHOP_CATEGORIES and wanted is not None and p["shop_id"] != wanted:
+            return f"a category of CAO shop {p['shop_id']}, not this one"
+        expected = category_key(p["source"], p["shop_id"], p["erp_id"])
+        if event.entity_key != expected:
+            raise MappingError(f"{event}: entity_key must be {expected!r} for this payload")
+        if event.type == UPSERTED and parent_key(p) == expected:
+            raise MappingError(f"{event}: field payload.parent_erp_id: the category "
+                               f"{p['name']!r} is its own parent")
+        return None
+
+    def _parent_id(self, event: Event, links: Mapping[str, Link]) -> int:
+        key = parent_key(event.payload)
+        if key is None:
+            return 0
+        parent = links[key].target_id
+        if parent is None:
+            raise DependencyMissing(
+                f"{event}: the parent category {key} of {event.payload['name']!r} is not in "
+                f"shop {self.shop.name!r} yet")
+        return int(parent)
+
+    def _upsert(self, conn: Connection, event: Event, link: Link, links: Mapping[str, Link],
+                touched: set[int], now: datetime) -> str | None:
+        p: dict[str, Any] = event.payload
+        parent_id = self._parent_id(event, links)
+        name, description = p["name"], p.get("description")
+        for language in self.languages:
+            size = language.size("categories", "category_name", 400)
+            if len(name) > size:
+                raise MappingError(f"{event}: field payload.name: {len(name)} characters; "
+                                   f"{self.tables.lang('categories', language)}.category_name "
+                                   f"holds {size}")
+        if description is not None and len(description.encode()) > TEXT_MAX_BYTES:
+            raise MappingError(f"{event}: field payload.description: more than "
+                               f"{TEXT_MAX_BYTES} bytes (category_description is TEXT)")
+        content = hashlib.md5(orjson.dumps(
+            [parent_id, p["sort_order"], name, description, p["visible"],
+             [lang.tag for lang in self.languages]]), usedforsecurity=False).hexdigest()
+        if content == link.content_hash and link.target_id is not None:
+            return "unchanged"
+        t = self.tables
+        category_id = link.target_id
+        old_parent = None
+        if category_id is not None:
+            old_parent = conn.exec_driver_sql(
+                f"SELECT category_parent_id FROM {t.categories} WHERE virtuemart_category_id "
+                f"= %s FOR UPDATE", (category_id,)).scalar()
+        if category_id is None or (old_parent is None and not self._exists(conn, category_id)):
+            category_id = int(conn.exec_driver_sql(
+                f"INSERT INTO {t.categories} (category_parent_id, virtuemart_vendor_id, "
+                f"ordering, published, created_on, modified_on) VALUES (%s, %s, %s, %s, %s, %s)",
+                (parent_id, self.vendor_id, 0, int(p["visible"]), now, now)).lastrowid)
+        else:
+            conn.exec_driver_sql(
+                f"UPDATE {t.categories} SET category_parent_id = %s, published = %s, "
+                f"modified_on = %s WHERE virtuemart_category_id = %s",
+                (parent_id, int(p["visible"]), now, category_id))
+            if old_parent is not None and int(old_parent) != parent_id:
+                touched.add(int(old_parent))
+        conn.exec_driver_sql(f"DELETE FROM {t.category_categories} WHERE category_child_id = %s",
+                             (category_id,))
+        conn.exec_driver_sql(
+            f"INSERT INTO {t.category_categories} (category_parent_id, category_child_id, "
+            f"ordering) VALUES (%s, %s, %s)", (parent_id, category_id, 0))
+        if parent_id:
+            # 0 would make VM skip loading the children (NOTES 4).
+            conn.exec_driver_sql(f"UPDATE {t.categories} SET has_children = 1 "
+                                 f"WHERE virtuemart_category_id = %s", (parent_id,))
+        conn.exec_driver_sql(
+            f"INSERT INTO {ORDER_TABLE} (category_id, sort_order) VALUES (%s, %s) "
+            f"ON DUPLICATE KEY UPDATE sort_order = VALUES(sort_order)",
+            (category_id, int(p["sort_order"])))
+        touched.add(parent_id)
+        for language in self.languages:
+            write_language_rows(conn, t.lang("categories", language), "virtuemart_category_id",
+                                [(category_id, {"category_name": name,
+                                                "category_description": description}, name)])
+        link.target_id, link.content_hash = category_id, content
+        return None
+
+    def _exists(self, conn: Connection, category_id: int) -> bool:
+        return conn.exec_driver_sql(
+            f"SELECT 1 FROM {self.tables.categories} WHERE virtuemart_category_id = %s",
+            (category_id,)).first() is not None
+
+    def _unpublish(self, conn: Connection, link: Link, now: datetime) -> str | None:
+        link.content_hash = None
+        if link.target_id is None:
+            return "not in the shop; remembered as deleted"
+        conn.exec_driver_sql(
+            f"UPDATE {self.tables.categories} SET published = 0, modified_on = %s "
+            f"WHERE virtuemart_category_id = %s", (now, link.target_id))
+        return None
+
+    def _renumber(self, conn: Connection, parents: set[int]) -> None:
+        """Siblings under each parent get ordering 1..n: ERP sort order, then their current
+        ordering (categories the merchant made), then id; in both tree tables."""
+        t = self.tables
+        for parent in sorted(parents):
+            ids = [int(r[0]) for r in conn.exec_driver_sql(
+                f"SELECT c.virtuemart_category_id FROM {t.categories} c "
+                f"LEFT JOIN {ORDER_TABLE} o ON o.category_id = c.virtuemart_category_id "
+                f"WHERE c.category_parent_id = %s "
+                f"ORDER BY COALESCE(o.sort_order, c.ordering), c.virtuemart_category_id "
+                f"FOR UPDATE", (parent,))]
+            if not ids:
+                continue
+            pairs = [(n, cid) for n, cid in enumerate(ids, start=1)]
+            conn.exec_driver_sql(f"UPDATE {t.categories} SET ordering = %s "
+                                 f"WHERE virtuemart_category_id = %s", pairs)
+            conn.exec_driver_sql(f"UPDATE {t.category_categories} SET ordering = %s "
+                                 f"WHERE category_child_id = %s", pairs)
+

@@ -1,0 +1,65 @@
+"""VirtueMart 4.4 (Joomla 5) as a shop sink: the object registered under
+``shopbridge.shop_sinks`` in pyproject.toml (``shopbridge.kinds.ShopSink``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from shopbridge.config import BrokerConfig, FolderConfig, ShopConfig
+from shopbridge.kinds import Applier, ShopSink
+from shopbridge.needs import Needs
+from shopbridge.owntables import OwnTable
+from shopbridge.topology import Target
+
+from ..binder import TABLE as LINKS
+from ..folders import Folder
+from ..runner import ShopConsumer
+from . import probes, tables
+from .applier import VirtueMartApplier
+from .categories import ORDER as CATEGORY_ORDER
+from .options import VirtueMartOptions, parse_options
+
+
+class VirtueMartSink:
+    check = staticmethod(probes.check)
+
+    def probe_folder(self, folder: FolderConfig) -> object:
+        return Folder(folder).probe()
+
+    def options(self, data: Mapping[str, Any]) -> VirtueMartOptions:
+        return parse_options(data)
+
+    def applier(self, shop: ShopConfig) -> VirtueMartApplier:
+        return VirtueMartApplier(shop=shop)
+
+    def consumer(self, *, broker: BrokerConfig, target: Target,
+                 applier: Applier) -> ShopConsumer:
+        return ShopConsumer(broker=broker, target=target, applier=applier)
+
+    def own_tables(self, shop: ShopConfig) -> list[OwnTable]:
+        return [LINKS, CATEGORY_ORDER]
+
+    def ensure_tables(self, conn: sa.Connection, shop: ShopConfig) -> None:
+        VirtueMartApplier(shop=shop, engine=conn.engine).ensure_tables(conn)
+
+    def needs(self, shop: ShopConfig) -> Needs:
+        prefix = _prefix(shop)
+        reads = [t.name for t in tables.metadata(prefix).sorted_tables]
+        return Needs(service=f"consume --shop {shop.name}", own=self.own_tables(shop),
+                     reads=reads,
+                     writes={prefix + name: grants
+                             for name, grants in tables.WRITES.items()})
+
+    def schema(self) -> sa.MetaData:
+        return tables.metadata(tables.DEMO_PREFIX, ("de-DE", "en-GB"))
+
+
+def _prefix(shop: ShopConfig) -> str:
+    options = shop.options
+    return options.prefix if isinstance(options, VirtueMartOptions) else tables.DEMO_PREFIX
+
+
+SINK: ShopSink = VirtueMartSink()

@@ -1,0 +1,108 @@
+"""ERP manufacturers -> ``virtuemart_manufacturers`` and one language row per active
+language (C2): name, URL and a unique slug (NOTES 4: name, URL and e-mail live in
+``manufacturers_<lang>``).
+
+The URL of a language is the payload's URL of that language, else of the shop's first
+language that has one, else the first the payload names, else ''. ``manufacturer.deleted``
+keeps the manufacturer as it is (products and orders reference it) and records the version,
+so that an older upsert arriving late cannot bring back a stale state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.engine import Connection
+
+from shopbridge.config import ShopConfig
+from shopbridge.errors import MappingError
+from shopbridge.events import Event
+
+from ..binder import Binder, Link
+from ..plan import newer
+from .langrows import write_language_rows
+from .shop import Language, Tables
+
+ENTITY = "manufacturer"
+
+
+class ManufacturerWriter:
+    """Args:
+        shop: the shop's configuration (its ``filter.cao_shop_id`` selects manufacturers).
+        binder: the link table.
+        tables, vendor_id: the shop's facts; ``languages`` is set by the applier.
+    """
+
+    def __init__(self, *, shop: ShopConfig, binder: Binder, tables: Tables) -> None:
+        self.shop = shop
+        self.binder = binder
+        self.tables = tables
+        self.languages: list[Language] = []
+
+    def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
+        """Create, update or keep the manufacturers; returns notes on what changed nothing."""
+        notes: list[str] = []
+        links = self.binder.lock(conn, ENTITY, (e.entity_key for e in events))
+        for event, link in newer(sorted(events, key=lambda e: (e.entity_key, e.version)),
+                                 links, notes):
+            if event.type == "manufacturer.deleted":
+                link.content_hash = None
+                notes.append(f"{event}: kept in the shop (products may reference it)")
+                continue
+            payload = event.payload
+            wanted = self.shop.filter.cao_shop_id
+            if wanted is not None and payload["shop_id"] != wanted:
+                notes.append(f"{event}: a manufacturer of CAO shop {payload['shop_id']}, "
+                             "not this one")
+                continue
+            content = hashlib.md5(orjson.dumps(
+                {"payload": payload, "languages": [lang.tag for lang in self.languages]},
+                option=orjson.OPT_SORT_KEYS), usedforsecurity=False).hexdigest()
+            if content == link.content_hash and link.target_id is not None:
+                notes.append(f"{event}: unchanged")
+                continue
+            self._write(conn, event, link, now)
+            link.content_hash = content
+        self.binder.save(conn, links.values())
+        return notes
+
+    def urls(self, urls: Mapping[str, str]) -> dict[str, str]:
+        """Language tag -> mf_url for every active language (fallbacks as above)."""
+        fallback = next((urls[lang.code] for lang in self.languages if urls.get(lang.code)),
+                        None)
+        if fallback is None:
+            fallback = next((urls[c] for c in sorted(urls) if urls[c]), "")
+        return {lang.tag: urls.get(lang.code) or fallback for lang in self.languages}
+
+    def _write(self, conn: Connection, event: Event, link: Link, now: datetime) -> None:
+        p: dict[str, Any] = event.payload
+        t = self.tables
+        name = p["name"]
+        urls = self.urls(p["urls"])
+        for language in self.languages:
+            for column, value, field in (("mf_name", name, "payload.name"),
+                                         ("mf_url", urls[language.tag], "payload.urls")):
+                size = language.size("manufacturers", column)
+                if len(value) > size:
+                    raise MappingError(f"{event}: field {field}: {len(value)} characters; "
+                                       f"{t.lang('manufacturers', language)}.{column} "
+                                       f"holds {size}")
+        manufacturer_id = link.target_id
+        if manufacturer_id is not None and conn.exec_driver_sql(
+                f"UPDATE {t.manufacturers} SET modified_on = %s WHERE "
+                f"virtuemart_manufacturer_id = %s", (now, manufacturer_id)).rowcount == 0:
+            manufacturer_id = None          # deleted in the shop's admin: made again
+        if manufacturer_id is None:
+            manufacturer_id = int(conn.exec_driver_sql(
+                f"INSERT INTO {t.manufacturers} (published, created_on, modified_on) "
+                f"VALUES (1, %s, %s)", (now, now)).lastrowid)
+        for language in self.languages:
+            write_language_rows(conn, t.lang("manufacturers", language),
+                                "virtuemart_manufacturer_id",
+                                [(manufacturer_id, {"mf_name": name,
+                                                    "mf_url": urls[language.tag]}, name)])
+        link.target_id = manufacturer_id

@@ -1,0 +1,83 @@
+"""The shop's ``[tenants.shops.virtuemart]`` section.
+
+```toml
+[tenants.shops.virtuemart]
+prefix = "jos_"                    # Joomla's table prefix (required)
+vendor_id = 1                      # single-vendor shops: 1
+cache_path = "/var/www/shop/cache" # Joomla's cache folder, cleared after catalogue changes
+shopper_groups = { 1 = 1, 2 = 1, 5 = 3 }   # shopper group id -> CAO price level VK1..VK5
+availability = { 1 = "24h.gif", 2 = "3-5d.gif" }  # CAO delivery time id -> product_availability
+```
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shopbridge.config import refuse_unknown
+from shopbridge.errors import ConfigError
+
+KNOWN = ("prefix", "vendor_id", "cache_path", "shopper_groups", "availability")
+AVAILABILITY_MAX = 32          # product_availability varchar(32)
+
+
+@dataclass(frozen=True)
+class VirtueMartOptions:
+    prefix: str
+    vendor_id: int = 1
+    cache_path: str | None = None
+    # Shopper group id -> CAO price level 1..5 (the prices aspect writes a row per group).
+    shopper_groups: Mapping[int, int] = field(default_factory=dict)
+    # CAO delivery time id -> product_availability; empty: the column is the shop's own.
+    availability: Mapping[int, str] = field(default_factory=dict)
+
+
+def parse_options(data: Mapping[str, Any]) -> VirtueMartOptions:
+    """Raises:
+        ConfigError: one problem per line, without the section's name."""
+    refuse_unknown(data, KNOWN)
+    problems: list[str] = []
+    prefix = data.get("prefix")
+    if not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z0-9_]+", prefix):
+        problems.append("prefix: the Joomla table prefix is required, e.g. prefix = \"jos_\" "
+                        "(letters, digits and '_')")
+        prefix = ""
+    vendor_id = data.get("vendor_id", 1)
+    if not isinstance(vendor_id, int) or isinstance(vendor_id, bool) or vendor_id < 1:
+        problems.append(f"vendor_id must be a positive integer, got {vendor_id!r}")
+        vendor_id = 1
+    cache_path = data.get("cache_path")
+    if cache_path is not None and (not isinstance(cache_path, str) or not cache_path):
+        problems.append("cache_path must be the path of Joomla's cache folder")
+        cache_path = None
+    groups: dict[int, int] = {}
+    for key, level in dict(data.get("shopper_groups", {})).items():
+        try:
+            group, level_n = int(key), int(level)
+        except (TypeError, ValueError):
+            problems.append(f"shopper_groups: {key!r} = {level!r} is not group id = level")
+            continue
+        if not 1 <= level_n <= 5:
+            problems.append(f"shopper_groups: group {group} -> level {level_n} must be 1..5 "
+                            "(VK1..VK5)")
+        groups[group] = level_n
+    availability: dict[int, str] = {}
+    for key, text in dict(data.get("availability", {})).items():
+        try:
+            delivery = int(key)
+        except (TypeError, ValueError):
+            problems.append(f"availability: key {key!r} is not a CAO delivery time id")
+            continue
+        if not isinstance(text, str) or len(text) > AVAILABILITY_MAX:
+            problems.append(f"availability: delivery time {delivery} -> {text!r} must be a "
+                            f"text of at most {AVAILABILITY_MAX} characters "
+                            "(product_availability)")
+            continue
+        availability[delivery] = text
+    if problems:
+        raise ConfigError("\n".join(problems), problems=problems)
+    return VirtueMartOptions(prefix=prefix, vendor_id=vendor_id, cache_path=cache_path,
+                             shopper_groups=groups, availability=availability)

@@ -1,0 +1,200 @@
+"""The VirtueMart product SQL: ``VmProductStore`` is this kind's ``shop_applier.ProductStore``.
+
+What it keeps true (NOTES 3, 5, 10):
+- a product row, one language row per active language with a unique slug, its manufacturer
+  in ``product_manufacturers`` and its categories in ``product_categories``;
+- the ``has_*`` flags written exactly where shopbridge writes the xref rows
+  (``has_categories``, ``has_manufacturers``; a new product has no shopper group rows, so
+  ``has_shoppergroups`` 0); ``has_medias`` and ``has_prices`` are NULL (VM looks them up)
+  until the image and price writers set them;
+- stock: VirtueMart counts open orders in ``product_ordered`` and shows in_stock - ordered;
+  the ERP's stock already lacks the orders it imported, so ``product_in_stock`` = ERP stock +
+  ``product_ordered``, computed in the UPDATE itself (no race with a checkout's relative
+  update between a read and a write);
+- hidden, never deleted: ``published = 0``; NULL for empty dates, UTC audit columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy.engine import Connection
+
+from ..product_plan import NewProduct
+from .aspects import ShopFacts
+from .langrows import write_language_rows
+from .mapper import WEIGHT_UOM, ProductRow
+
+CHUNK = 1000
+
+
+class VmProductStore:
+    def __init__(self, facts: ShopFacts) -> None:
+        self.facts = facts
+
+    def insert(self, conn: Connection, new: Sequence[NewProduct[ProductRow]],
+               now: datetime) -> None:
+        """Insert products with their texts and manufacturers; sets each target_id."""
+        t = self.facts.tables
+        vendor = self.facts.options.vendor_id
+        for item in new:
+            r = item.row
+            item.target_id = int(conn.exec_driver_sql(
+                f"INSERT INTO {t.products} (virtuemart_vendor_id, product_parent_id, "
+                f"product_sku, product_gtin, product_weight, product_weight_uom, "
+                f"product_in_stock, product_available_date, product_availability, published, "
+                f"has_categories, has_manufacturers, has_shoppergroups, created_on, "
+                f"modified_on) VALUES (%s, 0, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, 0, %s, %s)",
+                (vendor, r.sku, r.gtin, r.weight, WEIGHT_UOM, item.quantity, r.available_date,
+                 r.availability, r.published, int(r.manufacturer_id is not None), now,
+                 now)).lastrowid)
+        rows = [(item.target, item.row) for item in new]
+        self._texts(conn, rows)
+        self._manufacturers(conn, rows)
+
+    def update(self, conn: Connection, rows: Sequence[tuple[int, ProductRow, int]],
+               now: datetime) -> None:
+        """Rewrite the mapped columns; a row the shop lost is made again with ``quantity``."""
+        if not rows:
+            return
+        t = self.facts.tables
+        vendor = self.facts.options.vendor_id
+        # The shop's own delivery-time texts stay unless a mapping is configured.
+        availability = ("product_availability = VALUES(product_availability), "
+                        if self.facts.options.availability else "")
+        conn.exec_driver_sql(
+            f"INSERT INTO {t.products} (virtuemart_product_id, virtuemart_vendor_id, "
+            f"product_parent_id, product_sku, product_gtin, product_weight, "
+            f"product_weight_uom, product_in_stock, product_available_date, "
+            f"product_availability, published, has_categories, has_manufacturers, "
+            f"has_shoppergroups, created_on, modified_on) "
+            f"VALUES (%s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, 0, %s, %s) "
+            f"ON DUPLICATE KEY UPDATE product_sku = VALUES(product_sku), "
+            f"product_gtin = VALUES(product_gtin), product_weight = VALUES(product_weight), "
+            f"product_weight_uom = VALUES(product_weight_uom), "
+            f"product_available_date = VALUES(product_available_date), {availability}"
+            f"published = VALUES(published), has_manufacturers = VALUES(has_manufacturers), "
+            f"modified_on = VALUES(modified_on)",
+            [(pid, vendor, r.sku, r.gtin, r.weight, WEIGHT_UOM, qty, r.available_date,
+              r.availability, r.published, int(r.manufacturer_id is not None), now, now)
+             for pid, r, qty in rows])
+        pairs = [(pid, r) for pid, r, _ in rows]
+        self._texts(conn, pairs)
+        self._manufacturers(conn, pairs)
+
+    def _texts(self, conn: Connection, rows: Sequence[tuple[int, ProductRow]]) -> None:
+        for language in self.facts.languages:
+            lang_rows = []
+            for pid, r in rows:
+                text = next(x for x in r.texts if x.tag == language.tag)
+                lang_rows.append((pid, {
+                    "product_name": text.name, "product_s_desc": text.short_description,
+                    "product_desc": text.description, "metadesc": text.meta_description,
+                    "metakey": text.meta_keywords, "customtitle": text.custom_title},
+                    text.name))
+            for start in range(0, len(lang_rows), CHUNK):
+                write_language_rows(conn, self.facts.tables.lang("products", language),
+                                    "virtuemart_product_id", lang_rows[start:start + CHUNK])
+
+    def _manufacturers(self, conn: Connection, rows: Sequence[tuple[int, ProductRow]]) -> None:
+        t = self.facts.tables
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start:start + CHUNK]
+            ids = [pid for pid, _ in chunk]
+            conn.exec_driver_sql(
+                f"DELETE FROM {t.product_manufacturers} WHERE virtuemart_product_id IN "
+                f"({', '.join(['%s'] * len(ids))})", tuple(ids))
+            links = [(pid, r.manufacturer_id) for pid, r in chunk
+                     if r.manufacturer_id is not None]
+            if links:
+                conn.exec_driver_sql(
+                    f"INSERT INTO {t.product_manufacturers} (virtuemart_product_id, "
+                    f"virtuemart_manufacturer_id) VALUES (%s, %s)", links)
+
+    def hide(self, conn: Connection, target_ids: Sequence[int], now: datetime) -> None:
+        t = self.facts.tables
+        for start in range(0, len(target_ids), CHUNK):
+            chunk = target_ids[start:start + CHUNK]
+            conn.exec_driver_sql(
+                f"UPDATE {t.products} SET published = 0, modified_on = %s WHERE "
+                f"virtuemart_product_id IN ({', '.join(['%s'] * len(chunk))})", (now, *chunk))
+
+    def show_if_hidden(self, conn: Connection, target_ids: Sequence[int]) -> None:
+        """Nothing to do: VirtueMart never unpublishes a sold-out product itself (its
+        ``stockhandle`` hides it at query time, from the stock shopbridge writes)."""
+
+    def set_quantities(self, conn: Connection, quantities: Sequence[tuple[int, int]]) -> None:
+        """``product_in_stock`` = ERP stock + what VM reserves for open orders (see above)."""
+        t = self.facts.tables
+        for start in range(0, len(quantities), CHUNK):
+            chunk = quantities[start:start + CHUNK]
+            cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
+            params: list[object] = [x for pair in chunk for x in pair]
+            params += [pid for pid, _ in chunk]
+            conn.exec_driver_sql(
+                f"UPDATE {t.products} SET product_in_stock = (CASE virtuemart_product_id "
+                f"{cases} END) + product_ordered WHERE virtuemart_product_id IN "
+                f"({', '.join(['%s'] * len(chunk))})", tuple(params))
+
+    def set_categories(self, conn: Connection, links: Mapping[int, list[int]]) -> None:
+        """Make each product's categories exactly these, ``has_categories`` with them.
+
+        A link that stays keeps its ``ordering`` (the merchant may have arranged the
+        category); a new one goes to the end; a category that lost a product is renumbered
+        1..n, so ordering stays dense and stable.
+        """
+        if not links:
+            return
+        t = self.facts.tables
+        ids = sorted(links)
+        marks = ", ".join(["%s"] * len(ids))
+        have: dict[int, set[int]] = {}
+        for pid, cid in conn.exec_driver_sql(
+                f"SELECT virtuemart_product_id, virtuemart_category_id FROM "
+                f"{t.product_categories} WHERE virtuemart_product_id IN ({marks}) FOR UPDATE",
+                tuple(ids)):
+            have.setdefault(int(pid), set()).add(int(cid))
+        gone = [(pid, cid) for pid in ids for cid in have.get(pid, set()) - set(links[pid])]
+        added = [(pid, cid) for pid in ids for cid in dict.fromkeys(links[pid])
+                 if cid not in have.get(pid, set())]
+        for pid, cid in gone:
+            conn.exec_driver_sql(
+                f"DELETE FROM {t.product_categories} WHERE virtuemart_product_id = %s AND "
+                f"virtuemart_category_id = %s", (pid, cid))
+        if added:
+            categories = sorted({cid for _, cid in added})
+            last: dict[int, int] = {int(c): int(n) for c, n in conn.exec_driver_sql(
+                f"SELECT virtuemart_category_id, MAX(ordering) FROM {t.product_categories} "
+                f"WHERE virtuemart_category_id IN ({', '.join(['%s'] * len(categories))}) "
+                f"GROUP BY virtuemart_category_id", tuple(categories))}
+            rows = []
+            for pid, cid in added:
+                last[cid] = last.get(cid, 0) + 1
+                rows.append((pid, cid, last[cid]))
+            conn.exec_driver_sql(
+                f"INSERT INTO {t.product_categories} (virtuemart_product_id, "
+                f"virtuemart_category_id, ordering) VALUES (%s, %s, %s)", rows)
+        for cid in sorted({cid for _, cid in gone}):
+            self._renumber(conn, cid)
+        with_categories = [pid for pid in ids if links[pid]]
+        without = [pid for pid in ids if not links[pid]]
+        for flag, group in ((1, with_categories), (0, without)):
+            if group:
+                conn.exec_driver_sql(
+                    f"UPDATE {t.products} SET has_categories = %s WHERE virtuemart_product_id "
+                    f"IN ({', '.join(['%s'] * len(group))})", (flag, *group))
+
+    def _renumber(self, conn: Connection, category_id: int) -> None:
+        t = self.facts.tables
+        rows = conn.exec_driver_sql(
+            f"SELECT id FROM {t.product_categories} WHERE virtuemart_category_id = %s "
+            f"ORDER BY ordering, virtuemart_product_id", (category_id,)).all()
+        if rows:
+            conn.exec_driver_sql(f"UPDATE {t.product_categories} SET ordering = %s WHERE id = %s",
+                                 [(n, int(r[0])) for n, r in enumerate(rows, start=1)])
+
+    def category_tree(self, conn: Connection) -> Iterable[tuple[int, int]]:
+        return ((int(c), int(p or 0)) for c, p in conn.exec_driver_sql(
+            f"SELECT virtuemart_category_id, category_parent_id FROM "
+            f"{self.facts.tables.categories}"))

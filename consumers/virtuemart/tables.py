@@ -1,0 +1,374 @@
+"""Facts about the VirtueMart 4.4 tables shopbridge reads and writes.
+
+Every column of each table, with its type, nullability, default, primary key and indexes, as
+the upstream install SQL declares them (reference/virtuemart/install.sql; the tests load it
+and compare, tests/integration/test_virtuemart_tables.py). Table names carry the shop's
+Joomla prefix (``#__`` upstream), so the tables are declared once without it and
+``metadata(prefix)`` copies them under the shop's names.
+
+The language tables (``<prefix>virtuemart_products_de_de``...) are made by VirtueMart at
+runtime, one set per active language, with configurable column sizes (NOTES 2): their names
+come from ``language_suffix`` and their sizes are read from ``information_schema`` by the
+applier; ``LANGUAGE_TABLES`` here is the default layout, for the demo and for checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    CHAR,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.mysql import BLOB, DECIMAL, INTEGER, SMALLINT, TINYINT
+
+DEMO_PREFIX = "jos_"        # the schema ``shopbridge demo`` builds (the kind's own choice)
+
+_template = MetaData()
+_opts: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci",
+                         "mysql_engine": "InnoDB"}
+
+
+def _id(name: str, **kw: Any) -> Column[Any]:
+    """VirtueMart's ids: ``int(1) UNSIGNED``."""
+    return Column(name, INTEGER(display_width=1, unsigned=True), **kw)
+
+
+def _int(name: str, **kw: Any) -> Column[Any]:
+    return Column(name, INTEGER(display_width=1), **kw)
+
+
+def _flag(name: str, **kw: Any) -> Column[Any]:
+    return Column(name, TINYINT(display_width=1), **kw)
+
+
+def _audit() -> list[Column[Any]]:
+    """created/modified/locked: nullable UTC datetimes and a Joomla user id (NOTES 1)."""
+    return [Column("created_on", DateTime), _int("created_by", nullable=False, server_default="0"),
+            Column("modified_on", DateTime),
+            _int("modified_by", nullable=False, server_default="0"),
+            Column("locked_on", DateTime), _int("locked_by", nullable=False, server_default="0")]
+
+
+Table(
+    "virtuemart_products", _template,
+    _id("virtuemart_product_id", primary_key=True, autoincrement=True),
+    _id("virtuemart_vendor_id", nullable=False, server_default="1"),
+    _id("product_parent_id", nullable=False, server_default="0"),
+    Column("product_sku", String(192)),
+    Column("product_gtin", String(64)),
+    Column("product_mpn", String(64)),
+    Column("product_weight", DECIMAL(10, 4)),
+    Column("product_weight_uom", String(7)),
+    Column("product_length", DECIMAL(10, 4)),
+    Column("product_width", DECIMAL(10, 4)),
+    Column("product_height", DECIMAL(10, 4)),
+    Column("product_lwh_uom", String(7)),
+    Column("product_url", String(255)),
+    _int("product_in_stock", nullable=False, server_default="0"),
+    _int("product_ordered", nullable=False, server_default="0"),
+    Column("product_stockhandle", String(24), nullable=False, server_default="0"),
+    _id("low_stock_notification", nullable=False, server_default="0"),
+    Column("product_available_date", DateTime),
+    Column("product_availability", String(32)),
+    _flag("product_special", nullable=False, server_default="0"),
+    _flag("product_discontinued", nullable=False, server_default="0"),
+    _int("product_sales", nullable=False, server_default="0"),
+    Column("product_unit", String(8)),
+    Column("product_packaging", DECIMAL(8, 4, unsigned=True)),
+    Column("product_params", String(255), nullable=False, server_default=""),
+    _int("product_canon_category_id"),
+    _id("hits"),
+    Column("intnotes", Text),
+    Column("metarobot", String(400)),
+    Column("metaauthor", String(400)),
+    Column("layout", String(48)),
+    _flag("published", nullable=False, server_default="0"),
+    _id("pordering", nullable=False, server_default="0"),
+    _flag("has_categories"), _flag("has_manufacturers"), _flag("has_medias"),
+    _flag("has_prices"), _flag("has_shoppergroups"),
+    *_audit(),
+    Index("virtuemart_vendor_id", "virtuemart_vendor_id"),
+    Index("product_parent_id", "product_parent_id"),
+    Index("product_special", "product_special"),
+    Index("product_discontinued", "product_discontinued"),
+    Index("product_in_stock", "product_in_stock"),
+    Index("product_ordered", "product_ordered"),
+    Index("product_sku", "product_sku"),
+    Index("published", "published"),
+    Index("pordering", "pordering"),
+    Index("created_on", "created_on"),
+    Index("modified_on", "modified_on"),
+    **_opts,
+)
+
+Table(
+    "virtuemart_product_categories", _template,
+    _id("id", primary_key=True, autoincrement=True),
+    _id("virtuemart_product_id", nullable=False, server_default="0"),
+    _id("virtuemart_category_id", nullable=False, server_default="0"),
+    _int("ordering", nullable=False, server_default="0"),
+    Index("virtuemart_product_id", "virtuemart_product_id", "virtuemart_category_id",
+          unique=True),
+    Index("virtuemart_category_id", "virtuemart_category_id", "virtuemart_product_id",
+          unique=True),
+    Index("virtuemart_product_id_uid", "virtuemart_product_id"),
+    Index("virtuemart_category_id_uid", "virtuemart_category_id"),
+    Index("ordering", "ordering"),
+    **_opts,
+)
+
+Table(
+    "virtuemart_product_manufacturers", _template,
+    _id("id", primary_key=True, autoincrement=True),
+    _int("virtuemart_product_id"),
+    _id("virtuemart_manufacturer_id"),
+    Index("virtuemart_product_id", "virtuemart_product_id", "virtuemart_manufacturer_id",
+          unique=True),
+    Index("virtuemart_manufacturer_id", "virtuemart_manufacturer_id", "virtuemart_product_id",
+          unique=True),
+    **_opts,
+)
+
+Table(
+    "virtuemart_product_shoppergroups", _template,
+    _id("id", primary_key=True, autoincrement=True),
+    _id("virtuemart_product_id", nullable=False, server_default="0"),
+    _id("virtuemart_shoppergroup_id", nullable=False, server_default="0"),
+    Index("virtuemart_product_id", "virtuemart_product_id", "virtuemart_shoppergroup_id",
+          unique=True),
+    **_opts,
+)
+
+Table(
+    "virtuemart_product_prices", _template,
+    _id("virtuemart_product_price_id", primary_key=True, autoincrement=True),
+    _id("virtuemart_product_id", nullable=False, server_default="0"),
+    _id("virtuemart_shoppergroup_id", nullable=False, server_default="0"),
+    Column("product_price", DECIMAL(15, 6)),
+    _flag("override"),
+    Column("product_override_price", DECIMAL(15, 5)),
+    _int("product_tax_id"),
+    _int("product_discount_id"),
+    Column("product_currency", SMALLINT(display_width=1)),
+    Column("product_price_publish_up", DateTime),
+    Column("product_price_publish_down", DateTime),
+    _id("price_quantity_start", nullable=False, server_default="0"),
+    _id("price_quantity_end", nullable=False, server_default="0"),
+    Column("created_on", DateTime), _int("created_by", nullable=False, server_default="0"),
+    Column("modified_on", DateTime), _int("modified_by", nullable=False, server_default="0"),
+    Index("virtuemart_product_id", "virtuemart_product_id"),
+    Index("product_price", "product_price"),
+    Index("virtuemart_shoppergroup_id", "virtuemart_shoppergroup_id"),
+    Index("product_price_publish_up", "product_price_publish_up"),
+    Index("product_price_publish_down", "product_price_publish_down"),
+    Index("price_quantity_start", "price_quantity_start"),
+    Index("price_quantity_end", "price_quantity_end"),
+    **_opts,
+)
+
+Table(
+    "virtuemart_categories", _template,
+    _id("virtuemart_category_id", primary_key=True, autoincrement=True),
+    _id("category_parent_id"),
+    _id("virtuemart_vendor_id", nullable=False, server_default="1", comment="Belongs to vendor"),
+    Column("category_template", String(128)),
+    Column("category_layout", String(64)),
+    Column("category_product_layout", String(64)),
+    Column("products_per_row", String(1), nullable=False, server_default=""),
+    Column("limit_list_step", String(32)),
+    Column("limit_list_initial", SMALLINT(display_width=1, unsigned=True)),
+    _id("hits", nullable=False, server_default="0"),
+    Column("cat_params", String(15359), nullable=False, server_default=""),
+    Column("metarobot", String(40), nullable=False, server_default=""),
+    Column("metaauthor", String(64), nullable=False, server_default=""),
+    _int("ordering", nullable=False, server_default="0"),
+    _flag("shared", nullable=False, server_default="0"),
+    _flag("published", nullable=False, server_default="1"),
+    _flag("has_children"), _flag("has_medias"),
+    *_audit(),
+    Index("category_parent_id", "category_parent_id", "virtuemart_category_id", unique=True),
+    Index("virtuemart_vendor_id", "virtuemart_vendor_id"),
+    Index("published", "published"),
+    Index("shared", "shared"),
+    Index("ordering", "ordering"),
+    **_opts,
+)
+
+Table(
+    "virtuemart_category_categories", _template,
+    _id("id", primary_key=True, autoincrement=True),
+    _id("category_parent_id", nullable=False, server_default="0"),
+    _id("category_child_id", nullable=False, server_default="0"),
+    _int("ordering", nullable=False, server_default="0"),
+    Index("category_child_id", "category_child_id", unique=True),
+    Index("ordering", "ordering"),
+    Index("category_parent_id", "category_parent_id", "category_child_id", unique=True),
+    **_opts,
+)
+
+Table(
+    "virtuemart_manufacturers", _template,
+    _id("virtuemart_manufacturer_id", primary_key=True, autoincrement=True),
+    _int("virtuemart_manufacturercategories_id"),
+    Column("metarobot", String(400)),
+    Column("metaauthor", String(400)),
+    _id("hits", nullable=False, server_default="0"),
+    _flag("published", nullable=False, server_default="1"),
+    *_audit(),
+    Index("virtuemart_manufacturercategories_id", "virtuemart_manufacturer_id",
+          "virtuemart_manufacturercategories_id", unique=True),
+    Index("published", "published"),
+    **_opts,
+)
+
+Table(
+    "virtuemart_vendors", _template,
+    _id("virtuemart_vendor_id", primary_key=True, autoincrement=True),
+    Column("vendor_name", String(64)),
+    _int("vendor_currency"),
+    Column("vendor_accepted_currencies", String(1536), nullable=False, server_default=""),
+    Column("vendor_params", String(14335), nullable=False, server_default=""),
+    Column("metarobot", String(20)),
+    Column("metaauthor", String(64)),
+    *_audit(),
+    Index("vendor_name", "vendor_name"),
+    Index("vendor_currency", "vendor_currency"),
+    **_opts,
+)
+
+Table(
+    "virtuemart_currencies", _template,
+    _id("virtuemart_currency_id", primary_key=True, autoincrement=True),
+    _id("virtuemart_vendor_id", nullable=False, server_default="1"),
+    Column("currency_name", String(64)),
+    Column("currency_code_2", CHAR(2)),
+    Column("currency_code_3", CHAR(3)),
+    Column("currency_numeric_code", INTEGER(display_width=4)),
+    Column("currency_exchange_rate", DECIMAL(12, 5)),
+    Column("currency_symbol", String(8)),
+    Column("currency_decimal_place", String(8)),
+    Column("currency_decimal_symbol", String(8)),
+    Column("currency_thousands", String(8)),
+    Column("currency_positive_style", String(64)),
+    Column("currency_negative_style", String(64)),
+    _int("ordering", nullable=False, server_default="0"),
+    _flag("shared", nullable=False, server_default="1"),
+    _flag("published", nullable=False, server_default="1"),
+    *_audit(),
+    Index("ordering", "ordering"),
+    Index("currency_name", "currency_name"),
+    Index("published", "published"),
+    Index("shared", "shared"),
+    Index("virtuemart_vendor_id", "virtuemart_vendor_id"),
+    Index("currency_code_3", "currency_code_3", unique=True),
+    Index("currency_numeric_code", "currency_numeric_code"),
+    **_opts,
+)
+
+Table(
+    "virtuemart_shoppergroups", _template,
+    _id("virtuemart_shoppergroup_id", primary_key=True, autoincrement=True),
+    _id("virtuemart_vendor_id", nullable=False, server_default="1"),
+    Column("shopper_group_name", String(128)),
+    Column("shopper_group_desc", String(255)),
+    _flag("custom_price_display", nullable=False, server_default="0"),
+    Column("price_display", BLOB),
+    _flag("default", nullable=False, server_default="0"),
+    _flag("sgrp_additional", nullable=False, server_default="0"),
+    _int("ordering", nullable=False, server_default="0"),
+    _flag("shared", nullable=False, server_default="0"),
+    _flag("published", nullable=False, server_default="1"),
+    *_audit(),
+    Index("virtuemart_vendor_id", "virtuemart_vendor_id", "virtuemart_shoppergroup_id",
+          unique=True),
+    Index("shopper_group_name", "shopper_group_name"),
+    Index("ordering", "ordering"),
+    Index("shared", "shared"),
+    Index("published", "published"),
+    **_opts,
+)
+
+Table(
+    "virtuemart_configs", _template,
+    Column("virtuemart_config_id", TINYINT(display_width=1, unsigned=True), primary_key=True,
+           autoincrement=True),
+    Column("config", Text),
+    Column("created_on", DateTime),
+    Column("created_by", INTEGER(display_width=11), nullable=False, server_default="0"),
+    Column("modified_on", DateTime),
+    Column("modified_by", INTEGER(display_width=11), nullable=False, server_default="0"),
+    Column("locked_on", DateTime),
+    Column("locked_by", INTEGER(display_width=11), nullable=False, server_default="0"),
+    **_opts,
+)
+
+# -- the language tables' default layout (derived_language_tables_de_de.sql) -----------------
+
+# Base table -> (its id column, its translatable columns); ``slug`` is UNIQUE in each.
+LANGUAGE_TABLES: dict[str, tuple[str, tuple[Column[Any], ...]]] = {
+    "products": ("virtuemart_product_id", (
+        Column("product_s_desc", String(2000), nullable=False, server_default=""),
+        Column("product_desc", Text),
+        Column("product_name", String(400), nullable=False, server_default=""))),
+    "categories": ("virtuemart_category_id", (
+        Column("category_name", String(400), nullable=False, server_default=""),
+        Column("category_description", Text))),
+    "manufacturers": ("virtuemart_manufacturer_id", (
+        Column("mf_name", String(400), nullable=False, server_default=""),
+        Column("mf_email", String(255), nullable=False, server_default=""),
+        Column("mf_desc", Text),
+        Column("mf_url", String(255), nullable=False, server_default=""))),
+}
+
+
+def language_suffix(tag: str) -> str:
+    """Joomla language tag -> table suffix: 'de-DE' -> 'de_de' (NOTES 2)."""
+    return tag.lower().replace("-", "_")
+
+
+def _language_table(metadata: MetaData, prefix: str, base: str, tag: str) -> Table:
+    id_column, columns = LANGUAGE_TABLES[base]
+    return Table(
+        f"{prefix}virtuemart_{base}_{language_suffix(tag)}", metadata,
+        Column(id_column, INTEGER(display_width=1, unsigned=True), primary_key=True,
+               autoincrement=False),
+        *(c._copy() for c in columns),
+        Column("metadesc", String(400), nullable=False, server_default=""),
+        Column("metakey", String(400), nullable=False, server_default=""),
+        Column("customtitle", String(255), nullable=False, server_default=""),
+        Column("slug", String(255), nullable=False, server_default=""),
+        Index("slug", "slug", unique=True),
+        **_opts,
+    )
+
+
+def metadata(prefix: str, languages: tuple[str, ...] = ()) -> MetaData:
+    """The tables under the shop's Joomla ``prefix``, with the default-layout language tables
+    of ``languages`` (Joomla tags, e.g. ('de-DE', 'en-GB'))."""
+    made = MetaData()
+    for table in _template.sorted_tables:
+        table.to_metadata(made, name=prefix + table.name)
+    for tag in languages:
+        for base in LANGUAGE_TABLES:
+            _language_table(made, prefix, base, tag)
+    return made
+
+
+# What the consumer writes, without the prefix -> privileges (``shopbridge check``). The
+# language tables of every active language take INSERT and UPDATE too (``kind.needs``).
+WRITES: dict[str, tuple[str, ...]] = {
+    "virtuemart_products": ("INSERT", "UPDATE"),
+    "virtuemart_product_categories": ("INSERT", "UPDATE", "DELETE"),
+    "virtuemart_product_manufacturers": ("INSERT", "DELETE"),
+    "virtuemart_product_prices": ("INSERT", "DELETE"),
+    "virtuemart_categories": ("INSERT", "UPDATE"),
+    "virtuemart_category_categories": ("INSERT", "UPDATE", "DELETE"),
+    "virtuemart_manufacturers": ("INSERT", "UPDATE"),
+}

@@ -1,0 +1,143 @@
+"""The contract suite's driver for VirtueMart 4.4 (Joomla 5).
+
+The shop database is built once from the upstream install SQL (tests/virtuemart_db.py):
+German and English active, vendor currency EUR, table prefix ``sbx_``. Reads follow what the
+storefront shows (reference/virtuemart/NOTES.md 9): a product is offered when ``published``
+is 1 and it has a language row with a slug; its price is the group-0 row for quantity 1;
+the quantity is in_stock - ordered; a category is shown when published with a language row.
+Names are read in the first active language (de-DE).
+
+Customers and order statuses are issue 12: ``SUPPORTED`` leaves them out, and the suite
+skips those parametrisations for this kind.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+import consumers
+from consumers.binder import LINK_TABLE
+from consumers.runner import Applier
+from shopbridge.config import ShopConfig
+from tests.contract.shop import HIDDEN, Category, Customer, Manufacturer, Order, Product, _Hidden
+from tests.virtuemart_db import (
+    PREFIX,
+    create_virtuemart,
+    drop_virtuemart,
+    reference_problem,
+    shop_entry,
+)
+
+SHOP_NAME = "vm"
+LANGUAGE = "de_de"
+UNSUPPORTED = {"customer.upserted": "issue 12", "order.status_changed": "issue 12"}
+
+
+class VirtuemartDriver:
+    kind = "virtuemart"
+    unsupported = UNSUPPORTED          # event type -> why the kind does not take it yet
+
+    def __init__(self) -> None:
+        problem = reference_problem()
+        if problem:
+            pytest.skip(problem)
+        self.db = create_virtuemart()
+        self._tables: list[str] | None = None
+
+    def _t(self, base: str) -> str:
+        return f"{PREFIX}virtuemart_{base}"
+
+    def shop_entry(self) -> dict[str, Any]:
+        return shop_entry(SHOP_NAME, self.db)
+
+    def make_applier(self, shop: ShopConfig) -> Applier:
+        return consumers.make_applier(shop)
+
+    def place_order(self) -> int:
+        pytest.skip("order statuses in VirtueMart: issue 12")
+
+    def product(self, sku: str) -> Product | _Hidden | None:
+        rows = self.db.rows(
+            f"SELECT p.virtuemart_product_id, p.published, p.product_in_stock - "
+            f"p.product_ordered, l.product_name, l.slug FROM {self._t('products')} p "
+            f"LEFT JOIN {self._t('products_' + LANGUAGE)} l "
+            f"ON l.virtuemart_product_id = p.virtuemart_product_id "
+            f"WHERE p.product_sku = %s", (sku,))
+        assert len(rows) <= 1, f"SKU {sku} is in the shop {len(rows)} times"
+        if not rows:
+            return None
+        pid, published, quantity, name, slug = rows[0]
+        if published != 1 or not name or not slug:
+            return HIDDEN
+        price = self.db.scalar(
+            f"SELECT product_price FROM {self._t('product_prices')} WHERE "
+            f"virtuemart_product_id = %s AND (virtuemart_shoppergroup_id = 0 OR "
+            f"virtuemart_shoppergroup_id IS NULL) AND price_quantity_start <= 1 "
+            f"ORDER BY price_quantity_start LIMIT 1", (pid,))
+        categories = frozenset(key for (key,) in self.db.rows(
+            f"SELECT l.entity_key FROM {self._t('product_categories')} pc JOIN {LINK_TABLE} l "
+            f"ON l.entity_type = 'category' AND l.target_id = pc.virtuemart_category_id "
+            f"WHERE pc.virtuemart_product_id = %s", (pid,)))
+        manufacturer = self.db.scalar(
+            f"SELECT ml.mf_name FROM {self._t('product_manufacturers')} pm "
+            f"JOIN {self._t('manufacturers_' + LANGUAGE)} ml "
+            f"ON ml.virtuemart_manufacturer_id = pm.virtuemart_manufacturer_id "
+            f"WHERE pm.virtuemart_product_id = %s", (pid,))
+        return Product(name=name, price=Decimal(price).normalize() if price is not None
+                       else Decimal(-1), quantity=int(quantity), categories=categories,
+                       manufacturer=manufacturer)
+
+    def category(self, key: str) -> Category | _Hidden | None:
+        target = self._target("category", key)
+        if target is None:
+            return None
+        rows = self.db.rows(
+            f"SELECT c.category_parent_id, c.published, l.category_name, l.slug "
+            f"FROM {self._t('categories')} c LEFT JOIN {self._t('categories_' + LANGUAGE)} l "
+            f"ON l.virtuemart_category_id = c.virtuemart_category_id "
+            f"WHERE c.virtuemart_category_id = %s", (target,))
+        if not rows:
+            return None
+        parent_id, published, name, slug = rows[0]
+        if published != 1 or not name or not slug:
+            return HIDDEN
+        parent = None if not parent_id else self.db.scalar(
+            f"SELECT entity_key FROM {LINK_TABLE} WHERE entity_type = 'category' "
+            f"AND target_id = %s", (parent_id,))
+        return Category(name=name, parent=parent)
+
+    def manufacturer(self, key: str) -> Manufacturer | None:
+        target = self._target("manufacturer", key)
+        if target is None:
+            return None
+        rows = self.db.rows(
+            f"SELECT l.mf_name, l.mf_url FROM {self._t('manufacturers')} m "
+            f"JOIN {self._t('manufacturers_' + LANGUAGE)} l "
+            f"ON l.virtuemart_manufacturer_id = m.virtuemart_manufacturer_id "
+            f"WHERE m.virtuemart_manufacturer_id = %s", (target,))
+        return Manufacturer(name=rows[0][0], url=rows[0][1] or "") if rows else None
+
+    def customer(self, email: str) -> Customer | None:
+        pytest.skip("customers in VirtueMart: issue 12")
+
+    def order(self, order_id: int) -> Order | None:
+        pytest.skip("order statuses in VirtueMart: issue 12")
+
+    def fingerprint(self) -> Any:
+        if self._tables is None:
+            self._tables = [name for (name,) in self.db.rows(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                "AND table_name NOT LIKE 'shopbridge%%' ORDER BY table_name", (self.db.name,))]
+        tables = ", ".join(f"`{t}`" for t in self._tables)
+        return self.db.rows(f"CHECKSUM TABLE {tables}")
+
+    def close(self) -> None:
+        drop_virtuemart(self.db)
+
+    def _target(self, entity: str, key: str) -> int | None:
+        target = self.db.scalar(f"SELECT target_id FROM {LINK_TABLE} WHERE entity_type = %s "
+                                f"AND entity_key = %s", (entity, key))
+        return None if target is None else int(target)

@@ -1,0 +1,35 @@
+"""The [tenants.shops.virtuemart] section: prefix required, unknown keys and bad values
+refused by name."""
+
+from __future__ import annotations
+
+import pytest
+
+from consumers.virtuemart.options import VirtueMartOptions, parse_options
+from consumers.virtuemart.shop import read_config
+from shopbridge.errors import ConfigError
+
+
+def test_a_full_section_is_read():
+    options = parse_options({"prefix": "jos_", "vendor_id": 1, "cache_path": "/srv/cache",
+                             "shopper_groups": {"2": 1, "5": 3},
+                             "availability": {"1": "24h.gif"}})
+    assert options == VirtueMartOptions(prefix="jos_", cache_path="/srv/cache",
+                                        shopper_groups={2: 1, 5: 3}, availability={1: "24h.gif"})
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    ({}, "prefix: the Joomla table prefix is required"),
+    ({"prefix": "jos_", "shopper_groups": {"2": 6}}, "must be 1..5"),
+    ({"prefix": "jos_", "availability": {"1": "x" * 33}}, "at most 32"),
+    ({"prefix": "jos_", "prefixx": 1}, "unknown key(s) prefixx"),
+])
+def test_a_bad_section_is_refused_by_name(data, problem):
+    with pytest.raises(ConfigError) as caught:
+        parse_options(data)
+    assert problem in str(caught.value)
+
+
+def test_the_config_format_is_read():
+    assert read_config('active_languages=["de-DE","en-GB"]|vmlang="de_de"|x=0|broken|') == {
+        "active_languages": ["de-DE", "en-GB"], "vmlang": "de_de", "x": 0}
