@@ -62,7 +62,7 @@ def intended(level: int, quantity: int, in_offer: bool) -> Decimal:
     """What the ERP means a customer of ``level`` to pay per piece (the shop shows gross)."""
     step = max(i for i, start in enumerate(TIER_STARTS) if start <= max(quantity, 1))
     net = Decimal(LADDERS[level][step])
-    return gross(OFFER_NET) if in_offer and OFFER_NET < net else gross(net)
+    return gross(OFFER_NET) if in_offer and net > OFFER_NET else gross(net)
 
 
 @pytest.fixture
