@@ -30,10 +30,8 @@ from tests.contract.pipeline import Pipeline
 from tests.unit.test_events import product_payload
 from tests.virtuemart_db import (
     PREFIX,
-    create_virtuemart,
-    drop_virtuemart,
-    reference_problem,
     shop_entry,
+    virtuemart_for_a_test,
 )
 
 P = PREFIX + "virtuemart_"
@@ -67,12 +65,7 @@ def intended(level: int, quantity: int, in_offer: bool) -> Decimal:
 
 @pytest.fixture
 def vm() -> Iterator[Database]:
-    problem = reference_problem()
-    if problem:
-        pytest.skip(problem)
-    db = create_virtuemart()
-    yield db
-    drop_virtuemart(db)
+    yield from virtuemart_for_a_test()
 
 
 @pytest.fixture
