@@ -139,12 +139,14 @@ class VmProductStore:
                     f"virtuemart_manufacturer_id) VALUES (%s, %s)", links)
 
     def hide(self, conn: Connection, target_ids: Sequence[int], now: datetime) -> None:
+        """Unpublish products and their variant children (a child's URL still opens)."""
         t = self.facts.tables
         for start in range(0, len(target_ids), CHUNK):
             chunk = target_ids[start:start + CHUNK]
             conn.exec_driver_sql(
                 f"UPDATE {t.products} SET published = 0, modified_on = %s WHERE "
-                f"virtuemart_product_id IN ({', '.join(['%s'] * len(chunk))})", (now, *chunk))
+                f"virtuemart_product_id IN ({marks(chunk)}) OR product_parent_id IN "
+                f"({marks(chunk)})", (now, *chunk, *chunk))
 
     def show_if_hidden(self, conn: Connection, target_ids: Sequence[int]) -> None:
         """Nothing to do: VirtueMart never unpublishes a sold-out product itself (its

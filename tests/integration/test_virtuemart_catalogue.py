@@ -238,6 +238,21 @@ def test_colour_by_size_gives_one_selector_over_six_real_children_with_stable_id
                      (kids["TS-Rot-L"],)) == 0
     assert vm.scalar(f"SELECT COUNT(*) FROM {LINK_TABLE} WHERE entity_type = 'vm_variant'") == 6
 
+    # When the ERP takes the T-shirt out of the shop, and later deletes it
+    hidden = shirt(4, without="TS-Rot-L")
+    hidden["payload"]["shop"]["visible"] = False
+    assert pipeline.deliver(hidden).applied == 1
+    # Then its children are hidden with it (their pages open by URL), none deleted
+    published = f"SELECT published FROM {P}products WHERE product_parent_id = %s"
+    assert {p for (p,) in vm.rows(published, (parent,))} == {0}
+    assert pipeline.deliver(shirt(5, without="TS-Rot-L")).applied == 1
+    assert sorted(p for (p,) in vm.rows(published, (parent,))) == [0, 1, 1, 1, 1, 1]
+    assert pipeline.deliver(ev.make_event(
+        "product.deleted", tenant="acme", source="cao:test", entity_key="7", version=6,
+        payload={"erp_id": 7, "sku": "S-7", "reason": "deleted"})).applied == 1
+    assert {p for (p,) in vm.rows(published, (parent,))} == {0}
+    assert children(vm, parent) == kids
+
 
 def fingerprint(vm: Database) -> Any:
     tables = [name for (name,) in vm.rows(
