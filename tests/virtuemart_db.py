@@ -11,9 +11,10 @@ currency and the config row naming the active languages. The project never copie
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pymysql
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
@@ -99,6 +100,19 @@ def create_virtuemart(name: str | None = None, *, prefix: str = PREFIX,
 def drop_virtuemart(db: Database) -> None:
     db.engine.dispose()
     sample.drop_database(MARIADB_URL, db.name)
+
+
+def virtuemart_for_a_test() -> Iterator[Database]:
+    """A fixture's body: a fresh shop database, dropped afterwards; skips the test when the
+    reference SQL is absent."""
+    problem = reference_problem()
+    if problem:
+        pytest.skip(problem)
+    db = create_virtuemart()
+    try:
+        yield db
+    finally:
+        drop_virtuemart(db)
 
 
 def shop_entry(name: str, db: Database, *, prefix: str = PREFIX, **overrides: object

@@ -2,7 +2,8 @@
 
 The catalogue core (consumers/shop_applier.py) decides what a batch changes and in which
 order; this module assembles VirtueMart's writers for it and reads, in ``read_shop``, the
-shop's active languages (with their tables' sizes) and the vendor's currency.
+shop's active languages (with their tables' sizes) and the vendor's currency, from which the
+price settings follow (price_aspect.py).
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ from shopbridge.events import Event
 
 from ..shop_applier import BatchFacts, ShopApplier, ShopWriters
 from .aspects import ProductAspect, ShopFacts
-from .base_price import BasePrice
 from .categories import CategoryWriter
 from .later import NotYetSupported
 from .manufacturers import ManufacturerWriter
 from .mapper import ProductRow, map_product
 from .options import VirtueMartOptions
+from .price_aspect import ProductPrices, price_settings
 from .shop import Language, Tables, active_languages, language_sizes, vendor_currency_id
 from .store import VmProductStore
+from .variant_aspect import ProductVariants
 
 UNSUPPORTED = {"images": "product images (C9, not written to VirtueMart yet)"}
 
@@ -58,15 +60,19 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
                                          tables=self.facts.tables, vendor_id=options.vendor_id)
         self.manufacturers = ManufacturerWriter(shop=shop, binder=self.binder,
                                                 tables=self.facts.tables)
-        # The slot for what only VirtueMart writes of a product: prices.py (C4-C7) replaces
-        # BasePrice here, variants.py (C8) joins it.
-        self.aspects: list[ProductAspect] = [BasePrice(self.facts)]
+        products = VmProductStore(self.facts, self.binder)
+        prices = ProductPrices(self.facts)
+        # What only VirtueMart writes of a product: its price rows per shopper group
+        # (C4-C7), then its variant field and child products (C8).
+        self.aspects: list[ProductAspect] = [
+            prices, ProductVariants(self.facts, store=products, prices=prices,
+                                    binder=self.binder)]
         self.writers = ShopWriters(
             manufacturers=self.manufacturers,
             categories=self.categories,
             customers=NotYetSupported("customers"),
             order_statuses=NotYetSupported("order status changes"),
-            products=VmProductStore(self.facts),
+            products=products,
             map_product=self._map_product,
             image_columns=NoImageColumns(),
             product_aspects=[self._aspect_writer(a) for a in self.aspects],
@@ -86,6 +92,7 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
         if self.facts.currency_id is None:
             raise ConfigError(f"shop {self.shop.name!r}: vendor "
                               f"{self.facts.options.vendor_id} has no currency in {t.vendors}")
+        self.facts.prices = price_settings(self.facts)
         self.categories.languages = list(self.facts.languages)
         self.manufacturers.languages = list(self.facts.languages)
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from shopbridge.config import ShopConfig
 
 from .options import VirtueMartOptions
+from .prices import PriceSettings
 from .shop import Language, Tables
 
 
@@ -32,6 +33,7 @@ class ShopFacts:
     tables: Tables
     languages: list[Language] = field(default_factory=list)
     currency_id: int | None = None          # the vendor's currency: prices are in it
+    prices: PriceSettings | None = None     # built from the above (price_aspect.py)
 
 
 @dataclass(frozen=True)

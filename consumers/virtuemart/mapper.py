@@ -117,12 +117,18 @@ def map_product(payload: Mapping[str, Any], *, facts: ShopFacts, what: str,
         aspects=tuple((a.name, a.map(payload, context)) for a in aspects))
 
 
-def _text(payload: Mapping[str, Any], language: Language, facts: ShopFacts,
-          what: str) -> ProductText:
+def pick_text(payload: Mapping[str, Any], language: Language, facts: ShopFacts
+              ) -> tuple[str, Mapping[str, Any]]:
+    """(ERP language code, texts) a shop language's row shows (see the module docstring)."""
     texts = payload["texts"]
     code = next((c for c in (language.code, *facts.shop.languages) if c in texts),
                 next(iter(texts)))
-    text = texts[code]
+    return code, texts[code]
+
+
+def _text(payload: Mapping[str, Any], language: Language, facts: ShopFacts,
+          what: str) -> ProductText:
+    code, text = pick_text(payload, language, facts)
     limits = {"name": ("product_name", text["name"]),
               "short_description": ("product_s_desc", text.get("short_description") or ""),
               "meta_description": ("metadesc", text.get("meta_description") or ""),

@@ -7,12 +7,23 @@ vendor_id = 1                      # single-vendor shops: 1
 cache_path = "/var/www/shop/cache" # Joomla's cache folder, cleared after catalogue changes
 shopper_groups = { 1 = 1, 2 = 1, 5 = 3 }   # shopper group id -> CAO price level VK1..VK5
 availability = { 1 = "24h.gif", 2 = "3-5d.gif" }  # CAO delivery time id -> product_availability
+timezone = "Europe/Berlin"         # Joomla's site time zone (global config "offset")
+gross_prices = true                # the shop shows the ERP's gross as the final price
 ```
+
+Two settings VirtueMart keeps where the consumer cannot read them, so they are options:
+- ``timezone``: VirtueMart compares price publish windows (offers) with the site-local time,
+  and Joomla keeps its site time zone (``offset``) in configuration.php, not in the database.
+- ``gross_prices``: whether a price row carries the ERP's gross as the final price
+  (``override=1``, B2C) or only the net, VM adding its own tax rule (B2B). VirtueMart's config
+  decides only which of its computed prices it displays, per shopper group even, so it cannot
+  say which of the ERP's prices is meant.
 """
 
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +31,9 @@ from typing import Any
 from shopbridge.config import refuse_unknown
 from shopbridge.errors import ConfigError
 
-KNOWN = ("prefix", "vendor_id", "cache_path", "shopper_groups", "availability")
+KNOWN = ("prefix", "vendor_id", "cache_path", "shopper_groups", "availability", "timezone",
+         "gross_prices")
+DEFAULT_TIMEZONE = "Europe/Berlin"
 AVAILABILITY_MAX = 32          # product_availability varchar(32)
 
 
@@ -33,6 +46,10 @@ class VirtueMartOptions:
     shopper_groups: Mapping[int, int] = field(default_factory=dict)
     # CAO delivery time id -> product_availability; empty: the column is the shop's own.
     availability: Mapping[int, str] = field(default_factory=dict)
+    # IANA name of Joomla's site time zone: offers' publish windows are site-local.
+    timezone: str = DEFAULT_TIMEZONE
+    # True: rows carry the ERP's gross as the final price (override 1); False: net only.
+    gross_prices: bool = True
 
 
 def parse_options(data: Mapping[str, Any]) -> VirtueMartOptions:
@@ -77,7 +94,27 @@ def parse_options(data: Mapping[str, Any]) -> VirtueMartOptions:
                             "(product_availability)")
             continue
         availability[delivery] = text
+    timezone = data.get("timezone", DEFAULT_TIMEZONE)
+    if not _is_time_zone(timezone):
+        problems.append(f"timezone: {timezone!r} is not an IANA time zone name such as "
+                        "\"Europe/Berlin\" (Joomla's site time zone)")
+        timezone = DEFAULT_TIMEZONE
+    gross_prices = data.get("gross_prices", True)
+    if not isinstance(gross_prices, bool):
+        problems.append(f"gross_prices must be true or false, got {gross_prices!r}")
+        gross_prices = True
     if problems:
         raise ConfigError("\n".join(problems), problems=problems)
     return VirtueMartOptions(prefix=prefix, vendor_id=vendor_id, cache_path=cache_path,
-                             shopper_groups=groups, availability=availability)
+                             shopper_groups=groups, availability=availability,
+                             timezone=timezone, gross_prices=gross_prices)
+
+
+def _is_time_zone(name: object) -> bool:
+    if not isinstance(name, str) or not name:
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -78,6 +78,18 @@ class PriceRow:
                 _iso(self.product_price_publish_up), _iso(self.product_price_publish_down),
                 self.price_quantity_start, self.price_quantity_end]
 
+    @classmethod
+    def from_data(cls, data: Sequence[Any]) -> PriceRow:
+        """The row ``data()`` describes (a product row carries its prices as that data)."""
+        (group, price, override, override_price, tax_id, discount_id, currency, up, down,
+         start, end) = data
+        return cls(virtuemart_shoppergroup_id=int(group), product_price=Decimal(price),
+                   override=int(override), product_override_price=Decimal(override_price),
+                   product_tax_id=int(tax_id), product_discount_id=int(discount_id),
+                   product_currency=int(currency),
+                   product_price_publish_up=_moment(up), product_price_publish_down=_moment(down),
+                   price_quantity_start=int(start), price_quantity_end=int(end))
+
 
 @dataclass(frozen=True)
 class PriceSettings:
@@ -325,3 +337,7 @@ def _decimal(value: str, where: str) -> Decimal:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(sep=" ") if moment is not None else None
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text is not None else None

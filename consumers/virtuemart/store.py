@@ -12,26 +12,52 @@ What it keeps true (NOTES 3, 5, 10):
   ``product_ordered``, computed in the UPDATE itself (no race with a checkout's relative
   update between a read and a write);
 - hidden, never deleted: ``published = 0``; NULL for empty dates, UTC audit columns.
+
+Variant children (C8; ``variant_writer.ChildProducts`` is ``VmProductStore.children``) are
+products of their own, linked by their ERP id under entity type ``vm_variant`` so that a
+child keeps its id across re-syncs: a product row with SKU and stock (the same
+``product_ordered`` rule), a language row per active language named after the parent and its
+values (unique slug), and their own price rows. Everything else stays empty on the child, so
+VirtueMart takes it from the parent (weight, descriptions, manufacturer, images); the variant
+writer makes them children (parent id, ordering, no categories).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
+from shopbridge.db import marks
+
+from ..binder import Binder
 from ..product_plan import NewProduct
 from .aspects import ShopFacts
 from .langrows import write_language_rows
 from .mapper import WEIGHT_UOM, ProductRow
+from .price_writer import replace_prices
+from .prices import PriceRow
+from .variants import ChildSpec
 
 CHUNK = 1000
+CHILD_ENTITY = "vm_variant"          # link table entity type of variant children (ERP id)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildDetails:
+    """What the store writes of one variant child besides what makes it a child."""
+
+    quantity: int                    # ERP stock, as the shop's stock_mode counts it
+    names: Mapping[str, str]         # Joomla language tag -> product_name
+    prices: Sequence[PriceRow]
 
 
 class VmProductStore:
-    def __init__(self, facts: ShopFacts) -> None:
+    def __init__(self, facts: ShopFacts, binder: Binder | None = None) -> None:
         self.facts = facts
+        self.binder = binder or Binder()
 
     def insert(self, conn: Connection, new: Sequence[NewProduct[ProductRow]],
                now: datetime) -> None:
@@ -113,12 +139,14 @@ class VmProductStore:
                     f"virtuemart_manufacturer_id) VALUES (%s, %s)", links)
 
     def hide(self, conn: Connection, target_ids: Sequence[int], now: datetime) -> None:
+        """Unpublish products and their variant children (a child's URL still opens)."""
         t = self.facts.tables
         for start in range(0, len(target_ids), CHUNK):
             chunk = target_ids[start:start + CHUNK]
             conn.exec_driver_sql(
                 f"UPDATE {t.products} SET published = 0, modified_on = %s WHERE "
-                f"virtuemart_product_id IN ({', '.join(['%s'] * len(chunk))})", (now, *chunk))
+                f"virtuemart_product_id IN ({marks(chunk)}) OR product_parent_id IN "
+                f"({marks(chunk)})", (now, *chunk, *chunk))
 
     def show_if_hidden(self, conn: Connection, target_ids: Sequence[int]) -> None:
         """Nothing to do: VirtueMart never unpublishes a sold-out product itself (its
@@ -198,3 +226,53 @@ class VmProductStore:
         return ((int(c), int(p or 0)) for c, p in conn.exec_driver_sql(
             f"SELECT virtuemart_category_id, category_parent_id FROM "
             f"{self.facts.tables.categories}"))
+
+    def children(self, conn: Connection, children: Mapping[int, Sequence[ChildSpec]],
+                 details: Mapping[int, ChildDetails], now: datetime) -> dict[int, int]:
+        """Find or create the child products of parents (parent id -> its children).
+
+        Args:
+            details: ERP id -> the child's stock, names and prices.
+        Returns:
+            ERP id -> virtuemart_product_id of every child given.
+        """
+        specs = {spec.erp_id: (parent, spec) for parent, specs in children.items()
+                 for spec in specs}
+        if not specs:
+            return {}
+        t = self.facts.tables
+        links = self.binder.lock(conn, CHILD_ENTITY, [str(erp_id) for erp_id in specs])
+        targets = sorted({lk.target_id for lk in links.values() if lk.target_id is not None})
+        present = {int(r[0]) for r in conn.exec_driver_sql(
+            f"SELECT virtuemart_product_id FROM {t.products} WHERE virtuemart_product_id "
+            f"IN ({marks(targets)})", tuple(targets))} if targets else set()
+        vendor = self.facts.options.vendor_id
+        kept: list[tuple[str, int, int]] = []
+        for erp_id, (parent, spec) in sorted(specs.items()):
+            link = links[str(erp_id)]
+            quantity = details[erp_id].quantity
+            if link.target_id in present:
+                kept.append((spec.sku, quantity, link.target))
+                continue
+            # New, or a child the merchant deleted: made (again) under the same link.
+            link.target_id = int(conn.exec_driver_sql(
+                f"INSERT INTO {t.products} (virtuemart_vendor_id, product_parent_id, "
+                f"product_sku, product_in_stock, published, pordering, has_categories, "
+                f"has_manufacturers, has_shoppergroups, created_on, modified_on) "
+                f"VALUES (%s, %s, %s, %s, 1, %s, 0, 0, 0, %s, %s)",
+                (vendor, parent, spec.sku, quantity, spec.pordering, now, now)).lastrowid)
+            link.dirty = True
+        if kept:
+            conn.exec_driver_sql(
+                f"UPDATE {t.products} SET product_sku = %s, product_in_stock = %s + "
+                f"product_ordered, modified_on = %s WHERE virtuemart_product_id = %s",
+                [(sku, quantity, now, pid) for sku, quantity, pid in kept])
+        ids = {erp_id: links[str(erp_id)].target for erp_id in specs}
+        for language in self.facts.languages:
+            write_language_rows(conn, t.lang("products", language), "virtuemart_product_id", [
+                (ids[erp_id], {"product_name": details[erp_id].names[language.tag]},
+                 details[erp_id].names[language.tag]) for erp_id in sorted(specs)])
+        replace_prices(conn, self.facts.options.prefix,
+                       {ids[erp_id]: details[erp_id].prices for erp_id in specs}, now_utc=now)
+        self.binder.save(conn, links.values())
+        return ids

@@ -12,7 +12,7 @@ written. ``consumers/virtuemart/variants.py`` plans; this module writes:
    (``VariantPlan.field_params``). An existing row is updated in place, so its
    ``virtuemart_customfield_id`` (which the front end's script and child overrides refer to)
    stays; duplicates are deleted; a parent whose variants are gone loses the row.
-3. The children: ``product_parent_id``, dense ``pordering``, ``published = 1``, no
+3. The children: ``product_parent_id``, dense ``pordering``, the parent's ``published``, no
    ``product_categories`` rows and ``has_categories = 0`` (NOTES §10: a child with category
    rows is listed as a product of its own; 0 is the exact value for "no rows"). Children get
    no customfields: they inherit the parent's. A child that left the matrix is hidden
@@ -206,9 +206,14 @@ class VariantWriter:
             return
         conn.exec_driver_sql(
             f"UPDATE {self.products} SET product_parent_id = %s, pordering = %s, "
-            f"published = 1, has_categories = 0 WHERE virtuemart_product_id = %s",
+            f"has_categories = 0 WHERE virtuemart_product_id = %s",
             [(parent, child.pordering, product_id) for parent, child, product_id in children])
         ids = sorted({product_id for _, _, product_id in children})
+        # A child's page can be opened by its URL: a hidden parent's children are hidden too.
+        conn.exec_driver_sql(
+            f"UPDATE {self.products} c JOIN {self.products} p ON p.virtuemart_product_id = "
+            f"c.product_parent_id SET c.published = p.published WHERE "
+            f"c.virtuemart_product_id IN ({marks(ids)})", tuple(ids))
         delete_in(conn, self.product_categories, "virtuemart_product_id", ids)
 
     def _hide(self, conn: Connection, product_ids: Iterable[int]) -> None:

@@ -88,6 +88,15 @@ class VariantPlan:
         return [[[d.letter, d.label, list(d.values)] for d in self.dimensions],
                 [[c.erp_id, c.sku, list(c.values), c.pordering] for c in self.children]]
 
+    @classmethod
+    def from_data(cls, data: Any) -> VariantPlan:
+        """The plan ``data()`` describes (a product row carries its plan as that data)."""
+        dimensions, children = data
+        return cls(tuple(Dimension(letter, label, tuple(values))
+                         for letter, label, values in dimensions),
+                   tuple(ChildSpec(int(erp_id), sku, tuple(values), int(pordering))
+                         for erp_id, sku, values, pordering in children))
+
     def field_params(self, parent_id: int, child_ids: Mapping[int, int]) -> str:
         """The parent's ``customfield_params``: the multi-variant matrix.
 

@@ -18,10 +18,8 @@ from tests.conftest import AMQP_URL, MARIADB_URL, Database
 from tests.unit.test_events import product_payload
 from tests.virtuemart_db import (
     PREFIX,
-    create_virtuemart,
-    drop_virtuemart,
-    reference_problem,
     shop_entry,
+    virtuemart_for_a_test,
 )
 
 P = PREFIX + "virtuemart_"
@@ -29,12 +27,7 @@ P = PREFIX + "virtuemart_"
 
 @pytest.fixture
 def vm() -> Iterator[Database]:
-    problem = reference_problem()
-    if problem:
-        pytest.skip(problem)
-    db = create_virtuemart()
-    yield db
-    drop_virtuemart(db)
+    yield from virtuemart_for_a_test()
 
 
 @pytest.fixture

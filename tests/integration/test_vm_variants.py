@@ -185,7 +185,9 @@ def test_six_children_give_one_selector_pointing_at_the_right_children_across_re
 def test_a_child_that_left_is_hidden_and_dropped_from_the_selector(
         shop: tuple[Database, str]) -> None:
     db, prefix = shop
-    db.execute(f"INSERT INTO {prefix}virtuemart_products (product_sku) VALUES ('TS')")
+    # (a shown parent: children follow the parent's published)
+    db.execute(f"INSERT INTO {prefix}virtuemart_products (product_sku, published) "
+               f"VALUES ('TS', 1)")
     parent = db.scalar(f"SELECT virtuemart_product_id FROM {prefix}virtuemart_products")
     writer = VariantWriter(prefix=prefix, child_products=LinkedChildren(prefix))
     sync(db, writer, parent, SIX)

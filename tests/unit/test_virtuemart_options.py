@@ -33,3 +33,19 @@ def test_a_bad_section_is_refused_by_name(data, problem):
 def test_the_config_format_is_read():
     assert read_config('active_languages=["de-DE","en-GB"]|vmlang="de_de"|x=0|broken|') == {
         "active_languages": ["de-DE", "en-GB"], "vmlang": "de_de", "x": 0}
+
+
+def test_time_zone_and_gross_prices_default_to_a_german_b2c_shop():
+    options = parse_options({"prefix": "jos_"})
+    assert (options.timezone, options.gross_prices) == ("Europe/Berlin", True)
+    assert parse_options({"prefix": "jos_", "timezone": "Europe/Vienna",
+                          "gross_prices": False}).gross_prices is False
+
+
+@pytest.mark.parametrize(("data", "problem"), [
+    ({"timezone": "Mars/Olympus"}, "timezone: 'Mars/Olympus' is not an IANA time zone"),
+    ({"gross_prices": "yes"}, "gross_prices must be true or false"),
+])
+def test_a_bad_time_zone_or_gross_flag_is_refused_by_name(data, problem):
+    with pytest.raises(ConfigError, match=problem):
+        parse_options({"prefix": "jos_", **data})

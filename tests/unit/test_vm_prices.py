@@ -324,3 +324,10 @@ def test_vm_shows_no_price_without_rows_or_with_a_zero_price() -> None:
     assert resolve([], 1, 1, NOW) is None
     assert resolve([row(0, "0")], 1, 1, NOW) is None
     assert resolve([row(5, "10")], 1, 1, NOW) is None
+
+
+def test_rows_read_back_from_their_hash_data_unchanged() -> None:
+    """A product row carries its prices as data (content hash); the writer rebuilds them."""
+    rows = price_rows(payload(), settings(shows_gross=True), what=WHAT)
+    assert any(r.product_price_publish_up for r in rows)
+    assert tuple(PriceRow.from_data(json.loads(json.dumps(r.data()))) for r in rows) == rows

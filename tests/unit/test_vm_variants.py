@@ -4,6 +4,7 @@ order (consumers/virtuemart/variants.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from consumers.virtuemart.params import parse_params
 from consumers.virtuemart.variants import (
     NO_VARIANTS,
     PARAMS_MAX_BYTES,
+    VariantPlan,
     child_name,
     php_loose_equal,
     plan_variants,
@@ -150,3 +152,8 @@ def test_a_huge_matrix_is_written_compactly_and_refused_beyond_the_column() -> N
 
 def test_child_name_appends_the_values() -> None:
     assert child_name("T-Shirt", plan().children[0]) == "T-Shirt Rot / S"
+
+
+def test_a_plan_reads_back_from_its_hash_data_unchanged() -> None:
+    """A product row carries its plan as data (content hash); the writer rebuilds it."""
+    assert VariantPlan.from_data(json.loads(json.dumps(plan().data()))) == plan()

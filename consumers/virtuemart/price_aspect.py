@@ -1,0 +1,67 @@
+"""The price aspect of a VirtueMart product (C4-C7): ``prices.py`` plans a product's whole set
+of ``product_prices`` rows, ``price_writer.replace_prices`` writes it.
+
+The shop's part of the plan (``PriceSettings``) is built once the applier has read the shop:
+- shopper group -> CAO price level from the ``shopper_groups`` option; group 0 (everyone) at
+  the shop's ``price_level`` unless the option names group 0;
+- the site time zone from the ``timezone`` option (Joomla keeps it in configuration.php,
+  out of the database's reach), the offers' dates being the ERP's calendar days there;
+- gross or net rows from the ``gross_prices`` option (see options.py for why not VM's config);
+- the vendor's currency (``shop.vendor_currency_id``);
+- ``product_tax_id`` from the shop's ``tax_classes`` (CAO tax code -> VM calc rule id; 0 lets
+  VM pick its rule by category, group and country).
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from shopbridge.errors import ConfigError
+
+from .aspects import MapContext, ShopFacts
+from .price_writer import replace_prices
+from .prices import PriceRow, PriceSettings, price_rows
+
+
+def price_settings(facts: ShopFacts) -> PriceSettings:
+    """The shop's price settings, from its configuration and what ``read_shop`` read.
+
+    Raises:
+        ConfigError: the vendor's currency is not known yet (``read_shop`` not run).
+    """
+    if facts.currency_id is None:
+        raise ConfigError(f"shop {facts.shop.name!r}: the vendor's currency is not read yet")
+    options = facts.options
+    return PriceSettings(shopper_groups=dict(options.shopper_groups),
+                         default_level=facts.shop.price_level,
+                         site_tz=zoneinfo.ZoneInfo(options.timezone),
+                         shows_gross=options.gross_prices, currency_id=facts.currency_id,
+                         tax_rules=dict(facts.shop.tax_classes))
+
+
+class ProductPrices:
+    """ProductAspect ``prices``: the rows as data (``PriceRow.data``), so that a changed price
+    changes the product's content hash and an unchanged one costs nothing."""
+
+    name = "prices"
+
+    def __init__(self, facts: ShopFacts) -> None:
+        self.facts = facts
+
+    def map(self, payload: Mapping[str, Any], context: MapContext) -> Any:
+        return [row.data() for row in price_rows(payload, self.settings(), what=context.what)]
+
+    def write(self, conn: Connection, data: Mapping[int, Any], now: datetime) -> None:
+        replace_prices(conn, self.facts.options.prefix,
+                       {pid: [PriceRow.from_data(row) for row in rows]
+                        for pid, rows in data.items()}, now_utc=now)
+
+    def settings(self) -> PriceSettings:
+        if self.facts.prices is None:
+            self.facts.prices = price_settings(self.facts)
+        return self.facts.prices
