@@ -7,7 +7,7 @@ shop's active languages (with their tables' sizes) and the vendor's currency.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -20,25 +20,15 @@ from shopbridge.events import Event
 from ..shop_applier import BatchFacts, ShopApplier, ShopWriters
 from .aspects import ProductAspect, ShopFacts
 from .base_price import BasePrice
+from .caches import CacheCleaner
 from .categories import CategoryWriter
+from .images import VmImageColumns
 from .later import NotYetSupported
 from .manufacturers import ManufacturerWriter
 from .mapper import ProductRow, map_product
 from .options import VirtueMartOptions
 from .shop import Language, Tables, active_languages, language_sizes, vendor_currency_id
 from .store import VmProductStore
-
-UNSUPPORTED = {"images": "product images (C9, not written to VirtueMart yet)"}
-
-
-class NoImageColumns:
-    """C9 is a later step: no image names are written, none are registered."""
-
-    def write(self, conn: Connection, images: Mapping[int, Sequence[str]]) -> None:
-        return None
-
-    def linked(self, conn: Connection) -> list[tuple[str, str]]:
-        return []
 
 
 class VirtueMartApplier(ShopApplier[ProductRow]):
@@ -61,6 +51,7 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
         # The slot for what only VirtueMart writes of a product: prices.py (C4-C7) replaces
         # BasePrice here, variants.py (C8) joins it.
         self.aspects: list[ProductAspect] = [BasePrice(self.facts)]
+        images = VmImageColumns(self.facts.tables, options.vendor_id)
         self.writers = ShopWriters(
             manufacturers=self.manufacturers,
             categories=self.categories,
@@ -68,10 +59,11 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
             order_statuses=NotYetSupported("order status changes"),
             products=VmProductStore(self.facts),
             map_product=self._map_product,
-            image_columns=NoImageColumns(),
+            image_columns=images,
             product_aspects=[self._aspect_writer(a) for a in self.aspects],
-            unsupported=UNSUPPORTED,
-            own_tables=[self.categories.ensure_table])
+            own_tables=[self.categories.ensure_table, images.ensure_table],
+            after_commit=[CacheCleaner(options.cache_path).after_commit]
+            if options.cache_path else [])
 
     def read_shop(self, conn: Connection) -> None:
         """The shop's active languages and the vendor's currency.
