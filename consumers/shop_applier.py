@@ -4,7 +4,9 @@ What is the same in every shop: the order in which entity types are applied, one
 per writer with its tally, and the product batch: lock the link rows, plan per aspect
 (consumers/product_plan.py), check that the products' categories are there, write the rows,
 their categories, their images (consumers/imageplan.py) and the kind's own aspects, save the
-links, then copy image files after the commit. A batch that fails as a whole is applied one
+links, then copy image files after the commit. After a batch's transactions committed, the
+kind's ``after_commit`` hooks learn which entity types changed (VirtueMart clears its file
+caches there). A batch that fails as a whole is applied one
 event at a time by the consumer (consumers/runner.py).
 
 A shop kind subclasses ``ShopApplier``: it reads what its mapping needs in ``read_shop`` and
@@ -111,6 +113,10 @@ class ShopWriters(Generic[RowT]):
     # The kind's own tables (created by ``ensure_tables``) and time-driven work (``idle``).
     own_tables: Sequence[Callable[[Connection], None]] = ()
     idle_work: Sequence[Callable[[], object]] = ()
+    # Work outside the database once a batch committed, called with the entity types whose
+    # rows changed (MANUFACTURER, CATEGORY, PRODUCT), also when a later writer of the batch
+    # failed. A hook must not raise: the rows are committed.
+    after_commit: Sequence[Callable[[AbstractSet[str]], None]] = ()
 
 
 class ShopApplier(Generic[RowT]):
@@ -185,14 +191,22 @@ class ShopApplier(Generic[RowT]):
         def of(types: frozenset[str]) -> list[Event]:
             return [e for e in events if e.type in types]
 
-        # Manufacturers and categories before products: a product of this batch may name
-        # them. Categories in a transaction of their own: DependencyMissing there must not
-        # undo the manufacturers.
-        self._write(w.manufacturers, of(MANUFACTURER_EVENTS), result, now)
-        self._write(w.categories, of(CATEGORY_EVENTS), result, now)
-        products = of(PRODUCT_EVENTS)
-        if products:
-            self._apply_products(products, result, now)
+        changed: set[str] = set()
+        try:
+            # Manufacturers and categories before products: a product of this batch may name
+            # them. Categories in a transaction of their own: DependencyMissing there must
+            # not undo the manufacturers.
+            if self._write(w.manufacturers, of(MANUFACTURER_EVENTS), result, now):
+                changed.add(MANUFACTURER)
+            if self._write(w.categories, of(CATEGORY_EVENTS), result, now):
+                changed.add(CATEGORY)
+            products = of(PRODUCT_EVENTS)
+            if products and self._apply_products(products, result, now):
+                changed.add(PRODUCT)
+        finally:
+            if changed:
+                for hook in w.after_commit:
+                    hook(changed)
         self._write(w.customers, of(CUSTOMER_EVENTS), result, now)
         statuses = of(ORDER_STATUS_EVENTS)
         self._write(w.order_statuses, statuses, result, now)
@@ -215,16 +229,22 @@ class ShopApplier(Generic[RowT]):
     # -- one batch -----------------------------------------------------------------------
 
     def _write(self, writer: EntityWriter, events: list[Event], result: ApplyResult,
-               now: datetime) -> None:
-        """Apply one writer's events in a transaction of their own and count the outcome."""
+               now: datetime) -> bool:
+        """Apply one writer's events in a transaction of their own and count the outcome.
+
+        Returns:
+            whether an event was applied (not every one skipped).
+        """
         if not events:
-            return
+            return False
         with translated(self.what), self.engine.begin() as conn:
             notes = writer.apply(conn, events, now)
         result.count_batch(events, notes)
+        return len(notes) < len(events)
 
     def _apply_products(self, events: list[Event], result: ApplyResult,
-                        now: datetime) -> None:
+                        now: datetime) -> bool:
+        """Returns: whether product rows were written or hidden (stock alone is not)."""
         # Product state first, then stock, so a stock event in the same batch lands on a
         # product created by it; events of one entity in version order.
         ordered = sorted(events, key=lambda e: (e.aspect != "product", len(e.entity_key),
@@ -252,6 +272,7 @@ class ShopApplier(Generic[RowT]):
                                          for pid, row in rows.items()})
             self.binder.save(conn, links.values())
         images.copy(copies)                                 # files: after the commit
+        return bool(changed or plan.hide)
 
     def _batch_facts(self, conn: Connection, events: Sequence[Event]) -> BatchFacts:
         upserts = [e for e in events if e.type == "product.upserted"]

@@ -8,7 +8,7 @@ price settings follow (price_aspect.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -20,7 +20,9 @@ from shopbridge.events import Event
 
 from ..shop_applier import BatchFacts, ShopApplier, ShopWriters
 from .aspects import ProductAspect, ShopFacts
+from .caches import CacheCleaner
 from .categories import CategoryWriter
+from .images import VmImageColumns
 from .later import NotYetSupported
 from .manufacturers import ManufacturerWriter
 from .mapper import ProductRow, map_product
@@ -29,18 +31,6 @@ from .price_aspect import ProductPrices, price_settings
 from .shop import Language, Tables, active_languages, language_sizes, vendor_currency_id
 from .store import VmProductStore
 from .variant_aspect import ProductVariants
-
-UNSUPPORTED = {"images": "product images (C9, not written to VirtueMart yet)"}
-
-
-class NoImageColumns:
-    """C9 is a later step: no image names are written, none are registered."""
-
-    def write(self, conn: Connection, images: Mapping[int, Sequence[str]]) -> None:
-        return None
-
-    def linked(self, conn: Connection) -> list[tuple[str, str]]:
-        return []
 
 
 class VirtueMartApplier(ShopApplier[ProductRow]):
@@ -67,6 +57,7 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
         self.aspects: list[ProductAspect] = [
             prices, ProductVariants(self.facts, store=products, prices=prices,
                                     binder=self.binder)]
+        images = VmImageColumns(self.facts.tables, options.vendor_id)
         self.writers = ShopWriters(
             manufacturers=self.manufacturers,
             categories=self.categories,
@@ -74,10 +65,11 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
             order_statuses=NotYetSupported("order status changes"),
             products=products,
             map_product=self._map_product,
-            image_columns=NoImageColumns(),
+            image_columns=images,
             product_aspects=[self._aspect_writer(a) for a in self.aspects],
-            unsupported=UNSUPPORTED,
-            own_tables=[self.categories.ensure_table])
+            own_tables=[self.categories.ensure_table, images.ensure_table],
+            after_commit=[CacheCleaner(options.cache_path).after_commit]
+            if options.cache_path else [])
 
     def read_shop(self, conn: Connection) -> None:
         """The shop's active languages and the vendor's currency.

@@ -20,6 +20,7 @@ from shopbridge.errors import MappingError
 
 from ..catalogue import in_selection, shop_categories
 from .aspects import MapContext, ProductAspect, ShopFacts
+from .images import image_names
 from .shop import Language
 
 TEXT_MAX_BYTES = 65535           # product_desc TEXT
@@ -54,7 +55,7 @@ class ProductRow:
     availability: str | None = None
     # Aspect name -> its mapped data (aspects.py: prices, variants).
     aspects: tuple[tuple[str, Any], ...] = ()
-    images: tuple[str, ...] = ()           # C9: not written yet
+    images: tuple[str, ...] = ()           # main image first (C9, images.py)
 
     @property
     def shown(self) -> bool:
@@ -114,7 +115,8 @@ def map_product(payload: Mapping[str, Any], *, facts: ShopFacts, what: str,
         category_keys=shop_categories(payload, shop),
         available_date=payload.get("date_available"),
         availability=options.availability.get(delivery) if delivery is not None else None,
-        aspects=tuple((a.name, a.map(payload, context)) for a in aspects))
+        aspects=tuple((a.name, a.map(payload, context)) for a in aspects),
+        images=image_names(payload, what))
 
 
 def pick_text(payload: Mapping[str, Any], language: Language, facts: ShopFacts

@@ -4,9 +4,9 @@ What it keeps true (NOTES 3, 5, 10):
 - a product row, one language row per active language with a unique slug, its manufacturer
   in ``product_manufacturers`` and its categories in ``product_categories``;
 - the ``has_*`` flags written exactly where shopbridge writes the xref rows
-  (``has_categories``, ``has_manufacturers``; a new product has no shopper group rows, so
-  ``has_shoppergroups`` 0); ``has_medias`` and ``has_prices`` are NULL (VM looks them up)
-  until the image and price writers set them;
+  (``has_categories``, ``has_manufacturers``; a new product has no shopper group or media
+  rows, so ``has_shoppergroups`` and ``has_medias`` 0 until the image writer links some);
+  ``has_prices`` is NULL (VM looks them up) until the price writer sets it;
 - stock: VirtueMart counts open orders in ``product_ordered`` and shows in_stock - ordered;
   the ERP's stock already lacks the orders it imported, so ``product_in_stock`` = ERP stock +
   ``product_ordered``, computed in the UPDATE itself (no race with a checkout's relative
@@ -70,8 +70,9 @@ class VmProductStore:
                 f"INSERT INTO {t.products} (virtuemart_vendor_id, product_parent_id, "
                 f"product_sku, product_gtin, product_weight, product_weight_uom, "
                 f"product_in_stock, product_available_date, product_availability, published, "
-                f"has_categories, has_manufacturers, has_shoppergroups, created_on, "
-                f"modified_on) VALUES (%s, 0, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, 0, %s, %s)",
+                f"has_categories, has_manufacturers, has_shoppergroups, has_medias, "
+                f"created_on, modified_on) "
+                f"VALUES (%s, 0, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, 0, 0, %s, %s)",
                 (vendor, r.sku, r.gtin, r.weight, WEIGHT_UOM, item.quantity, r.available_date,
                  r.availability, r.published, int(r.manufacturer_id is not None), now,
                  now)).lastrowid)

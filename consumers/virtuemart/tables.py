@@ -147,6 +147,48 @@ Table(
 )
 
 Table(
+    "virtuemart_product_medias", _template,
+    _id("id", primary_key=True, autoincrement=True),
+    _id("virtuemart_product_id", nullable=False, server_default="0"),
+    _id("virtuemart_media_id", nullable=False, server_default="0"),
+    _int("ordering", nullable=False, server_default="0"),
+    Index("virtuemart_media_id_uid", "virtuemart_media_id"),
+    Index("virtuemart_product_id", "virtuemart_product_id", "virtuemart_media_id",
+          unique=True),
+    Index("virtuemart_media_id", "virtuemart_media_id", "virtuemart_product_id",
+          unique=True),
+    Index("ordering", "virtuemart_product_id", "ordering"),
+    **_opts,
+)
+
+Table(
+    "virtuemart_medias", _template,
+    _id("virtuemart_media_id", primary_key=True, autoincrement=True),
+    _id("virtuemart_vendor_id", nullable=False, server_default="1"),
+    Column("file_title", String(126), nullable=False, server_default=""),
+    Column("file_description", String(254), nullable=False, server_default=""),
+    Column("file_meta", String(254), nullable=False, server_default=""),
+    Column("file_class", String(64), nullable=False, server_default=""),
+    Column("file_mimetype", String(64), nullable=False, server_default=""),
+    Column("file_type", String(32), nullable=False, server_default=""),
+    Column("file_url", String(900), nullable=False, server_default=""),
+    Column("file_url_thumb", String(900), nullable=False, server_default=""),
+    _flag("file_is_product_image", nullable=False, server_default="0"),
+    _flag("file_is_downloadable", nullable=False, server_default="0"),
+    _flag("file_is_forSale", nullable=False, server_default="0"),
+    Column("file_params", String(12287), nullable=False, server_default=""),
+    Column("file_lang", String(500), nullable=False, server_default=""),
+    _flag("shared", nullable=False, server_default="0"),
+    _flag("published", nullable=False, server_default="1"),
+    *_audit(),
+    Index("virtuemart_vendor_id", "virtuemart_vendor_id"),
+    Index("published", "published"),
+    Index("file_type", "file_type"),
+    Index("shared", "shared"),
+    **_opts,
+)
+
+Table(
     "virtuemart_product_prices", _template,
     _id("virtuemart_product_price_id", primary_key=True, autoincrement=True),
     _id("virtuemart_product_id", nullable=False, server_default="0"),
@@ -368,6 +410,8 @@ WRITES: dict[str, tuple[str, ...]] = {
     "virtuemart_product_categories": ("INSERT", "UPDATE", "DELETE"),
     "virtuemart_product_manufacturers": ("INSERT", "DELETE"),
     "virtuemart_product_prices": ("INSERT", "DELETE"),
+    "virtuemart_medias": ("INSERT",),
+    "virtuemart_product_medias": ("INSERT", "UPDATE", "DELETE"),
     "virtuemart_categories": ("INSERT", "UPDATE"),
     "virtuemart_category_categories": ("INSERT", "UPDATE", "DELETE"),
     "virtuemart_manufacturers": ("INSERT", "UPDATE"),
