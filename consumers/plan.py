@@ -6,15 +6,20 @@ apart in the link row (consumers/binder.py): the stock in ``stock_version``, eve
 (the entity's state: product, category, manufacturer, customer, order status) in ``version``,
 so a stock event can never make a newer text change look stale.
 
+An event that is new may still change nothing: the link row keeps a hash of what was last
+written (``content_hash``), and a payload with the same hash is ``unchanged``.
+
 This module is the one place that compares an event's version with an applied one.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+import orjson
 from sqlalchemy.engine import Connection
 
 from shopbridge.events import Event
@@ -74,3 +79,14 @@ def newer(events: Iterable[Event], links: Mapping[str, Link],
 def mark_applied(link: Link, event: Event) -> None:
     """Record ``event`` as the newest state of its entity (saved with the batch's links)."""
     link.version, link.event_id, link.dirty = event.version, event.event_id, True
+
+
+def content_hash(data: Any) -> str:
+    """The hash of what a writer puts into the shop (a JSON-able value; dict keys sorted)."""
+    return hashlib.md5(orjson.dumps(data, option=orjson.OPT_SORT_KEYS),
+                       usedforsecurity=False).hexdigest()
+
+
+def unchanged(link: Link, content: str) -> bool:
+    """Whether the shop already holds ``content`` (``content_hash``) for this link."""
+    return content == link.content_hash and link.target_id is not None

@@ -21,14 +21,16 @@ output reads the same whichever kind wrote a line.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import Table
 from sqlalchemy.engine import Connection as DbConnection
 
 from .config import FolderConfig, ShopConfig, TenantConfig
+from .db import TableNames, columns_of
 from .errors import BrokerUnavailable, ShopbridgeError, TargetUnavailable
 
 T = TypeVar("T")
@@ -63,6 +65,26 @@ class CheckReport:
         """Own tables and grants one service needs in this database (``shopbridge.needs``)."""
         problems = self.guard(where, lambda: check(conn, config))
         self.problems += [f"{where}: {p}" for p in problems or []]
+
+    def tables(self, where: str, conn: DbConnection, names: TableNames,
+               tables: Iterable[Table], *, hint: str = "") -> bool:
+        """A problem per table or column of ``tables`` the database lacks (a shop kind's
+        table facts); returns whether every table is there.
+
+        Args:
+            hint: appended to a missing table's line, e.g. what may be misconfigured.
+        """
+        complete = True
+        for table in tables:
+            real = names.find(table.name)
+            if real is None:
+                self.problems.append(f"{where}: table {table.name} missing{hint}")
+                complete = False
+                continue
+            have = columns_of(conn, real)
+            self.problems += [f"{where}: column {table.name}.{column.name} missing"
+                              for column in table.columns if column.name.upper() not in have]
+        return complete
 
 
 def one_line(err: BaseException) -> str:

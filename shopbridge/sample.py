@@ -44,14 +44,21 @@ def drop_database(url: str | URL, name: str) -> None:
     engine.dispose()
 
 
-def run_sql_file(url: URL, sql: str) -> None:
-    """Run a whole install script (many statements) the way ``mariadb DB < file`` does."""
+def run_sql_file(url: URL, sql: str, *, sql_mode: str | None = None) -> None:
+    """Run a whole install script (many statements) the way ``mariadb DB < file`` does.
+
+    Args:
+        sql_mode: the session's sql_mode for the script (e.g. a shop's strict one); None:
+            the server's default.
+    """
     conn = pymysql.connect(host=url.host or "127.0.0.1", port=url.port or 3306,
                            user=url.username or "root", password=url.password or "",
                            database=url.database, charset="utf8mb4",
                            client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
     try:
         with conn.cursor() as cur:
+            if sql_mode is not None:
+                cur.execute("SET SESSION sql_mode = %s", (sql_mode,))
             cur.execute(sql)
             while cur.nextset():
                 pass

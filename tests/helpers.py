@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from consumers import ConsumerStats, ShopConsumer, make_applier
 from producers.cao import CaoProducer, CycleReport
 from shopbridge import config as cfg
@@ -41,6 +43,43 @@ def storefront(db: Any, language_id: int) -> dict[str, tuple[Any, ...]]:
         "FROM products p JOIN products_description pd ON pd.products_id = p.products_id "
         "WHERE p.products_status = 1 AND pd.language_id = %s", (language_id,))
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def table_fact_mismatches(metadata: sa.MetaData, *, ours: Any, upstream: Any) -> list[str]:
+    """How a kind's table facts (``metadata``, created in ``ours``) differ from the upstream
+    DDL loaded in ``upstream``: a column not upstream or not alike (type, nullability,
+    default, auto-increment, primary-key membership), an index not upstream."""
+    mismatches = []
+    for table in metadata.sorted_tables:
+        theirs = _columns(upstream, table.name)
+        assert theirs, f"upstream has no table {table.name}"
+        for name, ours_type in _columns(ours, table.name).items():
+            if name not in theirs:
+                mismatches.append(f"{table.name}.{name}: not upstream")
+            elif theirs[name] != ours_type:
+                mismatches.append(f"{table.name}.{name}: ours {ours_type}, "
+                                  f"upstream {theirs[name]}")
+        for columns, unique in _indexes(ours, table.name) - _indexes(upstream, table.name):
+            mismatches.append(f"{table.name}: {'unique ' if unique else ''}index on "
+                              f"({columns}) not upstream")
+    return mismatches
+
+
+def _columns(db: Any, table: str) -> dict[str, tuple[str, ...]]:
+    rows = db.rows("SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, IFNULL(COLUMN_DEFAULT, 'NULL'), "
+                   "EXTRA, COLUMN_KEY = 'PRI' FROM information_schema.COLUMNS "
+                   "WHERE TABLE_SCHEMA = %s AND LOWER(TABLE_NAME) = LOWER(%s)", (db.name, table))
+    return {name.upper(): (ctype, nullable, f"default {default}", extra, "PK" if pk else "")
+            for name, ctype, nullable, default, extra, pk in rows}
+
+
+def _indexes(db: Any, table: str) -> set[tuple[str, bool]]:
+    """(columns in order, unique) of every index: names differ and do not matter."""
+    rows = db.rows("SELECT INDEX_NAME, NON_UNIQUE, GROUP_CONCAT(UPPER(COLUMN_NAME) ORDER BY "
+                   "SEQ_IN_INDEX) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s "
+                   "AND LOWER(TABLE_NAME) = LOWER(%s) "
+                   "GROUP BY INDEX_NAME, NON_UNIQUE", (db.name, table))
+    return {(columns, not non_unique) for _, non_unique, columns in rows}
 
 
 def to_toml(data: dict[str, Any]) -> str:

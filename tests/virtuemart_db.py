@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 
-import pymysql
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -56,19 +55,8 @@ def config_text(values: dict[str, object]) -> str:
 
 
 def run_strict(url: URL, sql: str) -> None:
-    conn = pymysql.connect(host=url.host or "127.0.0.1", port=url.port or 3306,
-                           user=url.username or "root", password=url.password or "",
-                           database=url.database, charset="utf8mb4",
-                           client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"SET SESSION sql_mode = '{SQL_MODE}'")
-            cur.execute(sql)
-            while cur.nextset():
-                pass
-        conn.commit()
-    finally:
-        conn.close()
+    """Run an install script under the strict sql_mode VirtueMart's own client has."""
+    sample.run_sql_file(url, sql, sql_mode=SQL_MODE)
 
 
 def create_virtuemart(name: str | None = None, *, prefix: str = PREFIX,

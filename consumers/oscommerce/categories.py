@@ -31,27 +31,24 @@ descendants also waits: Phoenix walks parents without a loop guard.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
 from shopbridge.errors import ConfigError, DependencyMissing, MappingError
-from shopbridge.events import Event, coalesce
-from shopbridge.keys import SHOP_CATEGORIES, category_key
+from shopbridge.events import Event
 
 from ..binder import LINK_TABLE, Binder, Link
-from ..catalogue import CATEGORY, batch_depths, parent_key
-from ..plan import newer
+from ..catalogue import CATEGORY, parent_key
+from ..categories import apply_categories
+from ..plan import content_hash, unchanged
 from .tables import NAME_MAX, TEXT_MAX_BYTES
 from .text import plain_text
 
 ENTITY = CATEGORY
-UPSERTED, DELETED = "category.upserted", "category.deleted"
 MAX_DEPTH = 100         # ancestors walked when checking a move for a loop
 
 
@@ -74,7 +71,8 @@ class CategoryWriter:
         self.source = source
 
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
-        """Create, update or hide the categories; returns notes on what was skipped.
+        """Create, update or hide the categories; returns notes on what was skipped
+        (the shared flow: consumers/categories.py).
 
         Raises:
             DependencyMissing: a parent is neither in the shop nor in ``events``, or a move
@@ -84,80 +82,21 @@ class CategoryWriter:
         """
         if not self.language_ids:
             raise ConfigError(f"shop {self.shop.name!r}: no language to write category names in")
-        notes: list[str] = []
-        mine = []
-        for event in events:
-            note = self._foreign(event)
-            if note:
-                notes.append(f"{event}: {note}")
-            else:
-                mine.append(event)
-        # Payloads are full state: per category only the newest event of the batch counts
-        # (keyed in order of first arrival).
-        latest = {e.entity_key: e for e in coalesce(mine)}
-        newest = {e.entity_key: latest[e.entity_key] for e in mine}
-        notes += [f"{e}: superseded in this batch by v{newest[e.entity_key].version}"
-                  for e in mine if e is not newest[e.entity_key]]
-        parents = {key: parent_key(e.payload) for key, e in newest.items()
-                   if e.type == UPSERTED and self._shown(e)}
-        depth = batch_depths(parents)
-        links = self.binder.lock(conn, ENTITY, set(newest) |
-                                 {p for p in parents.values() if p is not None})
         claimed: set[int] = set()
-        for event, link in newer(sorted(newest.values(), key=lambda e: (
-                depth.get(e.entity_key, 0), e.entity_key)), links, notes):
-            if not self._shown(event):
-                # The other tree: hide what this shop still has of it (its source was
-                # switched), create nothing.
-                missing = self._delete(conn, link, now)
-                note = f"{event.payload['source']} are not shown in this shop" if missing \
-                    else None
-            elif event.type == DELETED:
-                note = self._delete(conn, link, now)
-            else:
-                note = self._upsert(conn, event, link, links, claimed, now)
-            if note:
-                notes.append(f"{event}: {note}")
-        self.binder.save(conn, links.values())
-        return notes
-
-    # -- planning ----------------------------------------------------------------------
+        return apply_categories(
+            conn, events, shop=self.shop, binder=self.binder, shown=self._shown,
+            upsert=lambda event, link, parent_id: self._upsert(conn, event, link, parent_id,
+                                                               claimed, now),
+            hide=lambda category_id: self._delete(conn, category_id, now))
 
     def _shown(self, event: Event) -> bool:
         return self.source is None or event.payload["source"] == self.source
 
-    def _foreign(self, event: Event) -> str | None:
-        """Why this shop ignores the event, or None."""
-        p = event.payload
-        wanted = self.shop.filter.cao_shop_id
-        if p["source"] == SHOP_CATEGORIES and wanted is not None and p["shop_id"] != wanted:
-            return f"a category of CAO shop {p['shop_id']}, not this one"
-        expected = category_key(p["source"], p["shop_id"], p["erp_id"])
-        if event.entity_key != expected:
-            # Children find their parent by this key: a different one would never resolve.
-            raise MappingError(f"{event}: entity_key must be {expected!r} for this payload")
-        if event.type == UPSERTED and parent_key(p) == expected:
-            raise MappingError(f"{event}: field payload.parent_erp_id: the category "
-                               f"{p['name']!r} is its own parent")
-        return None
-
     # -- writing -----------------------------------------------------------------------
 
-    def _parent_id(self, event: Event, links: Mapping[str, Link]) -> int:
-        key = parent_key(event.payload)
-        if key is None:
-            return 0
-        parent = links[key].target_id
-        if parent is None:
-            raise DependencyMissing(
-                f"{event}: the parent category {key} of {event.payload['name']!r} is not in "
-                f"shop {self.shop.name!r} yet")
-        return int(parent)
-
-    def _upsert(self, conn: Connection, event: Event, link: Link, links: Mapping[str, Link],
+    def _upsert(self, conn: Connection, event: Event, link: Link, parent_id: int,
                 claimed: set[int], now: datetime) -> str | None:
         p: dict[str, Any] = event.payload
-        parent_id = self._parent_id(event, links)
         name = plain_text(p["name"])
         if len(name) > NAME_MAX:
             raise MappingError(f"{event}: field payload.name: longer than {NAME_MAX} "
@@ -168,10 +107,10 @@ class CategoryWriter:
                                f"{TEXT_MAX_BYTES} bytes (categories_description is TEXT)")
         if link.target_id is not None and parent_id:
             self._refuse_loop(conn, event, int(link.target_id), parent_id)
-        content = hashlib.md5(orjson.dumps(
+        content = content_hash(
             [parent_id, p["sort_order"], p.get("image"), name, description, p["visible"],
-             sorted(self.language_ids.values())]), usedforsecurity=False).hexdigest()
-        if content == link.content_hash and link.target_id is not None:
+             sorted(self.language_ids.values())])
+        if unchanged(link, content):
             return "unchanged"
         category_id = link.target_id
         if category_id is None:
@@ -201,15 +140,10 @@ class CategoryWriter:
         link.target_id, link.content_hash = category_id, content
         return None
 
-    def _delete(self, conn: Connection, link: Link, now: datetime) -> str | None:
-        # Never deleted: products may be linked to it, and children keep their parent.
-        link.content_hash = None
-        if link.target_id is None:
-            return "not in the shop; remembered as deleted"
-        self._hide(conn, int(link.target_id))
+    def _delete(self, conn: Connection, category_id: int, now: datetime) -> None:
+        self._hide(conn, category_id)
         conn.exec_driver_sql("UPDATE categories SET last_modified = %s WHERE categories_id = %s",
-                             (now, link.target_id))
-        return None
+                             (now, category_id))
 
     @staticmethod
     def _hide(conn: Connection, category_id: int) -> None:

@@ -21,22 +21,18 @@ bring back a stale state. A manufacturer that moves to another CAO shop likewise
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
 from shopbridge.events import Event
 
 from ..binder import LINK_TABLE, Binder, Link
-from ..plan import newer
+from ..manufacturers import ENTITY, apply_manufacturers, language_urls
 from .text import plain_text
-
-ENTITY = "manufacturer"
 
 
 class ManufacturerWriter:
@@ -53,46 +49,17 @@ class ManufacturerWriter:
         self.language_ids = dict(language_ids)
 
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
-        """Create, update or keep the manufacturers; returns notes on what changed nothing."""
-        notes: list[str] = []
-        links = self.binder.lock(conn, ENTITY, (e.entity_key for e in events))
+        """Create, update or keep the manufacturers; returns notes on what changed nothing
+        (the shared flow: consumers/manufacturers.py)."""
         taken: set[int] = set()   # shop ids linked in this batch, not yet in the link table
-        # ``newer`` records each event's version even where the shop's rows stay as they
-        # are, so older events stay stale (R3).
-        for event, link in newer(sorted(events, key=lambda e: (e.entity_key, e.version)),
-                                 links, notes):
-            if event.type == "manufacturer.deleted":
-                link.content_hash = None
-                notes.append(f"{event}: kept in the shop (products may reference it)")
-                continue
-            payload = event.payload
-            wanted = self.shop.filter.cao_shop_id
-            if wanted is not None and payload["shop_id"] != wanted:
-                notes.append(f"{event}: a manufacturer of CAO shop {payload['shop_id']}, "
-                             "not this one")
-                continue
-            content = self._content_hash(payload)
-            if content == link.content_hash and link.target_id is not None:
-                notes.append(f"{event}: unchanged")
-                continue
-            link.content_hash = content
-            self._write(conn, payload, link, taken, now)
-        self.binder.save(conn, links.values())
-        return notes
-
-    def _content_hash(self, payload: Mapping[str, Any]) -> str:
-        # The shop's languages are part of what is written: a language added to the
-        # configuration makes the next event write its info row.
-        data = {"payload": payload, "languages": self.language_ids}
-        return hashlib.md5(orjson.dumps(data, option=orjson.OPT_SORT_KEYS),
-                           usedforsecurity=False).hexdigest()
+        return apply_manufacturers(
+            conn, events, shop=self.shop, binder=self.binder, languages=self.language_ids,
+            write=lambda event, link: self._write(conn, event.payload, link, taken, now))
 
     def urls(self, urls: Mapping[str, str]) -> dict[int, str]:
         """languages_id -> manufacturers_url for every shop language (fallbacks as above)."""
-        fallback = next((urls[c] for c in self.language_ids if urls.get(c)), None)
-        if fallback is None:
-            fallback = next((urls[c] for c in sorted(urls) if urls[c]), "")
-        return {lid: urls.get(code) or fallback for code, lid in self.language_ids.items()}
+        return dict(zip(self.language_ids.values(), language_urls(urls, list(self.language_ids)),
+                        strict=True))
 
     def _existing(self, conn: Connection, link: Link, name: str, taken: set[int]) -> int | None:
         """The shop manufacturer to update: the linked one, or an unlinked one of that name."""

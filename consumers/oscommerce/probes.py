@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 
 from shopbridge import needs
 from shopbridge.config import ShopConfig
-from shopbridge.db import TableNames, columns_of
+from shopbridge.db import TableNames
 from shopbridge.probes import CheckReport, ShopFacts
 
 from .tables import metadata
@@ -19,7 +19,7 @@ def check(conn: Connection, shop: ShopConfig, report: CheckReport, *, tax_codes:
           currency: str) -> ShopFacts:
     """The ``ShopSinkProbe`` of osCommerce (Phoenix)."""
     names = TableNames.read(conn)
-    _check_tables(conn, names, shop, report)
+    report.tables(f"shop {shop.name}", conn, names, metadata.sorted_tables)
     report.needs(f"shop {shop.name}", needs.shop_consumer, conn, shop)
     if "configuration" in names and "currencies" in names:
         _check_currency(conn, shop, currency, report)
@@ -31,20 +31,6 @@ def check(conn: Connection, shop: ShopConfig, report: CheckReport, *, tax_codes:
         facts.order_status_ids = {int(r[0]) for r in conn.exec_driver_sql(
             "SELECT DISTINCT orders_status_id FROM orders_status")}
     return facts
-
-
-def _check_tables(conn: Connection, names: TableNames, shop: ShopConfig,
-                  report: CheckReport) -> None:
-    for table in metadata.sorted_tables:
-        real = names.find(table.name)
-        if real is None:
-            report.problems.append(f"shop {shop.name}: table {table.name} missing")
-            continue
-        have = columns_of(conn, real)
-        for column in table.columns:
-            if column.name.upper() not in have:
-                report.problems.append(
-                    f"shop {shop.name}: column {table.name}.{column.name} missing")
 
 
 def _check_currency(conn: Connection, shop: ShopConfig, currency: str,

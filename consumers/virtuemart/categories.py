@@ -18,27 +18,23 @@ batch is applied by depth, and a parent that is neither in the shop nor in the b
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
-from shopbridge.errors import DependencyMissing, MappingError
-from shopbridge.events import Event, coalesce
-from shopbridge.keys import SHOP_CATEGORIES, category_key
+from shopbridge.errors import MappingError
+from shopbridge.events import Event
 from shopbridge.owntables import OwnTable, ensure
 
 from ..binder import Binder, Link
-from ..catalogue import CATEGORY, batch_depths, parent_key
-from ..plan import newer
+from ..categories import apply_categories
+from ..plan import content_hash, unchanged
 from .langrows import write_language_rows
 from .shop import Language, Tables
 
-UPSERTED, DELETED = "category.upserted", "category.deleted"
 TEXT_MAX_BYTES = 65535
 ORDER_TABLE = "shopbridge_vm_category_order"
 ORDER = OwnTable(ORDER_TABLE, f"""
@@ -70,75 +66,28 @@ class CategoryWriter:
         ensure(conn, ORDER)
 
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
-        """Create, update or unpublish the categories; returns notes on what was skipped.
+        """Create, update or unpublish the categories; returns notes on what was skipped
+        (the shared flow: consumers/categories.py).
 
         Raises:
             DependencyMissing: a parent is neither in the shop nor in ``events``.
             MappingError: the payload cannot be expressed in this shop.
         """
-        notes: list[str] = []
-        mine = []
-        for event in events:
-            note = self._foreign(event)
-            if note:
-                notes.append(f"{event}: {note}")
-            else:
-                mine.append(event)
-        latest = {e.entity_key: e for e in coalesce(mine)}
-        newest = {e.entity_key: latest[e.entity_key] for e in mine}
-        notes += [f"{e}: superseded in this batch by v{newest[e.entity_key].version}"
-                  for e in mine if e is not newest[e.entity_key]]
-        parents = {key: parent_key(e.payload) for key, e in newest.items()
-                   if e.type == UPSERTED and self._shown(e)}
-        depth = batch_depths(parents)
-        links = self.binder.lock(conn, CATEGORY, set(newest) |
-                                 {p for p in parents.values() if p is not None})
         touched: set[int] = set()          # parents whose children are renumbered
-        for event, link in newer(sorted(newest.values(), key=lambda e: (
-                depth.get(e.entity_key, 0), e.entity_key)), links, notes):
-            if not self._shown(event) or event.type == DELETED:
-                note = self._unpublish(conn, link, now)
-                if note and not self._shown(event):
-                    note = f"{event.payload['source']} are not shown in this shop"
-            else:
-                note = self._upsert(conn, event, link, links, touched, now)
-            if note:
-                notes.append(f"{event}: {note}")
+        notes = apply_categories(
+            conn, events, shop=self.shop, binder=self.binder, shown=self._shown,
+            upsert=lambda event, link, parent_id: self._upsert(conn, event, link, parent_id,
+                                                               touched, now),
+            hide=lambda category_id: self._unpublish(conn, category_id, now))
         self._renumber(conn, touched)
-        self.binder.save(conn, links.values())
         return notes
 
     def _shown(self, event: Event) -> bool:
         return event.payload["source"] == self.shop.categories
 
-    def _foreign(self, event: Event) -> str | None:
-        p = event.payload
-        wanted = self.shop.filter.cao_shop_id
-        if p["source"] == SHOP_CATEGORIES and wanted is not None and p["shop_id"] != wanted:
-            return f"a category of CAO shop {p['shop_id']}, not this one"
-        expected = category_key(p["source"], p["shop_id"], p["erp_id"])
-        if event.entity_key != expected:
-            raise MappingError(f"{event}: entity_key must be {expected!r} for this payload")
-        if event.type == UPSERTED and parent_key(p) == expected:
-            raise MappingError(f"{event}: field payload.parent_erp_id: the category "
-                               f"{p['name']!r} is its own parent")
-        return None
-
-    def _parent_id(self, event: Event, links: Mapping[str, Link]) -> int:
-        key = parent_key(event.payload)
-        if key is None:
-            return 0
-        parent = links[key].target_id
-        if parent is None:
-            raise DependencyMissing(
-                f"{event}: the parent category {key} of {event.payload['name']!r} is not in "
-                f"shop {self.shop.name!r} yet")
-        return int(parent)
-
-    def _upsert(self, conn: Connection, event: Event, link: Link, links: Mapping[str, Link],
+    def _upsert(self, conn: Connection, event: Event, link: Link, parent_id: int,
                 touched: set[int], now: datetime) -> str | None:
         p: dict[str, Any] = event.payload
-        parent_id = self._parent_id(event, links)
         name, description = p["name"], p.get("description")
         for language in self.languages:
             size = language.size("categories", "category_name", 400)
@@ -149,10 +98,10 @@ class CategoryWriter:
         if description is not None and len(description.encode()) > TEXT_MAX_BYTES:
             raise MappingError(f"{event}: field payload.description: more than "
                                f"{TEXT_MAX_BYTES} bytes (category_description is TEXT)")
-        content = hashlib.md5(orjson.dumps(
+        content = content_hash(
             [parent_id, p["sort_order"], name, description, p["visible"],
-             [lang.tag for lang in self.languages]]), usedforsecurity=False).hexdigest()
-        if content == link.content_hash and link.target_id is not None:
+             [lang.tag for lang in self.languages]])
+        if unchanged(link, content):
             return "unchanged"
         t = self.tables
         category_id = link.target_id
@@ -199,14 +148,10 @@ class CategoryWriter:
             f"SELECT 1 FROM {self.tables.categories} WHERE virtuemart_category_id = %s",
             (category_id,)).first() is not None
 
-    def _unpublish(self, conn: Connection, link: Link, now: datetime) -> str | None:
-        link.content_hash = None
-        if link.target_id is None:
-            return "not in the shop; remembered as deleted"
+    def _unpublish(self, conn: Connection, category_id: int, now: datetime) -> None:
         conn.exec_driver_sql(
             f"UPDATE {self.tables.categories} SET published = 0, modified_on = %s "
-            f"WHERE virtuemart_category_id = %s", (now, link.target_id))
-        return None
+            f"WHERE virtuemart_category_id = %s", (now, category_id))
 
     def _renumber(self, conn: Connection, parents: set[int]) -> None:
         """Siblings under each parent get ordering 1..n: ERP sort order, then their current

@@ -10,12 +10,10 @@ so that an older upsert arriving late cannot bring back a stale state.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
@@ -23,11 +21,9 @@ from shopbridge.errors import MappingError
 from shopbridge.events import Event
 
 from ..binder import Binder, Link
-from ..plan import newer
+from ..manufacturers import apply_manufacturers, language_urls
 from .langrows import write_language_rows
 from .shop import Language, Tables
-
-ENTITY = "manufacturer"
 
 
 class ManufacturerWriter:
@@ -44,39 +40,18 @@ class ManufacturerWriter:
         self.languages: list[Language] = []
 
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
-        """Create, update or keep the manufacturers; returns notes on what changed nothing."""
-        notes: list[str] = []
-        links = self.binder.lock(conn, ENTITY, (e.entity_key for e in events))
-        for event, link in newer(sorted(events, key=lambda e: (e.entity_key, e.version)),
-                                 links, notes):
-            if event.type == "manufacturer.deleted":
-                link.content_hash = None
-                notes.append(f"{event}: kept in the shop (products may reference it)")
-                continue
-            payload = event.payload
-            wanted = self.shop.filter.cao_shop_id
-            if wanted is not None and payload["shop_id"] != wanted:
-                notes.append(f"{event}: a manufacturer of CAO shop {payload['shop_id']}, "
-                             "not this one")
-                continue
-            content = hashlib.md5(orjson.dumps(
-                {"payload": payload, "languages": [lang.tag for lang in self.languages]},
-                option=orjson.OPT_SORT_KEYS), usedforsecurity=False).hexdigest()
-            if content == link.content_hash and link.target_id is not None:
-                notes.append(f"{event}: unchanged")
-                continue
-            self._write(conn, event, link, now)
-            link.content_hash = content
-        self.binder.save(conn, links.values())
-        return notes
+        """Create, update or keep the manufacturers; returns notes on what changed nothing
+        (the shared flow: consumers/manufacturers.py)."""
+        return apply_manufacturers(
+            conn, events, shop=self.shop, binder=self.binder,
+            languages=[lang.tag for lang in self.languages],
+            write=lambda event, link: self._write(conn, event, link, now))
 
     def urls(self, urls: Mapping[str, str]) -> dict[str, str]:
         """Language tag -> mf_url for every active language (fallbacks as above)."""
-        fallback = next((urls[lang.code] for lang in self.languages if urls.get(lang.code)),
-                        None)
-        if fallback is None:
-            fallback = next((urls[c] for c in sorted(urls) if urls[c]), "")
-        return {lang.tag: urls.get(lang.code) or fallback for lang in self.languages}
+        return dict(zip([lang.tag for lang in self.languages],
+                        language_urls(urls, [lang.code for lang in self.languages]),
+                        strict=True))
 
     def _write(self, conn: Connection, event: Event, link: Link, now: datetime) -> None:
         p: dict[str, Any] = event.payload

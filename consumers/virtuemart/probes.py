@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 
 from shopbridge import needs
 from shopbridge.config import ShopConfig
-from shopbridge.db import TableNames, columns_of
+from shopbridge.db import TableNames
 from shopbridge.errors import ConfigError
 from shopbridge.probes import CheckReport, ShopFacts
 
@@ -26,21 +26,11 @@ def check(conn: Connection, shop: ShopConfig, report: CheckReport, *, tax_codes:
         return ShopFacts()
     names = TableNames.read(conn)
     t = Tables(options.prefix)
-    missing = False
-    for table in metadata(options.prefix).sorted_tables:
-        real = names.find(table.name)
-        if real is None:
-            report.problems.append(f"shop {shop.name}: table {table.name} missing (is the "
-                                   f"prefix {options.prefix!r} right?)")
-            missing = True
-            continue
-        have = columns_of(conn, real)
-        for column in table.columns:
-            if column.name.upper() not in have:
-                report.problems.append(
-                    f"shop {shop.name}: column {table.name}.{column.name} missing")
+    complete = report.tables(f"shop {shop.name}", conn, names,
+                             metadata(options.prefix).sorted_tables,
+                             hint=f" (is the prefix {options.prefix!r} right?)")
     report.needs(f"shop {shop.name}", needs.shop_consumer, conn, shop)
-    if missing:
+    if not complete:
         return ShopFacts()
     for tag in active_languages(conn, t):
         try:

@@ -94,6 +94,17 @@ def sync(db: Database, writer: VariantWriter, parent: int, variants: list[dict[s
         writer(conn, {parent: Row(plan(variants))})
 
 
+def synced_parent(db: Database, prefix: str) -> tuple[int, VariantWriter]:
+    """A shown parent product 'TS' (children follow the parent's published) synced with the
+    six children of ``SIX``, and its writer."""
+    db.execute(f"INSERT INTO {prefix}virtuemart_products (product_sku, published) "
+               f"VALUES ('TS', 1)")
+    parent = db.scalar(f"SELECT virtuemart_product_id FROM {prefix}virtuemart_products")
+    writer = VariantWriter(prefix=prefix, child_products=LinkedChildren(prefix))
+    sync(db, writer, parent, SIX)
+    return parent, writer
+
+
 def selector(db: Database, prefix: str, parent: int) -> list[tuple[int, int, dict[str, Any]]]:
     """(customfield id, custom id, params) of the parent's multi-variant rows."""
     return [(fid, cid, parse_params(params)) for fid, cid, params in db.rows(
@@ -185,12 +196,7 @@ def test_six_children_give_one_selector_pointing_at_the_right_children_across_re
 def test_a_child_that_left_is_hidden_and_dropped_from_the_selector(
         shop: tuple[Database, str]) -> None:
     db, prefix = shop
-    # (a shown parent: children follow the parent's published)
-    db.execute(f"INSERT INTO {prefix}virtuemart_products (product_sku, published) "
-               f"VALUES ('TS', 1)")
-    parent = db.scalar(f"SELECT virtuemart_product_id FROM {prefix}virtuemart_products")
-    writer = VariantWriter(prefix=prefix, child_products=LinkedChildren(prefix))
-    sync(db, writer, parent, SIX)
+    parent, writer = synced_parent(db, prefix)
     by_sku = {sku: pid for pid, sku in skus(db, prefix).items()}
 
     sync(db, writer, parent, [c for c in SIX if c["sku"] != "TS-Blau-M"])
@@ -205,10 +211,7 @@ def test_a_child_that_left_is_hidden_and_dropped_from_the_selector(
 def test_duplicate_rows_collapse_and_a_product_without_variants_loses_the_selector(
         shop: tuple[Database, str]) -> None:
     db, prefix = shop
-    db.execute(f"INSERT INTO {prefix}virtuemart_products (product_sku) VALUES ('TS')")
-    parent = db.scalar(f"SELECT virtuemart_product_id FROM {prefix}virtuemart_products")
-    writer = VariantWriter(prefix=prefix, child_products=LinkedChildren(prefix))
-    sync(db, writer, parent, SIX)
+    parent, writer = synced_parent(db, prefix)
     [(field_id, custom_id, _)] = selector(db, prefix, parent)
     db.execute(f"INSERT INTO {prefix}virtuemart_product_customfields (virtuemart_product_id, "
                f"virtuemart_custom_id, customfield_params) VALUES (%s, %s, '')",

@@ -28,23 +28,17 @@ from tests.conftest import (
     shop_entry,
     unique,
 )
-from tests.contract.shop import (
-    HIDDEN,
-    Category,
-    Customer,
-    Manufacturer,
-    Order,
-    Product,
-    _Hidden,
-)
+from tests.contract.shop import HIDDEN, Category, Customer, Manufacturer, Order, Product, _Hidden
 from tests.integration.test_order_producer import Order as PlacedOrder
 from tests.integration.test_order_producer import add_order
+
+from .linked import LinkedShop
 
 SHOP_NAME = "web"
 FIRST_LANGUAGE = "de"          # shop_entry: languages ["de", "en"]
 
 
-class OscommerceDriver:
+class OscommerceDriver(LinkedShop):
     kind = "oscommerce"
 
     def __init__(self) -> None:
@@ -60,7 +54,6 @@ class OscommerceDriver:
             raise
         self.language_id = int(self.db.scalar(
             "SELECT languages_id FROM languages WHERE code = %s", (FIRST_LANGUAGE,)))
-        self._tables: list[str] | None = None
 
     # -- the shop under test ---------------------------------------------------------------
 
@@ -98,35 +91,25 @@ class OscommerceDriver:
                        categories=categories, manufacturer=manufacturer)
 
     def category(self, key: str) -> Category | _Hidden | None:
-        row = self._described("category", key,
+        row = self._linked_row(
+            "category", key,
             "SELECT c.parent_id, cd.categories_name FROM categories c "
             "LEFT JOIN categories_description cd ON cd.categories_id = c.categories_id "
-            "AND cd.language_id = %s WHERE c.categories_id = %s")
+            "AND cd.language_id = %s WHERE c.categories_id = %s", self.language_id)
         if row is None:
             return None
         parent_id, name = row
         if name is None:
             return HIDDEN
-        parent = None if not parent_id else self.db.scalar(
-            f"SELECT entity_key FROM {LINK_TABLE} WHERE entity_type = 'category' "
-            f"AND target_id = %s", (parent_id,))
-        return Category(name=name, parent=parent)
+        return Category(name=name, parent=self._category_key(parent_id))
 
     def manufacturer(self, key: str) -> Manufacturer | None:
-        row = self._described("manufacturer", key,
+        row = self._linked_row(
+            "manufacturer", key,
             "SELECT m.manufacturers_name, mi.manufacturers_url FROM manufacturers m "
             "LEFT JOIN manufacturers_info mi ON mi.manufacturers_id = m.manufacturers_id "
-            "AND mi.languages_id = %s WHERE m.manufacturers_id = %s")
+            "AND mi.languages_id = %s WHERE m.manufacturers_id = %s", self.language_id)
         return Manufacturer(name=row[0], url=row[1] or "") if row else None
-
-    def _described(self, entity: str, key: str, sql: str) -> tuple[Any, ...] | None:
-        """The row ``sql`` reads for the shop id linked to ``key``, in the first language
-        (``sql`` takes the language id, then the shop id); None: not in the shop."""
-        target_id = self._target(entity, key)
-        if target_id is None:
-            return None
-        rows = self.db.rows(sql, (self.language_id, target_id))
-        return tuple(rows[0]) if rows else None
 
     def customer(self, email: str) -> Customer | None:
         rows = self.db.rows(
@@ -149,19 +132,6 @@ class OscommerceDriver:
         return Order(status=int(status),
                      history=tuple((int(s), comment or "") for s, comment in history))
 
-    def fingerprint(self) -> Any:
-        if self._tables is None:
-            self._tables = [name for (name,) in self.db.rows(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-                "AND table_name NOT LIKE 'shopbridge%%' ORDER BY table_name", (self.db.name,))]
-        tables = ", ".join(f"`{t}`" for t in self._tables)
-        return self.db.rows(f"CHECKSUM TABLE {tables}")
-
     def close(self) -> None:
         self.db.engine.dispose()
         sample.drop_database(MARIADB_URL, self.db.name)
-
-    def _target(self, entity: str, key: str) -> int | None:
-        target = self.db.scalar(f"SELECT target_id FROM {LINK_TABLE} WHERE entity_type = %s "
-                                f"AND entity_key = %s", (entity, key))
-        return None if target is None else int(target)

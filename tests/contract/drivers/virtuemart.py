@@ -31,12 +31,14 @@ from tests.virtuemart_db import (
     shop_entry,
 )
 
+from .linked import LinkedShop
+
 SHOP_NAME = "vm"
 LANGUAGE = "de_de"
 UNSUPPORTED = {"customer.upserted": "issue 12", "order.status_changed": "issue 12"}
 
 
-class VirtuemartDriver:
+class VirtuemartDriver(LinkedShop):
     kind = "virtuemart"
     unsupported = UNSUPPORTED          # event type -> why the kind does not take it yet
 
@@ -45,7 +47,6 @@ class VirtuemartDriver:
         if problem:
             pytest.skip(problem)
         self.db = create_virtuemart()
-        self._tables: list[str] | None = None
 
     def _t(self, base: str) -> str:
         return f"{PREFIX}virtuemart_{base}"
@@ -91,34 +92,27 @@ class VirtuemartDriver:
                        manufacturer=manufacturer)
 
     def category(self, key: str) -> Category | _Hidden | None:
-        target = self._target("category", key)
-        if target is None:
-            return None
-        rows = self.db.rows(
+        row = self._linked_row(
+            "category", key,
             f"SELECT c.category_parent_id, c.published, l.category_name, l.slug "
             f"FROM {self._t('categories')} c LEFT JOIN {self._t('categories_' + LANGUAGE)} l "
             f"ON l.virtuemart_category_id = c.virtuemart_category_id "
-            f"WHERE c.virtuemart_category_id = %s", (target,))
-        if not rows:
+            f"WHERE c.virtuemart_category_id = %s")
+        if row is None:
             return None
-        parent_id, published, name, slug = rows[0]
+        parent_id, published, name, slug = row
         if published != 1 or not name or not slug:
             return HIDDEN
-        parent = None if not parent_id else self.db.scalar(
-            f"SELECT entity_key FROM {LINK_TABLE} WHERE entity_type = 'category' "
-            f"AND target_id = %s", (parent_id,))
-        return Category(name=name, parent=parent)
+        return Category(name=name, parent=self._category_key(parent_id))
 
     def manufacturer(self, key: str) -> Manufacturer | None:
-        target = self._target("manufacturer", key)
-        if target is None:
-            return None
-        rows = self.db.rows(
+        row = self._linked_row(
+            "manufacturer", key,
             f"SELECT l.mf_name, l.mf_url FROM {self._t('manufacturers')} m "
             f"JOIN {self._t('manufacturers_' + LANGUAGE)} l "
             f"ON l.virtuemart_manufacturer_id = m.virtuemart_manufacturer_id "
-            f"WHERE m.virtuemart_manufacturer_id = %s", (target,))
-        return Manufacturer(name=rows[0][0], url=rows[0][1] or "") if rows else None
+            f"WHERE m.virtuemart_manufacturer_id = %s")
+        return Manufacturer(name=row[0], url=row[1] or "") if row else None
 
     def customer(self, email: str) -> Customer | None:
         pytest.skip("customers in VirtueMart: issue 12")
@@ -126,18 +120,5 @@ class VirtuemartDriver:
     def order(self, order_id: int) -> Order | None:
         pytest.skip("order statuses in VirtueMart: issue 12")
 
-    def fingerprint(self) -> Any:
-        if self._tables is None:
-            self._tables = [name for (name,) in self.db.rows(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
-                "AND table_name NOT LIKE 'shopbridge%%' ORDER BY table_name", (self.db.name,))]
-        tables = ", ".join(f"`{t}`" for t in self._tables)
-        return self.db.rows(f"CHECKSUM TABLE {tables}")
-
     def close(self) -> None:
         drop_virtuemart(self.db)
-
-    def _target(self, entity: str, key: str) -> int | None:
-        target = self.db.scalar(f"SELECT target_id FROM {LINK_TABLE} WHERE entity_type = %s "
-                                f"AND entity_key = %s", (entity, key))
-        return None if target is None else int(target)
