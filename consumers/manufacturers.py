@@ -20,7 +20,7 @@ from shopbridge.config import ShopConfig
 from shopbridge.events import Event
 
 from .binder import Binder, Link
-from .plan import content_hash, newer, unchanged
+from .plan import content_hash, locked_in_order, newer, unchanged
 
 ENTITY = "manufacturer"
 DELETED = "manufacturer.deleted"
@@ -39,9 +39,8 @@ def apply_manufacturers(conn: Connection, events: Sequence[Event], *, shop: Shop
         write: writes one new or changed manufacturer and sets ``link.target_id``.
     """
     notes: list[str] = []
-    links = binder.lock(conn, ENTITY, (e.entity_key for e in events))
-    for event, link in newer(sorted(events, key=lambda e: (e.entity_key, e.version)),
-                             links, notes):
+    ordered, links = locked_in_order(conn, binder, ENTITY, events)
+    for event, link in newer(ordered, links, notes):
         if event.type == DELETED:
             link.content_hash = None
             notes.append(f"{event}: kept in the shop (products may reference it)")

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.events import Event
 
-from .binder import Link
+from .binder import Binder, Link
 
 STOCK = "stock"
 
@@ -74,6 +74,14 @@ def newer(events: Iterable[Event], links: Mapping[str, Link],
             continue
         mark_applied(link, event)
         yield event, link
+
+
+def locked_in_order(conn: Connection, binder: Binder, entity: str,
+                    events: Sequence[Event]) -> tuple[list[Event], dict[str, Link]]:
+    """A writer's batch: its events by key and version (``newer`` then meets each entity's
+    versions oldest first, so the newest wins), and their link rows, locked."""
+    links = binder.lock(conn, entity, (e.entity_key for e in events))
+    return sorted(events, key=lambda e: (e.entity_key, e.version)), links
 
 
 def mark_applied(link: Link, event: Event) -> None:

@@ -229,6 +229,22 @@ def delete_in(conn: Connection, table: str, column: str, ids: Sequence[object]) 
                              tuple(ids))
 
 
+def update_by_key(conn: Connection, table: str, key: str, column: str,
+                  values: Sequence[tuple[object, object]], *, wrap: str = "{}",
+                  chunk: int = 1000) -> None:
+    """Set ``column`` per row from (key, value) pairs: one ``UPDATE ... CASE key WHEN ...``
+    per ``chunk`` pairs instead of a round trip per row (PyMySQL's executemany sends UPDATEs
+    one by one). ``wrap`` puts the CASE into an expression, e.g. ``"({}) + product_ordered"``.
+    ``table``, ``key``, ``column`` and ``wrap`` are the caller's identifiers, never input."""
+    for start in range(0, len(values), chunk):
+        part = values[start:start + chunk]
+        cases = " ".join(["WHEN %s THEN %s"] * len(part))
+        params = [x for pair in part for x in pair] + [k for k, _ in part]
+        value = wrap.format(f"CASE {key} {cases} END")
+        conn.exec_driver_sql(f"UPDATE {table} SET {column} = {value} "
+                             f"WHERE {key} IN ({marks(part)})", tuple(params))
+
+
 def quote_ident(name: str) -> str:
     """Backtick-quote an identifier that came from the server's own catalogue."""
     if not re.fullmatch(r"[A-Za-z0-9_$]+", name):

@@ -186,6 +186,15 @@ def phoenix_db(phoenix_factory: Callable[[], Database]) -> Database:
 
 
 @pytest.fixture
+def vm() -> Iterator[Database]:
+    """A VirtueMart shop database from the upstream SQL (tests/virtuemart_db.py), dropped
+    afterwards; skips where the reference SQL is absent."""
+    from tests.virtuemart_db import virtuemart_for_a_test
+
+    yield from virtuemart_for_a_test()
+
+
+@pytest.fixture
 def namespace() -> Iterator[str]:
     """A broker namespace of the test's own; its queues and exchange are deleted after."""
     ns = unique("sbtest").replace("_", "-")

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.db import marks
+from shopbridge.db import marks, update_by_key
 
 from ..product_plan import NewProduct
 from .mapper import ProductRow
@@ -151,15 +151,8 @@ class PhoenixAdapter:
 
     @staticmethod
     def _set_column(conn: Connection, column: str, values: Sequence[tuple[int, object]]) -> None:
-        """One UPDATE ... CASE per chunk: products_id -> value of ``column``."""
-        for start in range(0, len(values), INSERT_CHUNK):
-            chunk = values[start:start + INSERT_CHUNK]
-            cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
-            params: list[object] = [x for pair in chunk for x in pair]
-            params += [pid for pid, _ in chunk]
-            conn.exec_driver_sql(
-                f"UPDATE products SET {column} = CASE products_id {cases} END "
-                f"WHERE products_id IN ({marks(chunk)})", tuple(params))
+        """products_id -> value of ``column``, a chunk per statement."""
+        update_by_key(conn, "products", "products_id", column, values, chunk=INSERT_CHUNK)
 
     @staticmethod
     def category_tree(conn: Connection) -> Iterable[tuple[int, int]]:

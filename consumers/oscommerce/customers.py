@@ -14,12 +14,11 @@ duplicated.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
@@ -27,27 +26,27 @@ from shopbridge.errors import MappingError
 from shopbridge.events import Event
 
 from ..binder import Binder, Link
-from ..plan import newer
+from ..plan import content_hash, locked_in_order, newer, unchanged
 
 ENTITY = "customer"
 NO_PASSWORD = ""   # no hash at all: no password can log in with it (K2)
 
 
+@dataclass(frozen=True, kw_only=True)
 class CustomerWriter:
-    def __init__(self, *, shop: ShopConfig, binder: Binder) -> None:
-        self.shop = shop
-        self.binder = binder
+    """The ``EntityWriter`` of customer.upserted: accounts found or created, never duplicated."""
+
+    shop: ShopConfig
+    binder: Binder
 
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
         """Create or update the accounts; returns notes on what was skipped."""
         notes: list[str] = []
-        links = self.binder.lock(conn, ENTITY, (e.entity_key for e in events))
-        mine = self._mine(sorted(events, key=lambda e: (e.entity_key, e.version)), notes)
-        for event, link in newer(mine, links, notes):
+        ordered, links = locked_in_order(conn, self.binder, ENTITY, events)
+        for event, link in newer(self._mine(ordered, notes), links, notes):
             payload = event.payload
-            content = hashlib.md5(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS),
-                                  usedforsecurity=False).hexdigest()
-            if content == link.content_hash and link.target_id is not None:
+            content = content_hash(payload)
+            if unchanged(link, content):
                 notes.append(f"{event}: unchanged")
                 continue
             link.content_hash = content

@@ -8,13 +8,12 @@ history comment, where the customer sees them in the order history.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-import orjson
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
@@ -23,7 +22,7 @@ from shopbridge.events import Event
 
 from .. import mailer
 from ..binder import Binder
-from ..plan import newer
+from ..plan import content_hash, locked_in_order, newer
 
 ENTITY = "order_status"
 
@@ -52,22 +51,21 @@ def mark_notified(conn: Connection, history_id: int) -> None:
                          "WHERE orders_status_history_id = %s", (history_id,))
 
 
+@dataclass(frozen=True, kw_only=True)
 class StatusWriter:
-    def __init__(self, *, shop: ShopConfig, binder: Binder) -> None:
-        self.shop = shop
-        self.binder = binder
+    """The ``EntityWriter`` of order.status_changed: status, history row, e-mail."""
+
+    shop: ShopConfig
+    binder: Binder
 
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
         """Write the newest status of each order; returns notes on what was skipped."""
         notes: list[str] = []
-        links = self.binder.lock(conn, ENTITY, (e.entity_key for e in events))
-        for event, link in newer(sorted(events, key=lambda e: (e.entity_key, e.version)),
-                                 links, notes):
+        ordered, links = locked_in_order(conn, self.binder, ENTITY, events)
+        for event, link in newer(ordered, links, notes):
             payload = event.payload
-            content = hashlib.md5(orjson.dumps([payload["status_id"], payload.get("comment"),
-                                                payload.get("carrier"),
-                                                payload.get("tracking_code")]),
-                                  usedforsecurity=False).hexdigest()
+            content = content_hash([payload["status_id"], payload.get("comment"),
+                                    payload.get("carrier"), payload.get("tracking_code")])
             if content == link.content_hash:
                 notes.append(f"{event}: status unchanged")
                 continue

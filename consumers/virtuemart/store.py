@@ -30,7 +30,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.db import marks
+from shopbridge.db import marks, update_by_key
 
 from ..binder import Binder
 from ..product_plan import NewProduct
@@ -155,16 +155,9 @@ class VmProductStore:
 
     def set_quantities(self, conn: Connection, quantities: Sequence[tuple[int, int]]) -> None:
         """``product_in_stock`` = ERP stock + what VM reserves for open orders (see above)."""
-        t = self.facts.tables
-        for start in range(0, len(quantities), CHUNK):
-            chunk = quantities[start:start + CHUNK]
-            cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
-            params: list[object] = [x for pair in chunk for x in pair]
-            params += [pid for pid, _ in chunk]
-            conn.exec_driver_sql(
-                f"UPDATE {t.products} SET product_in_stock = (CASE virtuemart_product_id "
-                f"{cases} END) + product_ordered WHERE virtuemart_product_id IN "
-                f"({', '.join(['%s'] * len(chunk))})", tuple(params))
+        update_by_key(conn, self.facts.tables.products, "virtuemart_product_id",
+                      "product_in_stock", quantities, wrap="({}) + product_ordered",
+                      chunk=CHUNK)
 
     def set_categories(self, conn: Connection, links: Mapping[int, list[int]]) -> None:
         """Make each product's categories exactly these, ``has_categories`` with them.

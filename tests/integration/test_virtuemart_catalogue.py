@@ -31,7 +31,6 @@ from tests.unit.test_events import product_payload
 from tests.virtuemart_db import (
     PREFIX,
     shop_entry,
-    virtuemart_for_a_test,
 )
 
 P = PREFIX + "virtuemart_"
@@ -61,11 +60,6 @@ def intended(level: int, quantity: int, in_offer: bool) -> Decimal:
     step = max(i for i, start in enumerate(TIER_STARTS) if start <= max(quantity, 1))
     net = Decimal(LADDERS[level][step])
     return gross(OFFER_NET) if in_offer and net > OFFER_NET else gross(net)
-
-
-@pytest.fixture
-def vm() -> Iterator[Database]:
-    yield from virtuemart_for_a_test()
 
 
 @pytest.fixture

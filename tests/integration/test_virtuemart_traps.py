@@ -19,15 +19,9 @@ from tests.unit.test_events import product_payload
 from tests.virtuemart_db import (
     PREFIX,
     shop_entry,
-    virtuemart_for_a_test,
 )
 
 P = PREFIX + "virtuemart_"
-
-
-@pytest.fixture
-def vm() -> Iterator[Database]:
-    yield from virtuemart_for_a_test()
 
 
 @pytest.fixture

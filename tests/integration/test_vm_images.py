@@ -16,10 +16,9 @@ from consumers.virtuemart.applier import VirtueMartApplier
 from consumers.virtuemart.caches import GROUPS
 from shopbridge import config as cfg
 from tests.conftest import AMQP_URL, MARIADB_URL, Database
-from tests.integration.test_virtuemart_traps import P, category, pid, product, vm
+from tests.integration.test_virtuemart_traps import P, category, pid, product
 from tests.virtuemart_db import shop_entry
 
-__all__ = ["vm"]                      # the shop database fixture
 FOLDER = "images/virtuemart/product/"
 
 
