@@ -151,13 +151,13 @@ def test_a_kind_without_probes_is_one_problem_line(cao_db, phoenix_db, namespace
     fill_cao(cao_db, sample.articles(2), [])
     settings = settings_for(namespace, cao_db, [shop_entry("web", phoenix_db)])
     tenant = settings.tenants[0]
-    shop = dataclasses.replace(tenant.shops[0], kind="virtuemart")
+    shop = dataclasses.replace(tenant.shops[0], kind="nosuchshop")
     settings = dataclasses.replace(settings, tenants=(dataclasses.replace(tenant,
                                                                           shops=(shop,)),))
 
     report = check.run(settings)
 
     assert report.problems == [
-        "shop web: kind 'virtuemart' has no shop consumer (catalogue into the shop) "
-        "(entry-point group shopbridge.shop_sinks); known: oscommerce"]
+        "shop web: kind 'nosuchshop' has no shop consumer (catalogue into the shop) "
+        "(entry-point group shopbridge.shop_sinks); known: oscommerce, virtuemart"]
     assert not any(line.startswith("shop web:") for line in report.ok + report.notes)
