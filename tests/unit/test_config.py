@@ -155,7 +155,7 @@ def test_every_error_of_a_file_is_reported_in_one_run():
         f"{web}.orders] countries maps ISO-2 codes to CAO LAND codes (1-5 chars)",
         f"{web}.orders] first_order_id must be > 0",
         "shopbridge.toml: [tenants[0].shops[1] (b2b)] kind 'magento' is not one of "
-        "('oscommerce',)",
+        "('oscommerce', 'virtuemart')",
     ]
     assert str(caught.value) == "\n".join(caught.value.problems)
 
