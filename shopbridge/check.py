@@ -91,13 +91,17 @@ def _erp_probes(kind: str) -> ErpProbes:
 
 
 def _shop_probes(kind: str) -> ShopProbes:
-    """A shop kind's probes, from its registered roles (``shopbridge.kinds``).
+    """A shop kind's probes, from its registered roles (``shopbridge.kinds``); ``source``
+    is None for a kind that sends no orders.
 
     Raises:
-        ConfigError: the kind is not registered for both roles.
+        ConfigError: the kind is not registered as a shop sink.
     """
     sink = kinds.shop_sink(kind)
-    return ShopProbes(sink=sink.check, source=kinds.shop_source(kind).check,
+    # A shop kind may apply the catalogue before it can send orders (no shop source yet).
+    sends_orders = kind in kinds.registry.names(kinds.SHOP_SOURCES)
+    return ShopProbes(sink=sink.check,
+                      source=kinds.shop_source(kind).check if sends_orders else None,
                       image_folder=sink.probe_folder)
 
 
@@ -144,8 +148,12 @@ def _check_shop(shop: ShopConfig, tax_codes: set[int], erp: ErpOrderFacts | None
         try:
             with translated(what), engine.connect() as conn:
                 facts = probes.sink(conn, shop, report, tax_codes=tax_codes, currency=currency)
-                report.guard(f"shop {shop.name}: order import",
-                             lambda: _check_orders(conn, shop, probes.source, erp, report))
+                source = probes.source
+                if source is None:
+                    _no_order_source(shop, report)
+                else:
+                    report.guard(f"shop {shop.name}: order import",
+                                 lambda: _check_orders(conn, shop, source, erp, report))
                 if facts.order_status_ids is not None:
                     _check_statuses(shop, facts.order_status_ids, report)
         finally:
@@ -164,6 +172,18 @@ def _check_images(shop: ShopConfig, probe: FolderProbe, report: CheckReport) -> 
     for folder in (shop.images.source, shop.images.target):
         if report.guard(f"shop {shop.name}: image folder {folder.url}", partial(probe, folder)):
             report.ok.append(f"shop {shop.name}: image folder {folder.url} reachable")
+
+
+def _no_order_source(shop: ShopConfig, report: CheckReport) -> None:
+    """A kind without a shop source sends no orders: a problem only where the config
+    expects it to (an ``[orders]`` table)."""
+    if shop.orders.configured:
+        report.problems.append(
+            f"shop {shop.name}: [orders] is set, but kind {shop.kind!r} sends no orders to "
+            "the ERP yet (no shop producer): no order would be imported")
+    else:
+        report.notes.append(f"shop {shop.name}: kind {shop.kind!r} sends no orders to the "
+                            "ERP yet (no shop producer): order import not checked")
 
 
 def _check_statuses(shop: ShopConfig, known: set[int], report: CheckReport) -> None:

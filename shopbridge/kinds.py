@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .events import Event
     from .needs import Needs
     from .owntables import OwnTable
-    from .probes import CheckReport, ErpOrderFacts, ShopFacts, ShopOrders
+    from .probes import CatalogueLimits, CheckReport, ErpOrderFacts, ShopFacts, ShopOrders
     from .topology import Target
 
 SHOP_SINKS = "shopbridge.shop_sinks"
@@ -219,6 +219,11 @@ class ShopSink(Protocol):
     def check(self, conn: sa.Connection, shop: ShopConfig, report: CheckReport, *,
               tax_codes: set[int], currency: str) -> ShopFacts:
         """``shopbridge.probes.ShopSinkProbe``."""
+        ...
+
+    def limits(self, shop: ShopConfig) -> CatalogueLimits:
+        """What the shop cannot show of the ERP's catalogue (tier prices, customer price
+        levels): the ERP's check notes it, in these words, for this shop only."""
         ...
 
     def probe_folder(self, folder: FolderConfig) -> object:

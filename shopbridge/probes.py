@@ -126,6 +126,19 @@ class OrderUsage:
     nameless: Counter[str] = field(default_factory=Counter)    # country names without ISO-2
 
 
+@dataclass(frozen=True)
+class CatalogueLimits:
+    """What a shop kind cannot show of the ERP's catalogue, in the words the ERP's check
+    notes end with ("osCommerce core has no tier prices"); None: the kind shows it.
+
+    The ERP's probe counts what its data has of it (articles with tier prices, customers on
+    other price levels) and notes it only for shops whose kind cannot show it.
+    """
+
+    tier_prices: str | None = None          # quantity tiers (C5)
+    customer_groups: str | None = None      # a price level per customer (C7)
+
+
 @dataclass
 class ShopFacts:
     """What the frame compares the shop's config with after the order import."""
@@ -206,10 +219,11 @@ class ErpProbes:
 
 @dataclass(frozen=True)
 class ShopProbes:
-    """A shop kind's probes; ``image_folder`` is its consumer's image-folder probe."""
+    """A shop kind's probes; ``image_folder`` is its consumer's image-folder probe;
+    ``source`` is None for a kind that sends no orders (no shop source registered)."""
 
     sink: ShopSinkProbe
-    source: ShopSourceProbe
+    source: ShopSourceProbe | None
     image_folder: FolderProbe
 
 

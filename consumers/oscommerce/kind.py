@@ -14,6 +14,7 @@ from shopbridge.config import BrokerConfig, FolderConfig, ShopConfig, refuse_unk
 from shopbridge.kinds import Applier, ShopSink
 from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable
+from shopbridge.probes import CatalogueLimits
 from shopbridge.topology import Target
 
 from ..binder import TABLE as LINKS
@@ -33,8 +34,17 @@ class OsCommerceOptions:
     kind."""
 
 
+LIMITS = CatalogueLimits(tier_prices="osCommerce core has no tier prices",
+                         customer_groups="osCommerce core has no customer groups")
+
+
 class OsCommerceSink:
     check = staticmethod(probes.check)   # shopbridge check: this role's probe
+
+    def limits(self, shop: ShopConfig) -> CatalogueLimits:
+        # Phoenix has no quantity tiers and no customer groups: every customer pays the
+        # shop's price level, and the consumer leaves tier prices out (docs/architecture.md).
+        return LIMITS
 
     def probe_folder(self, folder: FolderConfig) -> object:
         return Folder(folder).probe()

@@ -12,6 +12,7 @@ from shopbridge.config import BrokerConfig, FolderConfig, ShopConfig
 from shopbridge.kinds import Applier, ShopSink
 from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable
+from shopbridge.probes import CatalogueLimits
 from shopbridge.topology import Target
 
 from ..binder import TABLE as LINKS
@@ -25,6 +26,11 @@ from .options import VirtueMartOptions, parse_options
 
 class VirtueMartSink:
     check = staticmethod(probes.check)
+
+    def limits(self, shop: ShopConfig) -> CatalogueLimits:
+        # Quantity tiers and shopper-group prices are VirtueMart's own (product_prices rows
+        # per group and quantity range, prices.py): nothing for the ERP's check to note.
+        return CatalogueLimits()
 
     def probe_folder(self, folder: FolderConfig) -> object:
         return Folder(folder).probe()

@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from shopbridge import needs
-from shopbridge.config import TenantConfig
+from shopbridge import kinds, needs
+from shopbridge.config import ShopConfig, TenantConfig
 from shopbridge.db import TableNames, columns_of, quote_ident
-from shopbridge.errors import SetupRequired
-from shopbridge.probes import CheckReport
+from shopbridge.errors import ConfigError, SetupRequired
+from shopbridge.probes import CatalogueLimits, CheckReport
 
 from .source import TIER_PRICES, CaoSource
 
@@ -56,12 +56,8 @@ def check(conn: Connection, tenant: TenantConfig, report: CheckReport) -> set[in
 
 
 def _catalogue_limits(conn: Connection, source: CaoSource, tenant: TenantConfig) -> list[str]:
-    """C5/C7: ERP prices the Phoenix core cannot show, counted per shop, one line each.
-
-    Phoenix has no quantity tiers and no customer groups: every customer pays the shop's
-    price level, and the consumer leaves tier prices out (docs/architecture.md). osCommerce
-    is the only shop kind today; a kind that shows tiers or groups will want its own words.
-    """
+    """C5/C7: ERP prices a shop cannot show, counted per shop, one line each; what a shop
+    cannot show, and how to say so, is its kind's (``ShopSink.limits``)."""
     art, prices = source.t["ARTIKEL"], source.t["ARTIKEL_PREIS"]
     tiers: dict[int, int] = dict(conn.exec_driver_sql(
         f"SELECT a.SHOP_ID, COUNT(DISTINCT a.REC_ID) FROM {art} a JOIN {prices} p "
@@ -78,21 +74,30 @@ def _catalogue_limits(conn: Connection, source: CaoSource, tenant: TenantConfig)
     for shop in tenant.shops:
         if not shop.active:
             continue
+        limits = _limits(shop)
         cao_id = shop.filter.cao_shop_id
         n_tiers = (sum(tiers.values()) if cao_id is None else tiers.get(cao_id, 0))
-        if n_tiers:
+        if n_tiers and limits.tier_prices:
             notes.append(f"shop {shop.name}: {n_tiers} article(s) have quantity-tier prices "
-                         "(ARTIKEL_PREIS); osCommerce core has no tier prices, the shop "
-                         f"sells every quantity at VK{shop.price_level}")
+                         f"(ARTIKEL_PREIS); {limits.tier_prices}, the shop sells every "
+                         f"quantity at VK{shop.price_level}")
         own = Counter[int]()
         for shop_id, counter in levels.items():
             if cao_id is None or shop_id == cao_id:
                 own.update(counter)
         other = {lvl: n for lvl, n in own.items() if lvl != shop.price_level}
-        if other:
+        if other and limits.customer_groups:
             notes.append(f"shop {shop.name}: {sum(other.values())} shop customer(s) have "
                          f"another price level in CAO ("
                          f"{', '.join(f'VK{lvl}: {n}' for lvl, n in sorted(other.items()))}); "
-                         "osCommerce core has no customer groups, they see "
-                         f"VK{shop.price_level} prices")
+                         f"{limits.customer_groups}, they see VK{shop.price_level} prices")
     return notes
+
+
+def _limits(shop: ShopConfig) -> CatalogueLimits:
+    """What the shop's kind cannot show; an unknown kind notes nothing here (the shop's own
+    check names it)."""
+    try:
+        return kinds.shop_sink(shop.kind).limits(shop)
+    except ConfigError:
+        return CatalogueLimits()
