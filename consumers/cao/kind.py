@@ -5,27 +5,22 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from shopbridge.config import BrokerConfig, TenantConfig
-from shopbridge.kinds import Applier, ErpSink
+from shopbridge.config import TenantConfig
+from shopbridge.kinds import ErpSink
 from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable, ensure
-from shopbridge.topology import Target
 from systems.cao import candidates
 
-from ..runner import ShopConsumer
+from ..sink import Sink
 from . import importer, probes, tables
 from .importer import CaoOrderApplier, ImportNotes, read_import_notes
 
 
-class CaoSink:
+class CaoSink(Sink):
     check = staticmethod(probes.check)   # shopbridge check: this role's probe
 
     def applier(self, tenant: TenantConfig) -> CaoOrderApplier:
         return CaoOrderApplier(tenant=tenant)
-
-    def consumer(self, *, broker: BrokerConfig, target: Target,
-                 applier: Applier) -> ShopConsumer:
-        return ShopConsumer(broker=broker, target=target, applier=applier)
 
     def import_notes(self, conn: sa.Connection, shop: str) -> ImportNotes:
         return read_import_notes(conn, shop)

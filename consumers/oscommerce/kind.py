@@ -10,18 +10,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shopbridge.config import BrokerConfig, FolderConfig, ShopConfig, refuse_unknown
-from shopbridge.kinds import Applier, ShopSink
+from shopbridge.config import ShopConfig, refuse_unknown
+from shopbridge.kinds import ShopSink
 from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable
 from shopbridge.probes import CatalogueLimits
-from shopbridge.topology import Target
 
 from ..binder import TABLE as LINKS
-from ..folders import Folder
 from ..imagefiles import OWN_TABLE as IMAGES
 from ..mailer import TABLE as OUTBOX
-from ..runner import ShopConsumer
+from ..sink import ShopSinkParts
 from . import probes, tables
 from .applier import PhoenixApplier
 from .specials import TABLE as SPECIALS
@@ -38,7 +36,7 @@ LIMITS = CatalogueLimits(tier_prices="osCommerce core has no tier prices",
                          customer_groups="osCommerce core has no customer groups")
 
 
-class OsCommerceSink:
+class OsCommerceSink(ShopSinkParts):
     check = staticmethod(probes.check)   # shopbridge check: this role's probe
 
     def limits(self, shop: ShopConfig) -> CatalogueLimits:
@@ -46,19 +44,12 @@ class OsCommerceSink:
         # shop's price level, and the consumer leaves tier prices out (docs/architecture.md).
         return LIMITS
 
-    def probe_folder(self, folder: FolderConfig) -> object:
-        return Folder(folder).probe()
-
     def options(self, data: Mapping[str, Any]) -> OsCommerceOptions:
         refuse_unknown(data, known=())
         return OsCommerceOptions()
 
     def applier(self, shop: ShopConfig) -> PhoenixApplier:
         return PhoenixApplier(shop=shop)
-
-    def consumer(self, *, broker: BrokerConfig, target: Target,
-                 applier: Applier) -> ShopConsumer:
-        return ShopConsumer(broker=broker, target=target, applier=applier)
 
     def own_tables(self, shop: ShopConfig) -> list[OwnTable]:
         own = [LINKS, SPECIALS]

@@ -8,23 +8,23 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shopbridge.config import BrokerConfig, FolderConfig, ShopConfig
-from shopbridge.kinds import Applier, ShopSink
+from shopbridge.config import ShopConfig
+from shopbridge.kinds import ShopSink
 from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable
 from shopbridge.probes import CatalogueLimits
-from shopbridge.topology import Target
 
 from ..binder import TABLE as LINKS
-from ..folders import Folder
-from ..runner import ShopConsumer
+from ..imagefiles import OWN_TABLE as IMAGES
+from ..sink import ShopSinkParts
 from . import probes, tables
 from .applier import VirtueMartApplier
 from .categories import ORDER as CATEGORY_ORDER
+from .images import OWN_TABLE as MEDIA
 from .options import VirtueMartOptions, parse_options
 
 
-class VirtueMartSink:
+class VirtueMartSink(ShopSinkParts):
     check = staticmethod(probes.check)
 
     def limits(self, shop: ShopConfig) -> CatalogueLimits:
@@ -32,21 +32,16 @@ class VirtueMartSink:
         # per group and quantity range, prices.py): nothing for the ERP's check to note.
         return CatalogueLimits()
 
-    def probe_folder(self, folder: FolderConfig) -> object:
-        return Folder(folder).probe()
-
     def options(self, data: Mapping[str, Any]) -> VirtueMartOptions:
         return parse_options(data)
 
     def applier(self, shop: ShopConfig) -> VirtueMartApplier:
         return VirtueMartApplier(shop=shop)
 
-    def consumer(self, *, broker: BrokerConfig, target: Target,
-                 applier: Applier) -> ShopConsumer:
-        return ShopConsumer(broker=broker, target=target, applier=applier)
-
     def own_tables(self, shop: ShopConfig) -> list[OwnTable]:
-        return [LINKS, CATEGORY_ORDER]
+        own = [LINKS, CATEGORY_ORDER, MEDIA]
+        own += [IMAGES] if shop.images is not None else []
+        return own
 
     def ensure_tables(self, conn: sa.Connection, shop: ShopConfig) -> None:
         VirtueMartApplier(shop=shop, engine=conn.engine).ensure_tables(conn)
