@@ -1,11 +1,13 @@
-"""``shopbridge demo``: a merchant with CAO-Faktura and two shops, synced once, on this machine.
+"""``shopbridge demo``: a merchant with CAO-Faktura and three shops, synced, on this machine.
 
-Creates a demo CAO database and two demo Phoenix databases on the local MariaDB from the
-project's own table definitions, fills CAO with sample articles, shop categories,
-manufacturers and special offers (and what the order import needs: number ranges, countries,
-payment methods), runs one full sync through RabbitMQ, then changes one price and one stock
-level and syncs again, leaves a paid guest order in shop-a for ``orders import``, and prints
-what happened and how to look at the result.
+Creates a demo CAO database and a database per shop (two CE Phoenix, one VirtueMart) on the
+local MariaDB from the kinds' own table definitions (``schema()``; each shop kind seeds what
+a fresh shop of its kind holds, ``demo_seed``), fills CAO with sample articles, shop
+categories, manufacturers and special offers (and what the order import needs: number
+ranges, countries, payment methods), runs one full sync through RabbitMQ, then changes one
+price and one stock level and syncs again, leaves a paid guest order in shop-a for ``orders
+import``, and prints what happened (each shop's counts from its kind, ``demo_counts``) and
+how to look at the result.
 
 Several checkouts may share one MariaDB and RabbitMQ: every name carries the checkout's own
 id, and the demo drops only databases marked as its own (``demo_names``).
@@ -13,10 +15,14 @@ id, and the demo drops only databases marked as its own (``demo_names``).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Callable
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from kombu import Connection
@@ -24,15 +30,50 @@ from sqlalchemy.engine import make_url
 
 from . import broker, kinds, sample, sample_order, topology
 from . import config as cfg
-from .db import translated
+from .db import create_engine, translated
 from .demo_names import DemoNames, checkout_lock, create_database, drop_own_databases
 
-__all__ = ["DemoNames", "remove", "run_demo", "shop_counts"]
+__all__ = ["DEMO_SHOPS", "DemoNames", "DemoShop", "remove", "run_demo", "shop_counts"]
 
-ERP_KIND = "cao"         # the demo's systems: a CAO-Faktura and two CE Phoenix shops, each
-SHOP_KIND = "oscommerce"  # found in the kind registry like every other command's
+ERP_KIND = "cao"   # the demo's ERP; it and the shops' kinds are found in the kind registry
 IDLE_S = 0.5      # each demo consumer stops once its queue has been empty this long
 SPECIALS = (1, 2)  # articles with a special offer running now (1 is in CAO shop 2, 2 in shop 1)
+
+
+@dataclass(frozen=True)
+class DemoShop:
+    """What the demo's configuration says of one shop (its database: ``DemoNames.shops``)."""
+
+    name: str
+    kind: str
+    about: str                   # the comment on its entry
+    languages: tuple[str, ...]
+    price_level: int
+    stock_mode: str
+    cao_shop_id: int
+    imports_orders: bool         # an [orders] section: its orders become CAO invoice drafts
+
+
+DEMO_SHOPS = (
+    DemoShop("shop-a", "oscommerce", "CE Phoenix: CAO shop 1, German and English, VK1, "
+             "available stock", ("de", "en"), 1, "available", 1, True),
+    DemoShop("shop-b", "oscommerce", "CE Phoenix: CAO shop 2, German only, VK3, total stock",
+             ("de",), 3, "total", 2, True),
+    DemoShop("shop-vm", "virtuemart", "VirtueMart: CAO shop 1 as shop-a (its orders are not "
+             "read yet)", ("de", "en"), 1, "available", 1, False),
+)
+
+
+def _toml(value: object) -> str:
+    """A kind's demo option as TOML (strings, numbers, booleans, inline tables)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml(v)}"
+                                for k, v in value.items()) + " }"
+    return json.dumps(str(value), ensure_ascii=False)   # a TOML basic string
 
 
 def _config_text(db_url: str, amqp_url: str, names: DemoNames) -> str:
@@ -41,11 +82,28 @@ def _config_text(db_url: str, amqp_url: str, names: DemoNames) -> str:
     if server.password or make_url(amqp_url.replace("amqp://", "mysql://", 1)).password:
         raise SystemExit("demo: pass URLs without passwords (the config file it writes must "
                          "not hold one)")
-    path, shops = names.config_path, names.shops
+    path = names.config_path
     orders = (f'payment_methods = {{ "{sample_order.PAYMENT}" = 1, "Rechnung" = 2 }}   '
               "# title -> CAO ZAHLUNGSARTEN\n"
               f'shipping_methods = {{ "{sample_order.SHIPPING}" = 1 }}\n'
               'countries = { DE = "D" }  # ISO-2 -> CAO LAND.ID where they differ')
+    shops = []
+    for shop, (_, db) in zip(DEMO_SHOPS, names.shops, strict=True):
+        options = kinds.shop_sink(shop.kind).demo_options()
+        shops.append(
+            f"[[tenants.shops]]\n"
+            f"name = {_toml(shop.name)}   # {shop.about}\n"
+            f"kind = {_toml(shop.kind)}\n"
+            f'url = "{base}/{db}"\n'
+            f"languages = [{', '.join(map(_toml, shop.languages))}]\n"
+            f"price_level = {shop.price_level}\n"
+            f"stock_mode = {_toml(shop.stock_mode)}\n"
+            "tax_classes = { 1 = 2, 2 = 1 }   # CAO tax code -> tax class or calc rule: 7 %, 19 %\n"
+            f"filter = {{ cao_shop_id = {shop.cao_shop_id} }}\n"
+            + (f"[tenants.shops.orders]\n{orders}\n" if shop.imports_orders else "")
+            + (f"[tenants.shops.{shop.kind}]\n" + "".join(
+                f"{key} = {_toml(value)}\n" for key, value in options.items())
+               if options else ""))
     return f"""# Written by `shopbridge demo` (checkout {names.checkout_id}). Try:
 #   shopbridge -c {path} check
 #   shopbridge -c {path} orders import --shop shop-a
@@ -60,33 +118,16 @@ name = "demo"
 kind = "{ERP_KIND}"
 url = "{base}/{names.cao_db}"
 
-[[tenants.shops]]
-name = "shop-a"           # sells CAO shop 1, German and English, VK1, available stock
-kind = "{SHOP_KIND}"
-url = "{base}/{shops[0][1]}"
-languages = ["de", "en"]
-price_level = 1
-stock_mode = "available"
-tax_classes = {{ 1 = 2, 2 = 1 }}
-filter = {{ cao_shop_id = 1 }}
-[tenants.shops.orders]    # its orders become CAO invoice drafts
-{orders}
-
-[[tenants.shops]]
-name = "shop-b"           # sells CAO shop 2, German only, VK3, total stock
-kind = "{SHOP_KIND}"
-url = "{base}/{shops[1][1]}"
-languages = ["de"]
-price_level = 3
-stock_mode = "total"
-tax_classes = {{ 1 = 2, 2 = 1 }}
-filter = {{ cao_shop_id = 2 }}
-[tenants.shops.orders]
-{orders}
-"""
+""" + "\n".join(shops)
 
 
-def _build_databases(db_url: str, articles: int, names: DemoNames) -> None:
+def _settings(text: str, path: Path) -> cfg.Settings:
+    """The configuration ``text`` as ``cfg.load`` reads it from ``path``."""
+    return cfg.parse(tomllib.loads(text), source=str(path), base_dir=path.parent)
+
+
+def _build_databases(db_url: str, articles: int, names: DemoNames,
+                     settings: cfg.Settings) -> None:
     cao_url = create_database(db_url, names.cao_db, names, charset="latin1")
     engine = sa.create_engine(cao_url)
     tables = {}
@@ -104,16 +145,13 @@ def _build_databases(db_url: str, articles: int, names: DemoNames) -> None:
         sample.cao_catalogue(conn, tables, rows,
                              specials=[i for i in SPECIALS if i <= articles], today=date.today())
     engine.dispose()
-    (_, shop_a), (_, shop_b) = names.shops
-    shop_languages = {shop_a: ((1, "English", "en"), (2, "Deutsch", "de")),
-                      shop_b: ((1, "Deutsch", "de"),)}
-    for _, db in names.shops:
-        shop_url = create_database(db_url, db, names, charset="utf8mb4")
-        engine = sa.create_engine(shop_url)
-        kinds.shop_sink(SHOP_KIND).schema().create_all(engine, checkfirst=False)
+    for shop, (_, db) in zip(settings.tenants[0].shops, names.shops, strict=True):
+        sink = kinds.shop_sink(shop.kind)
+        create_database(db_url, db, names, charset="utf8mb4")
+        engine = create_engine(shop.db)
+        sink.schema().create_all(engine, checkfirst=False)
         with engine.begin() as conn:
-            sample.phoenix_reference_data(conn, languages=shop_languages[db])
-            sample.phoenix_order_reference_data(conn, shop_languages[db])
+            sink.demo_seed(conn, shop)
         engine.dispose()
 
 
@@ -149,28 +187,14 @@ def _sync(settings: cfg.Settings) -> tuple[int, dict[str, str]]:
     return report.events, results
 
 
-def _count(db_url: str, db: str, sql: str) -> int:
-    engine = sa.create_engine(make_url(db_url).set(database=db))
-    with engine.connect() as conn:
-        value = conn.exec_driver_sql(sql).scalar()
-    engine.dispose()
-    return int(value or 0)
-
-
-# What the summary counts in each shop database (trusted, fixed SQL).
-SHOP_COUNTS = {
-    "products": "SELECT COUNT(*) FROM products",
-    "visible": "SELECT COUNT(*) FROM products WHERE products_status = 1",
-    "categories": "SELECT COUNT(*) FROM categories",
-    "links": "SELECT COUNT(*) FROM products_to_categories",
-    "manufacturers": "SELECT COUNT(*) FROM manufacturers",
-    "specials": "SELECT COUNT(*) FROM specials WHERE status = 1",
-}
-
-
-def shop_counts(db_url: str, db: str) -> dict[str, int]:
-    """The summary's numbers for one shop database."""
-    return {what: _count(db_url, db, sql) for what, sql in SHOP_COUNTS.items()}
+def shop_counts(shop: cfg.ShopConfig) -> dict[str, int]:
+    """The summary's numbers for one shop, as its kind counts them (``demo_counts``)."""
+    engine = create_engine(shop.db)
+    try:
+        with engine.connect() as conn:
+            return dict(kinds.shop_sink(shop.kind).demo_counts(conn, shop))
+    finally:
+        engine.dispose()
 
 
 def _targets(settings: cfg.Settings) -> list[topology.Target]:
@@ -216,18 +240,20 @@ def run_demo(*, articles: int, db_url: str, amqp_url: str,
 
 def _run(articles: int, db_url: str, amqp_url: str, names: DemoNames) -> int:
     shops = names.shops
+    shop_dbs = [(shop, db) for shop, (_, db) in zip(DEMO_SHOPS, shops, strict=True)]
     started = time.monotonic()
     print(f"1. Building demo databases on {make_url(db_url).render_as_string(True)}: "
           f"{names.cao_db} (CAO-Faktura: {articles} articles in 2 CAO shops, each with "
           f"{len(sample.CAO_CATEGORIES)} shop categories; {len(sample.CAO_MANUFACTURERS)} "
           f"manufacturers, {len(SPECIALS)} special offers; number ranges, countries and "
           f"payment methods for the order import) and "
-          f"{', '.join(db for _, db in shops)} (CE Phoenix); broker namespace "
-          f"{names.namespace} (this checkout's id: {names.checkout_id})")
-    _build_databases(db_url, articles, names)
+          f"{', '.join(f'{db} ({shop.kind})' for shop, db in shop_dbs)}; "
+          f"broker namespace {names.namespace} (this checkout's id: {names.checkout_id})")
+    text = _config_text(db_url, amqp_url, names)
+    settings = _settings(text, names.config_path)
+    _build_databases(db_url, articles, names, settings)
     names.config_path.parent.mkdir(parents=True, exist_ok=True)
-    names.config_path.write_text(_config_text(db_url, amqp_url, names), encoding="utf-8")
-    settings = cfg.load(names.config_path)
+    names.config_path.write_text(text, encoding="utf-8")
     logging.getLogger("consumers").setLevel(logging.WARNING)  # the demo prints its own summary
     broker_conn = broker.connect(settings.broker)
     with broker.translated(settings.broker):  # a clean start: forget earlier demo runs
@@ -237,11 +263,9 @@ def _run(articles: int, db_url: str, amqp_url: str, names: DemoNames) -> int:
     _sync_and_say(settings, lambda events, seconds: (
         f"2. Full sync through RabbitMQ: {events} events published and applied in "
         f"{seconds:.2f} s (including {IDLE_S} s per shop to see the queue stay empty)"))
-    for _, db in shops:
-        n = shop_counts(db_url, db)
-        print(f"   {db}: {n['products']} products, {n['visible']} visible; "
-              f"{n['categories']} categories ({n['links']} product links), "
-              f"{n['manufacturers']} manufacturer(s), {n['specials']} special(s) running")
+    for shop in settings.tenants[0].shops:
+        counts = ", ".join(f"{what} {n}" for what, n in shop_counts(shop).items())
+        print(f"   {shop.name} ({shop.kind}): {counts}")
 
     engine = sa.create_engine(make_url(db_url).set(database=names.cao_db))
     with engine.begin() as conn:

@@ -31,6 +31,7 @@ ID_FILE = "checkout-id"
 ID_RE = re.compile(r"[0-9a-z]{1,24}")
 MARKER_TABLE = "shopbridge_demo"     # in every database the demo made: whose it is
 DB_EXISTS = 1007                     # MariaDB: can't create database; database exists
+SHOPS = ("shop-a", "shop-b", "shop-vm")   # the demo's shops (demo.DEMO_SHOPS says what)
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,8 @@ class DemoNames:
 
     @property
     def shops(self) -> tuple[tuple[str, str], ...]:
-        """(shop name, database) of the two shops."""
-        return (("shop-a", f"{self.prefix}_shop_a"), ("shop-b", f"{self.prefix}_shop_b"))
+        """(shop name, database) of the demo's shops, in the order it builds them."""
+        return tuple((shop, f"{self.prefix}_{shop.replace('-', '_')}") for shop in SHOPS)
 
     @property
     def databases(self) -> tuple[str, ...]:

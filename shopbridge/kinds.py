@@ -252,6 +252,23 @@ class ShopSink(Protocol):
         from them."""
         ...
 
+    # -- ``shopbridge demo``: a shop of this kind, built on this machine -----------------
+    def demo_options(self) -> Mapping[str, object]:
+        """The demo shop's ``[tenants.shops.<kind>]`` section (``{}``: none), written into
+        the demo's configuration; it must fit the database ``schema()`` makes."""
+        ...
+
+    def demo_seed(self, conn: sa.Connection, shop: ShopConfig) -> None:
+        """Fill a database just made from ``schema()`` with the rows the shop has before
+        anything is synced: its ``shop.languages``, currency EUR, and the tax classes (or
+        rules) 1 = 19 % and 2 = 7 % that the demo's ``tax_classes`` name."""
+        ...
+
+    def demo_counts(self, conn: sa.Connection, shop: ShopConfig) -> Mapping[str, int]:
+        """The demo's summary of the shop after a sync, in print order: what (a plural
+        noun, e.g. "products", "visible") -> how many."""
+        ...
+
 
 class ShopSource(Protocol):
     """``shopbridge.shop_sources``: a shop kind's order and account producers."""

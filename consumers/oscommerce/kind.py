@@ -20,7 +20,7 @@ from ..binder import TABLE as LINKS
 from ..imagefiles import OWN_TABLE as IMAGES
 from ..mailer import TABLE as OUTBOX
 from ..sink import ShopSinkParts
-from . import probes, tables
+from . import demo, probes, tables
 from .applier import PhoenixApplier
 from .specials import TABLE as SPECIALS
 
@@ -70,6 +70,15 @@ class OsCommerceSink(ShopSinkParts):
 
     def schema(self) -> sa.MetaData:
         return tables.metadata
+
+    def demo_options(self) -> Mapping[str, object]:
+        return {}
+
+    def demo_seed(self, conn: sa.Connection, shop: ShopConfig) -> None:
+        demo.seed(conn, shop)
+
+    def demo_counts(self, conn: sa.Connection, shop: ShopConfig) -> dict[str, int]:
+        return demo.counts(conn)
 
 
 # Typed as the role, so that mypy checks the object keeps the role's promises.

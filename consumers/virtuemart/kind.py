@@ -17,7 +17,7 @@ from shopbridge.probes import CatalogueLimits
 from ..binder import TABLE as LINKS
 from ..imagefiles import OWN_TABLE as IMAGES
 from ..sink import ShopSinkParts
-from . import probes, tables
+from . import demo, probes, tables
 from .applier import VirtueMartApplier
 from .categories import ORDER as CATEGORY_ORDER
 from .images import OWN_TABLE as MEDIA
@@ -55,7 +55,16 @@ class VirtueMartSink(ShopSinkParts):
                              for name, grants in tables.WRITES.items()})
 
     def schema(self) -> sa.MetaData:
-        return tables.metadata(tables.DEMO_PREFIX, ("de-DE", "en-GB"))
+        return tables.metadata(tables.DEMO_PREFIX, demo.LANGUAGES, whole_shop=True)
+
+    def demo_options(self) -> Mapping[str, object]:
+        return demo.OPTIONS
+
+    def demo_seed(self, conn: sa.Connection, shop: ShopConfig) -> None:
+        demo.seed(conn, shop, _prefix(shop))
+
+    def demo_counts(self, conn: sa.Connection, shop: ShopConfig) -> dict[str, int]:
+        return demo.counts(conn, _prefix(shop))
 
 
 def _prefix(shop: ShopConfig) -> str:

@@ -351,6 +351,128 @@ Table(
     **_opts,
 )
 
+# -- the rest of a whole shop, for the demo: ``metadata(..., whole_shop=True)`` --------------
+
+# Not among the tables ``needs`` and ``check`` ask for (``metadata`` leaves them out unless
+# asked): calc rules, which only ``check`` reads, where tax_classes names rules; the custom
+# fields the variant writer keeps its matrices in (variant_writer.py).
+_shop_template = MetaData()
+Table(
+    "virtuemart_calcs", _shop_template,
+    _id("virtuemart_calc_id", primary_key=True, autoincrement=True),
+    _id("virtuemart_vendor_id", nullable=False, server_default="1", comment="Belongs to vendor"),
+    _int("calc_jplugin_id", nullable=False, server_default="0"),
+    Column("calc_name", String(64), nullable=False, server_default="",
+           comment="Name of the rule"),
+    Column("calc_descr", String(128), nullable=False, server_default="", comment="Description"),
+    Column("calc_kind", String(16), nullable=False, server_default="",
+           comment="Discount/Tax/Margin/Commission"),
+    Column("calc_value_mathop", String(8), nullable=False, server_default="",
+           comment="the mathematical operation like (+,-,+%,-%)"),
+    Column("calc_value", DECIMAL(10, 4), nullable=False, server_default="0.0000",
+           comment="The Amount"),
+    Column("calc_currency", SMALLINT(display_width=1, unsigned=True), nullable=False,
+           server_default="0", comment="Currency of the Rule"),
+    _flag("calc_shopper_published", nullable=False, server_default="0",
+          comment="Visible for Shoppers"),
+    _flag("calc_vendor_published", nullable=False, server_default="0",
+          comment="Visible for Vendors"),
+    Column("publish_up", DateTime, comment="Startdate if nothing is set = permanent"),
+    Column("publish_down", DateTime, comment="Enddate if nothing is set = permanent"),
+    _flag("for_override", nullable=False, server_default="0"),
+    _flag("has_categories"), _flag("has_shoppergroups"), _flag("has_manufacturers"),
+    _flag("has_countries"), _flag("has_states"),
+    Column("calc_params", String(15359), nullable=False, server_default=""),
+    _int("ordering", nullable=False, server_default="0"),
+    _flag("shared", nullable=False, server_default="0"),
+    _flag("published", nullable=False, server_default="1"),
+    *_audit(),
+    Index("virtuemart_vendor_id", "virtuemart_vendor_id"),
+    Index("published", "published"),
+    Index("calc_kind", "calc_kind"),
+    Index("shared", "shared"),
+    Index("publish_up", "publish_up"),
+    Index("publish_down", "publish_down"),
+    **_opts,
+)
+
+Table(
+    "virtuemart_customs", _shop_template,
+    _id("virtuemart_custom_id", primary_key=True, autoincrement=True),
+    _id("custom_parent_id", nullable=False, server_default="0"),
+    _id("virtuemart_vendor_id", nullable=False, server_default="1"),
+    _int("custom_jplugin_id", nullable=False, server_default="0"),
+    Column("custom_element", String(50), nullable=False, server_default=""),
+    _flag("admin_only", nullable=False, server_default="0", comment="1:Display in admin only"),
+    Column("custom_title", String(255), nullable=False, server_default="",
+           comment="field title"),
+    _flag("show_title", nullable=False, server_default="1"),
+    Column("custom_tip", String(255), nullable=False, server_default="", comment="tip"),
+    Column("custom_value", String(4095), comment="default value"),
+    Column("custom_desc", String(4095), comment="description or unit"),
+    Column("field_type", String(2), nullable=False, server_default="0",
+           comment="S:string,I:int,P:parent, B:bool,D:date,T:time,H:hidden"),
+    _flag("is_list", nullable=False, server_default="0", comment="list of values"),
+    _flag("is_hidden", nullable=False, server_default="0", comment="1:hidden"),
+    _flag("is_cart_attribute", nullable=False, server_default="0",
+          comment="Add attributes to cart"),
+    _flag("is_input", nullable=False, server_default="0", comment="Add input to cart"),
+    _flag("searchable", nullable=False, server_default="0",
+          comment="Available as search filter"),
+    Column("layout_pos", String(24), comment="Layout Position"),
+    Column("custom_params", Text),
+    Column("virtuemart_shoppergroup_id", String(255), nullable=False, server_default=""),
+    _flag("shared", nullable=False, server_default="0", comment="valid for all vendors?"),
+    _flag("published", nullable=False, server_default="1"),
+    Column("created_on", DateTime), _int("created_by", nullable=False, server_default="0"),
+    _int("ordering", nullable=False, server_default="0"),
+    Column("modified_on", DateTime), _int("modified_by", nullable=False, server_default="0"),
+    Column("locked_on", DateTime), _int("locked_by", nullable=False, server_default="0"),
+    Index("field_type_searchable_published", "field_type", "searchable", "published"),
+    Index("custom_parent_id", "custom_parent_id"),
+    Index("virtuemart_vendor_id", "virtuemart_vendor_id"),
+    Index("custom_element", "custom_element"),
+    Index("field_type", "field_type"),
+    Index("is_cart_attribute", "is_cart_attribute"),
+    Index("is_input", "is_input"),
+    Index("searchable", "searchable"),
+    Index("shared", "shared"),
+    Index("published", "published"),
+    Index("ordering", "ordering"),
+    comment="custom fields definition",
+    **_opts,
+)
+
+Table(
+    "virtuemart_product_customfields", _shop_template,
+    _id("virtuemart_customfield_id", primary_key=True, autoincrement=True, comment="field id"),
+    _int("virtuemart_product_id", nullable=False, server_default="0"),
+    _int("virtuemart_custom_id", nullable=False, server_default="1", comment="custom group id"),
+    Column("customfield_value", String(2500), comment="field value"),
+    Column("customfield_price", DECIMAL(15, 6), comment="price"),
+    _id("disabler", nullable=False, server_default="0"),
+    _id("override", nullable=False, server_default="0"),
+    _id("noninheritable", nullable=False, server_default="0"),
+    Column("customfield_params", Text, comment="Param for Plugins"),
+    Column("product_sku", String(64)),
+    Column("product_gtin", String(64)),
+    Column("product_mpn", String(64)),
+    _flag("published", nullable=False, server_default="1"),
+    _int("ordering", nullable=False, server_default="0"),
+    Index("unique_custf_prd_value", "virtuemart_customfield_id", "virtuemart_product_id",
+          "virtuemart_custom_id", "customfield_value", unique=True,
+          mysql_length={"customfield_value": 50}),
+    Index("unique_cust_prd_value", "virtuemart_custom_id", "virtuemart_product_id",
+          "customfield_value", mysql_length={"customfield_value": 50}),
+    Index("customfield_value", "customfield_value", mysql_length={"customfield_value": 50}),
+    Index("virtuemart_product_id", "virtuemart_product_id", "ordering"),
+    Index("virtuemart_custom_id", "virtuemart_custom_id"),
+    Index("published", "published"),
+    Index("ordering", "ordering"),
+    comment="custom fields",
+    **_opts,
+)
+
 # -- the language tables' default layout (derived_language_tables_de_de.sql) -----------------
 
 # Base table -> (its id column, its translatable columns); ``slug`` is UNIQUE in each.
@@ -391,11 +513,14 @@ def _language_table(metadata: MetaData, prefix: str, base: str, tag: str) -> Tab
     )
 
 
-def metadata(prefix: str, languages: tuple[str, ...] = ()) -> MetaData:
+def metadata(prefix: str, languages: tuple[str, ...] = (), *,
+             whole_shop: bool = False) -> MetaData:
     """The tables under the shop's Joomla ``prefix``, with the default-layout language tables
-    of ``languages`` (Joomla tags, e.g. ('de-DE', 'en-GB'))."""
+    of ``languages`` (Joomla tags, e.g. ('de-DE', 'en-GB')); ``whole_shop``: with the calc
+    rules and custom fields too, as the demo builds a shop."""
     made = MetaData()
-    for table in _template.sorted_tables:
+    templates = [_template, _shop_template] if whole_shop else [_template]
+    for table in (t for template in templates for t in template.sorted_tables):
         table.to_metadata(made, name=prefix + table.name)
     for tag in languages:
         for base in LANGUAGE_TABLES:

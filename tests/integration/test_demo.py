@@ -68,24 +68,37 @@ def test_demo_syncs_catalogue_passes_check_and_its_order_imports(names, capsys, 
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, "\n".join(errors)
 
-    # Two syncs, two shops: every summary line says nothing was dead-lettered.
+    # Two syncs, three shops: every summary line says nothing was dead-lettered.
     summaries = [line for line in output.splitlines() if "dead-lettered" in line]
-    assert len(summaries) == 4 and all("0 dead-lettered" in s for s in summaries), output
+    assert len(summaries) == 6 and all("0 dead-lettered" in s for s in summaries), output
     settings = cfg.load(names.config_path)
     for shop in settings.tenants[0].shops:
         assert dlq.list_dead(settings.broker, shop) == []
 
-    (_, shop_a), (_, shop_b) = names.shops
-    a = demo.shop_counts(MARIADB_URL, shop_a)
-    b = demo.shop_counts(MARIADB_URL, shop_b)
+    a, b, vm = (demo.shop_counts(shop) for shop in settings.tenants[0].shops)
     assert a["products"] + b["products"] == ARTICLES
-    for counts in (a, b):
+    for counts in (a, b, vm):
         assert counts["visible"] == counts["products"] > 0
         assert counts["categories"] == 3                      # a tree: two top, one child
         assert counts["links"] == counts["products"]          # every article in a category
-        assert counts["specials"] == 1
+    assert a["specials"] == b["specials"] == 1
     assert (a["manufacturers"], b["manufacturers"]) == (2, 1)
-    assert "categories" in output and "manufacturer(s)" in output and "special(s)" in output
+    assert "shop-a (oscommerce): products " in output and "specials 1" in output
+
+    # The VirtueMart shop sells CAO shop 1 as shop-a does: each product has its texts in
+    # both active languages and a price for everyone.
+    assert (vm["products"], vm["manufacturers"]) == (a["products"], a["manufacturers"])
+    assert f"shop-vm (virtuemart): products {vm['products']}, " in output
+    vm_db = names.shops[2][1]
+    for language in ("de_de", "en_gb"):
+        assert _rows(vm_db, f"SELECT COUNT(*), SUM(product_name <> '' AND slug <> '') FROM "
+                            f"jos_virtuemart_products_{language}") == [
+            (vm["products"], vm["products"])]
+    assert vm["prices"] >= vm["products"]
+    assert _rows(vm_db, "SELECT COUNT(DISTINCT virtuemart_product_id), MIN(product_price) > 0 "
+                        "FROM jos_virtuemart_product_prices") == [(vm["products"], 1)]
+    assert _rows(vm_db, "SELECT COUNT(*) FROM jos_virtuemart_products WHERE has_prices = 1 "
+                        "AND published = 1") == [(vm["products"],)]
 
     capsys.readouterr()
     assert cli.main(["-c", str(names.config_path), "check"]) == cli.EXIT_OK
@@ -132,6 +145,13 @@ def _demo_in(folder: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
 
+def _phoenix_products(names: demo.DemoNames) -> int:
+    """The products of shop-a and shop-b (together they sell every article)."""
+    shops = cfg.load(names.config_path).tenants[0].shops
+    return sum(demo.shop_counts(shop)["products"] for shop in shops
+               if shop.name in ("shop-a", "shop-b"))
+
+
 @pytest.fixture
 def checkouts(tmp_path: Path) -> Iterator[list[Path]]:
     """Two checkout folders; whatever their demos made is removed afterwards."""
@@ -149,14 +169,14 @@ def test_two_checkouts_run_the_demo_at_the_same_time_without_touching_each_other
 
     for run, (out, err) in zip(runs, results, strict=True):
         assert run.returncode == 0, out + err
-        assert "Traceback" not in err and out.count("0 dead-lettered") == 4, out + err
+        assert "Traceback" not in err and out.count("0 dead-lettered") == 6, out + err
     a, b = (demo.DemoNames.for_checkout(folder / ".demo") for folder in checkouts)
     assert a.checkout_id != b.checkout_id and a.namespace != b.namespace
     assert not set(a.databases) & set(b.databases)
     for names in (a, b):   # each ends with its own, complete databases, marked as its own
         for db in names.databases:
             assert _rows(db, f"SELECT checkout_id FROM {MARKER_TABLE}") == [(names.checkout_id,)]
-        assert sum(demo.shop_counts(MARIADB_URL, db)["products"] for _, db in names.shops) == 20
+        assert _phoenix_products(names) == 20
         assert cli.main(["-c", str(names.config_path), "check"]) == cli.EXIT_OK, \
             capsys.readouterr().out
 
@@ -165,13 +185,13 @@ def test_two_checkouts_run_the_demo_at_the_same_time_without_touching_each_other
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, out + err
     assert demo.DemoNames.for_checkout(checkouts[0] / ".demo") == a
-    assert sum(demo.shop_counts(MARIADB_URL, db)["products"] for _, db in b.shops) == 20
+    assert _phoenix_products(b) == 20
 
 
 @pytest.mark.parametrize("foreign", ["no marker", "another checkout's marker"])
 def test_a_database_of_the_demos_name_that_is_not_its_own_is_never_dropped(
         names, tmp_path, foreign):
-    db = names.shops[1][1]            # built last: the CAO and shop-a databases come first
+    db = names.shops[1][1]            # the CAO and shop-a databases are built before it
     if foreign == "no marker":
         sample.create_database(MARIADB_URL, db)
     else:

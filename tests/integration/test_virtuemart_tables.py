@@ -20,7 +20,7 @@ def test_own_definitions_match_upstream(make_db):
     upstream = make_db("vm_upstream")
     run_strict(upstream.url, schema_sql(PREFIX, LANGUAGES))
     ours = make_db("vm_ours")
-    metadata = tables.metadata(PREFIX, LANGUAGES)
+    metadata = tables.metadata(PREFIX, LANGUAGES, whole_shop=True)
     metadata.create_all(ours.engine)
     mismatches = table_fact_mismatches(metadata, ours=ours, upstream=upstream)
     assert not mismatches, "\n".join(mismatches)
