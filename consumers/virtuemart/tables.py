@@ -354,8 +354,9 @@ Table(
 # -- the rest of a whole shop, for the demo: ``metadata(..., whole_shop=True)`` --------------
 
 # Not among the tables ``needs`` and ``check`` ask for (``metadata`` leaves them out unless
-# asked): calc rules, which only ``check`` reads, where tax_classes names rules; the custom
-# fields the variant writer keeps its matrices in (variant_writer.py).
+# asked): calc rules, which only ``check`` reads, where tax_classes names rules. (The custom
+# fields the variant writer keeps its matrices in (variant_writer.py) are the consumer's:
+# declared with the tables above, under ``_template``.)
 _shop_template = MetaData()
 Table(
     "virtuemart_calcs", _shop_template,
@@ -397,7 +398,7 @@ Table(
 )
 
 Table(
-    "virtuemart_customs", _shop_template,
+    "virtuemart_customs", _template,
     _id("virtuemart_custom_id", primary_key=True, autoincrement=True),
     _id("custom_parent_id", nullable=False, server_default="0"),
     _id("virtuemart_vendor_id", nullable=False, server_default="1"),
@@ -444,7 +445,7 @@ Table(
 )
 
 Table(
-    "virtuemart_product_customfields", _shop_template,
+    "virtuemart_product_customfields", _template,
     _id("virtuemart_customfield_id", primary_key=True, autoincrement=True, comment="field id"),
     _int("virtuemart_product_id", nullable=False, server_default="0"),
     _int("virtuemart_custom_id", nullable=False, server_default="1", comment="custom group id"),
@@ -540,4 +541,6 @@ WRITES: dict[str, tuple[str, ...]] = {
     "virtuemart_categories": ("INSERT", "UPDATE"),
     "virtuemart_category_categories": ("INSERT", "UPDATE", "DELETE"),
     "virtuemart_manufacturers": ("INSERT", "UPDATE"),
+    "virtuemart_customs": ("INSERT",),
+    "virtuemart_product_customfields": ("INSERT", "UPDATE", "DELETE"),
 }
