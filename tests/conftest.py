@@ -195,6 +195,26 @@ def vm() -> Iterator[Database]:
 
 
 @pytest.fixture
+def start(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Starts shopbridge commands as child processes (tests/services.py); any still running
+    at the end is killed."""
+    from tests.services import Service
+
+    started: list[Service] = []
+
+    def run(config: Path, *args: str, label: str) -> Service:
+        service = Service(config, list(args), tmp_path, label)
+        started.append(service)
+        return service
+
+    yield run
+    for service in started:
+        if service.alive():
+            service.proc.kill()
+            service.proc.wait(timeout=10)
+
+
+@pytest.fixture
 def namespace() -> Iterator[str]:
     """A broker namespace of the test's own; its queues and exchange are deleted after."""
     ns = unique("sbtest").replace("_", "-")

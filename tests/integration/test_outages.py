@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
-import signal
 import subprocess
 import sys
 import time
@@ -30,69 +28,12 @@ from shopbridge import sample, topology
 from tests.conftest import AMQP_URL, REPO, Database, fill_cao, shop_entry
 from tests.helpers import storefront
 from tests.integration.test_faults import assert_nothing_dead, write_config
+from tests.services import BACK, UNAVAILABLE, Service
 from tests.tcp_proxy import TcpProxy
 
 DE = 2
 OUTAGE_S = float(os.environ.get("SHOPBRIDGE_TEST_OUTAGE_S", "30"))
 CATCH_UP_S = 60.0          # after the outage: the longest backoff (15 s) plus a sync
-UNAVAILABLE = re.compile(r" WARNING .* is unavailable \(")
-BACK = re.compile(r" INFO .* is back after (\d+\.\d) s")
-
-
-# -- child processes ---------------------------------------------------------------------------
-
-class Service:
-    """A shopbridge command as a child process; its output goes to files in ``tmp``."""
-
-    def __init__(self, config: Path, args: list[str], tmp: Path, label: str) -> None:
-        self.label = label
-        self.out, self.err = tmp / f"{label}.out", tmp / f"{label}.err"
-        with self.out.open("wb") as out, self.err.open("wb") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "shopbridge", "-c", str(config), *args],
-                cwd=REPO, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def log(self) -> str:
-        return (self.out.read_text(errors="replace") + self.err.read_text(errors="replace"))
-
-    def lines(self, pattern: re.Pattern[str]) -> list[str]:
-        return [line for line in self.log().splitlines() if pattern.search(line)]
-
-    def stop(self, timeout: float = 30) -> int:
-        """SIGTERM, as a supervisor stops a service; returns the exit code."""
-        if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-            raise AssertionError(f"{self.label} ignored SIGTERM:\n{self.tail()}") from None
-
-    def tail(self) -> str:
-        return f"--- {self.label} ---\n{self.log()[-3000:]}"
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator[Callable[..., Service]]:
-    """Starts services; any still running at the end is killed."""
-    started: list[Service] = []
-
-    def run(config: Path, *args: str, label: str) -> Service:
-        service = Service(config, list(args), tmp_path, label)
-        started.append(service)
-        return service
-
-    yield run
-    for service in started:
-        if service.alive():
-            service.proc.kill()
-            service.proc.wait(timeout=10)
-
-
 def _wait_until(condition: Callable[[], bool], timeout: float, what: str,
                 services: list[Service]) -> None:
     """Poll ``condition``; fail when it times out or a service exited."""

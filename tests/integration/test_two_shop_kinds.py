@@ -29,7 +29,7 @@ from tests import virtuemart_db
 from tests.conftest import AMQP_URL, Database, fill_cao, shop_entry
 from tests.helpers import storefront
 from tests.integration.test_faults import assert_nothing_dead, write_config
-from tests.integration.test_outages import BACK, UNAVAILABLE, Service, start  # noqa: F401 (a fixture)
+from tests.services import BACK, UNAVAILABLE, Service
 from tests.tcp_proxy import TcpProxy
 
 DE = 2
@@ -202,7 +202,7 @@ def _summary(service: Service) -> str:
 @pytest.mark.slow
 def test_a_virtuemart_outage_does_not_delay_the_oscommerce_shop(
         cao_db: Database, phoenix_db: Database, vm: Database, two_shops: dict[str, Any],
-        start: Callable[..., Service]) -> None:  # noqa: F811 (the fixture)
+        start: Callable[..., Service]) -> None:
     config, proxy = two_shops["config"], two_shops["proxy"]
     services = [start(config, "produce", "--follow", "--stock-interval", "0.5", label="produce"),
                 start(config, "consume", "--shop", "osc", label="consume-osc"),
