@@ -14,6 +14,7 @@ Where PHP, its MySQL driver, the site's source or the reference SQL is missing,
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import re
@@ -102,12 +103,12 @@ def _unpack_git(git_dir: Path, dest: Path) -> None:
     git = ["git", f"--git-dir={git_dir}"]
     listing = subprocess.run([*git, "ls-tree", "-r", "-z", "HEAD"], capture_output=True,
                              check=True).stdout.split(b"\0")
-    entries = []
+    entries: list[tuple[bytes, bytes, str]] = []
     for line in filter(None, listing):
-        meta, path = line.split(b"\t", 1)
+        meta, raw_path = line.split(b"\t", 1)
         mode, kind, oid = meta.split()
         if kind == b"blob":
-            entries.append((mode, oid, path.decode()))
+            entries.append((mode, oid, raw_path.decode()))
     batch = subprocess.Popen([*git, "cat-file", "--batch"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE)
     assert batch.stdin is not None and batch.stdout is not None
@@ -173,22 +174,29 @@ def install_joomla(db: Database, site: Path, *, languages: Sequence[str],
         with conn.cursor() as cur:
             cur.execute(f"SELECT config FROM {prefix}virtuemart_configs "
                         "WHERE virtuemart_config_id = 1")
-            (ours,) = cur.fetchone()
+            (ours,) = _one(cur.fetchone())
             # The installer's defaults first; the test shop's own values win
-            config = vm_defaults(site / VM_CFG) + (ours or "")
+            config = vm_defaults(site / VM_CFG) + str(ours or "")
             cur.execute(f"UPDATE {prefix}virtuemart_configs SET config = %s "
                         "WHERE virtuemart_config_id = 1", (config,))
             cur.execute(f"SELECT vendor_name FROM {prefix}virtuemart_vendors "
                         "WHERE virtuemart_vendor_id = 1")
-            (vendor,) = cur.fetchone()
+            (vendor,) = _one(cur.fetchone())
             for tag in languages:
                 suffix = tag.lower().replace("-", "_")
                 cur.execute(f"INSERT INTO {prefix}virtuemart_vendors_{suffix} "
                             "(virtuemart_vendor_id, vendor_store_name, slug) VALUES (1, %s, %s)",
-                            (vendor, re.sub(r"[^a-z0-9]+", "-", vendor.lower())))
+                            (vendor, re.sub(r"[^a-z0-9]+", "-", str(vendor).lower())))
         conn.commit()
     finally:
         conn.close()
+
+
+def _one(row: tuple[object, ...] | None) -> tuple[object, ...]:
+    if row is None:
+        raise RuntimeError("the shop database lacks the config or vendor row "
+                           "tests/virtuemart_db.py writes")
+    return row
 
 
 def vm_defaults(cfg: Path) -> str:
@@ -206,7 +214,8 @@ def vm_defaults(cfg: Path) -> str:
         if not in_config or "=" not in line:
             continue
         line = line.split("//", 1)[0].strip()
-        key, value = (line.split("=") + [""])[:2]
+        key, _, value = line.partition("=")
+        value = value.split("=", 1)[0]             # readConfigFile keeps the part before a 2nd =
         parsed: object = value.split("|") if value.startswith("array:") else value
         if isinstance(parsed, list):
             parsed[0] = parsed[0][len("array:"):]
@@ -214,7 +223,7 @@ def vm_defaults(cfg: Path) -> str:
     return "".join(out)
 
 
-def _connect(db: Database) -> pymysql.Connection:  # type: ignore[type-arg]
+def _connect(db: Database) -> pymysql.Connection:
     url = db.url
     return pymysql.connect(host=url.host or "127.0.0.1", port=url.port or 3306,
                            user=url.username or "root", password=url.password or "",
@@ -274,10 +283,20 @@ def _wait_until_listening(port: int, server: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"php -S did not listen on port {port} within {START_TIMEOUT_S}s")
 
 
-def get(url: str, *, timeout: float = 60.0) -> tuple[int, str]:
-    """(status, body) of a GET; an HTTP error status is returned, not raised."""
+def browser() -> urllib.request.OpenerDirector:
+    """An HTTP client keeping cookies, as a browser session does."""
+    return urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+
+def fetch(url: str, data: bytes | None = None, *,
+          opener: urllib.request.OpenerDirector | None = None, timeout: float = 60.0
+          ) -> tuple[int, str]:
+    """(status, body) of a GET (a POST with ``data``); an HTTP error status is returned, not
+    raised. ``url`` is always the local server's."""
+    client = opener or urllib.request.build_opener()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with client.open(url, data, timeout=timeout) as response:
             return int(response.status), response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as err:
         return int(err.code), err.read().decode("utf-8", "replace")
