@@ -87,16 +87,19 @@ def unpack_site(dest: Path) -> None:
         shutil.copytree(SITE_DIR, dest, dirs_exist_ok=True)
     else:
         _unpack_git(SITE_GIT, dest)
-    # Caches of the site's own machine: a namespace map with Windows paths, VM's menus
-    for stale in ("administrator/cache/autoload_psr4.php", "cache"):
-        path = dest / stale
-        if path.is_dir():
-            shutil.rmtree(path)
-            path.mkdir()
-        elif path.exists():
-            path.unlink()
+    # Caches of the site's own machine (a namespace map with Windows paths, VM's menus)
+    for cache in ("administrator/cache", "cache"):
+        path = dest / cache
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir()
     (dest / "administrator" / "logs").mkdir(parents=True, exist_ok=True)
     (dest / "tmp").mkdir(exist_ok=True)
+
+
+def link_copy(pristine: Path, dest: Path) -> None:
+    """A copy of an unpacked site made of hard links (fast; PHP only reads the files). Write
+    a file of the copy only by replacing it, as ``configure_site`` does."""
+    shutil.copytree(pristine, dest, copy_function=os.link, dirs_exist_ok=True)
 
 
 def _unpack_git(git_dir: Path, dest: Path) -> None:
@@ -149,7 +152,9 @@ def configure_site(site: Path, db: Database, *, prefix: str = PREFIX) -> None:
     for key in values:
         text = re.sub(rf"\n\s*public \${key} = .*?;", "", text)
     text = text.replace("class JConfig {", "class JConfig {\n" + "\n".join(lines), 1)
-    (site / "configuration.php").write_text(text, encoding="utf-8")
+    target = site / "configuration.php"
+    target.unlink()                      # a hard link to the pristine copy: replace, not edit
+    target.write_text(text, encoding="utf-8")
 
 
 def _php(value: object) -> str:

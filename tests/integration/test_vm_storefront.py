@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 import subprocess
 import urllib.parse
 import urllib.request
@@ -36,6 +37,7 @@ from tests.joomla_site import (
     configure_site,
     fetch,
     install_joomla,
+    link_copy,
     served,
     storefront_problem,
     unpack_site,
@@ -80,14 +82,24 @@ def _error_of(body: str) -> str:
     return found.group(1) if found else text[:600]
 
 
-@pytest.fixture
-def storefront(tmp_path: Path) -> Iterator[Storefront]:
+@pytest.fixture(scope="module")
+def pristine_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The site's files (160 MB), unpacked once for the module and removed after it."""
     problem = storefront_problem()
     if problem:
         pytest.skip(problem)
+    site = tmp_path_factory.mktemp("joomla_site")
+    try:
+        unpack_site(site)
+        yield site
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
+
+
+@pytest.fixture
+def storefront(pristine_site: Path, tmp_path: Path) -> Iterator[Storefront]:
     site = tmp_path / "site"
-    site.mkdir()
-    unpack_site(site)
+    link_copy(pristine_site, site)
     db = create_virtuemart()
     try:
         install_joomla(db, site, languages=LANGUAGES)
@@ -112,6 +124,7 @@ def storefront(tmp_path: Path) -> Iterator[Storefront]:
             applier.close()
     finally:
         drop_virtuemart(db)
+        shutil.rmtree(site, ignore_errors=True)
 
 
 def add_vat_rules(db: Database) -> None:
