@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pymysql
 
+from shopbridge import sample
 from tests.conftest import Database
 from tests.virtuemart_db import PREFIX, reference_problem
 
@@ -173,7 +174,7 @@ def install_joomla(db: Database, site: Path, *, languages: Sequence[str],
     template = VM_LANGUAGE_SQL.read_text(encoding="utf-8")
     for tag in languages:
         script += "\n" + template.replace("_xx_xx`", f"_{tag.lower().replace('-', '_')}`")
-    _run_script(db, script.replace("#__", prefix))
+    sample.run_sql_file(db.url, script.replace("#__", prefix))
     conn = _connect(db)
     try:
         with conn.cursor() as cur:
@@ -232,20 +233,7 @@ def _connect(db: Database) -> pymysql.Connection:
     url = db.url
     return pymysql.connect(host=url.host or "127.0.0.1", port=url.port or 3306,
                            user=url.username or "root", password=url.password or "",
-                           database=db.name, charset="utf8mb4",
-                           client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
-
-
-def _run_script(db: Database, sql: str) -> None:
-    conn = _connect(db)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            while cur.nextset():
-                pass
-        conn.commit()
-    finally:
-        conn.close()
+                           database=db.name, charset="utf8mb4")
 
 
 def free_port() -> int:
