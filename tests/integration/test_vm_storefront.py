@@ -1,0 +1,266 @@
+"""What a VirtueMart shop shows, read from the shop's own PHP: a product synced by the
+project's consumer into a shop database, the Joomla 5.2.1 + VirtueMart 4.4.0 site of
+SOURCE.txt served on it by PHP's built-in server (tests/joomla_site.py), its product page
+fetched over HTTP.
+
+Skips with the reason where PHP, its MySQL driver, the site's source or the reference SQL
+is absent.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+import urllib.parse
+import urllib.request
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import consumers
+from shopbridge import config as cfg
+from shopbridge import events as ev
+from tests.conftest import AMQP_URL, MARIADB_URL, Database, unique
+from tests.contract.pipeline import Pipeline
+from tests.integration.test_virtuemart_catalogue import COLOURS, NAMES, SIZES, shirt_variants
+from tests.joomla_site import (
+    browser,
+    configure_site,
+    fetch,
+    install_joomla,
+    link_copy,
+    served,
+    storefront_problem,
+    unpack_site,
+)
+from tests.unit.test_events import product_payload
+from tests.virtuemart_db import LANGUAGES, PREFIX, create_virtuemart, drop_virtuemart, shop_entry
+
+P = PREFIX + "virtuemart_"
+SITE_ZONE = zoneinfo.ZoneInfo("Europe/Berlin")
+
+
+@dataclass(frozen=True)
+class Storefront:
+    db: Database
+    base: str
+    pipeline: Pipeline
+    log: Path
+
+    def page(self, query: str, opener: urllib.request.OpenerDirector | None = None) -> str:
+        url = self.base + "index.php?" + query
+        status, body = fetch(url, opener=opener)
+        assert status == 200, (status, _error_of(body),
+                               self.log.read_text(errors="replace")[-2000:])
+        return body
+
+    def product_page(self, sku: str, opener: urllib.request.OpenerDirector | None = None
+                     ) -> str:
+        product = self.db.scalar(f"SELECT virtuemart_product_id FROM {P}products "
+                                 "WHERE product_sku = %s", (sku,))
+        return self.page("option=com_virtuemart&view=productdetails"
+                         f"&virtuemart_product_id={product}&virtuemart_category_id=0", opener)
+
+    def sync(self, event: dict[str, Any]) -> None:
+        tally = self.pipeline.deliver(event)
+        assert (tally.applied, tally.dead) == (1, 0), tally
+
+
+def _error_of(body: str) -> str:
+    text = html.unescape(re.sub(r"<[^>]+>", " ", body))
+    text = re.sub(r"\s+", " ", text)
+    found = re.search(r"report the error below\.(.{0,600})", text)
+    return found.group(1) if found else text[:600]
+
+
+@pytest.fixture(scope="module")
+def pristine_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The site's files (160 MB), unpacked once for the module and removed after it."""
+    problem = storefront_problem()
+    if problem:
+        pytest.skip(problem)
+    site = tmp_path_factory.mktemp("joomla_site")
+    try:
+        unpack_site(site)
+        yield site
+    finally:
+        shutil.rmtree(site, ignore_errors=True)
+
+
+@pytest.fixture
+def storefront(pristine_site: Path, tmp_path: Path) -> Iterator[Storefront]:
+    site = tmp_path / "site"
+    link_copy(pristine_site, site)
+    db = create_virtuemart()
+    try:
+        install_joomla(db, site, languages=LANGUAGES)
+        add_vat_rules(db)
+        configure_site(site, db)
+        settings = cfg.parse({
+            "broker": {"url": AMQP_URL, "namespace": unique("sbtest-vmfront").replace("_", "-"),
+                       "retry_tiers_s": [1, 2], "batch_wait_ms": 20},
+            "tenants": [{"name": "acme", "erp": {"kind": "cao", "url": f"{MARIADB_URL}x"},
+                         "shops": [shop_entry("vm", db, virtuemart={
+                             "prefix": PREFIX, "shopper_groups": {"2": 2}})]}]}, source="test")
+        shop = settings.tenants[0].shops[0]
+        applier = consumers.make_applier(shop)
+        line = Pipeline(broker=settings.broker, shop=shop, applier=applier)
+        line.start()
+        try:
+            log = tmp_path / "php.log"
+            with served(site, log) as base:
+                yield Storefront(db, base, line, log)
+        finally:
+            line.close()
+            applier.close()
+    finally:
+        drop_virtuemart(db)
+        shutil.rmtree(site, ignore_errors=True)
+
+
+def add_vat_rules(db: Database) -> None:
+    """The shop's VAT rules that shop_entry's tax_classes name: CAO code 2 -> calc rule 1
+    (19 %), code 1 -> calc rule 2 (7 %)."""
+    with db.engine.begin() as conn:
+        for calc_id, name, rate in ((1, "MwSt 19 %", 19), (2, "MwSt 7 %", 7)):
+            conn.exec_driver_sql(
+                f"INSERT INTO {P}calcs (virtuemart_calc_id, virtuemart_vendor_id, calc_name, "
+                f"calc_kind, calc_value_mathop, calc_value, calc_currency, "
+                f"calc_shopper_published, calc_vendor_published, published) "
+                f"VALUES (%s, 1, %s, 'VatTax', '+%%', %s, 47, 1, 1, 1)", (calc_id, name, rate))
+
+
+def upserted(key: int, version: int, **changes: Any) -> dict[str, Any]:
+    payload = product_payload(sku=f"S-{key}", erp_id=key, **changes)
+    return ev.make_event("product.upserted", tenant="acme", source="cao:test",
+                         entity_key=str(key), version=version, payload=payload)
+
+
+def prices(*nets: str) -> dict[str, dict[str, str]]:
+    """Price levels 1, 2, ... with these nets and 19 % VAT."""
+    return {str(level): {"net": net, "gross": str(gross(net))}
+            for level, net in enumerate(nets, start=1)}
+
+
+def gross(net: str) -> Decimal:
+    return (Decimal(net) * Decimal("1.19")).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def shown(amount: Decimal | str) -> str:
+    """An amount as the shop's EUR format shows it (install_required_data.sql: 2 decimals,
+    comma, symbol after)."""
+    return f"{Decimal(amount):.2f}".replace(".", ",") + " €"
+
+
+def price_of(body: str, kind: str) -> str | None:
+    """The text of VirtueMart's price span ``Price<kind>`` (sublayouts/prices.php)."""
+    found = re.search(rf'<span class="Price{kind}">([^<]*)</span>', body)
+    return html.unescape(found.group(1)).replace("\u00a0", " ") if found else None
+
+
+def test_a_guest_sees_the_synced_name_and_gross_price(storefront: Storefront) -> None:
+    # Given a product synced with its texts and a standard price of 10.00 net
+    storefront.sync(upserted(1, 1, texts={"de": {"name": "Gießkanne"},
+                                          "en": {"name": "Watering can"}},
+                             prices=prices("10.00", "9.00")))
+    # When a guest opens its page (the site's language is en-GB)
+    body = storefront.product_page("S-1")
+    # Then VirtueMart shows the English name and the ERP's gross price, with no discount
+    assert re.search(r"<h1>\s*Watering can\s*</h1>", body), _error_of(body)
+    assert price_of(body, "salesPrice") == shown("11.90")
+    assert price_of(body, "discountAmount") in (None, "")
+
+
+def test_an_offer_is_the_price_inside_its_window_only(storefront: Storefront) -> None:
+    today = datetime.now(SITE_ZONE).date()
+    running = {"net": "8.50", "from": str(today - timedelta(days=1)),
+               "until": str(today + timedelta(days=1))}
+    over = {"net": "8.50", "from": str(today - timedelta(days=9)),
+            "until": str(today - timedelta(days=2))}
+    # Given one product whose offer runs today and one whose offer is over
+    storefront.sync(upserted(2, 1, prices=prices("10.00"), specials=[running]))
+    storefront.sync(upserted(3, 1, prices=prices("10.00"), specials=[over]))
+    # Then the first shows the offer's gross, the second its standard price
+    assert price_of(storefront.product_page("S-2"), "salesPrice") == shown(gross("8.50"))
+    assert price_of(storefront.product_page("S-3"), "salesPrice") == shown("11.90")
+
+
+def test_the_variant_selector_offers_the_erps_variants(storefront: Storefront) -> None:
+    # Given a T-shirt in 2 colours x 3 sizes, each child with its own price
+    storefront.sync(upserted(7, 1, texts={"en": {"name": "Tee"}}, variants=shirt_variants(),
+                             variant_options=NAMES))
+    body = storefront.product_page("S-7")
+    # Then its page has one chained dropdown per dimension, the first offering the colours
+    labels = re.findall(r'<span class="vm-cmv-label" >([^<]*)</span>', body)
+    assert labels == ["Farbe", "Größe"], _error_of(body)
+    first = re.search(r'<select id="customProductData_[^"]*"[^>]*>(.*?)</select>', body, re.S)
+    assert first is not None
+    assert re.findall(r'<option value="([^"]+)"', first.group(1)) == list(COLOURS)
+    # ... and the combinations its script offers lead to the right children
+    found = re.search(r"\{ variants:(\[\[.*?\]\]) \}", body)
+    assert found is not None, "no cvFind variants in the page"
+    combos = {tuple(values): url for url, *values in json.loads(found.group(1))}
+    assert set(combos) == {("", "")} | {(c, s) for c in COLOURS for s in SIZES}
+    # ... each child's page showing its own name and price (10.00 + i net)
+    for i, (colour, size) in enumerate((c, s) for c in COLOURS for s in SIZES):
+        child = storefront.page(combos[(colour, size)].split("?", 1)[1])
+        assert re.search(rf"<h1>\s*Tee {colour} / {size}\s*</h1>", child), _error_of(child)
+        assert price_of(child, "salesPrice") == shown(gross(str(Decimal("10.00") + i)))
+
+
+def test_a_logged_in_customer_sees_the_price_of_their_shopper_group(
+        storefront: Storefront) -> None:
+    # Given a product with level 1 for everyone and level 2 for shopper group 2 (VirtueMart's
+    # default group of registered users, mapped to CAO level 2 by the shop's options)
+    storefront.sync(upserted(4, 1, prices=prices("10.00", "20.00")))
+    # When a registered Joomla user logs in and opens the page
+    opener = log_in(storefront, add_user(storefront.db, "kunde", "Geheim-12345!"),
+                    "Geheim-12345!")
+    body = storefront.product_page("S-4", opener)
+    # Then they see level 2's gross price, while a guest sees level 1's
+    assert price_of(body, "salesPrice") == shown(gross("20.00")), _error_of(body)
+    assert price_of(storefront.product_page("S-4"), "salesPrice") == shown("11.90")
+
+
+def add_user(db: Database, username: str, password: str) -> str:
+    """A Joomla user in the Registered group; the hash from PHP's password_hash, which
+    Joomla's authentication plugin verifies."""
+    hashed = subprocess.run(["php", "-r", "echo password_hash($argv[1], PASSWORD_BCRYPT);",
+                             password], capture_output=True, text=True, check=True).stdout
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"INSERT INTO {PREFIX}users (name, username, email, password, block, sendEmail, "
+            f"registerDate, activation, params) VALUES (%s, %s, %s, %s, 0, 0, UTC_TIMESTAMP(), "
+            f"'', '{{}}')", (username, username, f"{username}@example.test", hashed))
+        user_id = conn.exec_driver_sql("SELECT LAST_INSERT_ID()").scalar()
+        conn.exec_driver_sql(f"INSERT INTO {PREFIX}user_usergroup_map (user_id, group_id) "
+                             f"VALUES (%s, 2)", (user_id,))
+    return username
+
+
+def log_in(storefront: Storefront, username: str, password: str
+           ) -> urllib.request.OpenerDirector:
+    """A browser session logged in through Joomla's own login form (com_users)."""
+    opener = browser()
+    form = storefront.page("option=com_users&view=login", opener)
+    token = re.search(r'<input type="hidden" name="([0-9a-f]{32})" value="1"', form)
+    assert token is not None, _error_of(form)
+    fields = {"username": username, "password": password, token.group(1): "1",
+              "option": "com_users", "task": "user.login",
+              "return": ""}
+    status, body = fetch(storefront.base + "index.php", urllib.parse.urlencode(fields).encode(),
+                         opener=opener)
+    assert status == 200, (status, _error_of(body))
+    check = storefront.page("option=com_users&view=profile", opener)
+    assert username in check, ("not logged in", _error_of(check))
+    return opener
+
