@@ -1,7 +1,8 @@
 -- The Joomla 5 core tables a front-end page of the site needs, for tests only.
 -- Columns follow Joomla's installation/sql/mysql/base.sql (joomla/joomla-cms, 4.x/5.x line);
 -- the rows are a minimal site of our own: the extensions the page uses, en-GB, one home
--- menu item, no modules. `#__` is the table prefix.
+-- menu item, no modules. `#__` is the table prefix. Joomla is GPL v2 or later; so is this
+-- file. The site itself (PHP) is never copied: tests/joomla_site.py unpacks it from a mirror.
 
 CREATE TABLE `#__assets` (
   `id` int unsigned NOT NULL AUTO_INCREMENT,
