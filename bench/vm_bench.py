@@ -144,7 +144,9 @@ def full_sync(env: BenchEnv, expected: int, meter: CpuMeter) -> FullSync:
         out.events, out.messages = report.events, report.messages
         if not done:
             log("WARNING: not every product arrived within 1800 s")
+        t1 = time.perf_counter()
         out.checks = verify(env, poll, expected)
+        log(f"shop checked in {time.perf_counter() - t1:.1f} s")
     finally:
         producer.close()
         poll.close()
@@ -161,8 +163,9 @@ def verify(env: BenchEnv, conn: pymysql.Connection, expected: int) -> dict[str, 
     # timeline into rows of their own, prices.py).
     checks["mismatches vs CAO"] = scalar(conn, f"""
         SELECT COUNT(*) FROM {PRODUCTS} p
-        JOIN `{env.cao}`.artikel a
-          ON CONVERT(a.ARTNUM USING utf8mb4) COLLATE utf8mb4_unicode_ci = p.product_sku
+        JOIN shopbridge_link k
+          ON k.entity_type = 'product' AND k.target_id = p.virtuemart_product_id
+        JOIN `{env.cao}`.artikel a ON a.REC_ID = CAST(k.entity_key AS UNSIGNED)
         JOIN `{env.cao}`.artikel_ltext l ON l.ARTIKEL_ID = a.REC_ID AND l.SPRACHE_ID = 1
         LEFT JOIN {de} d ON d.virtuemart_product_id = p.virtuemart_product_id
         LEFT JOIN {en} e ON e.virtuemart_product_id = p.virtuemart_product_id
@@ -171,6 +174,7 @@ def verify(env: BenchEnv, conn: pymysql.Connection, expected: int) -> dict[str, 
         LEFT JOIN {vm("product_manufacturers")} m
           ON m.virtuemart_product_id = p.virtuemart_product_id
         WHERE p.product_in_stock <> GREATEST(FLOOR(a.MENGE_AKT), 0)
+           OR p.product_sku <> CONVERT(a.ARTNUM USING utf8mb4) COLLATE utf8mb4_unicode_ci
            OR d.product_name IS NULL OR e.product_name IS NULL OR d.slug = '' OR e.slug = ''
            OR c.virtuemart_category_id IS NULL OR m.virtuemart_manufacturer_id IS NULL
            OR d.product_name <> CONVERT(a.KURZNAME USING utf8mb4) COLLATE utf8mb4_unicode_ci
