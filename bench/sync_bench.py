@@ -46,7 +46,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,7 +160,12 @@ class FullSync:
 
 
 def full_sync(env: Env, expected: int, meter: CpuMeter,
-              profiler: cProfile.Profile | None) -> FullSync:
+              profiler: cProfile.Profile | None, *,
+              count_sql: str = "SELECT COUNT(*) FROM products",
+              check: Callable[[Env, pymysql.Connection, int], dict[str, Any]] | None = None,
+              timeout: float = 300) -> FullSync:
+    """One initial load, timed until ``count_sql`` counts ``expected`` products; the shop is
+    then checked by ``check`` (``verify``: the Phoenix shop)."""
     assert env.settings is not None
     out = FullSync()
     producer = CaoProducer(broker=env.settings.broker, tenant=env.settings.tenants[0])
@@ -176,14 +181,14 @@ def full_sync(env: Env, expected: int, meter: CpuMeter,
             profiler.disable()
         out.publish_s = time.perf_counter() - t0
         out.producer_cpu_s = time.process_time() - c0
-        done = wait_until(lambda: scalar(poll, "SELECT COUNT(*) FROM products") >= expected,
-                          timeout=300, interval=0.01)
+        done = wait_until(lambda: scalar(poll, count_sql) >= expected, timeout=timeout,
+                          interval=0.01)
         out.total_s = time.perf_counter() - t0
         out.cpu = meter.stop()
         out.events, out.messages = report.events, report.messages
         if not done:
-            log("WARNING: not every product arrived within 300 s")
-        out.checks = verify(env, poll, expected)
+            log(f"WARNING: not every product arrived within {timeout:.0f} s")
+        out.checks = (check or verify)(env, poll, expected)
     finally:
         producer.close()
         poll.close()
@@ -580,14 +585,7 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
         f"| Full sync, run_once() start -> last product committed (median of {len(fulls)}, "
         f"each from an empty shop and snapshot) | **{full.total_s:.2f} s** "
         f"({eps:,.0f} events/s), **{ratio:.2f}x baseline** (runs: {runs} s) |",
-        f"| - of which producer run_once() (read CAO, build, publish {full.events:,} events "
-        f"in {full.messages:,} messages, confirmed) | {full.publish_s:.2f} s wall, "
-        f"{full.producer_cpu_s:.2f} s CPU |",
-        f"| - consumer lag after run_once() returned | {full.total_s - full.publish_s:.2f} s |",
-        "| - CPU during the full sync (producer / consumer / RabbitMQ / MariaDB) | "
-        + " / ".join(f"{full.cpu.get(k, 0):.2f} s" for k in
-                     ("producer", "consumer", "rabbitmq", "mariadb"))
-        + f" (sum {sum(full.cpu.values()):.2f} s of {2 * full.total_s:.2f} core-s) |",
+        *full_sync_rows(full),
         "| Shop after each full sync (products / descriptions / product-category links / "
         "active specials / categories / manufacturers / mismatches vs CAO; all as expected) | "
         + "; ".join(" / ".join(str(f.checks.get(k)) for k in (
@@ -638,6 +636,20 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
     return "\n".join(lines)
 
 
+def full_sync_rows(full: FullSync) -> list[str]:
+    """The report's rows on where a full sync's time went: producer, consumer lag, CPU."""
+    return [
+        f"| - of which producer run_once() (read CAO, build, publish {full.events:,} events "
+        f"in {full.messages:,} messages, confirmed) | {full.publish_s:.2f} s wall, "
+        f"{full.producer_cpu_s:.2f} s CPU |",
+        f"| - consumer lag after run_once() returned | {full.total_s - full.publish_s:.2f} s |",
+        "| - CPU during the full sync (producer / consumer / RabbitMQ / MariaDB) | "
+        + " / ".join(f"{full.cpu.get(k, 0):.2f} s" for k in
+                     ("producer", "consumer", "rabbitmq", "mariadb"))
+        + f" (sum {sum(full.cpu.values()):.2f} s of {2 * full.total_s:.2f} core-s) |",
+    ]
+
+
 RAW_MARKER = "# ---- raw cProfile output (written by sync_bench.py --profile) ----"
 
 
@@ -666,8 +678,10 @@ def write_profile(text: str) -> None:
 # -- main ------------------------------------------------------------------------------------
 
 @contextmanager
-def environment(args: argparse.Namespace) -> Iterator[Env]:
-    env = Env.create(args, "sbbench")
+def environment(args: argparse.Namespace, prefix: str = "sbbench") -> Iterator[Env]:
+    """The run's environment (names start with ``prefix``), one catalogue shop; removed at
+    the end."""
+    env = Env.create(args, prefix)
     try:
         yield env
     finally:

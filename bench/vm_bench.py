@@ -30,8 +30,6 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,10 +39,8 @@ from _common import (
     BENCH,
     REPO,
     BenchEnv,
-    CpuMeter,
     add_output_args,
     add_server_args,
-    clean_up,
     command_line,
     finish_facts,
     loadavg,
@@ -58,13 +54,20 @@ from _common import (
     spawn,
     stop_child,
     wait_for_consumer,
-    wait_until,
     write_config,
 )
 from kombu import Connection
-from sync_bench import Baseline, FullSync, baseline_copy, build_cao, profile_text
+from sync_bench import (
+    Baseline,
+    FullSync,
+    baseline_copy,
+    build_cao,
+    environment,
+    full_sync,
+    full_sync_rows,
+    profile_text,
+)
 
-from producers.cao import CaoProducer
 from shopbridge import topology
 
 if str(REPO) not in sys.path:          # tests/ is not installed: the shop builder lives there
@@ -124,34 +127,6 @@ def bookkeeping_tables(conn: pymysql.Connection) -> list[str]:
 
 
 # -- phases ----------------------------------------------------------------------------------
-
-def full_sync(env: BenchEnv, expected: int, meter: CpuMeter) -> FullSync:
-    assert env.settings is not None
-    out = FullSync()
-    producer = CaoProducer(broker=env.settings.broker, tenant=env.settings.tenants[0])
-    poll = raw_connect(env.url(env.shop))
-    try:
-        producer.prepare()
-        meter.start()
-        t0, c0 = time.perf_counter(), time.process_time()
-        report = producer.run_once()
-        out.publish_s = time.perf_counter() - t0
-        out.producer_cpu_s = time.process_time() - c0
-        done = wait_until(lambda: scalar(poll, f"SELECT COUNT(*) FROM {PRODUCTS}") >= expected,
-                          timeout=1800, interval=0.05)
-        out.total_s = time.perf_counter() - t0
-        out.cpu = meter.stop()
-        out.events, out.messages = report.events, report.messages
-        if not done:
-            log("WARNING: not every product arrived within 1800 s")
-        t1 = time.perf_counter()
-        out.checks = verify(env, poll, expected)
-        log(f"shop checked in {time.perf_counter() - t1:.1f} s")
-    finally:
-        producer.close()
-        poll.close()
-    return out
-
 
 def verify(env: BenchEnv, conn: pymysql.Connection, expected: int) -> dict[str, Any]:
     """Row counts, and every product compared with its CAO article."""
@@ -246,13 +221,7 @@ def render(args: argparse.Namespace, facts: dict[str, str], run: Run, command: s
         f"| Full sync, run_once() start -> last product committed (median of "
         f"{len(run.fulls)}) | runs: {', '.join(f'{f.total_s:.2f}' for f in run.fulls)} s; "
         f"{full.events / full.total_s:,.0f} events/s |",
-        f"| - of which producer run_once() ({full.events:,} events in {full.messages:,} "
-        f"messages, confirmed) | {full.publish_s:.2f} s wall, {full.producer_cpu_s:.2f} s CPU |",
-        f"| - consumer lag after run_once() returned | {full.total_s - full.publish_s:.2f} s |",
-        "| - CPU during the full sync (producer / consumer / RabbitMQ / MariaDB) | "
-        + " / ".join(f"{full.cpu.get(k, 0):.2f} s" for k in
-                     ("producer", "consumer", "rabbitmq", "mariadb"))
-        + f" (sum {sum(full.cpu.values()):.2f} s of {2 * full.total_s:.2f} core-s) |",
+        *full_sync_rows(full),
         "| Shop after the sync (" + " / ".join(k for k in checks if k != "ok") + "; as "
         "expected) | " + " / ".join(str(v) for k, v in checks.items() if k != "ok")
         + f" ({checks.get('ok')}) |",
@@ -262,15 +231,6 @@ def render(args: argparse.Namespace, facts: dict[str, str], run: Run, command: s
 
 
 # -- main ------------------------------------------------------------------------------------
-
-@contextmanager
-def environment(args: argparse.Namespace) -> Iterator[BenchEnv]:
-    env = BenchEnv.create(args, "sbvm")
-    try:
-        yield env
-    finally:
-        clean_up(env, lambda settings: settings.tenants[0].shops, keep_tmp=args.keep_tmp)
-
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
@@ -298,7 +258,7 @@ def main() -> int:
     facts = machine_facts()
     run = Run()
     loads: list[str] = []
-    with environment(args) as env:
+    with environment(args, "sbvm") as env:
         facts["mariadb"], facts["rabbitmq"] = server_versions(env.db_url, env.amqp_url)
         log(f"building {env.cao} ({args.articles:,} articles), {env.shop}, {env.base}")
         build_databases(env, args.articles)
@@ -317,7 +277,8 @@ def main() -> int:
                 reset(env)
             loads.append(f"full sync {n + 1} {loadavg()}")
             log(f"full sync {n + 1} ... (load {loadavg()})")
-            full = full_sync(env, args.articles, meter)
+            full = full_sync(env, args.articles, meter, None, check=verify, timeout=1800,
+                             count_sql=f"SELECT COUNT(*) FROM {PRODUCTS}")
             run.fulls.append(full)
             log(f"full sync: {full.events:,} events in {full.total_s:.2f} s (run_once "
                 f"{full.publish_s:.2f} s); CPU {full.cpu}; checks {full.checks}")
