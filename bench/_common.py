@@ -255,9 +255,10 @@ class BenchEnv:
 
 
 def write_config(env: BenchEnv, *, url_env: str, tenant: str, shop: str, cao_shop_id: int,
-                 shop_extra: str = "") -> None:
-    """Write the run's shopbridge.toml (one tenant: CAO and one Phoenix shop; ``shop_extra``
-    is appended to the shop's table) and load it into ``env.settings``."""
+                 shop_extra: str = "", kind: str = "oscommerce") -> None:
+    """Write the run's shopbridge.toml (one tenant: CAO and one shop of ``kind``, Phoenix
+    unless told; ``shop_extra`` is appended to the shop's table) and load it into
+    ``env.settings``."""
     server = make_url(env.db_url).set(database=None)
     if server.password:
         raise SystemExit("pass a database URL without a password (the config file is written "
@@ -280,7 +281,7 @@ url = "{base}/{env.cao}"
 
 [[tenants.shops]]
 name = "{shop}"
-kind = "oscommerce"
+kind = "{kind}"
 url = "{base}/{env.shop}"
 languages = ["de", "en"]
 price_level = 1

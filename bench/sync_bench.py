@@ -46,7 +46,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,8 +87,6 @@ from _common import (
 )
 from kombu import Connection
 
-from consumers.binder import DDL as LINK_DDL
-from consumers.oscommerce.specials import DDL as SCHEDULE_DDL
 from producers.cao import CaoProducer
 from shopbridge import sample, topology
 
@@ -162,7 +160,12 @@ class FullSync:
 
 
 def full_sync(env: Env, expected: int, meter: CpuMeter,
-              profiler: cProfile.Profile | None) -> FullSync:
+              profiler: cProfile.Profile | None, *,
+              count_sql: str = "SELECT COUNT(*) FROM products",
+              check: Callable[[Env, pymysql.Connection, int], dict[str, Any]] | None = None,
+              timeout: float = 300) -> FullSync:
+    """One initial load, timed until ``count_sql`` counts ``expected`` products; the shop is
+    then checked by ``check`` (``verify``: the Phoenix shop)."""
     assert env.settings is not None
     out = FullSync()
     producer = CaoProducer(broker=env.settings.broker, tenant=env.settings.tenants[0])
@@ -178,14 +181,14 @@ def full_sync(env: Env, expected: int, meter: CpuMeter,
             profiler.disable()
         out.publish_s = time.perf_counter() - t0
         out.producer_cpu_s = time.process_time() - c0
-        done = wait_until(lambda: scalar(poll, "SELECT COUNT(*) FROM products") >= expected,
-                          timeout=300, interval=0.01)
+        done = wait_until(lambda: scalar(poll, count_sql) >= expected, timeout=timeout,
+                          interval=0.01)
         out.total_s = time.perf_counter() - t0
         out.cpu = meter.stop()
         out.events, out.messages = report.events, report.messages
         if not done:
-            log("WARNING: not every product arrived within 300 s")
-        out.checks = verify(env, poll, expected)
+            log(f"WARNING: not every product arrived within {timeout:.0f} s")
+        out.checks = (check or verify)(env, poll, expected)
     finally:
         producer.close()
         poll.close()
@@ -243,31 +246,34 @@ def verify(env: Env, conn: pymysql.Connection, expected: int) -> dict[str, Any]:
 class Baseline:
     rows: dict[str, int] = field(default_factory=dict)
     runs: list[float] = field(default_factory=list)          # all tables, committed
-    phoenix_runs: list[float] = field(default_factory=list)  # Phoenix's tables only
+    shop_runs: list[float] = field(default_factory=list)  # the shop's own tables only
 
     @property
     def seconds(self) -> float:
         return statistics.median(self.runs) if self.runs else 0.0
 
     @property
-    def phoenix_seconds(self) -> float:
-        return statistics.median(self.phoenix_runs) if self.phoenix_runs else 0.0
+    def shop_seconds(self) -> float:
+        return statistics.median(self.shop_runs) if self.shop_runs else 0.0
 
 
-def baseline_copy(env: Env, runs: int) -> Baseline:
+def baseline_copy(env: Env, runs: int, *, shop_tables: Sequence[str] = PHOENIX_TABLES,
+                  bookkeeping: Sequence[str] = BOOKKEEPING_TABLES) -> Baseline:
     """The pipeline's final rows, multi-row INSERTed into the empty second shop DB (timed):
-    Phoenix's tables first (timed on their own too), then the link and schedule tables."""
+    the shop's own tables first (timed on their own too), then the link and schedule tables
+    (made in the second DB as the pipeline made them in the first)."""
     out = Baseline()
     src = raw_connect(env.url(env.shop))
     dst = raw_connect(env.url(env.base), autocommit=False)
     data: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
     try:
-        for table in (*PHOENIX_TABLES, *BOOKKEEPING_TABLES):
+        for table in (*shop_tables, *bookkeeping):
             data[table] = select_all(src, table)
             out.rows[table] = len(data[table][1])
-        with dst.cursor() as cur:
-            cur.execute(LINK_DDL)
-            cur.execute(SCHEDULE_DDL)
+        with src.cursor() as read, dst.cursor() as cur:
+            for table in bookkeeping:
+                read.execute(f"SHOW CREATE TABLE `{table}`")
+                cur.execute(read.fetchone()[1])
         dst.commit()
         for _ in range(runs):
             with dst.cursor() as cur:
@@ -277,16 +283,16 @@ def baseline_copy(env: Env, runs: int) -> Baseline:
             time.sleep(0.5)
             t0 = time.perf_counter()
             with dst.cursor() as cur:
-                for table in PHOENIX_TABLES:
+                for table in shop_tables:
                     columns, rows = data[table]
                     executemany_chunked(cur, insert_sql(table, columns), rows)
                 t1 = time.perf_counter()
-                for table in BOOKKEEPING_TABLES:
+                for table in bookkeeping:
                     columns, rows = data[table]
                     executemany_chunked(cur, insert_sql(table, columns), rows)
             dst.commit()
             out.runs.append(time.perf_counter() - t0)
-            out.phoenix_runs.append(t1 - t0)
+            out.shop_runs.append(t1 - t0)
     finally:
         src.close()
         dst.close()
@@ -509,7 +515,7 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
     n = args.articles
     full = sorted(fulls, key=lambda f: f.total_s)[len(fulls) // 2]  # the median run
     ratio = full.total_s / base.seconds if base.seconds else float("nan")
-    ratio_phoenix = full.total_s / base.phoenix_seconds if base.phoenix_seconds else float("nan")
+    ratio_phoenix = full.total_s / base.shop_seconds if base.shop_seconds else float("nan")
     eps = full.events / full.total_s if full.total_s else 0.0
     runs = ", ".join(f"{f.total_s:.2f}" for f in fulls)
     base_runs = ", ".join(f"{r:.2f}" for r in base.runs)
@@ -551,7 +557,7 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
         f"| Initial load of {n:,} articles <= {TARGET_RATIO:g}x the direct multi-row copy of "
         f"the same rows | pipeline **{full.total_s:.2f} s** ({eps:,.0f} events/s) vs baseline "
         f"**{base.seconds:.2f} s** = **{ratio:.2f}x** ({ratio_phoenix:.2f}x the Phoenix tables "
-        f"alone, {base.phoenix_seconds:.2f} s) | {verdict(ratio <= TARGET_RATIO)} |",
+        f"alone, {base.shop_seconds:.2f} s) | {verdict(ratio <= TARGET_RATIO)} |",
         f"| Stock change -> shop row p99 <= {TARGET_P99_MS:.0f} ms ({len(target_ms)} changes, "
         f"{n:,} articles) | p50 **{pct(target_ms, 50) if target_ms else 0:.0f} ms**, p99 "
         f"**{p99:.0f} ms**, max {max(target_ms, default=0):.0f} ms; {lat.timeouts} lost | "
@@ -575,18 +581,11 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
         f"| Baseline: direct multi-row INSERT of the pipeline's final rows ({rows_note}; "
         f"1,000 rows/statement, 1 transaction; median of {len(base.runs)}) | "
         f"**{base.seconds:.2f} s** (runs: {base_runs} s); Phoenix tables alone "
-        f"{base.phoenix_seconds:.2f} s |",
+        f"{base.shop_seconds:.2f} s |",
         f"| Full sync, run_once() start -> last product committed (median of {len(fulls)}, "
         f"each from an empty shop and snapshot) | **{full.total_s:.2f} s** "
         f"({eps:,.0f} events/s), **{ratio:.2f}x baseline** (runs: {runs} s) |",
-        f"| - of which producer run_once() (read CAO, build, publish {full.events:,} events "
-        f"in {full.messages:,} messages, confirmed) | {full.publish_s:.2f} s wall, "
-        f"{full.producer_cpu_s:.2f} s CPU |",
-        f"| - consumer lag after run_once() returned | {full.total_s - full.publish_s:.2f} s |",
-        "| - CPU during the full sync (producer / consumer / RabbitMQ / MariaDB) | "
-        + " / ".join(f"{full.cpu.get(k, 0):.2f} s" for k in
-                     ("producer", "consumer", "rabbitmq", "mariadb"))
-        + f" (sum {sum(full.cpu.values()):.2f} s of {2 * full.total_s:.2f} core-s) |",
+        *full_sync_rows(full),
         "| Shop after each full sync (products / descriptions / product-category links / "
         "active specials / categories / manufacturers / mismatches vs CAO; all as expected) | "
         + "; ".join(" / ".join(str(f.checks.get(k)) for k in (
@@ -637,6 +636,20 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
     return "\n".join(lines)
 
 
+def full_sync_rows(full: FullSync) -> list[str]:
+    """The report's rows on where a full sync's time went: producer, consumer lag, CPU."""
+    return [
+        f"| - of which producer run_once() (read CAO, build, publish {full.events:,} events "
+        f"in {full.messages:,} messages, confirmed) | {full.publish_s:.2f} s wall, "
+        f"{full.producer_cpu_s:.2f} s CPU |",
+        f"| - consumer lag after run_once() returned | {full.total_s - full.publish_s:.2f} s |",
+        "| - CPU during the full sync (producer / consumer / RabbitMQ / MariaDB) | "
+        + " / ".join(f"{full.cpu.get(k, 0):.2f} s" for k in
+                     ("producer", "consumer", "rabbitmq", "mariadb"))
+        + f" (sum {sum(full.cpu.values()):.2f} s of {2 * full.total_s:.2f} core-s) |",
+    ]
+
+
 RAW_MARKER = "# ---- raw cProfile output (written by sync_bench.py --profile) ----"
 
 
@@ -665,8 +678,10 @@ def write_profile(text: str) -> None:
 # -- main ------------------------------------------------------------------------------------
 
 @contextmanager
-def environment(args: argparse.Namespace) -> Iterator[Env]:
-    env = Env.create(args, "sbbench")
+def environment(args: argparse.Namespace, prefix: str = "sbbench") -> Iterator[Env]:
+    """The run's environment (names start with ``prefix``), one catalogue shop; removed at
+    the end."""
+    env = Env.create(args, prefix)
     try:
         yield env
     finally:
@@ -766,7 +781,7 @@ def main() -> int:
         phase("baseline copy")
         base = baseline_copy(env, args.full_runs)
         log(f"baseline: {[round(r, 3) for r in base.runs]} s "
-            f"(Phoenix tables {[round(r, 3) for r in base.phoenix_runs]} s) for {base.rows}")
+            f"(Phoenix tables {[round(r, 3) for r in base.shop_runs]} s) for {base.rows}")
 
         passes = {"random phase": (args.changes, (0.05, 0.55))}
         if args.spaced_changes:

@@ -229,6 +229,35 @@ def delete_in(conn: Connection, table: str, column: str, ids: Sequence[object]) 
                              tuple(ids))
 
 
+def consecutive_autoinc_ids(conn: Connection) -> bool:
+    """Whether one multi-row INSERT gets consecutive auto-increment ids, the first being its
+    LAST_INSERT_ID(): true under innodb_autoinc_lock_mode 0 (traditional) and 1 (consecutive,
+    the default); under 2 (interleaved) a concurrent bulk insert may take ids in between."""
+    mode = int(conn.exec_driver_sql("SELECT @@innodb_autoinc_lock_mode").scalar() or 0)
+    return mode in (0, 1)
+
+
+def insert_returning_ids(conn: Connection, table: str, columns: Sequence[str],
+                         rows: Sequence[Sequence[object]], *, consecutive: bool,
+                         chunk: int = 1000) -> list[int]:
+    """Insert ``rows`` into ``table`` and return each row's auto-increment id, in order.
+
+    With ``consecutive`` (see ``consecutive_autoinc_ids``) one multi-row INSERT per ``chunk``
+    rows, whose ids run from its LAST_INSERT_ID() on; otherwise one INSERT per row, the only
+    way to learn each id for sure. ``table`` and ``columns`` are the caller's identifiers.
+    """
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    one = f"({marks(columns)})"
+    ids: list[int] = []
+    step = chunk if consecutive else 1
+    for start in range(0, len(rows), step):
+        part = rows[start:start + step]
+        first = conn.exec_driver_sql(head + ", ".join([one] * len(part)),
+                                     tuple(x for row in part for x in row)).lastrowid
+        ids.extend(range(int(first), int(first) + len(part)))
+    return ids
+
+
 def update_by_key(conn: Connection, table: str, key: str, column: str,
                   values: Sequence[tuple[object, object]], *, wrap: str = "{}",
                   chunk: int = 1000) -> None:

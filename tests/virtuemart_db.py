@@ -61,10 +61,12 @@ def run_strict(url: URL, sql: str) -> None:
 
 def create_virtuemart(name: str | None = None, *, prefix: str = PREFIX,
                       languages: Sequence[str] = LANGUAGES, currency_id: int = EUR,
-                      config: dict[str, object] | None = None) -> Database:
-    """A fresh VirtueMart shop database (the caller drops it: ``drop_virtuemart``)."""
+                      config: dict[str, object] | None = None,
+                      server: str = MARIADB_URL) -> Database:
+    """A fresh VirtueMart shop database on ``server`` (the caller drops it:
+    ``drop_virtuemart``; bench/vm_bench.py builds its shops here too)."""
     name = name or unique("sbtest_vm")
-    url = sample.create_database(MARIADB_URL, name)
+    url = sample.create_database(server, name)
     try:
         run_strict(url, schema_sql(prefix, languages))
         values: dict[str, object] = {"active_languages": list(languages), "vmDefLang": "",
@@ -80,7 +82,7 @@ def create_virtuemart(name: str | None = None, *, prefix: str = PREFIX,
                 f"INSERT INTO {prefix}virtuemart_vendors (virtuemart_vendor_id, vendor_name, "
                 f"vendor_currency) VALUES (1, 'Test-Shop', %s)", (currency_id,))
     except BaseException:
-        sample.drop_database(MARIADB_URL, name)
+        sample.drop_database(server, name)
         raise
     return Database(name, url, engine)
 

@@ -15,23 +15,22 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.db import marks, update_by_key
+from shopbridge.db import insert_returning_ids, marks, update_by_key
 
 from ..product_plan import NewProduct
 from .mapper import ProductRow
 
 INSERT_CHUNK = 1000
 
-_PRODUCT_COLUMNS = ("products_quantity, products_model, products_price, products_date_added, "
-                    "products_weight, products_status, products_tax_class_id, products_gtin, "
-                    "manufacturers_id, products_date_available")
-_PRODUCT_PLACEHOLDERS = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+_PRODUCT_COLUMNS = ("products_quantity", "products_model", "products_price",
+                    "products_date_added", "products_weight", "products_status",
+                    "products_tax_class_id", "products_gtin", "manufacturers_id",
+                    "products_date_available")
 
 
 class PhoenixAdapter:
     def __init__(self, *, consecutive_ids: bool) -> None:
-        # With innodb_autoinc_lock_mode 0 or 1 a multi-row INSERT gets consecutive ids,
-        # starting at LAST_INSERT_ID(); with 2 (interleaved) only per-row inserts are safe.
+        # Whether multi-row INSERTs are safe (shopbridge.db.consecutive_autoinc_ids).
         self.consecutive_ids = consecutive_ids
 
     def insert(self, conn: Connection, new: Sequence[NewProduct[ProductRow]],
@@ -49,24 +48,11 @@ class PhoenixAdapter:
     def insert_products(self, conn: Connection, new: Sequence[NewProduct[ProductRow]],
                         now: datetime) -> None:
         """Insert products and set each NewProduct.target_id."""
-        if not self.consecutive_ids:
-            for item in new:
-                result = conn.exec_driver_sql(
-                    f"INSERT INTO products ({_PRODUCT_COLUMNS}) VALUES {_PRODUCT_PLACEHOLDERS}",
-                    self._values(item, now))
-                item.target_id = result.lastrowid
-            return
-        for start in range(0, len(new), INSERT_CHUNK):
-            chunk = new[start:start + INSERT_CHUNK]
-            params: list[object] = []
-            for item in chunk:
-                params.extend(self._values(item, now))
-            result = conn.exec_driver_sql(
-                f"INSERT INTO products ({_PRODUCT_COLUMNS}) VALUES "
-                + ", ".join([_PRODUCT_PLACEHOLDERS] * len(chunk)), tuple(params))
-            first = result.lastrowid
-            for offset, item in enumerate(chunk):
-                item.target_id = first + offset
+        ids = insert_returning_ids(conn, "products", _PRODUCT_COLUMNS,
+                                   [self._values(item, now) for item in new],
+                                   consecutive=self.consecutive_ids, chunk=INSERT_CHUNK)
+        for item, target_id in zip(new, ids, strict=True):
+            item.target_id = target_id
 
     @staticmethod
     def _values(item: NewProduct[ProductRow], now: datetime) -> tuple[object, ...]:
@@ -169,7 +155,3 @@ class PhoenixAdapter:
     @staticmethod
     def tax_class_ids(conn: Connection) -> set[int]:
         return {r[0] for r in conn.exec_driver_sql("SELECT tax_class_id FROM tax_class")}
-
-    @staticmethod
-    def autoinc_lock_mode(conn: Connection) -> int:
-        return int(conn.exec_driver_sql("SELECT @@innodb_autoinc_lock_mode").scalar() or 0)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
+from shopbridge.db import consecutive_autoinc_ids
 from shopbridge.errors import ConfigError
 from shopbridge.events import Event
 
@@ -88,7 +89,7 @@ class PhoenixApplier(ShopApplier[ProductRow]):
         self.language_ids = {code: available[code] for code in self.shop.languages}
         for writer in (self.manufacturers, self.categories, self.variants):
             writer.language_ids = dict(self.language_ids)
-        self.adapter.consecutive_ids = PhoenixAdapter.autoinc_lock_mode(conn) in (0, 1)
+        self.adapter.consecutive_ids = consecutive_autoinc_ids(conn)
 
     def _map_product(self, event: Event, facts: BatchFacts) -> ProductRow:
         return map_product(event.payload, shop=self.shop, language_ids=self.language_ids,

@@ -11,6 +11,10 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy.engine import Connection
 
+from shopbridge.db import marks
+
+_CHUNK = 500                     # bases per read of their -n families
+
 # Joomla's de-DE transliteration writes these as two letters, not the bare vowel.
 _GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "ae", "Ö": "oe", "Ü": "ue",
                          "ß": "ss"})
@@ -36,15 +40,19 @@ def unique_slugs(conn: Connection, table: str, wanted: Sequence[str],
     bases = sorted(set(wanted))
     if not bases:
         return []
-    taken: set[str] = set()
     rows = conn.exec_driver_sql(
-        f"SELECT slug FROM {table} WHERE slug IN ({', '.join(['%s'] * len(bases))})",
-        tuple(bases)).all()
+        f"SELECT slug FROM {table} WHERE slug IN ({marks(bases)})", tuple(bases)).all()
     colliding = {str(r[0]).lower() for r in rows} - {k.lower() for k in keep}
-    for base in colliding | _repeated(wanted):
+    # The -n family of every base that needs a suffix, in one read per chunk of bases
+    # (not one per base: an initial load of many similar names would pay a round trip each).
+    families = sorted(colliding | _repeated(wanted))
+    taken: set[str] = set()
+    for start in range(0, len(families), _CHUNK):
+        part = families[start:start + _CHUNK]
         taken |= {str(r[0]).lower() for r in conn.exec_driver_sql(
-            f"SELECT slug FROM {table} WHERE slug = %s OR slug LIKE %s",
-            (base, _like(base) + "-%"))}
+            f"SELECT slug FROM {table} WHERE slug IN ({marks(part)}) OR "
+            + " OR ".join(["slug LIKE %s"] * len(part)),
+            (*part, *(_like(base) + "-%" for base in part)))}
     taken -= {k.lower() for k in keep}
     result = []
     for base in wanted:

@@ -30,7 +30,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.db import marks, update_by_key
+from shopbridge.db import consecutive_autoinc_ids, insert_returning_ids, marks, update_by_key
 
 from ..binder import Binder
 from ..product_plan import NewProduct
@@ -43,6 +43,14 @@ from .variants import ChildSpec
 
 CHUNK = 1000
 CHILD_ENTITY = "vm_variant"          # link table entity type of variant children (ERP id)
+_NEW_PRODUCT = ("virtuemart_vendor_id", "product_parent_id", "product_sku", "product_gtin",
+                "product_weight", "product_weight_uom", "product_in_stock",
+                "product_available_date", "product_availability", "published",
+                "has_categories", "has_manufacturers", "has_shoppergroups", "has_medias",
+                "created_on", "modified_on")
+_NEW_CHILD = ("virtuemart_vendor_id", "product_parent_id", "product_sku", "product_in_stock",
+              "published", "pordering", "has_categories", "has_manufacturers",
+              "has_shoppergroups", "created_on", "modified_on")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,27 +66,32 @@ class VmProductStore:
     def __init__(self, facts: ShopFacts, binder: Binder | None = None) -> None:
         self.facts = facts
         self.binder = binder or Binder()
+        # innodb_autoinc_lock_mode is a server setting: asked once, at the first insert.
+        self.consecutive_ids: bool | None = None
 
     def insert(self, conn: Connection, new: Sequence[NewProduct[ProductRow]],
                now: datetime) -> None:
         """Insert products with their texts and manufacturers; sets each target_id."""
-        t = self.facts.tables
         vendor = self.facts.options.vendor_id
-        for item in new:
-            r = item.row
-            item.target_id = int(conn.exec_driver_sql(
-                f"INSERT INTO {t.products} (virtuemart_vendor_id, product_parent_id, "
-                f"product_sku, product_gtin, product_weight, product_weight_uom, "
-                f"product_in_stock, product_available_date, product_availability, published, "
-                f"has_categories, has_manufacturers, has_shoppergroups, has_medias, "
-                f"created_on, modified_on) "
-                f"VALUES (%s, 0, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, 0, 0, %s, %s)",
-                (vendor, r.sku, r.gtin, r.weight, WEIGHT_UOM, item.quantity, r.available_date,
-                 r.availability, r.published, int(r.manufacturer_id is not None), now,
-                 now)).lastrowid)
+        ids = self._insert_products(conn, _NEW_PRODUCT, [
+            (vendor, 0, item.row.sku, item.row.gtin, item.row.weight, WEIGHT_UOM, item.quantity,
+             item.row.available_date, item.row.availability, item.row.published, 0,
+             int(item.row.manufacturer_id is not None), 0, 0, now, now) for item in new])
+        for item, target_id in zip(new, ids, strict=True):
+            item.target_id = target_id
         rows = [(item.target, item.row) for item in new]
         self._texts(conn, rows)
         self._manufacturers(conn, rows)
+
+    def _insert_products(self, conn: Connection, columns: Sequence[str],
+                         rows: Sequence[Sequence[object]]) -> list[int]:
+        """New product rows, multi-row where the server hands out consecutive ids."""
+        if not rows:
+            return []
+        if self.consecutive_ids is None:
+            self.consecutive_ids = consecutive_autoinc_ids(conn)
+        return insert_returning_ids(conn, self.facts.tables.products, columns, rows,
+                                    consecutive=self.consecutive_ids, chunk=CHUNK)
 
     def update(self, conn: Connection, rows: Sequence[tuple[int, ProductRow, int]],
                now: datetime) -> None:
@@ -242,20 +255,20 @@ class VmProductStore:
             f"IN ({marks(targets)})", tuple(targets))} if targets else set()
         vendor = self.facts.options.vendor_id
         kept: list[tuple[str, int, int]] = []
+        made: list[tuple[int, int, ChildSpec]] = []      # (ERP id, parent id, spec)
         for erp_id, (parent, spec) in sorted(specs.items()):
             link = links[str(erp_id)]
-            quantity = details[erp_id].quantity
             if link.target_id in present:
-                kept.append((spec.sku, quantity, link.target))
-                continue
-            # New, or a child the merchant deleted: made (again) under the same link.
-            link.target_id = int(conn.exec_driver_sql(
-                f"INSERT INTO {t.products} (virtuemart_vendor_id, product_parent_id, "
-                f"product_sku, product_in_stock, published, pordering, has_categories, "
-                f"has_manufacturers, has_shoppergroups, created_on, modified_on) "
-                f"VALUES (%s, %s, %s, %s, 1, %s, 0, 0, 0, %s, %s)",
-                (vendor, parent, spec.sku, quantity, spec.pordering, now, now)).lastrowid)
-            link.dirty = True
+                kept.append((spec.sku, details[erp_id].quantity, link.target))
+            else:
+                # New, or a child the merchant deleted: made (again) under the same link.
+                made.append((erp_id, parent, spec))
+        new_ids = self._insert_products(conn, _NEW_CHILD, [
+            (vendor, parent, spec.sku, details[erp_id].quantity, 1, spec.pordering, 0, 0, 0,
+             now, now) for erp_id, parent, spec in made])
+        for (erp_id, _, _), target_id in zip(made, new_ids, strict=True):
+            links[str(erp_id)].target_id = target_id
+            links[str(erp_id)].dirty = True
         if kept:
             conn.exec_driver_sql(
                 f"UPDATE {t.products} SET product_sku = %s, product_in_stock = %s + "
