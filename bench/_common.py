@@ -254,6 +254,22 @@ class BenchEnv:
         return make_url(self.db_url).set(database=db)
 
 
+def empty_shop_and_snapshot(env: BenchEnv,
+                            tables: Callable[[pymysql.Connection], Iterable[str]]) -> None:
+    """Empty the shop's ``tables`` (asked of its connection) and the producer's snapshot, so
+    the next full sync is an initial load again."""
+    shop, cao = raw_connect(env.url(env.shop)), raw_connect(env.url(env.cao))
+    try:
+        with shop.cursor() as cur:
+            for table in tables(shop):
+                cur.execute(f"TRUNCATE TABLE `{table}`")
+        with cao.cursor() as cur:
+            cur.execute("TRUNCATE TABLE shopbridge_snapshot")
+    finally:
+        shop.close()
+        cao.close()
+
+
 def write_config(env: BenchEnv, *, url_env: str, tenant: str, shop: str, cao_shop_id: int,
                  shop_extra: str = "", kind: str = "oscommerce") -> None:
     """Write the run's shopbridge.toml (one tenant: CAO and one shop of ``kind``, Phoenix

@@ -64,6 +64,7 @@ from _common import (
     add_server_args,
     clean_up,
     command_line,
+    empty_shop_and_snapshot,
     executemany_chunked,
     find_pid,
     finish_facts,
@@ -198,17 +199,7 @@ def full_sync(env: Env, expected: int, meter: CpuMeter,
 
 def reset_sync_state(env: Env) -> None:
     """Empty the shop and the producer's snapshot, so the next full sync starts from zero."""
-    shop = raw_connect(env.url(env.shop))
-    cao = raw_connect(env.url(env.cao))
-    try:
-        with shop.cursor() as cur:
-            for table in (*PHOENIX_TABLES, *BOOKKEEPING_TABLES):
-                cur.execute(f"TRUNCATE TABLE `{table}`")
-        with cao.cursor() as cur:
-            cur.execute("TRUNCATE TABLE shopbridge_snapshot")
-    finally:
-        shop.close()
-        cao.close()
+    empty_shop_and_snapshot(env, lambda _: (*PHOENIX_TABLES, *BOOKKEEPING_TABLES))
 
 
 def verify(env: Env, conn: pymysql.Connection, expected: int) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from _common import (
     add_output_args,
     add_server_args,
     command_line,
+    empty_shop_and_snapshot,
     finish_facts,
     loadavg,
     log,
@@ -310,16 +311,7 @@ def main() -> int:
 
 def reset(env: BenchEnv) -> None:
     """An empty shop and snapshot again: the next full sync is an initial load too."""
-    shop, cao = raw_connect(env.url(env.shop)), raw_connect(env.url(env.cao))
-    try:
-        with shop.cursor() as cur:
-            for table in (*SHOP_TABLES, *bookkeeping_tables(shop)):
-                cur.execute(f"TRUNCATE TABLE `{table}`")
-        with cao.cursor() as cur:
-            cur.execute("TRUNCATE TABLE shopbridge_snapshot")
-    finally:
-        shop.close()
-        cao.close()
+    empty_shop_and_snapshot(env, lambda shop: (*SHOP_TABLES, *bookkeeping_tables(shop)))
     time.sleep(1.0)
 
 

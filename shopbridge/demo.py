@@ -15,11 +15,10 @@ id, and the demo drops only databases marked as its own (``demo_names``).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from . import broker, kinds, sample, sample_order, topology
 from . import config as cfg
 from .db import create_engine, translated
 from .demo_names import DemoNames, checkout_lock, create_database, drop_own_databases
+from .tomlvalue import toml_value
 
 __all__ = ["DEMO_SHOPS", "DemoNames", "DemoShop", "remove", "run_demo", "shop_counts"]
 
@@ -64,18 +64,6 @@ DEMO_SHOPS = (
 )
 
 
-def _toml(value: object) -> str:
-    """A kind's demo option as TOML (strings, numbers, booleans, inline tables)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml(v)}"
-                                for k, v in value.items()) + " }"
-    return json.dumps(str(value), ensure_ascii=False)   # a TOML basic string
-
-
 def _config_text(db_url: str, amqp_url: str, names: DemoNames) -> str:
     server = make_url(db_url).set(database=None)
     base = server.render_as_string(hide_password=True).rstrip("/")
@@ -92,17 +80,17 @@ def _config_text(db_url: str, amqp_url: str, names: DemoNames) -> str:
         options = kinds.shop_sink(shop.kind).demo_options()
         shops.append(
             f"[[tenants.shops]]\n"
-            f"name = {_toml(shop.name)}   # {shop.about}\n"
-            f"kind = {_toml(shop.kind)}\n"
+            f"name = {toml_value(shop.name)}   # {shop.about}\n"
+            f"kind = {toml_value(shop.kind)}\n"
             f'url = "{base}/{db}"\n'
-            f"languages = [{', '.join(map(_toml, shop.languages))}]\n"
+            f"languages = {toml_value(list(shop.languages))}\n"
             f"price_level = {shop.price_level}\n"
-            f"stock_mode = {_toml(shop.stock_mode)}\n"
+            f"stock_mode = {toml_value(shop.stock_mode)}\n"
             "tax_classes = { 1 = 2, 2 = 1 }   # CAO tax code -> tax class or calc rule: 7 %, 19 %\n"
             f"filter = {{ cao_shop_id = {shop.cao_shop_id} }}\n"
             + (f"[tenants.shops.orders]\n{orders}\n" if shop.imports_orders else "")
             + (f"[tenants.shops.{shop.kind}]\n" + "".join(
-                f"{key} = {_toml(value)}\n" for key, value in options.items())
+                f"{key} = {toml_value(value)}\n" for key, value in options.items())
                if options else ""))
     return f"""# Written by `shopbridge demo` (checkout {names.checkout_id}). Try:
 #   shopbridge -c {path} check

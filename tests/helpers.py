@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from consumers import ConsumerStats, ShopConsumer, make_applier
 from producers.cao import CaoProducer, CycleReport
 from shopbridge import config as cfg
+from shopbridge.tomlvalue import toml_value
 
 
 def produce(settings: cfg.Settings) -> CycleReport:
@@ -85,19 +86,6 @@ def _indexes(db: Any, table: str) -> set[tuple[str, bool]]:
 def to_toml(data: dict[str, Any]) -> str:
     """Just enough TOML writing for test configurations (tables, arrays of tables, inline)."""
 
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, (int, float)):
-            return str(v)
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        if isinstance(v, dict):
-            return "{ " + ", ".join(f'"{k}" = {value(x)}' for k, x in v.items()) + " }"
-        raise TypeError(type(v))
-
     lines: list[str] = []
 
     def table(prefix: str, d: dict[str, Any], array: bool = False) -> None:
@@ -109,7 +97,7 @@ def to_toml(data: dict[str, Any]) -> str:
             elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
                 nested.append((k, v, True))
             else:
-                lines.append(f"{k} = {value(v)}")
+                lines.append(f"{k} = {toml_value(v)}")
         for k, v, is_array in nested:
             if is_array:
                 for item in v:

@@ -32,7 +32,7 @@ from shopbridge.errors import ConfigError
 from shopbridge.keys import PRODUCT_GROUPS, SHOP_CATEGORIES, category_key
 
 from .payload import text_or_none
-from .snapshot import SNAPSHOT_TABLE, ChangedRow, changed_rows, hash_parts
+from .snapshot import SNAPSHOT_TABLE, ChangedRow, changed_rows, diff_sql, hash_parts
 
 ENTITY = "category"
 MODES = (SHOP_CATEGORIES, PRODUCT_GROUPS)
@@ -128,13 +128,10 @@ class CategorySource:
         snap_key = _SNAP_KEY[self.mode]
         # The first part makes a format or mode change republish everything.
         hashed = hash_parts("a", columns)
-        result = conn.exec_driver_sql(
-            f"SELECT {snap_key} AS SNAP_KEY, {', '.join(f'a.{c}' for c in columns)}, "
-            f"UNHEX(MD5(CONCAT_WS(_binary'|', CAST(%s AS BINARY), {hashed}))) AS h, "
-            f"s.version, s.src_hash FROM {self.table} a LEFT JOIN {SNAPSHOT_TABLE} s "
-            f"ON s.entity_type = %s AND s.entity_key = {snap_key} "
-            f"WHERE {_SELECTION[self.mode]} AND {snap_key} > %s "
-            f"HAVING s.src_hash IS NULL OR s.src_hash <> h ORDER BY SNAP_KEY LIMIT %s",
+        result = conn.exec_driver_sql(diff_sql(
+            select=f"{snap_key} AS SNAP_KEY, {', '.join(f'a.{c}' for c in columns)}",
+            hashed=hashed, source=f"{self.table} a", key=snap_key,
+            where=_SELECTION[self.mode], order_by="SNAP_KEY"),
             (f"{self.mode}:{PAYLOAD_FORMAT}", ENTITY, after, limit))
         out = changed_rows(result)
         for row, _, _ in out:

@@ -47,7 +47,7 @@ from systems.cao.names import (
 
 from .payload import text_or_none
 from .rows import grouped_by
-from .snapshot import SNAPSHOT_TABLE, ChangedRow, changed_rows, hash_parts
+from .snapshot import ChangedRow, changed_rows, diff_sql, hash_parts
 
 ENTITY = "customer"
 COLUMNS = ("KUNNUM1", "ANREDE", "GESCHLECHT", "NAME1", "NAME2", "NAME3", "STRASSE", "PLZ",
@@ -100,14 +100,10 @@ class CustomerSource:
         hashed = hash_parts("a", COLUMNS)
         land = (f"(SELECT l.ISO_CODE_3 FROM {self.t['LAND']} l WHERE l.ID = a.LAND)"
                 if self.t["LAND"] else "NULL")
-        result = conn.exec_driver_sql(
-            f"SELECT a.REC_ID, {', '.join(f'a.{c}' for c in COLUMNS)}, {land} AS ISO3, "
-            f"UNHEX(MD5(CONCAT_WS(_binary'|', CAST(%s AS BINARY), {hashed}, "
-            f"CAST(QUOTE({land}) AS BINARY), {self._contacts_hash_sql()}))) AS h, "
-            f"s.version, s.src_hash FROM {self.t['ADRESSEN']} a LEFT JOIN {SNAPSHOT_TABLE} s "
-            f"ON s.entity_type = %s AND s.entity_key = a.REC_ID "
-            f"WHERE a.REC_ID > %s AND {self._selection()} "
-            f"HAVING s.src_hash IS NULL OR s.src_hash <> h ORDER BY a.REC_ID LIMIT %s",
+        result = conn.exec_driver_sql(diff_sql(
+            select=f"a.REC_ID, {', '.join(f'a.{c}' for c in COLUMNS)}, {land} AS ISO3",
+            hashed=f"{hashed}, CAST(QUOTE({land}) AS BINARY), {self._contacts_hash_sql()}",
+            source=f"{self.t['ADRESSEN']} a", key="a.REC_ID", where=self._selection()),
             (PAYLOAD_FORMAT, ENTITY, after, limit))
         return changed_rows(result)
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from shopbridge.db import TableNames, quote_ident
 
 from .payload import text_or_none
-from .snapshot import SNAPSHOT_TABLE, ChangedRow, changed_rows, hash_parts
+from .snapshot import SNAPSHOT_TABLE, ChangedRow, changed_rows, diff_sql, hash_parts
 
 ENTITY = "manufacturer"
 COLUMNS = ("SHOP_ID", "HERSTELLER_ID", "HERSTELLER_NAME", "HERSTELLER_IMAGE")
@@ -84,16 +84,13 @@ class ManufacturerSource:
             the HERSTELLER columns of ``COLUMNS``.
         """
         hashed = hash_parts("m", COLUMNS)
-        result = conn.exec_driver_sql(
-            f"SELECT {', '.join(f'm.{c}' for c in COLUMNS)}, "
-            f"UNHEX(MD5(CONCAT_WS(_binary'|', CAST(%s AS BINARY), {hashed}, "
-            f"{self._urls_hash_sql()}))) AS h, s.version, s.src_hash "
-            f"FROM {self.t['HERSTELLER']} m LEFT JOIN {SNAPSHOT_TABLE} s "
-            f"ON s.entity_type = %s AND s.entity_key = m.HERSTELLER_ID "
-            f"WHERE m.HERSTELLER_ID > %s AND {self._selected('m')} "
-            f"AND m.SHOP_ID = (SELECT MIN(x.SHOP_ID) FROM {self.t['HERSTELLER']} x "
-            f"WHERE x.HERSTELLER_ID = m.HERSTELLER_ID AND {self._selected('x')}) "
-            f"HAVING s.src_hash IS NULL OR s.src_hash <> h ORDER BY m.HERSTELLER_ID LIMIT %s",
+        result = conn.exec_driver_sql(diff_sql(
+            select=", ".join(f"m.{c}" for c in COLUMNS),
+            hashed=f"{hashed}, {self._urls_hash_sql()}",
+            source=f"{self.t['HERSTELLER']} m", key="m.HERSTELLER_ID",
+            where=f"{self._selected('m')} AND m.SHOP_ID = (SELECT MIN(x.SHOP_ID) FROM "
+                  f"{self.t['HERSTELLER']} x WHERE x.HERSTELLER_ID = m.HERSTELLER_ID AND "
+                  f"{self._selected('x')})"),
             (PAYLOAD_FORMAT, ENTITY, after, limit))
         return changed_rows(result)
 

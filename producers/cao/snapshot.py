@@ -52,6 +52,21 @@ def hash_parts(alias: str, columns: Iterable[str]) -> str:
     return ", ".join(f"CAST(QUOTE({alias}.{column}) AS BINARY)" for column in columns)
 
 
+def diff_sql(*, select: str, hashed: str, source: str, key: str, where: str,
+             order_by: str | None = None) -> str:
+    """SQL of one page of a diff against the snapshot: the rows of ``source`` that ``where``
+    selects, ``key`` above the page's start, whose source hash (the payload format, then
+    ``hashed``) differs from the one last published. Parameters, in order: the payload
+    format, the snapshot's entity type, the page's start key, the page size. The result has
+    ``select``'s columns, ``h``, ``version`` and ``src_hash`` (``changed_rows``)."""
+    return (f"SELECT {select}, "
+            f"UNHEX(MD5(CONCAT_WS(_binary'|', CAST(%s AS BINARY), {hashed}))) AS h, "
+            f"s.version, s.src_hash FROM {source} LEFT JOIN {SNAPSHOT_TABLE} s "
+            f"ON s.entity_type = %s AND s.entity_key = {key} "
+            f"WHERE {key} > %s AND {where} "
+            f"HAVING s.src_hash IS NULL OR s.src_hash <> h ORDER BY {order_by or key} LIMIT %s")
+
+
 def changed_rows(result: Result[Any]) -> list[ChangedRow]:
     """The rows of a diff query against the snapshot (with columns ``h`` and ``version``)."""
     return [(row, bytes(row["h"]), row["version"]) for row in dicts(result)]

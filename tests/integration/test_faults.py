@@ -6,7 +6,6 @@ its link row, and nothing is dead-lettered.
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import subprocess
@@ -22,6 +21,7 @@ import pytest
 from consumers import ConsumerStats, ShopConsumer, make_applier
 from shopbridge import config as cfg
 from shopbridge import dlq, sample
+from shopbridge.tomlvalue import toml_value
 from tests.conftest import AMQP_URL, REPO, Database, fill_cao, settings_for, shop_entry
 from tests.helpers import consume, produce, storefront
 from tests.tcp_proxy import TcpProxy
@@ -106,33 +106,18 @@ def assert_nothing_dead(settings: cfg.Settings, *shops: str) -> None:
 
 # -- configuration files and consumer processes ------------------------------------------------
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)   # a JSON string is a TOML basic string
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}"
-                                for k, v in value.items()) + " }"
-    raise TypeError(f"no TOML for {value!r}")
-
-
 def write_config(path: Path, namespace: str, cao: Database, shops: list[dict[str, Any]],
                  **broker: Any) -> cfg.Settings:
     """The configuration ``settings_for`` builds, as a TOML file a consumer process reads;
     returns the settings loaded back from that file."""
     broker = {"url": AMQP_URL, "namespace": namespace, "retry_tiers_s": [1, 2],
               "batch_wait_ms": 50, **broker}
-    lines = ["[broker]", *(f"{k} = {_toml_value(v)}" for k, v in broker.items()),
+    lines = ["[broker]", *(f"{k} = {toml_value(v)}" for k, v in broker.items()),
              "", "[[tenants]]", 'name = "acme"',
              "", "[tenants.erp]", 'kind = "cao"',
-             f"url = {_toml_value(cao.url.render_as_string(hide_password=False))}"]
+             f"url = {toml_value(cao.url.render_as_string(hide_password=False))}"]
     for shop in shops:
-        lines += ["", "[[tenants.shops]]", *(f"{k} = {_toml_value(v)}" for k, v in shop.items())]
+        lines += ["", "[[tenants.shops]]", *(f"{k} = {toml_value(v)}" for k, v in shop.items())]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return cfg.load(path)
 
