@@ -20,7 +20,7 @@ from shopbridge.config import ShopConfig
 from shopbridge.events import Event
 
 from .binder import Binder, Link
-from .plan import content_hash, locked_in_order, newer, unchanged
+from .plan import content_hash, newer_in_batch, unchanged
 
 ENTITY = "manufacturer"
 DELETED = "manufacturer.deleted"
@@ -39,8 +39,7 @@ def apply_manufacturers(conn: Connection, events: Sequence[Event], *, shop: Shop
         write: writes one new or changed manufacturer and sets ``link.target_id``.
     """
     notes: list[str] = []
-    ordered, links = locked_in_order(conn, binder, ENTITY, events)
-    for event, link in newer(ordered, links, notes):
+    for event, link in newer_in_batch(conn, binder, ENTITY, events, notes):
         if event.type == DELETED:
             link.content_hash = None
             notes.append(f"{event}: kept in the shop (products may reference it)")
@@ -57,7 +56,6 @@ def apply_manufacturers(conn: Connection, events: Sequence[Event], *, shop: Shop
             continue
         write(event, link)
         link.content_hash = content
-    binder.save(conn, links.values())
     return notes
 
 

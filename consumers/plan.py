@@ -15,7 +15,7 @@ This module is the one place that compares an event's version with an applied on
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -76,12 +76,19 @@ def newer(events: Iterable[Event], links: Mapping[str, Link],
         yield event, link
 
 
-def locked_in_order(conn: Connection, binder: Binder, entity: str,
-                    events: Sequence[Event]) -> tuple[list[Event], dict[str, Link]]:
-    """A writer's batch: its events by key and version (``newer`` then meets each entity's
-    versions oldest first, so the newest wins), and their link rows, locked."""
+def newer_in_batch(conn: Connection, binder: Binder, entity: str, events: Sequence[Event],
+                   notes: list[str], *,
+                   keep: Callable[[list[Event], list[str]], Iterable[Event]] | None = None
+                   ) -> Iterator[tuple[Event, Link]]:
+    """A writer's batch of one entity type, through ``newer``: the link rows locked, the
+    events by key and version (each entity's versions oldest first, so the newest wins),
+    those ``keep`` keeps (it notes what it drops), each non-stale one with its link. The
+    links are saved once the writer has gone through all of them; a writer that raises
+    leaves them to the rolled-back transaction."""
     links = binder.lock(conn, entity, (e.entity_key for e in events))
-    return sorted(events, key=lambda e: (e.entity_key, e.version)), links
+    ordered = sorted(events, key=lambda e: (e.entity_key, e.version))
+    yield from newer(keep(ordered, notes) if keep else ordered, links, notes)
+    binder.save(conn, links.values())
 
 
 def mark_applied(link: Link, event: Event) -> None:

@@ -26,7 +26,7 @@ from shopbridge.errors import MappingError
 from shopbridge.events import Event
 
 from ..binder import Binder, Link
-from ..plan import content_hash, locked_in_order, newer, unchanged
+from ..plan import content_hash, newer_in_batch, unchanged
 
 ENTITY = "customer"
 NO_PASSWORD = ""   # no hash at all: no password can log in with it (K2)
@@ -42,8 +42,8 @@ class CustomerWriter:
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
         """Create or update the accounts; returns notes on what was skipped."""
         notes: list[str] = []
-        ordered, links = locked_in_order(conn, self.binder, ENTITY, events)
-        for event, link in newer(self._mine(ordered, notes), links, notes):
+        for event, link in newer_in_batch(conn, self.binder, ENTITY, events, notes,
+                                          keep=self._mine):
             payload = event.payload
             content = content_hash(payload)
             if unchanged(link, content):
@@ -51,7 +51,6 @@ class CustomerWriter:
                 continue
             link.content_hash = content
             self._write(conn, event, link, now)
-        self.binder.save(conn, links.values())
         return notes
 
     def _mine(self, events: Iterable[Event], notes: list[str]) -> Iterator[Event]:

@@ -22,7 +22,7 @@ from shopbridge.events import Event
 
 from .. import mailer
 from ..binder import Binder
-from ..plan import content_hash, locked_in_order, newer
+from ..plan import content_hash, newer_in_batch
 
 ENTITY = "order_status"
 
@@ -61,8 +61,7 @@ class StatusWriter:
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
         """Write the newest status of each order; returns notes on what was skipped."""
         notes: list[str] = []
-        ordered, links = locked_in_order(conn, self.binder, ENTITY, events)
-        for event, link in newer(ordered, links, notes):
+        for event, link in newer_in_batch(conn, self.binder, ENTITY, events, notes):
             payload = event.payload
             content = content_hash([payload["status_id"], payload.get("comment"),
                                     payload.get("carrier"), payload.get("tracking_code")])
@@ -71,7 +70,6 @@ class StatusWriter:
                 continue
             link.content_hash = content
             self._write(conn, event, now)
-        self.binder.save(conn, links.values())
         return notes
 
     def _write(self, conn: Connection, event: Event, now: datetime) -> None:
