@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.db import utc_now
+from shopbridge.db import marks, utc_now
 from shopbridge.owntables import OwnTable, ensure
 
 LINK_TABLE = "shopbridge_link"
@@ -98,26 +99,17 @@ class Binder:
 
     def targets(self, conn: Connection, entity_type: str, keys: Iterable[str]) -> dict[str, int]:
         """ERP key -> target id of already linked entities (read only, no lock)."""
-        wanted = sorted(k for k in set(keys) if k not in ("None", ""))
-        if not wanted:
-            return {}
-        rows = conn.exec_driver_sql(
-            f"SELECT entity_key, target_id FROM {LINK_TABLE} WHERE entity_type = %s AND "
-            f"entity_key IN ({', '.join(['%s'] * len(wanted))}) AND target_id IS NOT NULL",
-            (entity_type, *wanted))
+        rows = _links_where(conn, "entity_key, target_id", entity_type, "entity_key",
+                            (k for k in keys if k not in ("None", "")),
+                            also=" AND target_id IS NOT NULL")
         return {key: int(target) for key, target in rows}
 
     def linked_to(self, conn: Connection, entity_type: str,
                   target_ids: Iterable[int]) -> dict[str, tuple[int, str | None]]:
         """ERP key -> (target id, content hash) of the links pointing at these targets
         (read only, no lock; index idx_shopbridge_link_target)."""
-        wanted = sorted(set(target_ids))
-        if not wanted:
-            return {}
-        rows = conn.exec_driver_sql(
-            f"SELECT entity_key, target_id, content_hash FROM {LINK_TABLE} WHERE "
-            f"entity_type = %s AND target_id IN ({', '.join(['%s'] * len(wanted))})",
-            (entity_type, *wanted))
+        rows = _links_where(conn, "entity_key, target_id, content_hash", entity_type,
+                            "target_id", target_ids)
         return {key: (int(target), content_hash) for key, target, content_hash in rows}
 
     def forget(self, conn: Connection, entity_type: str, keys: Iterable[str]) -> int:
@@ -148,3 +140,15 @@ class Binder:
                 f"event_id = VALUES(event_id), applied_at = VALUES(applied_at), "
                 f"shown = VALUES(shown)", rows)
         return len(rows)
+
+
+def _links_where(conn: Connection, select: str, entity_type: str, column: str,
+                 values: Iterable[str] | Iterable[int], *, also: str = "") -> list[Any]:
+    """``select`` of the link rows of ``entity_type`` whose ``column`` is one of ``values``
+    (read only, no lock; none: no query). ``select``, ``column`` and ``also`` are ours."""
+    wanted: list[Any] = sorted(set(values))
+    if not wanted:
+        return []
+    return list(conn.exec_driver_sql(
+        f"SELECT {select} FROM {LINK_TABLE} WHERE entity_type = %s AND {column} IN "
+        f"({marks(wanted)}){also}", (entity_type, *wanted)))
