@@ -64,6 +64,11 @@ def test_categories_and_manufacturers_get_a_row_and_a_unique_slug_in_every_langu
             f"SELECT COUNT(*) FROM {P}categories_{lang}") == 4
         assert sorted(s for (s,) in vm.rows(f"SELECT slug FROM {P}manufacturers_{lang}")) \
             == ["wolf", "wolf-1"]
+    # has_children 1 on a parent, NULL (VM looks) on a leaf, never 0; has_medias NULL too
+    assert sorted(vm.rows(f"SELECT l.slug, c.has_children, c.has_medias FROM {P}categories c "
+                          f"JOIN {P}categories_de_de l USING (virtuemart_category_id)")) == [
+        ("garten", 1, None), ("haus", 1, None), ("zubehoer", None, None),
+        ("zubehoer-1", None, None)]
 
 
 def test_language_tables_are_the_active_languages_of_the_shops_config(vm, applier):
