@@ -3,12 +3,16 @@ from the upstream install SQL (tests/virtuemart_db.py), through the applier."""
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from consumers.virtuemart.applier import VirtueMartApplier
+from consumers.virtuemart.caches import GROUPS
 from consumers.virtuemart.slugs import slugify
 from shopbridge import config as cfg
 from shopbridge import events as ev
@@ -22,14 +26,25 @@ from tests.virtuemart_db import (
 )
 
 P = PREFIX + "virtuemart_"
+SITE = zoneinfo.ZoneInfo("Europe/Berlin")      # the timezone option's default
 
 
 @pytest.fixture
-def applier(vm: Database) -> Iterator[VirtueMartApplier]:
+def cache(tmp_path: Path) -> Path:
+    """Joomla's cache folder (``cache_path``), with a file in every forced cache group."""
+    for group in GROUPS:
+        (tmp_path / group).mkdir()
+        (tmp_path / group / "cached.php").write_text("stale")
+    return tmp_path
+
+
+@pytest.fixture
+def applier(vm: Database, cache: Path) -> Iterator[VirtueMartApplier]:
+    entry = shop_entry("vm", vm, virtuemart={"prefix": PREFIX, "cache_path": str(cache)})
     settings = cfg.parse({
         "broker": {"url": AMQP_URL, "namespace": "sbtest-vm"},
         "tenants": [{"name": "acme", "erp": {"kind": "cao", "url": f"{MARIADB_URL}x"},
-                     "shops": [shop_entry("vm", vm)]}]}, source="test")
+                     "shops": [entry]}]}, source="test")
     a = VirtueMartApplier(shop=settings.tenants[0].shops[0])
     yield a
     a.close()
@@ -63,29 +78,51 @@ def pid(vm: Database, n: int) -> int:
                          "= %s", (f"S-{n}",)))
 
 
-def test_a_synced_product_meets_every_visibility_condition(vm, applier):
-    """§9: published, a language row with name and slug per active language, a category
-    link to a published category with a language row, no shopper group rows, a price row
-    for group 0 and has_prices not 0."""
-    applier.apply([category(1, "Garten"), product(1)])
+def test_a_synced_product_meets_every_visibility_condition(vm, applier, cache):
+    """§9, each condition in one place, as VirtueMart's front end checks it."""
+    applier.apply([category(1, "Garten"), product(1, stock="5")])
     p = pid(vm, 1)
-    assert vm.scalar(f"SELECT published FROM {P}products WHERE virtuemart_product_id = %s",
-                     (p,)) == 1
+    # 1. published, not discontinued
+    assert vm.rows(f"SELECT published, product_discontinued FROM {P}products "
+                   "WHERE virtuemart_product_id = %s", (p,)) == [(1, 0)]
+    # 2. a language row with name and unique slug in every active language
     for lang in ("de_de", "en_gb"):
-        name, slug = vm.rows(f"SELECT product_name, slug FROM {P}products_{lang} "
-                             "WHERE virtuemart_product_id = %s", (p,))[0]
-        assert name == "Gießkanne" and slug == "giesskanne"
+        assert vm.rows(f"SELECT product_name, slug FROM {P}products_{lang} "
+                       "WHERE virtuemart_product_id = %s", (p,)) == [("Gießkanne",
+                                                                      "giesskanne")]
+    # 3. linked to a published category with a language row in every active language,
+    # reachable from the top of the tree (both tree tables)
     [(cid,)] = vm.rows(f"SELECT virtuemart_category_id FROM {P}product_categories "
                        "WHERE virtuemart_product_id = %s", (p,))
-    assert vm.scalar(f"SELECT published FROM {P}categories WHERE virtuemart_category_id "
-                     "= %s", (cid,)) == 1
-    assert vm.scalar(f"SELECT slug FROM {P}categories_de_de WHERE virtuemart_category_id "
-                     "= %s", (cid,)) == "garten"
-    assert vm.scalar(f"SELECT COUNT(*) FROM {P}product_shoppergroups") == 0
-    assert vm.scalar(f"SELECT COUNT(*) FROM {P}product_prices WHERE virtuemart_product_id "
-                     "= %s AND virtuemart_shoppergroup_id = 0", (p,)) == 1
+    assert vm.rows(f"SELECT published, category_parent_id FROM {P}categories "
+                   "WHERE virtuemart_category_id = %s", (cid,)) == [(1, 0)]
+    assert vm.rows(f"SELECT category_parent_id FROM {P}category_categories "
+                   "WHERE category_child_id = %s", (cid,)) == [(0,)]
+    for lang in ("de_de", "en_gb"):
+        assert vm.rows(f"SELECT category_name, slug FROM {P}categories_{lang} "
+                       "WHERE virtuemart_category_id = %s", (cid,)) == [("Garten", "garten")]
+    assert vm.scalar(f"SELECT has_categories FROM {P}products WHERE virtuemart_product_id "
+                     "= %s", (p,)) == 1
+    # 4. no shopper group rows (everyone may see it), and the flag says so
+    assert vm.scalar(f"SELECT COUNT(*) FROM {P}product_shoppergroups WHERE "
+                     "virtuemart_product_id = %s", (p,)) == 0
+    assert vm.scalar(f"SELECT has_shoppergroups FROM {P}products WHERE "
+                     "virtuemart_product_id = %s", (p,)) == 0
+    # 5. a price row for group 0 inside its dates (site-local time), has_prices not 0
+    now = datetime.now(SITE).replace(tzinfo=None)
+    assert vm.scalar(
+        f"SELECT COUNT(*) FROM {P}product_prices WHERE virtuemart_product_id = %s "
+        "AND virtuemart_shoppergroup_id = 0 AND product_price > 0 "
+        "AND (product_price_publish_up IS NULL OR product_price_publish_up <= %s) "
+        "AND (product_price_publish_down IS NULL OR product_price_publish_down >= %s)",
+        (p, now, now)) == 1
     assert vm.scalar(f"SELECT has_prices FROM {P}products WHERE virtuemart_product_id = %s",
                      (p,)) == 1
+    # 6. stock to sell under stockhandle=disableit: in_stock - ordered > 0
+    assert vm.scalar(f"SELECT product_in_stock - product_ordered FROM {P}products "
+                     "WHERE virtuemart_product_id = %s", (p,)) == 5
+    # 7. VirtueMart's forced file caches cleared
+    assert [g for g in GROUPS if (cache / g).exists()] == []
 
 
 def test_has_flags_match_the_xref_rows(vm, applier):
