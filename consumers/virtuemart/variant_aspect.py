@@ -65,7 +65,7 @@ class ProductVariants:
         for spec in plan.children:
             child = by_erp_id[spec.erp_id]
             rows = price_rows({**payload, "prices": child["prices"], "tiers": []},
-                              self.prices.settings(),
+                              self.prices.settings(), tax_id=context.tax_id,
                               what=f"{context.what} variant {spec.sku}")
             children.append([
                 spec.erp_id, quantity(child["stock"], self.facts.shop.stock_mode),

@@ -89,8 +89,8 @@ def test_the_aspect_replaces_each_products_rows_as_a_set_and_sets_has_prices(
     stale = (f"INSERT INTO {prefix}virtuemart_product_prices (virtuemart_product_id, "
              "virtuemart_shoppergroup_id, product_price) VALUES (%s, %s, %s)")
     db.execute(stale, [(101, 9, Decimal("99")), (103, 0, Decimal("5")), (104, 0, Decimal("7"))])
-    rows = price_rows(payload(), SETTINGS, what="test")
-    fewer = price_rows(payload(specials=[], tiers=[]), SETTINGS, what="test")
+    rows = price_rows(payload(), SETTINGS, tax_id=0, what="test")
+    fewer = price_rows(payload(specials=[], tiers=[]), SETTINGS, tax_id=0, what="test")
     with db.engine.begin() as conn:
         PricesAspect(prefix)(conn, {101: Product(rows), 102: Product(fewer),
                                     103: Product(())})
@@ -107,8 +107,8 @@ def test_the_aspect_replaces_each_products_rows_as_a_set_and_sets_has_prices(
 def test_writing_again_with_fewer_rows_leaves_no_stale_row(vm: tuple[Database, str]) -> None:
     db, prefix = vm
     with db.engine.begin() as conn:
-        replace_prices(conn, prefix, {101: price_rows(payload(), SETTINGS, what="test")})
-    fewer = price_rows(payload(specials=[]), SETTINGS, what="test")
+        replace_prices(conn, prefix, {101: price_rows(payload(), SETTINGS, tax_id=0, what="test")})
+    fewer = price_rows(payload(specials=[]), SETTINGS, tax_id=0, what="test")
     with db.engine.begin() as conn:
         replace_prices(conn, prefix, {101: fewer})
     assert stored(db, prefix, 101) == list(fewer)
@@ -130,7 +130,7 @@ def test_vm_query_on_the_stored_rows_finds_the_erp_price(
     getRawProductPrices' choice: the final gross the ERP intends."""
     db, prefix = vm
     with db.engine.begin() as conn:
-        replace_prices(conn, prefix, {101: price_rows(payload(), SETTINGS, what="test")})
+        replace_prices(conn, prefix, {101: price_rows(payload(), SETTINGS, tax_id=0, what="test")})
     marks = ", ".join(["%s"] * len(groups))
     fetched = [PriceRow(*r) for r in db.rows(
         f"SELECT {COLUMNS} FROM {prefix}virtuemart_product_prices "
