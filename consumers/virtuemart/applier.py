@@ -8,8 +8,8 @@ price settings follow (price_aspect.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,8 +18,8 @@ from shopbridge.config import ShopConfig
 from shopbridge.errors import ConfigError
 from shopbridge.events import Event
 
-from ..shop_applier import BatchFacts, ShopApplier, ShopWriters
-from .aspects import ProductAspect, ShopFacts
+from ..shop_applier import BatchFacts, ProductAspect, ShopApplier, ShopWriters
+from .aspects import ShopFacts, VmAspect
 from .caches import CacheCleaner
 from .categories import CategoryWriter
 from .images import VmImageColumns
@@ -54,10 +54,10 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
         prices = ProductPrices(self.facts)
         # What only VirtueMart writes of a product: its price rows per shopper group
         # (C4-C7), then its variant field and child products (C8).
-        self.aspects: list[ProductAspect] = [
+        self.aspects: list[VmAspect] = [
             prices, ProductVariants(self.facts, store=products, prices=prices,
                                     binder=self.binder)]
-        images = VmImageColumns(self.facts.tables, options.vendor_id)
+        self.image_columns = images = VmImageColumns(self.facts.tables, options.vendor_id)
         self.writers = ShopWriters(
             manufacturers=self.manufacturers,
             categories=self.categories,
@@ -72,7 +72,7 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
             if options.cache_path else [])
 
     def read_shop(self, conn: Connection) -> None:
-        """The shop's active languages and the vendor's currency.
+        """The shop's active languages, the vendor's currency and the product image folder.
 
         Raises:
             ConfigError: a language table is missing, or the vendor has no currency.
@@ -85,6 +85,7 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
             raise ConfigError(f"shop {self.shop.name!r}: vendor "
                               f"{self.facts.options.vendor_id} has no currency in {t.vendors}")
         self.facts.prices = price_settings(self.facts)
+        self.facts.media_folder = self.image_columns.folder(conn)
         self.categories.languages = list(self.facts.languages)
         self.manufacturers.languages = list(self.facts.languages)
 
@@ -94,10 +95,8 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
                            filter_categories=facts.filter_categories)
 
     @staticmethod
-    def _aspect_writer(aspect: ProductAspect
-                       ) -> Callable[[Connection, Mapping[int, ProductRow]], None]:
-        def write(conn: Connection, rows: Mapping[int, ProductRow]) -> None:
-            now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    def _aspect_writer(aspect: VmAspect) -> ProductAspect[ProductRow]:
+        def write(conn: Connection, rows: Mapping[int, ProductRow], now: datetime) -> None:
             aspect.write(conn, {pid: row.aspect(aspect.name) for pid, row in rows.items()},
                          now)
         return write

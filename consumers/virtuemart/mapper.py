@@ -19,7 +19,7 @@ import orjson
 from shopbridge.errors import MappingError
 
 from ..catalogue import in_selection, shop_categories
-from .aspects import MapContext, ProductAspect, ShopFacts
+from .aspects import MapContext, ShopFacts, VmAspect
 from .images import image_names
 from .shop import Language
 
@@ -76,7 +76,7 @@ class ProductRow:
 
 
 def map_product(payload: Mapping[str, Any], *, facts: ShopFacts, what: str,
-                aspects: Sequence[ProductAspect] = (),
+                aspects: Sequence[VmAspect] = (),
                 manufacturer_ids: Mapping[str, int] | None = None,
                 filter_categories: AbstractSet[str] | None = None) -> ProductRow:
     """Build the shop's view of one product.
@@ -116,7 +116,7 @@ def map_product(payload: Mapping[str, Any], *, facts: ShopFacts, what: str,
         available_date=payload.get("date_available"),
         availability=options.availability.get(delivery) if delivery is not None else None,
         aspects=tuple((a.name, a.map(payload, context)) for a in aspects),
-        images=image_names(payload, what))
+        images=image_names(payload, what, facts.media_folder))
 
 
 def pick_text(payload: Mapping[str, Any], language: Language, facts: ShopFacts

@@ -45,7 +45,7 @@ def price_settings(facts: ShopFacts) -> PriceSettings:
 
 
 class ProductPrices:
-    """ProductAspect ``prices``: the rows as data (``PriceRow.data``), so that a changed price
+    """VmAspect ``prices``: the rows as data (``PriceRow.data``), so that a changed price
     changes the product's content hash and an unchanged one costs nothing."""
 
     name = "prices"

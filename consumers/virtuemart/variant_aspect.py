@@ -40,7 +40,7 @@ class _Parent:
 
 
 class ProductVariants:
-    """ProductAspect ``variants``: None for a product without variants, else its plan and
+    """VmAspect ``variants``: None for a product without variants, else its plan and
     its children's stock, names and price rows as data."""
 
     name = "variants"
