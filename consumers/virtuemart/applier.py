@@ -26,7 +26,7 @@ from .images import VmImageColumns
 from .later import NotYetSupported
 from .manufacturers import ManufacturerWriter
 from .mapper import ProductRow, map_product
-from .options import VirtueMartOptions
+from .options import shop_options
 from .price_aspect import ProductPrices, price_settings
 from .shop import Language, Tables, active_languages, language_sizes, vendor_currency_id
 from .store import VmProductStore
@@ -41,10 +41,7 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
 
     def __init__(self, *, shop: ShopConfig, engine: sa.Engine | None = None) -> None:
         super().__init__(shop=shop, engine=engine)
-        options = shop.options
-        if not isinstance(options, VirtueMartOptions):
-            raise ConfigError(f"shop {shop.name!r}: the [virtuemart] section is missing "
-                              "(prefix is required)")
+        options = shop_options(shop)
         self.facts = ShopFacts(shop=shop, options=options, tables=Tables(options.prefix))
         self.categories = CategoryWriter(shop=shop, binder=self.binder,
                                          tables=self.facts.tables, vendor_id=options.vendor_id)

@@ -7,18 +7,16 @@ payload's first (the ERP's default language). Sizes are the shop's own (informat
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import orjson
-
 from shopbridge.errors import MappingError
 
 from ..catalogue import in_selection, shop_categories
+from ..plan import content_hash
 from .aspects import MapContext, ShopFacts, VmAspect
 from .images import image_names
 from .shop import Language
@@ -72,7 +70,7 @@ class ProductRow:
                 self.tax_id, self.manufacturer_id, list(self.category_keys),
                 self.available_date, self.availability, [list(a) for a in self.aspects],
                 list(self.images)]
-        return hashlib.md5(orjson.dumps(data, default=str), usedforsecurity=False).hexdigest()
+        return content_hash(data)
 
 
 def map_product(payload: Mapping[str, Any], *, facts: ShopFacts, what: str,

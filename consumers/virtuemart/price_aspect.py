@@ -58,7 +58,7 @@ class ProductPrices:
                                                   what=context.what)]
 
     def write(self, conn: Connection, data: Mapping[int, Any], now: datetime) -> None:
-        replace_prices(conn, self.facts.options.prefix,
+        replace_prices(conn, self.facts.tables,
                        {pid: [PriceRow.from_data(row) for row in rows]
                         for pid, rows in data.items()}, now_utc=now)
 

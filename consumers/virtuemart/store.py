@@ -13,7 +13,8 @@ What it keeps true (NOTES 3, 5, 10):
   update between a read and a write);
 - hidden, never deleted: ``published = 0``; NULL for empty dates, UTC audit columns.
 
-Variant children (C8; ``variant_writer.ChildProducts`` is ``VmProductStore.children``) are
+Variant children (C8; ``VmProductStore.children``, which the variant aspect hands to the
+variant writer as its ``variant_writer.ChildProducts`` with each child's details) are
 products of their own, linked by their ERP id under entity type ``vm_variant`` so that a
 child keeps its id across re-syncs: a product row with SKU and stock (the same
 ``product_ordered`` rule), a language row per active language named after the parent and its
@@ -278,7 +279,7 @@ class VmProductStore:
             write_language_rows(conn, t.lang("products", language), "virtuemart_product_id", [
                 (ids[erp_id], {"product_name": details[erp_id].names[language.tag]},
                  details[erp_id].names[language.tag]) for erp_id in sorted(specs)])
-        replace_prices(conn, self.facts.options.prefix,
+        replace_prices(conn, t,
                        {ids[erp_id]: details[erp_id].prices for erp_id in specs}, now_utc=now)
         self.binder.save(conn, links.values())
         return ids

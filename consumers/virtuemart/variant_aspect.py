@@ -83,7 +83,7 @@ class ProductVariants:
                            ) -> Mapping[int, int]:
             return self.store.children(conn, children, details, now)
 
-        writer = VariantWriter(prefix=self.facts.options.prefix, child_products=child_products,
+        writer = VariantWriter(tables=self.facts.tables, child_products=child_products,
                                binder=self.binder)
         writer(conn, {pid: _Parent(VariantPlan.from_data(item["plan"]) if item
                                    else NO_VARIANTS) for pid, item in data.items()})

@@ -138,6 +138,17 @@ def test_category_ordering_is_dense_and_follows_the_erp(vm, applier):
                      f"USING (virtuemart_category_id) WHERE l.category_name = 'Wurzel'") == 1
 
 
+def test_a_category_the_merchant_deleted_is_made_again_without_its_old_sort_row(vm, applier):
+    applier.apply([category(1, "Garten", sort=7)])
+    old = vm.scalar(f"SELECT virtuemart_category_id FROM {P}categories")
+    vm.execute(f"DELETE FROM {P}categories WHERE virtuemart_category_id = %s", (old,))
+    applier.apply([category(1, "Garten", sort=8, v=2)])
+    new = vm.scalar(f"SELECT virtuemart_category_id FROM {P}categories")
+    assert new != old
+    assert [tuple(r) for r in vm.rows(
+        "SELECT category_id, sort_order FROM shopbridge_vm_category_order")] == [(new, 8)]
+
+
 def test_product_ordering_in_a_category_stays_dense(vm, applier):
     applier.apply([category(1, "Garten"), category(2, "Haus"), product(1), product(2),
                    product(3)])
