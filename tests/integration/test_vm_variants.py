@@ -77,7 +77,8 @@ class LinkedChildren:
 
 @pytest.fixture
 def shop(make_db: Callable[..., Database]) -> tuple[Database, str]:
-    prefix = unique("vm")[-8:] + "_"
+    # A letter first: table names are unquoted, and '1e5_...' would read as a number.
+    prefix = "v" + unique("vm")[-7:] + "_"
     db = make_db("vmvariants", vm_tables(prefix))
     with db.engine.begin() as conn:
         Binder().ensure_table(conn)
