@@ -10,6 +10,7 @@ copied after the commit (consumers/imagefiles.py), where a file transfer is conf
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 import sqlalchemy as sa
@@ -25,8 +26,10 @@ if TYPE_CHECKING:  # fsspec is imported only where a file transfer is configured
 class ImageColumns(Protocol):
     """Where a shop kind keeps a product's image names."""
 
-    def write(self, conn: Connection, images: Mapping[int, Sequence[str]]) -> None:
-        """Make each product's images exactly these names (main image first), by shop id."""
+    def write(self, conn: Connection, images: Mapping[int, Sequence[str]],
+              now: datetime) -> None:
+        """Make each product's images exactly these names (main image first), by shop id;
+        ``now``: the batch's time, for rows the kind stamps."""
         ...
 
     def linked(self, conn: Connection) -> Iterable[tuple[str, str]]:
@@ -70,8 +73,8 @@ class ProductImages:
         if not existed:
             self.files.register(conn, dict(self.columns.linked(conn)))
 
-    def write(self, conn: Connection, products: Mapping[int, tuple[str, Sequence[str]]]
-              ) -> list[str]:
+    def write(self, conn: Connection, products: Mapping[int, tuple[str, Sequence[str]]],
+              now: datetime) -> list[str]:
         """Set the images of the products whose ERP data names some: shop id -> (SKU, names).
 
         Returns:
@@ -80,7 +83,7 @@ class ProductImages:
         owned = {pid: names for pid, (_, names) in products.items() if names}
         if not owned:
             return []
-        self.columns.write(conn, owned)
+        self.columns.write(conn, owned, now)
         if self.files is None:
             return []
         return self.files.register(conn, {name: sku for sku, names in products.values()

@@ -91,8 +91,9 @@ class ProductStore(Protocol[RowT]):
 
 
 # What only one shop kind writes of a product (Phoenix: specials, variants): called with the
-# batch's changed products, shop id -> row, inside the batch's transaction.
-ProductAspect = Callable[[Connection, Mapping[int, RowT]], None]
+# batch's changed products, shop id -> row, inside the batch's transaction, and the batch's
+# time (UTC, naive, whole seconds: every row of a batch carries the same).
+ProductAspect = Callable[[Connection, Mapping[int, RowT], datetime], None]
 
 
 @dataclass
@@ -267,9 +268,9 @@ class ShopApplier(Generic[RowT]):
             self.writers.products.set_categories(conn, {
                 pid: [category_ids[c] for c in row.category_keys] for pid, row in rows.items()})
             for aspect in self.writers.product_aspects:
-                aspect(conn, rows)
+                aspect(conn, rows, now)
             copies = images.write(conn, {pid: (row.sku, row.images)
-                                         for pid, row in rows.items()})
+                                         for pid, row in rows.items()}, now)
             self.binder.save(conn, links.values())
         images.copy(copies)                                 # files: after the commit
         return bool(changed or plan.hide)

@@ -9,7 +9,8 @@ declaration never makes a consumer importable from it, and vice versa:
 ==========================  ============================================  ================
 group                       what the object does                          today
 ==========================  ============================================  ================
-``shopbridge.shop_sinks``   applies catalogue events to a shop            oscommerce
+``shopbridge.shop_sinks``   applies catalogue events to a shop            oscommerce,
+                                                                          virtuemart
 ``shopbridge.shop_sources`` sends a shop's orders and accounts to the ERP oscommerce
 ``shopbridge.erp_sources``  publishes the ERP's catalogue                 cao
 ``shopbridge.erp_sinks``    imports shop orders and accounts into the ERP cao

@@ -151,7 +151,3 @@ class PhoenixAdapter:
         """Shop language code -> languages_id."""
         rows = conn.exec_driver_sql("SELECT code, languages_id FROM languages")
         return {code: lid for code, lid in rows}
-
-    @staticmethod
-    def tax_class_ids(conn: Connection) -> set[int]:
-        return {r[0] for r in conn.exec_driver_sql("SELECT tax_class_id FROM tax_class")}

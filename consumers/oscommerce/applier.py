@@ -96,10 +96,12 @@ class PhoenixApplier(ShopApplier[ProductRow]):
                            what=str(event), manufacturer_ids=facts.manufacturer_ids,
                            filter_categories=facts.filter_categories)
 
-    def _write_specials(self, conn: Connection, rows: Mapping[int, ProductRow]) -> None:
+    def _write_specials(self, conn: Connection, rows: Mapping[int, ProductRow],
+                        now: datetime) -> None:
         windows = {pid: row.specials for pid, row in rows.items()}
         self.specials.set_windows(conn, windows)
         self.specials.reconcile(conn, windows)
 
-    def _write_variants(self, conn: Connection, rows: Mapping[int, ProductRow]) -> None:
+    def _write_variants(self, conn: Connection, rows: Mapping[int, ProductRow],
+                        now: datetime) -> None:
         self.variants.apply(conn, {pid: row.variants for pid, row in rows.items()})

@@ -12,6 +12,7 @@ htmlcontent. Which products' images are written and which files are copied is th
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -52,7 +53,8 @@ class PhoenixImageColumns:
                                                      column=COLUMN) is None:
                 yield name, sku
 
-    def write(self, conn: Connection, images: Mapping[int, Sequence[str]]) -> None:
+    def write(self, conn: Connection, images: Mapping[int, Sequence[str]],
+              now: datetime) -> None:
         ids = sorted(images)
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]

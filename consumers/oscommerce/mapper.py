@@ -7,19 +7,17 @@ printed unescaped, so '<' and '>' must not reach them.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import orjson
-
 from shopbridge.config import ShopConfig
 from shopbridge.errors import MappingError
 
 from ..catalogue import in_selection, shop_categories
+from ..plan import content_hash
 from .images import image_names
 from .tables import NAME_MAX, PRICE_MAX, TEXT_MAX_BYTES, WEIGHT_MAX
 from .text import plain_text
@@ -77,7 +75,7 @@ class ProductRow:
             data.append(list(self.images))
         if self.variants != NO_VARIANTS:
             data.append(self.variants.data())
-        return hashlib.md5(orjson.dumps(data), usedforsecurity=False).hexdigest()
+        return content_hash(data)
 
 
 def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,

@@ -8,8 +8,8 @@ price settings follow (price_aspect.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,15 +18,15 @@ from shopbridge.config import ShopConfig
 from shopbridge.errors import ConfigError
 from shopbridge.events import Event
 
-from ..shop_applier import BatchFacts, ShopApplier, ShopWriters
-from .aspects import ProductAspect, ShopFacts
+from ..shop_applier import BatchFacts, ProductAspect, ShopApplier, ShopWriters
+from .aspects import ShopFacts, VmAspect
 from .caches import CacheCleaner
 from .categories import CategoryWriter
 from .images import VmImageColumns
 from .later import NotYetSupported
 from .manufacturers import ManufacturerWriter
 from .mapper import ProductRow, map_product
-from .options import VirtueMartOptions
+from .options import shop_options
 from .price_aspect import ProductPrices, price_settings
 from .shop import Language, Tables, active_languages, language_sizes, vendor_currency_id
 from .store import VmProductStore
@@ -41,10 +41,7 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
 
     def __init__(self, *, shop: ShopConfig, engine: sa.Engine | None = None) -> None:
         super().__init__(shop=shop, engine=engine)
-        options = shop.options
-        if not isinstance(options, VirtueMartOptions):
-            raise ConfigError(f"shop {shop.name!r}: the [virtuemart] section is missing "
-                              "(prefix is required)")
+        options = shop_options(shop)
         self.facts = ShopFacts(shop=shop, options=options, tables=Tables(options.prefix))
         self.categories = CategoryWriter(shop=shop, binder=self.binder,
                                          tables=self.facts.tables, vendor_id=options.vendor_id)
@@ -54,10 +51,10 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
         prices = ProductPrices(self.facts)
         # What only VirtueMart writes of a product: its price rows per shopper group
         # (C4-C7), then its variant field and child products (C8).
-        self.aspects: list[ProductAspect] = [
+        self.aspects: list[VmAspect] = [
             prices, ProductVariants(self.facts, store=products, prices=prices,
                                     binder=self.binder)]
-        images = VmImageColumns(self.facts.tables, options.vendor_id)
+        self.image_columns = images = VmImageColumns(self.facts.tables, options.vendor_id)
         self.writers = ShopWriters(
             manufacturers=self.manufacturers,
             categories=self.categories,
@@ -72,7 +69,7 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
             if options.cache_path else [])
 
     def read_shop(self, conn: Connection) -> None:
-        """The shop's active languages and the vendor's currency.
+        """The shop's active languages, the vendor's currency and the product image folder.
 
         Raises:
             ConfigError: a language table is missing, or the vendor has no currency.
@@ -85,6 +82,7 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
             raise ConfigError(f"shop {self.shop.name!r}: vendor "
                               f"{self.facts.options.vendor_id} has no currency in {t.vendors}")
         self.facts.prices = price_settings(self.facts)
+        self.facts.media_folder = self.image_columns.folder(conn)
         self.categories.languages = list(self.facts.languages)
         self.manufacturers.languages = list(self.facts.languages)
 
@@ -94,10 +92,8 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
                            filter_categories=facts.filter_categories)
 
     @staticmethod
-    def _aspect_writer(aspect: ProductAspect
-                       ) -> Callable[[Connection, Mapping[int, ProductRow]], None]:
-        def write(conn: Connection, rows: Mapping[int, ProductRow]) -> None:
-            now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    def _aspect_writer(aspect: VmAspect) -> ProductAspect[ProductRow]:
+        def write(conn: Connection, rows: Mapping[int, ProductRow], now: datetime) -> None:
             aspect.write(conn, {pid: row.aspect(aspect.name) for pid, row in rows.items()},
                          now)
         return write

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
 
+from .images import DEFAULT_FOLDER
 from .options import VirtueMartOptions
 from .prices import PriceSettings
 from .shop import Language, Tables
@@ -33,6 +34,7 @@ class ShopFacts:
     tables: Tables
     languages: list[Language] = field(default_factory=list)
     currency_id: int | None = None          # the vendor's currency: prices are in it
+    media_folder: str = DEFAULT_FOLDER      # config media_product_path (images.py)
     prices: PriceSettings | None = None     # built from the above (price_aspect.py)
 
 
@@ -45,7 +47,10 @@ class MapContext:
     facts: ShopFacts
 
 
-class ProductAspect(Protocol):
+class VmAspect(Protocol):
+    """What only VirtueMart writes of a product (see the module docstring); the applier
+    adapts each to the core's ``shop_applier.ProductAspect`` callable."""
+
     name: str
 
     def map(self, payload: Mapping[str, Any], context: MapContext) -> Any:

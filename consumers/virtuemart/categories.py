@@ -107,10 +107,18 @@ class CategoryWriter:
         category_id = link.target_id
         old_parent = None
         if category_id is not None:
-            old_parent = conn.exec_driver_sql(
+            row = conn.exec_driver_sql(
                 f"SELECT category_parent_id FROM {t.categories} WHERE virtuemart_category_id "
-                f"= %s FOR UPDATE", (category_id,)).scalar()
-        if category_id is None or (old_parent is None and not self._exists(conn, category_id)):
+                f"= %s FOR UPDATE", (category_id,)).first()
+            if row is None:
+                # The merchant deleted it: it is made again under a new id, and the sort
+                # order kept for the old id goes with it.
+                conn.exec_driver_sql(f"DELETE FROM {ORDER_TABLE} WHERE category_id = %s",
+                                     (category_id,))
+                category_id = None
+            else:
+                old_parent = row[0]
+        if category_id is None:
             category_id = int(conn.exec_driver_sql(
                 f"INSERT INTO {t.categories} (category_parent_id, virtuemart_vendor_id, "
                 f"ordering, published, created_on, modified_on) VALUES (%s, %s, %s, %s, %s, %s)",
@@ -142,11 +150,6 @@ class CategoryWriter:
                                                 "category_description": description}, name)])
         link.target_id, link.content_hash = category_id, content
         return None
-
-    def _exists(self, conn: Connection, category_id: int) -> bool:
-        return conn.exec_driver_sql(
-            f"SELECT 1 FROM {self.tables.categories} WHERE virtuemart_category_id = %s",
-            (category_id,)).first() is not None
 
     def _unpublish(self, conn: Connection, category_id: int, now: datetime) -> None:
         conn.exec_driver_sql(

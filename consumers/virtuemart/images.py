@@ -26,7 +26,7 @@ for is linked to that media (as VirtueMart itself would do) and stays the shop's
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -35,13 +35,14 @@ from shopbridge.db import delete_in, marks
 from shopbridge.owntables import OwnTable, ensure
 
 from .. import catalogue
+from ..binder import LINK_TABLE
+from ..shop_applier import PRODUCT
 from .shop import Tables, read_config
 
 CHUNK = 500
 DEFAULT_FOLDER = "images/virtuemart/product/"
 URL_MAX = 254                   # TableMedias::check refuses longer file_url
 TITLE_MAX = 126                 # file_title varchar(126)
-NAME_MAX = URL_MAX - len(DEFAULT_FOLDER)
 COLUMN = "file_url"
 FILE_TYPE = "product"
 
@@ -59,14 +60,21 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 OWN_TABLE = OwnTable(TABLE, DDL)
 
 
-def image_names(payload: Mapping[str, Any], what: str) -> tuple[str, ...]:
+def image_names(payload: Mapping[str, Any], what: str, folder: str) -> tuple[str, ...]:
     """The product's image file names (``consumers.catalogue.image_names``) as VirtueMart
-    takes them: with the default folder, a ``file_url`` of at most 254 characters.
+    takes them: behind the shop's product image ``folder``, a ``file_url`` of at most 254
+    characters.
 
     Raises:
-        MappingError: naming ``payload.images[i]`` when a name is not a safe relative path.
+        MappingError: naming ``payload.images[i]`` when a name is not a safe relative path
+            or too long for the folder.
     """
-    return catalogue.image_names(payload, what, max_length=NAME_MAX, column=COLUMN)
+    return catalogue.image_names(payload, what, max_length=_name_max(folder), column=COLUMN)
+
+
+def _name_max(folder: str) -> int:
+    """The longest name whose ``file_url`` (folder + name) VirtueMart takes."""
+    return URL_MAX - len(folder)
 
 
 def mimetype(name: str) -> str:
@@ -104,34 +112,34 @@ class VmImageColumns:
             f"JOIN {TABLE} o ON o.virtuemart_media_id = pm.virtuemart_media_id "
             f"JOIN {self.t.medias} m ON m.virtuemart_media_id = pm.virtuemart_media_id "
             f"JOIN {self.t.products} p ON p.virtuemart_product_id = pm.virtuemart_product_id "
-            "JOIN shopbridge_link l ON l.entity_type = 'product' "
-            "AND l.target_id = p.virtuemart_product_id")
+            f"JOIN {LINK_TABLE} l ON l.entity_type = %s "
+            "AND l.target_id = p.virtuemart_product_id", (PRODUCT,))
         for url, sku in rows:
             name = url[len(folder):] if url.startswith(folder) else None
-            if name and catalogue.image_name_problem(name, max_length=NAME_MAX,
+            if name and catalogue.image_name_problem(name, max_length=_name_max(folder),
                                                      column=COLUMN) is None:
                 yield name, sku
 
-    def write(self, conn: Connection, images: Mapping[int, Sequence[str]]) -> None:
+    def write(self, conn: Connection, images: Mapping[int, Sequence[str]],
+              now: datetime) -> None:
         folder = self.folder(conn)
         ids = sorted(images)
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start:start + CHUNK]
             urls = {pid: [folder + name for name in images[pid]] for pid in chunk}
-            media = self._medias(conn, {u for wanted in urls.values() for u in wanted})
+            media = self._medias(conn, {u for wanted in urls.values() for u in wanted}, now)
             self._links(conn, {pid: [media[u] for u in wanted] for pid, wanted in urls.items()})
             # Every product here has an image now: VM must look its medias up (NOTES 10).
             conn.exec_driver_sql(
                 f"UPDATE {self.t.products} SET has_medias = 1 "
                 f"WHERE virtuemart_product_id IN ({marks(chunk)})", tuple(chunk))
 
-    def _medias(self, conn: Connection, urls: set[str]) -> dict[str, int]:
+    def _medias(self, conn: Connection, urls: set[str], now: datetime) -> dict[str, int]:
         """file_url -> media id, inserting (as shopbridge's) the medias the shop lacks."""
         ordered = sorted(urls)
         found = self._existing(conn, ordered)
         missing = [u for u in ordered if u not in found]
         if missing:
-            now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
             titles = self._titles(conn, missing)
             conn.exec_driver_sql(
                 f"INSERT INTO {self.t.medias} (virtuemart_vendor_id, file_title, "
@@ -157,7 +165,8 @@ class VmImageColumns:
 
     def _titles(self, conn: Connection, urls: Sequence[str]) -> dict[str, str]:
         """A title per new media, unique among the product medias as TableMedias::check
-        makes it: the file's name, or the name with '_<count>' where that is taken."""
+        makes it: the file's name, or the name with '_<count>' where that is taken (counting
+        on while the suffixed title is taken too)."""
         wanted = {u: u.rpartition("/")[2][:TITLE_MAX] for u in urls}
         taken: dict[str, int] = {}
         for title, count in conn.exec_driver_sql(
@@ -167,12 +176,19 @@ class VmImageColumns:
             taken[title] = int(count)
         titles: dict[str, str] = {}
         for url, title in wanted.items():
-            if title in taken or title in titles.values():
+            chosen = title
+            while chosen in taken or chosen in titles.values() or (
+                    chosen != title and self._title_taken(conn, chosen)):
                 taken[title] = taken.get(title, 0) + 1
                 suffix = f"_{taken[title]}"
-                title = title[:TITLE_MAX - len(suffix)] + suffix
-            titles[url] = title
+                chosen = title[:TITLE_MAX - len(suffix)] + suffix
+            titles[url] = chosen
         return titles
+
+    def _title_taken(self, conn: Connection, title: str) -> bool:
+        return conn.exec_driver_sql(
+            f"SELECT 1 FROM {self.t.medias} WHERE file_type = %s AND file_title = %s LIMIT 1",
+            (FILE_TYPE, title)).first() is not None
 
     def _links(self, conn: Connection, wanted: Mapping[int, Sequence[int]]) -> None:
         """Make each product's links to shopbridge's medias exactly ``wanted`` (main first),

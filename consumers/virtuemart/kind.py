@@ -21,7 +21,7 @@ from . import demo, probes, tables
 from .applier import VirtueMartApplier
 from .categories import ORDER as CATEGORY_ORDER
 from .images import OWN_TABLE as MEDIA
-from .options import VirtueMartOptions, parse_options
+from .options import VirtueMartOptions, parse_options, shop_options
 
 
 class VirtueMartSink(ShopSinkParts):
@@ -68,8 +68,9 @@ class VirtueMartSink(ShopSinkParts):
 
 
 def _prefix(shop: ShopConfig) -> str:
-    options = shop.options
-    return options.prefix if isinstance(options, VirtueMartOptions) else tables.DEMO_PREFIX
+    """Raises:
+        ConfigError: the shop has no [virtuemart] section."""
+    return shop_options(shop).prefix
 
 
 SINK: ShopSink = VirtueMartSink()

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.engine import Connection
 
+from shopbridge.db import marks
+
 from .slugs import slugify, unique_slugs
 
 
@@ -27,7 +29,7 @@ def write_language_rows(conn: Connection, table: str, id_column: str,
     ids = [item_id for item_id, _, _ in rows]
     existing = {int(r[0]): str(r[1]) for r in conn.exec_driver_sql(
         f"SELECT {id_column}, slug FROM {table} WHERE {id_column} IN "
-        f"({', '.join(['%s'] * len(ids))}) FOR UPDATE", tuple(ids))}
+        f"({marks(ids)}) FOR UPDATE", tuple(ids))}
     new = [(i, values, source) for i, values, source in rows if i not in existing]
     slugs = unique_slugs(conn, table, [slugify(source, fallback=f"item-{i}")
                                        for i, _, source in new])
@@ -41,4 +43,4 @@ def write_language_rows(conn: Connection, table: str, id_column: str,
     params = [(i, *(values[c] for c in columns), slug_of[i]) for i, values, _ in rows]
     conn.exec_driver_sql(
         f"INSERT INTO {table} ({', '.join(insert)}) VALUES "
-        f"({', '.join(['%s'] * len(insert))}) ON DUPLICATE KEY UPDATE {updates}", params)
+        f"({marks(insert)}) ON DUPLICATE KEY UPDATE {updates}", params)

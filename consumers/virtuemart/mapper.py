@@ -7,19 +7,17 @@ payload's first (the ERP's default language). Sizes are the shop's own (informat
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import orjson
-
 from shopbridge.errors import MappingError
 
 from ..catalogue import in_selection, shop_categories
-from .aspects import MapContext, ProductAspect, ShopFacts
+from ..plan import content_hash
+from .aspects import MapContext, ShopFacts, VmAspect
 from .images import image_names
 from .shop import Language
 
@@ -72,11 +70,11 @@ class ProductRow:
                 self.tax_id, self.manufacturer_id, list(self.category_keys),
                 self.available_date, self.availability, [list(a) for a in self.aspects],
                 list(self.images)]
-        return hashlib.md5(orjson.dumps(data, default=str), usedforsecurity=False).hexdigest()
+        return content_hash(data)
 
 
 def map_product(payload: Mapping[str, Any], *, facts: ShopFacts, what: str,
-                aspects: Sequence[ProductAspect] = (),
+                aspects: Sequence[VmAspect] = (),
                 manufacturer_ids: Mapping[str, int] | None = None,
                 filter_categories: AbstractSet[str] | None = None) -> ProductRow:
     """Build the shop's view of one product.
@@ -116,7 +114,7 @@ def map_product(payload: Mapping[str, Any], *, facts: ShopFacts, what: str,
         available_date=payload.get("date_available"),
         availability=options.availability.get(delivery) if delivery is not None else None,
         aspects=tuple((a.name, a.map(payload, context)) for a in aspects),
-        images=image_names(payload, what))
+        images=image_names(payload, what, facts.media_folder))
 
 
 def pick_text(payload: Mapping[str, Any], language: Language, facts: ShopFacts

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shopbridge.config import refuse_unknown
+from shopbridge.config import ShopConfig, refuse_unknown
 from shopbridge.errors import ConfigError
 
 KNOWN = ("prefix", "vendor_id", "cache_path", "shopper_groups", "availability", "timezone",
@@ -50,6 +50,19 @@ class VirtueMartOptions:
     timezone: str = DEFAULT_TIMEZONE
     # True: rows carry the ERP's gross as the final price (override 1); False: net only.
     gross_prices: bool = True
+
+
+def shop_options(shop: ShopConfig) -> VirtueMartOptions:
+    """The shop's VirtueMart options.
+
+    Raises:
+        ConfigError: the shop has no [virtuemart] section.
+    """
+    options = shop.options
+    if not isinstance(options, VirtueMartOptions):
+        raise ConfigError(f"shop {shop.name!r}: the [virtuemart] section is missing "
+                          "(prefix is required)")
+    return options
 
 
 def parse_options(data: Mapping[str, Any]) -> VirtueMartOptions:

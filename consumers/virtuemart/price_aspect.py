@@ -8,8 +8,9 @@ The shop's part of the plan (``PriceSettings``) is built once the applier has re
   out of the database's reach), the offers' dates being the ERP's calendar days there;
 - gross or net rows from the ``gross_prices`` option (see options.py for why not VM's config);
 - the vendor's currency (``shop.vendor_currency_id``);
-- ``product_tax_id`` from the shop's ``tax_classes`` (CAO tax code -> VM calc rule id; 0 lets
-  VM pick its rule by category, group and country).
+- ``product_tax_id`` is not a setting: the mapper looks the product's CAO tax code up in the
+  shop's ``tax_classes`` once (``MapContext.tax_id``; a calc rule id, 0 for VM's automatic
+  rules, -1 for none) and refuses a code without an entry.
 """
 
 from __future__ import annotations
@@ -40,12 +41,11 @@ def price_settings(facts: ShopFacts) -> PriceSettings:
     return PriceSettings(shopper_groups=dict(options.shopper_groups),
                          default_level=facts.shop.price_level,
                          site_tz=zoneinfo.ZoneInfo(options.timezone),
-                         shows_gross=options.gross_prices, currency_id=facts.currency_id,
-                         tax_rules=dict(facts.shop.tax_classes))
+                         shows_gross=options.gross_prices, currency_id=facts.currency_id)
 
 
 class ProductPrices:
-    """ProductAspect ``prices``: the rows as data (``PriceRow.data``), so that a changed price
+    """VmAspect ``prices``: the rows as data (``PriceRow.data``), so that a changed price
     changes the product's content hash and an unchanged one costs nothing."""
 
     name = "prices"
@@ -54,10 +54,11 @@ class ProductPrices:
         self.facts = facts
 
     def map(self, payload: Mapping[str, Any], context: MapContext) -> Any:
-        return [row.data() for row in price_rows(payload, self.settings(), what=context.what)]
+        return [row.data() for row in price_rows(payload, self.settings(), tax_id=context.tax_id,
+                                                  what=context.what)]
 
     def write(self, conn: Connection, data: Mapping[int, Any], now: datetime) -> None:
-        replace_prices(conn, self.facts.options.prefix,
+        replace_prices(conn, self.facts.tables,
                        {pid: [PriceRow.from_data(row) for row in rows]
                         for pid, rows in data.items()}, now_utc=now)
 

@@ -31,7 +31,7 @@ the override as the price before tax and adds its tax rule.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from itertools import pairwise
@@ -46,6 +46,7 @@ OVERRIDE_PLACES = Decimal("0.00001")           # product_override_price decimal(
 PRICE_MAX = Decimal("999999999.999999")
 OVERRIDE_MAX = Decimal("9999999999.99999")
 CENT = Decimal("0.01")
+AUTOMATIC_DISCOUNTS = 0                        # product_discount_id: VM's own discount rules
 OPEN_END = 0                                   # price_quantity_end 0: no upper bound
 ONE_SECOND = timedelta(seconds=1)
 
@@ -104,11 +105,6 @@ class PriceSettings:
         shows_gross: the shop shows gross prices (B2C): rows carry the ERP's gross as the
             final price (override 1).
         currency_id: ``product_currency``, the ERP's currency in ``#__virtuemart_currencies``.
-        tax_rules: CAO tax code -> VM calc rule id for ``product_tax_id``. Empty: 0 on every
-            row (VM's automatic rules by category, group, country).
-        erp_tz: the time zone of the ERP's offer dates; None: the site's.
-        discount_rule_id: ``product_discount_id``; 0 lets VM apply its automatic discount
-            rules, -1 none.
     """
 
     shopper_groups: Mapping[int, int]
@@ -116,9 +112,6 @@ class PriceSettings:
     site_tz: tzinfo
     shows_gross: bool
     currency_id: int
-    tax_rules: Mapping[int, int] = field(default_factory=dict)
-    erp_tz: tzinfo | None = None
-    discount_rule_id: int = 0
 
     def __post_init__(self) -> None:
         for group, level in self.levels().items():
@@ -139,8 +132,9 @@ class _Step:
     """From ``start`` pieces on, a level's regular price."""
 
     start: int
-    net: Decimal
+    net: Decimal                # as product_price holds it
     gross: Decimal
+    where: str                  # how errors name the step: '... field payload.prices.1'
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,21 +146,22 @@ class _Window:
     end: datetime | None
 
 
-def price_rows(payload: Mapping[str, Any], settings: PriceSettings, *,
+def price_rows(payload: Mapping[str, Any], settings: PriceSettings, *, tax_id: int,
                what: str) -> tuple[PriceRow, ...]:
     """Every price row of one product in this shop, the whole set (it replaces the old one).
 
     Args:
         payload: a validated product.upserted (v1 or v2) payload.
+        tax_id: ``product_tax_id``, the calc rule of the product's CAO tax code (the mapper
+            looks it up in ``tax_classes``, ``MapContext.tax_id``).
         what: how errors name the entity, e.g. 'product.upserted 12 (SKU AB-1)'.
     Returns:
         Rows ordered by group (0 first), quantity, publish start; empty when no level the
         shop uses has a price (the product then has ``has_prices=0``).
     Raises:
         MappingError: naming the field whose value VM cannot hold (negative or too large
-            a price, an offer at 0, a tax code without a calc rule).
+            a price, an offer at 0).
     """
-    tax_id = _tax_rule(payload, settings, what)
     rate = _decimal(payload["tax"]["rate"], f"{what}: field payload.tax.rate")
     windows = _windows(payload, settings, what)
     periods = _periods(windows)
@@ -189,7 +184,11 @@ def _row(settings: PriceSettings, *, group: int, step: _Step, offer: Decimal | N
          rate: Decimal, tax_id: int, quantity: tuple[int, int],
          window: tuple[datetime | None, datetime | None], what: str) -> PriceRow:
     if settings.shows_gross:
-        gross = step.gross if offer is None else _gross(offer, rate)
+        if offer is None:
+            gross, where = step.gross, f"{step.where}.gross"
+        else:
+            gross = _gross(offer, rate)
+            where = f"{what}: field payload.specials (net {offer} at tax rate {rate})"
         if gross <= 0:
             # override=1 makes it the final price: 0 would sell the product for nothing.
             raise MappingError(f"{what}: a gross price of {gross} beside the net {step.net} "
@@ -197,17 +196,16 @@ def _row(settings: PriceSettings, *, group: int, step: _Step, offer: Decimal | N
         override, override_price = OVERRIDE_FINAL, gross
     elif offer is not None:
         override, override_price = OVERRIDE_BEFORE_TAX, offer
+        where = f"{what}: field payload.specials (net {offer})"
     else:
-        override, override_price = OVERRIDE_NONE, Decimal(0)
-    override_price = override_price.quantize(OVERRIDE_PLACES, ROUND_HALF_UP)
-    if override_price > OVERRIDE_MAX:
-        raise MappingError(f"{what}: {override_price} does not fit product_override_price "
-                           "decimal(15,5)")
+        override, override_price, where = OVERRIDE_NONE, Decimal(0), what
+    override_price = _fit(override_price, OVERRIDE_PLACES, OVERRIDE_MAX, where,
+                          "product_override_price decimal(15,5)")
     begin, end = window
     return PriceRow(
-        virtuemart_shoppergroup_id=group, product_price=step.net.quantize(PRICE_PLACES),
+        virtuemart_shoppergroup_id=group, product_price=step.net,
         override=override, product_override_price=override_price, product_tax_id=tax_id,
-        product_discount_id=settings.discount_rule_id, product_currency=settings.currency_id,
+        product_discount_id=AUTOMATIC_DISCOUNTS, product_currency=settings.currency_id,
         product_price_publish_up=begin,
         # VM keeps a row while publish_down >= now (seconds): the last second of the window.
         product_price_publish_down=end - ONE_SECOND if end is not None else None,
@@ -227,7 +225,7 @@ def _ladder(payload: Mapping[str, Any], level: int, what: str) -> list[_Step]:
     standard = _price(entry, f"{what}: field payload.prices.{key}") if entry else None
     if standard is None:
         return []
-    steps = {0: standard}
+    steps = {0: (standard, f"{what}: field payload.prices.{key}")}
     for index, tier in enumerate(payload.get("tiers") or []):
         tier_entry = tier["prices"].get(key)
         if tier_entry is None:
@@ -240,8 +238,9 @@ def _ladder(payload: Mapping[str, Any], level: int, what: str) -> list[_Step]:
         # A tier from 1 piece is the price from the first piece on: a [0, 0] range cannot
         # be written (price_quantity_end 0 means "no upper bound").
         min_qty = int(tier["min_qty"])
-        steps[min_qty if min_qty > 1 else 0] = price
-    return [_Step(start, price.net, price.gross) for start, price in sorted(steps.items())]
+        steps[min_qty if min_qty > 1 else 0] = (price, where)
+    return [_Step(start, price.net, price.gross, where)
+            for start, (price, where) in sorted(steps.items())]
 
 
 def _price(entry: Mapping[str, str], where: str) -> _Price | None:
@@ -252,9 +251,8 @@ def _price(entry: Mapping[str, str], where: str) -> _Price | None:
         raise MappingError(f"{where}: negative price {net} / {gross}")
     if net == 0:
         return None
-    if net > PRICE_MAX:
-        raise MappingError(f"{where}.net: {net} does not fit product_price decimal(15,6)")
-    return _Price(net, gross)
+    return _Price(_fit(net, PRICE_PLACES, PRICE_MAX, f"{where}.net",
+                       "product_price decimal(15,6)"), gross)
 
 
 def _windows(payload: Mapping[str, Any], settings: PriceSettings, what: str) -> list[_Window]:
@@ -280,7 +278,7 @@ def _windows(payload: Mapping[str, Any], settings: PriceSettings, what: str) -> 
 def _site_midnight(day: str, settings: PriceSettings, days_after: int = 0) -> datetime:
     """Midnight starting the ERP's calendar day, as the site's local wall clock."""
     erp_day = date.fromisoformat(day) + timedelta(days=days_after)
-    midnight = datetime.combine(erp_day, time(), tzinfo=settings.erp_tz or settings.site_tz)
+    midnight = datetime.combine(erp_day, time(), tzinfo=settings.site_tz)
     return midnight.astimezone(settings.site_tz).replace(tzinfo=None)
 
 
@@ -313,19 +311,26 @@ def _cells(step: _Step, periods: Sequence[_Period]) -> list[_Period]:
 
 
 def _gross(net: Decimal, rate: Decimal) -> Decimal:
-    """The ERP's gross of a net price: the offer carries only its net."""
-    return (net * (1 + rate / 100)).quantize(CENT, ROUND_HALF_UP)
+    """The ERP's gross of a net price: the offer carries only its net. Not rounded where
+    it is too large to: ``_fit`` refuses it then."""
+    gross = net * (1 + rate / 100)
+    try:
+        return gross.quantize(CENT, ROUND_HALF_UP)
+    except InvalidOperation:
+        return gross
 
 
-def _tax_rule(payload: Mapping[str, Any], settings: PriceSettings, what: str) -> int:
-    if not settings.tax_rules:
-        return 0
-    code = payload["tax"]["code"]
-    rule = settings.tax_rules.get(code)
-    if rule is None:
-        raise MappingError(f"{what}: field payload.tax.code: CAO tax code {code} has no VM "
-                           "calc rule (add it to tax_classes)")
-    return rule
+def _fit(value: Decimal, places: Decimal, maximum: Decimal, where: str, column: str
+         ) -> Decimal:
+    """``value`` rounded half up as ``column`` stores it, then checked against its range
+    (a value too large to round at all is out of range as well)."""
+    try:
+        fitted = value.quantize(places, ROUND_HALF_UP)
+    except InvalidOperation:
+        fitted = None
+    if fitted is None or fitted > maximum:
+        raise MappingError(f"{where}: {value} does not fit {column}")
+    return fitted
 
 
 def _decimal(value: str, where: str) -> Decimal:

@@ -10,6 +10,7 @@ configurable in VirtueMart, so they are read from ``information_schema``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +19,12 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.errors import ConfigError
 
-from .tables import LANGUAGE_TABLES, language_suffix
+from .tables import LANGUAGE_TABLES, language_suffix, table_bases
 
 JOOMLA_DEFAULT_LANGUAGE = "en-GB"
+# A Joomla language tag; it becomes part of table names (``Tables.lang``), so nothing else may.
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}-[A-Z]{2}")
+_BASES = table_bases()
 
 
 def read_config(text: str | None) -> dict[str, Any]:
@@ -57,13 +61,15 @@ class Language:
 
 @dataclass(frozen=True)
 class Tables:
-    """The shop's table names under its Joomla prefix."""
+    """The shop's table names under its Joomla prefix: ``tables.products`` for each table
+    tables.py declares; any other name is an AttributeError, not a table name."""
 
     prefix: str
 
     def __getattr__(self, base: str) -> str:
-        if base.startswith("_"):
-            raise AttributeError(base)
+        if base not in _BASES:
+            raise AttributeError(f"{base!r} is not a VirtueMart table of consumers/virtuemart/"
+                                 "tables.py")
         return f"{self.prefix}virtuemart_{base}"
 
     def lang(self, base: str, language: Language | str) -> str:
@@ -73,14 +79,24 @@ class Tables:
 
 
 def active_languages(conn: Connection, tables: Tables) -> list[str]:
-    """The shop's active language tags, in its configured order."""
+    """The shop's active language tags, in its configured order.
+
+    Raises:
+        ConfigError: naming ``active_languages`` where a tag is not like 'de-DE': tags become
+            table names, so one that is not a tag is never put into SQL.
+    """
     text = conn.exec_driver_sql(
         f"SELECT config FROM {tables.configs} WHERE virtuemart_config_id = 1").scalar()
     tags = read_config(text).get("active_languages") or []
     if isinstance(tags, str):
         tags = [tags]
-    tags = [str(t) for t in tags if t]
-    return tags or [_joomla_site_language(conn, tables.prefix)]
+    tags = [str(t) for t in tags if t] or [_joomla_site_language(conn, tables.prefix)]
+    for tag in tags:
+        if not LANGUAGE_TAG.fullmatch(tag):
+            raise ConfigError(f"active_languages: {tag!r} (VirtueMart's configuration in "
+                              f"{tables.configs}, else Joomla's site language) is not a "
+                              "language tag like 'de-DE'")
+    return tags
 
 
 def _joomla_site_language(conn: Connection, prefix: str) -> str:

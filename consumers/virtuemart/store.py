@@ -13,7 +13,8 @@ What it keeps true (NOTES 3, 5, 10):
   update between a read and a write);
 - hidden, never deleted: ``published = 0``; NULL for empty dates, UTC audit columns.
 
-Variant children (C8; ``variant_writer.ChildProducts`` is ``VmProductStore.children``) are
+Variant children (C8; ``VmProductStore.children``, which the variant aspect hands to the
+variant writer as its ``variant_writer.ChildProducts`` with each child's details) are
 products of their own, linked by their ERP id under entity type ``vm_variant`` so that a
 child keeps its id across re-syncs: a product row with SKU and stock (the same
 ``product_ordered`` rule), a language row per active language named after the parent and its
@@ -144,7 +145,7 @@ class VmProductStore:
             ids = [pid for pid, _ in chunk]
             conn.exec_driver_sql(
                 f"DELETE FROM {t.product_manufacturers} WHERE virtuemart_product_id IN "
-                f"({', '.join(['%s'] * len(ids))})", tuple(ids))
+                f"({marks(ids)})", tuple(ids))
             links = [(pid, r.manufacturer_id) for pid, r in chunk
                      if r.manufacturer_id is not None]
             if links:
@@ -183,11 +184,10 @@ class VmProductStore:
             return
         t = self.facts.tables
         ids = sorted(links)
-        marks = ", ".join(["%s"] * len(ids))
         have: dict[int, set[int]] = {}
         for pid, cid in conn.exec_driver_sql(
                 f"SELECT virtuemart_product_id, virtuemart_category_id FROM "
-                f"{t.product_categories} WHERE virtuemart_product_id IN ({marks}) FOR UPDATE",
+                f"{t.product_categories} WHERE virtuemart_product_id IN ({marks(ids)}) FOR UPDATE",
                 tuple(ids)):
             have.setdefault(int(pid), set()).add(int(cid))
         gone = [(pid, cid) for pid in ids for cid in have.get(pid, set()) - set(links[pid])]
@@ -201,7 +201,7 @@ class VmProductStore:
             categories = sorted({cid for _, cid in added})
             last: dict[int, int] = {int(c): int(n) for c, n in conn.exec_driver_sql(
                 f"SELECT virtuemart_category_id, MAX(ordering) FROM {t.product_categories} "
-                f"WHERE virtuemart_category_id IN ({', '.join(['%s'] * len(categories))}) "
+                f"WHERE virtuemart_category_id IN ({marks(categories)}) "
                 f"GROUP BY virtuemart_category_id", tuple(categories))}
             rows = []
             for pid, cid in added:
@@ -218,7 +218,7 @@ class VmProductStore:
             if group:
                 conn.exec_driver_sql(
                     f"UPDATE {t.products} SET has_categories = %s WHERE virtuemart_product_id "
-                    f"IN ({', '.join(['%s'] * len(group))})", (flag, *group))
+                    f"IN ({marks(group)})", (flag, *group))
 
     def _renumber(self, conn: Connection, category_id: int) -> None:
         t = self.facts.tables
@@ -279,7 +279,7 @@ class VmProductStore:
             write_language_rows(conn, t.lang("products", language), "virtuemart_product_id", [
                 (ids[erp_id], {"product_name": details[erp_id].names[language.tag]},
                  details[erp_id].names[language.tag]) for erp_id in sorted(specs)])
-        replace_prices(conn, self.facts.options.prefix,
+        replace_prices(conn, t,
                        {ids[erp_id]: details[erp_id].prices for erp_id in specs}, now_utc=now)
         self.binder.save(conn, links.values())
         return ids

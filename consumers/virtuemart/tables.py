@@ -514,6 +514,12 @@ def _language_table(metadata: MetaData, prefix: str, base: str, tag: str) -> Tab
     )
 
 
+def table_bases() -> frozenset[str]:
+    """The declared tables' names without the prefix and ``virtuemart_`` ('products')."""
+    return frozenset(t.name.removeprefix("virtuemart_")
+                     for template in (_template, _shop_template) for t in template.sorted_tables)
+
+
 def metadata(prefix: str, languages: tuple[str, ...] = (), *,
              whole_shop: bool = False) -> MetaData:
     """The tables under the shop's Joomla ``prefix``, with the default-layout language tables

@@ -40,7 +40,7 @@ class _Parent:
 
 
 class ProductVariants:
-    """ProductAspect ``variants``: None for a product without variants, else its plan and
+    """VmAspect ``variants``: None for a product without variants, else its plan and
     its children's stock, names and price rows as data."""
 
     name = "variants"
@@ -65,7 +65,7 @@ class ProductVariants:
         for spec in plan.children:
             child = by_erp_id[spec.erp_id]
             rows = price_rows({**payload, "prices": child["prices"], "tiers": []},
-                              self.prices.settings(),
+                              self.prices.settings(), tax_id=context.tax_id,
                               what=f"{context.what} variant {spec.sku}")
             children.append([
                 spec.erp_id, quantity(child["stock"], self.facts.shop.stock_mode),
@@ -83,7 +83,7 @@ class ProductVariants:
                            ) -> Mapping[int, int]:
             return self.store.children(conn, children, details, now)
 
-        writer = VariantWriter(prefix=self.facts.options.prefix, child_products=child_products,
+        writer = VariantWriter(tables=self.facts.tables, child_products=child_products,
                                binder=self.binder)
         writer(conn, {pid: _Parent(VariantPlan.from_data(item["plan"]) if item
                                    else NO_VARIANTS) for pid, item in data.items()})

@@ -1,8 +1,9 @@
 """The SQL of C8: the multi-variant custom, the parent's matrix row and the child rows.
 
-A product aspect (``consumers.shop_applier.ProductAspect``): the core calls it with the batch's
-changed products, shop id -> row, inside the batch's transaction, after the product rows are
-written. ``consumers/virtuemart/variants.py`` plans; this module writes:
+The variant aspect (``variant_aspect.ProductVariants.write``) calls a ``VariantWriter`` with
+the batch's changed products, shop id -> row with its plan, inside the batch's transaction,
+after the product rows are written. ``consumers/virtuemart/variants.py`` plans; this module
+writes:
 
 1. The ``customs`` row of type ``C`` that every parent's field points at. shopbridge creates
    it once and finds it again through the link table (entity ``vm_custom``, key
@@ -34,6 +35,7 @@ from shopbridge.db import delete_in, marks, utc_now
 
 from ..binder import LINK_TABLE, Binder
 from .params import format_params, parse_params
+from .shop import Tables
 from .variants import ChildSpec, VariantPlan
 
 CUSTOM_ENTITY = "vm_custom"
@@ -72,19 +74,19 @@ class ChildProducts(Protocol):
 
 
 class VariantWriter:
-    """Product aspect ``(conn, {parent product id: row}) -> None`` for C8.
+    """``(conn, {parent product id: row}) -> None`` for C8.
 
     Args:
-        prefix: the Joomla table prefix ("jos_").
+        tables: the shop's table names.
         child_products: the product store's finder/creator of child products.
     """
 
-    def __init__(self, *, prefix: str, child_products: ChildProducts,
+    def __init__(self, *, tables: Tables, child_products: ChildProducts,
                  binder: Binder | None = None) -> None:
-        self.customs = f"`{prefix}virtuemart_customs`"
-        self.fields = f"`{prefix}virtuemart_product_customfields`"
-        self.products = f"`{prefix}virtuemart_products`"
-        self.product_categories = f"`{prefix}virtuemart_product_categories`"
+        self.customs = tables.customs
+        self.fields = tables.product_customfields
+        self.products = tables.products
+        self.product_categories = tables.product_categories
         self.child_products = child_products
         self.binder = binder or Binder()
 

@@ -66,11 +66,6 @@ _OWN_ROW = {
 }
 
 
-def snapshot_key(source: str, shop_id: int | None, erp_id: int) -> int:
-    """The snapshot's BIGINT key of a category (see the module docstring)."""
-    return int(shop_id or 0) * _SHOP_SHIFT + erp_id if source == SHOP_CATEGORIES else erp_id
-
-
 def _decode(key: int) -> tuple[str, int | None, int]:
     """Snapshot key -> (source, shop_id, erp_id)."""
     if key >= _SHOP_SHIFT:

@@ -13,15 +13,17 @@ import pytest
 
 from consumers.virtuemart.applier import VirtueMartApplier
 from consumers.virtuemart.caches import GROUPS
+from consumers.virtuemart.shop import Tables, active_languages
 from consumers.virtuemart.slugs import slugify
 from shopbridge import config as cfg
 from shopbridge import events as ev
-from shopbridge.errors import MappingError
+from shopbridge.errors import ConfigError, MappingError
 from shopbridge.keys import SHOP_CATEGORIES, category_key
 from tests.conftest import AMQP_URL, MARIADB_URL, Database
 from tests.unit.test_events import product_payload
 from tests.virtuemart_db import (
     PREFIX,
+    config_text,
     shop_entry,
 )
 
@@ -173,6 +175,17 @@ def test_category_ordering_is_dense_and_follows_the_erp(vm, applier):
                      f"USING (virtuemart_category_id) WHERE l.category_name = 'Wurzel'") == 1
 
 
+def test_a_category_the_merchant_deleted_is_made_again_without_its_old_sort_row(vm, applier):
+    applier.apply([category(1, "Garten", sort=7)])
+    old = vm.scalar(f"SELECT virtuemart_category_id FROM {P}categories")
+    vm.execute(f"DELETE FROM {P}categories WHERE virtuemart_category_id = %s", (old,))
+    applier.apply([category(1, "Garten", sort=8, v=2)])
+    new = vm.scalar(f"SELECT virtuemart_category_id FROM {P}categories")
+    assert new != old
+    assert [tuple(r) for r in vm.rows(
+        "SELECT category_id, sort_order FROM shopbridge_vm_category_order")] == [(new, 8)]
+
+
 def test_product_ordering_in_a_category_stays_dense(vm, applier):
     applier.apply([category(1, "Garten"), category(2, "Haus"), product(1), product(2),
                    product(3)])
@@ -214,3 +227,21 @@ def test_customer_events_are_refused_for_issue_12(vm, applier):
                            "country_iso3": "DEU", "erp_country": "D"}}
     with pytest.raises(MappingError, match=r"not supported by virtuemart yet \(issue 12\)"):
         applier.apply([event("customer.upserted", "1", 1, payload)])
+
+
+@pytest.mark.parametrize("tag", ["de_DE` (x int); --", "de-de", "deutsch", "de-DE "])
+def test_a_language_that_is_not_a_tag_never_becomes_a_table_name(vm, tag):
+    """Tags from the shop's database are part of table names: anything but 'xx-XX' is a
+    configuration error naming active_languages."""
+    with vm.engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE {P}configs SET config = %s WHERE virtuemart_config_id = 1",
+                             (config_text({"active_languages": ["en-GB", tag]}),))
+        with pytest.raises(ConfigError, match="active_languages"):
+            active_languages(conn, Tables(PREFIX))
+
+
+def test_tables_names_only_the_declared_tables():
+    t = Tables(PREFIX)
+    assert t.products == P + "products"
+    with pytest.raises(AttributeError, match="prodcts"):
+        _ = t.prodcts

@@ -15,6 +15,7 @@ import pytest
 from consumers.virtuemart.applier import VirtueMartApplier
 from consumers.virtuemart.caches import GROUPS
 from shopbridge import config as cfg
+from shopbridge.errors import MappingError
 from tests.conftest import AMQP_URL, MARIADB_URL, Database
 from tests.integration.test_virtuemart_traps import P, category, pid, product
 from tests.virtuemart_db import shop_entry
@@ -129,6 +130,30 @@ def test_the_shops_own_media_is_never_touched(vm, applier):
     assert [tuple(r) for r in vm.rows(snapshot)] == before
     assert vm.scalar(f"SELECT COUNT(*) FROM {P}medias WHERE file_url = %s",
                      (FOLDER + "c.jpg",)) == 1
+
+
+def test_a_name_too_long_behind_the_shops_configured_folder_is_a_mapping_error(vm, applier):
+    """file_url is the configured media_product_path + the name, at most 254 characters: a
+    name that would fit behind the default folder does not behind a longer one."""
+    folder = "images/" + "f" * 200 + "/"
+    vm.execute(f"UPDATE {P}configs SET config = CONCAT(config, %s) "
+               "WHERE virtuemart_config_id = 1", (f'media_product_path="{folder}"|',))
+    name = "n" * (254 - len(folder) - 3) + ".jpg"              # 1 character too many
+    with pytest.raises(MappingError, match=r"field payload\.images\[1\]"):
+        applier.apply([category(1, "Garten"), product(1, images=["a.jpg", name])])
+    applier.apply([category(1, "Garten"), product(1, images=["a.jpg", name[1:]])])
+    assert medias_of(vm, 1) == [(folder + "a.jpg", 1), (folder + name[1:], 2)]
+
+
+def test_a_suffixed_title_that_is_taken_too_counts_on(vm, applier):
+    """TableMedias::check makes titles unique with '_<count>'; where 'a.jpg_2' is taken as
+    well, the new media is 'a.jpg_3', never a second 'a.jpg_2'."""
+    vm.execute(f"INSERT INTO {P}medias (file_title, file_type, file_url, file_mimetype, "
+               "published) VALUES ('a.jpg', 'product', 'images/other/a.jpg', 'image/jpeg', 1), "
+               "('a.jpg_2', 'product', 'images/other/b.jpg', 'image/jpeg', 1)")
+    applier.apply([category(1, "Garten"), product(1, images=["a.jpg"])])
+    assert vm.scalar(f"SELECT file_title FROM {P}medias WHERE file_url = %s",
+                     (FOLDER + "a.jpg",)) == "a.jpg_3"
 
 
 def test_category_changes_clear_the_cache_groups_and_nothing_else(vm, applier, folders,

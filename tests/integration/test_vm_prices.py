@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from consumers.virtuemart.price_rule import select
-from consumers.virtuemart.price_writer import PricesAspect, replace_prices
+from consumers.virtuemart.price_writer import replace_prices
 from consumers.virtuemart.prices import PriceRow, PriceSettings, price_rows
+from consumers.virtuemart.shop import Tables
 from tests.conftest import REFERENCE, Database, require_reference
 
 INSTALL_SQL = REFERENCE / "virtuemart" / "install.sql"
@@ -74,14 +75,7 @@ def has_prices(db: Database, prefix: str) -> dict[int, int | None]:
                         f"{prefix}virtuemart_products"))
 
 
-class Product:
-    """A stand-in for the applier's product row: anything with ``prices``."""
-
-    def __init__(self, prices: tuple[PriceRow, ...]) -> None:
-        self.prices = prices
-
-
-def test_the_aspect_replaces_each_products_rows_as_a_set_and_sets_has_prices(
+def test_replace_prices_replaces_each_products_rows_as_a_set_and_sets_has_prices(
         vm: tuple[Database, str]) -> None:
     """Stale rows go, the computed rows come back unchanged from the decimal and datetime
     columns, has_prices is exactly 1/0, and a product not in the batch is left alone."""
@@ -89,11 +83,10 @@ def test_the_aspect_replaces_each_products_rows_as_a_set_and_sets_has_prices(
     stale = (f"INSERT INTO {prefix}virtuemart_product_prices (virtuemart_product_id, "
              "virtuemart_shoppergroup_id, product_price) VALUES (%s, %s, %s)")
     db.execute(stale, [(101, 9, Decimal("99")), (103, 0, Decimal("5")), (104, 0, Decimal("7"))])
-    rows = price_rows(payload(), SETTINGS, what="test")
-    fewer = price_rows(payload(specials=[], tiers=[]), SETTINGS, what="test")
+    rows = price_rows(payload(), SETTINGS, tax_id=0, what="test")
+    fewer = price_rows(payload(specials=[], tiers=[]), SETTINGS, tax_id=0, what="test")
     with db.engine.begin() as conn:
-        PricesAspect(prefix)(conn, {101: Product(rows), 102: Product(fewer),
-                                    103: Product(())})
+        replace_prices(conn, Tables(prefix), {101: rows, 102: fewer, 103: ()})
     assert stored(db, prefix, 101) == list(rows)
     assert stored(db, prefix, 102) == list(fewer)
     assert stored(db, prefix, 103) == []
@@ -107,10 +100,11 @@ def test_the_aspect_replaces_each_products_rows_as_a_set_and_sets_has_prices(
 def test_writing_again_with_fewer_rows_leaves_no_stale_row(vm: tuple[Database, str]) -> None:
     db, prefix = vm
     with db.engine.begin() as conn:
-        replace_prices(conn, prefix, {101: price_rows(payload(), SETTINGS, what="test")})
-    fewer = price_rows(payload(specials=[]), SETTINGS, what="test")
+        replace_prices(conn, Tables(prefix),
+                       {101: price_rows(payload(), SETTINGS, tax_id=0, what="test")})
+    fewer = price_rows(payload(specials=[]), SETTINGS, tax_id=0, what="test")
     with db.engine.begin() as conn:
-        replace_prices(conn, prefix, {101: fewer})
+        replace_prices(conn, Tables(prefix), {101: fewer})
     assert stored(db, prefix, 101) == list(fewer)
 
 
@@ -130,7 +124,8 @@ def test_vm_query_on_the_stored_rows_finds_the_erp_price(
     getRawProductPrices' choice: the final gross the ERP intends."""
     db, prefix = vm
     with db.engine.begin() as conn:
-        replace_prices(conn, prefix, {101: price_rows(payload(), SETTINGS, what="test")})
+        replace_prices(conn, Tables(prefix),
+                       {101: price_rows(payload(), SETTINGS, tax_id=0, what="test")})
     marks = ", ".join(["%s"] * len(groups))
     fetched = [PriceRow(*r) for r in db.rows(
         f"SELECT {COLUMNS} FROM {prefix}virtuemart_product_prices "
@@ -142,8 +137,3 @@ def test_vm_query_on_the_stored_rows_finds_the_erp_price(
     chosen = select(fetched, groups, quantity, at)
     assert chosen is not None and chosen.product_override_price == shown
 
-
-def test_a_prefix_that_is_not_an_identifier_is_refused(vm: tuple[Database, str]) -> None:
-    db, _prefix = vm
-    with db.engine.begin() as conn, pytest.raises(ValueError, match="prefix"):
-        replace_prices(conn, "x`; DROP TABLE y; --", {1: ()})

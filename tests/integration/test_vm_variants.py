@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from consumers.binder import Binder
 from consumers.virtuemart.params import parse_params
+from consumers.virtuemart.shop import Tables
 from consumers.virtuemart.variant_writer import CUSTOM_ENTITY, MULTI_VARIANT_KEY, VariantWriter
 from consumers.virtuemart.variants import ChildSpec, VariantPlan, plan_variants
 from tests.conftest import REFERENCE, Database, require_reference, unique
@@ -76,7 +77,8 @@ class LinkedChildren:
 
 @pytest.fixture
 def shop(make_db: Callable[..., Database]) -> tuple[Database, str]:
-    prefix = unique("vm")[-8:] + "_"
+    # A letter first: table names are unquoted, and '1e5_...' would read as a number.
+    prefix = "v" + unique("vm")[-7:] + "_"
     db = make_db("vmvariants", vm_tables(prefix))
     with db.engine.begin() as conn:
         Binder().ensure_table(conn)
@@ -100,7 +102,7 @@ def synced_parent(db: Database, prefix: str) -> tuple[int, VariantWriter]:
     db.execute(f"INSERT INTO {prefix}virtuemart_products (product_sku, published) "
                f"VALUES ('TS', 1)")
     parent = db.scalar(f"SELECT virtuemart_product_id FROM {prefix}virtuemart_products")
-    writer = VariantWriter(prefix=prefix, child_products=LinkedChildren(prefix))
+    writer = VariantWriter(tables=Tables(prefix), child_products=LinkedChildren(prefix))
     sync(db, writer, parent, SIX)
     return parent, writer
 
@@ -136,7 +138,7 @@ def test_six_children_give_one_selector_pointing_at_the_right_children_across_re
                f"virtuemart_custom_id, customfield_value, ordering) VALUES (%s, 30, "
                f"'Baumwolle', 0)", (parent,))
     store = LinkedChildren(prefix)
-    writer = VariantWriter(prefix=prefix, child_products=store)
+    writer = VariantWriter(tables=Tables(prefix), child_products=store)
 
     # When the product with colour x size (6 children) is synced
     sync(db, writer, parent, SIX)
@@ -231,6 +233,6 @@ def test_a_batch_without_variants_in_a_shop_that_never_had_any_writes_nothing(
     db, prefix = shop
     store = LinkedChildren(prefix)
     with db.engine.begin() as conn:
-        VariantWriter(prefix=prefix, child_products=store)(conn, {1: Row(plan([]))})
+        VariantWriter(tables=Tables(prefix), child_products=store)(conn, {1: Row(plan([]))})
     assert db.scalar(f"SELECT COUNT(*) FROM {prefix}virtuemart_customs") == 0
     assert store.calls == 0
