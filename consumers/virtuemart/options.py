@@ -71,9 +71,11 @@ def parse_options(data: Mapping[str, Any]) -> VirtueMartOptions:
     refuse_unknown(data, KNOWN)
     problems: list[str] = []
     prefix = data.get("prefix")
-    if not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z0-9_]+", prefix):
+    # Joomla's installer takes only a prefix that starts with a letter; shopbridge writes
+    # the table names unquoted, where a leading digit could read as a number ("1e5_...").
+    if not isinstance(prefix, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", prefix):
         problems.append("prefix: the Joomla table prefix is required, e.g. prefix = \"jos_\" "
-                        "(letters, digits and '_')")
+                        "(a letter, then letters, digits and '_')")
         prefix = ""
     vendor_id = data.get("vendor_id", 1)
     if not isinstance(vendor_id, int) or isinstance(vendor_id, bool) or vendor_id < 1:
