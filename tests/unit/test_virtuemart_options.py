@@ -53,5 +53,5 @@ def test_a_bad_time_zone_or_gross_flag_is_refused_by_name(data, problem):
 
 def test_a_prefix_must_start_with_a_letter_as_joomla_requires() -> None:
     """Table names are written unquoted: '1e5_virtuemart_products' would read as a number."""
-    with pytest.raises(ConfigError, match="prefix: .*a letter, then letters"):
+    with pytest.raises(ConfigError, match=r"prefix: .*a letter, then letters"):
         parse_options({"prefix": "1e5_"})
