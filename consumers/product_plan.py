@@ -5,7 +5,10 @@ Shop-neutral: a shop kind maps a payload to its own row type (anything that is a
 hidden and which quantities change, and records the applied versions in the link rows.
 Versions are judged per aspect (consumers/plan.py): the product state (product.upserted /
 product.deleted) and the stock (stock.changed, and the stock inside a product.upserted), so a
-stock event can never make a newer text change look stale.
+stock event can never make a newer text change look stale. The stock aspect includes each
+variant child's own stock (``variants[].stock`` in both event types) for a shop whose children
+are products of their own (VirtueMart); a shop without variant stock (osCommerce) takes the
+master's sum alone.
 """
 
 from __future__ import annotations
@@ -76,6 +79,8 @@ class ProductPlan(Generic[RowT]):
     update: dict[str, RowT] = field(default_factory=dict)
     hide: set[str] = field(default_factory=set)
     quantities: dict[str, int] = field(default_factory=dict)
+    # Entity key -> variant child's ERP id -> its quantity, from the newest stock of the batch.
+    variant_quantities: dict[str, dict[int, int]] = field(default_factory=dict)
     unsupported: Counter[str] = field(default_factory=Counter)
 
     def changed(self) -> list[tuple[str, RowT]]:
@@ -89,13 +94,16 @@ class ProductPlanner(Generic[RowT]):
         stock_mode: the shop's ``stock_mode`` (see ``catalogue.quantity``).
         unsupported: payload field -> what this shop cannot express of it (e.g. 'tiers' ->
             'tier prices'), counted for each shown product whose payload has it.
+        variant_stock: whether the shop keeps a stock per variant child (VirtueMart): then
+            a newer stock plans every child's quantity, also when the master's sum stayed.
     """
 
     def __init__(self, *, map_row: Callable[[Event], RowT], stock_mode: str,
-                 unsupported: Mapping[str, str]) -> None:
+                 unsupported: Mapping[str, str], variant_stock: bool = False) -> None:
         self.map_row = map_row
         self.stock_mode = stock_mode
         self.unsupported = dict(unsupported)
+        self.variant_stock = variant_stock
 
     def plan(self, event: Event, link: Link, plan: ProductPlan[RowT]) -> str | None:
         """Decide what ``event`` changes; returns why it changes nothing, or None."""
@@ -150,13 +158,26 @@ class ProductPlanner(Generic[RowT]):
         if event.type == "stock.changed":
             link.event_id = event.event_id
         qty = quantity(stock, self.stock_mode)
+        children = self._variant_quantities(event)
+        if children:
+            # Unlike the sum, no child stock is kept to compare with: written as it comes
+            # (an unchanged value changes no row).
+            plan.variant_quantities[event.entity_key] = children
         if event.entity_key in plan.new:
             plan.new[event.entity_key].quantity = qty
         elif link.target_id is not None and changed:
             plan.quantities[event.entity_key] = qty
-        elif not changed:
+        elif not changed and not (children and event.type == "stock.changed"):
             return "stock unchanged"
         return None
+
+    def _variant_quantities(self, event: Event) -> dict[int, int]:
+        """Child ERP id -> quantity of the variants ``event`` carries (none where the shop
+        keeps no stock per variant)."""
+        if not self.variant_stock:
+            return {}
+        return {int(child["erp_id"]): quantity(child["stock"], self.stock_mode)
+                for child in event.payload.get("variants") or ()}
 
     def quantity(self, link: Link) -> int:
         """The quantity a product's row gets from the stock its link records."""

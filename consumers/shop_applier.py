@@ -94,6 +94,9 @@ class ProductStore(Protocol[RowT]):
 # batch's changed products, shop id -> row, inside the batch's transaction, and the batch's
 # time (UTC, naive, whole seconds: every row of a batch carries the same).
 ProductAspect = Callable[[Connection, Mapping[int, RowT], datetime], None]
+# The stock of variant children that are products of their own (VirtueMart): called with
+# parent shop id -> child ERP id -> quantity, after the product aspects made the children.
+VariantStock = Callable[[Connection, Mapping[int, Mapping[int, int]]], None]
 
 
 @dataclass
@@ -109,6 +112,8 @@ class ShopWriters(Generic[RowT]):
     map_product: Callable[[Event, BatchFacts], RowT]
     image_columns: ImageColumns
     product_aspects: Sequence[ProductAspect[RowT]] = ()
+    # None: the shop keeps no stock per variant child, the master's sum is all (osCommerce).
+    variant_stock: VariantStock | None = None
     # Payload field -> what this shop cannot express of it (see ``ProductPlanner``).
     unsupported: Mapping[str, str] = field(default_factory=dict)
     # The kind's own tables (created by ``ensure_tables``) and time-driven work (``idle``).
@@ -256,7 +261,8 @@ class ShopApplier(Generic[RowT]):
             facts = self._batch_facts(conn, ordered)
             planner = ProductPlanner(map_row=lambda e: self.writers.map_product(e, facts),
                                      stock_mode=self.shop.stock_mode,
-                                     unsupported=self.writers.unsupported)
+                                     unsupported=self.writers.unsupported,
+                                     variant_stock=self.writers.variant_stock is not None)
             plan: ProductPlan[RowT] = ProductPlan()
             for event in ordered:
                 result.count(event, planner.plan(event, links[event.entity_key], plan))
@@ -269,11 +275,23 @@ class ShopApplier(Generic[RowT]):
                 pid: [category_ids[c] for c in row.category_keys] for pid, row in rows.items()})
             for aspect in self.writers.product_aspects:
                 aspect(conn, rows, now)
+            self._write_variant_stock(conn, plan, links)
             copies = images.write(conn, {pid: (row.sku, row.images)
                                          for pid, row in rows.items()}, now)
             self.binder.save(conn, links.values())
         images.copy(copies)                                 # files: after the commit
         return bool(changed or plan.hide)
+
+    def _write_variant_stock(self, conn: Connection, plan: ProductPlan[RowT],
+                             links: Mapping[str, Link]) -> None:
+        """The children's stock, after the product aspects: children that this batch makes
+        exist by then, and the batch's newest stock is what stays."""
+        write = self.writers.variant_stock
+        quantities = {links[k].target: children
+                      for k, children in sorted(plan.variant_quantities.items())
+                      if links[k].target_id is not None}
+        if write is not None and quantities:
+            write(conn, quantities)
 
     def _batch_facts(self, conn: Connection, events: Sequence[Event]) -> BatchFacts:
         upserts = [e for e in events if e.type == "product.upserted"]

@@ -64,6 +64,8 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
             map_product=self._map_product,
             image_columns=images,
             product_aspects=[self._aspect_writer(a) for a in self.aspects],
+            # Each variant child is a product with its own stock (C8).
+            variant_stock=products.set_variant_quantities,
             own_tables=[self.categories.ensure_table, images.ensure_table],
             after_commit=[CacheCleaner(options.cache_path).after_commit]
             if options.cache_path else [])

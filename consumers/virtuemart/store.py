@@ -8,17 +8,19 @@ What it keeps true (NOTES 3, 5, 10):
   rows, so ``has_shoppergroups`` and ``has_medias`` 0 until the image writer links some);
   ``has_prices`` is NULL (VM looks them up) until the price writer sets it;
 - stock: VirtueMart counts open orders in ``product_ordered`` and shows in_stock - ordered;
-  the ERP's stock already lacks the orders it imported, so ``product_in_stock`` = ERP stock +
-  ``product_ordered``, computed in the UPDATE itself (no race with a checkout's relative
-  update between a read and a write);
+  what ``product_in_stock`` gets depends on whether the shop's orders reach the ERP
+  (``VmProductStore.orders_reach_erp``), computed in the UPDATE itself (no race with a
+  checkout's relative update between a read and a write);
 - hidden, never deleted: ``published = 0``; NULL for empty dates, UTC audit columns.
 
 Variant children (C8; ``VmProductStore.children``, which the variant aspect hands to the
 variant writer as its ``variant_writer.ChildProducts`` with each child's details) are
 products of their own, linked by their ERP id under entity type ``vm_variant`` so that a
-child keeps its id across re-syncs: a product row with SKU and stock (the same
-``product_ordered`` rule), a language row per active language named after the parent and its
-values (unique slug), and their own price rows. Everything else stays empty on the child, so
+child keeps its id across re-syncs: a product row with SKU and stock, a language row per
+active language named after the parent and its values (unique slug), and their own price
+rows. A child's stock is written at its creation and then only by ``set_variant_quantities``
+(the stock aspect, versioned apart from the product state; the same ``orders_reach_erp``
+rule as the parent's). Everything else stays empty on the child, so
 VirtueMart takes it from the parent (weight, descriptions, manufacturer, images); the variant
 writer makes them children (parent id, ordering, no categories).
 """
@@ -58,12 +60,21 @@ _NEW_CHILD = ("virtuemart_vendor_id", "product_parent_id", "product_sku", "produ
 class ChildDetails:
     """What the store writes of one variant child besides what makes it a child."""
 
-    quantity: int                    # ERP stock, as the shop's stock_mode counts it
+    quantity: int                    # ERP stock (stock_mode), written when the child is made
     names: Mapping[str, str]         # Joomla language tag -> product_name
     prices: Sequence[PriceRow]
 
 
 class VmProductStore:
+    orders_reach_erp = False
+    """Whether this kind's orders are imported into the ERP, so that the ERP's stock already
+    lacks the quantities VirtueMart reserves in ``product_ordered`` (NOTES §10 "Stock
+    ownership"). Not yet: VirtueMart orders reach the ERP with issue 12. Until then
+    ``product_in_stock`` is the ERP stock, and VirtueMart's available stock (in_stock -
+    ordered) also deducts its open orders, which the ERP does not know; once they are
+    imported it must be ERP stock + ``product_ordered``, or those orders count twice. The one
+    switch for parents and children (``in_stock``)."""
+
     def __init__(self, facts: ShopFacts, binder: Binder | None = None) -> None:
         self.facts = facts
         self.binder = binder or Binder()
@@ -167,11 +178,30 @@ class VmProductStore:
         """Nothing to do: VirtueMart never unpublishes a sold-out product itself (its
         ``stockhandle`` hides it at query time, from the stock shopbridge writes)."""
 
+    def in_stock(self, quantity: str) -> str:
+        """SQL: ``product_in_stock`` for an ERP ``quantity`` (an SQL expression) on a product
+        row that exists, by ``orders_reach_erp``."""
+        return f"({quantity}) + product_ordered" if self.orders_reach_erp else quantity
+
     def set_quantities(self, conn: Connection, quantities: Sequence[tuple[int, int]]) -> None:
-        """``product_in_stock`` = ERP stock + what VM reserves for open orders (see above)."""
+        """``product_in_stock`` of these products from ERP quantities (``in_stock``)."""
         update_by_key(conn, self.facts.tables.products, "virtuemart_product_id",
-                      "product_in_stock", quantities, wrap="({}) + product_ordered",
-                      chunk=CHUNK)
+                      "product_in_stock", quantities, wrap=self.in_stock("{}"), chunk=CHUNK)
+
+    def set_variant_quantities(self, conn: Connection,
+                               quantities: Mapping[int, Mapping[int, int]]) -> None:
+        """``product_in_stock`` of variant children (parent id -> child ERP id -> quantity),
+        found through their ``vm_variant`` links, in one statement per ``CHUNK`` children. A
+        child the shop does not have yet is skipped: its parent's product event makes it,
+        with the stock that event carries."""
+        wanted = {str(erp_id): qty for children in quantities.values()
+                  for erp_id, qty in children.items()}
+        targets = self.binder.targets(conn, CHILD_ENTITY, wanted)
+        update_by_key(conn, self.facts.tables.products, "virtuemart_product_id",
+                      "product_in_stock",
+                      sorted((targets[key], qty) for key, qty in wanted.items()
+                             if key in targets),
+                      wrap=self.in_stock("{}"), chunk=CHUNK)
 
     def set_categories(self, conn: Connection, links: Mapping[int, list[int]]) -> None:
         """Make each product's categories exactly these, ``has_categories`` with them.
@@ -254,12 +284,12 @@ class VmProductStore:
             f"SELECT virtuemart_product_id FROM {t.products} WHERE virtuemart_product_id "
             f"IN ({marks(targets)})", tuple(targets))} if targets else set()
         vendor = self.facts.options.vendor_id
-        kept: list[tuple[str, int, int]] = []
+        kept: list[tuple[str, int]] = []
         made: list[tuple[int, int, ChildSpec]] = []      # (ERP id, parent id, spec)
         for erp_id, (parent, spec) in sorted(specs.items()):
             link = links[str(erp_id)]
             if link.target_id in present:
-                kept.append((spec.sku, details[erp_id].quantity, link.target))
+                kept.append((spec.sku, link.target))
             else:
                 # New, or a child the merchant deleted: made (again) under the same link.
                 made.append((erp_id, parent, spec))
@@ -270,10 +300,12 @@ class VmProductStore:
             links[str(erp_id)].target_id = target_id
             links[str(erp_id)].dirty = True
         if kept:
+            # Not the stock: that is the stock aspect's (``set_variant_quantities``), whose
+            # version may be newer than this product event's.
             conn.exec_driver_sql(
-                f"UPDATE {t.products} SET product_sku = %s, product_in_stock = %s + "
-                f"product_ordered, modified_on = %s WHERE virtuemart_product_id = %s",
-                [(sku, quantity, now, pid) for sku, quantity, pid in kept])
+                f"UPDATE {t.products} SET product_sku = %s, modified_on = %s "
+                f"WHERE virtuemart_product_id = %s",
+                [(sku, now, pid) for sku, pid in kept])
         ids = {erp_id: links[str(erp_id)].target for erp_id in specs}
         for language in self.facts.languages:
             write_language_rows(conn, t.lang("products", language), "virtuemart_product_id", [

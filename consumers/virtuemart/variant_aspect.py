@@ -4,14 +4,19 @@ what makes the children children, the product store (``VmProductStore.children``
 creates the child products themselves.
 
 What a child gets of its own (the rest it inherits from the parent in VirtueMart):
-- its stock, counted as the shop's ``stock_mode`` counts the parent's;
+- its stock, counted as the shop's ``stock_mode`` counts the parent's: written here only when
+  the child is made; afterwards the stock aspect writes it (``variants[].stock`` of the
+  newest stock.changed v2 or product.upserted, versioned apart from the product state, through
+  ``VmProductStore.set_variant_quantities``);
 - a name per active language, the parent's name in that language and its values
   ("T-Shirt Rot / XL", ``variants.child_name``);
 - price rows from its own prices per level (``variants[].prices``) with the parent's offers
   (an offer is one net price for every level, so it applies to each child where cheaper);
   the parent's quantity tiers are absolute prices of the parent and are not carried over.
-Child stock, names and prices are part of the aspect's data, so a change to any of them
-changes the parent's content hash and is written.
+Child names and prices are part of the aspect's data, so a change to any of them changes the
+parent's content hash and is written. The children's stock is in the data too (for a child
+that is made), but a child's stock change alone comes as stock.changed, which this aspect
+never sees: the CAO producer leaves stock out of the article hash.
 """
 
 from __future__ import annotations

@@ -54,6 +54,8 @@ Stored = TypeVar("Stored")
 # What the snapshot keeps of a published upsert: (key, src_hash, version, stock, sku).
 Published = tuple[int, bytes, int, Decimal | None, str | None]
 Deleted = tuple[int, int]         # (key, version) of a published deletion
+ChildStocks = list[tuple[int, Decimal]]   # (child REC_ID, stock) a master's event carried
+StockPublished = tuple[int, int, Decimal, ChildStocks]    # (key, version, stock, children)
 
 
 class _Read(Protocol[Change_co]):
@@ -229,14 +231,14 @@ class CaoProducer:
                                      variants.config_key(self.tenant.erp.variants))
 
         def build(changed: Sequence[tuple[int, bytes, int | None]]
-                  ) -> list[tuple[dict[str, Any], Published]]:
+                  ) -> list[tuple[dict[str, Any], tuple[Published, ChildStocks]]]:
             hashes = {key: (h, version) for key, h, version in changed}
             articles, translations = self.source.load_articles(conn, hashes)
             specials = self.source.load_specials(conn, hashes)
             category_keys = self.source.load_category_keys(conn, hashes)
             tiers = self.source.load_tiers(conn, hashes)
             children = self.source.variants.load(conn, self.source.t["ARTIKEL"], hashes)
-            out: list[tuple[dict[str, Any], Published]] = []
+            out: list[tuple[dict[str, Any], tuple[Published, ChildStocks]]] = []
             for article in articles:
                 key = int(article["REC_ID"])
                 h, last = hashes[key]
@@ -249,13 +251,18 @@ class CaoProducer:
                 variants.attach(body, children.get(key, []), self.tenant.erp.variants)
                 version = ev.next_version(last)
                 out.append((self._make("product.upserted", key, version, body),
-                            (key, h, version, Decimal(body["stock"]), body["sku"])))
+                            ((key, h, version, Decimal(body["stock"]), body["sku"]),
+                             variants.child_stocks(children.get(key, [])))))
             return out
+
+        def store(conn: sa.Connection, rows: list[tuple[Published, ChildStocks]]) -> None:
+            self.snapshot.store_published(conn, [published for published, _ in rows])
+            self.source.variants.store_published_stock(
+                conn, [child for _, children in rows for child in children])
 
         read = functools.partial(self.source.changed_articles, fingerprint=fingerprint,
                                  between=self._stock_when_due)
-        self._scan(conn, report, read, lambda change: change[0], build,
-                   self.snapshot.store_published)
+        self._scan(conn, report, read, lambda change: change[0], build, store)
 
     def _scan_deletions(self, conn: sa.Connection, report: CycleReport) -> None:
         self._scan(conn, report, self.source.vanished, lambda gone: gone[0],
@@ -389,18 +396,35 @@ class CaoProducer:
                 self.source.resolve(conn)
                 self.source.variants.ensure_table(conn)
             self._scan(conn, report, self.source.stock_changes, lambda change: change[0],
-                       self._stock_events, self.snapshot.store_stock)
+                       functools.partial(self._stock_events, conn), self._store_stock)
         report.seconds = time.monotonic() - started
         return report
 
-    def _stock_events(self, changes: Sequence[tuple[int, Decimal, int, str | None]]
-                      ) -> list[tuple[dict[str, Any], tuple[int, int, Decimal]]]:
-        out: list[tuple[dict[str, Any], tuple[int, int, Decimal]]] = []
+    def _stock_events(self, conn: sa.Connection,
+                      changes: Sequence[tuple[int, Decimal, int, str | None]]
+                      ) -> list[tuple[dict[str, Any], StockPublished]]:
+        """stock.changed per article; a master's carries every live child's stock
+        (``variants``) and their sum, read together, so the event agrees with itself."""
+        children = self.source.variants.stocks(conn, self.source.t["ARTIKEL"],
+                                               [key for key, _, _, _ in changes])
+        out: list[tuple[dict[str, Any], StockPublished]] = []
         for key, stock, last, sku in changes:
             version = ev.next_version(last)
-            body = {"erp_id": key, "sku": sku, "stock": str(stock)}
-            out.append((self._make("stock.changed", key, version, body), (key, version, stock)))
+            body: dict[str, Any] = {"erp_id": key, "sku": sku, "stock": str(stock)}
+            mine = children.get(key, [])
+            if mine:
+                stock = variants.master_stock(s for _, s in mine)
+                body["stock"] = str(stock)
+                body["variants"] = [{"erp_id": child, "stock": str(s)} for child, s in mine]
+            out.append((self._make("stock.changed", key, version, body),
+                        (key, version, stock, mine)))
         return out
+
+    def _store_stock(self, conn: sa.Connection, rows: list[StockPublished]) -> None:
+        self.snapshot.store_stock(conn, [(key, version, stock)
+                                         for key, version, stock, _ in rows])
+        self.source.variants.store_published_stock(
+            conn, [child for *_, children in rows for child in children])
 
     def follow(self, *, stock_interval_s: float = 0.5, full_interval_s: float = 10.0,
                on_cycle: Callable[[CycleReport], None] | None = None) -> None:

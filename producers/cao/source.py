@@ -276,13 +276,14 @@ class CaoSource:
     def stock_changes(self, conn: Connection, *, after: int, limit: int
                       ) -> list[tuple[int, Decimal, int, str | None]]:
         """Published articles whose stock differs from the last published stock (a master's
-        stock is its children's sum, see variants)."""
-        join, stock = self.variants.stock_sql(self.t["ARTIKEL"])
+        stock is its children's sum, and a master one of whose children's stock changed is
+        changed too, see variants)."""
+        join, stock, moved = self.variants.stock_sql(self.t["ARTIKEL"])
         rows = conn.exec_driver_sql(
             f"SELECT a.REC_ID, {stock}, s.version, s.sku FROM {SNAPSHOT_TABLE} s "
             f"JOIN {self.t['ARTIKEL']} a ON a.REC_ID = s.entity_key {join} "
             f"WHERE s.entity_type = 'product' AND s.deleted = 0 AND s.entity_key > %s "
-            f"AND NOT ({stock} <=> s.stock) ORDER BY s.entity_key LIMIT %s",
+            f"AND (NOT ({stock} <=> s.stock){moved}) ORDER BY s.entity_key LIMIT %s",
             (after, limit))
         return [(int(r[0]), Decimal(r[1]), int(r[2]), r[3]) for r in rows]
 

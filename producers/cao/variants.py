@@ -20,7 +20,10 @@ The result is kept in the producer's own InnoDB table ``shopbridge_variant`` bes
 tables, refreshed once per full cycle, so that the article scan's SQL can (a) leave children
 out of the selection (they are never products of their own; one published earlier is
 withdrawn as 'deselected'), (b) fold the children into their master's snapshot hash, and
-(c) let the fast stock scan compare a master's stock with the sum of its children's.
+(c) let the fast stock scan compare a master's stock with the sum of its children's, and each
+child's stock with the one last published for it (``published_stock``): a shop whose children
+are products of their own needs every child's stock, also when two of them change in
+opposite directions and the sum stays (stock.changed v2 carries them all).
 
 A master's stock is the sum of its children's stock, each counted as at least 0 (an oversold
 variant cannot lend stock to another); its own MENGE_AKT is not used while it has children.
@@ -38,7 +41,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import VARIANT_DIMENSIONS, ErpConfig, VariantConfig
-from shopbridge.db import TableNames, columns_of, quote_ident
+from shopbridge.db import TableNames, columns_of, quote_ident, update_by_key
 from shopbridge.owntables import OwnTable, ensure
 
 from .rows import grouped_by
@@ -57,11 +60,14 @@ CREATE TABLE IF NOT EXISTS {VARIANT_TABLE} (
   dim_a VARCHAR(64) NULL,
   dim_b VARCHAR(64) NULL,
   dim_c VARCHAR(64) NULL,
+  published_stock DECIMAL(12,4) NULL,
   PRIMARY KEY (child_id),
   KEY idx_shopbridge_variant_master (master_id, child_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=latin1
 """
-TABLE = OwnTable(VARIANT_TABLE, DDL)
+# published_stock: the child's MENGE_AKT as last published (in its master's product.upserted
+# or stock.changed); NULL: not yet.
+TABLE = OwnTable(VARIANT_TABLE, DDL, added={"published_stock": "DECIMAL(12,4) NULL"})
 
 Dims = tuple[str | None, str | None, str | None]
 
@@ -153,12 +159,21 @@ def attach(body: dict[str, Any], children: Sequence[Mapping[str, Any]],
             "prices": {str(n): {"net": str(Decimal(child[f"VK{n}"] or 0)),
                                 "gross": str(Decimal(child[f"VK{n}B"] or 0))}
                        for n in range(1, 6)},
-            "stock": str(Decimal(child["MENGE_AKT"] or 0))})
+            "stock": str(Decimal(child["MENGE_AKT"] or 0))})   # as child_stocks reads it
     body["variants"] = items
     body["variant_options"] = {d: dict(config.names[d]) for d in sorted(used)
                                if d in config.names}
-    body["stock"] = str(sum((max(Decimal(i["stock"]), Decimal(0)) for i in items),
-                            Decimal("0.0000")))
+    body["stock"] = str(master_stock(Decimal(i["stock"]) for i in items))
+
+
+def master_stock(child_stocks: Iterable[Decimal]) -> Decimal:
+    """A master's stock: its children's sum, each counted as at least 0 (see above)."""
+    return sum((max(stock, Decimal(0)) for stock in child_stocks), Decimal("0.0000"))
+
+
+def child_stocks(children: Iterable[Mapping[str, Any]]) -> list[tuple[int, Decimal]]:
+    """(REC_ID, stock) of loaded child rows (``VariantSource.load``), as published."""
+    return [(int(c["REC_ID"]), Decimal(c["MENGE_AKT"] or 0)) for c in children]
 
 
 def config_key(config: VariantConfig) -> tuple[Any, ...] | None:
@@ -286,6 +301,28 @@ class VariantSource:
             f"ORDER BY v.master_id, c.REC_ID", tuple(ids))
         return grouped_by(result, "master_id")
 
+    def stocks(self, conn: Connection, artikel: str, master_ids: Iterable[int]
+               ) -> dict[int, list[tuple[int, Decimal]]]:
+        """Master REC_ID -> (child REC_ID, MENGE_AKT) of its live children, in CAO order."""
+        ids = list(master_ids)
+        if not self.enabled or not ids:
+            return {}
+        stocks: dict[int, list[tuple[int, Decimal]]] = {}
+        for master, child, stock in conn.exec_driver_sql(
+                f"SELECT v.master_id, v.child_id, c.MENGE_AKT FROM {VARIANT_TABLE} v "
+                f"JOIN {artikel} c ON c.REC_ID = v.child_id WHERE v.master_id IN "
+                f"({', '.join(['%s'] * len(ids))}) AND c.SHOP_DEL_FLAG <> 'Y' "
+                f"ORDER BY v.master_id, c.REC_ID", tuple(ids)):
+            stocks.setdefault(int(master), []).append((int(child), Decimal(stock or 0)))
+        return stocks
+
+    def store_published_stock(self, conn: Connection,
+                              stocks: Sequence[tuple[int, Decimal]]) -> None:
+        """Record (child REC_ID, stock) as published, after the broker confirmed them."""
+        if self.enabled and stocks:
+            update_by_key(conn, VARIANT_TABLE, "child_id", "published_stock", stocks,
+                          chunk=LOOKUP_CHUNK)
+
     def check(self, conn: Connection, artikel: str, languages: Iterable[str]
               ) -> tuple[list[str], list[str]]:
         """(problems, notes) for ``shopbridge check``: dimensions in use without an option
@@ -334,15 +371,19 @@ class VariantSource:
                 f"JOIN {artikel} c ON c.REC_ID = v.child_id WHERE v.master_id = a.REC_ID), "
                 f"_binary'-')")
 
-    def stock_sql(self, artikel: str) -> tuple[str, str]:
-        """(JOIN clause, stock expression) for the stock scan over ARTIKEL ``a``.
+    def stock_sql(self, artikel: str) -> tuple[str, str, str]:
+        """(JOIN clause, stock expression, extra change condition) for the stock scan over
+        ARTIKEL ``a``; the condition (empty or `` OR ...``) adds masters one of whose
+        children's stock differs from the one last published, whatever the sum.
 
         The children's sums are one small derived table (only children are read), joined
         to the published articles, instead of a subquery per published article.
         """
         if not self.enabled:
-            return "", "a.MENGE_AKT"
-        return (f"LEFT JOIN (SELECT v.master_id, SUM(GREATEST(c.MENGE_AKT, 0)) AS qty "
+            return "", "a.MENGE_AKT", ""
+        return (f"LEFT JOIN (SELECT v.master_id, SUM(GREATEST(c.MENGE_AKT, 0)) AS qty, "
+                f"MAX(NOT (c.MENGE_AKT <=> v.published_stock)) AS moved "
                 f"FROM {VARIANT_TABLE} v JOIN {artikel} c ON c.REC_ID = v.child_id "
                 f"WHERE c.SHOP_DEL_FLAG <> 'Y' GROUP BY v.master_id) vq "
-                f"ON vq.master_id = a.REC_ID", "IFNULL(vq.qty, a.MENGE_AKT)")
+                f"ON vq.master_id = a.REC_ID", "IFNULL(vq.qty, a.MENGE_AKT)",
+                " OR vq.moved = 1")

@@ -19,6 +19,7 @@ from shopbridge import cli, sample
 from shopbridge import config as cfg
 from shopbridge import events as ev
 from shopbridge.events import dims_hash
+from tests import virtuemart_db
 from tests.conftest import config_data, fill_cao, shop_entry
 from tests.helpers import storefront, sync, to_toml
 from tests.integration.test_order_import import applier_for
@@ -226,6 +227,39 @@ def test_a_childs_stock_change_reaches_the_master_through_the_stock_scan(
 
     assert dict(report.published) == {"stock.changed": 1}
     assert storefront(phoenix_db, DE)["SHIRT"][2] == 3 + 2 + 13 + 0
+
+
+def test_two_children_changing_in_opposite_directions_reach_virtuemart_and_keep_the_sum(
+        cao_db, phoenix_db, vm, namespace):
+    """A VirtueMart child is a product with its own stock; osCommerce shows the master's
+    sum. Two children changing in opposite directions keep the sum, and the stock scan
+    still publishes the master's stock.changed (v2, with every child's stock)."""
+    fill_cao(cao_db, articles(), [])
+    config = settings(namespace, cao_db, [shop_entry("web", phoenix_db),
+                                          virtuemart_db.shop_entry("vm", vm)])
+    sync(config)
+    assert vm_stocks(vm) == {"SHIRT": 10, "SHIRT-BL-M": 3, "SHIRT-BL-XL": 2,
+                             "SHIRT-RT-M": 5, "SHIRT-RT-XL": 0}
+
+    cao_db.execute("UPDATE artikel SET MENGE_AKT = MENGE_AKT + 4 WHERE ARTNUM = 'SHIRT-BL-M'")
+    cao_db.execute("UPDATE artikel SET MENGE_AKT = MENGE_AKT - 4 WHERE ARTNUM = 'SHIRT-RT-M'")
+    report, stats = sync(config)
+
+    assert dict(report.published) == {"stock.changed": 1}
+    assert vm_stocks(vm) == {"SHIRT": 10, "SHIRT-BL-M": 7, "SHIRT-BL-XL": 2,
+                             "SHIRT-RT-M": 1, "SHIRT-RT-XL": 0}
+    assert (stats["vm"].applied, stats["vm"].dead) == (1, 0)
+    assert storefront(phoenix_db, DE)["SHIRT"][2] == 10            # the same sum
+    assert (stats["web"].applied, stats["web"].skipped, stats["web"].dead) == (0, 1, 0)
+    # What was published is recorded: nothing more to publish.
+    assert sync(config)[0].events == 0
+
+
+def vm_stocks(vm: Any) -> dict[str, int]:
+    """Stock by SKU of the shirt's VirtueMart products (parent and children)."""
+    return {sku: int(stock) for sku, stock in vm.rows(
+        f"SELECT product_sku, product_in_stock FROM {virtuemart_db.PREFIX}virtuemart_products "
+        f"WHERE product_sku LIKE 'SHIRT%%'")}
 
 
 def test_prices_that_are_not_additive_per_dimension_dead_letter_naming_the_variant(

@@ -267,3 +267,55 @@ def test_an_unchanged_product_sent_again_changes_nothing_in_the_shop(
     tally = pipeline.deliver(upserted(3, 2, **state))
     assert (tally.applied, tally.skipped, tally.dead) == (0, 1, 0)
     assert fingerprint(vm) == before
+
+
+def shirt_stock(version: int, stocks: dict[str, int], *, schema_version: int = 2
+                ) -> dict[str, Any]:
+    """stock.changed of the T-shirt: each child's stock (by SKU, others 3) and their sum."""
+    children = [(c["erp_id"], stocks.get(c["sku"], 3)) for c in shirt_variants()]
+    payload: dict[str, Any] = {"erp_id": 7, "sku": "S-7",
+                               "stock": f"{sum(max(n, 0) for _, n in children)}.0000"}
+    if schema_version == 2:
+        payload["variants"] = [{"erp_id": e, "stock": f"{n}.0000"} for e, n in children]
+    event = ev.make_event("stock.changed", tenant="acme", source="cao:test", entity_key="7",
+                          version=version, payload=payload)
+    event["schema_version"] = schema_version
+    return event
+
+
+def stocks(vm: Database) -> dict[str, int]:
+    """product_in_stock by SKU of the T-shirt and its children."""
+    return {sku: int(n) for sku, n in vm.rows(
+        f"SELECT product_sku, product_in_stock FROM {P}products WHERE product_sku = 'S-7' "
+        f"OR product_sku LIKE 'TS-%%'")}
+
+
+def test_each_childs_stock_follows_the_newest_stock_event_also_when_the_sum_stays(
+        vm: Database, pipeline: Pipeline) -> None:
+    # Given a T-shirt whose six children were made in the same batch as a newer stock
+    tally = pipeline.deliver(shirt(1), shirt_stock(2, {"TS-Rot-S": 4}))
+    assert (tally.applied, tally.dead) == (2, 0)
+    assert stocks(vm) == {"S-7": 19, **{f"TS-{c}-{s}": 3 for c in COLOURS for s in SIZES},
+                          "TS-Rot-S": 4}
+
+    # When two children change in opposite directions (the master's sum stays 19)
+    assert pipeline.deliver(shirt_stock(3, {"TS-Rot-S": 6, "TS-Blau-L": 1})).applied == 1
+    # Then both child rows change, the others and the parent keep theirs
+    assert stocks(vm) == {"S-7": 19, **{f"TS-{c}-{s}": 3 for c in COLOURS for s in SIZES},
+                          "TS-Rot-S": 6, "TS-Blau-L": 1}
+
+    # When a product event with a newer text but an older stock arrives after a stock change
+    assert pipeline.deliver(shirt_stock(5, {"TS-Rot-S": 8, "TS-Blau-L": 1})).applied == 1
+    renamed = shirt(4)
+    renamed["payload"]["texts"]["de"]["name"] = "Hemd"
+    assert pipeline.deliver(renamed).applied == 1
+    # Then the children are renamed but keep the newer stock (stock is versioned apart)
+    parent = product_id(vm, "S-7")
+    assert vm.scalar(f"SELECT product_name FROM {P}products_de_de WHERE "
+                     f"virtuemart_product_id = %s", (children(vm, parent)["TS-Rot-S"],)
+                     ) == "Hemd Rot / S"
+    assert stocks(vm)["TS-Rot-S"] == 8 and stocks(vm)["S-7"] == 21
+
+    # And a v1 stock event (no variants) still sets the parent's stock alone
+    assert pipeline.deliver(shirt_stock(6, {"TS-Rot-S": 0}, schema_version=1)).applied == 1
+    assert stocks(vm)["S-7"] == 15 and stocks(vm)["TS-Rot-S"] == 8

@@ -15,6 +15,7 @@ from consumers.virtuemart.applier import VirtueMartApplier
 from consumers.virtuemart.caches import GROUPS
 from consumers.virtuemart.shop import Tables, active_languages
 from consumers.virtuemart.slugs import slugify
+from consumers.virtuemart.store import VmProductStore
 from shopbridge import config as cfg
 from shopbridge import events as ev
 from shopbridge.errors import ConfigError, MappingError
@@ -196,17 +197,33 @@ def test_product_ordering_in_a_category_stays_dense(vm, applier):
     assert orderings == [1, 2]
 
 
-def test_stock_is_not_counted_twice_with_open_orders(vm, applier):
-    """§10 stock ownership: in_stock = ERP stock + product_ordered."""
-    applier.apply([category(1, "Garten"), product(1, stock="5")])
+@pytest.mark.parametrize("orders_reach_erp", [False, True])
+def test_stock_counts_open_orders_once(vm, applier, monkeypatch, orders_reach_erp):
+    """§10 stock ownership, for a product and a variant child. While VirtueMart's orders do
+    not reach the ERP (issue 12), the ERP stock lacks nothing VirtueMart reserves: in_stock
+    = ERP stock, so available (in_stock - ordered) deducts the shop's open orders once. Once
+    they reach the ERP, its stock already lacks them: in_stock = ERP stock + ordered."""
+    monkeypatch.setattr(VmProductStore, "orders_reach_erp", orders_reach_erp)
+    variants = [{"erp_id": 70, "sku": "S-1-BL", "dims": {"A": "Blau"},
+                 "prices": {"1": {"net": "10.00", "gross": "11.90"}}, "stock": "5"}]
+    applier.apply([category(1, "Garten"), product(1, stock="5", variants=variants,
+                                                  variant_options={"A": {"de": "Farbe"}})])
     p = pid(vm, 1)
-    vm.execute(f"UPDATE {P}products SET product_ordered = 2 WHERE virtuemart_product_id = %s",
-               (p,))
-    applier.apply([event("stock.changed", "1", 2, {"erp_id": 1, "sku": "S-1",
-                                                    "stock": "3.000"})])
-    in_stock, ordered = vm.rows(f"SELECT product_in_stock, product_ordered FROM {P}products "
-                                "WHERE virtuemart_product_id = %s", (p,))[0]
-    assert (in_stock, ordered) == (5, 2)          # available: 3, as in the ERP
+    child = int(vm.scalar(f"SELECT virtuemart_product_id FROM {P}products "
+                          "WHERE product_sku = 'S-1-BL'"))
+    vm.execute(f"UPDATE {P}products SET product_ordered = 2 WHERE virtuemart_product_id "
+               "IN (%s, %s)", (p, child))
+    applier.apply([event("stock.changed", "1", 2, {
+        "erp_id": 1, "sku": "S-1", "stock": "3.000",
+        "variants": [{"erp_id": 70, "stock": "3.000"}]})])
+    for product_id in (p, child):
+        in_stock, ordered = vm.rows(f"SELECT product_in_stock, product_ordered FROM "
+                                    f"{P}products WHERE virtuemart_product_id = %s",
+                                    (product_id,))[0]
+        if orders_reach_erp:
+            assert (in_stock, ordered) == (5, 2)      # available: 3, as in the ERP
+        else:
+            assert (in_stock, ordered) == (3, 2)      # available: 1, the ERP's 3 minus 2 open
 
 
 def test_a_deselected_product_is_unpublished_never_deleted(vm, applier):
