@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from consumers.virtuemart import tables
+from consumers.virtuemart.store import VmProductStore
 from shopbridge import events as ev
 from shopbridge.errors import InvalidEvent, MappingError
 from tests.conftest import Database
@@ -142,12 +143,17 @@ def child_rows(vm: Database) -> dict[str, tuple[Any, ...]]:
         "WHERE product_parent_id <> 0")}
 
 
-def test_a_variant_childs_stock_counts_its_open_orders_once(vm, applier):
-    """§10 stock ownership, for children too: in_stock = ERP stock + product_ordered."""
+@pytest.mark.parametrize("orders_reach_erp", [False, True])
+def test_a_variant_childs_stock_counts_its_open_orders_once(vm, applier, monkeypatch,
+                                                            orders_reach_erp):
+    """§10 stock ownership, for children too, through a product event: in_stock = ERP stock
+    while VirtueMart's orders do not reach the ERP (issue 12), ERP stock + product_ordered
+    once they do (``VmProductStore.orders_reach_erp``)."""
+    monkeypatch.setattr(VmProductStore, "orders_reach_erp", orders_reach_erp)
     applier.apply([category(1, "Garten"), shirt(1)])
     vm.execute(f"UPDATE {P}products SET product_ordered = 2 WHERE product_sku = 'TS-Rot'")
     applier.apply([shirt(2, child_stock="1.0000")])
-    assert child_rows(vm) == {"TS-Rot": (3, 2), "TS-Blau": (1, 0)}
+    assert child_rows(vm) == {"TS-Rot": (3 if orders_reach_erp else 1, 2), "TS-Blau": (1, 0)}
 
 
 def test_children_get_no_categories_customfields_or_customfield_sku(vm, applier):
