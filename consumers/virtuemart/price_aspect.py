@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from shopbridge.errors import ConfigError
 
 from .aspects import MapContext, ShopFacts
+from .fresh import FreshIds
 from .price_writer import replace_prices
 from .prices import PriceRow, PriceSettings, price_rows
 
@@ -50,8 +51,9 @@ class ProductPrices:
 
     name = "prices"
 
-    def __init__(self, facts: ShopFacts) -> None:
+    def __init__(self, facts: ShopFacts, fresh: FreshIds | None = None) -> None:
         self.facts = facts
+        self.fresh = fresh or FreshIds()        # the store's: products it just inserted
 
     def map(self, payload: Mapping[str, Any], context: MapContext) -> Any:
         return [row.data() for row in price_rows(payload, self.settings(), what=context.what)]
@@ -59,7 +61,8 @@ class ProductPrices:
     def write(self, conn: Connection, data: Mapping[int, Any], now: datetime) -> None:
         replace_prices(conn, self.facts.options.prefix,
                        {pid: [PriceRow.from_data(row) for row in rows]
-                        for pid, rows in data.items()}, now_utc=now)
+                        for pid, rows in data.items()}, now_utc=now,
+                       fresh=self.fresh.of(conn))
 
     def settings(self) -> PriceSettings:
         if self.facts.prices is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -51,7 +52,8 @@ class PricesAspect:
 
 def replace_prices(conn: Connection, prefix: str,
                    prices: Mapping[int, Sequence[PriceRow]], *,
-                   now_utc: datetime | None = None) -> None:
+                   now_utc: datetime | None = None,
+                   fresh: AbstractSet[int] = frozenset()) -> None:
     """Make each product's price rows exactly ``prices[id]`` and its ``has_prices`` 1 or 0.
 
     One DELETE and one multi-row INSERT for all products, whatever their number (PyMySQL
@@ -61,6 +63,7 @@ def replace_prices(conn: Connection, prefix: str,
         prefix: the Joomla table prefix, e.g. 'jos_'.
         prices: virtuemart_product_id -> its complete set of rows (empty: no price).
         now_utc: the audit time for created_on/modified_on (UTC, as VM's audit columns).
+        fresh: products inserted in this transaction: no rows to delete.
     Raises:
         ValueError: a prefix that is not a plain identifier part.
     """
@@ -70,9 +73,11 @@ def replace_prices(conn: Connection, prefix: str,
         return
     now = (now_utc or datetime.now(UTC)).replace(tzinfo=None, microsecond=0)
     ids = sorted(prices)
-    conn.exec_driver_sql(
-        f"DELETE FROM `{prefix}{PRICES_TABLE}` WHERE virtuemart_product_id IN ({marks(ids)})",
-        tuple(ids))
+    old = [pid for pid in ids if pid not in fresh]
+    if old:
+        conn.exec_driver_sql(
+            f"DELETE FROM `{prefix}{PRICES_TABLE}` WHERE virtuemart_product_id IN "
+            f"({marks(old)})", tuple(old))
     values = [(pid, r.virtuemart_shoppergroup_id, r.product_price, r.override,
                r.product_override_price, r.product_tax_id, r.product_discount_id,
                r.product_currency, r.product_price_publish_up, r.product_price_publish_down,

@@ -35,6 +35,7 @@ from shopbridge.db import consecutive_autoinc_ids, insert_returning_ids, marks, 
 from ..binder import Binder
 from ..product_plan import NewProduct
 from .aspects import ShopFacts
+from .fresh import FreshIds
 from .langrows import write_language_rows
 from .mapper import WEIGHT_UOM, ProductRow
 from .price_writer import replace_prices
@@ -68,20 +69,28 @@ class VmProductStore:
         self.binder = binder or Binder()
         # innodb_autoinc_lock_mode is a server setting: asked once, at the first insert.
         self.consecutive_ids: bool | None = None
+        # What ``insert`` made in the open transaction: their other rows need no rewrite.
+        self.fresh = FreshIds()
 
     def insert(self, conn: Connection, new: Sequence[NewProduct[ProductRow]],
                now: datetime) -> None:
-        """Insert products with their texts and manufacturers; sets each target_id."""
+        """Insert products with their texts and manufacturers; sets each target_id.
+
+        ``has_categories`` is written as ``set_categories`` will make it (the core links
+        exactly the row's categories), so that it need not update a new product again.
+        """
         vendor = self.facts.options.vendor_id
         ids = self._insert_products(conn, _NEW_PRODUCT, [
             (vendor, 0, item.row.sku, item.row.gtin, item.row.weight, WEIGHT_UOM, item.quantity,
-             item.row.available_date, item.row.availability, item.row.published, 0,
-             int(item.row.manufacturer_id is not None), 0, 0, now, now) for item in new])
+             item.row.available_date, item.row.availability, item.row.published,
+             int(bool(item.row.category_keys)), int(item.row.manufacturer_id is not None),
+             0, 0, now, now) for item in new])
         for item, target_id in zip(new, ids, strict=True):
             item.target_id = target_id
+        self.fresh.add(conn, ids)
         rows = [(item.target, item.row) for item in new]
-        self._texts(conn, rows)
-        self._manufacturers(conn, rows)
+        self._texts(conn, rows, new=True)
+        self._manufacturers(conn, rows, new=True)
 
     def _insert_products(self, conn: Connection, columns: Sequence[str],
                          rows: Sequence[Sequence[object]]) -> list[int]:
@@ -123,7 +132,8 @@ class VmProductStore:
         self._texts(conn, pairs)
         self._manufacturers(conn, pairs)
 
-    def _texts(self, conn: Connection, rows: Sequence[tuple[int, ProductRow]]) -> None:
+    def _texts(self, conn: Connection, rows: Sequence[tuple[int, ProductRow]], *,
+               new: bool = False) -> None:
         for language in self.facts.languages:
             lang_rows = []
             for pid, r in rows:
@@ -135,16 +145,19 @@ class VmProductStore:
                     text.name))
             for start in range(0, len(lang_rows), CHUNK):
                 write_language_rows(conn, self.facts.tables.lang("products", language),
-                                    "virtuemart_product_id", lang_rows[start:start + CHUNK])
+                                    "virtuemart_product_id", lang_rows[start:start + CHUNK],
+                                    new=new)
 
-    def _manufacturers(self, conn: Connection, rows: Sequence[tuple[int, ProductRow]]) -> None:
+    def _manufacturers(self, conn: Connection, rows: Sequence[tuple[int, ProductRow]], *,
+                       new: bool = False) -> None:
         t = self.facts.tables
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start:start + CHUNK]
             ids = [pid for pid, _ in chunk]
-            conn.exec_driver_sql(
-                f"DELETE FROM {t.product_manufacturers} WHERE virtuemart_product_id IN "
-                f"({', '.join(['%s'] * len(ids))})", tuple(ids))
+            if not new:
+                conn.exec_driver_sql(
+                    f"DELETE FROM {t.product_manufacturers} WHERE virtuemart_product_id IN "
+                    f"({', '.join(['%s'] * len(ids))})", tuple(ids))
             links = [(pid, r.manufacturer_id) for pid, r in chunk
                      if r.manufacturer_id is not None]
             if links:
@@ -183,12 +196,14 @@ class VmProductStore:
             return
         t = self.facts.tables
         ids = sorted(links)
-        marks = ", ".join(["%s"] * len(ids))
+        fresh = self.fresh.of(conn)         # no links yet, has_categories written by insert
+        old = [pid for pid in ids if pid not in fresh]
+        marks = ", ".join(["%s"] * len(old))
         have: dict[int, set[int]] = {}
         for pid, cid in conn.exec_driver_sql(
                 f"SELECT virtuemart_product_id, virtuemart_category_id FROM "
                 f"{t.product_categories} WHERE virtuemart_product_id IN ({marks}) FOR UPDATE",
-                tuple(ids)):
+                tuple(old)) if old else ():
             have.setdefault(int(pid), set()).add(int(cid))
         gone = [(pid, cid) for pid in ids for cid in have.get(pid, set()) - set(links[pid])]
         added = [(pid, cid) for pid in ids for cid in dict.fromkeys(links[pid])
@@ -212,8 +227,8 @@ class VmProductStore:
                 f"virtuemart_category_id, ordering) VALUES (%s, %s, %s)", rows)
         for cid in sorted({cid for _, cid in gone}):
             self._renumber(conn, cid)
-        with_categories = [pid for pid in ids if links[pid]]
-        without = [pid for pid in ids if not links[pid]]
+        with_categories = [pid for pid in old if links[pid]]
+        without = [pid for pid in old if not links[pid]]
         for flag, group in ((1, with_categories), (0, without)):
             if group:
                 conn.exec_driver_sql(
