@@ -146,7 +146,7 @@ class VmProductStore:
             for start in range(0, len(lang_rows), CHUNK):
                 write_language_rows(conn, self.facts.tables.lang("products", language),
                                     "virtuemart_product_id", lang_rows[start:start + CHUNK],
-                                    new=new)
+                                    fresh=new)
 
     def _manufacturers(self, conn: Connection, rows: Sequence[tuple[int, ProductRow]], *,
                        new: bool = False) -> None:
