@@ -71,6 +71,8 @@ class VmProductStore:
         self.consecutive_ids: bool | None = None
         # What ``insert`` made in the open transaction: their other rows need no rewrite.
         self.fresh = FreshIds()
+        # Category id -> the last ordering this store gave a link: a hint, never trusted.
+        self.last_ordering: dict[int, int] = {}
 
     def insert(self, conn: Connection, new: Sequence[NewProduct[ProductRow]],
                now: datetime) -> None:
@@ -213,15 +215,12 @@ class VmProductStore:
                 f"DELETE FROM {t.product_categories} WHERE virtuemart_product_id = %s AND "
                 f"virtuemart_category_id = %s", (pid, cid))
         if added:
-            categories = sorted({cid for _, cid in added})
-            last: dict[int, int] = {int(c): int(n) for c, n in conn.exec_driver_sql(
-                f"SELECT virtuemart_category_id, MAX(ordering) FROM {t.product_categories} "
-                f"WHERE virtuemart_category_id IN ({', '.join(['%s'] * len(categories))}) "
-                f"GROUP BY virtuemart_category_id", tuple(categories))}
+            last = self._last_orderings(conn, sorted({cid for _, cid in added}))
             rows = []
             for pid, cid in added:
                 last[cid] = last.get(cid, 0) + 1
                 rows.append((pid, cid, last[cid]))
+            self.last_ordering.update(last)
             conn.exec_driver_sql(
                 f"INSERT INTO {t.product_categories} (virtuemart_product_id, "
                 f"virtuemart_category_id, ordering) VALUES (%s, %s, %s)", rows)
@@ -234,6 +233,33 @@ class VmProductStore:
                 conn.exec_driver_sql(
                     f"UPDATE {t.products} SET has_categories = %s WHERE virtuemart_product_id "
                     f"IN ({', '.join(['%s'] * len(group))})", (flag, *group))
+
+    def _last_orderings(self, conn: Connection, categories: Sequence[int]) -> dict[int, int]:
+        """MAX(ordering) of each category's links (a category without links: absent).
+
+        VirtueMart has no (category, ordering) index, so a plain MAX per category reads every
+        link of the categories: a scan per batch that grows with an initial load. The last
+        orderings of earlier batches bound the read, by the ``ordering`` index, to the rows
+        at or above the lowest of them; the answer stays exact, as a category whose maximum
+        lies below that bound (links removed or renumbered meanwhile) has no row there and
+        is read in full.
+        """
+        t = self.facts.tables
+        found: dict[int, int] = {}
+        hinted = [c for c in categories if c in self.last_ordering]
+        if hinted:
+            found = {int(c): int(n) for c, n in conn.exec_driver_sql(
+                f"SELECT virtuemart_category_id, MAX(ordering) FROM {t.product_categories} "
+                f"WHERE ordering >= %s AND virtuemart_category_id IN ({marks(hinted)}) "
+                f"GROUP BY virtuemart_category_id",
+                (min(self.last_ordering[c] for c in hinted), *hinted))}
+        rest = [c for c in categories if c not in found]
+        if rest:
+            found.update((int(c), int(n)) for c, n in conn.exec_driver_sql(
+                f"SELECT virtuemart_category_id, MAX(ordering) FROM {t.product_categories} "
+                f"WHERE virtuemart_category_id IN ({marks(rest)}) "
+                f"GROUP BY virtuemart_category_id", tuple(rest)))
+        return found
 
     def _renumber(self, conn: Connection, category_id: int) -> None:
         t = self.facts.tables
