@@ -125,21 +125,21 @@ def test_a_new_product_goes_after_the_merchants_own_ordering(vm, applier):
     still put a new product right at the end."""
     applier.apply([category(1, "Garten"), category(2, "Haus"), product(1), product(2),
                    product(3)])
-    garten = ("(SELECT virtuemart_category_id FROM {P}categories_de_de WHERE slug = "
-              "'garten')").format(P=P)
+    garten = vm.scalar(f"SELECT virtuemart_category_id FROM {P}categories_de_de "
+                       "WHERE slug = 'garten'")
     order = (f"SELECT p.product_sku, pc.ordering FROM {P}product_categories pc JOIN "
              f"{P}products p USING (virtuemart_product_id) WHERE pc.virtuemart_category_id = "
-             f"{garten} ORDER BY pc.ordering")
+             "%s ORDER BY pc.ordering")
     # The merchant removes two links by hand: the last ordering drops below the store's 3.
-    vm.execute(f"DELETE FROM {P}product_categories WHERE virtuemart_category_id = {garten} "
-               "AND ordering > 1")
+    vm.execute(f"DELETE FROM {P}product_categories WHERE virtuemart_category_id = %s "
+               "AND ordering > 1", (garten,))
     applier.apply([product(4)])
-    assert vm.rows(order) == [("S-1", 1), ("S-4", 2)]
+    assert vm.rows(order, (garten,)) == [("S-1", 1), ("S-4", 2)]
     # ... and moves one far down: the next new product follows it.
     vm.execute(f"UPDATE {P}product_categories SET ordering = 9 WHERE ordering = 1 AND "
-               f"virtuemart_category_id = {garten}")
+               "virtuemart_category_id = %s", (garten,))
     applier.apply([product(5)])
-    assert vm.rows(order) == [("S-4", 2), ("S-1", 9), ("S-5", 10)]
+    assert vm.rows(order, (garten,)) == [("S-4", 2), ("S-1", 9), ("S-5", 10)]
 
 
 def test_a_sku_longer_than_the_shop_holds_is_refused_naming_the_field():
