@@ -48,7 +48,7 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
         self.manufacturers = ManufacturerWriter(shop=shop, binder=self.binder,
                                                 tables=self.facts.tables)
         products = VmProductStore(self.facts, self.binder)
-        prices = ProductPrices(self.facts)
+        prices = ProductPrices(self.facts, fresh=products.fresh)
         # What only VirtueMart writes of a product: its price rows per shopper group
         # (C4-C7), then its variant field and child products (C8).
         self.aspects: list[VmAspect] = [

@@ -18,18 +18,24 @@ from .slugs import slugify, unique_slugs
 
 
 def write_language_rows(conn: Connection, table: str, id_column: str,
-                        rows: Sequence[tuple[int, Mapping[str, object], str]]) -> None:
+                        rows: Sequence[tuple[int, Mapping[str, object], str]], *,
+                        fresh: bool = False) -> None:
     """Insert or update one language row per item: (item id, column -> value, slug source).
 
     Only the given columns change on an existing row; its slug stays. A new row's slug comes
     from its slug source (the name), unique within ``table``.
+
+    Args:
+        fresh: every item was inserted in this transaction, so none has a row yet: a plain
+            INSERT without the locking read (a row there after all fails loudly).
     """
     if not rows:
         return
     ids = [item_id for item_id, _, _ in rows]
-    existing = {int(r[0]): str(r[1]) for r in conn.exec_driver_sql(
-        f"SELECT {id_column}, slug FROM {table} WHERE {id_column} IN "
-        f"({marks(ids)}) FOR UPDATE", tuple(ids))}
+    existing: dict[int, str] = {} if fresh else {
+        int(r[0]): str(r[1]) for r in conn.exec_driver_sql(
+            f"SELECT {id_column}, slug FROM {table} WHERE {id_column} IN "
+            f"({marks(ids)}) FOR UPDATE", tuple(ids))}
     new = [(i, values, source) for i, values, source in rows if i not in existing]
     slugs = unique_slugs(conn, table, [slugify(source, fallback=f"item-{i}")
                                        for i, _, source in new])
@@ -37,10 +43,11 @@ def write_language_rows(conn: Connection, table: str, id_column: str,
     slug_of.update((i, slug) for (i, _, _), slug in zip(new, slugs, strict=True))
     columns = list(rows[0][1])
     insert = [id_column, *columns, "slug"]
-    updates = ", ".join(f"{c} = VALUES({c})" for c in columns)
     # An existing row is sent with its own slug, so both unique keys (id and slug) name
     # the same row and ON DUPLICATE KEY cannot update another one.
+    upsert = "" if fresh else " ON DUPLICATE KEY UPDATE " + ", ".join(
+        f"{c} = VALUES({c})" for c in columns)
     params = [(i, *(values[c] for c in columns), slug_of[i]) for i, values, _ in rows]
     conn.exec_driver_sql(
         f"INSERT INTO {table} ({', '.join(insert)}) VALUES "
-        f"({marks(insert)}) ON DUPLICATE KEY UPDATE {updates}", params)
+        f"({marks(insert)}){upsert}", params)

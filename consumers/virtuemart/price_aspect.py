@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from shopbridge.errors import ConfigError
 
 from .aspects import MapContext, ShopFacts
+from .fresh import FreshIds
 from .price_writer import replace_prices
 from .prices import PriceRow, PriceSettings, price_rows
 
@@ -50,8 +51,9 @@ class ProductPrices:
 
     name = "prices"
 
-    def __init__(self, facts: ShopFacts) -> None:
+    def __init__(self, facts: ShopFacts, fresh: FreshIds | None = None) -> None:
         self.facts = facts
+        self.fresh = fresh or FreshIds()        # the store's: products it just inserted
 
     def map(self, payload: Mapping[str, Any], context: MapContext) -> Any:
         return [row.data() for row in price_rows(payload, self.settings(), tax_id=context.tax_id,
@@ -60,7 +62,8 @@ class ProductPrices:
     def write(self, conn: Connection, data: Mapping[int, Any], now: datetime) -> None:
         replace_prices(conn, self.facts.tables,
                        {pid: [PriceRow.from_data(row) for row in rows]
-                        for pid, rows in data.items()}, now_utc=now)
+                        for pid, rows in data.items()}, now_utc=now,
+                       fresh=self.fresh.of(conn))
 
     def settings(self) -> PriceSettings:
         if self.facts.prices is None:

@@ -12,11 +12,12 @@ The price aspect (``price_aspect.ProductPrices``) writes a batch's products thro
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.db import marks
+from shopbridge.db import delete_in, marks
 
 from .prices import PriceRow
 from .shop import Tables
@@ -29,7 +30,8 @@ _COLUMNS = ("virtuemart_product_id", "virtuemart_shoppergroup_id", "product_pric
 
 def replace_prices(conn: Connection, tables: Tables,
                    prices: Mapping[int, Sequence[PriceRow]], *,
-                   now_utc: datetime | None = None) -> None:
+                   now_utc: datetime | None = None,
+                   fresh: AbstractSet[int] = frozenset()) -> None:
     """Make each product's price rows exactly ``prices[id]`` and its ``has_prices`` 1 or 0.
 
     One DELETE and one multi-row INSERT for all products, whatever their number (PyMySQL
@@ -39,14 +41,14 @@ def replace_prices(conn: Connection, tables: Tables,
         tables: the shop's table names.
         prices: virtuemart_product_id -> its complete set of rows (empty: no price).
         now_utc: the audit time for created_on/modified_on (UTC, as VM's audit columns).
+        fresh: products inserted in this transaction: no rows to delete.
     """
     if not prices:
         return
     now = (now_utc or datetime.now(UTC)).replace(tzinfo=None, microsecond=0)
     ids = sorted(prices)
-    conn.exec_driver_sql(
-        f"DELETE FROM {tables.product_prices} WHERE virtuemart_product_id IN ({marks(ids)})",
-        tuple(ids))
+    old = [pid for pid in ids if pid not in fresh]
+    delete_in(conn, tables.product_prices, "virtuemart_product_id", old)
     values = [(pid, r.virtuemart_shoppergroup_id, r.product_price, r.override,
                r.product_override_price, r.product_tax_id, r.product_discount_id,
                r.product_currency, r.product_price_publish_up, r.product_price_publish_down,

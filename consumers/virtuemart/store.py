@@ -33,11 +33,18 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.db import consecutive_autoinc_ids, insert_returning_ids, marks, update_by_key
+from shopbridge.db import (
+    consecutive_autoinc_ids,
+    delete_in,
+    insert_returning_ids,
+    marks,
+    update_by_key,
+)
 
 from ..binder import Binder
 from ..product_plan import NewProduct
 from .aspects import ShopFacts
+from .fresh import FreshIds
 from .langrows import write_language_rows
 from .mapper import WEIGHT_UOM, ProductRow
 from .price_writer import replace_prices
@@ -80,20 +87,30 @@ class VmProductStore:
         self.binder = binder or Binder()
         # innodb_autoinc_lock_mode is a server setting: asked once, at the first insert.
         self.consecutive_ids: bool | None = None
+        # What ``insert`` made in the open transaction: their other rows need no rewrite.
+        self.fresh = FreshIds()
+        # Category id -> the last ordering this store gave a link: a hint, never trusted.
+        self.last_ordering: dict[int, int] = {}
 
     def insert(self, conn: Connection, new: Sequence[NewProduct[ProductRow]],
                now: datetime) -> None:
-        """Insert products with their texts and manufacturers; sets each target_id."""
+        """Insert products with their texts and manufacturers; sets each target_id.
+
+        ``has_categories`` is written as ``set_categories`` will make it (the core links
+        exactly the row's categories), so that it need not update a new product again.
+        """
         vendor = self.facts.options.vendor_id
         ids = self._insert_products(conn, _NEW_PRODUCT, [
             (vendor, 0, item.row.sku, item.row.gtin, item.row.weight, WEIGHT_UOM, item.quantity,
-             item.row.available_date, item.row.availability, item.row.published, 0,
-             int(item.row.manufacturer_id is not None), 0, 0, now, now) for item in new])
+             item.row.available_date, item.row.availability, item.row.published,
+             int(bool(item.row.category_keys)), int(item.row.manufacturer_id is not None),
+             0, 0, now, now) for item in new])
         for item, target_id in zip(new, ids, strict=True):
             item.target_id = target_id
+        self.fresh.add(conn, ids)
         rows = [(item.target, item.row) for item in new]
-        self._texts(conn, rows)
-        self._manufacturers(conn, rows)
+        self._texts(conn, rows, new=True)
+        self._manufacturers(conn, rows, new=True)
 
     def _insert_products(self, conn: Connection, columns: Sequence[str],
                          rows: Sequence[Sequence[object]]) -> list[int]:
@@ -135,7 +152,8 @@ class VmProductStore:
         self._texts(conn, pairs)
         self._manufacturers(conn, pairs)
 
-    def _texts(self, conn: Connection, rows: Sequence[tuple[int, ProductRow]]) -> None:
+    def _texts(self, conn: Connection, rows: Sequence[tuple[int, ProductRow]], *,
+               new: bool = False) -> None:
         for language in self.facts.languages:
             lang_rows = []
             for pid, r in rows:
@@ -147,16 +165,17 @@ class VmProductStore:
                     text.name))
             for start in range(0, len(lang_rows), CHUNK):
                 write_language_rows(conn, self.facts.tables.lang("products", language),
-                                    "virtuemart_product_id", lang_rows[start:start + CHUNK])
+                                    "virtuemart_product_id", lang_rows[start:start + CHUNK],
+                                    fresh=new)
 
-    def _manufacturers(self, conn: Connection, rows: Sequence[tuple[int, ProductRow]]) -> None:
+    def _manufacturers(self, conn: Connection, rows: Sequence[tuple[int, ProductRow]], *,
+                       new: bool = False) -> None:
         t = self.facts.tables
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start:start + CHUNK]
             ids = [pid for pid, _ in chunk]
-            conn.exec_driver_sql(
-                f"DELETE FROM {t.product_manufacturers} WHERE virtuemart_product_id IN "
-                f"({marks(ids)})", tuple(ids))
+            if not new:
+                delete_in(conn, t.product_manufacturers, "virtuemart_product_id", ids)
             links = [(pid, r.manufacturer_id) for pid, r in chunk
                      if r.manufacturer_id is not None]
             if links:
@@ -214,11 +233,13 @@ class VmProductStore:
             return
         t = self.facts.tables
         ids = sorted(links)
+        fresh = self.fresh.of(conn)         # no links yet, has_categories written by insert
+        old = [pid for pid in ids if pid not in fresh]
         have: dict[int, set[int]] = {}
         for pid, cid in conn.exec_driver_sql(
                 f"SELECT virtuemart_product_id, virtuemart_category_id FROM "
-                f"{t.product_categories} WHERE virtuemart_product_id IN ({marks(ids)}) FOR UPDATE",
-                tuple(ids)):
+                f"{t.product_categories} WHERE virtuemart_product_id IN ({marks(old)}) "
+                f"FOR UPDATE", tuple(old)) if old else ():
             have.setdefault(int(pid), set()).add(int(cid))
         gone = [(pid, cid) for pid in ids for cid in have.get(pid, set()) - set(links[pid])]
         added = [(pid, cid) for pid in ids for cid in dict.fromkeys(links[pid])
@@ -228,27 +249,51 @@ class VmProductStore:
                 f"DELETE FROM {t.product_categories} WHERE virtuemart_product_id = %s AND "
                 f"virtuemart_category_id = %s", (pid, cid))
         if added:
-            categories = sorted({cid for _, cid in added})
-            last: dict[int, int] = {int(c): int(n) for c, n in conn.exec_driver_sql(
-                f"SELECT virtuemart_category_id, MAX(ordering) FROM {t.product_categories} "
-                f"WHERE virtuemart_category_id IN ({marks(categories)}) "
-                f"GROUP BY virtuemart_category_id", tuple(categories))}
+            last = self._last_orderings(conn, sorted({cid for _, cid in added}))
             rows = []
             for pid, cid in added:
                 last[cid] = last.get(cid, 0) + 1
                 rows.append((pid, cid, last[cid]))
+            self.last_ordering.update(last)
             conn.exec_driver_sql(
                 f"INSERT INTO {t.product_categories} (virtuemart_product_id, "
                 f"virtuemart_category_id, ordering) VALUES (%s, %s, %s)", rows)
         for cid in sorted({cid for _, cid in gone}):
             self._renumber(conn, cid)
-        with_categories = [pid for pid in ids if links[pid]]
-        without = [pid for pid in ids if not links[pid]]
+        with_categories = [pid for pid in old if links[pid]]
+        without = [pid for pid in old if not links[pid]]
         for flag, group in ((1, with_categories), (0, without)):
             if group:
                 conn.exec_driver_sql(
                     f"UPDATE {t.products} SET has_categories = %s WHERE virtuemart_product_id "
                     f"IN ({marks(group)})", (flag, *group))
+
+    def _last_orderings(self, conn: Connection, categories: Sequence[int]) -> dict[int, int]:
+        """MAX(ordering) of each category's links (a category without links: absent).
+
+        VirtueMart has no (category, ordering) index, so a plain MAX per category reads every
+        link of the categories: a scan per batch that grows with an initial load. The last
+        orderings of earlier batches bound the read, by the ``ordering`` index, to the rows
+        at or above the lowest of them; the answer stays exact, as a category whose maximum
+        lies below that bound (links removed or renumbered meanwhile) has no row there and
+        is read in full.
+        """
+        t = self.facts.tables
+        found: dict[int, int] = {}
+        hinted = [c for c in categories if c in self.last_ordering]
+        if hinted:
+            found = {int(c): int(n) for c, n in conn.exec_driver_sql(
+                f"SELECT virtuemart_category_id, MAX(ordering) FROM {t.product_categories} "
+                f"WHERE ordering >= %s AND virtuemart_category_id IN ({marks(hinted)}) "
+                f"GROUP BY virtuemart_category_id",
+                (min(self.last_ordering[c] for c in hinted), *hinted))}
+        rest = [c for c in categories if c not in found]
+        if rest:
+            found.update((int(c), int(n)) for c, n in conn.exec_driver_sql(
+                f"SELECT virtuemart_category_id, MAX(ordering) FROM {t.product_categories} "
+                f"WHERE virtuemart_category_id IN ({marks(rest)}) "
+                f"GROUP BY virtuemart_category_id", tuple(rest)))
+        return found
 
     def _renumber(self, conn: Connection, category_id: int) -> None:
         t = self.facts.tables

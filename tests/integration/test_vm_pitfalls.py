@@ -120,6 +120,29 @@ def test_product_ordering_in_a_category_is_stable_across_resyncs(vm, applier):
     assert vm.rows(order) == [("S-1", 1), ("S-3", 2), ("S-2", 3)]
 
 
+def test_a_new_product_goes_after_the_merchants_own_ordering(vm, applier):
+    """The store bounds its read of a category's last ordering by what it wrote before
+    (store.VmProductStore._last_orderings); a merchant's later edits below or above that
+    still put a new product right at the end."""
+    applier.apply([category(1, "Garten"), category(2, "Haus"), product(1), product(2),
+                   product(3)])
+    garten = vm.scalar(f"SELECT virtuemart_category_id FROM {P}categories_de_de "
+                       "WHERE slug = 'garten'")
+    order = (f"SELECT p.product_sku, pc.ordering FROM {P}product_categories pc JOIN "
+             f"{P}products p USING (virtuemart_product_id) WHERE pc.virtuemart_category_id = "
+             "%s ORDER BY pc.ordering")
+    # The merchant removes two links by hand: the last ordering drops below the store's 3.
+    vm.execute(f"DELETE FROM {P}product_categories WHERE virtuemart_category_id = %s "
+               "AND ordering > 1", (garten,))
+    applier.apply([product(4)])
+    assert vm.rows(order, (garten,)) == [("S-1", 1), ("S-4", 2)]
+    # ... and moves one far down: the next new product follows it.
+    vm.execute(f"UPDATE {P}product_categories SET ordering = 9 WHERE ordering = 1 AND "
+               "virtuemart_category_id = %s", (garten,))
+    applier.apply([product(5)])
+    assert vm.rows(order, (garten,)) == [("S-4", 2), ("S-1", 9), ("S-5", 10)]
+
+
 def test_a_sku_longer_than_the_shop_holds_is_refused_naming_the_field():
     """§10 length limits: product_sku is varchar(192) for parents and children; the event
     schema caps SKUs below that, so a longer one is refused before any write (the same
