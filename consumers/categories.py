@@ -123,6 +123,34 @@ def parent_id(event: Event, links: Mapping[str, Link], shop: ShopConfig) -> int:
     return int(parent)
 
 
+MAX_DEPTH = 100         # ancestors walked when checking a move for a loop
+
+
+def refuse_loop(event: Event, category_id: int, parent_id: int, shop: ShopConfig,
+                parent_of: Callable[[int], int | None]) -> None:
+    """Refuse to move ``category_id`` below ``parent_id`` while that parent is still below
+    it in the shop: shops walk the parents up to the top without a guard (Phoenix's pages,
+    VirtueMart's category tree), so a loop would hang them. A later event that moves the
+    parent first resolves it.
+
+    Args:
+        parent_of: a category's parent id in the shop (0 at the top; None: not there).
+
+    Raises:
+        DependencyMissing: the move would make a loop (retried: the parent's move may come).
+    """
+    current: int | None = parent_id
+    for _ in range(MAX_DEPTH):
+        if current == category_id:
+            raise DependencyMissing(
+                f"{event}: moving {event.payload['name']!r} below its parent "
+                f"{parent_key(event.payload)} would make a loop, because that parent is "
+                f"still below it in shop {shop.name!r}; waiting for the parent's move")
+        if not current:
+            return
+        current = parent_of(current)
+
+
 def _hide(link: Link, hide: Hide) -> str | None:
     # Never deleted: products may be linked to it, and children keep their parent.
     link.content_hash = None

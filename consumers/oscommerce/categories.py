@@ -38,18 +38,17 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
-from shopbridge.errors import ConfigError, DependencyMissing, MappingError
+from shopbridge.errors import ConfigError, MappingError
 from shopbridge.events import Event
 
 from ..binder import LINK_TABLE, Binder, Link
-from ..catalogue import CATEGORY, parent_key
-from ..categories import apply_categories
+from ..catalogue import CATEGORY
+from ..categories import apply_categories, refuse_loop
 from ..plan import content_hash, unchanged
 from .tables import NAME_MAX, TEXT_MAX_BYTES
 from .text import plain_text
 
 ENTITY = CATEGORY
-MAX_DEPTH = 100         # ancestors walked when checking a move for a loop
 
 
 class CategoryWriter:
@@ -106,7 +105,8 @@ class CategoryWriter:
             raise MappingError(f"{event}: field payload.description: more than "
                                f"{TEXT_MAX_BYTES} bytes (categories_description is TEXT)")
         if link.target_id is not None and parent_id:
-            self._refuse_loop(conn, event, int(link.target_id), parent_id)
+            refuse_loop(event, int(link.target_id), parent_id, self.shop,
+                        lambda category_id: _parent_of(conn, category_id))
         content = content_hash(
             [parent_id, p["sort_order"], p.get("image"), name, description, p["visible"],
              sorted(self.language_ids.values())])
@@ -166,21 +166,8 @@ class CategoryWriter:
         # ``claimed``: linked earlier in this call, not yet saved to the link table.
         return next((int(r[0]) for r in rows if int(r[0]) not in claimed), None)
 
-    def _refuse_loop(self, conn: Connection, event: Event, category_id: int,
-                     parent_id: int) -> None:
-        """Phoenix walks parent_id up to 0 with no guard: a loop would hang its pages."""
-        current = parent_id
-        for _ in range(MAX_DEPTH):
-            if current == category_id:
-                raise DependencyMissing(
-                    f"{event}: moving {event.payload['name']!r} below its parent "
-                    f"{parent_key(event.payload)} would make a loop, because that parent is "
-                    f"still below it in shop {self.shop.name!r}; waiting for the parent's move")
-            if current == 0:
-                return
-            row = conn.exec_driver_sql("SELECT parent_id FROM categories WHERE categories_id "
-                                       "= %s", (current,)).first()
-            if row is None:
-                return
-            current = int(row[0])
 
+def _parent_of(conn: Connection, category_id: int) -> int | None:
+    row = conn.exec_driver_sql("SELECT parent_id FROM categories WHERE categories_id = %s",
+                               (category_id,)).first()
+    return None if row is None else int(row[0])

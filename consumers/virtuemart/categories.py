@@ -30,7 +30,7 @@ from shopbridge.events import Event
 from shopbridge.owntables import OwnTable, ensure
 
 from ..binder import Binder, Link
-from ..categories import apply_categories
+from ..categories import apply_categories, refuse_loop
 from ..plan import content_hash, unchanged
 from .langrows import write_language_rows
 from .shop import Language, Tables
@@ -82,6 +82,12 @@ class CategoryWriter:
         self._renumber(conn, touched)
         return notes
 
+    def _parent_of(self, conn: Connection, category_id: int) -> int | None:
+        row = conn.exec_driver_sql(
+            f"SELECT category_parent_id FROM {self.tables.categories} "
+            f"WHERE virtuemart_category_id = %s", (category_id,)).first()
+        return None if row is None else int(row[0])
+
     def _shown(self, event: Event) -> bool:
         return event.payload["source"] == self.shop.categories
 
@@ -98,6 +104,9 @@ class CategoryWriter:
         if description is not None and len(description.encode()) > TEXT_MAX_BYTES:
             raise MappingError(f"{event}: field payload.description: more than "
                                f"{TEXT_MAX_BYTES} bytes (category_description is TEXT)")
+        if link.target_id is not None and parent_id:
+            refuse_loop(event, int(link.target_id), parent_id, self.shop,
+                        lambda category_id: self._parent_of(conn, category_id))
         content = content_hash(
             [parent_id, p["sort_order"], name, description, p["visible"],
              [lang.tag for lang in self.languages]])

@@ -18,7 +18,7 @@ from consumers.virtuemart.slugs import slugify
 from consumers.virtuemart.store import VmProductStore
 from shopbridge import config as cfg
 from shopbridge import events as ev
-from shopbridge.errors import ConfigError, MappingError
+from shopbridge.errors import ConfigError, DependencyMissing, MappingError
 from shopbridge.keys import SHOP_CATEGORIES, category_key
 from tests.conftest import AMQP_URL, MARIADB_URL, Database
 from tests.unit.test_events import product_payload
@@ -262,3 +262,19 @@ def test_tables_names_only_the_declared_tables():
     assert t.products == P + "products"
     with pytest.raises(AttributeError, match="prodcts"):
         _ = t.prodcts
+
+
+def test_a_move_below_its_own_child_waits_until_the_child_has_moved(vm, applier):
+    """VirtueMart walks category_parent_id up to the top without a guard, as Phoenix does: a
+    move that would make a loop waits (retried) until the parent's own move arrives."""
+    applier.apply([category(1, "A"), category(2, "B", parent=1)])
+
+    with pytest.raises(DependencyMissing, match="loop"):
+        applier.apply([category(1, "A", parent=2, v=2)])
+    applier.apply([category(1, "A", parent=2, v=2), category(2, "B", v=2)])   # one batch
+
+    parents = dict(vm.rows(
+        f"SELECT l.category_name, p.category_name FROM {P}categories c "
+        f"JOIN {P}categories_de_de l USING (virtuemart_category_id) "
+        f"LEFT JOIN {P}categories_de_de p ON p.virtuemart_category_id = c.category_parent_id"))
+    assert parents == {"A": "B", "B": None}
