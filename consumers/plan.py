@@ -61,6 +61,20 @@ def stale_note(link: Link, event: Event, aspect: str | None = None) -> str | Non
     return f"{what} (v{event.version} <= v{applied_version(link, aspect)})"
 
 
+def superseded(conn: Connection, binder: Binder, events: Iterable[Event]) -> list[str]:
+    """The ids of ``events`` that are stale in every aspect they set (read only): applying
+    them would change nothing."""
+    events = list(events)
+    by_entity: dict[str, set[str]] = {}
+    for event in events:
+        by_entity.setdefault(event.entity, set()).add(event.entity_key)
+    links = {(entity, key): link for entity, keys in by_entity.items()
+             for key, link in binder.peek(conn, entity, keys).items()}
+    return [event.event_id for event in events
+            if (link := links.get((event.entity, event.entity_key))) is not None
+            and all(is_stale(link, event, aspect) for aspect in event.aspects)]
+
+
 def newer(events: Iterable[Event], links: Mapping[str, Link],
           notes: list[str]) -> Iterator[tuple[Event, Link]]:
     """The events that are newer than their link in their main aspect, in the given order,

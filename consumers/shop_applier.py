@@ -26,15 +26,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
-from shopbridge.db import create_engine, translated
+from shopbridge.db import create_engine, has_table, translated
 from shopbridge.errors import DependencyMissing
 from shopbridge.events import Event
 
 from .applying import ApplyResult
-from .binder import Binder, Link
+from .binder import LINK_TABLE, Binder, Link
 from .catalogue import CATEGORY, keys_below, linked_categories
 from .imageplan import ImageColumns, ProductImages, image_files
-from .plan import EntityWriter
+from .plan import EntityWriter, superseded
 from .product_plan import MappedProduct, NewProduct, ProductPlan, ProductPlanner
 
 PRODUCT, MANUFACTURER = "product", "manufacturer"     # the link table's entity types
@@ -179,6 +179,12 @@ class ShopApplier(Generic[RowT]):
             self.ensure_tables(conn)
             self.read_shop(conn)
         self._prepared = True
+
+    def superseded(self, events: Sequence[Event]) -> list[str]:
+        with translated(self.what), self.engine.connect() as conn:
+            if not has_table(conn, LINK_TABLE):
+                return []   # nothing applied yet
+            return superseded(conn, self.binder, events)
 
     def apply(self, events: Sequence[Event]) -> ApplyResult:
         """Apply coalesced events, each entity type in a transaction of its own.

@@ -9,9 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-import orjson
-
-from . import __version__, kinds, logs, topology
+from . import __version__, dlq_cli, kinds, logs, topology
 from . import config as cfg
 from .errors import (
     BrokerUnavailable,
@@ -105,24 +103,7 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--interval", type=float, default=5.0,
                                  help="seconds between cycles in --follow (default 5)")
 
-    dlq = sub.add_parser("dlq", help="dead letters of a shop or the ERP: list, replay")
-    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
-    dlq_list = dlq_sub.add_parser("list", help="list dead letters with their reasons")
-    which = dlq_list.add_mutually_exclusive_group(required=True)
-    which.add_argument("--shop", help="the shop whose dead letters to list")
-    which.add_argument("--erp", action="store_true", help="the tenant's ERP queue")
-    dlq_list.add_argument("--tenant", help=TENANT_HELP)
-    dlq_list.add_argument("--json", action="store_true", help="full events as JSON lines")
-    dlq_replay = dlq_sub.add_parser(
-        "replay", help="move dead letters back to the work queue",
-        description="Move the dead letters present now back to the work queue, each once "
-                    "(letters that fail again meanwhile wait for the next replay).")
-    which = dlq_replay.add_mutually_exclusive_group(required=True)
-    which.add_argument("--shop", help="the shop whose dead letters to replay")
-    which.add_argument("--erp", action="store_true", help="the tenant's ERP queue")
-    dlq_replay.add_argument("--tenant", help=TENANT_HELP)
-    dlq_replay.add_argument("--type", dest="event_type", help="only this event type")
-    dlq_replay.add_argument("--key", dest="entity_key", help="only this entity key")
+    dlq_cli.add_parser(sub)
 
     demo = sub.add_parser("demo", help="build demo databases and run one full sync")
     demo.add_argument("--articles", type=int, default=200,
@@ -362,21 +343,5 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
 
 
 def _dlq(settings: cfg.Settings, args: argparse.Namespace) -> int:
-    from . import dlq
-
-    shop = _target(settings, args)
-    if args.dlq_command == "list":
-        letters = dlq.list_dead(settings.broker, shop)
-        for letter in letters:
-            if args.json:
-                sys.stdout.buffer.write(orjson.dumps(letter.as_dict()) + b"\n")
-            else:
-                print(f"{letter.event_type} {letter.entity_key}: {letter.error_class}: "
-                      f"{letter.error} (attempts {letter.attempts}, last {letter.last_failure})")
-        if not args.json:
-            print(f"{len(letters)} dead letter(s) in {shop.tenant}/{shop.name}")
-        return EXIT_OK
-    moved = dlq.replay(settings.broker, shop, event_type=args.event_type,
-                       entity_key=args.entity_key)
-    print(f"replayed {moved} dead letter(s) into {shop.tenant}/{shop.name}'s work queue")
-    return EXIT_OK
+    return dlq_cli.run(settings, args, _target(settings, args), ok=EXIT_OK,
+                       problems=EXIT_PROBLEMS)

@@ -36,6 +36,7 @@ ENTITY = {
     "product.upserted": "product",
     "product.deleted": "product",
     "stock.changed": "product",
+    "order.status_changed": "order_status",   # the order itself is the shop's, not ours
 }
 
 

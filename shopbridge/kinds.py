@@ -24,7 +24,7 @@ registry (``sqlalchemy.dialects`` entry points, loaded by name on first use).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -91,6 +91,11 @@ class Applier(Protocol):
         Raises:
             ShopbridgeError: the batch failed; the consumer applies its events one by one.
         """
+        ...
+
+    def superseded(self, events: Sequence[Event]) -> Collection[str]:
+        """The ids of ``events`` that would change nothing because a newer version of
+        everything they set is applied already (``dlq replay`` leaves them; read only)."""
         ...
 
     def idle(self) -> None:

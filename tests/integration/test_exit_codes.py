@@ -50,6 +50,8 @@ COMMANDS: dict[str, tuple[list[str], set[str]]] = {
     "consume-erp": (["consume", "--erp", "--until-idle", "0.5"], {BROKER, DATABASE}),
     "dlq-list": (["dlq", "list", "--shop", "web"], {BROKER}),
     "dlq-replay": (["dlq", "replay", "--shop", "web"], {BROKER}),
+    "dlq-export": (["dlq", "export", "--shop", "web"], {BROKER}),
+    "dlq-purge": (["dlq", "purge", "--shop", "web", "--yes"], {BROKER}),
     "orders-count": (["orders", "count", "--shop", "web"], {DATABASE}),
     "orders-produce": (["orders", "produce", "--shop", "web"], {BROKER, DATABASE}),
     "orders-import": (["orders", "import", "--shop", "web"], {BROKER, DATABASE}),
