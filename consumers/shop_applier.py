@@ -180,6 +180,10 @@ class ShopApplier(Generic[RowT]):
             self.read_shop(conn)
         self._prepared = True
 
+    def ping(self) -> None:
+        with translated(self.what), self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     def superseded(self, events: Sequence[Event]) -> list[str]:
         with translated(self.what), self.engine.connect() as conn:
             if not has_table(conn, LINK_TABLE):

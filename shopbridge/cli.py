@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         default=os.environ.get("SHOPBRIDGE_LOG_LEVEL", "INFO").upper(),
                         help="how much to log on stderr (default: $SHOPBRIDGE_LOG_LEVEL or INFO)")
+    parser.add_argument("--log-format", choices=["text", "json"],
+                        default=os.environ.get("SHOPBRIDGE_LOG_FORMAT", "text"),
+                        help="text lines, or one JSON object per line with tenant, shop, event "
+                             "type, key, event id and attempt as fields (default: "
+                             "$SHOPBRIDGE_LOG_FORMAT or text)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("check", help="check broker, databases, tables, grants and mappings")
@@ -88,6 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     consume.add_argument("--tenant", help=TENANT_HELP)
     consume.add_argument("--until-idle", type=float, metavar="SECONDS",
                          help="stop after the queue has been empty this long")
+    consume.add_argument(
+        "--http-port", type=int, metavar="PORT",
+        default=int(os.environ["SHOPBRIDGE_HTTP_PORT"])
+        if os.environ.get("SHOPBRIDGE_HTTP_PORT", "").isdigit() else None,
+        help="serve /metrics (Prometheus), /healthz and /readyz on this port (default: "
+             "$SHOPBRIDGE_HTTP_PORT; none: no endpoint)")
+    consume.add_argument("--ready-max-lag", type=float, default=60.0, metavar="SECONDS",
+                         help="/readyz fails while messages wait and the last batch's lag is "
+                              "over this (default 60)")
 
     orders = sub.add_parser("orders", help="shop orders into the ERP: count, import, produce")
     orders_sub = orders.add_subparsers(dest="orders_command", required=True)
@@ -121,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logs.setup(args.log_level.upper())
+    logs.setup(args.log_level.upper(), args.log_format)
     try:
         return _dispatch(args)
     except ConfigError as err:
@@ -257,9 +271,17 @@ def _consume(settings: cfg.Settings, args: argparse.Namespace) -> int:
         applier = sink.applier(shop)
     consumer = sink.consumer(broker=settings.broker, target=target, applier=applier)
     _stop_on_signals(consumer)
+    http = None
+    if args.http_port is not None:
+        from .health import HealthServer
+
+        http = HealthServer(port=args.http_port, checks=consumer.health_checks(),
+                            ready=consumer.ready_check(args.ready_max_lag)).start()
     try:
         stats = consumer.run(idle_exit_s=args.until_idle)
     finally:
+        if http is not None:
+            http.close()
         applier.close()
     print(f"{target.tenant}/{target.name}: {stats.events} event(s) in {stats.messages} message(s): "
           f"{stats.applied} applied, {stats.skipped} skipped (unchanged, stale or not "

@@ -65,6 +65,8 @@ class Applied(Protocol):
     def notes(self) -> Sequence[str]: ...        # one line per skipped event: why
     @property
     def unsupported(self) -> Mapping[str, int]: ...  # what the shop cannot show -> events
+    @property
+    def by_type(self) -> Mapping[tuple[str, str], int]: ...  # (type, applied|skipped) -> n
 
 
 class Applier(Protocol):
@@ -96,6 +98,14 @@ class Applier(Protocol):
     def superseded(self, events: Sequence[Event]) -> Collection[str]:
         """The ids of ``events`` that would change nothing because a newer version of
         everything they set is applied already (``dlq replay`` leaves them; read only)."""
+        ...
+
+    def ping(self) -> None:
+        """Reach the target database once (``/healthz``).
+
+        Raises:
+            TargetUnavailable: it is away or refuses the login.
+        """
         ...
 
     def idle(self) -> None:
@@ -133,6 +143,9 @@ class Consumer(Protocol):
     @property
     def stop_event(self) -> threading.Event: ...
     def run(self, *, idle_exit_s: float | None = None) -> ConsumeStats: ...
+    # /healthz and /readyz (shopbridge/health.py): each check returns None or why not.
+    def health_checks(self) -> Mapping[str, Callable[[], str | None]]: ...
+    def ready_check(self, max_lag_s: float) -> Callable[[], str | None]: ...
 
 
 class Session(Protocol):

@@ -141,6 +141,10 @@ class CaoOrderApplier:
     def close(self) -> None:
         self.engine.dispose()
 
+    def ping(self) -> None:
+        with translated(self.what), self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     def superseded(self, events: Sequence[Event]) -> list[str]:
         """Orders whose import is complete (a replay would find them "already imported");
         accounts are judged by the importer's own rules when they arrive."""
