@@ -180,6 +180,17 @@ class ShopApplier(Generic[RowT]):
             self.read_shop(conn)
         self._prepared = True
 
+    def last_applied(self) -> tuple[str, datetime] | None:
+        with translated(self.what), self.engine.connect() as conn:
+            if not has_table(conn, LINK_TABLE):
+                return None
+            row = conn.exec_driver_sql(
+                f"SELECT entity_type, entity_key, event_id, applied_at FROM {LINK_TABLE} "
+                f"WHERE applied_at IS NOT NULL ORDER BY applied_at DESC LIMIT 1").first()
+        if row is None:
+            return None
+        return f"{row[0]} {row[1]} (event {row[2]})", row[3]
+
     def ping(self) -> None:
         with translated(self.what), self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")

@@ -119,6 +119,11 @@ def _parser() -> argparse.ArgumentParser:
 
     dlq_cli.add_parser(sub)
 
+    status = sub.add_parser("status", help="per shop and ERP: messages waiting, dead letters, "
+                                           "what was applied last and how long ago")
+    status.add_argument("--tenant", help="only this tenant")
+    status.add_argument("--shop", help="only this shop")
+
     demo = sub.add_parser("demo", help="build demo databases and run one full sync")
     demo.add_argument("--articles", type=int, default=200,
                       help="sample articles in the demo CAO database (default 200)")
@@ -171,6 +176,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _consume(settings, args)
     if args.command == "dlq":
         return _dlq(settings, args)
+    if args.command == "status":
+        return _status(settings, args)
     if args.command == "orders":
         return _orders(settings, args)
     raise ConfigError(f"unknown command {args.command}")  # pragma: no cover
@@ -367,3 +374,17 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
 def _dlq(settings: cfg.Settings, args: argparse.Namespace) -> int:
     return dlq_cli.run(settings, args, _target(settings, args), ok=EXIT_OK,
                        problems=EXIT_PROBLEMS)
+
+
+def _status(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    from . import status
+
+    rows = status.collect(settings, tenant=args.tenant, shop=args.shop)
+    for line in status.render(rows):
+        print(line)
+    away = [r for r in rows if r.problem]
+    if away:
+        print(f"database unavailable: {away[0].problem}"
+              + (f" (and {len(away) - 1} more)" if len(away) > 1 else ""), file=sys.stderr)
+        return EXIT_DATABASE
+    return EXIT_OK

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import datetime
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -98,6 +99,15 @@ class Applier(Protocol):
     def superseded(self, events: Sequence[Event]) -> Collection[str]:
         """The ids of ``events`` that would change nothing because a newer version of
         everything they set is applied already (``dlq replay`` leaves them; read only)."""
+        ...
+
+    def last_applied(self) -> tuple[str, datetime] | None:
+        """What the target applied last ("product 4711, event ...") and when (UTC), for
+        ``shopbridge status``; None: nothing yet (read only).
+
+        Raises:
+            TargetUnavailable: the database is away.
+        """
         ...
 
     def ping(self) -> None:

@@ -141,6 +141,17 @@ class CaoOrderApplier:
     def close(self) -> None:
         self.engine.dispose()
 
+    def last_applied(self) -> tuple[str, datetime] | None:
+        with translated(self.what), self.engine.connect() as conn:
+            if not has_table(conn, IMPORT_TABLE):
+                return None
+            row = conn.exec_driver_sql(
+                f"SELECT shop, order_id, vrenum, completed_at FROM {IMPORT_TABLE} "
+                f"WHERE completed_at IS NOT NULL ORDER BY completed_at DESC LIMIT 1").first()
+        if row is None:
+            return None
+        return f"order {row[0]}:{row[1]} (CAO number {row[2]})", row[3]
+
     def ping(self) -> None:
         with translated(self.what), self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")

@@ -158,3 +158,14 @@ def test_the_erp_judges_an_imported_order_superseded_and_a_new_one_current(erp, 
 
     assert applier.superseded([imported, new]) == [imported.event_id]
     assert applier.superseded([]) == []
+
+
+def test_status_shows_waiting_dead_and_the_last_applied_event(dead, capsys):
+    assert cli.main(["-c", str(dead["path"]), "status"]) == cli.EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["TARGET", "WAITING", "DEAD", "LAST", "APPLIED", "AGO", "NOTE"]
+    web = next(line for line in lines if line.startswith("acme/web "))
+    assert web.split()[1:3] == ["0", "3"]
+    assert "product 1 (event " in web                 # key 1 v2 was the last one applied
+    erp = next(line for line in lines if line.startswith("acme/erp "))
+    assert "no consumer has run yet" in erp

@@ -52,6 +52,7 @@ COMMANDS: dict[str, tuple[list[str], set[str]]] = {
     "dlq-replay": (["dlq", "replay", "--shop", "web"], {BROKER}),
     "dlq-export": (["dlq", "export", "--shop", "web"], {BROKER}),
     "dlq-purge": (["dlq", "purge", "--shop", "web", "--yes"], {BROKER}),
+    "status": (["status"], {BROKER, DATABASE}),
     "orders-count": (["orders", "count", "--shop", "web"], {DATABASE}),
     "orders-produce": (["orders", "produce", "--shop", "web"], {BROKER, DATABASE}),
     "orders-import": (["orders", "import", "--shop", "web"], {BROKER, DATABASE}),
