@@ -44,12 +44,14 @@ def applied_version(link: Link, aspect: str) -> int:
 
 
 def is_stale(link: Link, event: Event, aspect: str | None = None) -> bool:
-    """Whether ``event`` is no newer than what ``link`` holds for the aspect.
+    """Whether ``event`` is no newer than what ``link`` holds for the aspect. A full sync's
+    event (``Event.resync``) at the very version applied is not stale: it is applied again.
 
     Args:
         aspect: which state to judge; None: the event's main aspect (``Event.aspect``).
     """
-    return event.version <= applied_version(link, aspect or event.aspect)
+    applied = applied_version(link, aspect or event.aspect)
+    return event.version < applied or (event.version == applied and not event.resync)
 
 
 def stale_note(link: Link, event: Event, aspect: str | None = None) -> str | None:
@@ -116,6 +118,7 @@ def content_hash(data: Any) -> str:
                        usedforsecurity=False).hexdigest()
 
 
-def unchanged(link: Link, content: str) -> bool:
-    """Whether the shop already holds ``content`` (``content_hash``) for this link."""
-    return content == link.content_hash and link.target_id is not None
+def unchanged(link: Link, content: str, event: Event) -> bool:
+    """Whether the shop already holds ``content`` (``content_hash``) for this link. Never for
+    a full sync's event: it rewrites what the shop may have lost or changed by hand."""
+    return content == link.content_hash and link.target_id is not None and not event.resync

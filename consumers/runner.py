@@ -17,6 +17,7 @@ coalesce, apply, settle, ack.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -49,7 +50,7 @@ from shopbridge.errors import (
 from shopbridge.metrics import TargetMetrics
 from shopbridge.outage import BROKER, DATABASE, Outages, ride_out
 from shopbridge.publisher import Publisher
-from shopbridge.settle import Settler
+from shopbridge.settle import H_RESYNC, Settler
 
 from .applying import Applier
 
@@ -300,6 +301,8 @@ class ShopConsumer:
                                    "received")
                 try:
                     event = ev.parse(raw)
+                    if headers.get(H_RESYNC):
+                        event = dataclasses.replace(event, resync=True)
                     if event.tenant != self.target.tenant:
                         raise PermanentError(f"{event}: tenant {event.tenant!r} is not the "
                                              f"tenant {self.target.tenant!r} of this queue")

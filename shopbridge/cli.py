@@ -25,6 +25,10 @@ EXIT_CONFIG = 2       # the configuration file is missing or wrong
 EXIT_BROKER = 3       # RabbitMQ unreachable
 EXIT_DATABASE = 4     # a database unreachable
 EXIT_INTERRUPTED = 130
+# `sync --entity` -> the snapshot entity types it republishes.
+SYNC_ENTITIES = {"products": ("product",), "categories": ("category",),
+                 "manufacturers": ("manufacturer",), "customers": ("customer",),
+                 "all": ("product", "category", "manufacturer", "customer")}
 
 log = logging.getLogger("shopbridge")
 
@@ -117,6 +121,21 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--interval", type=float, default=5.0,
                                  help="seconds between cycles in --follow (default 5)")
 
+    sync = sub.add_parser(
+        "sync", help="full sync: republish the whole current state to a shop (resumable)",
+        description="Runs a regular producer cycle, then republishes every published entity "
+                    "into the shop's own queue, applied again by its consumer even where the "
+                    "shop seems to have it (a language added, a filter changed, a shop made "
+                    "active, rows edited by hand). An interrupted sync continues where it "
+                    "stopped. Needs the shop's consumer running (or run it afterwards).")
+    which = sync.add_mutually_exclusive_group(required=True)
+    which.add_argument("--shop", help="the shop to sync")
+    which.add_argument("--all-shops", action="store_true",
+                       help="every active shop of the tenant (--tenant)")
+    sync.add_argument("--tenant", help=TENANT_HELP)
+    sync.add_argument("--entity", choices=sorted(SYNC_ENTITIES), default="all",
+                      help="what to republish (default all)")
+
     dlq_cli.add_parser(sub)
 
     status = sub.add_parser("status", help="per shop and ERP: messages waiting, dead letters, "
@@ -178,6 +197,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _dlq(settings, args)
     if args.command == "status":
         return _status(settings, args)
+    if args.command == "sync":
+        return _sync(settings, args)
     if args.command == "orders":
         return _orders(settings, args)
     raise ConfigError(f"unknown command {args.command}")  # pragma: no cover
@@ -388,3 +409,36 @@ def _status(settings: cfg.Settings, args: argparse.Namespace) -> int:
               + (f" (and {len(away) - 1} more)" if len(away) > 1 else ""), file=sys.stderr)
         return EXIT_DATABASE
     return EXIT_OK
+
+
+def _sync(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    from .progress import Progress
+
+    tenant = settings.tenant(args.tenant)
+    shops = ([s for s in tenant.shops if s.active] if args.all_shops
+             else [settings.find_shop(args.shop, args.tenant)])
+    source = kinds.erp_source(tenant.erp.kind)
+    rejected = 0
+    for shop in shops:
+        producer = source.producer(broker=settings.broker, tenant=tenant)
+        _stop_on_signals(producer)
+        progress = Progress(f"sync {shop.name}")
+        try:
+            producer.prepare()
+            report = producer.resync(shop, SYNC_ENTITIES[args.entity], progress.update)
+        finally:
+            progress.close()
+            producer.close()
+        rejected += len(report.rejected)
+        for scan in report.scans:
+            resumed = f" (resumed: {scan.before} published before)" if scan.before else ""
+            print(f"{tenant.name}/{shop.name} {scan.scan}: {scan.now} event(s) "
+                  f"republished{resumed}")
+        stopped = producer.stop_event.is_set()
+        print(f"sync of {tenant.name}/{shop.name} "
+              f"{'interrupted: run it again to continue' if stopped else 'done'}: "
+              f"{sum(s.now for s in report.scans)} event(s) in {report.seconds:.1f} s"
+              + (f", {len(report.rejected)} rejected" if report.rejected else ""))
+        if stopped:
+            return EXIT_INTERRUPTED
+    return EXIT_PROBLEMS if rejected else EXIT_OK

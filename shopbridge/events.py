@@ -52,6 +52,9 @@ class Event:
     version: int
     payload: dict[str, Any]
     raw: dict[str, Any]
+    # Republished by a full sync (``shopbridge sync``, message header H_RESYNC): applied again
+    # at the version the target already holds, and written even where it looks unchanged.
+    resync: bool = False
 
     @property
     def entity(self) -> str:

@@ -190,8 +190,34 @@ class CatalogueReport(Protocol):
     def events(self) -> int: ...
 
 
+class ResyncScan(Protocol):
+    """One scan of a full sync: its name ("product", "category:<mode>"...), the events an
+    interrupted earlier run published, and those this run did."""
+
+    @property
+    def scan(self) -> str: ...
+    @property
+    def before(self) -> int: ...
+    @property
+    def now(self) -> int: ...
+
+
+class ResyncReport(Protocol):
+    @property
+    def scans(self) -> Sequence[ResyncScan]: ...
+    @property
+    def rejected(self) -> Sequence[str]: ...
+    @property
+    def seconds(self) -> float: ...
+
+
 class CatalogueProducer(Producer, Protocol):
     def run_once(self) -> CatalogueReport: ...
+    def resync(self, shop: ShopConfig, entities: Collection[str],
+               on_page: Callable[[str, int, int], None]) -> ResyncReport:
+        """Full sync of one shop (``shopbridge sync``): ``entities`` are product, category,
+        manufacturer, customer; ``on_page(scan, events so far, total)`` after each page."""
+        ...
     def follow(self, *, stock_interval_s: float = ..., full_interval_s: float = ...,
                on_cycle: Callable[[CatalogueReport], None] | None = ...) -> None: ...
 

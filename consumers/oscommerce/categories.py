@@ -110,7 +110,7 @@ class CategoryWriter:
         content = content_hash(
             [parent_id, p["sort_order"], p.get("image"), name, description, p["visible"],
              sorted(self.language_ids.values())])
-        if unchanged(link, content):
+        if unchanged(link, content, event):
             return "unchanged"
         category_id = link.target_id
         if category_id is None:

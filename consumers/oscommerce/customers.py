@@ -46,7 +46,7 @@ class CustomerWriter:
                                           keep=self._mine):
             payload = event.payload
             content = content_hash(payload)
-            if unchanged(link, content):
+            if unchanged(link, content, event):
                 notes.append(f"{event}: unchanged")
                 continue
             link.content_hash = content

@@ -110,7 +110,7 @@ class CategoryWriter:
         content = content_hash(
             [parent_id, p["sort_order"], name, description, p["visible"],
              [lang.tag for lang in self.languages]])
-        if unchanged(link, content):
+        if unchanged(link, content, event):
             return "unchanged"
         t = self.tables
         category_id = link.target_id

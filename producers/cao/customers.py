@@ -90,7 +90,8 @@ class CustomerSource:
                 f"ORDER BY p.REC_ID SEPARATOR ',') FROM {self.t['ADRESSEN_ASP']} p "
                 f"WHERE p.ADDR_ID = a.REC_ID), _binary'-')")
 
-    def changed(self, conn: Connection, *, after: int, limit: int) -> list[ChangedRow]:
+    def changed(self, conn: Connection, *, after: int, limit: int,
+                everything: bool = False) -> list[ChangedRow]:
         """Selected addresses whose hash differs from the snapshot, by REC_ID.
 
         Returns:
@@ -103,7 +104,8 @@ class CustomerSource:
         result = conn.exec_driver_sql(diff_sql(
             select=f"a.REC_ID, {', '.join(f'a.{c}' for c in COLUMNS)}, {land} AS ISO3",
             hashed=f"{hashed}, CAST(QUOTE({land}) AS BINARY), {self._contacts_hash_sql()}",
-            source=f"{self.t['ADRESSEN']} a", key="a.REC_ID", where=self._selection()),
+            source=f"{self.t['ADRESSEN']} a", key="a.REC_ID", where=self._selection(),
+            everything=everything),
             (PAYLOAD_FORMAT, ENTITY, after, limit))
         return changed_rows(result)
 
