@@ -550,3 +550,9 @@ WRITES: dict[str, tuple[str, ...]] = {
     "virtuemart_customs": ("INSERT",),
     "virtuemart_product_customfields": ("INSERT", "UPDATE", "DELETE"),
 }
+
+# The order tables of the status writer (O4) are declared in order_tables.py, on the same
+# template; importing it here makes every reader of this module see them.
+from . import order_tables  # noqa: E402
+
+WRITES.update(order_tables.WRITES)
