@@ -22,8 +22,8 @@ from tests.conftest import AMQP_URL, Database, add_cao_articles, config_data
 from tests.helpers import consume, produce
 from tests.integration.test_order_import import ORDERS
 from tests.integration.test_order_import import order as placed_order
-from tests.integration.test_order_status import TRACKING, Inbox, free_port, ship_in_cao
-from tests.integration.test_order_status import smtp as smtp  # noqa: F401 (the fixture)
+from tests.integration.test_order_status import TRACKING, free_port, ship_in_cao
+from tests.integration.test_order_status import smtp as smtp
 from tests.virtuemart_db import PREFIX, shop_entry
 from tests.vm_order_stub import Line, VmOrder, add_product, add_vm_order
 
