@@ -199,7 +199,7 @@ class VmStatusWriter:
             f"INSERT INTO {t.order_histories} (virtuemart_order_id, order_status_code, "
             f"customer_notified, comments, created_on, modified_on) "
             f"VALUES (%s, %s, 0, %s, %s, %s)",
-            (order_id, state.code, _nl2br(comment), now, now)).lastrowid
+            (order_id, state.code, stored_comment(comment), now, now)).lastrowid
         mail = self.shop.mail
         if not payload["notify"] or mail is None:
             return
@@ -255,6 +255,6 @@ def _codes(value: object) -> set[str]:
     return {str(v) for v in value} if isinstance(value, list | tuple) else set()
 
 
-def _nl2br(text: str | None) -> str | None:
+def stored_comment(text: str | None) -> str | None:
     """What VirtueMart's order_histories table check stores: trim(nl2br(comments))."""
     return text.strip().replace("\n", "<br />\n") if text else text

@@ -20,6 +20,7 @@ from shopbridge import events as ev
 from shopbridge.errors import MappingError
 from tests.conftest import AMQP_URL, Database, add_cao_articles, config_data
 from tests.helpers import consume, produce
+from tests.integration import test_virtuemart_traps as traps
 from tests.integration.test_order_import import ORDERS
 from tests.integration.test_order_import import order as placed_order
 from tests.integration.test_order_status import TRACKING, free_port, ship_in_cao
@@ -290,3 +291,36 @@ def test_confirmed_marks_the_order_paid_as_virtuemart_does(vm, make_applier):
     paid, paid_on, total = vm.rows(f"SELECT paid, paid_on, order_total FROM {P}orders "
                                    f"WHERE virtuemart_order_id = %s", (order_id,))[0]
     assert paid == total and paid_on is not None
+
+
+def stock_event(n: int, quantity: str, v: int) -> ev.Event:
+    return traps.event("stock.changed", str(n), v, {"erp_id": n, "sku": f"S-{n}",
+                                                    "stock": quantity, "variants": []})
+
+
+def available(vm: Database, product_id: int) -> int:
+    in_stock, ordered, _ = stock(vm, product_id)
+    return in_stock - ordered
+
+
+def test_a_shipment_and_a_cancellation_count_once_with_the_catalogues_stock(
+        vm, make_applier):
+    """The status writer's moves and the catalogue's stock writer (in_stock = ERP stock,
+    ``orders_reach_erp`` False): CAO's stock lacks an order once it is booked, and the
+    booking's stock.changed follows the status. Available stock is right at every step."""
+    applier = make_applier(order_states={"3": "S", "4": "X"})
+    applier.apply([traps.category(1, "Garten"), traps.product(1, stock="10")])
+    product = traps.pid(vm, 1)
+    shipped = add_vm_order(vm, VmOrder(lines=(Line(product, 2),)))
+    cancelled = add_vm_order(vm, VmOrder(lines=(Line(product, 3),)))
+    assert available(vm, product) == 5                  # 10 in the ERP, 5 reserved
+
+    applier.apply([status(shipped, 3)])                 # shipped and booked in CAO
+    assert stock(vm, product) == (8, 3, 2) and available(vm, product) == 5
+    applier.apply([stock_event(1, "8.000", 2)])         # the booking's stock.changed
+    assert stock(vm, product) == (8, 3, 2) and available(vm, product) == 5
+
+    applier.apply([status(cancelled, 4)])               # cancelled in CAO, never booked
+    assert stock(vm, product) == (8, 0, 2) and available(vm, product) == 8
+    applier.apply([stock_event(1, "8.000", 3)])         # a later resync changes nothing
+    assert available(vm, product) == 8
