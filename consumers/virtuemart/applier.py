@@ -65,7 +65,7 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
             manufacturers=self.manufacturers,
             categories=self.categories,
             customers=NotYetSupported("customers"),
-            order_statuses=VmStatusWriter(shop=shop, options=options,
+            order_statuses=VmStatusWriter(shop=shop, options=options, store=products,
                                           tables=self.facts.tables, binder=self.binder),
             products=products,
             map_product=self._map_product,

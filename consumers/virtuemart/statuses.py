@@ -10,7 +10,9 @@ NOTES §7 "How the status mail is sent"), replayed in SQL, in one transaction:
    ``handleStockAfterStatusChangedPerProduct`` from the item's old state to the new one, by
    the states' ``order_stock_handle`` (R reserved, A available, O out; ``stock_move``), on
    the ordered product (the variant child), or its parent where the child's
-   ``shared_stock`` param is set (``updateStockInDB``), relative, with ``product_sales``;
+   ``shared_stock`` param is set (``updateStockInDB``), relative: ``product_ordered`` and
+   ``product_sales`` always, ``product_in_stock`` only where VirtueMart owns it together
+   with the ERP (below);
 3. an ``order_histories`` row: the code, ``customer_notified`` 0, the comment with carrier,
    tracking code and link (``nl2br`` as VirtueMart's table check does), ``created_on`` UTC;
 4. the customer's e-mail, to the BT e-mail of ``order_userinfos``, in the order's language
@@ -27,17 +29,24 @@ an id without a code, or a code the shop's ``orderstates`` lacks, is a MappingEr
 the order and ``payload.status_id`` (dead letter), before anything is written.
 
 Stock and the catalogue's stock writer (store.py ``VmProductStore.orders_reach_erp``): the
-catalogue writes ``product_in_stock`` absolutely from CAO's ``MENGE_AKT``, which the order
-import does not touch: CAO's stock lacks an order only once the CAO user books it (NOTES of
-CAO: "Booking ... is left to the CAO user"). So while an order is open, VirtueMart's
-``product_ordered`` is what deducts it (available = in_stock - ordered), and
-``orders_reach_erp`` stays False: in_stock = ERP stock. This writer's moves of
-``product_ordered`` are never touched by the stock writer; its moves of ``product_in_stock``
-(shipped: -qty) stand until the next stock.changed of the article writes the ERP's stock,
-which by then has the booking. A shipment therefore counts once when its stock.changed
-arrives after the status (the usual order: the stock scan publishes after the booking), and
-twice, until the article's next stock change, if the booking's stock.changed was applied
-before the status - see docs/virtuemart.md "Order status and stock".
+catalogue writes ``product_in_stock`` absolutely from the ERP's stock. The ERP records the
+outflow of a shipment itself, and VirtueMart's ``product_in_stock -= qty`` at "shipped" would
+record it a second time, so which one counts follows the one switch:
+
+- ``orders_reach_erp`` False (CAO, the default): CAO's ``MENGE_AKT`` lacks an order only once
+  the CAO user books it (the import writes a draft). in_stock = ERP stock, and only
+  ``product_ordered`` deducts an open order. The status writer moves ``product_ordered`` (and
+  ``product_sales``) as VirtueMart does and leaves ``product_in_stock`` to the ERP: the
+  booking's stock.changed brings the outflow. It usually arrives before the status (the
+  stock scan runs every half second, the status scan with the full cycle); a status that
+  comes first leaves the q available in the shop until the booking, as it is in the ERP.
+  Moving in_stock here as well would count a shipment twice, for good, whenever the
+  booking's stock.changed came first.
+- ``orders_reach_erp`` True (an ERP whose stock lacks an order from its import on): in_stock
+  = ERP stock + ordered, and every move is VirtueMart's own, in_stock included: shipping
+  leaves the ERP's stock as it is and takes q out of in_stock and ordered; a cancellation
+  gives q back to the ERP's stock and takes it out of ordered. The sum stays ERP stock +
+  ordered either way, so the next stock.changed writes what is already there.
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ from ..plan import newer_in_batch
 from .options import VirtueMartOptions
 from .params import parse_params
 from .shop import Tables, read_config
+from .store import VmProductStore
 
 # VirtueMart's default states' names are language keys: what the customer reads instead.
 STATUS_NAMES: dict[str, dict[str, str]] = {
@@ -136,6 +146,8 @@ class VmStatusWriter:
     options: VirtueMartOptions
     tables: Tables
     binder: Binder
+    # Whose ``orders_reach_erp`` says who moves ``product_in_stock`` (see the module).
+    store: VmProductStore
 
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
         """Write the newest status of each order; returns notes on what was skipped.
@@ -230,6 +242,7 @@ class VmStatusWriter:
             f"WHERE i.virtuemart_order_id = %s ORDER BY i.virtuemart_order_item_id FOR UPDATE",
             (order_id,)).all()
         handles = {code: s.stock_handle for code, s in states.items()} | {NEW_ITEM: "A"}
+        moves_in_stock = self.store.orders_reach_erp
         for product_id, quantity, old, parent_id, params in items:
             old = old or NEW_ITEM
             if old == state.code or old not in handles or not product_id or not quantity:
@@ -242,7 +255,7 @@ class VmStatusWriter:
                 f"UPDATE {t.products} SET product_in_stock = product_in_stock + %s, "
                 f"product_sales = product_sales - %s, "
                 f"product_ordered = product_ordered + %s WHERE virtuemart_product_id = %s",
-                (move.in_stock, move.in_stock, move.ordered,
+                (move.in_stock if moves_in_stock else 0, move.in_stock, move.ordered,
                  parent_id if shared else product_id))
         conn.exec_driver_sql(
             f"UPDATE {t.order_items} SET order_status = %s, modified_on = %s "

@@ -15,6 +15,7 @@ from aiosmtpd.controller import Controller
 
 from consumers.cao import CaoOrderApplier
 from consumers.virtuemart.applier import VirtueMartApplier
+from consumers.virtuemart.store import VmProductStore
 from shopbridge import config as cfg
 from shopbridge import events as ev
 from shopbridge.errors import MappingError
@@ -125,7 +126,7 @@ def test_shipping_in_cao_reaches_the_vm_order_with_history_stock_and_one_mail(
     assert (code, notified) == ("S", 1)
     assert comment.split("<br />\n")[:2] == ["Ihre Ware ist unterwegs.", f"DHL: {TRACKING}"]
     assert f"piececode={TRACKING}" in comment
-    assert stock(vm, can) == (8, 0, 2) and stock(vm, book) == (3, 0, 1)
+    assert stock(vm, can) == (10, 0, 2) and stock(vm, book) == (4, 0, 1)   # CAO books it
     assert len(inbox.messages) == 1
     mail = inbox.messages[0]
     assert mail.rcpt_tos == ["erika@example.de"]
@@ -136,38 +137,45 @@ def test_shipping_in_cao_reaches_the_vm_order_with_history_stock_and_one_mail(
     consume(settings, "vm")
     assert again.published["order.status_changed"] == 0
     assert len(inbox.messages) == 1 and len(histories(vm, order_id)) == 3
-    assert stock(vm, can) == (8, 0, 2)
+    assert stock(vm, can) == (10, 0, 2)
 
 
-# (old state, CAO status id -> new state, in_stock, ordered, sales) after an order of 2,
-# from a product with 10 in stock: handleStockAfterStatusChangedPerProduct by stock handle.
+# (old state, CAO status id -> new state, then the moves of in_stock, ordered and sales) for
+# an order of 2: handleStockAfterStatusChangedPerProduct by stock handle.
 TRANSITIONS = [
-    ("C", 3, "S", 8, 0, 2),        # R -> O: shipped, out of stock and reservation
-    ("C", 4, "X", 10, 0, 0),       # R -> A: cancelled, the reservation released
-    ("P", 2, "C", 10, 2, 0),       # R -> R: nothing moves
-    ("S", 2, "C", 10, 2, 0),       # O -> R: back in stock (from 8), reserved again
-    ("S", 4, "X", 10, 0, 0),       # O -> A: back in stock (from 8)
-    ("X", 2, "C", 10, 2, 0),       # A -> R: reserved again
-    ("X", 3, "S", 8, 0, 2),        # A -> O: out of stock
-    ("X", 5, "R", 10, 0, 0),       # A -> A: nothing moves
+    ("C", 3, "S", -2, -2, 2),      # R -> O: shipped, out of stock and reservation
+    ("C", 4, "X", 0, -2, 0),       # R -> A: cancelled, the reservation released
+    ("P", 2, "C", 0, 0, 0),        # R -> R: nothing moves
+    ("S", 2, "C", 2, 2, -2),       # O -> R: back in stock, reserved again
+    ("S", 4, "X", 2, 0, -2),       # O -> A: back in stock
+    ("X", 2, "C", 0, 2, 0),        # A -> R: reserved again
+    ("X", 3, "S", -2, 0, 2),       # A -> O: out of stock
+    ("X", 5, "R", 0, 0, 0),        # A -> A: nothing moves
 ]
 
 
+@pytest.mark.parametrize("orders_reach_erp", [False, True])
 @pytest.mark.parametrize(("old", "status_id", "new", "in_stock", "ordered", "sales"),
                          TRANSITIONS, ids=[f"{t[0]}-{t[2]}" for t in TRANSITIONS])
-def test_stock_moves_as_virtuemarts_status_change(vm, make_applier, old, status_id, new,
+def test_stock_moves_as_virtuemarts_status_change(vm, make_applier, monkeypatch,
+                                                  orders_reach_erp, old, status_id, new,
                                                   in_stock, ordered, sales):
+    """Every move of VirtueMart's, ``product_in_stock`` only where the ERP's stock lacks
+    open orders (``orders_reach_erp``): otherwise the ERP's booking brings the outflow."""
+    monkeypatch.setattr(VmProductStore, "orders_reach_erp", orders_reach_erp)
     applier = make_applier(order_states={"1": "P", "2": "C", "3": "S", "4": "X", "5": "R"})
     product = add_product(vm, "S-1", in_stock=10)
     order_id = add_vm_order(vm, VmOrder(status=old, lines=(Line(product, 2),)))
     if old == "S":            # shipped by VirtueMart already: out of stock, sold
         vm.execute(f"UPDATE {P}products SET product_in_stock = 8, product_sales = 2 "
                    f"WHERE virtuemart_product_id = %s", (product,))
+    before = stock(vm, product)
 
     assert applier.apply([status(order_id, status_id)]).applied == 1
 
     assert statuses(vm, order_id) == (new, [new])
-    assert stock(vm, product) == (in_stock, ordered, sales)
+    assert stock(vm, product) == (before[0] + (in_stock if orders_reach_erp else 0),
+                                  before[1] + ordered, before[2] + sales)
     assert histories(vm, order_id)[-1][:2] == (new, 0)
 
 
@@ -185,8 +193,8 @@ def test_a_variant_line_moves_the_childs_stock_or_its_parents_when_shared(vm, ma
 
     applier.apply([status(order_id, 3)])
 
-    assert stock(vm, child) == (8, 0, 2)
-    assert stock(vm, parent) == (49, 0, 1)
+    assert stock(vm, child) == (10, 0, 2)
+    assert stock(vm, parent) == (50, 0, 1)
     assert stock(vm, shared) == (0, 0, 0)
 
 
@@ -203,7 +211,7 @@ def test_the_same_status_twice_writes_one_row_and_moves_stock_once_and_older_is_
 
     assert len(histories(vm, order_id)) == 2                # the checkout's and one S
     assert statuses(vm, order_id) == ("S", ["S"])
-    assert stock(vm, product) == (8, 0, 2)
+    assert stock(vm, product) == (10, 0, 2)
 
 
 def test_an_unmapped_status_or_a_code_the_shop_lacks_is_refused_naming_the_order(
@@ -303,11 +311,12 @@ def available(vm: Database, product_id: int) -> int:
     return in_stock - ordered
 
 
+@pytest.mark.parametrize("booking_first", [True, False])
 def test_a_shipment_and_a_cancellation_count_once_with_the_catalogues_stock(
-        vm, make_applier):
-    """The status writer's moves and the catalogue's stock writer (in_stock = ERP stock,
-    ``orders_reach_erp`` False): CAO's stock lacks an order once it is booked, and the
-    booking's stock.changed follows the status. Available stock is right at every step."""
+        vm, make_applier, booking_first):
+    """CAO (``orders_reach_erp`` False): its stock lacks an order once the CAO user books
+    it; in_stock = ERP stock, the status writer moves only ``product_ordered``. Whichever of
+    the booking's stock.changed and the status comes first, the shipment counts once."""
     applier = make_applier(order_states={"3": "S", "4": "X"})
     applier.apply([traps.category(1, "Garten"), traps.product(1, stock="10")])
     product = traps.pid(vm, 1)
@@ -315,12 +324,41 @@ def test_a_shipment_and_a_cancellation_count_once_with_the_catalogues_stock(
     cancelled = add_vm_order(vm, VmOrder(lines=(Line(product, 3),)))
     assert available(vm, product) == 5                  # 10 in the ERP, 5 reserved
 
-    applier.apply([status(shipped, 3)])                 # shipped and booked in CAO
-    assert stock(vm, product) == (8, 3, 2) and available(vm, product) == 5
-    applier.apply([stock_event(1, "8.000", 2)])         # the booking's stock.changed
+    if booking_first:                                   # the stock scan is the faster one
+        applier.apply([stock_event(1, "8.000", 2)])
+        assert available(vm, product) == 3              # too low, until the status
+        applier.apply([status(shipped, 3)])
+    else:
+        applier.apply([status(shipped, 3)])
+        assert available(vm, product) == 7              # as the ERP: not booked yet
+        applier.apply([stock_event(1, "8.000", 2)])
     assert stock(vm, product) == (8, 3, 2) and available(vm, product) == 5
 
     applier.apply([status(cancelled, 4)])               # cancelled in CAO, never booked
     assert stock(vm, product) == (8, 0, 2) and available(vm, product) == 8
     applier.apply([stock_event(1, "8.000", 3)])         # a later resync changes nothing
-    assert available(vm, product) == 8
+    assert stock(vm, product) == (8, 0, 2)
+
+
+def test_where_the_erps_stock_lacks_open_orders_every_move_is_virtuemarts(
+        vm, make_applier, monkeypatch):
+    """``orders_reach_erp`` True: in_stock = ERP stock + ordered, the status writer moves
+    in_stock too, and the next stock.changed writes what is already there."""
+    monkeypatch.setattr(VmProductStore, "orders_reach_erp", True)
+    applier = make_applier(order_states={"3": "S", "4": "X"})
+    applier.apply([traps.category(1, "Garten"), traps.product(1, stock="10")])
+    product = traps.pid(vm, 1)
+    shipped = add_vm_order(vm, VmOrder(lines=(Line(product, 2),)))
+    cancelled = add_vm_order(vm, VmOrder(lines=(Line(product, 3),)))
+    applier.apply([stock_event(1, "5.000", 2)])          # the ERP reserved both orders
+    assert stock(vm, product) == (10, 5, 0) and available(vm, product) == 5
+
+    applier.apply([status(shipped, 3)])
+    assert stock(vm, product) == (8, 3, 2) and available(vm, product) == 5
+    applier.apply([stock_event(1, "5.000", 3)])          # shipping left the ERP's stock
+    assert stock(vm, product) == (8, 3, 2)
+
+    applier.apply([status(cancelled, 4)])
+    assert stock(vm, product) == (8, 0, 2) and available(vm, product) == 8
+    applier.apply([stock_event(1, "8.000", 4)])          # the ERP took the 3 back
+    assert stock(vm, product) == (8, 0, 2)

@@ -9,9 +9,9 @@ import pytest
 from consumers.virtuemart.statuses import (
     OrderState,
     StockMove,
-    stored_comment,
     mail_language,
     stock_move,
+    stored_comment,
 )
 
 
