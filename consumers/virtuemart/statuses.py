@@ -83,7 +83,6 @@ STATUS_NAMES: dict[str, dict[str, str]] = {
     "COM_VIRTUEMART_ORDER_STATUS_COMPLETED": {"de": "Abgeschlossen", "en": "Completed"},
     "COM_VIRTUEMART_ORDER_STATUS_DENIED": {"de": "Abgelehnt", "en": "Denied"},
 }
-NEW_ITEM = "N"          # VirtueMart's state of an item that had none: stock handle A
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,13 +240,13 @@ class VmStatusWriter:
             f"LEFT JOIN {t.products} p ON p.virtuemart_product_id = i.virtuemart_product_id "
             f"WHERE i.virtuemart_order_id = %s ORDER BY i.virtuemart_order_item_id FOR UPDATE",
             (order_id,)).all()
-        handles = {code: s.stock_handle for code, s in states.items()} | {NEW_ITEM: "A"}
         moves_in_stock = self.store.orders_reach_erp
         for product_id, quantity, old, parent_id, params in items:
-            old = old or NEW_ITEM
-            if old == state.code or old not in handles or not product_id or not quantity:
-                continue        # VirtueMart moves nothing for an unknown old state either
-            move = stock_move(handles[old], state.stock_handle, int(quantity))
+            # An item without a state or with one the shop does not know: VirtueMart logs
+            # "workflow unknown" and moves no stock (handleStock...); neither does this.
+            if old == state.code or old not in states or not product_id or not quantity:
+                continue
+            move = stock_move(states[old].stock_handle, state.stock_handle, int(quantity))
             if move == StockMove(0, 0):
                 continue
             shared = parent_id and parse_params(params).get("shared_stock") in (1, "1", True)

@@ -362,3 +362,18 @@ def test_where_the_erps_stock_lacks_open_orders_every_move_is_virtuemarts(
     assert stock(vm, product) == (8, 0, 2) and available(vm, product) == 8
     applier.apply([stock_event(1, "8.000", 4)])          # the ERP took the 3 back
     assert stock(vm, product) == (8, 0, 2)
+
+
+def test_an_item_in_a_state_the_shop_does_not_know_gets_the_status_but_moves_no_stock(
+        vm, make_applier):
+    """handleStockAfterStatusChangedPerProduct: "the workflow ... is unknown", no move."""
+    applier = make_applier()
+    product = add_product(vm, "S-1", in_stock=10)
+    order_id = add_vm_order(vm, VmOrder(lines=(Line(product, 2),)))
+    vm.execute(f"UPDATE {P}order_items SET order_status = 'Q' WHERE virtuemart_order_id = %s",
+               (order_id,))
+
+    applier.apply([status(order_id, 3)])
+
+    assert statuses(vm, order_id) == ("S", ["S"])
+    assert stock(vm, product) == (10, 2, 0)
