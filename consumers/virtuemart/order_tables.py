@@ -188,12 +188,3 @@ Table(
     Index("address_type", "address_type"),
     **_opts,
 )
-
-# What the status writer writes (``tables.WRITES`` takes them in): the status of the order
-# and its items, a history row (``customer_notified`` once the mail went out); the stock
-# columns of ``virtuemart_products`` are among the catalogue's UPDATE already.
-WRITES: dict[str, tuple[str, ...]] = {
-    "virtuemart_orders": ("UPDATE",),
-    "virtuemart_order_items": ("UPDATE",),
-    "virtuemart_order_histories": ("INSERT", "UPDATE"),
-}
