@@ -199,10 +199,10 @@ def test_product_ordering_in_a_category_stays_dense(vm, applier):
 
 @pytest.mark.parametrize("orders_reach_erp", [False, True])
 def test_stock_counts_open_orders_once(vm, applier, monkeypatch, orders_reach_erp):
-    """§10 stock ownership, for a product and a variant child. While VirtueMart's orders do
-    not reach the ERP (issue 12), the ERP stock lacks nothing VirtueMart reserves: in_stock
-    = ERP stock, so available (in_stock - ordered) deducts the shop's open orders once. Once
-    they reach the ERP, its stock already lacks them: in_stock = ERP stock + ordered."""
+    """§10 stock ownership, for a product and a variant child. While the ERP's stock lacks
+    nothing VirtueMart reserves (CAO: until the imported order is booked), in_stock = ERP
+    stock, so available (in_stock - ordered) deducts the shop's open orders once. Where the
+    ERP's stock already lacks them: in_stock = ERP stock + ordered."""
     monkeypatch.setattr(VmProductStore, "orders_reach_erp", orders_reach_erp)
     variants = [{"erp_id": 70, "sku": "S-1-BL", "dims": {"A": "Blau"},
                  "prices": {"1": {"net": "10.00", "gross": "11.90"}}, "stock": "5"}]

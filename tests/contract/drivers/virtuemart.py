@@ -7,8 +7,11 @@ is 1 and it has a language row with a slug; its price is the group-0 row for qua
 the quantity is in_stock - ordered; a category is shown when published with a language row.
 Names are read in the first active language (de-DE).
 
-Customers and order statuses are issue 12: ``SUPPORTED`` leaves them out, and the suite
-skips those parametrisations for this kind.
+Customers are issue 12: ``UNSUPPORTED`` names them, and the suite skips those
+parametrisations for this kind. Order statuses: an order is placed by tests/vm_order_stub.py
+(status C with the checkout's history row); the CAO status ids of the subjects (1-3) become
+codes through the ``order_states`` option's default (1 P, 2 C, 3 S), and ``order`` reads them
+back through it, with the history rows written after the order was placed.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import pytest
 import consumers
 from consumers.binder import LINK_TABLE
 from consumers.runner import Applier
+from consumers.virtuemart.options import DEFAULT_ORDER_STATES
 from shopbridge.config import ShopConfig
+from tests.conftest import unique
 from tests.contract.shop import HIDDEN, Category, Customer, Manufacturer, Order, Product, _Hidden
 from tests.virtuemart_db import (
     PREFIX,
@@ -30,12 +35,14 @@ from tests.virtuemart_db import (
     reference_problem,
     shop_entry,
 )
+from tests.vm_order_stub import VmOrder, add_vm_order
 
 from .linked import LinkedShop
 
 SHOP_NAME = "vm"
 LANGUAGE = "de_de"
-UNSUPPORTED = {"customer.upserted": "issue 12", "order.status_changed": "issue 12"}
+UNSUPPORTED = {"customer.upserted": "issue 12"}
+STATUS_IDS = {code: status_id for status_id, code in DEFAULT_ORDER_STATES.items()}
 
 
 class VirtuemartDriver(LinkedShop):
@@ -47,6 +54,7 @@ class VirtuemartDriver(LinkedShop):
         if problem:
             pytest.skip(problem)
         self.db = create_virtuemart()
+        self.placed: dict[int, int] = {}      # order id -> its last history row at placement
 
     def _t(self, base: str) -> str:
         return f"{PREFIX}virtuemart_{base}"
@@ -58,7 +66,11 @@ class VirtuemartDriver(LinkedShop):
         return consumers.make_applier(shop)
 
     def place_order(self) -> int:
-        pytest.skip("order statuses in VirtueMart: issue 12")
+        order_id = add_vm_order(self.db, VmOrder(email=f"{unique('kunde')}@example.de"))
+        self.placed[order_id] = int(self.db.scalar(
+            f"SELECT MAX(virtuemart_order_history_id) FROM {self._t('order_histories')} "
+            f"WHERE virtuemart_order_id = %s", (order_id,)))
+        return order_id
 
     def product(self, sku: str) -> Product | _Hidden | None:
         rows = self.db.rows(
@@ -118,7 +130,16 @@ class VirtuemartDriver(LinkedShop):
         pytest.skip("customers in VirtueMart: issue 12")
 
     def order(self, order_id: int) -> Order | None:
-        pytest.skip("order statuses in VirtueMart: issue 12")
+        code = self.db.scalar(f"SELECT order_status FROM {self._t('orders')} "
+                              f"WHERE virtuemart_order_id = %s", (order_id,))
+        if code is None:
+            return None
+        history = self.db.rows(
+            f"SELECT order_status_code, comments FROM {self._t('order_histories')} "
+            f"WHERE virtuemart_order_id = %s AND virtuemart_order_history_id > %s "
+            f"ORDER BY virtuemart_order_history_id", (order_id, self.placed.get(order_id, 0)))
+        return Order(status=STATUS_IDS[code], history=tuple(
+            (STATUS_IDS[c], (comment or "").replace("<br />\n", "\n")) for c, comment in history))
 
     def close(self) -> None:
         drop_virtuemart(self.db)
