@@ -119,6 +119,11 @@ class Binder:
             f"DELETE FROM {LINK_TABLE} WHERE entity_type = %s AND entity_key IN "
             f"({', '.join(['%s'] * len(ordered))})", (entity_type, *ordered)).rowcount
 
+    def forget_type(self, conn: Connection, entity_type: str) -> int:
+        """Delete every link row of ``entity_type``; returns how many there were."""
+        return conn.exec_driver_sql(f"DELETE FROM {LINK_TABLE} WHERE entity_type = %s",
+                                    (entity_type,)).rowcount
+
     def save(self, conn: Connection, links: Iterable[Link]) -> int:
         """Write back every link that changed in this batch."""
         # The timestamp is a parameter, not NOW(6): PyMySQL batches executemany into one

@@ -89,6 +89,11 @@ class ProductStore(Protocol[RowT]):
         """(category id, parent id) of every category in the shop."""
         ...
 
+    def find_by_sku(self, conn: Connection, skus: Sequence[str]) -> Mapping[str, int]:
+        """SKU -> shop id of products the shop holds under these SKUs, where exactly one
+        product has the SKU (``ShopApplier`` adopts them)."""
+        ...
+
 
 # What only one shop kind writes of a product (Phoenix: specials, variants): called with the
 # batch's changed products, shop id -> row, inside the batch's transaction, and the batch's
@@ -279,6 +284,7 @@ class ShopApplier(Generic[RowT]):
         images = self.images
         with translated(self.what), self.engine.begin() as conn:
             links = self.binder.lock(conn, PRODUCT, (e.entity_key for e in ordered))
+            self._adopt(conn, ordered, links)
             facts = self._batch_facts(conn, ordered)
             planner = ProductPlanner(map_row=lambda e: self.writers.map_product(e, facts),
                                      stock_mode=self.shop.stock_mode,
@@ -302,6 +308,25 @@ class ShopApplier(Generic[RowT]):
             self.binder.save(conn, links.values())
         images.copy(copies)                                 # files: after the commit
         return bool(changed or plan.hide)
+
+    def _adopt(self, conn: Connection, events: Sequence[Event], links: Mapping[str, Link]
+               ) -> None:
+        """Products without a link (after ``shopbridge reset``, or in a shop filled before
+        shopbridge) take over the shop's product of their SKU, where no other link points to
+        it, instead of being created twice (P4). The plan then rewrites it as any linked one."""
+        wanted = {e.payload["sku"]: e.entity_key for e in events
+                  if e.type == "product.upserted" and e.payload.get("sku")
+                  and links[e.entity_key].target_id is None}
+        if not wanted:
+            return
+        found = self.writers.products.find_by_sku(conn, sorted(wanted))
+        claimed = {target for target, _ in
+                   self.binder.linked_to(conn, PRODUCT, found.values()).values()}
+        for sku, target in found.items():
+            if target not in claimed:
+                link = links[wanted[sku]]
+                link.target_id, link.dirty = target, True
+                claimed.add(target)
 
     def _write_variant_stock(self, conn: Connection, plan: ProductPlan[RowT],
                              links: Mapping[str, Link]) -> None:

@@ -136,6 +136,18 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--entity", choices=sorted(SYNC_ENTITIES), default="all",
                       help="what to republish (default all)")
 
+    reset = sub.add_parser(
+        "reset", help="forget a shop's links, so that the next sync re-links by SKU and name",
+        description="Deletes the shop's link rows of the entity (nothing else): the next "
+                    "'shopbridge sync' takes over the shop's products by SKU, categories by "
+                    "name and parent, manufacturers by name, customers by e-mail, instead of "
+                    "creating them twice. Asks first; --yes skips the question.")
+    reset.add_argument("--shop", required=True, help="the shop whose links to forget")
+    reset.add_argument("--tenant", help=TENANT_HELP)
+    reset.add_argument("--entity", choices=sorted(SYNC_ENTITIES), default="all",
+                       help="which links (default all)")
+    reset.add_argument("--yes", action="store_true", help="do not ask")
+
     dlq_cli.add_parser(sub)
 
     status = sub.add_parser("status", help="per shop and ERP: messages waiting, dead letters, "
@@ -199,6 +211,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _status(settings, args)
     if args.command == "sync":
         return _sync(settings, args)
+    if args.command == "reset":
+        return _reset(settings, args)
     if args.command == "orders":
         return _orders(settings, args)
     raise ConfigError(f"unknown command {args.command}")  # pragma: no cover
@@ -442,3 +456,23 @@ def _sync(settings: cfg.Settings, args: argparse.Namespace) -> int:
         if stopped:
             return EXIT_INTERRUPTED
     return EXIT_PROBLEMS if rejected else EXIT_OK
+
+
+def _reset(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    shop = settings.find_shop(args.shop, args.tenant)
+    entities = SYNC_ENTITIES[args.entity]
+    where = f"{shop.tenant}/{shop.name}"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigError(f"reset would forget {where}'s links of {', '.join(entities)}: "
+                              f"confirm with --yes when not on a terminal")
+        answer = input(f"forget {where}'s links of {', '.join(entities)}? The shop's rows "
+                       f"stay; run 'shopbridge sync --shop {shop.name}' next. [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print(f"reset of {where}: not confirmed, nothing forgotten")
+            return EXIT_OK
+    forgotten = kinds.shop_sink(shop.kind).reset(shop, entities)
+    print(f"reset of {where}: forgot "
+          + ", ".join(f"{n} {entity} link(s)" for entity, n in forgotten.items())
+          + f"; now run 'shopbridge sync --shop {shop.name}'")
+    return EXIT_OK

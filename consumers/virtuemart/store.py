@@ -306,6 +306,17 @@ class VmProductStore:
             conn.exec_driver_sql(f"UPDATE {t.product_categories} SET ordering = %s WHERE id = %s",
                                  [(n, int(r[0])) for n, r in enumerate(rows, start=1)])
 
+    def find_by_sku(self, conn: Connection, skus: Sequence[str]) -> dict[str, int]:
+        """SKU -> virtuemart_product_id of the shop's parent products (children are the
+        variant writer's) with exactly one product per SKU."""
+        if not skus:
+            return {}
+        rows = conn.exec_driver_sql(
+            f"SELECT product_sku, MIN(virtuemart_product_id) FROM {self.facts.tables.products} "
+            f"WHERE product_parent_id = 0 AND product_sku IN ({marks(skus)}) "
+            f"GROUP BY product_sku HAVING COUNT(*) = 1", tuple(skus))
+        return {str(sku): int(pid) for sku, pid in rows}
+
     def category_tree(self, conn: Connection) -> Iterable[tuple[int, int]]:
         return ((int(c), int(p or 0)) for c, p in conn.exec_driver_sql(
             f"SELECT virtuemart_category_id, category_parent_id FROM "
