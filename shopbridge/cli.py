@@ -7,7 +7,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from . import __version__, dlq_cli, kinds, logs, topology
 from . import config as cfg
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     produce = sub.add_parser("produce", help="publish ERP changes (one cycle, or --follow)")
     produce.add_argument("--tenant", help=TENANT_HELP)
     produce.add_argument("--follow", action="store_true", help="keep running")
+    _http_port_option(produce)
     produce.add_argument("--stock-interval", type=float, default=0.5,
                          help="seconds between stock scans in --follow (default 0.5)")
     produce.add_argument("--full-interval", type=float, default=10.0,
@@ -97,12 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     consume.add_argument("--tenant", help=TENANT_HELP)
     consume.add_argument("--until-idle", type=float, metavar="SECONDS",
                          help="stop after the queue has been empty this long")
-    consume.add_argument(
-        "--http-port", type=int, metavar="PORT",
-        default=int(os.environ["SHOPBRIDGE_HTTP_PORT"])
-        if os.environ.get("SHOPBRIDGE_HTTP_PORT", "").isdigit() else None,
-        help="serve /metrics (Prometheus), /healthz and /readyz on this port (default: "
-             "$SHOPBRIDGE_HTTP_PORT; none: no endpoint)")
+    _http_port_option(consume)
     consume.add_argument("--ready-max-lag", type=float, default=60.0, metavar="SECONDS",
                          help="/readyz fails while messages wait and the last batch's lag is "
                               "over this (default 60)")
@@ -117,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
                              help="the shop (its name in the configuration)")
         command.add_argument("--tenant", help=TENANT_HELP)
         if name == "produce":
+            _http_port_option(command)
             command.add_argument("--follow", action="store_true", help="keep running")
             command.add_argument("--interval", type=float, default=5.0,
                                  help="seconds between cycles in --follow (default 5)")
@@ -167,6 +165,24 @@ def _parser() -> argparse.ArgumentParser:
         help="RabbitMQ, without password (default: $SHOPBRIDGE_DEMO_AMQP_URL or "
              "amqp://guest@127.0.0.1:5672//)")
     return parser
+
+
+def _http_port_option(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get("SHOPBRIDGE_HTTP_PORT", "")
+    parser.add_argument(
+        "--http-port", type=int, metavar="PORT", default=int(env) if env.isdigit() else None,
+        help="serve /metrics (Prometheus), /healthz and /readyz on this port while running "
+             "(default: $SHOPBRIDGE_HTTP_PORT; none: no endpoint)")
+
+
+def _serve(port: int | None, checks: Mapping[str, Callable[[], str | None]],
+           ready: Callable[[], str | None] | None = None) -> Any:
+    """The service's HTTP endpoint (shopbridge/health.py), or None without a port."""
+    if port is None:
+        return None
+    from .health import HealthServer, ready_always
+
+    return HealthServer(port=port, checks=checks, ready=ready or ready_always).start()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -273,10 +289,21 @@ def _produce(settings: cfg.Settings, args: argparse.Namespace) -> int:
     _stop_on_signals(producer)
     try:
         if args.follow:     # prepares itself, and waits for whatever is away
-            producer.follow(stock_interval_s=args.stock_interval,
-                            full_interval_s=args.full_interval,
-                            on_cycle=lambda r: log.info("published %s in %.2f s",
-                                                        dict(r.published), r.seconds))
+            from .health import reachable
+            from .metrics import producer_cycle
+
+            def on_cycle(report: kinds.CatalogueReport) -> None:
+                producer_cycle(tenant.name, "erp", report.published, report.seconds)
+                log.info("published %s in %.2f s", dict(report.published), report.seconds)
+
+            http = _serve(args.http_port, reachable(
+                settings.broker, {f"CAO database of tenant {tenant.name!r}": tenant.erp.db}))
+            try:
+                producer.follow(stock_interval_s=args.stock_interval,
+                                full_interval_s=args.full_interval, on_cycle=on_cycle)
+            finally:
+                if http is not None:
+                    http.close()
             return EXIT_OK
         producer.prepare()
         producer.session.connect()   # broker down: exit 3 even with nothing to publish
@@ -313,12 +340,8 @@ def _consume(settings: cfg.Settings, args: argparse.Namespace) -> int:
         applier = sink.applier(shop)
     consumer = sink.consumer(broker=settings.broker, target=target, applier=applier)
     _stop_on_signals(consumer)
-    http = None
-    if args.http_port is not None:
-        from .health import HealthServer
-
-        http = HealthServer(port=args.http_port, checks=consumer.health_checks(),
-                            ready=consumer.ready_check(args.ready_max_lag)).start()
+    http = _serve(args.http_port, consumer.health_checks(),
+                  consumer.ready_check(args.ready_max_lag))
     try:
         stats = consumer.run(idle_exit_s=args.until_idle)
     finally:
@@ -373,8 +396,16 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
             _print_import_notes(settings, shop)
             return EXIT_OK
         if args.orders_command == "produce" and args.follow:
+            from .health import reachable
+
             _stop_on_signals(producer)
-            source.follow(producer, accounts, interval_s=args.interval)  # waits out outages
+            http = _serve(args.http_port, reachable(
+                settings.broker, {f"database of shop {shop.name!r}": shop.db}))
+            try:
+                source.follow(producer, accounts, interval_s=args.interval)  # rides outages
+            finally:
+                if http is not None:
+                    http.close()
             return EXIT_OK
         producer.prepare()
         accounts.prepare()
