@@ -134,6 +134,22 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--entity", choices=sorted(SYNC_ENTITIES), default="all",
                       help="what to republish (default all)")
 
+    erp_indexes = sub.add_parser(
+        "erp-indexes", help="show, add or remove the indexes the order import needs in CAO",
+        description="CAO's own DDL has no index on the columns the order import looks orders "
+                    "and customers up by, so imports slow down as CAO grows. --add creates the "
+                    "missing ones (named shopbridge_*, no data changes; MyISAM locks each table "
+                    "while it is rebuilt: run it when nobody books); --remove drops exactly "
+                    "those. Needs ALTER: --db-user as for setup.")
+    erp_indexes.add_argument("--tenant", help=TENANT_HELP)
+    action = erp_indexes.add_mutually_exclusive_group()
+    action.add_argument("--add", action="store_true", help="add the missing indexes")
+    action.add_argument("--remove", action="store_true", help="remove shopbridge's indexes")
+    erp_indexes.add_argument("--db-user", metavar="USER",
+                             help="log in as this database user (one that may ALTER)")
+    erp_indexes.add_argument("--db-password-env", metavar="VAR",
+                             help="environment variable holding --db-user's password")
+
     reset = sub.add_parser(
         "reset", help="forget a shop's links, so that the next sync re-links by SKU and name",
         description="Deletes the shop's link rows of the entity (nothing else): the next "
@@ -229,6 +245,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _sync(settings, args)
     if args.command == "reset":
         return _reset(settings, args)
+    if args.command == "erp-indexes":
+        return _erp_indexes(settings, args)
     if args.command == "orders":
         return _orders(settings, args)
     raise ConfigError(f"unknown command {args.command}")  # pragma: no cover
@@ -255,21 +273,48 @@ def _check(settings: cfg.Settings) -> int:
 def _setup(settings: cfg.Settings, args: argparse.Namespace) -> int:
     from . import setup
 
-    login = None
-    if args.db_password_env and not args.db_user:
-        raise ConfigError("--db-password-env needs --db-user")
-    if args.db_user:
-        password = None
-        if args.db_password_env:
-            password = os.environ.get(args.db_password_env)
-            if password is None:
-                raise ConfigError(f"environment variable {args.db_password_env} "
-                                  "(--db-password-env) is not set")
-        login = setup.Login(args.db_user, password)
+    login = _login(args)
     for line in setup.run(settings, tenant=args.tenant, shop=args.shop, erp_only=args.erp,
                           login=login):
         print(line)
     print("setup done: the services need SELECT, INSERT, UPDATE and DELETE only")
+    return EXIT_OK
+
+
+def _login(args: argparse.Namespace) -> Any:
+    """``--db-user`` / ``--db-password-env`` as a ``setup.Login``, or None."""
+    from . import setup
+
+    if args.db_password_env and not args.db_user:
+        raise ConfigError("--db-password-env needs --db-user")
+    if not args.db_user:
+        return None
+    password = None
+    if args.db_password_env:
+        password = os.environ.get(args.db_password_env)
+        if password is None:
+            raise ConfigError(f"environment variable {args.db_password_env} "
+                              "(--db-password-env) is not set")
+    return setup.Login(args.db_user, password)
+
+
+def _erp_indexes(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    from .db import create_engine, translated
+
+    tenant = settings.tenant(args.tenant)
+    login = _login(args)
+    db = login.apply(tenant.erp.db) if login is not None else tenant.erp.db
+    action = "add" if args.add else "remove" if args.remove else "show"
+    engine = create_engine(db)
+    try:
+        with translated(f"tenant {tenant.name}: CAO database {db.safe}"), \
+                engine.connect() as conn:
+            lines = kinds.erp_sink(tenant.erp.kind).indexes(conn, tenant, action)
+    finally:
+        engine.dispose()
+    for line in lines:
+        print(line)
+    print(f"erp-indexes of tenant {tenant.name}: {action} done")
     return EXIT_OK
 
 
