@@ -30,7 +30,7 @@ from shopbridge.config import BrokerConfig, ShopConfig
 from shopbridge.db import rows_by_name
 
 from .. import links
-from ..feed import FeedCount, FeedReport, ShopFeed
+from ..feed import FeedCount, FeedReport, OrderFeed
 from ..links import LINK_TABLE
 from ..published import PublishedLog
 from .variants import VariantResolver
@@ -184,7 +184,7 @@ def build_payload(shop: str, order: Mapping[str, Any], items: Sequence[Mapping[s
     }
 
 
-class PhoenixOrderProducer(ShopFeed[dict[str, Any]]):
+class PhoenixOrderProducer(OrderFeed):
     """Args:
         broker: broker settings.
         shop: the shop whose orders are read.
@@ -192,8 +192,6 @@ class PhoenixOrderProducer(ShopFeed[dict[str, Any]]):
     """
 
     kind = "oscommerce"
-    event_type = "order.placed"
-    noun = "order"
     published_log = PUBLISHED
     waiting_note = "orders wait for their first status-history row"
 
@@ -201,10 +199,6 @@ class PhoenixOrderProducer(ShopFeed[dict[str, Any]]):
                  engine: sa.Engine | None = None) -> None:
         super().__init__(broker=broker, shop=shop, engine=engine)
         self.variants = VariantResolver(link_table=LINK_TABLE, shop=shop.name)
-
-    @property
-    def first_id(self) -> int:
-        return self.shop.orders.first_order_id
 
     def _count(self, conn: sa.Connection, *, published_known: bool) -> OrderCount:
         unpublished = f" AND {PUBLISHED.unpublished}" if published_known else ""
@@ -222,9 +216,6 @@ class PhoenixOrderProducer(ShopFeed[dict[str, Any]]):
             f"SELECT o.orders_id FROM orders o WHERE o.orders_id > %s AND {_FINAL} "
             f"AND {PUBLISHED.unpublished} ORDER BY o.orders_id LIMIT %s", (after, PAGE))
         return [r[0] for r in rows]
-
-    def _payload(self, loaded: dict[str, Any]) -> dict[str, Any]:
-        return loaded          # ``_load`` builds whole pages: lines and totals by order
 
     def _load(self, conn: sa.Connection, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
         """(orders_id, payload) of ``ids``, read in one transaction (one consistent snapshot)."""

@@ -27,7 +27,7 @@ from shopbridge.config import BrokerConfig, ShopConfig
 from shopbridge.db import rows_by_name
 
 from .. import links
-from ..feed import FeedCount, ShopFeed
+from ..feed import FeedCount, OrderFeed
 from ..published import PublishedLog
 from .money import Charges, charges, item_rates
 from .tables import VmTables
@@ -161,7 +161,7 @@ def build_payload(shop: str, order: Mapping[str, Any], items: Sequence[Mapping[s
     }
 
 
-class VmOrderProducer(ShopFeed[dict[str, Any]]):
+class VmOrderProducer(OrderFeed):
     """Args:
         broker: broker settings.
         shop: the VirtueMart shop whose orders are read.
@@ -169,8 +169,6 @@ class VmOrderProducer(ShopFeed[dict[str, Any]]):
     """
 
     kind = "virtuemart"
-    event_type = "order.placed"
-    noun = "order"
     published_log = PUBLISHED
     waiting_note = "orders wait in status P (pending: not paid or confirmed yet)"
 
@@ -178,10 +176,6 @@ class VmOrderProducer(ShopFeed[dict[str, Any]]):
                  engine: sa.Engine | None = None) -> None:
         super().__init__(broker=broker, shop=shop, engine=engine)
         self.t = VmTables.of(shop)
-
-    @property
-    def first_id(self) -> int:
-        return self.shop.orders.first_order_id
 
     def _count(self, conn: sa.Connection, *, published_known: bool) -> FeedCount:
         unpublished = f" AND {PUBLISHED.unpublished}" if published_known else ""
@@ -198,9 +192,6 @@ class VmOrderProducer(ShopFeed[dict[str, Any]]):
             f"AND {PUBLISHED.unpublished} ORDER BY o.virtuemart_order_id LIMIT %s",
             (after, PENDING, PAGE))
         return [r[0] for r in rows]
-
-    def _payload(self, loaded: dict[str, Any]) -> dict[str, Any]:
-        return loaded          # ``_load`` builds whole pages
 
     def _load(self, conn: sa.Connection, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
         marks = ", ".join(["%s"] * len(ids))

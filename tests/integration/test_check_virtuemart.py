@@ -5,12 +5,11 @@ the upstream install SQL (tests/virtuemart_db.py)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
