@@ -59,9 +59,22 @@ def item_rates(items: Sequence[Mapping[str, Any]], rules: Sequence[Mapping[str, 
             # No rule row (a tax rule deleted since is still in the figures): the rate the
             # stored tax shows, which the ERP refuses clearly if it has no such rate.
             tax, gross = item["product_tax"] or ZERO, item["product_final_price"] or ZERO
-            net = gross - tax
-            result[item_id] = _rate(tax * 100 / net) if tax and net else ZERO
+            result[item_id] = _stored_rate(gross - tax, tax)
     return result
+
+
+def _stored_rate(net: Decimal, tax: Decimal) -> Decimal:
+    """The rate a unit's rounded net and tax show: the one with the fewest decimals that
+    gives the tax to the cent (tax = gross - round(gross / (1 + r)) is off net * r by a
+    cent at most)."""
+    if not tax or not net:
+        return ZERO
+    exact = tax * 100 / net
+    for places in ("1", "0.1", "0.01"):
+        rate = exact.quantize(Decimal(places), rounding=ROUND_HALF_UP)
+        if abs(net * rate / 100 - tax) <= CENT:
+            return _rate(rate)
+    return _rate(exact)
 
 
 @dataclass(frozen=True)
