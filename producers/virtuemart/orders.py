@@ -213,7 +213,7 @@ class VmOrderProducer(OrderFeed):
             "SELECT virtuemart_order_id, virtuemart_order_item_id, calc_kind, calc_value, "
             f"calc_mathop FROM {t.order_calc_rules} WHERE virtuemart_order_id IN ({marks}) "
             "ORDER BY virtuemart_order_calc_rule_id")
-        names = self._method_names(conn, orders.values())
+        names = MethodNames.read(conn, t, list(orders.values()))
         erp_ids = (links.erp_ids(conn, (i["virtuemart_product_id"] for i in items),
                                  shop=self.shop.name, entity_types=PRODUCT_LINKS)
                    if items and links.linked(conn) else {})
@@ -233,10 +233,6 @@ class VmOrderProducer(OrderFeed):
                 self.shop.name, order, lines, rates, costs, erp_ids,
                 payment=names.payment(order), shipment=names.shipment(order))))
         return pages
-
-    def _method_names(self, conn: sa.Connection, orders: Iterable[Mapping[str, Any]]
-                      ) -> MethodNames:
-        return MethodNames.read(conn, self.t, list(orders))
 
 
 def _bill_tax(order: Mapping[str, Any]) -> list[tuple[Decimal, Decimal]] | None:
