@@ -176,3 +176,19 @@ class ShopFeed(ABC, Generic[Loaded]):
         report.messages += self.session.publish(messages)
         report.published += len(valid)
         return [(shop_id, event["event_id"]) for shop_id, event in valid]
+
+
+class OrderFeed(ShopFeed[dict[str, Any]]):
+    """A shop kind's order producer: ``order.placed`` from the shop's
+    ``orders.first_order_id`` on; its ``_load`` builds whole pages of payloads (lines and
+    totals read per page, not per order)."""
+
+    event_type = "order.placed"
+    noun = "order"
+
+    @property
+    def first_id(self) -> int:
+        return self.shop.orders.first_order_id
+
+    def _payload(self, loaded: dict[str, Any]) -> dict[str, Any]:
+        return loaded

@@ -437,7 +437,7 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
         if args.orders_command == "count":
             count = producer.count()
             print(f"shop {shop.name}: {count.new} new order(s) not yet sent to the ERP, "
-                  f"{count.waiting} waiting for payment (no status history yet)")
+                  f"{count.waiting} waiting for payment (not final in the shop yet)")
             _print_import_notes(settings, shop)
             return EXIT_OK
         if args.orders_command == "produce" and args.follow:

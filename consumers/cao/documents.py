@@ -11,6 +11,9 @@ prices (Phoenix ``cart_order_builder::update_per_product``, ``currencies::calcul
   Its document is a gross document (BRUTTO_FLAG 'Y', EPREIS gross), as CAO's own import
   writes one for a BRUTTO_SHOP: the positions are the lines the customer saw.
 - A net-priced shop rounds the unit's *net* price, and adds r % of each line as VAT.
+- A shop that stores its own figures (VirtueMart: each unit's gross price, each line's and
+  each charge's VAT and rate) sends them (order.placed v3 ``final_price_gross``, ``vat``,
+  ``tax_rate``): they are booked as they are, so the VAT per rate is the shop's sum of them.
 - Shipping and fees become positions. Their VAT is taken from the order itself: the shop's
   ot_tax rows minus the items' VAT is what the charges carried, which gives each charge's
   rate (a flat rate the shop did not tax stays untaxed). Only an order that records no tax
@@ -211,13 +214,17 @@ def _item(index: int, item: Mapping[str, Any], *, rates: Mapping[int, Decimal],
         notes.append(f"{field_}: shop product {item['shop_product_id']} has no ERP link: "
                      f"booked on article {article.rec_id} by its SKU {sku}")
     quantity = Decimal(item["quantity"])
-    unit = line_price(Decimal(item["final_price_net"]), rate, gross=gross)
+    charged = item.get("final_price_gross")
+    unit = (money(Decimal(charged)) if gross and charged is not None
+            else line_price(Decimal(item["final_price_net"]), rate, gross=gross))
+    vat = item.get("vat")
     return Position(
         artikel_id=article.rec_id if article else -1,
         artnum=(article.artnum or sku) if article else sku, text="\n".join(lines),
         quantity=quantity, unit_price=unit, tax_code=code,
         typ=article.typ if article else "F",
-        vat=contained_vat(unit * quantity, rate, gross=gross))
+        vat=Decimal(vat) if vat is not None else contained_vat(unit * quantity, rate,
+                                                               gross=gross))
 
 
 def _charges(totals: Sequence[Mapping[str, Any]], document: Document, *,
@@ -230,6 +237,8 @@ def _charges(totals: Sequence[Mapping[str, Any]], document: Document, *,
         return []
     values = [Decimal(t["value"]) for t in rows]
     gross = document.gross_prices
+    if all(t.get("tax_rate") is not None for t in rows):
+        return _stated_charges(rows, values, rates=rates, gross=gross, what=what)
     carried = _charged_vat(totals, document, values)
     codes = _charge_codes(values, carried, rates, settings, gross=gross) \
         if carried is not None else None
@@ -248,6 +257,22 @@ def _charges(totals: Sequence[Mapping[str, Any]], document: Document, *,
                      typ="F", vat=contained_vat(value, rates[code], gross=gross),
                      kind="shipping" if t["class"] == "ot_shipping" else "fee")
             for t, value, code in zip(rows, values, codes, strict=True)]
+
+
+def _stated_charges(rows: Sequence[Mapping[str, Any]], values: Sequence[Decimal], *,
+                    rates: Mapping[int, Decimal], gross: bool, what: str) -> list[Position]:
+    """Charges whose rate (and VAT) the shop recorded: booked at that rate, nothing derived."""
+    positions = []
+    for t, value in zip(rows, values, strict=True):
+        rate = Decimal(t["tax_rate"]).normalize()
+        code = tax_code_for(rate, rates, f"{what}: payload.totals ({t['title']})")
+        vat = t.get("vat")
+        positions.append(Position(
+            artikel_id=-1, artnum=None, text=t["title"].strip().rstrip(":"),
+            quantity=Decimal(1), unit_price=money(value), tax_code=code, typ="F",
+            vat=Decimal(vat) if vat is not None else contained_vat(value, rate, gross=gross),
+            kind="shipping" if t["class"] == "ot_shipping" else "fee"))
+    return positions
 
 
 def _charged_vat(totals: Sequence[Mapping[str, Any]], document: Document,

@@ -422,7 +422,10 @@ class CaoOrderApplier:
             "KUN_PLZ": fit("JOURNAL.KUN_PLZ", billing["postcode"]),
             "KUN_ORT": fit("JOURNAL.KUN_ORT", billing["city"], label="billing city"),
             "PROJEKT": "Shop-Bestellung",
-            "ORGNUM": str(payload["order_id"]),
+            # The number the customer knows the order by (VirtueMart's order_number), else
+            # the shop's id (osCommerce shows that).
+            "ORGNUM": fit("JOURNAL.ORGNUM",
+                          payload.get("order_number") or str(payload["order_id"])),
             "BEST_NAME": fit("JOURNAL.BEST_NAME", billing["name"]),
             "BEST_DATUM": placed.date(),
             "INFO": fit("JOURNAL.INFO", payload.get("comment") or None, label="comment"),

@@ -29,8 +29,8 @@ from shopbridge.db import has_table, rows_by_name
 from shopbridge.errors import PermanentError
 
 from ..feed import FeedCount, ShopFeed
+from ..links import LINK_TABLE
 from ..published import PublishedLog
-from .orders import LINK_TABLE
 
 PAGE = 200                       # accounts per page (one read, one publish, one INSERT)
 PUBLISHED = PublishedLog("shopbridge_customer_out", "customers_id", "c")

@@ -11,10 +11,10 @@ from shopbridge.kinds import AccountProducer, OrderProducer, ShopSource
 from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable
 
+from ..follow import follow
 from . import probes
 from .customers import PUBLISHED as ACCOUNTS_PUBLISHED
 from .customers import PhoenixCustomerProducer
-from .follow import follow
 from .orders import PUBLISHED as ORDERS_PUBLISHED
 from .orders import PhoenixOrderProducer
 

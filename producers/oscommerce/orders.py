@@ -27,9 +27,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from shopbridge.config import BrokerConfig, ShopConfig
-from shopbridge.db import has_table, rows_by_name
+from shopbridge.db import rows_by_name
 
-from ..feed import FeedCount, FeedReport, ShopFeed
+from .. import links
+from ..feed import FeedCount, FeedReport, OrderFeed
+from ..links import LINK_TABLE
 from ..published import PublishedLog
 from .variants import VariantResolver
 
@@ -37,7 +39,6 @@ log = logging.getLogger(__name__)
 
 PAGE = 200                    # orders per page (one read transaction, one publish, one INSERT)
 PUBLISHED = PublishedLog("shopbridge_order_out", "orders_id", "o")
-LINK_TABLE = "shopbridge_link"  # consumers.binder.LINK_TABLE; not imported: producers stand alone
 
 
 _FINAL = ("EXISTS (SELECT 1 FROM orders_status_history h "
@@ -183,7 +184,7 @@ def build_payload(shop: str, order: Mapping[str, Any], items: Sequence[Mapping[s
     }
 
 
-class PhoenixOrderProducer(ShopFeed[dict[str, Any]]):
+class PhoenixOrderProducer(OrderFeed):
     """Args:
         broker: broker settings.
         shop: the shop whose orders are read.
@@ -191,8 +192,6 @@ class PhoenixOrderProducer(ShopFeed[dict[str, Any]]):
     """
 
     kind = "oscommerce"
-    event_type = "order.placed"
-    noun = "order"
     published_log = PUBLISHED
     waiting_note = "orders wait for their first status-history row"
 
@@ -200,10 +199,6 @@ class PhoenixOrderProducer(ShopFeed[dict[str, Any]]):
                  engine: sa.Engine | None = None) -> None:
         super().__init__(broker=broker, shop=shop, engine=engine)
         self.variants = VariantResolver(link_table=LINK_TABLE, shop=shop.name)
-
-    @property
-    def first_id(self) -> int:
-        return self.shop.orders.first_order_id
 
     def _count(self, conn: sa.Connection, *, published_known: bool) -> OrderCount:
         unpublished = f" AND {PUBLISHED.unpublished}" if published_known else ""
@@ -221,9 +216,6 @@ class PhoenixOrderProducer(ShopFeed[dict[str, Any]]):
             f"SELECT o.orders_id FROM orders o WHERE o.orders_id > %s AND {_FINAL} "
             f"AND {PUBLISHED.unpublished} ORDER BY o.orders_id LIMIT %s", (after, PAGE))
         return [r[0] for r in rows]
-
-    def _payload(self, loaded: dict[str, Any]) -> dict[str, Any]:
-        return loaded          # ``_load`` builds whole pages: lines and totals by order
 
     def _load(self, conn: sa.Connection, ids: Sequence[int]) -> list[tuple[int, dict[str, Any]]]:
         """(orders_id, payload) of ``ids``, read in one transaction (one consistent snapshot)."""
@@ -250,8 +242,9 @@ class PhoenixOrderProducer(ShopFeed[dict[str, Any]]):
             "JOIN (SELECT MIN(orders_status_history_id) AS first_id FROM orders_status_history "
             f"WHERE orders_id IN ({marks}) GROUP BY orders_id) f "
             "ON f.first_id = h.orders_status_history_id")
-        linked = bool(items) and has_table(conn, LINK_TABLE)
-        erp_ids = self._erp_ids(conn, {i["products_id"] for i in items}) if linked else {}
+        linked = bool(items) and links.linked(conn)
+        erp_ids = links.erp_ids(conn, (i["products_id"] for i in items),
+                                shop=self.shop.name) if linked else {}
         gross = prices_include_tax(conn)
 
         by_order: dict[int, list[Mapping[str, Any]]] = {}
@@ -270,25 +263,3 @@ class PhoenixOrderProducer(ShopFeed[dict[str, Any]]):
             totals_of.get(o["orders_id"], []), first.get(o["orders_id"], {}), erp_ids,
             prices_include_tax=gross, variants=variants))
             for o in orders]
-
-    def _erp_ids(self, conn: sa.Connection, products: set[int]) -> dict[int, int]:
-        """products_id -> CAO REC_ID, from the consumer's link table (which must exist)."""
-        if not products:
-            return {}
-        ordered = sorted(products)
-        rows = conn.exec_driver_sql(
-            f"SELECT target_id, entity_key FROM {LINK_TABLE} WHERE entity_type = %s "
-            f"AND target_id IN ({', '.join(['%s'] * len(ordered))})", ("product", *ordered))
-        found: dict[int, set[int]] = {}
-        for target_id, key in rows:
-            if str(key).isdigit():
-                found.setdefault(int(target_id), set()).add(int(key))
-        erp_ids = {}
-        for product, keys in found.items():
-            if len(keys) == 1:
-                erp_ids[product] = keys.pop()
-            else:  # two ERP articles on one shop product: guessing would book the wrong one
-                log.warning("shop %s: product %s is linked to several ERP articles (%s); its "
-                            "order lines get erp_id null", self.shop.name, product,
-                            ", ".join(map(str, sorted(keys))))
-        return erp_ids

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -111,9 +112,9 @@ def test_a_good_virtuemart_shop_has_ok_lines_and_exits_0(cao_db, vm, namespace, 
         "ok       shop vm: order_states 1 P, 2 C, 3 S are order states of the shop",
         "ok       shop vm: database reachable, VirtueMart tables under prefix 'sbx_'",
     } <= set(lines)
-    assert [line for line in lines if line.startswith("note     shop vm:")] == [
-        "note     shop vm: kind 'virtuemart' sends no orders to the ERP yet (no shop "
-        "producer): order import not checked"]
+    assert [line for line in lines if line.startswith("note     shop vm:")] == []
+    assert ("ok       shop vm: no orders from orders_id 1 on and no [orders] settings: order "
+            "import not checked") in lines
 
 
 def test_each_problem_is_one_line_naming_the_thing(cao_db, make_vm, namespace):
@@ -181,16 +182,25 @@ def test_a_missing_table_or_column_is_named(cao_db, vm, namespace):
                         f"shop vm: column {P}products.has_prices missing"]
 
 
-def test_orders_configured_for_a_kind_that_sends_none_is_a_problem(cao_db, vm, namespace):
-    fill_cao(cao_db, sample.articles(2), [])
-    entry = shop_entry("vm", vm, orders={"first_order_id": 1})
+def test_orders_of_a_virtuemart_shop_are_checked_against_its_orders_mappings(erp, vm,
+                                                                             namespace):
+    """Issue 12 O5: what recent orders use (method names in the order's language, countries)
+    must be mapped."""
+    from tests.vm_checkout import Method, VmLine, add_method, place_vm_order
 
-    report = _report(namespace, cao_db, entry)
+    fill_cao(erp, sample.articles(2), [])
+    add_method(vm, "payment", 1, {"de-DE": "Vorkasse", "en-GB": "Prepayment"})
+    add_method(vm, "shipment", 1, {"de-DE": "DHL Paket"})
+    place_vm_order(vm, items=[VmLine(1, "A-1", "Buch", Decimal("10.00"), Decimal(7))],
+                   payment=Method(1), shipment=Method(1, Decimal("4.90")))
+    entry = shop_entry("vm", vm, orders={"payment_methods": {"Vorkasse": 1}})
+
+    report = _report(namespace, erp, entry)
 
     assert _of(report.problems) == [
-        "shop vm: [orders] is set, but kind 'virtuemart' sends no orders to the ERP yet (no "
-        "shop producer): no order would be imported"]
-
+        "shop vm: shipping method 'DHL Paket' (1 order) has no entry in "
+        "orders.shipping_methods",
+        "shop vm: country DE (1 order) is neither in orders.countries nor a CAO LAND.ID"]
 
 def test_a_cache_path_that_is_no_folder_is_a_problem_and_none_is_a_note(cao_db, make_vm,
                                                                          namespace, tmp_path):
@@ -266,8 +276,6 @@ def test_the_shops_own_data_and_settings_worth_a_look_are_notes(cao_db, make_vm,
         f"shop vm: {P}products_de_de.product_name holds 100 characters (VirtueMart's default "
         "400), ERP texts up to 255 (payload.texts.*.name): longer ones are dead-lettered "
         "naming the field",
-        "shop vm: kind 'virtuemart' sends no orders to the ERP yet (no shop producer): order "
-        "import not checked",
     ]
 
 

@@ -56,10 +56,10 @@ def with_mart(monkeypatch):
 
 
 def test_the_installed_kinds_are_found_by_role():
-    """osCommerce plays both shop roles (VirtueMart the consumer's so far) and CAO both ERP
-    roles, each found by name."""
+    """osCommerce and VirtueMart play both shop roles and CAO both ERP roles, each found by
+    name."""
     assert kinds.registry.names(kinds.SHOP_SINKS) == ("oscommerce", "virtuemart")
-    assert kinds.registry.names(kinds.SHOP_SOURCES) == ("oscommerce",)
+    assert kinds.registry.names(kinds.SHOP_SOURCES) == ("oscommerce", "virtuemart")
     assert kinds.registry.names(kinds.ERP_SOURCES) == ("cao",)
     assert kinds.registry.names(kinds.ERP_SINKS) == ("cao",)
     assert callable(kinds.shop_sink("oscommerce").applier)

@@ -1,5 +1,5 @@
 """``orders produce --follow``: one shop's new accounts and final orders to the ERP queue,
-every interval, until stopped.
+every interval, until stopped (any shop kind: its two ``ShopFeed`` producers).
 
 While the shop database or the broker is away (also at the start), the cycle waits and is
 tried again with backoff, logged once per outage (``shopbridge.outage``). A page published
@@ -16,14 +16,12 @@ from typing import Any
 from shopbridge.errors import BrokerUnavailable, TargetUnavailable
 from shopbridge.outage import Outages, ride_out
 
-from ..feed import FeedReport
-from .customers import PhoenixCustomerProducer
-from .orders import PhoenixOrderProducer
+from .feed import FeedReport, ShopFeed
 
 log = logging.getLogger(__name__)
 
 
-def follow(orders: PhoenixOrderProducer, accounts: PhoenixCustomerProducer, *,
+def follow(orders: ShopFeed[Any], accounts: ShopFeed[Any], *,
            interval_s: float) -> None:
     """Run both producers every ``interval_s`` seconds until ``orders.stop_event`` is set.
 
