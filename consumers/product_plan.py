@@ -82,6 +82,9 @@ class ProductPlan(Generic[RowT]):
     # Entity key -> variant child's ERP id -> its quantity, from the newest stock of the batch.
     variant_quantities: dict[str, dict[int, int]] = field(default_factory=dict)
     unsupported: Counter[str] = field(default_factory=Counter)
+    # Updates not known to change anything (a full sync's rewrite, an adopted product): the
+    # store keeps their timestamps where no value differs.
+    unknown: set[str] = field(default_factory=set)
 
     def changed(self) -> list[tuple[str, RowT]]:
         """The rows written in full: new products first, then updated ones."""
@@ -144,6 +147,8 @@ class ProductPlanner(Generic[RowT]):
         if new_hash == link.content_hash and not event.resync:
             return None if key in plan.quantities else "unchanged in this shop"
         plan.update[key] = row
+        if link.content_hash is None or new_hash == link.content_hash:
+            plan.unknown.add(key)
         link.content_hash = new_hash
         return None
 

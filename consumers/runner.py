@@ -243,13 +243,21 @@ class ShopConsumer:
         return {"broker": broker, "database": database}
 
     def ready_check(self, max_lag_s: float) -> Callable[[], str | None]:
-        """For ``/readyz``: keeping up, i.e. the queue is empty or the last batch's lag is
-        under ``max_lag_s``."""
+        """For ``/readyz``: keeping up, i.e. the queue is empty, or messages wait and the
+        consumer applied one within ``max_lag_s`` (a stuck consumer is not ready; a lag
+        measured once long ago says nothing)."""
+        started = time.monotonic()
+
         def ready() -> str | None:
-            depth, lag = self.metrics.queue_depth(), self.metrics.last_lag()
-            if not depth or lag is None or lag <= max_lag_s:
+            depth = self.metrics.queue_depth()
+            if not depth:
                 return None
-            return f"lag {lag:.1f} s over {max_lag_s:g} s with {depth:.0f} message(s) waiting"
+            idle = self.metrics.since_applied()
+            idle = time.monotonic() - started if idle is None else idle
+            if idle <= max_lag_s:
+                return None
+            return (f"{depth:.0f} message(s) waiting and nothing applied for {idle:.0f} s "
+                    f"(over {max_lag_s:g} s)")
         return ready
 
     def _idle_hook(self) -> None:

@@ -67,9 +67,11 @@ class ProductStore(Protocol[RowT]):
         ...
 
     def update(self, conn: Connection, rows: Sequence[tuple[int, RowT, int]],
-               now: datetime) -> None:
+               now: datetime, *, unknown: bool = False) -> None:
         """Rewrite existing products: (shop id, row, quantity). The quantity is for a row the
-        shop lost (an admin deleted it) and that is written again."""
+        shop lost (an admin deleted it) and that is written again. ``unknown``: the rows may
+        equal what the shop holds (a full sync, an adoption): keep the timestamps where no
+        value differs."""
         ...
 
     def hide(self, conn: Connection, target_ids: Sequence[int], now: datetime) -> None: ...
@@ -128,6 +130,11 @@ class ShopWriters(Generic[RowT]):
     # rows changed (MANUFACTURER, CATEGORY, PRODUCT), also when a later writer of the batch
     # failed. A hook must not raise: the rows are committed.
     after_commit: Sequence[Callable[[AbstractSet[str]], None]] = ()
+
+
+def _sku_key(sku: str) -> str:
+    """A SKU as a shop's case-insensitive, PAD SPACE collation compares it."""
+    return sku.rstrip(" ").casefold()
 
 
 class ShopApplier(Generic[RowT]):
@@ -284,7 +291,6 @@ class ShopApplier(Generic[RowT]):
         images = self.images
         with translated(self.what), self.engine.begin() as conn:
             links = self.binder.lock(conn, PRODUCT, (e.entity_key for e in ordered))
-            self._adopt(conn, ordered, links)
             facts = self._batch_facts(conn, ordered)
             planner = ProductPlanner(map_row=lambda e: self.writers.map_product(e, facts),
                                      stock_mode=self.shop.stock_mode,
@@ -294,6 +300,7 @@ class ShopApplier(Generic[RowT]):
             for event in ordered:
                 result.count(event, planner.plan(event, links[event.entity_key], plan))
             result.unsupported.update(plan.unsupported)
+            self._adopt(conn, plan, links)
             changed = plan.changed()
             category_ids = self._category_ids(conn, changed)
             self._write_rows(conn, plan, links, planner, now)
@@ -309,24 +316,36 @@ class ShopApplier(Generic[RowT]):
         images.copy(copies)                                 # files: after the commit
         return bool(changed or plan.hide)
 
-    def _adopt(self, conn: Connection, events: Sequence[Event], links: Mapping[str, Link]
+    def _adopt(self, conn: Connection, plan: ProductPlan[RowT], links: Mapping[str, Link]
                ) -> None:
-        """Products without a link (after ``shopbridge reset``, or in a shop filled before
-        shopbridge) take over the shop's product of their SKU, where no other link points to
-        it, instead of being created twice (P4). The plan then rewrites it as any linked one."""
-        wanted = {e.payload["sku"]: e.entity_key for e in events
-                  if e.type == "product.upserted" and e.payload.get("sku")
-                  and links[e.entity_key].target_id is None}
-        if not wanted:
+        """Products the plan would create (shown in this shop, no link: after ``shopbridge
+        reset``, or in a shop filled before shopbridge) take over the shop's product of their
+        SKU instead, where exactly one has it and no other link points to it (P4); the plan
+        then rewrites it as any linked one. SKUs match as the shop compares them (its
+        collation: case and trailing spaces ignored)."""
+        if not plan.new:
             return
-        found = self.writers.products.find_by_sku(conn, sorted(wanted))
+        wanted: dict[str, list[str]] = {}
+        for key, item in plan.new.items():
+            if item.row.sku:
+                wanted.setdefault(_sku_key(item.row.sku), []).append(key)
+        found = self.writers.products.find_by_sku(conn, sorted({plan.new[k].row.sku
+                                                                for keys in wanted.values()
+                                                                for k in keys}))
         claimed = {target for target, _ in
                    self.binder.linked_to(conn, PRODUCT, found.values()).values()}
         for sku, target in found.items():
-            if target not in claimed:
-                link = links[wanted[sku]]
-                link.target_id, link.dirty = target, True
-                claimed.add(target)
+            keys = wanted.get(_sku_key(sku), [])
+            if len(keys) != 1 or target in claimed:
+                continue    # two ERP articles with one SKU: which is which cannot be told
+            key = keys[0]
+            item = plan.new.pop(key)
+            link = links[key]
+            link.target_id, link.dirty = target, True
+            plan.update[key] = item.row
+            plan.unknown.add(key)
+            plan.quantities[key] = item.quantity
+            claimed.add(target)
 
     def _write_variant_stock(self, conn: Connection, plan: ProductPlan[RowT],
                              links: Mapping[str, Link]) -> None:
@@ -373,9 +392,11 @@ class ShopApplier(Generic[RowT]):
             store.insert(conn, list(plan.new.values()), now)
             for key, item in plan.new.items():
                 links[key].target_id = item.target_id
-        if plan.update:
-            store.update(conn, [(links[k].target, row, planner.quantity(links[k]))
-                                for k, row in plan.update.items()], now)
+        for unknown in (False, True):
+            rows = [(links[k].target, row, planner.quantity(links[k]))
+                    for k, row in plan.update.items() if (k in plan.unknown) == unknown]
+            if rows:
+                store.update(conn, rows, now, unknown=unknown)
         store.hide(conn, [links[k].target for k in sorted(plan.hide)], now)
         store.set_quantities(
             conn, [(links[k].target, q) for k, q in sorted(plan.quantities.items())])

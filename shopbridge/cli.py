@@ -339,7 +339,9 @@ def _produce(settings: cfg.Settings, args: argparse.Namespace) -> int:
 
             def on_cycle(report: kinds.CatalogueReport) -> None:
                 producer_cycle(tenant.name, "erp", report.published, report.seconds)
-                log.info("published %s in %.2f s", dict(report.published), report.seconds)
+                if report.events:
+                    log.info("published %s in %.2f s", dict(report.published),
+                             report.seconds)
 
             http = _serve(args.http_port, reachable(
                 settings.broker, {f"CAO database of tenant {tenant.name!r}": tenant.erp.db}))
@@ -504,9 +506,12 @@ def _status(settings: cfg.Settings, args: argparse.Namespace) -> int:
 def _sync(settings: cfg.Settings, args: argparse.Namespace) -> int:
     from .progress import Progress
 
-    tenant = settings.tenant(args.tenant)
-    shops = ([s for s in tenant.shops if s.active] if args.all_shops
-             else [settings.find_shop(args.shop, args.tenant)])
+    if args.all_shops:
+        tenant = settings.tenant(args.tenant)
+        shops = [s for s in tenant.shops if s.active]
+    else:
+        shops = [settings.find_shop(args.shop, args.tenant)]
+        tenant = settings.tenant(shops[0].tenant)
     source = kinds.erp_source(tenant.erp.kind)
     rejected = 0
     for shop in shops:
@@ -542,9 +547,9 @@ def _reset(settings: cfg.Settings, args: argparse.Namespace) -> int:
         if not sys.stdin.isatty():
             raise ConfigError(f"reset would forget {where}'s links of {', '.join(entities)}: "
                               f"confirm with --yes when not on a terminal")
-        answer = input(f"forget {where}'s links of {', '.join(entities)}? The shop's rows "
-                       f"stay; run 'shopbridge sync --shop {shop.name}' next. [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
+        if not dlq_cli.confirm(f"forget {where}'s links of {', '.join(entities)}? The shop's "
+                               f"rows stay; run 'shopbridge sync --shop {shop.name}' next. "
+                               f"[y/N] "):
             print(f"reset of {where}: not confirmed, nothing forgotten")
             return EXIT_OK
     forgotten = kinds.shop_sink(shop.kind).reset(shop, entities)

@@ -13,6 +13,7 @@ of the last failure, event id.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -40,6 +41,7 @@ from .settle import (
     H_LAST_FAILURE,
     H_REPLAY_RUN,
     H_REPLAYED,
+    H_RESYNC,
 )
 from .topology import Target
 
@@ -75,8 +77,10 @@ class DeadLetter:
     def events(self) -> list[Event]:
         """The letter's events, validated; empty when it holds anything invalid (such a
         letter is never judged superseded)."""
+        resync = bool(self.headers.get(H_RESYNC))     # as the consumer would apply them
         try:
-            return [parse(raw) for raw in decode(self.body)]
+            return [dataclasses.replace(parse(raw), resync=resync)
+                    for raw in decode(self.body)]
         except PermanentError:
             return []
 

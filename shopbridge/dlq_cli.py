@@ -83,6 +83,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     purge.add_argument("--yes", action="store_true", help="do not ask")
 
 
+def confirm(question: str) -> bool:
+    """Asks on the terminal; only y or yes confirms (end of input does not)."""
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
 def _selection(args: argparse.Namespace, event_id: str | None = None) -> dlq.Filter:
     from . import dlq
 
@@ -145,10 +153,14 @@ def run(settings: cfg.Settings, args: argparse.Namespace, target: topology.Targe
     if command == "export":
         letters = dlq.list_dead(settings.broker, target, _selection(args))
         out: IO[bytes]
-        with (open(args.output, "wb") if args.output else
-              open(sys.stdout.fileno(), "wb", closefd=False)) as out:
-            for letter in letters:
-                out.write(orjson.dumps(letter.as_dict()) + b"\n")
+        try:
+            with (open(args.output, "wb") if args.output else
+                  open(sys.stdout.fileno(), "wb", closefd=False)) as out:
+                for letter in letters:
+                    out.write(orjson.dumps(letter.as_dict()) + b"\n")
+        except OSError as err:
+            raise ConfigError(f"dlq export: cannot write {args.output or 'standard output'}: "
+                              f"{err.strerror or err}") from None
         print(f"exported {len(letters)} dead letter(s) of {where}"
               + (f" to {args.output}" if args.output else ""), file=sys.stderr)
         return ok
@@ -169,8 +181,7 @@ def run(settings: cfg.Settings, args: argparse.Namespace, target: topology.Targe
                               f"{where}: confirm with --yes when not on a terminal")
         for letter in letters:
             print(_line(letter))
-        answer = input(f"delete these {len(letters)} dead letter(s) from {where}? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
+        if not confirm(f"delete these {len(letters)} dead letter(s) from {where}? [y/N] "):
             print(f"purged 0 dead letter(s) from {where}: not confirmed")
             return ok
     removed = dlq.purge(settings.broker, target, letters)

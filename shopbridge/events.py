@@ -169,7 +169,9 @@ def coalesce(events: Iterable[Event]) -> list[Event]:
         for aspect in event.aspects:
             key = (event.entity, event.entity_key, aspect)
             held = newest.get(key)
-            if held is None or event.version > held.version:
+            # At a tie a full sync's event wins: it must be applied even where the other
+            # one would look unchanged.
+            if held is None or (event.version, event.resync) > (held.version, held.resync):
                 newest[key] = event
     keep = {id(e) for e in newest.values()}
     kept, seen = [], set()

@@ -114,6 +114,14 @@ class TargetMetrics:
     def depth(self, queue: str, messages: int) -> None:
         QUEUE_DEPTH.labels(self.tenant, self.target, queue).set(messages)
 
+    def since_applied(self) -> float | None:
+        """Seconds since the target last applied an event (None: never in this process)."""
+        for metric in LAST_APPLIED.collect():
+            for sample in metric.samples:
+                if sample.labels == {"tenant": self.tenant, "target": self.target}:
+                    return datetime.now(UTC).timestamp() - sample.value
+        return None
+
     def last_lag(self) -> float | None:
         """The largest last-batch lag over the target's entities (None: nothing applied)."""
         values = [sample.value for metric in LAST_LAG.collect() for sample in metric.samples

@@ -28,6 +28,19 @@ _PRODUCT_COLUMNS = ("products_quantity", "products_model", "products_price",
                     "products_date_available")
 
 
+# products_last_modified first when it compares: MariaDB assigns left to right, so later
+# assignments would already have changed the columns it looks at.
+_LAST_MODIFIED = "products_last_modified = VALUES(products_last_modified), "
+_LAST_MODIFIED_IF_CHANGED = (
+    "products_last_modified = IF(products_model <=> VALUES(products_model) AND "
+    "products_price <=> VALUES(products_price) AND "
+    "products_weight <=> VALUES(products_weight) AND "
+    "products_status <=> VALUES(products_status) AND "
+    "products_tax_class_id <=> VALUES(products_tax_class_id) AND "
+    "products_gtin <=> VALUES(products_gtin) AND manufacturers_id <=> VALUES(manufacturers_id), "
+    "products_last_modified, VALUES(products_last_modified)), ")
+
+
 class PhoenixAdapter:
     def __init__(self, *, consecutive_ids: bool) -> None:
         # Whether multi-row INSERTs are safe (shopbridge.db.consecutive_autoinc_ids).
@@ -40,9 +53,9 @@ class PhoenixAdapter:
         self.upsert_descriptions(conn, [(item.target, item.row) for item in new])
 
     def update(self, conn: Connection, rows: Sequence[tuple[int, ProductRow, int]],
-               now: datetime) -> None:
+               now: datetime, *, unknown: bool = False) -> None:
         """Rewrite products and their descriptions (see ``update_products``)."""
-        self.update_products(conn, rows, now)
+        self.update_products(conn, rows, now, unknown=unknown)
         self.upsert_descriptions(conn, [(pid, row) for pid, row, _ in rows])
 
     def insert_products(self, conn: Connection, new: Sequence[NewProduct[ProductRow]],
@@ -61,11 +74,13 @@ class PhoenixAdapter:
                 row.tax_class_id, row.gtin, row.manufacturers_id, row.date_available)
 
     def update_products(self, conn: Connection, rows: Sequence[tuple[int, ProductRow, int]],
-                        now: datetime) -> None:
+                        now: datetime, *, unknown: bool = False) -> None:
         """Rewrite the mapped columns of existing products (quantity and date_added stay).
 
         Each row is (products_id, mapped row, quantity); the quantity is used only if the
-        shop lost the row (an admin deleted it), which re-creates it.
+        shop lost the row (an admin deleted it), which re-creates it. A known change sets
+        ``products_last_modified``; an ``unknown`` one (a full sync, an adoption) only where
+        a products column differs, so a rewrite of what the shop holds changes no row.
         """
         if not rows:
             return
@@ -74,17 +89,7 @@ class PhoenixAdapter:
             "products_price, products_date_added, products_last_modified, products_weight, "
             "products_status, products_tax_class_id, products_gtin, manufacturers_id, "
             "products_date_available) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            # products_last_modified first: later assignments would already have changed the
-            # columns it compares; a rewrite that changes nothing changes no row (P3, P4).
-            "ON DUPLICATE KEY UPDATE products_last_modified = IF("
-            "products_model <=> VALUES(products_model) AND "
-            "products_price <=> VALUES(products_price) AND "
-            "products_weight <=> VALUES(products_weight) AND "
-            "products_status <=> VALUES(products_status) AND "
-            "products_tax_class_id <=> VALUES(products_tax_class_id) AND "
-            "products_gtin <=> VALUES(products_gtin) AND "
-            "manufacturers_id <=> VALUES(manufacturers_id), products_last_modified, "
-            "VALUES(products_last_modified)), "
+            f"ON DUPLICATE KEY UPDATE {_LAST_MODIFIED_IF_CHANGED if unknown else _LAST_MODIFIED}"
             "products_model = VALUES(products_model), "
             "products_price = VALUES(products_price), "
             "products_weight = VALUES(products_weight), "

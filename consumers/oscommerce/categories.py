@@ -113,6 +113,9 @@ class CategoryWriter:
         if unchanged(link, content, event):
             return "unchanged"
         category_id = link.target_id
+        # A known change sets last_modified; a full sync's rewrite or an adoption only where
+        # a categories column differs (a rewrite of what the shop holds changes no row).
+        known_change = link.content_hash is not None and link.content_hash != content
         if category_id is None:
             category_id = self._adoptable(conn, parent_id, name, claimed)
         if category_id is None:
@@ -124,10 +127,10 @@ class CategoryWriter:
             # last_modified first: the assignments run left to right, so it still compares
             # the old values, and a rewrite that changes nothing changes no row (P3, P4).
             conn.exec_driver_sql(
-                "UPDATE categories SET last_modified = IF(categories_image <=> %s AND "
-                "parent_id <=> %s AND sort_order <=> %s, last_modified, %s), "
+                "UPDATE categories SET last_modified = IF(%s OR NOT (categories_image <=> %s "
+                "AND parent_id <=> %s AND sort_order <=> %s), %s, last_modified), "
                 "categories_image = %s, parent_id = %s, sort_order = %s WHERE categories_id = %s",
-                (p.get("image"), parent_id, p["sort_order"], now,
+                (known_change, p.get("image"), parent_id, p["sort_order"], now,
                  p.get("image"), parent_id, p["sort_order"], category_id))
         claimed.add(category_id)
         if p["visible"]:

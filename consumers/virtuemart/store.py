@@ -125,7 +125,7 @@ class VmProductStore:
                                     consecutive=self.consecutive_ids, chunk=CHUNK)
 
     def update(self, conn: Connection, rows: Sequence[tuple[int, ProductRow, int]],
-               now: datetime) -> None:
+               now: datetime, *, unknown: bool = False) -> None:
         """Rewrite the mapped columns; a row the shop lost is made again with ``quantity``."""
         if not rows:
             return

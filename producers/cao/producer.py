@@ -7,11 +7,13 @@ snapshot, so a crash re-publishes rather than loses (DESIGN 4).
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
@@ -22,7 +24,7 @@ from shopbridge import events as ev
 from shopbridge import schemas, topology
 from shopbridge.config import BrokerConfig, ShopConfig, TenantConfig
 from shopbridge.db import create_engine, translated
-from shopbridge.errors import ConfigError, PermanentError
+from shopbridge.errors import ConfigError, PermanentError, TargetLocked
 from shopbridge.outage import AWAY, Outages, ride_out
 from shopbridge.owntables import ensure
 from shopbridge.publisher import BrokerSession, OutMessage, pack
@@ -46,6 +48,7 @@ from .statuses import StatusChange, StatusSource
 
 log = logging.getLogger(__name__)
 
+LOCK_WAIT_S = 120             # a full cycle of 100,000 articles takes tens of seconds
 PAGE = 2000                   # articles per change page (also the MyISAM lock granularity)
 # Bump when payload.build changes: republishes every article. 5: once more after the shop
 # consumers learnt to link a master's children (ordered variants book the child, issue 8);
@@ -207,11 +210,20 @@ class CaoProducer:
             self.snapshot.ensure_table(conn)
             self.source.variants.ensure_table(conn)
 
-    def run_once(self) -> CycleReport:
-        """A full cycle: changed and new articles, then deletions, then stock."""
+    def run_once(self, *, lock_wait_s: float = LOCK_WAIT_S) -> CycleReport:
+        """A full cycle: changed and new articles, then deletions, then stock.
+
+        One full cycle per CAO database at a time (an advisory lock): a ``sync`` runs one
+        while ``produce --follow`` may run its own, and two cycles building versions of one
+        article at once could leave the snapshot with one's hash and the other's version.
+
+        Raises:
+            TargetLocked: another producer's full cycle held the lock for LOCK_WAIT_S.
+        """
         started = time.monotonic()
         report = CycleReport()
-        with translated(self.what), self.engine.connect() as conn:
+        with translated(self.what), self.engine.connect() as conn, \
+                self._cycle_lock(conn, lock_wait_s):
             self.source.resolve(conn)
             self.snapshot.ensure_table(conn)
             self.source.variants.ensure_table(conn)
@@ -233,6 +245,19 @@ class CaoProducer:
         report.merge(self.stock_scan())
         report.seconds = time.monotonic() - started
         return report
+
+    @contextmanager
+    def _cycle_lock(self, conn: sa.Connection, wait_s: float) -> Iterator[None]:
+        name = "shopbridge:produce:" + hashlib.sha1(
+            str(self.tenant.erp.db.database).encode(), usedforsecurity=False).hexdigest()
+        got = conn.exec_driver_sql("SELECT GET_LOCK(%s, %s)", (name, wait_s)).scalar()
+        if got != 1:
+            raise TargetLocked(f"{self.what}: another producer's full cycle is running "
+                               f"(waited {wait_s:g} s)", delay_s=5)
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (name,))
 
     def _scan(self, conn: sa.Connection, report: CycleReport, read: _Read[Change],
               key: Callable[[Change], int],
@@ -260,6 +285,8 @@ class CaoProducer:
                 return
             read = functools.partial(read, everything=True)  # type: ignore[call-arg]
             progress = run.progress.start(conn, resync)
+            if progress.done:
+                return              # finished by the interrupted run this one continues
             after = progress.after
             run.page_done(resync)
         while not self.stop_event.is_set():
@@ -463,6 +490,7 @@ class CaoProducer:
         progress = ResyncProgress(shop.name)
         with translated(self.what), self.engine.connect() as conn:
             ensure(conn, RESYNC_TABLE_DEF)
+            progress.begin(conn, entities)
             totals = {str(t): int(n) for t, n in conn.exec_driver_sql(
                 f"SELECT entity_type, COUNT(*) FROM {SNAPSHOT_TABLE} WHERE deleted = 0 "
                 f"GROUP BY entity_type")}
@@ -477,6 +505,8 @@ class CaoProducer:
                 self._scan_categories(conn, scans)
                 self._scan_articles(conn, scans)
                 self._scan_customers(conn, scans)
+                if not self.stop_event.is_set():
+                    progress.end(conn)
             finally:
                 self._resync = None
         report.scans = list(progress.scans.values())
@@ -498,7 +528,14 @@ class CaoProducer:
         # The broker first, also when nothing will be published: a broker that is back must
         # be noticed (and logged) as such, and one that is away stops the cycle early.
         self.session.connect()
-        return self.run_once() if full else self.stock_scan()
+        if not full:
+            return self.stock_scan()
+        try:
+            # No waiting: the stock scans of this loop must not stop behind a sync's cycle.
+            return self.run_once(lock_wait_s=0)
+        except TargetLocked as err:
+            log.info("full cycle skipped: %s", err)
+            return self.stock_scan()
 
     def stock_scan(self) -> CycleReport:
         """The cheap, frequent scan: MENGE_AKT against the last published stock."""
@@ -569,7 +606,7 @@ class CaoProducer:
                 return
             if full:
                 next_full = now + full_interval_s
-            if on_cycle is not None and report.events:
+            if on_cycle is not None:       # every cycle, also one that found nothing
                 on_cycle(report)
             # The interval is a period, not a pause after the scan.
             self.stop_event.wait(max(0.0, stock_interval_s - (time.monotonic() - now)))

@@ -3,13 +3,17 @@ in the CAO database: so that a sync that was interrupted (killed, the broker awa
 after the last page it published instead of starting over.
 
 A page is recorded only after the broker confirmed its events, so a crash republishes at most
-the page in flight (the consumer applies it again: harmless). A finished scan starts over on
-the next sync.
+the page in flight (the consumer applies it again: harmless). A sync is a run of scans (one
+row per shop and set of entities, scan "run:<entities>"): while a run is unfinished, its
+finished scans are skipped and its unfinished one continues; a finished run starts over.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -41,32 +45,60 @@ class ScanProgress:
     after: int = 0                 # the last key published (0: from the start)
     before: int = 0                # events an interrupted earlier run already published
     now: int = 0                   # events this run published
+    done: bool = False             # finished by the interrupted run: skipped now
 
 
 @dataclass
 class ResyncProgress:
     shop: str
     scans: dict[str, ScanProgress] = field(default_factory=dict)
+    run: str = ""
+    run_started: datetime | None = None    # set when an interrupted run is continued
+
+    def _row(self, conn: Connection, scan: str) -> Any:
+        return conn.exec_driver_sql(
+            f"SELECT after_key, published, finished_at, started_at FROM {RESYNC_TABLE} "
+            f"WHERE shop = %s AND scan = %s", (self.shop, scan)).first()
+
+    def begin(self, conn: Connection, entities: Iterable[str]) -> bool:
+        """Continue the unfinished run of these entities, or start a new one; returns whether
+        it continues one."""
+        self.run = f"run:{','.join(sorted(entities))}"[:40]
+        row = self._row(conn, self.run)
+        if row is not None and row[2] is None:
+            self.run_started = row[3]
+            return True
+        self._reset(conn, self.run)
+        return False
+
+    def end(self, conn: Connection) -> None:
+        self.finish(conn, self.run)
 
     def start(self, conn: Connection, scan: str) -> ScanProgress:
-        """Resume ``scan`` where an unfinished run stopped, else start it over."""
-        row = conn.exec_driver_sql(
-            f"SELECT after_key, published, finished_at FROM {RESYNC_TABLE} "
-            f"WHERE shop = %s AND scan = %s", (self.shop, scan)).first()
+        """Resume ``scan`` where an unfinished run stopped (``done``: it finished there),
+        else start it over."""
+        row = self._row(conn, scan)
         if row is not None and row[2] is None:
             progress = ScanProgress(scan, after=int(row[0]), before=int(row[1]))
+        elif (row is not None and self.run_started is not None
+              and row[3] >= self.run_started):
+            progress = ScanProgress(scan, before=int(row[1]), done=True)
         else:
             progress = ScanProgress(scan)
-            now = utc_now()
-            conn.exec_driver_sql(
+            self._reset(conn, scan)
+        conn.commit()
+        self.scans[scan] = progress
+        return progress
+
+    def _reset(self, conn: Connection, scan: str) -> None:
+        now = utc_now()
+        conn.exec_driver_sql(
                 f"INSERT INTO {RESYNC_TABLE} (shop, scan, after_key, published, started_at, "
                 f"updated_at, finished_at) VALUES (%s, %s, 0, 0, %s, %s, NULL) "
                 f"ON DUPLICATE KEY UPDATE after_key = 0, published = 0, "
                 f"started_at = VALUES(started_at), updated_at = VALUES(updated_at), "
                 f"finished_at = NULL", (self.shop, scan, now, now))
         conn.commit()
-        self.scans[scan] = progress
-        return progress
 
     def page(self, conn: Connection, scan: str, after: int, published: int) -> None:
         progress = self.scans[scan]

@@ -85,3 +85,35 @@ def test_a_sync_killed_half_way_continues_where_it_stopped(
     assert cli.main(["-c", str(path), "sync", "--shop", "web",
                      "--entity", "products"]) == cli.EXIT_OK   # finished: starts over
     assert f"acme/web product: {n} event(s) republished\n" in capsys.readouterr().out
+
+
+def test_a_continued_sync_skips_the_scans_the_interrupted_one_finished(cao_db):
+    """`sync --entity all` killed in its third scan: the rerun skips the two it finished and
+    continues the third; a finished run starts over."""
+    from producers.cao.resync import TABLE, ResyncProgress
+    from shopbridge.owntables import ensure
+
+    entities = ("product", "category", "manufacturer")
+    with cao_db.engine.connect() as conn:
+        ensure(conn, TABLE)
+        first = ResyncProgress("web")
+        assert first.begin(conn, entities) is False
+        for scan in ("manufacturer", "category:shop_categories"):
+            first.start(conn, scan)
+            first.page(conn, scan, 10, 10)
+            first.finish(conn, scan)
+        first.start(conn, "product")
+        first.page(conn, "product", 2000, 2000)              # killed here
+
+        again = ResyncProgress("web")
+        assert again.begin(conn, entities) is True
+        assert again.start(conn, "manufacturer").done
+        assert again.start(conn, "category:shop_categories").done
+        product = again.start(conn, "product")
+        assert (product.done, product.after, product.before) == (False, 2000, 2000)
+        again.finish(conn, "product")
+        again.end(conn)
+
+        fresh = ResyncProgress("web")
+        assert fresh.begin(conn, entities) is False
+        assert not fresh.start(conn, "manufacturer").done

@@ -109,3 +109,31 @@ def test_virtuemart_takes_over_its_products_categories_and_manufacturers_after_a
     assert stats.dead == 0
     assert {t: vm.scalar(f"SELECT COUNT(*) FROM {prefix}virtuemart_{t}")
             for t in tables} == counts
+
+
+def test_adoption_matches_the_sku_as_the_shop_does_and_leaves_unselected_products_alone(
+        cao_db, phoenix_db, namespace, tmp_path: Path):
+    rows = sample.articles(3, shop_ids=(1,)) + sample.articles(1, shop_ids=(2,), start=4)
+    fill_cao(cao_db, rows, [])
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(config_data(namespace, cao_db, [shop_entry("web", phoenix_db)])))
+    settings = cfg.load(path)
+    sync(settings)
+    # The merchant's own product under the SKU of an article of another CAO shop.
+    phoenix_db.execute("INSERT INTO products (products_model, products_price, products_status, "
+                       "products_date_added, products_quantity, products_weight, "
+                       "products_tax_class_id, manufacturers_id) "
+                       "VALUES ('A-000004', 9.99, 1, NOW(), 5, 0, 0, 0)")
+    phoenix_db.execute("DROP TABLE shopbridge_link")
+    phoenix_db.execute("UPDATE products SET products_model = 'a-000001 ' "
+                       "WHERE products_model = 'A-000001'")     # another tool's spelling
+
+    _, stats = full_sync(settings, "web")
+
+    assert stats.dead == 0
+    assert phoenix_db.scalar("SELECT COUNT(*) FROM products") == 4     # none added
+    merchants = phoenix_db.rows("SELECT products_price, products_status, products_quantity "
+                                "FROM products WHERE products_model = 'A-000004'")
+    assert [(str(p), s, q) for p, s, q in merchants] == [("9.9900", 1, 5)]   # left alone
+    assert phoenix_db.scalar("SELECT COUNT(*) FROM products WHERE products_model = "
+                             "'A-000001'") == 1          # adopted and rewritten

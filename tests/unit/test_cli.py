@@ -111,3 +111,18 @@ def test_the_grafana_dashboard_reads_only_metrics_the_services_export():
     assert used
     for name in used:
         assert re.sub(r"_(total|bucket|sum|count)$", "", name) in exported, name
+
+
+def test_a_dead_full_sync_event_is_judged_as_the_consumer_applies_it():
+    """dlq replay asks whether a letter is superseded: a full sync's letter (header
+    x-shopbridge-resync) at the applied version is not (it is applied again)."""
+    from shopbridge import dlq
+    from shopbridge import events as ev
+    from shopbridge.settle import H_RESYNC
+    from tests.unit.test_events import product_payload
+
+    raw = ev.make_event("product.upserted", tenant="acme", source="t", entity_key="1",
+                        version=5, payload=product_payload())
+    letter = dlq._describe(ev.encode([raw]), {H_RESYNC: 1})
+    assert [e.resync for e in letter.events()] == [True]
+    assert [e.resync for e in dlq._describe(ev.encode([raw]), {}).events()] == [False]
