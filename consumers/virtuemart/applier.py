@@ -22,6 +22,7 @@ from ..shop_applier import BatchFacts, ProductAspect, ShopApplier, ShopWriters
 from .aspects import ShopFacts, VmAspect
 from .caches import CacheCleaner
 from .categories import CategoryWriter
+from .customers import CustomerWriter
 from .images import VmImageColumns
 from .later import NotYetSupported
 from .manufacturers import ManufacturerWriter
@@ -58,7 +59,8 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
         self.writers = ShopWriters(
             manufacturers=self.manufacturers,
             categories=self.categories,
-            customers=NotYetSupported("customers"),
+            customers=CustomerWriter(shop=shop, binder=self.binder, tables=self.facts.tables,
+                                     options=options),
             order_statuses=NotYetSupported("order status changes"),
             products=products,
             map_product=self._map_product,

@@ -1,5 +1,5 @@
-"""Event types the VirtueMart kind does not write yet: customers (Joomla users, vmusers,
-userinfos) and order statuses (with VM's stock, history and mail side effects) are issue 12.
+"""Event types the VirtueMart kind does not write yet: order statuses (with VM's stock,
+history and mail side effects) are issue 12.
 
 Their writer refuses every event with a ``MappingError`` naming it, so that the event is
 dead-lettered (and can be replayed once issue 12 is in) instead of being acknowledged and

@@ -9,6 +9,7 @@ shopper_groups = { 1 = 1, 2 = 1, 5 = 3 }   # shopper group id -> CAO price level
 availability = { 1 = "24h.gif", 2 = "3-5d.gif" }  # CAO delivery time id -> product_availability
 timezone = "Europe/Berlin"         # Joomla's site time zone (global config "offset")
 gross_prices = true                # the shop shows the ERP's gross as the final price
+user_group = 2                     # Joomla user group of synced customers (2 = Registered)
 ```
 
 Two settings VirtueMart keeps where the consumer cannot read them, so they are options:
@@ -32,7 +33,8 @@ from shopbridge.config import ShopConfig, refuse_unknown
 from shopbridge.errors import ConfigError
 
 KNOWN = ("prefix", "vendor_id", "cache_path", "shopper_groups", "availability", "timezone",
-         "gross_prices")
+         "gross_prices", "user_group")
+REGISTERED = 2                 # Joomla's Registered group (com_users new_usertype default)
 DEFAULT_TIMEZONE = "Europe/Berlin"
 AVAILABILITY_MAX = 32          # product_availability varchar(32)
 
@@ -50,6 +52,8 @@ class VirtueMartOptions:
     timezone: str = DEFAULT_TIMEZONE
     # True: rows carry the ERP's gross as the final price (override 1); False: net only.
     gross_prices: bool = True
+    # The Joomla user group a synced customer's account is put in (customers.py).
+    user_group: int = REGISTERED
 
 
 def shop_options(shop: ShopConfig) -> VirtueMartOptions:
@@ -118,11 +122,16 @@ def parse_options(data: Mapping[str, Any]) -> VirtueMartOptions:
     if not isinstance(gross_prices, bool):
         problems.append(f"gross_prices must be true or false, got {gross_prices!r}")
         gross_prices = True
+    user_group = data.get("user_group", REGISTERED)
+    if not isinstance(user_group, int) or isinstance(user_group, bool) or user_group < 1:
+        problems.append(f"user_group must be a Joomla user group id, got {user_group!r}")
+        user_group = REGISTERED
     if problems:
         raise ConfigError("\n".join(problems), problems=problems)
     return VirtueMartOptions(prefix=prefix, vendor_id=vendor_id, cache_path=cache_path,
                              shopper_groups=groups, availability=availability,
-                             timezone=timezone, gross_prices=gross_prices)
+                             timezone=timezone, gross_prices=gross_prices,
+                             user_group=user_group)
 
 
 def _is_time_zone(name: object) -> bool:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.errors import ConfigError
 
-from .tables import LANGUAGE_TABLES, language_suffix, table_bases
+from .tables import JOOMLA_TABLES, LANGUAGE_TABLES, language_suffix, table_bases
 
 JOOMLA_DEFAULT_LANGUAGE = "en-GB"
 # A Joomla language tag; it becomes part of table names (``Tables.lang``), so nothing else may.
@@ -71,6 +71,13 @@ class Tables:
             raise AttributeError(f"{base!r} is not a VirtueMart table of consumers/virtuemart/"
                                  "tables.py")
         return f"{self.prefix}virtuemart_{base}"
+
+    def core(self, name: str) -> str:
+        """A Joomla core table tables.py declares ('users' -> 'jos_users')."""
+        if name not in JOOMLA_TABLES:
+            raise AttributeError(f"{name!r} is not a Joomla table of consumers/virtuemart/"
+                                 "tables.py")
+        return f"{self.prefix}{name}"
 
     def lang(self, base: str, language: Language | str) -> str:
         """The language table of ``base`` ('products') for a language."""
