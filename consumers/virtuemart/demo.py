@@ -4,8 +4,9 @@ is synced, as the few the consumer and the storefront need, and the summary's co
 A real shop gets them from VirtueMart's install data and from saving its configuration once
 (tests/virtuemart_db.py loads that upstream SQL); the demo runs on a clone without it, so
 these are the minimal rows, ids as upstream: the configuration row naming the active
-languages, vendor 1 selling in EUR (currency 47), the guest and default shopper groups, and
-two VAT rules for the demo's ``tax_classes``.
+languages, vendor 1 selling in EUR (currency 47), the guest and default shopper groups, two
+VAT rules for the demo's ``tax_classes``, and Joomla's Public and Registered user groups
+(synced customers join Registered).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ SHOPPER_GROUPS = ((1, "COM_VIRTUEMART_SHOPPERGROUP_GUEST",
                    "COM_VIRTUEMART_SHOPPERGROUP_GUEST_TIP", 2),
                   (2, "COM_VIRTUEMART_SHOPPERGROUP_DEFAULT",
                    "COM_VIRTUEMART_SHOPPERGROUP_DEFAULT_TIP", 1))
+# Joomla's base.sql user groups a customer account needs: (id, parent, lft, rgt, title).
+USER_GROUPS = ((1, 0, 1, 4, "Public"), (2, 1, 2, 3, "Registered"))
 # The demo maps CAO tax code 1 (7 %) to rule 2 and code 2 (19 %) to rule 1 (tax_classes).
 VAT_RULES = ((1, "MwSt 19 %", 19), (2, "MwSt 7 %", 7))
 
@@ -71,6 +74,8 @@ def seed(conn: sa.Connection, shop: ShopConfig, prefix: str) -> None:
         "calc_value, calc_currency, calc_shopper_published, calc_vendor_published, "
         "published, created_on) VALUES (%s, %s, 'VatTax', '+%%', %s, %s, 1, 1, 1, %s)",
         [(rule, name, rate, EUR, now) for rule, name, rate in VAT_RULES])
+    conn.exec_driver_sql(f"INSERT INTO {t.core('usergroups')} (id, parent_id, lft, rgt, title) "
+                         "VALUES (%s, %s, %s, %s, %s)", list(USER_GROUPS))
 
 
 def counts(conn: sa.Connection, prefix: str) -> dict[str, int]:

@@ -42,7 +42,7 @@ def is_email_address(email: str) -> bool:
         return False
     if not 1 <= len(domain) <= 255:
         return False
-    if not _LOCAL.match(local) or local.endswith(".") or ".." in local:
+    if not _LOCAL.match(local) or local[:1] == "." or local.endswith(".") or ".." in local:
         return False
     if re.fullmatch(r"[0-9.]+", domain):
         return True

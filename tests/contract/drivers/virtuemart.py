@@ -7,8 +7,9 @@ is 1 and it has a language row with a slug; its price is the group-0 row for qua
 the quantity is in_stock - ordered; a category is shown when published with a language row.
 Names are read in the first active language (de-DE).
 
-Customers and order statuses are issue 12: ``SUPPORTED`` leaves them out, and the suite
-skips those parametrisations for this kind.
+A customer is the Joomla user with the e-mail and its BT address (VirtueMart's
+``userinfos``), the country by its ISO code. Order statuses are issue 12: ``UNSUPPORTED``
+names them, and the suite skips those parametrisations for this kind.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from .linked import LinkedShop
 
 SHOP_NAME = "vm"
 LANGUAGE = "de_de"
-UNSUPPORTED = {"customer.upserted": "issue 12", "order.status_changed": "issue 12"}
+UNSUPPORTED = {"order.status_changed": "issue 12"}
 
 
 class VirtuemartDriver(LinkedShop):
@@ -115,7 +116,15 @@ class VirtuemartDriver(LinkedShop):
         return Manufacturer(name=row[0], url=row[1] or "") if row else None
 
     def customer(self, email: str) -> Customer | None:
-        pytest.skip("customers in VirtueMart: issue 12")
+        rows = self.db.rows(
+            f"SELECT i.first_name, i.last_name, i.address_1, i.zip, i.city, c.country_3_code "
+            f"FROM {PREFIX}users u LEFT JOIN {self._t('userinfos')} i "
+            f"ON i.virtuemart_user_id = u.id AND i.address_type = 'BT' "
+            f"LEFT JOIN {self._t('countries')} c "
+            f"ON c.virtuemart_country_id = i.virtuemart_country_id WHERE u.email = %s",
+            (email,))
+        assert len(rows) <= 1, f"{email} has {len(rows)} accounts or bill-to addresses"
+        return Customer(*rows[0]) if rows else None
 
     def order(self, order_id: int) -> Order | None:
         pytest.skip("order statuses in VirtueMart: issue 12")
