@@ -27,11 +27,10 @@ from typing import Any
 
 import pytest
 
-import consumers
-from shopbridge import config as cfg
 from shopbridge import events as ev
-from tests.conftest import AMQP_URL, MARIADB_URL, Database, unique
+from tests.conftest import Database
 from tests.contract.pipeline import Pipeline
+from tests.integration.test_order_status import Inbox
 from tests.integration.test_virtuemart_catalogue import COLOURS, NAMES, SIZES, shirt_variants
 from tests.joomla_site import (
     browser,
@@ -45,7 +44,13 @@ from tests.joomla_site import (
     unpack_site,
 )
 from tests.unit.test_events import product_payload
-from tests.virtuemart_db import LANGUAGES, PREFIX, create_virtuemart, drop_virtuemart, shop_entry
+from tests.virtuemart_db import (
+    LANGUAGES,
+    PREFIX,
+    create_virtuemart,
+    drop_virtuemart,
+    vm_pipeline,
+)
 
 P = PREFIX + "virtuemart_"
 SITE_ZONE = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -108,23 +113,10 @@ def storefront(pristine_site: Path, tmp_path: Path) -> Iterator[Storefront]:
         install_joomla(db, site, languages=LANGUAGES)
         add_vat_rules(db)
         configure_site(site, db)
-        settings = cfg.parse({
-            "broker": {"url": AMQP_URL, "namespace": unique("sbtest-vmfront").replace("_", "-"),
-                       "retry_tiers_s": [1, 2], "batch_wait_ms": 20},
-            "tenants": [{"name": "acme", "erp": {"kind": "cao", "url": f"{MARIADB_URL}x"},
-                         "shops": [shop_entry("vm", db, virtuemart={
-                             "prefix": PREFIX, "shopper_groups": {"2": 2}})]}]}, source="test")
-        shop = settings.tenants[0].shops[0]
-        applier = consumers.make_applier(shop)
-        line = Pipeline(broker=settings.broker, shop=shop, applier=applier)
-        line.start()
-        try:
-            log = tmp_path / "php.log"
-            with served(site, log) as base:
-                yield Storefront(db, base, line, log, site)
-        finally:
-            line.close()
-            applier.close()
+        log = tmp_path / "php.log"
+        with vm_pipeline(db, name="sbtest-vmfront", shopper_groups={"2": 2}) as line, \
+                served(site, log) as base:
+            yield Storefront(db, base, line, log, site)
     finally:
         drop_virtuemart(db)
         shutil.rmtree(site, ignore_errors=True)
@@ -314,17 +306,6 @@ RESET_TEMPLATE = ("com_users.password_reset", "com_users", "",
                   "", "", '{"tags":["name","email","sitename","link_text","link_html","token"]}')
 
 
-class Inbox:
-    """An SMTP server's received messages (aiosmtpd handler)."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(envelope)
-        return "250 Message accepted"
-
-
 @contextmanager
 def mailing_site(storefront: Storefront) -> Iterator[Inbox]:
     """The storefront's Joomla sending its mail over SMTP to a real server (aiosmtpd), with
@@ -402,22 +383,9 @@ def test_a_vk3_customer_logged_in_sees_vk3_prices(storefront: Storefront) -> Non
 @contextmanager
 def vk3_pipeline(storefront: Storefront) -> Iterator[Pipeline]:
     """A consumer of the storefront's database whose options map group 5 to VK3."""
-    settings = cfg.parse({
-        "broker": {"url": AMQP_URL, "namespace": unique("sbtest-vmvk3").replace("_", "-"),
-                   "retry_tiers_s": [1, 2], "batch_wait_ms": 20},
-        "tenants": [{"name": "acme", "erp": {"kind": "cao", "url": f"{MARIADB_URL}x"},
-                     "shops": [shop_entry("vm", storefront.db, virtuemart={
-                         "prefix": PREFIX,
-                         "shopper_groups": {"2": 2, str(VK3_GROUP): 3}})]}]}, source="test")
-    shop = settings.tenants[0].shops[0]
-    applier = consumers.make_applier(shop)
-    line = Pipeline(broker=settings.broker, shop=shop, applier=applier)
-    line.start()
-    try:
+    with vm_pipeline(storefront.db, name="sbtest-vmvk3",
+                     shopper_groups={"2": 2, str(VK3_GROUP): 3}) as line:
         yield line
-    finally:
-        line.close()
-        applier.close()
 
 
 def set_password(db: Database, email: str, password: str) -> None:
