@@ -235,15 +235,10 @@ def test_a_deselected_product_is_unpublished_never_deleted(vm, applier):
     assert vm.scalar(f"SELECT COUNT(*) FROM {P}products") == 1
 
 
-def test_customer_events_are_refused_for_issue_12(vm, applier):
-    payload = {"erp_id": 1, "customer_number": "K1", "shop_id": 1, "shop_customer_id": None,
-               "email": "a@example.org", "gender": "f", "firstname": "A", "lastname": "B",
-               "company": None, "telephone": None, "date_of_birth": None,
-               "newsletter": False, "price_level": None,
-               "address": {"street": "x", "postcode": "1", "city": "y",
-                           "country_iso3": "DEU", "erp_country": "D"}}
+def test_order_status_events_are_refused_for_issue_12(vm, applier):
+    payload = {"shop": "vm", "order_id": 1, "status_id": 3, "notify": False}
     with pytest.raises(MappingError, match=r"not supported by virtuemart yet \(issue 12\)"):
-        applier.apply([event("customer.upserted", "1", 1, payload)])
+        applier.apply([event("order.status_changed", "1", 1, payload)])
 
 
 @pytest.mark.parametrize("tag", ["de_DE` (x int); --", "de-de", "deutsch", "de-DE "])
