@@ -75,10 +75,10 @@ class AccountWriter:
         """
         raise NotImplementedError
 
-    def unknown_country(self, event: Event) -> MappingError:
-        """The error of an address whose country the shop does not have."""
-        address: dict[str, Any] = event.payload["address"]
+    def unknown_country(self, event: Event, field: str = "address") -> MappingError:
+        """The error of an address (payload ``field``) whose country the shop does not have."""
+        address: dict[str, Any] = event.payload[field]
         country = address.get("country_iso3") or address.get("erp_country")
-        return MappingError(f"{event}: field payload.address.country_iso3: country "
+        return MappingError(f"{event}: field payload.{field}.country_iso3: country "
                             f"{country!r} is not in shop {self.shop.name!r}'s countries")
 

@@ -18,8 +18,10 @@ The rows of one customer (NOTES 6, VirtueMart's models/user.php ``saveUserData``
    customer's CAO price level. VirtueMart stores no row for its default groups (``default``
    1 and 2), and neither does this writer; rows of groups the option does not name are the
    shop's and stay.
-5. ``#__virtuemart_userinfos``: the BT (bill-to) address; the country by ISO code. The ERP's
-   customer has one address (customer.upserted v1), so no ST row is written.
+5. ``#__virtuemart_userinfos``: the BT (bill-to) address; the country by ISO code. The
+   ERP's default delivery address (customer.upserted v2 ``delivery_address``) is an ST row
+   named ``SHIP_TO_NAME`` where it differs from the BT address; when it goes (or becomes the
+   same) that row is deleted. ST rows the customer made in the shop are theirs and stay.
 
 Later ERP changes update name, e-mail, customer number, shopper groups and the BT address.
 A text longer than its column is a ``MappingError`` naming the field and column.
@@ -49,14 +51,15 @@ from .joomla_users import (
 from .options import VirtueMartOptions
 from .shop import Tables
 
-BILL_TO = "BT"
+BILL_TO, SHIP_TO = "BT", "ST"
+SHIP_TO_NAME = "Lieferanschrift"          # address_type_name of the ERP's ST row (varchar 32)
 TITLES = {"m": "Mr", "f": "Mrs"}          # the values of VirtueMart's title field (id 23)
-# BT column <- payload field, and the column's width (install_essential_data.sql).
-ADDRESS_WIDTHS = {"company": 64, "title": 32, "first_name": 96, "last_name": 96,
-                  "phone_1": 32, "address_1": 96, "zip": 32, "city": 96}
-_FIELDS = {"company": "company", "title": "gender", "first_name": "firstname",
-           "last_name": "lastname", "phone_1": "telephone", "address_1": "address.street",
-           "zip": "address.postcode", "city": "address.city"}
+# userinfos column -> its width (install_essential_data.sql) and the payload field it takes,
+# the latter under ``address.`` or ``delivery_address.`` where it starts with '.'.
+ADDRESS_COLUMNS = {"company": (64, "company"), "title": (32, "gender"),
+                   "first_name": (96, "firstname"), "last_name": (96, "lastname"),
+                   "phone_1": (32, "telephone"), "address_1": (96, ".street"),
+                   "zip": (32, ".postcode"), "city": (96, ".city")}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +82,7 @@ class CustomerWriter(AccountWriter):
         p: dict[str, Any] = event.payload
         address = self._bill_to(event)
         country_id = self._country(conn, event)
+        ship_to = self._ship_to(conn, event, {**address, "virtuemart_country_id": country_id})
         email = p["email"]
         if len(email) > EMAIL_MAX:
             raise MappingError(f"{event}: field payload.email: {len(email)} characters exceed "
@@ -116,7 +120,9 @@ class CustomerWriter(AccountWriter):
         self._user_group(conn, account_id)
         self._vm_user(conn, account_id, p.get("customer_number"), username, now)
         self._shopper_groups(conn, account_id, p.get("price_level"))
-        self._address(conn, account_id, {**address, "virtuemart_country_id": country_id}, now)
+        self._address(conn, account_id, BILL_TO, "",
+                      {**address, "virtuemart_country_id": country_id}, now)
+        self._address(conn, account_id, SHIP_TO, SHIP_TO_NAME, ship_to, now)
         return account_id
 
     def _bill_to(self, event: Event) -> dict[str, str | None]:
@@ -127,26 +133,34 @@ class CustomerWriter(AccountWriter):
         """
         p = event.payload
         a = p["address"]
-        values: dict[str, str | None] = {
+        return _fitted(event, "address", {
             "company": p.get("company"), "title": TITLES.get(p.get("gender") or ""),
             "first_name": p.get("firstname"), "last_name": p["lastname"],
             "phone_1": p.get("telephone"), "address_1": a["street"], "zip": a["postcode"],
-            "city": a["city"]}
-        for column, value in values.items():
-            width = ADDRESS_WIDTHS[column]
-            if value is not None and len(value) > width:
-                raise MappingError(
-                    f"{event}: field payload.{_FIELDS[column]}: {len(value)} characters exceed "
-                    f"#__virtuemart_userinfos.{column} varchar({width})")
-        return values
+            "city": a["city"]})
 
-    def _country(self, conn: Connection, event: Event) -> int:
-        iso3 = event.payload["address"].get("country_iso3")
+    def _ship_to(self, conn: Connection, event: Event, bill_to: dict[str, Any]
+                 ) -> dict[str, Any] | None:
+        """The ST columns of the delivery address, None where it has none or it is the
+        bill-to address."""
+        d = event.payload.get("delivery_address")
+        if not d:
+            return None
+        values: dict[str, Any] = _fitted(event, "delivery_address", {
+            "company": d.get("company"), "first_name": d.get("firstname"),
+            "last_name": d["lastname"], "address_1": d["street"], "zip": d["postcode"],
+            "city": d["city"]})
+        values["virtuemart_country_id"] = self._country(conn, event, "delivery_address")
+        same = all(values[c] == bill_to[c] for c in values)
+        return None if same else values
+
+    def _country(self, conn: Connection, event: Event, field: str = "address") -> int:
+        iso3 = event.payload[field].get("country_iso3")
         row = conn.exec_driver_sql(
             f"SELECT virtuemart_country_id FROM {self.tables.countries} "
             f"WHERE country_3_code = %s", (iso3,)).first() if iso3 else None
         if row is None:
-            raise self.unknown_country(event)
+            raise self.unknown_country(event, field)
         return int(row[0])
 
     def _free_username(self, conn: Connection, email: str, erp_id: int) -> str:
@@ -202,13 +216,22 @@ class CustomerWriter(AccountWriter):
                 f"INSERT INTO {t.vmuser_shoppergroups} (virtuemart_user_id, "
                 f"virtuemart_shoppergroup_id) VALUES (%s, %s)", (user_id, group))
 
-    def _address(self, conn: Connection, user_id: int, values: dict[str, Any],
-                 now: datetime) -> None:
+    def _address(self, conn: Connection, user_id: int, kind: str, name: str,
+                 values: dict[str, Any] | None, now: datetime) -> None:
+        """The user's ``kind`` row: written, or deleted where ``values`` is None. The BT row
+        is the user's one (VirtueMart keeps one); an ST row is the one named ``name``."""
         t = self.tables
+        named = (name,) if kind != BILL_TO else ()
         row = conn.exec_driver_sql(
             f"SELECT virtuemart_userinfo_id FROM {t.userinfos} WHERE virtuemart_user_id = %s "
-            f"AND address_type = %s ORDER BY virtuemart_userinfo_id LIMIT 1 FOR UPDATE",
-            (user_id, BILL_TO)).first()
+            f"AND address_type = %s{' AND address_type_name = %s' if named else ''} "
+            f"ORDER BY virtuemart_userinfo_id LIMIT 1 FOR UPDATE",
+            (user_id, kind, *named)).first()
+        if values is None:
+            if row is not None:
+                conn.exec_driver_sql(f"DELETE FROM {t.userinfos} WHERE "
+                                     f"virtuemart_userinfo_id = %s", (row[0],))
+            return
         columns = list(values)
         if row is not None:
             conn.exec_driver_sql(
@@ -217,10 +240,28 @@ class CustomerWriter(AccountWriter):
                 (*values.values(), now, row[0]))
             return
         conn.exec_driver_sql(
-            f"INSERT INTO {t.userinfos} (virtuemart_user_id, address_type, "
+            f"INSERT INTO {t.userinfos} (virtuemart_user_id, address_type, address_type_name, "
             f"{', '.join(columns)}, created_on, modified_on) "
-            f"VALUES (%s, %s, {', '.join(['%s'] * len(columns))}, %s, %s)",
-            (user_id, BILL_TO, *values.values(), now, now))
+            f"VALUES (%s, %s, %s, {', '.join(['%s'] * len(columns))}, %s, %s)",
+            (user_id, kind, name, *values.values(), now, now))
+
+
+def _fitted(event: Event, field: str, values: dict[str, str | None]) -> dict[str, str | None]:
+    """``values`` (userinfos columns) of the payload's ``field`` address, each checked
+    against its column's width.
+
+    Raises:
+        MappingError: a text is longer than its column, naming both.
+    """
+    for column, value in values.items():
+        width, source = ADDRESS_COLUMNS[column]
+        if value is not None and len(value) > width:
+            where = f"{field}{source}" if source.startswith(".") else (
+                source if field == "address" else f"{field}.{source}")
+            raise MappingError(
+                f"{event}: field payload.{where}: {len(value)} characters exceed "
+                f"#__virtuemart_userinfos.{column} varchar({width})")
+    return values
 
 
 def _vm_number(username: str) -> str:

@@ -691,5 +691,5 @@ WRITES: dict[str, tuple[str, ...]] = {
     "user_usergroup_map": ("INSERT",),
     "virtuemart_vmusers": ("INSERT", "UPDATE"),
     "virtuemart_vmuser_shoppergroups": ("INSERT", "DELETE"),
-    "virtuemart_userinfos": ("INSERT", "UPDATE"),
+    "virtuemart_userinfos": ("INSERT", "UPDATE", "DELETE"),     # DELETE: the ERP's ST row
 }

@@ -174,3 +174,66 @@ def test_a_second_customer_with_a_taken_username_gets_another_one(erp, vm, names
     consume(settings, "vm")
 
     assert user(vm)[2] == "anna@example.org-2"
+
+
+def ship_to(vm: Any, user_id: int) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in vm.rows(
+        f"SELECT i.address_type_name, i.company, i.first_name, i.last_name, i.address_1, "
+        f"i.zip, i.city, c.country_2_code FROM {t('userinfos')} i "
+        f"JOIN {t('countries')} c ON c.virtuemart_country_id = i.virtuemart_country_id "
+        f"WHERE i.virtuemart_user_id = %s AND i.address_type = 'ST' "
+        f"ORDER BY i.virtuemart_userinfo_id", (user_id,))]
+
+
+def add_delivery(erp: Any, rec_id: int, addr_id: int = 1, **changes: Any) -> None:
+    row = {"REC_ID": rec_id, "ADDR_ID": addr_id, "ANREDE": "Firma", "NAME1": "Müller Lager",
+           "NAME2": "z. Hd. Herrn Peter Meier", "STRASSE": "Lagerweg 9", "PLZ": "1010",
+           "ORT": "Wien", "LAND": "AT"}
+    row.update(changes)
+    erp.execute(f"INSERT INTO adressen_lief ({', '.join(row)}) VALUES "
+                f"({', '.join(['%s'] * len(row))})", tuple(row.values()))
+    erp.execute("UPDATE adressen SET DEFAULT_LIEFANSCHRIFT_ID = %s WHERE REC_ID = %s",
+                (rec_id, addr_id))
+
+
+def test_a_differing_default_delivery_address_is_a_ship_to_row_the_erp_keeps(
+        erp, vm, namespace):
+    add_erp_customer(erp)
+    add_delivery(erp, 7)
+    settings = settings_for(namespace, erp, [vm_shop(vm)])
+    produce(settings)
+    consume(settings, "vm")
+    uid = user(vm)[0]
+    assert ship_to(vm, uid) == [("Lieferanschrift", "Müller Lager", "Peter", "Meier",
+                                 "Lagerweg 9", "1010", "Wien", "AT")]
+    # The customer's own shipping address in the shop
+    vm.execute(f"INSERT INTO {t('userinfos')} (virtuemart_user_id, address_type, "
+               f"address_type_name, last_name, address_1, zip, city, virtuemart_country_id) "
+               f"SELECT %s, 'ST', 'Büro', 'Müller', 'Amtsweg 1', '10117', 'Berlin', "
+               f"virtuemart_country_id FROM {t('countries')} WHERE country_2_code = 'DE'", (uid,))
+
+    erp.execute("UPDATE adressen_lief SET STRASSE = 'Lagerweg 10'")
+    produce(settings)
+    consume(settings, "vm")
+    assert [r[4] for r in ship_to(vm, uid)] == ["Lagerweg 10", "Amtsweg 1"]
+
+    # The delivery address becomes the customer's own address: no ST row of the ERP's
+    erp.execute("UPDATE adressen_lief SET ANREDE = NULL, NAME1 = 'Anna Müller', NAME2 = NULL, "
+                "STRASSE = 'Hauptstraße 1', PLZ = '10115', ORT = 'Berlin', LAND = 'D'")
+    produce(settings)
+    consume(settings, "vm")
+    assert [r[0] for r in ship_to(vm, uid)] == ["Büro"]
+    assert len(bill_to(vm, uid)) == 9
+
+
+def test_a_delivery_address_in_an_unknown_country_is_dead_lettered_naming_the_field(
+        erp, vm, namespace):
+    erp.execute("INSERT INTO land (ID, NAME, ISO_CODE_3) VALUES ('XX', 'Nirgendwo', 'XXX')")
+    add_erp_customer(erp)
+    add_delivery(erp, 7, LAND="XX")
+    settings = settings_for(namespace, erp, [vm_shop(vm)])
+    produce(settings)
+
+    assert consume(settings, "vm").dead == 1
+    (letter,) = dlq.list_dead(settings.broker, settings.tenants[0].shop("vm"))
+    assert "payload.delivery_address.country_iso3" in letter.error
