@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from consumers.virtuemart.joomla_users import UNUSABLE_PASSWORD
 from shopbridge import events as ev
 from tests.conftest import Database
 from tests.contract.pipeline import Pipeline
@@ -356,6 +357,30 @@ def test_the_shops_own_password_reset_accepts_a_synced_customer(
     assert "view=reset&layout=confirm&token=" in text.replace("&amp;", "&").replace("=\r\n", "")
     # ... and shows the confirmation step, which asks for the username: the e-mail
     assert 'name="jform[token]"' in body and username == email, _error_of(body)
+
+
+def test_a_synced_customer_cannot_log_in_before_setting_a_password(
+        storefront: Storefront) -> None:
+    # Given a customer synced from the ERP
+    email = "ohne@example.org"
+    storefront.sync(customer_event(13, email))
+    # When someone tries the stored marker itself, the postcode or the customer number,
+    # Then Joomla's own authentication refuses each
+    for guess in (UNUSABLE_PASSWORD, "51147", "K13"):
+        assert not logs_in(storefront, email, guess), guess
+    # ... while the same form logs in with a password the customer set
+    set_password(storefront.db, email, "Selbst-gesetzt-1!")
+    assert logs_in(storefront, email, "Selbst-gesetzt-1!")
+
+
+def logs_in(storefront: Storefront, username: str, password: str) -> bool:
+    """Whether Joomla's login form lets ``username`` in with ``password``."""
+    opener = browser()
+    form = storefront.page("option=com_users&view=login", opener)
+    fields = {"username": username, "password": password, form_token(form): "1",
+              "option": "com_users", "task": "user.login", "return": ""}
+    fetch(storefront.base + "index.php", urllib.parse.urlencode(fields).encode(), opener=opener)
+    return username in storefront.page("option=com_users&view=profile", opener)
 
 
 def test_a_vk3_customer_logged_in_sees_vk3_prices(storefront: Storefront) -> None:
