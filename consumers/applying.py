@@ -29,13 +29,17 @@ class ApplyResult:
     # Parts of the ERP's data this shop cannot express, counted per product event (e.g.
     # 'tier prices'); the consumer reports them, `shopbridge check` explains them.
     unsupported: Counter[str] = field(default_factory=Counter)
+    # (event type, "applied" | "skipped") -> events: the metrics' breakdown.
+    by_type: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def count(self, event: Event, note: str | None) -> None:
         """Count one event: applied where ``note`` is None, else skipped for that reason."""
         if note is None:
             self.applied += 1
+            self.by_type[(event.type, "applied")] += 1
         else:
             self.skipped += 1
+            self.by_type[(event.type, "skipped")] += 1
             self.notes.append(f"{event}: {note}")
 
     def count_batch(self, events: Sequence[Event], notes: Sequence[str]) -> None:
@@ -44,3 +48,15 @@ class ApplyResult:
         self.skipped += len(notes)
         self.applied += len(events) - len(notes)
         self.notes += notes
+        types = {e.type for e in events}
+        skipped: Counter[str] = Counter()
+        if len(types) == 1:
+            skipped[types.pop()] = len(notes)
+        else:       # mixed (upserted and deleted): each note begins with its event
+            named = {f"{event}:": event.type for event in events}
+            for note in notes:
+                skipped[next((t for prefix, t in named.items() if note.startswith(prefix)),
+                             events[0].type)] += 1
+        for event_type, n in Counter(e.type for e in events).items():
+            self.by_type[(event_type, "skipped")] += skipped[event_type]
+            self.by_type[(event_type, "applied")] += n - skipped[event_type]

@@ -85,17 +85,15 @@ class Binder:
             f"INSERT INTO {LINK_TABLE} (entity_type, entity_key) VALUES (%s, %s) "
             f"ON DUPLICATE KEY UPDATE entity_key = VALUES(entity_key)",
             [(entity_type, key) for key in ordered])
-        placeholders = ", ".join(["%s"] * len(ordered))
-        rows = conn.exec_driver_sql(
-            f"SELECT entity_key, target_id, version, content_hash, stock_version, stock, shown "
-            f"FROM {LINK_TABLE} WHERE entity_type = %s AND entity_key IN ({placeholders})",
-            (entity_type, *ordered))
-        links = {}
-        for key, target_id, version, content_hash, stock_version, stock, shown in rows:
-            links[key] = Link(entity_type, key, target_id, version, content_hash,
-                              stock_version, None if stock is None else str(stock),
-                              shown=None if shown is None else bool(shown))
-        return links
+        return self.peek(conn, entity_type, ordered)
+
+    def peek(self, conn: Connection, entity_type: str, keys: Iterable[str]) -> dict[str, Link]:
+        """The link rows of ``keys`` that exist, by key (read only, no lock)."""
+        rows = _links_where(conn, _LINK_COLUMNS, entity_type, "entity_key", keys)
+        return {key: Link(entity_type, key, target_id, version, content_hash, stock_version,
+                          None if stock is None else str(stock),
+                          shown=None if shown is None else bool(shown))
+                for key, target_id, version, content_hash, stock_version, stock, shown in rows}
 
     def targets(self, conn: Connection, entity_type: str, keys: Iterable[str]) -> dict[str, int]:
         """ERP key -> target id of already linked entities (read only, no lock)."""
@@ -121,6 +119,11 @@ class Binder:
             f"DELETE FROM {LINK_TABLE} WHERE entity_type = %s AND entity_key IN "
             f"({', '.join(['%s'] * len(ordered))})", (entity_type, *ordered)).rowcount
 
+    def forget_type(self, conn: Connection, entity_type: str) -> int:
+        """Delete every link row of ``entity_type``; returns how many there were."""
+        return conn.exec_driver_sql(f"DELETE FROM {LINK_TABLE} WHERE entity_type = %s",
+                                    (entity_type,)).rowcount
+
     def save(self, conn: Connection, links: Iterable[Link]) -> int:
         """Write back every link that changed in this batch."""
         # The timestamp is a parameter, not NOW(6): PyMySQL batches executemany into one
@@ -140,6 +143,9 @@ class Binder:
                 f"event_id = VALUES(event_id), applied_at = VALUES(applied_at), "
                 f"shown = VALUES(shown)", rows)
         return len(rows)
+
+
+_LINK_COLUMNS = "entity_key, target_id, version, content_hash, stock_version, stock, shown"
 
 
 def _links_where(conn: Connection, select: str, entity_type: str, column: str,

@@ -41,7 +41,7 @@ class AccountWriter:
         for event, link in newer_in_batch(conn, self.binder, ENTITY, events, notes,
                                           keep=self._mine):
             content = content_hash(event.payload)
-            if unchanged(link, content):
+            if unchanged(link, content, event):
                 notes.append(f"{event}: unchanged")
                 continue
             link.content_hash = content

@@ -51,7 +51,7 @@ def apply_manufacturers(conn: Connection, events: Sequence[Event], *, shop: Shop
                          "not this one")
             continue
         content = content_hash({"payload": payload, "languages": languages})
-        if unchanged(link, content):
+        if unchanged(link, content, event):
             notes.append(f"{event}: unchanged")
             continue
         write(event, link)

@@ -44,12 +44,14 @@ def applied_version(link: Link, aspect: str) -> int:
 
 
 def is_stale(link: Link, event: Event, aspect: str | None = None) -> bool:
-    """Whether ``event`` is no newer than what ``link`` holds for the aspect.
+    """Whether ``event`` is no newer than what ``link`` holds for the aspect. A full sync's
+    event (``Event.resync``) at the very version applied is not stale: it is applied again.
 
     Args:
         aspect: which state to judge; None: the event's main aspect (``Event.aspect``).
     """
-    return event.version <= applied_version(link, aspect or event.aspect)
+    applied = applied_version(link, aspect or event.aspect)
+    return event.version < applied or (event.version == applied and not event.resync)
 
 
 def stale_note(link: Link, event: Event, aspect: str | None = None) -> str | None:
@@ -59,6 +61,20 @@ def stale_note(link: Link, event: Event, aspect: str | None = None) -> str | Non
         return None
     what = "stock already applied" if aspect == STOCK else "already applied"
     return f"{what} (v{event.version} <= v{applied_version(link, aspect)})"
+
+
+def superseded(conn: Connection, binder: Binder, events: Iterable[Event]) -> list[str]:
+    """The ids of ``events`` that are stale in every aspect they set (read only): applying
+    them would change nothing."""
+    events = list(events)
+    by_entity: dict[str, set[str]] = {}
+    for event in events:
+        by_entity.setdefault(event.entity, set()).add(event.entity_key)
+    links = {(entity, key): link for entity, keys in by_entity.items()
+             for key, link in binder.peek(conn, entity, keys).items()}
+    return [event.event_id for event in events
+            if (link := links.get((event.entity, event.entity_key))) is not None
+            and all(is_stale(link, event, aspect) for aspect in event.aspects)]
 
 
 def newer(events: Iterable[Event], links: Mapping[str, Link],
@@ -102,6 +118,7 @@ def content_hash(data: Any) -> str:
                        usedforsecurity=False).hexdigest()
 
 
-def unchanged(link: Link, content: str) -> bool:
-    """Whether the shop already holds ``content`` (``content_hash``) for this link."""
-    return content == link.content_hash and link.target_id is not None
+def unchanged(link: Link, content: str, event: Event) -> bool:
+    """Whether the shop already holds ``content`` (``content_hash``) for this link. Never for
+    a full sync's event: it rewrites what the shop may have lost or changed by hand."""
+    return content == link.content_hash and link.target_id is not None and not event.resync

@@ -141,7 +141,7 @@ class ProductPlanner(Generic[RowT]):
             link.content_hash = row.content_hash()
             return None
         new_hash = row.content_hash()
-        if new_hash == link.content_hash:
+        if new_hash == link.content_hash and not event.resync:
             return None if key in plan.quantities else "unchanged in this shop"
         plan.update[key] = row
         link.content_hash = new_hash

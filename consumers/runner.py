@@ -17,6 +17,7 @@ coalesce, apply, settle, ack.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -46,9 +47,10 @@ from shopbridge.errors import (
     TargetUnavailable,
     TransientDatabaseError,
 )
-from shopbridge.outage import DATABASE, Outages, ride_out
+from shopbridge.metrics import TargetMetrics
+from shopbridge.outage import BROKER, DATABASE, Outages, ride_out
 from shopbridge.publisher import Publisher
-from shopbridge.settle import Settler
+from shopbridge.settle import H_RESYNC, Settler
 
 from .applying import Applier
 
@@ -57,6 +59,7 @@ log = logging.getLogger(__name__)
 IN_PROCESS_ATTEMPTS = 3          # deadlocks and lock timeouts, before the retry tiers
 QUIET_GAP_S = 0.02               # no new message for this long: the batch is complete
 IDLE_HOOK_S = 10.0               # how often the applier's time-driven work runs
+DEPTH_EVERY_S = 2.0              # how often the queue depths are read for the metrics
 
 
 @dataclass
@@ -98,6 +101,8 @@ class ShopConsumer:
         self.target = target
         self.applier = applier
         self.stats = ConsumerStats()
+        self.metrics = TargetMetrics(target.tenant, target.name)
+        self.connected = False          # to the broker, now (``/healthz``)
         self.stop_event = threading.Event()
         self.outages = Outages(broker=broker.safe, database=applier.what, logger=log)
         self._buffer: list[Message] = []
@@ -174,7 +179,8 @@ class ShopConsumer:
                                          self.target.name)
         # Messages of a lost connection cannot be acknowledged: RabbitMQ redelivers them.
         self._buffer, self._buffered_events = [], 0
-        with self._connection(wait=idle_exit_s is None or self._connected_once) as conn:
+        with self._connection(wait=idle_exit_s is None or self._connected_once) as conn, \
+                self._connected_flag():
             publisher = Publisher(conn)
             settler = Settler(broker=self.broker, target=self.target, publisher=publisher)
             channel = conn.channel()
@@ -183,8 +189,12 @@ class ShopConsumer:
             consumer.qos(prefetch_count=max(self.broker.batch_size // 10, 20))
             consumer.consume()
             idle_since = last_idle_hook = time.monotonic()
+            last_depth = 0.0
             log.info("consuming %s", queue_name)
             while not self.stop_event.is_set():
+                if time.monotonic() - last_depth >= DEPTH_EVERY_S:
+                    last_depth = time.monotonic()
+                    self._read_depths(channel, queue_name)
                 self._fill_batch(conn)
                 if self._buffer:
                     # Swap the buffer out first: settling publishes on this connection and
@@ -201,6 +211,46 @@ class ShopConsumer:
                     last_idle_hook = time.monotonic()
                     self._idle_hook()
             return False
+
+    @contextmanager
+    def _connected_flag(self) -> Iterator[None]:
+        self.connected = True
+        try:
+            yield
+        finally:
+            self.connected = False
+
+    def _read_depths(self, channel: Any, queue_name: str) -> None:
+        for label, name in (("work", queue_name), ("dead", f"{queue_name}.dead")):
+            self.metrics.depth(label, channel.queue_declare(queue=name, passive=True)
+                               .message_count)
+
+    def health_checks(self) -> dict[str, Callable[[], str | None]]:
+        """For ``/healthz``: the broker connection this consumer holds, and its database
+        reached now (``Applier.ping``)."""
+        def broker() -> str | None:
+            if self.connected and BROKER not in self.outages.away:
+                return None
+            return f"not connected to the broker {self.broker.safe}"
+
+        def database() -> str | None:
+            try:
+                self.applier.ping()
+            except ShopbridgeError as err:
+                return str(err)
+            return None
+
+        return {"broker": broker, "database": database}
+
+    def ready_check(self, max_lag_s: float) -> Callable[[], str | None]:
+        """For ``/readyz``: keeping up, i.e. the queue is empty or the last batch's lag is
+        under ``max_lag_s``."""
+        def ready() -> str | None:
+            depth, lag = self.metrics.queue_depth(), self.metrics.last_lag()
+            if not depth or lag is None or lag <= max_lag_s:
+                return None
+            return f"lag {lag:.1f} s over {max_lag_s:g} s with {depth:.0f} message(s) waiting"
+        return ready
 
     def _idle_hook(self) -> None:
         try:
@@ -247,8 +297,12 @@ class ShopConsumer:
                 continue
             for raw in raws:
                 self.stats.events += 1
+                self.metrics.count(str(raw.get("type", "?")) if isinstance(raw, dict) else "?",
+                                   "received")
                 try:
                     event = ev.parse(raw)
+                    if headers.get(H_RESYNC):
+                        event = dataclasses.replace(event, resync=True)
                     if event.tenant != self.target.tenant:
                         raise PermanentError(f"{event}: tenant {event.tenant!r} is not the "
                                              f"tenant {self.target.tenant!r} of this queue")
@@ -259,6 +313,10 @@ class ShopConsumer:
         newest = ev.coalesce(e for e, _ in units)
         headers_of = {id(e): h for e, h in units}
         self.stats.skipped += len(units) - len(newest)
+        if len(units) > len(newest):        # older versions of an entity in the same batch
+            left = Counter(e.type for e in newest)
+            for event_type, n in Counter(e.type for e, _ in units).items():
+                self.metrics.count(event_type, "skipped", n - left[event_type])
         if newest:
             self._apply_batch(newest, headers_of, settler)
         messages[-1].ack(multiple=True)
@@ -283,7 +341,8 @@ class ShopConsumer:
             log.exception("batch of %d failed; applying one by one", len(events))
         self.stats.fallbacks += 1
         for event in events:
-            with logs.bound(event_id=event.event_id, entity_key=event.entity_key):
+            with logs.bound(event_type=event.type, event_id=event.event_id,
+                            entity_key=event.entity_key):
                 try:
                     self._apply_until_reachable([event])
                 except TargetUnavailable:
@@ -300,8 +359,13 @@ class ShopConsumer:
         Raises:
             TargetUnavailable: only when the consumer was stopped during the wait.
         """
+        started = time.monotonic()
         result = self._ride_out(lambda: self._retrying(self.applier.apply, events),
                                 TargetUnavailable)
+        self.metrics.batch(len(events), time.monotonic() - started)
+        for (event_type, outcome), n in result.by_type.items():
+            self.metrics.count(event_type, outcome, n)
+        self.metrics.applied([(e.entity, str(e.raw.get("occurred_at", ""))) for e in events])
         self.stats.applied += result.applied
         self.stats.skipped += result.skipped
         self.stats.unsupported.update(result.unsupported)
@@ -314,10 +378,15 @@ class ShopConsumer:
         if event is not None and event_dict is None:
             body = ev.encode([event])[1:-1] if event is not None else body
         decision = settler.fail(body=body, event=event_dict, headers=headers, exc=err)
-        if decision.action == "dead":
-            self.stats.dead += 1
-            log.warning("dead-lettered after %d attempt(s): %s", decision.attempts, err)
-        else:
-            self.stats.retried += 1
-            log.info("retrying in %d s (attempt %d): %s", decision.delay_s, decision.attempts,
-                     err)
+        event_type = str((event_dict or {}).get("type", "?"))
+        self.metrics.count(event_type, "dead_lettered" if decision.action == "dead"
+                           else "retried")
+        known = {k: v for k, v in (event_dict or {}).items() if k in ("entity_key", "event_id")}
+        with logs.bound(event_type=event_type, **known, attempt=decision.attempts):
+            if decision.action == "dead":
+                self.stats.dead += 1
+                log.warning("dead-lettered after %d attempt(s): %s", decision.attempts, err)
+            else:
+                self.stats.retried += 1
+                log.info("retrying in %d s (attempt %d): %s", decision.delay_s,
+                         decision.attempts, err)

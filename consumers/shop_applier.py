@@ -26,15 +26,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
-from shopbridge.db import create_engine, translated
+from shopbridge.db import create_engine, has_table, translated
 from shopbridge.errors import DependencyMissing
 from shopbridge.events import Event
 
 from .applying import ApplyResult
-from .binder import Binder, Link
+from .binder import LINK_TABLE, Binder, Link
 from .catalogue import CATEGORY, keys_below, linked_categories
 from .imageplan import ImageColumns, ProductImages, image_files
-from .plan import EntityWriter
+from .plan import EntityWriter, superseded
 from .product_plan import MappedProduct, NewProduct, ProductPlan, ProductPlanner
 
 PRODUCT, MANUFACTURER = "product", "manufacturer"     # the link table's entity types
@@ -87,6 +87,11 @@ class ProductStore(Protocol[RowT]):
 
     def category_tree(self, conn: Connection) -> Iterable[tuple[int, int]]:
         """(category id, parent id) of every category in the shop."""
+        ...
+
+    def find_by_sku(self, conn: Connection, skus: Sequence[str]) -> Mapping[str, int]:
+        """SKU -> shop id of products the shop holds under these SKUs, where exactly one
+        product has the SKU (``ShopApplier`` adopts them)."""
         ...
 
 
@@ -180,6 +185,27 @@ class ShopApplier(Generic[RowT]):
             self.read_shop(conn)
         self._prepared = True
 
+    def last_applied(self) -> tuple[str, datetime] | None:
+        with translated(self.what), self.engine.connect() as conn:
+            if not has_table(conn, LINK_TABLE):
+                return None
+            row = conn.exec_driver_sql(
+                f"SELECT entity_type, entity_key, event_id, applied_at FROM {LINK_TABLE} "
+                f"WHERE applied_at IS NOT NULL ORDER BY applied_at DESC LIMIT 1").first()
+        if row is None:
+            return None
+        return f"{row[0]} {row[1]} (event {row[2]})", row[3]
+
+    def ping(self) -> None:
+        with translated(self.what), self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def superseded(self, events: Sequence[Event]) -> list[str]:
+        with translated(self.what), self.engine.connect() as conn:
+            if not has_table(conn, LINK_TABLE):
+                return []   # nothing applied yet
+            return superseded(conn, self.binder, events)
+
     def apply(self, events: Sequence[Event]) -> ApplyResult:
         """Apply coalesced events, each entity type in a transaction of its own.
 
@@ -258,6 +284,7 @@ class ShopApplier(Generic[RowT]):
         images = self.images
         with translated(self.what), self.engine.begin() as conn:
             links = self.binder.lock(conn, PRODUCT, (e.entity_key for e in ordered))
+            self._adopt(conn, ordered, links)
             facts = self._batch_facts(conn, ordered)
             planner = ProductPlanner(map_row=lambda e: self.writers.map_product(e, facts),
                                      stock_mode=self.shop.stock_mode,
@@ -281,6 +308,25 @@ class ShopApplier(Generic[RowT]):
             self.binder.save(conn, links.values())
         images.copy(copies)                                 # files: after the commit
         return bool(changed or plan.hide)
+
+    def _adopt(self, conn: Connection, events: Sequence[Event], links: Mapping[str, Link]
+               ) -> None:
+        """Products without a link (after ``shopbridge reset``, or in a shop filled before
+        shopbridge) take over the shop's product of their SKU, where no other link points to
+        it, instead of being created twice (P4). The plan then rewrites it as any linked one."""
+        wanted = {e.payload["sku"]: e.entity_key for e in events
+                  if e.type == "product.upserted" and e.payload.get("sku")
+                  and links[e.entity_key].target_id is None}
+        if not wanted:
+            return
+        found = self.writers.products.find_by_sku(conn, sorted(wanted))
+        claimed = {target for target, _ in
+                   self.binder.linked_to(conn, PRODUCT, found.values()).values()}
+        for sku, target in found.items():
+            if target not in claimed:
+                link = links[wanted[sku]]
+                link.target_id, link.dirty = target, True
+                claimed.add(target)
 
     def _write_variant_stock(self, conn: Connection, plan: ProductPlan[RowT],
                              links: Mapping[str, Link]) -> None:

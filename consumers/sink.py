@@ -4,10 +4,14 @@ its appliers run in, and, for shops, reaching an image folder. A kind's ``kind.p
 
 from __future__ import annotations
 
-from shopbridge.config import BrokerConfig, FolderConfig
+from collections.abc import Collection
+
+from shopbridge.config import BrokerConfig, FolderConfig, ShopConfig
+from shopbridge.db import create_engine, has_table, translated
 from shopbridge.kinds import Applier
 from shopbridge.topology import Target
 
+from .binder import LINK_TABLE, Binder
 from .folders import Folder
 from .runner import ShopConsumer
 
@@ -21,3 +25,17 @@ class Sink:
 class ShopSinkParts(Sink):
     def probe_folder(self, folder: FolderConfig) -> object:
         return Folder(folder).probe()
+
+    def reset(self, shop: ShopConfig, entities: Collection[str]) -> dict[str, int]:
+        """Forget the shop's links of these entity types (``shopbridge reset``, P4); returns
+        how many per type. The shop's own rows stay: the next sync adopts them by SKU (and
+        name, e-mail) instead of creating them twice."""
+        engine = create_engine(shop.db)
+        try:
+            with translated(f"database of shop {shop.name!r} ({shop.db.safe})"), \
+                    engine.begin() as conn:
+                if not has_table(conn, LINK_TABLE):
+                    return dict.fromkeys(entities, 0)
+                return {entity: Binder().forget_type(conn, entity) for entity in entities}
+        finally:
+            engine.dispose()

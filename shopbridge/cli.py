@@ -9,9 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-import orjson
-
-from . import __version__, kinds, logs, topology
+from . import __version__, dlq_cli, kinds, logs, topology
 from . import config as cfg
 from .errors import (
     BrokerUnavailable,
@@ -27,6 +25,10 @@ EXIT_CONFIG = 2       # the configuration file is missing or wrong
 EXIT_BROKER = 3       # RabbitMQ unreachable
 EXIT_DATABASE = 4     # a database unreachable
 EXIT_INTERRUPTED = 130
+# `sync --entity` -> the snapshot entity types it republishes.
+SYNC_ENTITIES = {"products": ("product",), "categories": ("category",),
+                 "manufacturers": ("manufacturer",), "customers": ("customer",),
+                 "all": ("product", "category", "manufacturer", "customer")}
 
 log = logging.getLogger("shopbridge")
 
@@ -54,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         default=os.environ.get("SHOPBRIDGE_LOG_LEVEL", "INFO").upper(),
                         help="how much to log on stderr (default: $SHOPBRIDGE_LOG_LEVEL or INFO)")
+    parser.add_argument("--log-format", choices=["text", "json"],
+                        default=os.environ.get("SHOPBRIDGE_LOG_FORMAT", "text"),
+                        help="text lines, or one JSON object per line with tenant, shop, event "
+                             "type, key, event id and attempt as fields (default: "
+                             "$SHOPBRIDGE_LOG_FORMAT or text)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("check", help="check broker, databases, tables, grants and mappings")
@@ -90,6 +97,15 @@ def _parser() -> argparse.ArgumentParser:
     consume.add_argument("--tenant", help=TENANT_HELP)
     consume.add_argument("--until-idle", type=float, metavar="SECONDS",
                          help="stop after the queue has been empty this long")
+    consume.add_argument(
+        "--http-port", type=int, metavar="PORT",
+        default=int(os.environ["SHOPBRIDGE_HTTP_PORT"])
+        if os.environ.get("SHOPBRIDGE_HTTP_PORT", "").isdigit() else None,
+        help="serve /metrics (Prometheus), /healthz and /readyz on this port (default: "
+             "$SHOPBRIDGE_HTTP_PORT; none: no endpoint)")
+    consume.add_argument("--ready-max-lag", type=float, default=60.0, metavar="SECONDS",
+                         help="/readyz fails while messages wait and the last batch's lag is "
+                              "over this (default 60)")
 
     orders = sub.add_parser("orders", help="shop orders into the ERP: count, import, produce")
     orders_sub = orders.add_subparsers(dest="orders_command", required=True)
@@ -105,24 +121,39 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--interval", type=float, default=5.0,
                                  help="seconds between cycles in --follow (default 5)")
 
-    dlq = sub.add_parser("dlq", help="dead letters of a shop or the ERP: list, replay")
-    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
-    dlq_list = dlq_sub.add_parser("list", help="list dead letters with their reasons")
-    which = dlq_list.add_mutually_exclusive_group(required=True)
-    which.add_argument("--shop", help="the shop whose dead letters to list")
-    which.add_argument("--erp", action="store_true", help="the tenant's ERP queue")
-    dlq_list.add_argument("--tenant", help=TENANT_HELP)
-    dlq_list.add_argument("--json", action="store_true", help="full events as JSON lines")
-    dlq_replay = dlq_sub.add_parser(
-        "replay", help="move dead letters back to the work queue",
-        description="Move the dead letters present now back to the work queue, each once "
-                    "(letters that fail again meanwhile wait for the next replay).")
-    which = dlq_replay.add_mutually_exclusive_group(required=True)
-    which.add_argument("--shop", help="the shop whose dead letters to replay")
-    which.add_argument("--erp", action="store_true", help="the tenant's ERP queue")
-    dlq_replay.add_argument("--tenant", help=TENANT_HELP)
-    dlq_replay.add_argument("--type", dest="event_type", help="only this event type")
-    dlq_replay.add_argument("--key", dest="entity_key", help="only this entity key")
+    sync = sub.add_parser(
+        "sync", help="full sync: republish the whole current state to a shop (resumable)",
+        description="Runs a regular producer cycle, then republishes every published entity "
+                    "into the shop's own queue, applied again by its consumer even where the "
+                    "shop seems to have it (a language added, a filter changed, a shop made "
+                    "active, rows edited by hand). An interrupted sync continues where it "
+                    "stopped. Needs the shop's consumer running (or run it afterwards).")
+    which = sync.add_mutually_exclusive_group(required=True)
+    which.add_argument("--shop", help="the shop to sync")
+    which.add_argument("--all-shops", action="store_true",
+                       help="every active shop of the tenant (--tenant)")
+    sync.add_argument("--tenant", help=TENANT_HELP)
+    sync.add_argument("--entity", choices=sorted(SYNC_ENTITIES), default="all",
+                      help="what to republish (default all)")
+
+    reset = sub.add_parser(
+        "reset", help="forget a shop's links, so that the next sync re-links by SKU and name",
+        description="Deletes the shop's link rows of the entity (nothing else): the next "
+                    "'shopbridge sync' takes over the shop's products by SKU, categories by "
+                    "name and parent, manufacturers by name, customers by e-mail, instead of "
+                    "creating them twice. Asks first; --yes skips the question.")
+    reset.add_argument("--shop", required=True, help="the shop whose links to forget")
+    reset.add_argument("--tenant", help=TENANT_HELP)
+    reset.add_argument("--entity", choices=sorted(SYNC_ENTITIES), default="all",
+                       help="which links (default all)")
+    reset.add_argument("--yes", action="store_true", help="do not ask")
+
+    dlq_cli.add_parser(sub)
+
+    status = sub.add_parser("status", help="per shop and ERP: messages waiting, dead letters, "
+                                           "what was applied last and how long ago")
+    status.add_argument("--tenant", help="only this tenant")
+    status.add_argument("--shop", help="only this shop")
 
     demo = sub.add_parser("demo", help="build demo databases and run one full sync")
     demo.add_argument("--articles", type=int, default=200,
@@ -140,7 +171,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logs.setup(args.log_level.upper())
+    logs.setup(args.log_level.upper(), args.log_format)
     try:
         return _dispatch(args)
     except ConfigError as err:
@@ -176,6 +207,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _consume(settings, args)
     if args.command == "dlq":
         return _dlq(settings, args)
+    if args.command == "status":
+        return _status(settings, args)
+    if args.command == "sync":
+        return _sync(settings, args)
+    if args.command == "reset":
+        return _reset(settings, args)
     if args.command == "orders":
         return _orders(settings, args)
     raise ConfigError(f"unknown command {args.command}")  # pragma: no cover
@@ -276,9 +313,17 @@ def _consume(settings: cfg.Settings, args: argparse.Namespace) -> int:
         applier = sink.applier(shop)
     consumer = sink.consumer(broker=settings.broker, target=target, applier=applier)
     _stop_on_signals(consumer)
+    http = None
+    if args.http_port is not None:
+        from .health import HealthServer
+
+        http = HealthServer(port=args.http_port, checks=consumer.health_checks(),
+                            ready=consumer.ready_check(args.ready_max_lag)).start()
     try:
         stats = consumer.run(idle_exit_s=args.until_idle)
     finally:
+        if http is not None:
+            http.close()
         applier.close()
     print(f"{target.tenant}/{target.name}: {stats.events} event(s) in {stats.messages} message(s): "
           f"{stats.applied} applied, {stats.skipped} skipped (unchanged, stale or not "
@@ -362,21 +407,72 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
 
 
 def _dlq(settings: cfg.Settings, args: argparse.Namespace) -> int:
-    from . import dlq
+    return dlq_cli.run(settings, args, _target(settings, args), ok=EXIT_OK,
+                       problems=EXIT_PROBLEMS)
 
-    shop = _target(settings, args)
-    if args.dlq_command == "list":
-        letters = dlq.list_dead(settings.broker, shop)
-        for letter in letters:
-            if args.json:
-                sys.stdout.buffer.write(orjson.dumps(letter.as_dict()) + b"\n")
-            else:
-                print(f"{letter.event_type} {letter.entity_key}: {letter.error_class}: "
-                      f"{letter.error} (attempts {letter.attempts}, last {letter.last_failure})")
-        if not args.json:
-            print(f"{len(letters)} dead letter(s) in {shop.tenant}/{shop.name}")
-        return EXIT_OK
-    moved = dlq.replay(settings.broker, shop, event_type=args.event_type,
-                       entity_key=args.entity_key)
-    print(f"replayed {moved} dead letter(s) into {shop.tenant}/{shop.name}'s work queue")
+
+def _status(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    from . import status
+
+    rows = status.collect(settings, tenant=args.tenant, shop=args.shop)
+    for line in status.render(rows):
+        print(line)
+    away = [r for r in rows if r.problem]
+    if away:
+        print(f"database unavailable: {away[0].problem}"
+              + (f" (and {len(away) - 1} more)" if len(away) > 1 else ""), file=sys.stderr)
+        return EXIT_DATABASE
+    return EXIT_OK
+
+
+def _sync(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    from .progress import Progress
+
+    tenant = settings.tenant(args.tenant)
+    shops = ([s for s in tenant.shops if s.active] if args.all_shops
+             else [settings.find_shop(args.shop, args.tenant)])
+    source = kinds.erp_source(tenant.erp.kind)
+    rejected = 0
+    for shop in shops:
+        producer = source.producer(broker=settings.broker, tenant=tenant)
+        _stop_on_signals(producer)
+        progress = Progress(f"sync {shop.name}")
+        try:
+            producer.prepare()
+            report = producer.resync(shop, SYNC_ENTITIES[args.entity], progress.update)
+        finally:
+            progress.close()
+            producer.close()
+        rejected += len(report.rejected)
+        for scan in report.scans:
+            resumed = f" (resumed: {scan.before} published before)" if scan.before else ""
+            print(f"{tenant.name}/{shop.name} {scan.scan}: {scan.now} event(s) "
+                  f"republished{resumed}")
+        stopped = producer.stop_event.is_set()
+        print(f"sync of {tenant.name}/{shop.name} "
+              f"{'interrupted: run it again to continue' if stopped else 'done'}: "
+              f"{sum(s.now for s in report.scans)} event(s) in {report.seconds:.1f} s"
+              + (f", {len(report.rejected)} rejected" if report.rejected else ""))
+        if stopped:
+            return EXIT_INTERRUPTED
+    return EXIT_PROBLEMS if rejected else EXIT_OK
+
+
+def _reset(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    shop = settings.find_shop(args.shop, args.tenant)
+    entities = SYNC_ENTITIES[args.entity]
+    where = f"{shop.tenant}/{shop.name}"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigError(f"reset would forget {where}'s links of {', '.join(entities)}: "
+                              f"confirm with --yes when not on a terminal")
+        answer = input(f"forget {where}'s links of {', '.join(entities)}? The shop's rows "
+                       f"stay; run 'shopbridge sync --shop {shop.name}' next. [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print(f"reset of {where}: not confirmed, nothing forgotten")
+            return EXIT_OK
+    forgotten = kinds.shop_sink(shop.kind).reset(shop, entities)
+    print(f"reset of {where}: forgot "
+          + ", ".join(f"{n} {entity} link(s)" for entity, n in forgotten.items())
+          + f"; now run 'shopbridge sync --shop {shop.name}'")
     return EXIT_OK

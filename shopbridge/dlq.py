@@ -1,17 +1,24 @@
-"""Dead letters of a shop: list them, replay them into the work queue.
+"""Dead letters of a shop or of the ERP: list, show, export, replay, purge.
 
-Listing reads every message without acknowledging it and then closes the channel, which puts
-them all back in order: nothing is lost if the command dies half-way. Replay publishes each
-selected message to the work queue (confirmed) before acknowledging it in the dead-letter
-queue, so a crash in between duplicates (harmless: versions) rather than loses.
+Reading takes every message present without acknowledging it and then closes the channel,
+which puts them all back in order: nothing is lost if the command dies half-way. Replay
+publishes each selected message to the work queue (confirmed) before acknowledging it in the
+dead-letter queue, so a crash in between duplicates (harmless: versions) rather than loses.
+Purge acknowledges only the letters the operator confirmed (by event id), so a letter that
+arrives between the listing and the purge is never removed unseen.
+
+Every command selects letters with one ``Filter``: type, entity key, text of the error, time
+of the last failure, event id.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -20,6 +27,8 @@ from kombu import Connection
 from . import topology
 from .broker import connect, translated
 from .config import BrokerConfig, ShopConfig
+from .errors import PermanentError
+from .events import Event, decode, parse
 from .publisher import OutMessage, Publisher
 from .settle import (
     H_ATTEMPTS,
@@ -34,11 +43,16 @@ from .settle import (
 )
 from .topology import Target
 
+# Which of the letters' events a newer applied version makes redundant (the target's applier
+# answers: ``kinds.Applier.superseded``).
+Superseded = Callable[[Sequence[Event]], Collection[str]]
+
 
 @dataclass(frozen=True)
 class DeadLetter:
     event_type: str
     entity_key: str
+    event_id: str
     error_class: str
     error: str
     attempts: int
@@ -53,9 +67,67 @@ class DeadLetter:
         except orjson.JSONDecodeError:
             payload = self.body.decode("utf-8", "replace")
         return {"type": self.event_type, "entity_key": self.entity_key,
-                "error_class": self.error_class, "error": self.error,
-                "attempts": self.attempts, "first_failure": self.first_failure,
-                "last_failure": self.last_failure, "event": payload}
+                "event_id": self.event_id, "error_class": self.error_class,
+                "error": self.error, "attempts": self.attempts,
+                "first_failure": self.first_failure, "last_failure": self.last_failure,
+                "event": payload}
+
+    def events(self) -> list[Event]:
+        """The letter's events, validated; empty when it holds anything invalid (such a
+        letter is never judged superseded)."""
+        try:
+            return [parse(raw) for raw in decode(self.body)]
+        except PermanentError:
+            return []
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which letters a command takes; every field given must match.
+
+    Args:
+        error: text the error class or message contains (case-insensitive).
+        since, until: bounds of the last failure (UTC; naive values are UTC).
+    """
+
+    event_type: str | None = None
+    entity_key: str | None = None
+    error: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    event_id: str | None = None
+
+    def matches(self, letter: DeadLetter) -> bool:
+        if self.event_type and letter.event_type != self.event_type:
+            return False
+        if self.entity_key and letter.entity_key != self.entity_key:
+            return False
+        if self.event_id and letter.event_id != self.event_id:
+            return False
+        if self.error and self.error.casefold() not in (
+                f"{letter.error_class}: {letter.error}").casefold():
+            return False
+        if self.since or self.until:
+            failed = _utc(letter.last_failure)
+            if failed is None:
+                return False
+            if self.since and failed < _naive(self.since):
+                return False
+            if self.until and failed > _naive(self.until):
+                return False
+        return True
+
+
+def _naive(moment: datetime) -> datetime:
+    """UTC without tzinfo: aware values are converted, naive ones are taken as UTC."""
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _utc(text: str) -> datetime | None:
+    try:
+        return _naive(datetime.fromisoformat(text))
+    except ValueError:
+        return None
 
 
 def _describe(body: bytes, headers: dict[str, Any]) -> DeadLetter:
@@ -63,20 +135,22 @@ def _describe(body: bytes, headers: dict[str, Any]) -> DeadLetter:
     entity_key = str(headers.get(H_ENTITY_KEY, ""))
     error_class = str(headers.get(H_ERROR_CLASS, ""))
     error = str(headers.get(H_ERROR, ""))
+    event_id = ""
     if not error and headers.get("x-first-death-reason"):
         error_class = "BrokerDeadLettered"
         error = (f"the broker dead-lettered the message: "
                  f"{headers['x-first-death-reason']} (redelivered too often)")
-    if not event_type:
-        try:
-            data = orjson.loads(body)
-            first = data[0] if isinstance(data, list) and data else data
-            if isinstance(first, dict):
-                event_type = str(first.get("type", ""))
-                entity_key = str(first.get("entity_key", ""))
-        except orjson.JSONDecodeError:
-            pass
+    try:
+        data = orjson.loads(body)
+        first = data[0] if isinstance(data, list) and data else data
+        if isinstance(first, dict):
+            event_type = event_type or str(first.get("type", ""))
+            entity_key = entity_key or str(first.get("entity_key", ""))
+            event_id = str(first.get("event_id", ""))
+    except orjson.JSONDecodeError:
+        pass
     return DeadLetter(event_type=event_type or "?", entity_key=entity_key or "?",
+                      event_id=event_id or "?",
                       error_class=error_class or "?", error=error,
                       attempts=int(headers.get(H_ATTEMPTS, 0) or 0),
                       first_failure=str(headers.get(H_FIRST_FAILURE, "")),
@@ -104,43 +178,69 @@ def _messages(broker: BrokerConfig, target: ShopConfig | Target
         conn.release()
 
 
-def list_dead(broker: BrokerConfig, shop: ShopConfig | Target) -> list[DeadLetter]:
-    found = []
+def _present(channel: Any, queue: str) -> Iterator[tuple[Any, DeadLetter]]:
+    """Each message present when called, at most once: a FIFO queue, and every message stays
+    unacknowledged on this channel until acknowledged, so none is fetched twice and letters
+    dead-lettered meanwhile (behind them) are not reached."""
+    present = channel.queue_declare(queue=queue, passive=True).message_count
+    for _ in range(present):
+        message = channel.basic_get(queue=queue, no_ack=False)
+        if message is None:
+            return
+        yield message, _describe(bytes(message.body), dict(message.headers or {}))
+
+
+def list_dead(broker: BrokerConfig, shop: ShopConfig | Target,
+              selected: Filter | None = None) -> list[DeadLetter]:
+    """The letters present that ``selected`` matches (all without it), in queue order."""
+    selected = selected or Filter()
     with _messages(broker, shop) as (_, channel, queue):
-        while True:
-            message = channel.basic_get(queue=queue, no_ack=False)
-            if message is None:
-                break
-            found.append(_describe(bytes(message.body), dict(message.headers or {})))
-    return found
+        return [letter for _, letter in _present(channel, queue) if selected.matches(letter)]
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    moved: int          # back in the work queue
+    superseded: int     # left in the dead-letter queue: a newer version is applied already
+
+
+def superseded_ids(letters: Sequence[DeadLetter], superseded: Superseded | None) -> set[str]:
+    """Event ids of the letters whose every event a newer applied version makes redundant."""
+    if superseded is None:
+        return set()
+    judged = {id(letter): letter.events() for letter in letters}
+    events = [event for found in judged.values() for event in found]
+    if not events:
+        return set()
+    redundant = set(superseded(events))
+    return {letter.event_id for letter in letters
+            if judged[id(letter)]
+            and all(event.event_id in redundant for event in judged[id(letter)])}
 
 
 def replay(broker: BrokerConfig, shop: ShopConfig | Target, *,
-           event_type: str | None = None, entity_key: str | None = None) -> int:
-    """Move matching dead letters back into the shop's work queue; returns how many.
+           selected: Filter | None = None, superseded: Superseded | None = None
+           ) -> ReplayReport:
+    """Move matching dead letters back into the target's work queue.
 
     Takes the letters present when it starts, each at most once: a running consumer may
-    dead-letter a replayed event again while this runs, and it lands behind them. So at most
-    as many messages are taken as the queue held at the start (a FIFO queue, and skipped
-    letters stay unacknowledged on this channel, so none is fetched twice), and a letter that
-    carries this run's mark is left alone.
+    dead-letter a replayed event again while this runs, and it lands behind them; a letter
+    that carries this run's mark is left alone. Letters a newer applied version supersedes
+    (``superseded``) would change nothing: they stay in the dead-letter queue, counted, for
+    ``purge`` (replaying them would only log them as stale).
     """
-    moved = 0
+    selected = selected or Filter()
+    skip = superseded_ids(list_dead(broker, shop, selected), superseded)
+    moved = skipped = 0
     run_id = uuid.uuid4().hex
     with _messages(broker, shop) as (conn, channel, queue):
         publisher = Publisher(conn)
         work = queue.removesuffix(".dead")
-        present = channel.queue_declare(queue=queue, passive=True).message_count
-        for _ in range(present):
-            message = channel.basic_get(queue=queue, no_ack=False)
-            if message is None:
-                break
-            letter = _describe(bytes(message.body), dict(message.headers or {}))
-            if letter.headers.get(H_REPLAY_RUN) == run_id:
+        for message, letter in _present(channel, queue):
+            if letter.headers.get(H_REPLAY_RUN) == run_id or not selected.matches(letter):
                 continue   # replayed by this run and failed again: the next run's business
-            if event_type and letter.event_type != event_type:
-                continue
-            if entity_key and letter.entity_key != entity_key:
+            if letter.event_id in skip:
+                skipped += 1
                 continue
             headers = {k: v for k, v in letter.headers.items() if not k.startswith("x-death")
                        and not k.startswith("x-first-death") and not k.startswith(
@@ -153,4 +253,19 @@ def replay(broker: BrokerConfig, shop: ShopConfig | Target, *,
             channel.basic_ack(message.delivery_tag)
             moved += 1
         publisher.close()
-    return moved
+    return ReplayReport(moved=moved, superseded=skipped)
+
+
+def purge(broker: BrokerConfig, shop: ShopConfig | Target,
+          confirmed: Sequence[DeadLetter]) -> int:
+    """Remove the letters the operator confirmed (as listed: each removed once, matched by
+    event id and body, so a letter that arrived after the listing stays); returns how many."""
+    wanted = Counter((letter.event_id, letter.body) for letter in confirmed)
+    removed = 0
+    with _messages(broker, shop) as (_, channel, queue):
+        for message, letter in _present(channel, queue):
+            if wanted[(letter.event_id, letter.body)] > 0:
+                wanted[(letter.event_id, letter.body)] -= 1
+                channel.basic_ack(message.delivery_tag)
+                removed += 1
+    return removed

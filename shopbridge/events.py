@@ -36,6 +36,7 @@ ENTITY = {
     "product.upserted": "product",
     "product.deleted": "product",
     "stock.changed": "product",
+    "order.status_changed": "order_status",   # the order itself is the shop's, not ours
 }
 
 
@@ -51,6 +52,9 @@ class Event:
     version: int
     payload: dict[str, Any]
     raw: dict[str, Any]
+    # Republished by a full sync (``shopbridge sync``, message header H_RESYNC): applied again
+    # at the version the target already holds, and written even where it looks unchanged.
+    resync: bool = False
 
     @property
     def entity(self) -> str:

@@ -24,7 +24,8 @@ registry (``sqlalchemy.dialects`` entry points, loaded by name on first use).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import datetime
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
@@ -65,6 +66,8 @@ class Applied(Protocol):
     def notes(self) -> Sequence[str]: ...        # one line per skipped event: why
     @property
     def unsupported(self) -> Mapping[str, int]: ...  # what the shop cannot show -> events
+    @property
+    def by_type(self) -> Mapping[tuple[str, str], int]: ...  # (type, applied|skipped) -> n
 
 
 class Applier(Protocol):
@@ -90,6 +93,28 @@ class Applier(Protocol):
 
         Raises:
             ShopbridgeError: the batch failed; the consumer applies its events one by one.
+        """
+        ...
+
+    def superseded(self, events: Sequence[Event]) -> Collection[str]:
+        """The ids of ``events`` that would change nothing because a newer version of
+        everything they set is applied already (``dlq replay`` leaves them; read only)."""
+        ...
+
+    def last_applied(self) -> tuple[str, datetime] | None:
+        """What the target applied last ("product 4711, event ...") and when (UTC), for
+        ``shopbridge status``; None: nothing yet (read only).
+
+        Raises:
+            TargetUnavailable: the database is away.
+        """
+        ...
+
+    def ping(self) -> None:
+        """Reach the target database once (``/healthz``).
+
+        Raises:
+            TargetUnavailable: it is away or refuses the login.
         """
         ...
 
@@ -128,6 +153,9 @@ class Consumer(Protocol):
     @property
     def stop_event(self) -> threading.Event: ...
     def run(self, *, idle_exit_s: float | None = None) -> ConsumeStats: ...
+    # /healthz and /readyz (shopbridge/health.py): each check returns None or why not.
+    def health_checks(self) -> Mapping[str, Callable[[], str | None]]: ...
+    def ready_check(self, max_lag_s: float) -> Callable[[], str | None]: ...
 
 
 class Session(Protocol):
@@ -162,8 +190,34 @@ class CatalogueReport(Protocol):
     def events(self) -> int: ...
 
 
+class ResyncScan(Protocol):
+    """One scan of a full sync: its name ("product", "category:<mode>"...), the events an
+    interrupted earlier run published, and those this run did."""
+
+    @property
+    def scan(self) -> str: ...
+    @property
+    def before(self) -> int: ...
+    @property
+    def now(self) -> int: ...
+
+
+class ResyncReport(Protocol):
+    @property
+    def scans(self) -> Sequence[ResyncScan]: ...
+    @property
+    def rejected(self) -> Sequence[str]: ...
+    @property
+    def seconds(self) -> float: ...
+
+
 class CatalogueProducer(Producer, Protocol):
     def run_once(self) -> CatalogueReport: ...
+    def resync(self, shop: ShopConfig, entities: Collection[str],
+               on_page: Callable[[str, int, int], None]) -> ResyncReport:
+        """Full sync of one shop (``shopbridge sync``): ``entities`` are product, category,
+        manufacturer, customer; ``on_page(scan, events so far, total)`` after each page."""
+        ...
     def follow(self, *, stock_interval_s: float = ..., full_interval_s: float = ...,
                on_cycle: Callable[[CatalogueReport], None] | None = ...) -> None: ...
 
@@ -245,6 +299,10 @@ class ShopSink(Protocol):
     def applier(self, shop: ShopConfig) -> Applier: ...
     def consumer(self, *, broker: BrokerConfig, target: Target,
                  applier: Applier) -> Consumer: ...
+    def reset(self, shop: ShopConfig, entities: Collection[str]) -> Mapping[str, int]:
+        """``shopbridge reset``: forget the links of these entity types (product, category,
+        manufacturer, customer); returns how many per type."""
+        ...
     def own_tables(self, shop: ShopConfig) -> Sequence[OwnTable]: ...
     def ensure_tables(self, conn: sa.Connection, shop: ShopConfig) -> None: ...
     def needs(self, shop: ShopConfig) -> Needs: ...

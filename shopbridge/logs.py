@@ -11,7 +11,10 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TextIO
+
+import orjson
 
 _fields: contextvars.ContextVar[dict[str, object] | None] = contextvars.ContextVar(
     "shopbridge_log", default=None)
@@ -29,8 +32,26 @@ def bound(**fields: object) -> Iterator[None]:
 class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         fields = _fields.get() or {}
+        record.fields = fields
         record.context = "".join(f" {k}={v}" for k, v in fields.items()) if fields else ""
         return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, message, the bound fields
+    (tenant, shop, event_type, entity_key, event_id, attempt where known), and the exception
+    text if any: for log collectors that index fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"),
+            "level": record.levelname, "logger": record.name, "message": record.getMessage(),
+            **{k: v for k, v in getattr(record, "fields", {}).items()},
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):
@@ -45,10 +66,12 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
         pass
 
 
-def setup(level: str = "INFO") -> None:
+def setup(level: str = "INFO", form: str = "text") -> None:
+    """Args:
+        form: "text" (a line a person reads) or "json" (``JsonFormatter``)."""
     handler = _StderrHandler()
     handler.addFilter(ContextFilter())
-    handler.setFormatter(logging.Formatter(
+    handler.setFormatter(JsonFormatter() if form == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s%(context)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -36,6 +36,20 @@ def sync(settings: cfg.Settings) -> tuple[CycleReport, dict[str, ConsumerStats]]
     return report, {s.name: consume(settings, s.name) for s in settings.tenants[0].shops}
 
 
+def full_sync(settings: cfg.Settings, shop: str,
+              entities: tuple[str, ...] = ("product", "category", "manufacturer", "customer")
+              ) -> tuple[Any, ConsumerStats]:
+    """``shopbridge sync --shop`` in-process, then the shop's consumer."""
+    producer = CaoProducer(broker=settings.broker, tenant=settings.tenants[0])
+    try:
+        producer.prepare()
+        report = producer.resync(settings.tenants[0].shop(shop), entities,
+                                 lambda scan, done, total: None)
+    finally:
+        producer.close()
+    return report, consume(settings, shop)
+
+
 def storefront(db: Any, language_id: int) -> dict[str, tuple[Any, ...]]:
     """What the storefront shows (NOTES 3: status 1 and a description row for the language),
     keyed by model: (name, price, quantity)."""

@@ -33,6 +33,7 @@ from shopbridge.db import (
     TableNames,
     create_engine,
     has_table,
+    marks,
     quote_ident,
     translated,
     utc_now,
@@ -139,6 +140,39 @@ class CaoOrderApplier:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def last_applied(self) -> tuple[str, datetime] | None:
+        with translated(self.what), self.engine.connect() as conn:
+            if not has_table(conn, IMPORT_TABLE):
+                return None
+            row = conn.exec_driver_sql(
+                f"SELECT shop, order_id, vrenum, completed_at FROM {IMPORT_TABLE} "
+                f"WHERE completed_at IS NOT NULL ORDER BY completed_at DESC LIMIT 1").first()
+        if row is None:
+            return None
+        return f"order {row[0]}:{row[1]} (CAO number {row[2]})", row[3]
+
+    def ping(self) -> None:
+        with translated(self.what), self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def superseded(self, events: Sequence[Event]) -> list[str]:
+        """Orders whose import is complete (a replay would find them "already imported");
+        accounts are judged by the importer's own rules when they arrive."""
+        orders = [((str(e.payload.get("shop")), int(e.payload.get("order_id") or 0)), e.event_id)
+                  for e in events if e.type == "order.placed"]
+        if not orders:
+            return []
+        with translated(self.what), self.engine.connect() as conn:
+            if not has_table(conn, IMPORT_TABLE):
+                return []
+            done: set[tuple[str, int]] = set()
+            for shop in {shop for (shop, _), _ in orders}:
+                ids = sorted({order_id for (s, order_id), _ in orders if s == shop})
+                done |= {(shop, int(r[0])) for r in conn.exec_driver_sql(
+                    f"SELECT order_id FROM {IMPORT_TABLE} WHERE state = 'complete' AND "
+                    f"shop = %s AND order_id IN ({marks(ids)})", (shop, *ids))}
+        return [event_id for key, event_id in orders if key in done]
 
     # -- applying --------------------------------------------------------------------------
 

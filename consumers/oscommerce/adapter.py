@@ -74,9 +74,19 @@ class PhoenixAdapter:
             "products_price, products_date_added, products_last_modified, products_weight, "
             "products_status, products_tax_class_id, products_gtin, manufacturers_id, "
             "products_date_available) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON DUPLICATE KEY UPDATE products_model = VALUES(products_model), "
+            # products_last_modified first: later assignments would already have changed the
+            # columns it compares; a rewrite that changes nothing changes no row (P3, P4).
+            "ON DUPLICATE KEY UPDATE products_last_modified = IF("
+            "products_model <=> VALUES(products_model) AND "
+            "products_price <=> VALUES(products_price) AND "
+            "products_weight <=> VALUES(products_weight) AND "
+            "products_status <=> VALUES(products_status) AND "
+            "products_tax_class_id <=> VALUES(products_tax_class_id) AND "
+            "products_gtin <=> VALUES(products_gtin) AND "
+            "manufacturers_id <=> VALUES(manufacturers_id), products_last_modified, "
+            "VALUES(products_last_modified)), "
+            "products_model = VALUES(products_model), "
             "products_price = VALUES(products_price), "
-            "products_last_modified = VALUES(products_last_modified), "
             "products_weight = VALUES(products_weight), "
             "products_status = VALUES(products_status), "
             "products_tax_class_id = VALUES(products_tax_class_id), "
@@ -139,6 +149,16 @@ class PhoenixAdapter:
     def _set_column(conn: Connection, column: str, values: Sequence[tuple[int, object]]) -> None:
         """products_id -> value of ``column``, a chunk per statement."""
         update_by_key(conn, "products", "products_id", column, values, chunk=INSERT_CHUNK)
+
+    @staticmethod
+    def find_by_sku(conn: Connection, skus: Sequence[str]) -> dict[str, int]:
+        """SKU -> products_id of the shop's products with exactly one product per SKU."""
+        if not skus:
+            return {}
+        rows = conn.exec_driver_sql(
+            f"SELECT products_model, MIN(products_id) FROM products WHERE products_model IN "
+            f"({marks(skus)}) GROUP BY products_model HAVING COUNT(*) = 1", tuple(skus))
+        return {str(sku): int(pid) for sku, pid in rows}
 
     @staticmethod
     def category_tree(conn: Connection) -> Iterable[tuple[int, int]]:

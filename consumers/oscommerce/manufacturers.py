@@ -87,10 +87,12 @@ class ManufacturerWriter:
                 "INSERT INTO manufacturers (manufacturers_name, manufacturers_image, date_added) "
                 "VALUES (%s, %s, %s)", (name, p.get("image"), now)).lastrowid)
         else:
+            # last_modified first: see categories.py (a rewrite that changes nothing)
             conn.exec_driver_sql(
-                "UPDATE manufacturers SET manufacturers_name = %s, manufacturers_image = %s, "
-                "last_modified = %s WHERE manufacturers_id = %s",
-                (name, p.get("image"), now, manufacturer_id))
+                "UPDATE manufacturers SET last_modified = IF(manufacturers_name <=> %s AND "
+                "manufacturers_image <=> %s, last_modified, %s), manufacturers_name = %s, "
+                "manufacturers_image = %s WHERE manufacturers_id = %s",
+                (name, p.get("image"), now, name, p.get("image"), manufacturer_id))
         rows = [(manufacturer_id, lid, url) for lid, url in self.urls(p["urls"]).items()]
         if rows:
             conn.exec_driver_sql(

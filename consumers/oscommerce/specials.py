@@ -117,11 +117,16 @@ class SpecialsScheduler:
                 if keep is None:
                     inserts.append((pid, price, now, end, now, 1))
                 else:
+                    # The timestamps first, comparing the old values: a rewrite that
+                    # changes nothing changes no row (P3, P4).
                     conn.exec_driver_sql(
-                        "UPDATE specials SET specials_new_products_price = %s, expires_date = %s, "
-                        "specials_last_modified = %s, date_status_change = IF(status = 1, "
-                        "date_status_change, %s), status = 1 WHERE specials_id = %s",
-                        (price, end, now, now, keep[0]))
+                        "UPDATE specials SET specials_last_modified = IF("
+                        "specials_new_products_price <=> %s AND expires_date <=> %s AND "
+                        "status = 1, specials_last_modified, %s), "
+                        "date_status_change = IF(status = 1, date_status_change, %s), "
+                        "specials_new_products_price = %s, expires_date = %s, status = 1 "
+                        "WHERE specials_id = %s",
+                        (price, end, now, now, price, end, keep[0]))
             elif keep is not None and keep[1] != 0:
                 conn.exec_driver_sql(
                     "UPDATE specials SET status = 0, date_status_change = %s "

@@ -8,11 +8,9 @@ history comment, where the customer sees them in the order history.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy.engine import Connection
 
@@ -22,27 +20,8 @@ from shopbridge.events import Event
 
 from .. import mailer
 from ..binder import Binder
-from ..plan import content_hash, newer_in_batch
-
-ENTITY = "order_status"
-
-
-def tracking_url(shop: ShopConfig, carrier: str | None, code: str | None) -> str | None:
-    if not code or shop.mail is None or not carrier:
-        return None
-    template = shop.mail.tracking_urls.get(carrier)
-    return template.format(code=quote(code)) if template else None
-
-
-def history_comment(payload: Mapping[str, Any], url: str | None) -> str | None:
-    """The ERP's comment, then the carrier and tracking code, then the tracking link."""
-    lines = [payload.get("comment") or ""]
-    if payload.get("tracking_code"):
-        lines.append(f"{payload.get('carrier') or 'Sendung'}: {payload['tracking_code']}")
-    if url:
-        lines.append(url)
-    text = "\n".join(line for line in lines if line)
-    return text or None
+from ..order_status import ENTITY, history_comment, status_content, status_mail, tracking_url
+from ..plan import newer_in_batch
 
 
 def mark_notified(conn: Connection, history_id: int) -> None:
@@ -63,8 +42,7 @@ class StatusWriter:
         notes: list[str] = []
         for event, link in newer_in_batch(conn, self.binder, ENTITY, events, notes):
             payload = event.payload
-            content = content_hash([payload["status_id"], payload.get("comment"),
-                                    payload.get("carrier"), payload.get("tracking_code")])
+            content = status_content(payload)
             if content == link.content_hash:
                 notes.append(f"{event}: status unchanged")
                 continue
@@ -93,19 +71,12 @@ class StatusWriter:
         mail = self.shop.mail
         if not payload["notify"] or mail is None or not order[1]:
             return
-        language = mail.language
-        subject_t, body_t = mail.templates.get(language) or next(iter(mail.templates.values()))
         status_name = conn.exec_driver_sql(
             "SELECT s.orders_status_name FROM orders_status s JOIN languages l "
             "ON l.languages_id = s.language_id WHERE s.orders_status_id = %s AND l.code = %s",
-            (status_id, language)).scalar() or str(status_id)
-        tracking = ""
-        if payload.get("tracking_code"):
-            tracking = f"\n{payload.get('carrier') or ''} {payload['tracking_code']}".rstrip()
-            tracking += f"\n{url}\n" if url else "\n"
-        fields = {"order_id": order_id, "status": status_name, "name": order[0],
-                  "comment": f"\n{payload['comment']}\n" if payload.get("comment") else "",
-                  "tracking": tracking, "shop": self.shop.name}
+            (status_id, mail.language)).scalar() or str(status_id)
+        subject, body = status_mail(mail, mail.language, payload=payload, order=order_id,
+                                    status=status_name, name=order[0], url=url,
+                                    shop=self.shop.name)
         mailer.enqueue(conn, history_id=int(history_id), orders_id=order_id,
-                       recipient=order[1], subject=subject_t.format(**fields),
-                       body=body_t.format(**fields))
+                       recipient=order[1], subject=subject, body=body)

@@ -18,18 +18,19 @@ from shopbridge.config import ShopConfig
 from shopbridge.errors import ConfigError
 from shopbridge.events import Event
 
+from ..mailer import Mailer
 from ..shop_applier import BatchFacts, ProductAspect, ShopApplier, ShopWriters
 from .aspects import ShopFacts, VmAspect
 from .caches import CacheCleaner
 from .categories import CategoryWriter
 from .customers import CustomerWriter
 from .images import VmImageColumns
-from .later import NotYetSupported
 from .manufacturers import ManufacturerWriter
 from .mapper import ProductRow, map_product
 from .options import shop_options
 from .price_aspect import ProductPrices, price_settings
 from .shop import Language, Tables, active_languages, language_sizes, vendor_currency_id
+from .statuses import VmStatusWriter, mark_notified_in
 from .store import VmProductStore
 from .variant_aspect import ProductVariants
 
@@ -56,19 +57,26 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
             prices, ProductVariants(self.facts, store=products, prices=prices,
                                     binder=self.binder)]
         self.image_columns = images = VmImageColumns(self.facts.tables, options.vendor_id)
+        # O4: the customer's status e-mails go out after the commit (consumers/mailer.py).
+        self.mailer = (Mailer(config=shop.mail, engine=self.engine,
+                              mark_notified=mark_notified_in(self.facts.tables))
+                       if shop.mail is not None else None)
         self.writers = ShopWriters(
             manufacturers=self.manufacturers,
             categories=self.categories,
             customers=CustomerWriter(shop=shop, binder=self.binder, tables=self.facts.tables,
                                      options=options),
-            order_statuses=NotYetSupported("order status changes"),
+            order_statuses=VmStatusWriter(shop=shop, options=options, store=products,
+                                          tables=self.facts.tables, binder=self.binder),
             products=products,
             map_product=self._map_product,
             image_columns=images,
             product_aspects=[self._aspect_writer(a) for a in self.aspects],
             # Each variant child is a product with its own stock (C8).
             variant_stock=products.set_variant_quantities,
-            own_tables=[self.categories.ensure_table, images.ensure_table],
+            own_tables=[self.categories.ensure_table, images.ensure_table,
+                        *([self.mailer.ensure_table] if self.mailer else [])],
+            idle_work=[self.mailer.flush] if self.mailer else [],
             after_commit=[CacheCleaner(options.cache_path).after_commit]
             if options.cache_path else [])
 

@@ -29,7 +29,8 @@ from shopbridge.errors import MappingError
 from shopbridge.events import Event
 from shopbridge.owntables import OwnTable, ensure
 
-from ..binder import Binder, Link
+from ..binder import LINK_TABLE, Binder, Link
+from ..catalogue import CATEGORY
 from ..categories import apply_categories, refuse_loop
 from ..plan import content_hash, unchanged
 from .langrows import write_language_rows
@@ -74,10 +75,11 @@ class CategoryWriter:
             MappingError: the payload cannot be expressed in this shop.
         """
         touched: set[int] = set()          # parents whose children are renumbered
+        claimed: set[int] = set()          # adopted in this batch (links are saved at its end)
         notes = apply_categories(
             conn, events, shop=self.shop, binder=self.binder, shown=self._shown,
             upsert=lambda event, link, parent_id: self._upsert(conn, event, link, parent_id,
-                                                               touched, now),
+                                                               touched, claimed, now),
             hide=lambda category_id: self._unpublish(conn, category_id, now))
         self._renumber(conn, touched)
         return notes
@@ -91,8 +93,23 @@ class CategoryWriter:
     def _shown(self, event: Event) -> bool:
         return event.payload["source"] == self.shop.categories
 
+    def _adoptable(self, conn: Connection, parent_id: int, name: str,
+                   claimed: set[int]) -> int | None:
+        """An unlinked shop category of this name (first language) under this parent: one
+        the merchant made before shopbridge, or one linked before a reset (P4)."""
+        t = self.tables
+        rows = conn.exec_driver_sql(
+            f"SELECT c.virtuemart_category_id FROM {t.categories} c "
+            f"JOIN {t.lang('categories', self.languages[0])} l "
+            f"ON l.virtuemart_category_id = c.virtuemart_category_id "
+            f"WHERE c.category_parent_id = %s AND l.category_name = %s AND NOT EXISTS "
+            f"(SELECT 1 FROM {LINK_TABLE} k WHERE k.entity_type = %s "
+            f"AND k.target_id = c.virtuemart_category_id) "
+            f"ORDER BY c.virtuemart_category_id FOR UPDATE", (parent_id, name, CATEGORY))
+        return next((int(r[0]) for r in rows if int(r[0]) not in claimed), None)
+
     def _upsert(self, conn: Connection, event: Event, link: Link, parent_id: int,
-                touched: set[int], now: datetime) -> str | None:
+                touched: set[int], claimed: set[int], now: datetime) -> str | None:
         p: dict[str, Any] = event.payload
         name, description = p["name"], p.get("description")
         for language in self.languages:
@@ -110,10 +127,12 @@ class CategoryWriter:
         content = content_hash(
             [parent_id, p["sort_order"], name, description, p["visible"],
              [lang.tag for lang in self.languages]])
-        if unchanged(link, content):
+        if unchanged(link, content, event):
             return "unchanged"
         t = self.tables
         category_id = link.target_id
+        if category_id is None and self.languages:
+            category_id = self._adoptable(conn, parent_id, name, claimed)
         old_parent = None
         if category_id is not None:
             row = conn.exec_driver_sql(
@@ -157,6 +176,7 @@ class CategoryWriter:
             write_language_rows(conn, t.lang("categories", language), "virtuemart_category_id",
                                 [(category_id, {"category_name": name,
                                                 "category_description": description}, name)])
+        claimed.add(category_id)
         link.target_id, link.content_hash = category_id, content
         return None
 

@@ -4,8 +4,9 @@ is synced, as the few the consumer and the storefront need, and the summary's co
 A real shop gets them from VirtueMart's install data and from saving its configuration once
 (tests/virtuemart_db.py loads that upstream SQL); the demo runs on a clone without it, so
 these are the minimal rows, ids as upstream: the configuration row naming the active
-languages, vendor 1 selling in EUR (currency 47), the guest and default shopper groups, two
-VAT rules for the demo's ``tax_classes``, and Joomla's Public and Registered user groups
+languages, vendor 1 selling in EUR (currency 47), the guest and default shopper groups,
+two VAT rules for the demo's ``tax_classes``, VirtueMart's default order states (the status
+writer and ``check`` look codes up there), and Joomla's Public and Registered user groups
 (synced customers join Registered).
 """
 
@@ -40,6 +41,10 @@ SHOPPER_GROUPS = ((1, "COM_VIRTUEMART_SHOPPERGROUP_GUEST",
 USER_GROUPS = ((1, 0, 1, 4, "Public"), (2, 1, 2, 3, "Registered"))
 # The demo maps CAO tax code 1 (7 %) to rule 2 and code 2 (19 %) to rule 1 (tax_classes).
 VAT_RULES = ((1, "MwSt 19 %", 19), (2, "MwSt 7 %", 7))
+# VirtueMart's default order states (install_essential_data.sql): code, name, stock handle.
+ORDER_STATES = (("P", "PENDING", "R"), ("U", "CONFIRMED_BY_SHOPPER", "R"),
+                ("C", "CONFIRMED", "R"), ("X", "CANCELLED", "A"), ("R", "REFUNDED", "A"),
+                ("S", "SHIPPED", "O"), ("F", "COMPLETED", "R"), ("D", "DENIED", "A"))
 
 # What the summary counts, per table base (Tables) and condition (trusted, fixed SQL).
 COUNTS = (("products", "products", ""), ("visible", "products", "WHERE published = 1"),
@@ -74,6 +79,12 @@ def seed(conn: sa.Connection, shop: ShopConfig, prefix: str) -> None:
         "calc_value, calc_currency, calc_shopper_published, calc_vendor_published, "
         "published, created_on) VALUES (%s, %s, 'VatTax', '+%%', %s, %s, 1, 1, 1, %s)",
         [(rule, name, rate, EUR, now) for rule, name, rate in VAT_RULES])
+    conn.exec_driver_sql(
+        f"INSERT INTO {t.orderstates} (virtuemart_orderstate_id, order_status_code, "
+        "order_status_name, order_status_description, order_stock_handle, ordering, "
+        "virtuemart_vendor_id) VALUES (%s, %s, %s, '', %s, %s, 1)",
+        [(n, code, f"COM_VIRTUEMART_ORDER_STATUS_{name}", handle, n)
+         for n, (code, name, handle) in enumerate(ORDER_STATES, start=1)])
     conn.exec_driver_sql(f"INSERT INTO {t.core('usergroups')} (id, parent_id, lft, rgt, title) "
                          "VALUES (%s, %s, %s, %s, %s)", list(USER_GROUPS))
 

@@ -20,8 +20,8 @@ from shopbridge.config import ShopConfig
 from shopbridge.errors import MappingError
 from shopbridge.events import Event
 
-from ..binder import Binder, Link
-from ..manufacturers import apply_manufacturers, language_urls
+from ..binder import LINK_TABLE, Binder, Link
+from ..manufacturers import ENTITY, apply_manufacturers, language_urls
 from .langrows import write_language_rows
 from .shop import Language, Tables
 
@@ -42,10 +42,11 @@ class ManufacturerWriter:
     def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
         """Create, update or keep the manufacturers; returns notes on what changed nothing
         (the shared flow: consumers/manufacturers.py)."""
+        claimed: set[int] = set()        # adopted in this batch (links are saved at its end)
         return apply_manufacturers(
             conn, events, shop=self.shop, binder=self.binder,
             languages=[lang.tag for lang in self.languages],
-            write=lambda event, link: self._write(conn, event, link, now))
+            write=lambda event, link: self._write(conn, event, link, claimed, now))
 
     def urls(self, urls: Mapping[str, str]) -> dict[str, str]:
         """Language tag -> mf_url for every active language (fallbacks as above)."""
@@ -53,7 +54,21 @@ class ManufacturerWriter:
                         language_urls(urls, [lang.code for lang in self.languages]),
                         strict=True))
 
-    def _write(self, conn: Connection, event: Event, link: Link, now: datetime) -> None:
+    def _adoptable(self, conn: Connection, name: str, claimed: set[int]) -> int | None:
+        """An unlinked shop manufacturer of this name (first language): one the merchant
+        made before shopbridge, or one linked before a reset (P4)."""
+        t = self.tables
+        rows = conn.exec_driver_sql(
+            f"SELECT m.virtuemart_manufacturer_id FROM {t.manufacturers} m "
+            f"JOIN {t.lang('manufacturers', self.languages[0])} l "
+            f"ON l.virtuemart_manufacturer_id = m.virtuemart_manufacturer_id "
+            f"WHERE l.mf_name = %s AND NOT EXISTS (SELECT 1 FROM {LINK_TABLE} k "
+            f"WHERE k.entity_type = %s AND k.target_id = m.virtuemart_manufacturer_id) "
+            f"ORDER BY m.virtuemart_manufacturer_id FOR UPDATE", (name, ENTITY))
+        return next((int(r[0]) for r in rows if int(r[0]) not in claimed), None)
+
+    def _write(self, conn: Connection, event: Event, link: Link, claimed: set[int],
+               now: datetime) -> None:
         p: dict[str, Any] = event.payload
         t = self.tables
         name = p["name"]
@@ -67,6 +82,8 @@ class ManufacturerWriter:
                                        f"{t.lang('manufacturers', language)}.{column} "
                                        f"holds {size}")
         manufacturer_id = link.target_id
+        if manufacturer_id is None and self.languages:
+            manufacturer_id = self._adoptable(conn, name, claimed)
         if manufacturer_id is not None and conn.exec_driver_sql(
                 f"UPDATE {t.manufacturers} SET modified_on = %s WHERE "
                 f"virtuemart_manufacturer_id = %s", (now, manufacturer_id)).rowcount == 0:
@@ -80,4 +97,5 @@ class ManufacturerWriter:
                                 "virtuemart_manufacturer_id",
                                 [(manufacturer_id, {"mf_name": name,
                                                     "mf_url": urls[language.tag]}, name)])
+        claimed.add(manufacturer_id)
         link.target_id = manufacturer_id

@@ -10,6 +10,11 @@ availability = { 1 = "24h.gif", 2 = "3-5d.gif" }  # CAO delivery time id -> prod
 timezone = "Europe/Berlin"         # Joomla's site time zone (global config "offset")
 gross_prices = true                # the shop shows the ERP's gross as the final price
 user_group = 2                     # Joomla user group of synced customers (2 = Registered)
+
+[tenants.shops.virtuemart.order_states]  # CAO shop status id -> VirtueMart order state code
+1 = "P"                            # default: 1 pending, 2 confirmed, 3 shipped
+2 = "C"
+3 = "S"
 ```
 
 Two settings VirtueMart keeps where the consumer cannot read them, so they are options:
@@ -33,10 +38,14 @@ from shopbridge.config import ShopConfig, refuse_unknown
 from shopbridge.errors import ConfigError
 
 KNOWN = ("prefix", "vendor_id", "cache_path", "shopper_groups", "availability", "timezone",
-         "gross_prices", "user_group")
+         "gross_prices", "order_states", "user_group")
 REGISTERED = 2                 # Joomla's Registered group (com_users new_usertype default)
 DEFAULT_TIMEZONE = "Europe/Berlin"
 AVAILABILITY_MAX = 32          # product_availability varchar(32)
+# CAO's shop status ids (JOURNAL.SHOP_STATUS, as Phoenix numbers its default states: 1
+# pending, 2 processing, 3 delivered) -> VirtueMart's order state codes.
+DEFAULT_ORDER_STATES = {1: "P", 2: "C", 3: "S"}
+ORDER_STATE_MAX = 3            # orderstates.order_status_code char(3)
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,8 @@ class VirtueMartOptions:
     timezone: str = DEFAULT_TIMEZONE
     # True: rows carry the ERP's gross as the final price (override 1); False: net only.
     gross_prices: bool = True
+    # CAO shop status id (order.status_changed status_id) -> VirtueMart order state code.
+    order_states: Mapping[int, str] = field(default_factory=lambda: dict(DEFAULT_ORDER_STATES))
     # The Joomla user group a synced customer's account is put in (customers.py).
     user_group: int = REGISTERED
 
@@ -126,12 +137,36 @@ def parse_options(data: Mapping[str, Any]) -> VirtueMartOptions:
     if not isinstance(user_group, int) or isinstance(user_group, bool) or user_group < 1:
         problems.append(f"user_group must be a Joomla user group id, got {user_group!r}")
         user_group = REGISTERED
+    order_states = _order_states(data.get("order_states", DEFAULT_ORDER_STATES), problems)
     if problems:
         raise ConfigError("\n".join(problems), problems=problems)
     return VirtueMartOptions(prefix=prefix, vendor_id=vendor_id, cache_path=cache_path,
                              shopper_groups=groups, availability=availability,
                              timezone=timezone, gross_prices=gross_prices,
-                             user_group=user_group)
+                             order_states=order_states, user_group=user_group)
+
+
+def _order_states(data: object, problems: list[str]) -> dict[int, str]:
+    """CAO status id -> VirtueMart order state code (whether the shop has the code is
+    ``check``'s and the status writer's question: it is in the shop's database)."""
+    states: dict[int, str] = {}
+    if not isinstance(data, Mapping):
+        problems.append("order_states must be a table of CAO status id = VirtueMart code")
+        return states
+    for key, code in data.items():
+        try:
+            status_id = int(key)
+        except (TypeError, ValueError):
+            problems.append(f"order_states: key {key!r} is not a CAO shop status id")
+            continue
+        if (not isinstance(code, str) or not code.strip() or code != code.strip()
+                or len(code) > ORDER_STATE_MAX):
+            problems.append(f"order_states: status {status_id} -> {code!r} must be a "
+                            f"VirtueMart order state code of 1 to {ORDER_STATE_MAX} "
+                            "characters, such as \"S\"")
+            continue
+        states[status_id] = code
+    return states
 
 
 def _is_time_zone(name: object) -> bool:

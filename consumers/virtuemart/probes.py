@@ -4,8 +4,9 @@ Problems (the sync cannot run correctly): tables and columns missing under the s
 prefix, an active language without its language tables, a configured language the shop
 does not have active, the vendor's currency other than the ERP's, shopper groups, calc
 rules or the Joomla user group (``user_group``, for customers) the config names that the
-shop lacks (or a rule that is no published tax rule), tax
-codes without a rule, grants. What the shop's own data and settings make worth a look
+shop lacks (or a rule that is no published tax rule), tax codes without a rule, order state
+codes ``order_states`` maps to that the shop's ``orderstates`` lacks, grants. What the
+shop's own data and settings make worth a look
 (NOTES §10) are notes, from ``pitfalls``.
 """
 
@@ -36,8 +37,8 @@ EVERYONE = 0                            # shopper group 0: the price row for all
 
 def check(conn: Connection, shop: ShopConfig, report: CheckReport, *, tax_codes: set[int],
           currency: str) -> ShopFacts:
-    """The ``ShopSinkProbe`` of VirtueMart. VirtueMart orders are not read yet (issue 12):
-    no order statuses for the frame."""
+    """The ``ShopSinkProbe`` of VirtueMart. The frame's order statuses are the CAO status
+    ids ``order_states`` maps to a code the shop has (O4)."""
     where = f"shop {shop.name}"
     options = shop.options
     if not isinstance(options, VirtueMartOptions):
@@ -55,6 +56,7 @@ def check(conn: Connection, shop: ShopConfig, report: CheckReport, *, tax_codes:
     _check_shopper_groups(conn, where, options, t, report)
     _check_user_group(conn, where, options, t, report)
     _check_tax_rules(conn, where, shop, t, tax_codes, report)
+    status_ids = _check_order_states(conn, where, options, t, report)
     report.notes += [f"{where}: {n}" for n in pitfalls.notes(conn, t, config, options,
                                                               languages)]
     problem = pitfalls.cache_problem(options)
@@ -62,7 +64,25 @@ def check(conn: Connection, shop: ShopConfig, report: CheckReport, *, tax_codes:
         report.problems.append(f"{where}: {problem}")
     report.ok.append(f"{where}: database reachable, VirtueMart tables under prefix "
                      f"{options.prefix!r}")
-    return ShopFacts()
+    return ShopFacts(order_status_ids=status_ids)
+
+
+def _check_order_states(conn: Connection, where: str, options: VirtueMartOptions, t: Tables,
+                        report: CheckReport) -> set[int]:
+    """Every code ``order_states`` maps a CAO status to must be one of the shop's order
+    states; returns the CAO status ids that have one."""
+    codes = {str(code) for (code,) in conn.exec_driver_sql(
+        f"SELECT order_status_code FROM {t.orderstates}")}
+    for status_id, code in sorted(options.order_states.items()):
+        if code not in codes:
+            report.problems.append(
+                f"{where}: order_states maps CAO status {status_id} to {code!r}, which "
+                f"{t.orderstates} does not have (it has {', '.join(sorted(codes))}): that "
+                f"status change would be dead-lettered")
+    if options.order_states and all(c in codes for c in options.order_states.values()):
+        mapped = ", ".join(f"{i} {c}" for i, c in sorted(options.order_states.items()))
+        report.ok.append(f"{where}: order_states {mapped} are order states of the shop")
+    return {status_id for status_id, code in options.order_states.items() if code in codes}
 
 
 def _check_tables(conn: Connection, where: str, prefix: str, report: CheckReport) -> bool:

@@ -8,7 +8,7 @@ What it keeps true (NOTES 3, 5, 10):
   rows, so ``has_shoppergroups`` and ``has_medias`` 0 until the image writer links some);
   ``has_prices`` is NULL (VM looks them up) until the price writer sets it;
 - stock: VirtueMart counts open orders in ``product_ordered`` and shows in_stock - ordered;
-  what ``product_in_stock`` gets depends on whether the shop's orders reach the ERP
+  what ``product_in_stock`` gets depends on whether the ERP's stock already lacks open orders
   (``VmProductStore.orders_reach_erp``), computed in the UPDATE itself (no race with a
   checkout's relative update between a read and a write);
 - hidden, never deleted: ``published = 0``; NULL for empty dates, UTC audit columns.
@@ -74,13 +74,15 @@ class ChildDetails:
 
 class VmProductStore:
     orders_reach_erp = False
-    """Whether this kind's orders are imported into the ERP, so that the ERP's stock already
-    lacks the quantities VirtueMart reserves in ``product_ordered`` (NOTES §10 "Stock
-    ownership"). Not yet: VirtueMart orders reach the ERP with issue 12. Until then
-    ``product_in_stock`` is the ERP stock, and VirtueMart's available stock (in_stock -
-    ordered) also deducts its open orders, which the ERP does not know; once they are
-    imported it must be ERP stock + ``product_ordered``, or those orders count twice. The one
-    switch for parents and children (``in_stock``)."""
+    """Whether the ERP's stock already lacks the quantities VirtueMart reserves in
+    ``product_ordered`` (NOTES §10 "Stock ownership"); True would make ``product_in_stock``
+    ERP stock + ``product_ordered``. It stays False with VirtueMart orders imported into CAO
+    (issue 12): CAO's ``MENGE_AKT`` drops when the CAO user books the document, which the
+    import never does (it writes a draft, consumers/cao/importer.py). While an order is open
+    only ``product_ordered`` deducts it, so in_stock = ERP stock and available (in_stock -
+    ordered) counts it once; True would count it nowhere until the booking. How the status
+    writer's stock moves meet this: consumers/virtuemart/statuses.py. The one switch for
+    parents and children (``in_stock``)."""
 
     def __init__(self, facts: ShopFacts, binder: Binder | None = None) -> None:
         self.facts = facts
@@ -303,6 +305,17 @@ class VmProductStore:
         if rows:
             conn.exec_driver_sql(f"UPDATE {t.product_categories} SET ordering = %s WHERE id = %s",
                                  [(n, int(r[0])) for n, r in enumerate(rows, start=1)])
+
+    def find_by_sku(self, conn: Connection, skus: Sequence[str]) -> dict[str, int]:
+        """SKU -> virtuemart_product_id of the shop's parent products (children are the
+        variant writer's) with exactly one product per SKU."""
+        if not skus:
+            return {}
+        rows = conn.exec_driver_sql(
+            f"SELECT product_sku, MIN(virtuemart_product_id) FROM {self.facts.tables.products} "
+            f"WHERE product_parent_id = 0 AND product_sku IN ({marks(skus)}) "
+            f"GROUP BY product_sku HAVING COUNT(*) = 1", tuple(skus))
+        return {str(sku): int(pid) for sku, pid in rows}
 
     def category_tree(self, conn: Connection) -> Iterable[tuple[int, int]]:
         return ((int(c), int(p or 0)) for c, p in conn.exec_driver_sql(

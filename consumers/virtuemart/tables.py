@@ -692,4 +692,13 @@ WRITES: dict[str, tuple[str, ...]] = {
     "virtuemart_vmusers": ("INSERT", "UPDATE"),
     "virtuemart_vmuser_shoppergroups": ("INSERT", "DELETE"),
     "virtuemart_userinfos": ("INSERT", "UPDATE", "DELETE"),     # DELETE: the ERP's ST row
+    # The status writer (O4): the order's and its items' status, a history row
+    # (``customer_notified`` once the mail went out); stock is in virtuemart_products.
+    "virtuemart_orders": ("UPDATE",),
+    "virtuemart_order_items": ("UPDATE",),
+    "virtuemart_order_histories": ("INSERT", "UPDATE"),
 }
+
+# The order tables of the status writer (O4) are declared in order_tables.py, on the same
+# template; importing it here makes every reader of this module see them.
+from . import order_tables  # noqa: E402, F401

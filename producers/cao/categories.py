@@ -112,7 +112,8 @@ class CategorySource:
         self.table = quote_ident(name)
         return True
 
-    def changed(self, conn: Connection, *, after: int, limit: int) -> list[ChangedRow]:
+    def changed(self, conn: Connection, *, after: int, limit: int,
+                everything: bool = False) -> list[ChangedRow]:
         """Selected categories whose hash differs from the snapshot, by snapshot key.
 
         Returns:
@@ -126,7 +127,7 @@ class CategorySource:
         result = conn.exec_driver_sql(diff_sql(
             select=f"{snap_key} AS SNAP_KEY, {', '.join(f'a.{c}' for c in columns)}",
             hashed=hashed, source=f"{self.table} a", key=snap_key,
-            where=_SELECTION[self.mode], order_by="SNAP_KEY"),
+            where=_SELECTION[self.mode], order_by="SNAP_KEY", everything=everything),
             (f"{self.mode}:{PAYLOAD_FORMAT}", ENTITY, after, limit))
         out = changed_rows(result)
         for row, _, _ in out:

@@ -105,7 +105,8 @@ class CustomerSource:
                 f"ORDER BY p.REC_ID SEPARATOR ',') FROM {self.t['ADRESSEN_ASP']} p "
                 f"WHERE p.ADDR_ID = a.REC_ID), _binary'-')")
 
-    def changed(self, conn: Connection, *, after: int, limit: int) -> list[ChangedRow]:
+    def changed(self, conn: Connection, *, after: int, limit: int,
+                everything: bool = False) -> list[ChangedRow]:
         """Selected addresses whose hash differs from the snapshot, by REC_ID.
 
         Returns:
@@ -129,7 +130,7 @@ class CustomerSource:
             select=select,
             hashed=f"{hashed}, CAST(QUOTE({land}) AS BINARY), {self._contacts_hash_sql()}, "
                    f"{delivery}",
-            source=source, key="a.REC_ID", where=self._selection()),
+            source=source, key="a.REC_ID", where=self._selection(), everything=everything),
             (PAYLOAD_FORMAT, ENTITY, after, limit))
         return changed_rows(result)
 

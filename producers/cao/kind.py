@@ -11,7 +11,7 @@ from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable, ensure
 from systems.cao import candidates
 
-from . import probes, snapshot, tables, variants
+from . import probes, resync, snapshot, tables, variants
 from .producer import CaoProducer, CycleReport
 
 
@@ -31,7 +31,8 @@ class CaoSource:
                   for rec_id in report.without_sku)]
 
     def own_tables(self, tenant: TenantConfig) -> list[OwnTable]:
-        return [snapshot.TABLE] + ([variants.TABLE] if tenant.erp.variants.enabled else [])
+        return [snapshot.TABLE, resync.TABLE] + (
+            [variants.TABLE] if tenant.erp.variants.enabled else [])
 
     def ensure_tables(self, conn: sa.Connection, tenant: TenantConfig) -> None:
         for table in self.own_tables(tenant):

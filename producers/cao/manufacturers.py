@@ -76,7 +76,8 @@ class ManufacturerSource:
                 f"WHERE i.SHOP_ID = m.SHOP_ID AND i.HERSTELLER_ID = m.HERSTELLER_ID), "
                 f"_binary'-')")
 
-    def changed(self, conn: Connection, *, after: int, limit: int) -> list[ChangedRow]:
+    def changed(self, conn: Connection, *, after: int, limit: int,
+                everything: bool = False) -> list[ChangedRow]:
         """Selected manufacturers whose hash differs from the snapshot, by HERSTELLER_ID.
 
         Returns:
@@ -90,7 +91,7 @@ class ManufacturerSource:
             source=f"{self.t['HERSTELLER']} m", key="m.HERSTELLER_ID",
             where=f"{self._selected('m')} AND m.SHOP_ID = (SELECT MIN(x.SHOP_ID) FROM "
                   f"{self.t['HERSTELLER']} x WHERE x.HERSTELLER_ID = m.HERSTELLER_ID AND "
-                  f"{self._selected('x')})"),
+                  f"{self._selected('x')})", everything=everything),
             (PAYLOAD_FORMAT, ENTITY, after, limit))
         return changed_rows(result)
 

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
@@ -20,11 +20,13 @@ import sqlalchemy as sa
 
 from shopbridge import events as ev
 from shopbridge import schemas, topology
-from shopbridge.config import BrokerConfig, TenantConfig
+from shopbridge.config import BrokerConfig, ShopConfig, TenantConfig
 from shopbridge.db import create_engine, translated
-from shopbridge.errors import PermanentError
+from shopbridge.errors import ConfigError, PermanentError
 from shopbridge.outage import AWAY, Outages, ride_out
-from shopbridge.publisher import BrokerSession, pack
+from shopbridge.owntables import ensure
+from shopbridge.publisher import BrokerSession, OutMessage, pack
+from shopbridge.settle import H_RESYNC
 
 from . import categories as cats
 from . import payload as payloads
@@ -35,7 +37,9 @@ from .customers import payload as customer_payload
 from .manufacturers import ENTITY as MANUFACTURER_ENTITY
 from .manufacturers import ManufacturerSource
 from .manufacturers import payload as manufacturer_payload
-from .snapshot import ChangedRow, Snapshot
+from .resync import TABLE as RESYNC_TABLE_DEF
+from .resync import ResyncProgress, ScanProgress
+from .snapshot import SNAPSHOT_TABLE, ChangedRow, Snapshot
 from .source import CaoSource, fingerprint_of
 from .statuses import ENTITY as STATUS_ENTITY
 from .statuses import StatusChange, StatusSource
@@ -85,6 +89,37 @@ class CycleReport:
         return sum(self.published.values())
 
 
+@dataclass
+class ResyncRun:
+    """A full sync under way (``CaoProducer.resync``): which shop queue, which scans."""
+
+    queue: str                          # the shop's work queue
+    entities: frozenset[str]            # snapshot entity types taken: product, category...
+    progress: ResyncProgress
+    totals: dict[str, int]              # entity type -> published rows (the bar's 100 %)
+    on_page: Callable[[str, int, int], None]   # (scan, events so far, total)
+
+    def page_done(self, scan: str) -> None:
+        done = self.progress.scans[scan]
+        self.on_page(scan, done.before + done.now, self.totals.get(scan.split(":", 1)[0], 0))
+
+
+@dataclass
+class ResyncReport:
+    scans: list[ScanProgress]
+    cycle: CycleReport                  # the regular cycle run first
+    rejected: list[str]
+    seconds: float = 0.0
+
+    @property
+    def published(self) -> int:
+        return sum(s.now for s in self.scans)
+
+    @property
+    def before(self) -> int:
+        return sum(s.before for s in self.scans)
+
+
 class CaoProducer:
     """Args:
         broker: broker settings.
@@ -111,13 +146,22 @@ class CaoProducer:
         self.stop_event = threading.Event()
         self._stock_period_s: float | None = None   # set while following
         self._last_stock = 0.0
+        self._resync: ResyncRun | None = None       # set while a full sync republishes
 
     def close(self) -> None:
         self.session.close()
         self.engine.dispose()
 
+    def _version(self, last: int | None) -> int:
+        """The version of an upsert: the next one; in a full sync the one the shops have
+        (``Event.resync`` applies it again), so no other shop misses a version."""
+        if self._resync is not None and last is not None:
+            return last
+        return ev.next_version(last)
+
     def _publish(self, events: Sequence[dict[str, Any]], report: CycleReport) -> list[int]:
-        """Validate, pack and publish; returns the indexes of the events that were published."""
+        """Validate, pack and publish; returns the indexes of the events that were published.
+        In a full sync, straight into the one shop's work queue, marked (``H_RESYNC``)."""
         valid: list[tuple[int, dict[str, Any]]] = []
         for i, event in enumerate(events):
             try:
@@ -127,16 +171,23 @@ class CaoProducer:
                 log.warning("not published: %s", err)
                 continue
             valid.append((i, event))
-        messages = []
-        by_key: dict[str, list[dict[str, Any]]] = {}
-        for _, event in valid:
-            # Order status changes go to the one shop the order came from.
-            shop = event["payload"].get("shop") if event["type"].startswith("order.") else None
-            key = topology.routing_key(self.tenant.name, event["type"], shop)
-            by_key.setdefault(key, []).append(event)
-        for key, items in by_key.items():
-            messages += pack(items, exchange=topology.exchange_name(self.broker.namespace),
-                             routing_key=key, size=self.broker.pack_size)
+        messages: list[OutMessage] = []
+        if self._resync is not None:
+            ordered, size = [event for _, event in valid], self.broker.pack_size
+            messages = [OutMessage(routing_key=self._resync.queue,
+                                   body=ev.encode(ordered[i:i + size]), headers={H_RESYNC: 1})
+                        for i in range(0, len(ordered), size)]
+        else:
+            by_key: dict[str, list[dict[str, Any]]] = {}
+            for _, event in valid:
+                # Order status changes go to the one shop the order came from.
+                shop = (event["payload"].get("shop") if event["type"].startswith("order.")
+                        else None)
+                key = topology.routing_key(self.tenant.name, event["type"], shop)
+                by_key.setdefault(key, []).append(event)
+            for key, items in by_key.items():
+                messages += pack(items, exchange=topology.exchange_name(self.broker.namespace),
+                                 routing_key=key, size=self.broker.pack_size)
         if messages:
             report.messages += self.session.publish(messages)
         for _, event in valid:
@@ -186,7 +237,8 @@ class CaoProducer:
     def _scan(self, conn: sa.Connection, report: CycleReport, read: _Read[Change],
               key: Callable[[Change], int],
               build: Callable[[Sequence[Change]], list[tuple[dict[str, Any], Stored]]],
-              store: Callable[[sa.Connection, list[Stored]], None]) -> None:
+              store: Callable[[sa.Connection, list[Stored]], None], *,
+              resync: str | None = None) -> None:
         """The paged scan every kind of change goes through: read a page after the last key,
         build its events, publish them, then store in the snapshot what was published (a
         crash in between publishes again, DESIGN 4). Stops between pages when asked to.
@@ -196,24 +248,42 @@ class CaoProducer:
             key: the paging key of a change.
             build: the page's events, each with its snapshot row; may read more of the page.
             store: writes the snapshot rows of the published events.
+            resync: the scan's name in a full sync ("product", "category:<mode>"...): scans
+                without one do not take part in it. A full sync reads every published row
+                (``everything``), records its progress instead of the snapshot, and starts
+                where an interrupted run stopped.
         """
+        run = self._resync
         after = 0
+        if run is not None:
+            if resync is None or resync.split(":", 1)[0] not in run.entities:
+                return
+            read = functools.partial(read, everything=True)  # type: ignore[call-arg]
+            progress = run.progress.start(conn, resync)
+            after = progress.after
+            run.page_done(resync)
         while not self.stop_event.is_set():
             page = read(conn, after=after, limit=PAGE)
             conn.commit()  # end the read: MyISAM read locks and InnoDB snapshots stay short
             if not page:
+                if run is not None and resync is not None:
+                    run.progress.finish(conn, resync)
                 return
             after = key(page[-1])
             outgoing = build(page)
             conn.commit()
             published = self._publish([event for event, _ in outgoing], report)
+            if run is not None and resync is not None:
+                run.progress.page(conn, resync, after, len(published))
+                run.page_done(resync)
+                continue
             store(conn, [outgoing[i][1] for i in published])
             conn.commit()
 
     def _upserted(self, type_: str, body: dict[str, Any], src_hash: bytes, last: int | None
                   ) -> tuple[dict[str, Any], Published]:
         """The event of a changed entity keyed by its ``erp_id``, with its snapshot row."""
-        version = ev.next_version(last)
+        version = self._version(last)
         return (self._make(type_, body["erp_id"], version, body),
                 (body["erp_id"], src_hash, version, None, None))
 
@@ -249,7 +319,7 @@ class CaoProducer:
                                       category_keys=category_keys.get(key),
                                       tier_row=tiers.get(key))
                 variants.attach(body, children.get(key, []), self.tenant.erp.variants)
-                version = ev.next_version(last)
+                version = self._version(last)
                 out.append((self._make("product.upserted", key, version, body),
                             ((key, h, version, Decimal(body["stock"]), body["sku"]),
                              variants.child_stocks(children.get(key, [])))))
@@ -262,7 +332,7 @@ class CaoProducer:
 
         read = functools.partial(self.source.changed_articles, fingerprint=fingerprint,
                                  between=self._stock_when_due)
-        self._scan(conn, report, read, lambda change: change[0], build, store)
+        self._scan(conn, report, read, lambda change: change[0], build, store, resync="product")
 
     def _scan_deletions(self, conn: sa.Connection, report: CycleReport) -> None:
         self._scan(conn, report, self.source.vanished, lambda gone: gone[0],
@@ -316,7 +386,8 @@ class CaoProducer:
 
         self._scan(conn, report, self.customers.changed, lambda change: int(change[0]["REC_ID"]),
                    build,
-                   functools.partial(self.snapshot.store_published, entity_type=CUSTOMER_ENTITY))
+                   functools.partial(self.snapshot.store_published, entity_type=CUSTOMER_ENTITY),
+                   resync=CUSTOMER_ENTITY)
 
     def _scan_manufacturers(self, conn: sa.Connection, report: CycleReport) -> None:
         """ERP manufacturers of a shop -> shop manufacturers (C2), then the vanished ones."""
@@ -333,7 +404,8 @@ class CaoProducer:
         self._scan(conn, report, self.manufacturers.changed,
                    lambda change: int(change[0]["HERSTELLER_ID"]), build,
                    functools.partial(self.snapshot.store_published,
-                                     entity_type=MANUFACTURER_ENTITY))
+                                     entity_type=MANUFACTURER_ENTITY),
+                   resync=MANUFACTURER_ENTITY)
         self._scan(conn, report, self.manufacturers.vanished, lambda gone: gone[0],
                    lambda gone: [self._deleted("manufacturer.deleted", key, last, {
                        "erp_id": key, "reason": "deselected" if exists else "deleted"})
@@ -348,7 +420,8 @@ class CaoProducer:
             conn.commit()
             self._scan(conn, report, source.changed, lambda change: int(change[0]["SNAP_KEY"]),
                        self._category_events,
-                       functools.partial(self.snapshot.store_published, entity_type=cats.ENTITY))
+                       functools.partial(self.snapshot.store_published, entity_type=cats.ENTITY),
+                       resync=f"{cats.ENTITY}:{source.mode}")
             self._publish_category_deletions(conn, report, source.vanished)
         for source in self.retired_categories:          # a source no active shop uses
             self._publish_category_deletions(conn, report, source.retired)
@@ -357,7 +430,7 @@ class CaoProducer:
                          ) -> list[tuple[dict[str, Any], Published]]:
         out: list[tuple[dict[str, Any], Published]] = []
         for row, src_hash, last in changed:
-            version = ev.next_version(last)
+            version = self._version(last)
             body = cats.payload(row)
             out.append((self._make("category.upserted", cats.entity_key(body), version, body),
                         (row["SNAP_KEY"], src_hash, version, None, None)))
@@ -370,6 +443,46 @@ class CaoProducer:
                                                entity_key=cats.entity_key(body))
                                  for key, last, body in gone],
                    functools.partial(self.snapshot.store_deleted, entity_type=cats.ENTITY))
+
+    def resync(self, shop: ShopConfig, entities: Collection[str],
+               on_page: Callable[[str, int, int], None]) -> ResyncReport:
+        """Full sync of one shop (P3): a regular cycle first (every shop gets what changed),
+        then every published entity of ``entities`` (snapshot types: product, category,
+        manufacturer, customer) again, into that shop's queue only, at the version the shops
+        have (``_version``); continues an interrupted run of the same scans.
+
+        Raises:
+            ConfigError: the shop is inactive.
+        """
+        if not shop.active:
+            raise ConfigError(f"shop {shop.name!r} is inactive (active = false): make it "
+                              f"active, then sync it")
+        started = time.monotonic()
+        cycle = self.run_once()
+        report = ResyncReport(scans=[], cycle=cycle, rejected=[])
+        progress = ResyncProgress(shop.name)
+        with translated(self.what), self.engine.connect() as conn:
+            ensure(conn, RESYNC_TABLE_DEF)
+            totals = {str(t): int(n) for t, n in conn.exec_driver_sql(
+                f"SELECT entity_type, COUNT(*) FROM {SNAPSHOT_TABLE} WHERE deleted = 0 "
+                f"GROUP BY entity_type")}
+            conn.commit()
+            self._resync = ResyncRun(
+                queue=topology.work_queue(self.broker.namespace, self.tenant.name, shop.name),
+                entities=frozenset(entities), progress=progress, totals=totals,
+                on_page=on_page)
+            scans = CycleReport()
+            try:
+                self._scan_manufacturers(conn, scans)
+                self._scan_categories(conn, scans)
+                self._scan_articles(conn, scans)
+                self._scan_customers(conn, scans)
+            finally:
+                self._resync = None
+        report.scans = list(progress.scans.values())
+        report.rejected = scans.rejected
+        report.seconds = time.monotonic() - started
+        return report
 
     def _stock_when_due(self) -> None:
         """While following, between the pages and windows of a full cycle: the stock scan when

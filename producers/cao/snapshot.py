@@ -37,6 +37,10 @@ CREATE TABLE IF NOT EXISTS {SNAPSHOT_TABLE} (
 TABLE = OwnTable(SNAPSHOT_TABLE, DDL)
 
 
+# What a full sync republishes: every row the snapshot records as published and not deleted
+# (new rows wait for the next regular cycle, which publishes them to every shop).
+EVERYTHING = "s.version IS NOT NULL AND s.deleted = 0"
+
 # A row of a diff against the snapshot: (row, its source hash, last published version or None).
 ChangedRow = tuple[dict[str, Any], bytes, int | None]
 
@@ -53,18 +57,22 @@ def hash_parts(alias: str, columns: Iterable[str]) -> str:
 
 
 def diff_sql(*, select: str, hashed: str, source: str, key: str, where: str,
-             order_by: str | None = None) -> str:
+             order_by: str | None = None, everything: bool = False) -> str:
     """SQL of one page of a diff against the snapshot: the rows of ``source`` that ``where``
     selects, ``key`` above the page's start, whose source hash (the payload format, then
     ``hashed``) differs from the one last published. Parameters, in order: the payload
     format, the snapshot's entity type, the page's start key, the page size. The result has
-    ``select``'s columns, ``h``, ``version`` and ``src_hash`` (``changed_rows``)."""
+    ``select``'s columns, ``h``, ``version`` and ``src_hash`` (``changed_rows``).
+
+    ``everything``: instead of the changed rows, every selected row that is published and not
+    deleted, whatever its hash (a full sync, ``EVERYTHING``)."""
+    having = (f" AND {EVERYTHING} " if everything
+              else " HAVING s.src_hash IS NULL OR s.src_hash <> h ")
     return (f"SELECT {select}, "
             f"UNHEX(MD5(CONCAT_WS(_binary'|', CAST(%s AS BINARY), {hashed}))) AS h, "
             f"s.version, s.src_hash FROM {source} LEFT JOIN {SNAPSHOT_TABLE} s "
             f"ON s.entity_type = %s AND s.entity_key = {key} "
-            f"WHERE {key} > %s AND {where} "
-            f"HAVING s.src_hash IS NULL OR s.src_hash <> h ORDER BY {order_by or key} LIMIT %s")
+            f"WHERE {key} > %s AND {where}{having}ORDER BY {order_by or key} LIMIT %s")
 
 
 def changed_rows(result: Result[Any]) -> list[ChangedRow]:

@@ -23,7 +23,7 @@ from systems.cao import resolve
 from systems.cao import vat_rates as cao_vat_rates
 
 from .rows import grouped_by
-from .snapshot import SNAPSHOT_TABLE, hash_parts
+from .snapshot import EVERYTHING, SNAPSHOT_TABLE, hash_parts
 from .tables import REQUIRED_TABLES, required_columns
 from .variants import VariantSource
 
@@ -158,8 +158,8 @@ class CaoSource:
             f"{self.variants.hash_sql(self.t['ARTIKEL'])})))")
 
     def changed_articles(self, conn: Connection, *, fingerprint: str, after: int, limit: int,
-                         between: Callable[[], object] | None = None
-                         ) -> list[tuple[int, bytes, int | None]]:
+                         between: Callable[[], object] | None = None,
+                         everything: bool = False) -> list[tuple[int, bytes, int | None]]:
         """Selected articles whose hash differs from the snapshot: (REC_ID, hash, version),
         from the first window of ``limit`` REC_IDs after ``after`` that holds any.
 
@@ -168,6 +168,8 @@ class CaoSource:
         work in between: the producer's stock scan in follow mode.
         """
         shops = self._category_shops(conn)
+        having = (f"AND {EVERYTHING} " if everything
+                  else "HAVING s.src_hash IS NULL OR s.src_hash <> h ")
         while True:
             if between is not None:
                 between()
@@ -180,8 +182,7 @@ class CaoSource:
                 f"SELECT a.REC_ID, {self._hash_sql(len(shops))} AS h, s.version, s.src_hash "
                 f"FROM {self.t['ARTIKEL']} a LEFT JOIN {SNAPSHOT_TABLE} s "
                 f"ON s.entity_type = 'product' AND s.entity_key = a.REC_ID "
-                f"WHERE a.REC_ID > %s AND a.REC_ID <= %s AND {self._selection()} "
-                f"HAVING s.src_hash IS NULL OR s.src_hash <> h "
+                f"WHERE a.REC_ID > %s AND a.REC_ID <= %s AND {self._selection()} {having}"
                 f"ORDER BY a.REC_ID", (fingerprint, *shops, after, end)).all()
             if rows:
                 return [(int(r[0]), bytes(r[1]), r[2]) for r in rows]

@@ -109,6 +109,7 @@ def test_a_good_virtuemart_shop_has_ok_lines_and_exits_0(cao_db, vm, namespace, 
         "ok       shop vm: shopper groups 2 exist",
         "ok       shop vm: synced customers join Joomla user group 2 (Registered)",
         "ok       shop vm: calc rules 1, 2 (tax_classes) are published tax rules",
+        "ok       shop vm: order_states 1 P, 2 C, 3 S are order states of the shop",
         "ok       shop vm: database reachable, VirtueMart tables under prefix 'sbx_'",
     } <= set(lines)
     assert [line for line in lines if line.startswith("note     shop vm:")] == [
@@ -130,7 +131,7 @@ def test_each_problem_is_one_line_naming_the_thing(cao_db, make_vm, namespace):
     entry = shop_entry("vm", vm, languages=["de", "en", "fr"],
                        tax_classes={"1": 2, "2": 1, "4": 9, "5": 3, "6": 4},
                        virtuemart={"prefix": PREFIX, "shopper_groups": {"2": 1, "7": 3},
-                                   "user_group": 99})
+                                   "order_states": {"2": "C", "3": "Z"}, "user_group": 99})
 
     problems = _of(_report(namespace, cao_db, entry).problems)
 
@@ -154,6 +155,9 @@ def test_each_problem_is_one_line_naming_the_thing(cao_db, make_vm, namespace):
         "not a tax (VatTax or Tax)",
         "shop vm: tax_classes maps CAO tax code 6 to calc rule 4 ('Alt'), which ended on "
         "2020-01-01 (publish_down): VirtueMart would add no tax",
+        "shop vm: order_states maps CAO status 3 to 'Z', which sbx_virtuemart_orderstates "
+        "does not have (it has C, D, F, P, R, S, U, X): that status change would be "
+        "dead-lettered",
     ]
 
 

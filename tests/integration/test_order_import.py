@@ -233,7 +233,7 @@ def test_an_unmapped_payment_method_is_dead_lettered_and_replayed_once_after_the
     assert erp.scalar("SELECT COUNT(*) FROM journal") == 0     # nothing half-written
 
     fixed = settings(namespace, erp)
-    assert dlq.replay(fixed.broker, target) == 1
+    assert dlq.replay(fixed.broker, target).moved == 1
     assert run(fixed).applied == 1
     publish_confirmed(namespace, ev.encode([order().raw]))     # and once more: a duplicate
     run(fixed)

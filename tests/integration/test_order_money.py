@@ -256,7 +256,7 @@ def test_an_article_cao_lacks_is_dead_lettered_naming_the_line_and_replayed_once
 
     cao.execute("INSERT INTO artikel (REC_ID, ARTNUM, KURZNAME) VALUES (999999, 'NOPE-999', "
                 "'Jetzt da')")
-    assert dlq.replay(s.broker, target) == 1
+    assert dlq.replay(s.broker, target).moved == 1
     assert run().applied == 1
     [position] = document(cao, event.payload["order_id"])["positions"]
     assert position[:2] == (999999, "NOPE-999")

@@ -18,7 +18,7 @@ from consumers.virtuemart.slugs import slugify
 from consumers.virtuemart.store import VmProductStore
 from shopbridge import config as cfg
 from shopbridge import events as ev
-from shopbridge.errors import ConfigError, DependencyMissing, MappingError
+from shopbridge.errors import ConfigError, DependencyMissing
 from shopbridge.keys import SHOP_CATEGORIES, category_key
 from tests.conftest import AMQP_URL, MARIADB_URL, Database
 from tests.unit.test_events import product_payload
@@ -199,10 +199,10 @@ def test_product_ordering_in_a_category_stays_dense(vm, applier):
 
 @pytest.mark.parametrize("orders_reach_erp", [False, True])
 def test_stock_counts_open_orders_once(vm, applier, monkeypatch, orders_reach_erp):
-    """§10 stock ownership, for a product and a variant child. While VirtueMart's orders do
-    not reach the ERP (issue 12), the ERP stock lacks nothing VirtueMart reserves: in_stock
-    = ERP stock, so available (in_stock - ordered) deducts the shop's open orders once. Once
-    they reach the ERP, its stock already lacks them: in_stock = ERP stock + ordered."""
+    """§10 stock ownership, for a product and a variant child. While the ERP's stock lacks
+    nothing VirtueMart reserves (CAO: until the imported order is booked), in_stock = ERP
+    stock, so available (in_stock - ordered) deducts the shop's open orders once. Where the
+    ERP's stock already lacks them: in_stock = ERP stock + ordered."""
     monkeypatch.setattr(VmProductStore, "orders_reach_erp", orders_reach_erp)
     variants = [{"erp_id": 70, "sku": "S-1-BL", "dims": {"A": "Blau"},
                  "prices": {"1": {"net": "10.00", "gross": "11.90"}}, "stock": "5"}]
@@ -233,12 +233,6 @@ def test_a_deselected_product_is_unpublished_never_deleted(vm, applier):
     applier.apply([event("product.deleted", "1", 3, {"erp_id": 1, "sku": "S-1",
                                                       "reason": "deleted"})])
     assert vm.scalar(f"SELECT COUNT(*) FROM {P}products") == 1
-
-
-def test_order_status_events_are_refused_for_issue_12(vm, applier):
-    payload = {"shop": "vm", "order_id": 1, "status_id": 3, "notify": False}
-    with pytest.raises(MappingError, match=r"not supported by virtuemart yet \(issue 12\)"):
-        applier.apply([event("order.status_changed", "1", 1, payload)])
 
 
 @pytest.mark.parametrize("tag", ["de_DE` (x int); --", "de-de", "deutsch", "de-DE "])

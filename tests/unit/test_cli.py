@@ -68,3 +68,46 @@ def test_the_help_documents_the_exit_codes():
         assert re.search(rf"^\s+{code}\s+\S", top, re.MULTILINE), top
     consume = " ".join(helps["shopbridge consume"].format_help().split())
     assert "0 nothing dead-lettered, 1 some events dead-lettered" in consume
+
+
+def test_json_log_lines_carry_the_bound_fields(capsys):
+    import logging
+
+    import orjson
+
+    from shopbridge import logs
+
+    logs.setup("INFO", "json")
+    try:
+        with logs.bound(tenant="acme", shop="web"), logs.bound(
+                event_type="product.upserted", entity_key="4711", event_id="e-1", attempt=2):
+            logging.getLogger("consumers.runner").warning("dead-lettered: %s", "why")
+    finally:
+        logs.setup("INFO")
+    line = orjson.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert line["message"] == "dead-lettered: why" and line["level"] == "WARNING"
+    assert {k: line[k] for k in ("tenant", "shop", "event_type", "entity_key", "event_id",
+                                 "attempt")} == {
+        "tenant": "acme", "shop": "web", "event_type": "product.upserted",
+        "entity_key": "4711", "event_id": "e-1", "attempt": 2}
+
+
+def test_the_grafana_dashboard_reads_only_metrics_the_services_export():
+    """docs/grafana-dashboard.json is built from shopbridge/metrics.py's families."""
+    import json
+    import re
+    from pathlib import Path
+
+    from shopbridge import metrics
+
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "docs" /
+                            "grafana-dashboard.json").read_text())
+    exported = {m.name for family in (metrics.EVENTS, metrics.LAG, metrics.LAST_LAG,
+                                      metrics.LAST_APPLIED, metrics.QUEUE_DEPTH,
+                                      metrics.BATCH_EVENTS, metrics.BATCH_DB_SECONDS)
+                for m in family.describe()}
+    used = {name for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"shopbridge_[a-z_]+", target["expr"])}
+    assert used
+    for name in used:
+        assert re.sub(r"_(total|bucket|sum|count)$", "", name) in exported, name

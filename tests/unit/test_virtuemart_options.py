@@ -3,6 +3,8 @@ refused by name."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from consumers.virtuemart.options import VirtueMartOptions, parse_options
@@ -61,3 +63,21 @@ def test_a_prefix_must_start_with_a_letter_as_joomla_requires() -> None:
 def test_synced_customers_join_registered_unless_configured() -> None:
     assert parse_options({"prefix": "jos_"}).user_group == 2
     assert parse_options({"prefix": "jos_", "user_group": 10}).user_group == 10
+
+
+def test_order_states_default_to_pending_confirmed_shipped_and_a_table_replaces_them():
+    assert parse_options({"prefix": "jos_"}).order_states == {1: "P", 2: "C", 3: "S"}
+    assert parse_options({"prefix": "jos_", "order_states": {"3": "S", "9": "ABC"}}
+                         ).order_states == {3: "S", 9: "ABC"}
+
+
+@pytest.mark.parametrize(("states", "problem"), [
+    ({"x": "S"}, "order_states: key 'x' is not a CAO shop status id"),
+    ({"3": "SHIP"}, "order_states: status 3 -> 'SHIP' must be a VirtueMart order state code"),
+    ({"3": ""}, "order_states: status 3 -> ''"),
+    ({"3": 5}, "order_states: status 3 -> 5"),
+    ("S", "order_states must be a table"),
+])
+def test_a_bad_order_state_is_refused_by_name(states, problem):
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        parse_options({"prefix": "jos_", "order_states": states})

@@ -8,8 +8,11 @@ the quantity is in_stock - ordered; a category is shown when published with a la
 Names are read in the first active language (de-DE).
 
 A customer is the Joomla user with the e-mail and its BT address (VirtueMart's
-``userinfos``), the country by its ISO code. Order statuses are issue 12: ``UNSUPPORTED``
-names them, and the suite skips those parametrisations for this kind.
+``userinfos``), the country by its ISO code. Order statuses: an order is placed by
+tests/vm_order_stub.py (status C with the checkout's history row); the CAO status ids of the
+subjects (1-3) become codes through the ``order_states`` option's default (1 P, 2 C, 3 S), and
+``order`` reads them back through it, with the history rows written after the order was
+placed.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import pytest
 import consumers
 from consumers.binder import LINK_TABLE
 from consumers.runner import Applier
+from consumers.virtuemart.options import DEFAULT_ORDER_STATES
 from shopbridge.config import ShopConfig
+from tests.conftest import unique
 from tests.contract.shop import HIDDEN, Category, Customer, Manufacturer, Order, Product, _Hidden
 from tests.virtuemart_db import (
     PREFIX,
@@ -31,12 +36,14 @@ from tests.virtuemart_db import (
     reference_problem,
     shop_entry,
 )
+from tests.vm_order_stub import VmOrder, add_vm_order
 
 from .linked import LinkedShop
 
 SHOP_NAME = "vm"
 LANGUAGE = "de_de"
-UNSUPPORTED = {"order.status_changed": "issue 12"}
+UNSUPPORTED: dict[str, str] = {}
+STATUS_IDS = {code: status_id for status_id, code in DEFAULT_ORDER_STATES.items()}
 
 
 class VirtuemartDriver(LinkedShop):
@@ -48,6 +55,7 @@ class VirtuemartDriver(LinkedShop):
         if problem:
             pytest.skip(problem)
         self.db = create_virtuemart()
+        self.placed: dict[int, int] = {}      # order id -> its last history row at placement
 
     def _t(self, base: str) -> str:
         return f"{PREFIX}virtuemart_{base}"
@@ -59,7 +67,11 @@ class VirtuemartDriver(LinkedShop):
         return consumers.make_applier(shop)
 
     def place_order(self) -> int:
-        pytest.skip("order statuses in VirtueMart: issue 12")
+        order_id = add_vm_order(self.db, VmOrder(email=f"{unique('kunde')}@example.de"))
+        self.placed[order_id] = int(self.db.scalar(
+            f"SELECT MAX(virtuemart_order_history_id) FROM {self._t('order_histories')} "
+            f"WHERE virtuemart_order_id = %s", (order_id,)))
+        return order_id
 
     def product(self, sku: str) -> Product | _Hidden | None:
         rows = self.db.rows(
@@ -127,7 +139,16 @@ class VirtuemartDriver(LinkedShop):
         return Customer(*rows[0]) if rows else None
 
     def order(self, order_id: int) -> Order | None:
-        pytest.skip("order statuses in VirtueMart: issue 12")
+        code = self.db.scalar(f"SELECT order_status FROM {self._t('orders')} "
+                              f"WHERE virtuemart_order_id = %s", (order_id,))
+        if code is None:
+            return None
+        history = self.db.rows(
+            f"SELECT order_status_code, comments FROM {self._t('order_histories')} "
+            f"WHERE virtuemart_order_id = %s AND virtuemart_order_history_id > %s "
+            f"ORDER BY virtuemart_order_history_id", (order_id, self.placed.get(order_id, 0)))
+        return Order(status=STATUS_IDS[code], history=tuple(
+            (STATUS_IDS[c], (comment or "").replace("<br />\n", "\n")) for c, comment in history))
 
     def close(self) -> None:
         drop_virtuemart(self.db)
