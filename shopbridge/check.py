@@ -127,6 +127,8 @@ def _check_erp(tenant: TenantConfig, report: CheckReport
             with translated(what), engine.connect() as conn:
                 facts = report.guard(f"tenant {tenant.name}: order import",
                                      lambda: probes.sink(conn, tenant))
+                if facts is not None:
+                    report.notes += [f"tenant {tenant.name}: {n}" for n in facts.notes]
                 found = (set(), facts)      # kept when the catalogue side fails
                 found = (probes.source(conn, tenant, report), facts)
         finally:

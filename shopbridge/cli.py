@@ -7,7 +7,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from . import __version__, dlq_cli, kinds, logs, topology
 from . import config as cfg
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     produce = sub.add_parser("produce", help="publish ERP changes (one cycle, or --follow)")
     produce.add_argument("--tenant", help=TENANT_HELP)
     produce.add_argument("--follow", action="store_true", help="keep running")
+    _http_port_option(produce)
     produce.add_argument("--stock-interval", type=float, default=0.5,
                          help="seconds between stock scans in --follow (default 0.5)")
     produce.add_argument("--full-interval", type=float, default=10.0,
@@ -97,12 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     consume.add_argument("--tenant", help=TENANT_HELP)
     consume.add_argument("--until-idle", type=float, metavar="SECONDS",
                          help="stop after the queue has been empty this long")
-    consume.add_argument(
-        "--http-port", type=int, metavar="PORT",
-        default=int(os.environ["SHOPBRIDGE_HTTP_PORT"])
-        if os.environ.get("SHOPBRIDGE_HTTP_PORT", "").isdigit() else None,
-        help="serve /metrics (Prometheus), /healthz and /readyz on this port (default: "
-             "$SHOPBRIDGE_HTTP_PORT; none: no endpoint)")
+    _http_port_option(consume)
     consume.add_argument("--ready-max-lag", type=float, default=60.0, metavar="SECONDS",
                          help="/readyz fails while messages wait and the last batch's lag is "
                               "over this (default 60)")
@@ -117,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
                              help="the shop (its name in the configuration)")
         command.add_argument("--tenant", help=TENANT_HELP)
         if name == "produce":
+            _http_port_option(command)
             command.add_argument("--follow", action="store_true", help="keep running")
             command.add_argument("--interval", type=float, default=5.0,
                                  help="seconds between cycles in --follow (default 5)")
@@ -135,6 +133,22 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--tenant", help=TENANT_HELP)
     sync.add_argument("--entity", choices=sorted(SYNC_ENTITIES), default="all",
                       help="what to republish (default all)")
+
+    erp_indexes = sub.add_parser(
+        "erp-indexes", help="show, add or remove the indexes the order import needs in CAO",
+        description="CAO's own DDL has no index on the columns the order import looks orders "
+                    "and customers up by, so imports slow down as CAO grows. --add creates the "
+                    "missing ones (named shopbridge_*, no data changes; MyISAM locks each table "
+                    "while it is rebuilt: run it when nobody books); --remove drops exactly "
+                    "those. Needs ALTER: --db-user as for setup.")
+    erp_indexes.add_argument("--tenant", help=TENANT_HELP)
+    action = erp_indexes.add_mutually_exclusive_group()
+    action.add_argument("--add", action="store_true", help="add the missing indexes")
+    action.add_argument("--remove", action="store_true", help="remove shopbridge's indexes")
+    erp_indexes.add_argument("--db-user", metavar="USER",
+                             help="log in as this database user (one that may ALTER)")
+    erp_indexes.add_argument("--db-password-env", metavar="VAR",
+                             help="environment variable holding --db-user's password")
 
     reset = sub.add_parser(
         "reset", help="forget a shop's links, so that the next sync re-links by SKU and name",
@@ -167,6 +181,24 @@ def _parser() -> argparse.ArgumentParser:
         help="RabbitMQ, without password (default: $SHOPBRIDGE_DEMO_AMQP_URL or "
              "amqp://guest@127.0.0.1:5672//)")
     return parser
+
+
+def _http_port_option(parser: argparse.ArgumentParser) -> None:
+    env = os.environ.get("SHOPBRIDGE_HTTP_PORT", "")
+    parser.add_argument(
+        "--http-port", type=int, metavar="PORT", default=int(env) if env.isdigit() else None,
+        help="serve /metrics (Prometheus), /healthz and /readyz on this port while running "
+             "(default: $SHOPBRIDGE_HTTP_PORT; none: no endpoint)")
+
+
+def _serve(port: int | None, checks: Mapping[str, Callable[[], str | None]],
+           ready: Callable[[], str | None] | None = None) -> Any:
+    """The service's HTTP endpoint (shopbridge/health.py), or None without a port."""
+    if port is None:
+        return None
+    from .health import HealthServer, ready_always
+
+    return HealthServer(port=port, checks=checks, ready=ready or ready_always).start()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,6 +245,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _sync(settings, args)
     if args.command == "reset":
         return _reset(settings, args)
+    if args.command == "erp-indexes":
+        return _erp_indexes(settings, args)
     if args.command == "orders":
         return _orders(settings, args)
     raise ConfigError(f"unknown command {args.command}")  # pragma: no cover
@@ -239,21 +273,48 @@ def _check(settings: cfg.Settings) -> int:
 def _setup(settings: cfg.Settings, args: argparse.Namespace) -> int:
     from . import setup
 
-    login = None
-    if args.db_password_env and not args.db_user:
-        raise ConfigError("--db-password-env needs --db-user")
-    if args.db_user:
-        password = None
-        if args.db_password_env:
-            password = os.environ.get(args.db_password_env)
-            if password is None:
-                raise ConfigError(f"environment variable {args.db_password_env} "
-                                  "(--db-password-env) is not set")
-        login = setup.Login(args.db_user, password)
+    login = _login(args)
     for line in setup.run(settings, tenant=args.tenant, shop=args.shop, erp_only=args.erp,
                           login=login):
         print(line)
     print("setup done: the services need SELECT, INSERT, UPDATE and DELETE only")
+    return EXIT_OK
+
+
+def _login(args: argparse.Namespace) -> Any:
+    """``--db-user`` / ``--db-password-env`` as a ``setup.Login``, or None."""
+    from . import setup
+
+    if args.db_password_env and not args.db_user:
+        raise ConfigError("--db-password-env needs --db-user")
+    if not args.db_user:
+        return None
+    password = None
+    if args.db_password_env:
+        password = os.environ.get(args.db_password_env)
+        if password is None:
+            raise ConfigError(f"environment variable {args.db_password_env} "
+                              "(--db-password-env) is not set")
+    return setup.Login(args.db_user, password)
+
+
+def _erp_indexes(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    from .db import create_engine, translated
+
+    tenant = settings.tenant(args.tenant)
+    login = _login(args)
+    db = login.apply(tenant.erp.db) if login is not None else tenant.erp.db
+    action = "add" if args.add else "remove" if args.remove else "show"
+    engine = create_engine(db)
+    try:
+        with translated(f"tenant {tenant.name}: CAO database {db.safe}"), \
+                engine.connect() as conn:
+            lines = kinds.erp_sink(tenant.erp.kind).indexes(conn, tenant, action)
+    finally:
+        engine.dispose()
+    for line in lines:
+        print(line)
+    print(f"erp-indexes of tenant {tenant.name}: {action} done")
     return EXIT_OK
 
 
@@ -273,10 +334,21 @@ def _produce(settings: cfg.Settings, args: argparse.Namespace) -> int:
     _stop_on_signals(producer)
     try:
         if args.follow:     # prepares itself, and waits for whatever is away
-            producer.follow(stock_interval_s=args.stock_interval,
-                            full_interval_s=args.full_interval,
-                            on_cycle=lambda r: log.info("published %s in %.2f s",
-                                                        dict(r.published), r.seconds))
+            from .health import reachable
+            from .metrics import producer_cycle
+
+            def on_cycle(report: kinds.CatalogueReport) -> None:
+                producer_cycle(tenant.name, "erp", report.published, report.seconds)
+                log.info("published %s in %.2f s", dict(report.published), report.seconds)
+
+            http = _serve(args.http_port, reachable(
+                settings.broker, {f"CAO database of tenant {tenant.name!r}": tenant.erp.db}))
+            try:
+                producer.follow(stock_interval_s=args.stock_interval,
+                                full_interval_s=args.full_interval, on_cycle=on_cycle)
+            finally:
+                if http is not None:
+                    http.close()
             return EXIT_OK
         producer.prepare()
         producer.session.connect()   # broker down: exit 3 even with nothing to publish
@@ -313,12 +385,8 @@ def _consume(settings: cfg.Settings, args: argparse.Namespace) -> int:
         applier = sink.applier(shop)
     consumer = sink.consumer(broker=settings.broker, target=target, applier=applier)
     _stop_on_signals(consumer)
-    http = None
-    if args.http_port is not None:
-        from .health import HealthServer
-
-        http = HealthServer(port=args.http_port, checks=consumer.health_checks(),
-                            ready=consumer.ready_check(args.ready_max_lag)).start()
+    http = _serve(args.http_port, consumer.health_checks(),
+                  consumer.ready_check(args.ready_max_lag))
     try:
         stats = consumer.run(idle_exit_s=args.until_idle)
     finally:
@@ -373,8 +441,16 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
             _print_import_notes(settings, shop)
             return EXIT_OK
         if args.orders_command == "produce" and args.follow:
+            from .health import reachable
+
             _stop_on_signals(producer)
-            source.follow(producer, accounts, interval_s=args.interval)  # waits out outages
+            http = _serve(args.http_port, reachable(
+                settings.broker, {f"database of shop {shop.name!r}": shop.db}))
+            try:
+                source.follow(producer, accounts, interval_s=args.interval)  # rides outages
+            finally:
+                if http is not None:
+                    http.close()
             return EXIT_OK
         producer.prepare()
         accounts.prepare()

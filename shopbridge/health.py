@@ -18,14 +18,51 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from sqlalchemy.pool import NullPool
 
-from .errors import ConfigError
+from .broker import connect, release
+from .config import BrokerConfig, DatabaseConfig
+from .db import create_engine, translated
+from .errors import ConfigError, ShopbridgeError
 
 log = logging.getLogger(__name__)
 
 # A check returns None when all is well, else why not (one line, no secret).
 Check = Callable[[], str | None]
 CHECK_TIMEOUT_S = 2.0
+
+
+def reachable(broker: BrokerConfig, databases: Mapping[str, DatabaseConfig]
+              ) -> dict[str, Check]:
+    """Checks for a service that holds no long-lived connection of its own to show (the
+    producers): each probe opens one to the broker and to each database and closes it."""
+    def broker_check() -> str | None:
+        try:
+            release(connect(broker, retries=0))
+        except ShopbridgeError as err:
+            return str(err)
+        return None
+
+    def database_check(what: str, db: DatabaseConfig) -> Check:
+        def check() -> str | None:
+            engine = create_engine(db, poolclass=NullPool)
+            try:
+                with translated(what), engine.connect() as conn:
+                    conn.exec_driver_sql("SELECT 1")
+            except ShopbridgeError as err:
+                return str(err)
+            finally:
+                engine.dispose()
+            return None
+        return check
+
+    checks: dict[str, Check] = {"broker": broker_check}
+    checks.update({name: database_check(name, db) for name, db in databases.items()})
+    return checks
+
+
+def ready_always() -> str | None:
+    return None
 
 
 class HealthServer:

@@ -9,6 +9,7 @@ dictionary lookup and an add.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,27 @@ BATCH_DB_SECONDS = Histogram(
     "shopbridge_batch_db_seconds", "Time one batch spends in the target's database (apply)",
     ["tenant", "target"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+
+
+PUBLISHED = Counter(
+    "shopbridge_published_events", "Events a producer published, by tenant, source and type",
+    ["tenant", "source", "type"])
+CYCLE_SECONDS = Histogram(
+    "shopbridge_cycle_seconds", "A producer cycle's duration (stock scan or full cycle)",
+    ["tenant", "source"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+LAST_CYCLE = Gauge(
+    "shopbridge_last_cycle_timestamp_seconds", "When a producer's last cycle ended (Unix time)",
+    ["tenant", "source"])
+
+
+def producer_cycle(tenant: str, source: str, published: Mapping[str, int],
+                   seconds: float) -> None:
+    """Count one producer cycle (``produce --follow``, ``orders produce --follow``)."""
+    for event_type, n in published.items():
+        if n:
+            PUBLISHED.labels(tenant, source, event_type).inc(n)
+    CYCLE_SECONDS.labels(tenant, source).observe(seconds)
+    LAST_CYCLE.labels(tenant, source).set(datetime.now(UTC).timestamp())
 
 
 def _seconds_since(occurred_at: str, now: datetime) -> float | None:

@@ -113,6 +113,7 @@ class ErpOrderFacts:
     lands: set[str] | None = None               # the ERP's country ids
     payment_ids: set[int] | None = None         # the ERP's payment method ids (none: None)
     import_notes: dict[str, Any] = field(default_factory=dict)  # shop -> ImportNotes
+    notes: list[str] = field(default_factory=list)   # the tenant's ERP: what to look at
 
 
 @dataclass

@@ -292,11 +292,9 @@ def test_the_image_copies_everything_the_wheel_is_built_from():
     assert any(op == "RUN" and "pip install ." in arg for op, arg in _instructions())
 
 
-def test_every_consumer_service_is_checked_through_its_health_endpoint(compose):
+def test_every_service_is_checked_through_its_health_endpoint(compose):
     """/healthz (shopbridge/health.py) on the port every service gets in its environment."""
     for name in compose.shopbridge_services():
-        if compose.command(name)[0] != "consume":
-            continue
         port = compose.environment(name)["SHOPBRIDGE_HTTP_PORT"].strip('"')
         test = " ".join(line.strip() for line in compose.keys(name)["healthcheck"])
         assert f"http://127.0.0.1:{port}/healthz" in test, name

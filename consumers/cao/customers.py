@@ -157,8 +157,10 @@ class Customers:
                 (cao_shop_id, shop_customer_id)).first()
             if row:
                 return int(row[0])
+        # No LOWER(): CAO's latin1 columns compare case-insensitively already, and a bare
+        # column can use an index (consumers/cao/indexes.py).
         row = conn.exec_driver_sql(
-            f"SELECT REC_ID FROM {self.t['ADRESSEN']} WHERE LOWER(EMAIL) = LOWER(%s) "
+            f"SELECT REC_ID FROM {self.t['ADRESSEN']} WHERE EMAIL = %s "
             f"ORDER BY REC_ID LIMIT 1", (email,)).first()
         return int(row[0]) if row else None
 

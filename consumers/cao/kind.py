@@ -12,7 +12,7 @@ from shopbridge.owntables import OwnTable, ensure
 from systems.cao import candidates
 
 from ..sink import Sink
-from . import importer, probes, tables
+from . import importer, indexes, probes, tables
 from .importer import CaoOrderApplier, ImportNotes, read_import_notes
 
 
@@ -42,6 +42,9 @@ class CaoSink(Sink):
 
     def schema(self) -> sa.MetaData:
         return tables.metadata
+
+    def indexes(self, conn: sa.Connection, tenant: TenantConfig, action: str) -> list[str]:
+        return indexes.change(conn, tenant, action)
 
 
 # Typed as the role, so that mypy checks the object keeps the role's promises.

@@ -24,6 +24,7 @@ from systems.cao import (
     resolve,
 )
 
+from . import indexes
 from .importer import TABLES, read_import_notes
 from .tables import required_columns
 
@@ -56,6 +57,7 @@ def check(conn: Connection, tenant: TenantConfig) -> ErpOrderFacts:
         facts.payment_ids = ids or None
     facts.import_notes = {shop.name: read_import_notes(conn, shop.name, newest=1)
                           for shop in tenant.shops}
+    facts.notes = indexes.missing_notes(conn, tenant)
     # The import's own table and grants: problem lines.
     access = needs.erp_order_import(conn, tenant)
     facts.import_problems = {

@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[list[str], set[str]]] = {
     "dlq-export": (["dlq", "export", "--shop", "web"], {BROKER}),
     "dlq-purge": (["dlq", "purge", "--shop", "web", "--yes"], {BROKER}),
     "status": (["status"], {BROKER, DATABASE}),
+    "erp-indexes": (["erp-indexes"], {DATABASE}),
     "orders-count": (["orders", "count", "--shop", "web"], {DATABASE}),
     "orders-produce": (["orders", "produce", "--shop", "web"], {BROKER, DATABASE}),
     "orders-import": (["orders", "import", "--shop", "web"], {BROKER, DATABASE}),

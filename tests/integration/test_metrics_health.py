@@ -163,3 +163,34 @@ def test_healthz_turns_unhealthy_within_5_s_of_the_database_going_away_and_back(
     print(f"healthz: unhealthy {down:.1f} s after the database went away, healthy {up:.1f} s "
           "after it came back")
     assert _get(port, "/nothing")[0] == 404
+
+
+def test_the_following_producer_serves_health_and_its_published_events(
+        cao_db, phoenix_db, namespace, tmp_path, start):
+    import socket
+
+    from shopbridge import sample
+    from tests.conftest import fill_cao
+
+    fill_cao(cao_db, sample.articles(3), [])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(config_data(namespace, cao_db, [shop_entry("web", phoenix_db)])))
+    producer = start(path, "produce", "--follow", "--http-port", str(port), label="producer")
+
+    def published() -> float:
+        try:
+            _, body = _get(port, "/metrics")
+        except OSError:
+            return 0
+        return sum(s.value for f in text_string_to_metric_families(body.decode())
+                   for s in f.samples if s.name == "shopbridge_published_events_total"
+                   and s.labels["type"] == "product.upserted")
+
+    _until(lambda: published() >= 3, 30)
+    code, body = _get(port, "/healthz")
+    assert code == 200, body
+    assert set(orjson.loads(body)["checks"]) == {"broker", "CAO database of tenant 'acme'"}
+    assert producer.stop() == 0                          # SIGTERM: finishes, exits 0
