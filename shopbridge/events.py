@@ -76,7 +76,8 @@ class Event:
 # The schema version producers write, per event type (consumers accept every version that
 # has a file in schemas/). A new optional field is a new version: the files say
 # additionalProperties false, so an old strict consumer would refuse it.
-CURRENT_SCHEMA_VERSION = {"product.upserted": 2, "order.placed": 3, "stock.changed": 2}
+CURRENT_SCHEMA_VERSION = {"product.upserted": 2, "order.placed": 3, "stock.changed": 2,
+                          "customer.upserted": 2}
 
 
 def make_event(type: str, *, tenant: str, source: str, entity_key: str, version: int,

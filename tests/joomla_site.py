@@ -24,7 +24,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -136,9 +136,10 @@ def _unpack_git(git_dir: Path, dest: Path) -> None:
         batch.wait()
 
 
-def configure_site(site: Path, db: Database, *, prefix: str = PREFIX) -> None:
+def configure_site(site: Path, db: Database, *, prefix: str = PREFIX,
+                   extra: Mapping[str, object] | None = None) -> None:
     """Point the site's configuration.php at ``db``: no caching, sessions on disk, no SEF
-    rewriting (plain index.php URLs), errors shown."""
+    rewriting (plain index.php URLs), errors shown; ``extra``: more settings (e.g. mail)."""
     url = db.url
     values = {
         "host": f"{url.host or '127.0.0.1'}:{url.port or 3306}", "user": url.username or "root",
@@ -147,6 +148,7 @@ def configure_site(site: Path, db: Database, *, prefix: str = PREFIX) -> None:
         "session_handler": "filesystem", "caching": 0, "sef": False, "sef_rewrite": False,
         "live_site": "", "offset": "Europe/Berlin", "debug": False,
         "error_reporting": "maximum", "lifetime": 15, "force_ssl": 0,
+        **(extra or {}),
     }
     lines = [f"\tpublic ${key} = {_php(value)};" for key, value in values.items()]
     text = (site / "configuration.php").read_text(encoding="utf-8")

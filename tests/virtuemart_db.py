@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
+import consumers
+from shopbridge import config as cfg
 from shopbridge import sample
-from tests.conftest import MARIADB_URL, REFERENCE, Database, unique
+from tests.conftest import AMQP_URL, MARIADB_URL, REFERENCE, Database, unique
+
+if TYPE_CHECKING:
+    from tests.contract.pipeline import Pipeline
 
 VIRTUEMART = REFERENCE / "virtuemart"
 LOAD_ORDER = ("joomla_core_users.sql", "install.sql", "install_essential_data.sql",
@@ -118,3 +125,28 @@ def shop_entry(name: str, db: Database, *, prefix: str = PREFIX, **overrides: ob
     entry.update(overrides)
     return entry
 
+
+
+@contextmanager
+def vm_pipeline(db: Database, *, name: str = "sbtest-vm", **virtuemart: object
+                ) -> Iterator[Pipeline]:
+    """A running consumer of the shop ``db`` (options ``virtuemart``, prefix ``PREFIX``
+    unless given) behind a broker namespace of its own; closed, its queues deleted, after."""
+    from tests.contract.pipeline import Pipeline
+
+    settings = cfg.parse({
+        "broker": {"url": AMQP_URL, "namespace": unique(name).replace("_", "-"),
+                   "retry_tiers_s": [1, 2], "batch_wait_ms": 20},
+        "tenants": [{"name": "acme", "erp": {"kind": "cao", "url": f"{MARIADB_URL}x"},
+                     "shops": [shop_entry("vm", db, virtuemart={"prefix": PREFIX,
+                                                                **virtuemart})]}]},
+        source="test")
+    shop = settings.tenants[0].shops[0]
+    applier = consumers.make_applier(shop)
+    line = Pipeline(broker=settings.broker, shop=shop, applier=applier)
+    line.start()
+    try:
+        yield line
+    finally:
+        line.close()
+        applier.close()

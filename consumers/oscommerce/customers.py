@@ -14,75 +14,38 @@ duplicated.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.config import ShopConfig
-from shopbridge.errors import MappingError
 from shopbridge.events import Event
 
-from ..binder import Binder, Link
-from ..plan import content_hash, newer_in_batch, unchanged
+from ..customers import AccountWriter
 
-ENTITY = "customer"
 NO_PASSWORD = ""   # no hash at all: no password can log in with it (K2)
 
 
-@dataclass(frozen=True, kw_only=True)
-class CustomerWriter:
-    """The ``EntityWriter`` of customer.upserted: accounts found or created, never duplicated."""
-
-    shop: ShopConfig
-    binder: Binder
-
-    def apply(self, conn: Connection, events: Sequence[Event], now: datetime) -> list[str]:
-        """Create or update the accounts; returns notes on what was skipped."""
-        notes: list[str] = []
-        for event, link in newer_in_batch(conn, self.binder, ENTITY, events, notes,
-                                          keep=self._mine):
-            payload = event.payload
-            content = content_hash(payload)
-            if unchanged(link, content, event):
-                notes.append(f"{event}: unchanged")
-                continue
-            link.content_hash = content
-            self._write(conn, event, link, now)
-        return notes
-
-    def _mine(self, events: Iterable[Event], notes: list[str]) -> Iterator[Event]:
-        """The events of this shop's CAO shop; a note for each other one (lazily, so notes
-        keep the events' order)."""
-        wanted = self.shop.filter.cao_shop_id
-        for event in events:
-            shop_id = event.payload["shop_id"]
-            if wanted is not None and shop_id != wanted:
-                notes.append(f"{event}: a customer of CAO shop {shop_id}, not this one")
-                continue
-            yield event
+class CustomerWriter(AccountWriter):
+    """customer.upserted -> a Phoenix account (the batch rules: consumers/customers.py)."""
 
     def _country(self, conn: Connection, event: Event) -> int:
         iso3 = event.payload["address"].get("country_iso3")
         row = conn.exec_driver_sql("SELECT countries_id FROM countries WHERE "
                                    "countries_iso_code_3 = %s", (iso3,)).first() if iso3 else None
         if row is None:
-            raise MappingError(f"{event}: field payload.address.country_iso3: country "
-                               f"{iso3 or event.payload['address'].get('erp_country')!r} is not "
-                               f"in shop {self.shop.name!r}'s countries")
+            raise self.unknown_country(event)
         return int(row[0])
 
-    def _write(self, conn: Connection, event: Event, link: Link, now: datetime) -> None:
+    def _account_by_email(self, conn: Connection, email: str) -> int | None:
+        row = conn.exec_driver_sql("SELECT customers_id FROM customers WHERE "
+                                   "customers_email_address = %s FOR UPDATE", (email,)).first()
+        return int(row[0]) if row else None
+
+    def _write(self, conn: Connection, event: Event, customer_id: int | None,
+               now: datetime) -> int:
         p: dict[str, Any] = event.payload
         country_id = self._country(conn, event)
-        customer_id = link.target_id
-        if customer_id is None:
-            row = conn.exec_driver_sql("SELECT customers_id FROM customers WHERE "
-                                       "customers_email_address = %s FOR UPDATE",
-                                       (p["email"],)).first()
-            customer_id = int(row[0]) if row else None
         person = (p.get("gender"), p.get("firstname") or "", p["lastname"], p.get("date_of_birth"),
                   p["email"], p.get("telephone") or "", "1" if p["newsletter"] else "0")
         address = (p.get("gender"), p.get("company"), p.get("firstname") or "", p["lastname"],
@@ -128,4 +91,4 @@ class CustomerWriter:
                 (customer_id, *address, 0)).lastrowid
             conn.exec_driver_sql("UPDATE customers SET customers_default_address_id = %s "
                                  "WHERE customers_id = %s", (address_id, customer_id))
-        link.target_id = customer_id
+        return customer_id

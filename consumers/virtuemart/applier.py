@@ -23,8 +23,8 @@ from ..shop_applier import BatchFacts, ProductAspect, ShopApplier, ShopWriters
 from .aspects import ShopFacts, VmAspect
 from .caches import CacheCleaner
 from .categories import CategoryWriter
+from .customers import CustomerWriter
 from .images import VmImageColumns
-from .later import NotYetSupported
 from .manufacturers import ManufacturerWriter
 from .mapper import ProductRow, map_product
 from .options import shop_options
@@ -64,7 +64,8 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
         self.writers = ShopWriters(
             manufacturers=self.manufacturers,
             categories=self.categories,
-            customers=NotYetSupported("customers"),
+            customers=CustomerWriter(shop=shop, binder=self.binder, tables=self.facts.tables,
+                                     options=options),
             order_statuses=VmStatusWriter(shop=shop, options=options, store=products,
                                           tables=self.facts.tables, binder=self.binder),
             products=products,

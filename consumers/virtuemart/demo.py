@@ -5,8 +5,9 @@ A real shop gets them from VirtueMart's install data and from saving its configu
 (tests/virtuemart_db.py loads that upstream SQL); the demo runs on a clone without it, so
 these are the minimal rows, ids as upstream: the configuration row naming the active
 languages, vendor 1 selling in EUR (currency 47), the guest and default shopper groups,
-two VAT rules for the demo's ``tax_classes``, and VirtueMart's default order states (the
-status writer and ``check`` look codes up there).
+two VAT rules for the demo's ``tax_classes``, VirtueMart's default order states (the status
+writer and ``check`` look codes up there), and Joomla's Public and Registered user groups
+(synced customers join Registered).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ SHOPPER_GROUPS = ((1, "COM_VIRTUEMART_SHOPPERGROUP_GUEST",
                    "COM_VIRTUEMART_SHOPPERGROUP_GUEST_TIP", 2),
                   (2, "COM_VIRTUEMART_SHOPPERGROUP_DEFAULT",
                    "COM_VIRTUEMART_SHOPPERGROUP_DEFAULT_TIP", 1))
+# Joomla's base.sql user groups a customer account needs: (id, parent, lft, rgt, title).
+USER_GROUPS = ((1, 0, 1, 4, "Public"), (2, 1, 2, 3, "Registered"))
 # The demo maps CAO tax code 1 (7 %) to rule 2 and code 2 (19 %) to rule 1 (tax_classes).
 VAT_RULES = ((1, "MwSt 19 %", 19), (2, "MwSt 7 %", 7))
 # VirtueMart's default order states (install_essential_data.sql): code, name, stock handle.
@@ -82,6 +85,8 @@ def seed(conn: sa.Connection, shop: ShopConfig, prefix: str) -> None:
         "virtuemart_vendor_id) VALUES (%s, %s, %s, '', %s, %s, 1)",
         [(n, code, f"COM_VIRTUEMART_ORDER_STATUS_{name}", handle, n)
          for n, (code, name, handle) in enumerate(ORDER_STATES, start=1)])
+    conn.exec_driver_sql(f"INSERT INTO {t.core('usergroups')} (id, parent_id, lft, rgt, title) "
+                         "VALUES (%s, %s, %s, %s, %s)", list(USER_GROUPS))
 
 
 def counts(conn: sa.Connection, prefix: str) -> dict[str, int]:

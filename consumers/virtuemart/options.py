@@ -9,6 +9,7 @@ shopper_groups = { 1 = 1, 2 = 1, 5 = 3 }   # shopper group id -> CAO price level
 availability = { 1 = "24h.gif", 2 = "3-5d.gif" }  # CAO delivery time id -> product_availability
 timezone = "Europe/Berlin"         # Joomla's site time zone (global config "offset")
 gross_prices = true                # the shop shows the ERP's gross as the final price
+user_group = 2                     # Joomla user group of synced customers (2 = Registered)
 
 [tenants.shops.virtuemart.order_states]  # CAO shop status id -> VirtueMart order state code
 1 = "P"                            # default: 1 pending, 2 confirmed, 3 shipped
@@ -37,7 +38,8 @@ from shopbridge.config import ShopConfig, refuse_unknown
 from shopbridge.errors import ConfigError
 
 KNOWN = ("prefix", "vendor_id", "cache_path", "shopper_groups", "availability", "timezone",
-         "gross_prices", "order_states")
+         "gross_prices", "order_states", "user_group")
+REGISTERED = 2                 # Joomla's Registered group (com_users new_usertype default)
 DEFAULT_TIMEZONE = "Europe/Berlin"
 AVAILABILITY_MAX = 32          # product_availability varchar(32)
 # CAO's shop status ids (JOURNAL.SHOP_STATUS, as Phoenix numbers its default states: 1
@@ -61,6 +63,8 @@ class VirtueMartOptions:
     gross_prices: bool = True
     # CAO shop status id (order.status_changed status_id) -> VirtueMart order state code.
     order_states: Mapping[int, str] = field(default_factory=lambda: dict(DEFAULT_ORDER_STATES))
+    # The Joomla user group a synced customer's account is put in (customers.py).
+    user_group: int = REGISTERED
 
 
 def shop_options(shop: ShopConfig) -> VirtueMartOptions:
@@ -129,13 +133,17 @@ def parse_options(data: Mapping[str, Any]) -> VirtueMartOptions:
     if not isinstance(gross_prices, bool):
         problems.append(f"gross_prices must be true or false, got {gross_prices!r}")
         gross_prices = True
+    user_group = data.get("user_group", REGISTERED)
+    if not isinstance(user_group, int) or isinstance(user_group, bool) or user_group < 1:
+        problems.append(f"user_group must be a Joomla user group id, got {user_group!r}")
+        user_group = REGISTERED
     order_states = _order_states(data.get("order_states", DEFAULT_ORDER_STATES), problems)
     if problems:
         raise ConfigError("\n".join(problems), problems=problems)
     return VirtueMartOptions(prefix=prefix, vendor_id=vendor_id, cache_path=cache_path,
                              shopper_groups=groups, availability=availability,
                              timezone=timezone, gross_prices=gross_prices,
-                             order_states=order_states)
+                             order_states=order_states, user_group=user_group)
 
 
 def _order_states(data: object, problems: list[str]) -> dict[int, str]:

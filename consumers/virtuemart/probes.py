@@ -2,10 +2,11 @@
 
 Problems (the sync cannot run correctly): tables and columns missing under the shop's
 prefix, an active language without its language tables, a configured language the shop
-does not have active, the vendor's currency other than the ERP's, shopper groups or calc
-rules the config names that the shop lacks (or a rule that is no published tax rule), tax
-codes without a rule, order state codes ``order_states`` maps to that the shop's
-``orderstates`` lacks, grants. What the shop's own data and settings make worth a look
+does not have active, the vendor's currency other than the ERP's, shopper groups, calc
+rules or the Joomla user group (``user_group``, for customers) the config names that the
+shop lacks (or a rule that is no published tax rule), tax codes without a rule, order state
+codes ``order_states`` maps to that the shop's ``orderstates`` lacks, grants. What the
+shop's own data and settings make worth a look
 (NOTES §10) are notes, from ``pitfalls``.
 """
 
@@ -53,6 +54,7 @@ def check(conn: Connection, shop: ShopConfig, report: CheckReport, *, tax_codes:
     report.needs(where, _consumer_needs(languages, t), conn, shop)
     _check_currency(conn, where, options, t, currency, report)
     _check_shopper_groups(conn, where, options, t, report)
+    _check_user_group(conn, where, options, t, report)
     _check_tax_rules(conn, where, shop, t, tax_codes, report)
     status_ids = _check_order_states(conn, where, options, t, report)
     report.notes += [f"{where}: {n}" for n in pitfalls.notes(conn, t, config, options,
@@ -193,6 +195,21 @@ def _check_shopper_groups(conn: Connection, where: str, options: VirtueMartOptio
     if named <= set(groups):
         report.ok.append(f"{where}: shopper groups {', '.join(map(str, sorted(named)))} "
                          "exist")
+
+
+def _check_user_group(conn: Connection, where: str, options: VirtueMartOptions, t: Tables,
+                      report: CheckReport) -> None:
+    """The Joomla group synced customers join (``user_group``): an account without a group
+    Joomla lets log in is no customer account."""
+    title = conn.exec_driver_sql(f"SELECT title FROM {t.core('usergroups')} WHERE id = %s",
+                                 (options.user_group,)).scalar()
+    if title is None:
+        report.problems.append(f"{where}: user_group {options.user_group} is not a Joomla "
+                               f"user group ({t.core('usergroups')}): synced customers "
+                               "would join no group")
+    else:
+        report.ok.append(f"{where}: synced customers join Joomla user group "
+                         f"{options.user_group} ({title})")
 
 
 def _check_tax_rules(conn: Connection, where: str, shop: ShopConfig, t: Tables,

@@ -18,7 +18,7 @@ from shopbridge.errors import ConfigError
 from systems.virtuemart.config import active_language_tags
 from systems.virtuemart.config import read_config as read_config  # images, probes, tests
 
-from .tables import LANGUAGE_TABLES, language_suffix, table_bases
+from .tables import JOOMLA_TABLES, LANGUAGE_TABLES, language_suffix, table_bases
 
 _BASES = table_bases()
 
@@ -52,6 +52,13 @@ class Tables:
             raise AttributeError(f"{base!r} is not a VirtueMart table of consumers/virtuemart/"
                                  "tables.py")
         return f"{self.prefix}virtuemart_{base}"
+
+    def core(self, name: str) -> str:
+        """A Joomla core table tables.py declares ('users' -> 'jos_users')."""
+        if name not in JOOMLA_TABLES:
+            raise AttributeError(f"{name!r} is not a Joomla table of consumers/virtuemart/"
+                                 "tables.py")
+        return f"{self.prefix}{name}"
 
     def lang(self, base: str, language: Language | str) -> str:
         """The language table of ``base`` ('products') for a language."""

@@ -351,6 +351,142 @@ Table(
     **_opts,
 )
 
+# Joomla's own tables the customers touch (``shop.Tables.core``).
+JOOMLA_TABLES = frozenset({"users", "usergroups", "user_usergroup_map"})
+
+# -- customers (K1/K2, customers.py): Joomla's users and VirtueMart's shoppers ---------------
+# Joomla's own tables have no ``virtuemart_`` in their names (``Tables.core``); their DDL is
+# reference/virtuemart/joomla_core_users.sql. Their column widths are the limits the writer
+# checks (customers.py).
+
+Table(
+    "users", _template,
+    Column("id", INTEGER, primary_key=True, autoincrement=True),
+    Column("name", String(400), nullable=False, server_default=""),
+    Column("username", String(150), nullable=False, server_default=""),
+    Column("email", String(100), nullable=False, server_default=""),
+    Column("password", String(100), nullable=False, server_default=""),
+    Column("block", TINYINT, nullable=False, server_default="0"),
+    Column("sendEmail", TINYINT, server_default="0"),
+    Column("registerDate", DateTime, nullable=False),
+    Column("lastvisitDate", DateTime),
+    Column("activation", String(100), nullable=False, server_default=""),
+    Column("params", Text, nullable=False),
+    Column("lastResetTime", DateTime),
+    Column("resetCount", INTEGER, nullable=False, server_default="0"),
+    Column("otpKey", String(1000), nullable=False, server_default=""),
+    Column("otep", String(1000), nullable=False, server_default=""),
+    Column("requireReset", TINYINT, nullable=False, server_default="0"),
+    Column("authProvider", String(100), nullable=False, server_default=""),
+    Index("idx_name", "name", mysql_length={"name": 100}),
+    Index("idx_block", "block"),
+    Index("idx_username", "username", unique=True),
+    Index("email", "email"),
+    **_opts,
+)
+
+Table(
+    "usergroups", _template,
+    Column("id", INTEGER(unsigned=True), primary_key=True, autoincrement=True),
+    Column("parent_id", INTEGER(unsigned=True), nullable=False, server_default="0"),
+    Column("lft", INTEGER, nullable=False, server_default="0"),
+    Column("rgt", INTEGER, nullable=False, server_default="0"),
+    Column("title", String(100), nullable=False, server_default=""),
+    Index("idx_usergroup_parent_title_lookup", "parent_id", "title", unique=True),
+    Index("idx_usergroup_title_lookup", "title"),
+    Index("idx_usergroup_adjacency_lookup", "parent_id"),
+    Index("idx_usergroup_nested_set_lookup", "lft", "rgt"),
+    **_opts,
+)
+
+Table(
+    "user_usergroup_map", _template,
+    Column("user_id", INTEGER(unsigned=True), primary_key=True, autoincrement=False,
+           server_default="0"),
+    Column("group_id", INTEGER(unsigned=True), primary_key=True, autoincrement=False,
+           server_default="0"),
+    **_opts,
+)
+
+Table(
+    "virtuemart_vmusers", _template,
+    _id("virtuemart_user_id", primary_key=True, autoincrement=True),
+    _id("virtuemart_vendor_id", nullable=False, server_default="0"),
+    _flag("user_is_vendor", nullable=False, server_default="0"),
+    Column("customer_number", String(32)),
+    _id("virtuemart_paymentmethod_id"),
+    _id("virtuemart_shipmentmethod_id"),
+    _flag("agreed", nullable=False, server_default="0"),
+    *_audit(),
+    Index("virtuemart_vendor_id", "virtuemart_vendor_id"),
+    Index("u_virtuemart_user_id", "virtuemart_user_id", "virtuemart_vendor_id", unique=True),
+    Index("user_is_vendor", "user_is_vendor"),
+    **_opts,
+)
+
+Table(
+    "virtuemart_vmuser_shoppergroups", _template,
+    _id("id", primary_key=True, autoincrement=True),
+    _id("virtuemart_user_id", nullable=False, server_default="0"),
+    _id("virtuemart_shoppergroup_id", nullable=False, server_default="0"),
+    Index("virtuemart_user_id", "virtuemart_user_id", "virtuemart_shoppergroup_id",
+          unique=True),
+    **_opts,
+)
+
+Table(
+    "virtuemart_userinfos", _template,
+    _id("virtuemart_userinfo_id", primary_key=True, autoincrement=True),
+    _id("virtuemart_user_id", nullable=False, server_default="0"),
+    Column("address_type", CHAR(2), nullable=False, server_default=""),
+    Column("address_type_name", String(32), nullable=False, server_default=""),
+    Column("company", String(64)),
+    Column("title", String(32)),
+    Column("last_name", String(96)),
+    Column("first_name", String(96)),
+    Column("middle_name", String(96)),
+    Column("phone_1", String(32)),
+    Column("phone_2", String(32)),
+    Column("fax", String(32)),
+    Column("address_1", String(96), nullable=False, server_default=""),
+    Column("address_2", String(64)),
+    Column("city", String(96), nullable=False, server_default=""),
+    Column("virtuemart_state_id", SMALLINT(display_width=1, unsigned=True), nullable=False,
+           server_default="0"),
+    Column("virtuemart_country_id", SMALLINT(display_width=1, unsigned=True), nullable=False,
+           server_default="0"),
+    Column("zip", String(32), nullable=False, server_default=""),
+    _flag("agreed", nullable=False, server_default="0"),
+    _flag("tos", nullable=False, server_default="0"),
+    Column("customer_note", String(5000), nullable=False, server_default=""),
+    *_audit(),
+    Index("i_virtuemart_user_id", "virtuemart_userinfo_id", "virtuemart_user_id"),
+    Index("virtuemart_user_id", "virtuemart_user_id", "address_type"),
+    Index("address_type", "address_type"),
+    Index("address_type_name", "address_type_name"),
+    **_opts,
+)
+
+Table(
+    "virtuemart_countries", _template,
+    _id("virtuemart_country_id", primary_key=True, autoincrement=True),
+    _flag("virtuemart_worldzone_id", nullable=False, server_default="1"),
+    Column("country_name", String(64)),
+    Column("country_3_code", CHAR(3)),
+    Column("country_2_code", CHAR(2)),
+    Column("country_num_code", CHAR(3)),
+    _int("ordering", nullable=False, server_default="0"),
+    _flag("published", nullable=False, server_default="0"),
+    *_audit(),
+    Index("country_3_code", "country_3_code", unique=True),
+    Index("country_2_code", "country_2_code", unique=True),
+    Index("country_num_code", "country_num_code", unique=True),
+    Index("country_name", "country_name"),
+    Index("ordering", "ordering"),
+    Index("published", "published"),
+    **_opts,
+)
+
 # -- the rest of a whole shop, for the demo: ``metadata(..., whole_shop=True)`` --------------
 
 # Not among the tables ``needs`` and ``check`` ask for (``metadata`` leaves them out unless
@@ -517,7 +653,8 @@ def _language_table(metadata: MetaData, prefix: str, base: str, tag: str) -> Tab
 def table_bases() -> frozenset[str]:
     """The declared tables' names without the prefix and ``virtuemart_`` ('products')."""
     return frozenset(t.name.removeprefix("virtuemart_")
-                     for template in (_template, _shop_template) for t in template.sorted_tables)
+                     for template in (_template, _shop_template) for t in template.sorted_tables
+                     if t.name.startswith("virtuemart_"))
 
 
 def metadata(prefix: str, languages: tuple[str, ...] = (), *,
@@ -549,6 +686,12 @@ WRITES: dict[str, tuple[str, ...]] = {
     "virtuemart_manufacturers": ("INSERT", "UPDATE"),
     "virtuemart_customs": ("INSERT",),
     "virtuemart_product_customfields": ("INSERT", "UPDATE", "DELETE"),
+    # customers (customers.py): the password is written once, on INSERT only
+    "users": ("INSERT", "UPDATE"),
+    "user_usergroup_map": ("INSERT",),
+    "virtuemart_vmusers": ("INSERT", "UPDATE"),
+    "virtuemart_vmuser_shoppergroups": ("INSERT", "DELETE"),
+    "virtuemart_userinfos": ("INSERT", "UPDATE", "DELETE"),     # DELETE: the ERP's ST row
     # The status writer (O4): the order's and its items' status, a history row
     # (``customer_notified`` once the mail went out); stock is in virtuemart_products.
     "virtuemart_orders": ("UPDATE",),

@@ -25,6 +25,10 @@ address book entry):
 The contacts of every selected address are part of its hash (their REC_ID, ANREDE, VORNAME,
 NAME, EMAIL), so a changed contact republishes the customer; the page's contacts are then
 read in one query by ADDR_ID.
+
+The default delivery address (``DEFAULT_LIEFANSCHRIFT_ID`` -> ``ADRESSEN_LIEF``, where the CAO
+version has both) travels as ``delivery_address`` (customer.upserted v2), named by the same
+rules (its own NAME1..3 and ANREDE, no contacts); its columns are part of the hash.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.db import TableNames, quote_ident
+from shopbridge.db import TableNames, columns_of, quote_ident
 from systems.cao.names import (
     PersonName,
     contact_name,
@@ -54,8 +58,9 @@ COLUMNS = ("KUNNUM1", "ANREDE", "GESCHLECHT", "NAME1", "NAME2", "NAME3", "STRASS
            "ORT", "LAND", "TELE1", "EMAIL", "KUN_GEBDATUM", "SHOP_NEWSLETTER", "SHOP_ID",
            "SHOP_KUNDE_ID", "PR_EBENE", "SHOP_DEL_FLAG")
 CONTACT_COLUMNS = ("REC_ID", "ANREDE", "VORNAME", "NAME", "EMAIL")
+DELIVERY_COLUMNS = ("ANREDE", "NAME1", "NAME2", "NAME3", "STRASSE", "PLZ", "ORT", "LAND")
 # Part of every hash: bump it when ``payload`` changes, and every customer is republished.
-PAYLOAD_FORMAT = "customer/2"
+PAYLOAD_FORMAT = "customer/3"
 _GESCHLECHT = {"M": "m", "W": "f", "F": "f"}
 
 
@@ -66,14 +71,24 @@ class CustomerSource:
     def resolve(self, conn: Connection) -> bool:
         """Find the tables whatever their case; False when there is no ADRESSEN table.
 
-        LAND and ADRESSEN_ASP are optional: without them no country code, no contacts.
+        LAND, ADRESSEN_ASP and ADRESSEN_LIEF (with ADRESSEN.DEFAULT_LIEFANSCHRIFT_ID) are
+        optional: without them no country code, no contacts, no delivery address.
         """
         names = TableNames.read(conn)
-        found = {logical: names.find(logical) for logical in ("ADRESSEN", "LAND", "ADRESSEN_ASP")}
-        if found["ADRESSEN"] is None:
+        found = {logical: names.find(logical)
+                 for logical in ("ADRESSEN", "LAND", "ADRESSEN_ASP", "ADRESSEN_LIEF")}
+        addresses = found["ADRESSEN"]
+        if addresses is None:
             return False
+        if "DEFAULT_LIEFANSCHRIFT_ID" not in columns_of(conn, addresses):
+            found["ADRESSEN_LIEF"] = None
         self.t = {k: quote_ident(v) if v else "" for k, v in found.items()}
         return True
+
+    def _land(self, alias: str) -> str:
+        """SQL: the ISO code of ``alias``.LAND, or NULL."""
+        return (f"(SELECT c.ISO_CODE_3 FROM {self.t['LAND']} c WHERE c.ID = {alias}.LAND)"
+                if self.t["LAND"] else "NULL")
 
     def _selection(self) -> str:
         return ("a.SHOP_KUNDE = 'Y' AND a.SHOP_ID > 0 AND a.SHOP_DEL_FLAG <> 'Y' "
@@ -99,13 +114,23 @@ class CustomerSource:
             REC_ID, the ADRESSEN columns of ``COLUMNS`` and ISO3 (the country's code).
         """
         hashed = hash_parts("a", COLUMNS)
-        land = (f"(SELECT l.ISO_CODE_3 FROM {self.t['LAND']} l WHERE l.ID = a.LAND)"
-                if self.t["LAND"] else "NULL")
+        land = self._land("a")
+        select = f"a.REC_ID, {', '.join(f'a.{c}' for c in COLUMNS)}, {land} AS ISO3"
+        source = f"{self.t['ADRESSEN']} a"
+        delivery = "_binary'-'"
+        if self.t["ADRESSEN_LIEF"]:
+            # (REC_ID, ADDR_ID) is ADRESSEN_LIEF's key: at most one row per address.
+            source += (f" LEFT JOIN {self.t['ADRESSEN_LIEF']} d ON d.REC_ID = "
+                       f"a.DEFAULT_LIEFANSCHRIFT_ID AND d.ADDR_ID = a.REC_ID")
+            select += (", " + ", ".join(f"d.{c} AS LIEF_{c}" for c in DELIVERY_COLUMNS)
+                       + f", {self._land('d')} AS LIEF_ISO3")
+            delivery = (f"{hash_parts('d', DELIVERY_COLUMNS)}, "
+                        f"CAST(QUOTE({self._land('d')}) AS BINARY)")
         result = conn.exec_driver_sql(diff_sql(
-            select=f"a.REC_ID, {', '.join(f'a.{c}' for c in COLUMNS)}, {land} AS ISO3",
-            hashed=f"{hashed}, CAST(QUOTE({land}) AS BINARY), {self._contacts_hash_sql()}",
-            source=f"{self.t['ADRESSEN']} a", key="a.REC_ID", where=self._selection(),
-            everything=everything),
+            select=select,
+            hashed=f"{hashed}, CAST(QUOTE({land}) AS BINARY), {self._contacts_hash_sql()}, "
+                   f"{delivery}",
+            source=source, key="a.REC_ID", where=self._selection(), everything=everything),
             (PAYLOAD_FORMAT, ENTITY, after, limit))
         return changed_rows(result)
 
@@ -168,16 +193,34 @@ def person_of(row: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]] = ()
     return PersonName(name.first, name.last, geschlecht or name.gender)
 
 
+def delivery_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The default delivery address of an ADRESSEN row joined to ADRESSEN_LIEF (``LIEF_``
+    columns), named like an address without contacts; None where there is none."""
+    if not (text_or_none(row.get("LIEF_NAME1")) or text_or_none(row.get("LIEF_STRASSE"))):
+        return None
+    lief = {c: row.get(f"LIEF_{c}") for c in DELIVERY_COLUMNS} | {"EMAIL": row["EMAIL"]}
+    company = company_of(lief)
+    person = person_of(lief)
+    return {"company": company, "firstname": person.first,
+            "lastname": person.last or company or text_or_none(lief["NAME1"]) or "",
+            "street": text_or_none(lief["STRASSE"]) or "",
+            "postcode": text_or_none(lief["PLZ"]) or "",
+            "city": text_or_none(lief["ORT"]) or "",
+            "country_iso3": text_or_none(row.get("LIEF_ISO3")),
+            "erp_country": text_or_none(lief["LAND"])}
+
+
 def payload(row: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]] = ()
             ) -> dict[str, Any]:
-    """ADRESSEN row and its contact persons -> customer.upserted payload."""
+    """ADRESSEN row and its contact persons -> customer.upserted payload (v2: with
+    ``delivery_address`` where the address has a default delivery address)."""
     company = company_of(row)
     person = person_of(row, contacts)
     # Phoenix needs a last name: a company without a person is named after itself.
     fallback = company or text_or_none(row.get("NAME1")) or str(row["EMAIL"]).strip()
     dob = row.get("KUN_GEBDATUM")
     level = row.get("PR_EBENE")
-    return {
+    body: dict[str, Any] = {
         "erp_id": int(row["REC_ID"]),
         "customer_number": text_or_none(row.get("KUNNUM1")),
         "shop_id": int(row["SHOP_ID"]),
@@ -198,3 +241,7 @@ def payload(row: Mapping[str, Any], contacts: Sequence[Mapping[str, Any]] = ()
                     "country_iso3": text_or_none(row.get("ISO3")),
                     "erp_country": text_or_none(row.get("LAND"))},
     }
+    delivery = delivery_of(row)
+    if delivery is not None:        # absent otherwise: the payload of v1 customers is kept
+        body["delivery_address"] = delivery
+    return body

@@ -197,4 +197,5 @@ def required_columns() -> dict[str, list[str]]:
 
 # Read by the producer besides the tables above (customers, order statuses, variants), where
 # the CAO database has them; ``shopbridge check`` checks the user's SELECT grant on each.
-ALSO_READ = ("ADRESSEN", "ADRESSEN_ASP", "ARTIKEL_VAR", "JOURNAL", "JOURNAL_SSH", "LAND")
+ALSO_READ = ("ADRESSEN", "ADRESSEN_ASP", "ADRESSEN_LIEF", "ARTIKEL_VAR", "JOURNAL",
+             "JOURNAL_SSH", "LAND")

@@ -108,6 +108,7 @@ def test_a_good_virtuemart_shop_has_ok_lines_and_exits_0(cao_db, vm, namespace, 
         "ok       shop vm: active languages de-DE, en-GB with their language tables",
         "ok       shop vm: vendor 1's currency is EUR, as the ERP's",
         "ok       shop vm: shopper groups 2 exist",
+        "ok       shop vm: synced customers join Joomla user group 2 (Registered)",
         "ok       shop vm: calc rules 1, 2 (tax_classes) are published tax rules",
         "ok       shop vm: order_states 1 P, 2 C, 3 S are order states of the shop",
         "ok       shop vm: database reachable, VirtueMart tables under prefix 'sbx_'",
@@ -131,7 +132,7 @@ def test_each_problem_is_one_line_naming_the_thing(cao_db, make_vm, namespace):
     entry = shop_entry("vm", vm, languages=["de", "en", "fr"],
                        tax_classes={"1": 2, "2": 1, "4": 9, "5": 3, "6": 4},
                        virtuemart={"prefix": PREFIX, "shopper_groups": {"2": 1, "7": 3},
-                                   "order_states": {"2": "C", "3": "Z"}})
+                                   "order_states": {"2": "C", "3": "Z"}, "user_group": 99})
 
     problems = _of(_report(namespace, cao_db, entry).problems)
 
@@ -144,6 +145,8 @@ def test_each_problem_is_one_line_naming_the_thing(cao_db, make_vm, namespace):
         "make EUR the vendor's currency",
         "shop vm: shopper_groups names group 7, which the shop does not have "
         "(sbx_virtuemart_shoppergroups)",
+        "shop vm: user_group 99 is not a Joomla user group (sbx_usergroups): synced customers "
+        "would join no group",
         "shop vm: CAO tax code 3 is used by articles but has no entry in tax_classes",
         "shop vm: tax_classes maps CAO tax code 2 to calc rule 1 ('MwSt 19 %'), which is not "
         "published: VirtueMart would add no tax",

@@ -18,20 +18,15 @@ from typing import Any
 
 import pytest
 
-import consumers
 from consumers.binder import LINK_TABLE
 from consumers.virtuemart.params import parse_params
 from consumers.virtuemart.price_rule import resolve
 from consumers.virtuemart.prices import PriceRow
-from shopbridge import config as cfg
 from shopbridge import events as ev
-from tests.conftest import AMQP_URL, MARIADB_URL, Database, unique
+from tests.conftest import Database
 from tests.contract.pipeline import Pipeline
 from tests.unit.test_events import product_payload
-from tests.virtuemart_db import (
-    PREFIX,
-    shop_entry,
-)
+from tests.virtuemart_db import PREFIX, vm_pipeline
 
 P = PREFIX + "virtuemart_"
 SITE = zoneinfo.ZoneInfo("Europe/Berlin")      # the option's default: Joomla's site zone
@@ -64,23 +59,9 @@ def intended(level: int, quantity: int, in_offer: bool) -> Decimal:
 
 @pytest.fixture
 def pipeline(vm: Database) -> Iterator[Pipeline]:
-    settings = cfg.parse({
-        "broker": {"url": AMQP_URL, "namespace": unique("sbtest-vmcat").replace("_", "-"),
-                   "retry_tiers_s": [1, 2], "batch_wait_ms": 20},
-        "tenants": [{"name": "acme", "erp": {"kind": "cao", "url": f"{MARIADB_URL}x"},
-                     "shops": [shop_entry("vm", vm, virtuemart={
-                         "prefix": PREFIX,
-                         "shopper_groups": {str(g): lv for g, lv in GROUP_LEVELS.items()
-                                            if g != 1}})]}]}, source="test")
-    shop = settings.tenants[0].shops[0]
-    applier = consumers.make_applier(shop)
-    line = Pipeline(broker=settings.broker, shop=shop, applier=applier)
-    line.start()
-    try:
+    with vm_pipeline(vm, name="sbtest-vmcat", shopper_groups={
+            str(g): lv for g, lv in GROUP_LEVELS.items() if g != 1}) as line:
         yield line
-    finally:
-        line.close()
-        applier.close()
 
 
 def upserted(key: int, version: int, **changes: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from consumers.virtuemart.slugs import slugify
 from consumers.virtuemart.store import VmProductStore
 from shopbridge import config as cfg
 from shopbridge import events as ev
-from shopbridge.errors import ConfigError, DependencyMissing, MappingError
+from shopbridge.errors import ConfigError, DependencyMissing
 from shopbridge.keys import SHOP_CATEGORIES, category_key
 from tests.conftest import AMQP_URL, MARIADB_URL, Database
 from tests.unit.test_events import product_payload
@@ -233,17 +233,6 @@ def test_a_deselected_product_is_unpublished_never_deleted(vm, applier):
     applier.apply([event("product.deleted", "1", 3, {"erp_id": 1, "sku": "S-1",
                                                       "reason": "deleted"})])
     assert vm.scalar(f"SELECT COUNT(*) FROM {P}products") == 1
-
-
-def test_customer_events_are_refused_for_issue_12(vm, applier):
-    payload = {"erp_id": 1, "customer_number": "K1", "shop_id": 1, "shop_customer_id": None,
-               "email": "a@example.org", "gender": "f", "firstname": "A", "lastname": "B",
-               "company": None, "telephone": None, "date_of_birth": None,
-               "newsletter": False, "price_level": None,
-               "address": {"street": "x", "postcode": "1", "city": "y",
-                           "country_iso3": "DEU", "erp_country": "D"}}
-    with pytest.raises(MappingError, match=r"not supported by virtuemart yet \(issue 12\)"):
-        applier.apply([event("customer.upserted", "1", 1, payload)])
 
 
 @pytest.mark.parametrize("tag", ["de_DE` (x int); --", "de-de", "deutsch", "de-DE "])

@@ -18,6 +18,7 @@ import urllib.parse
 import urllib.request
 import zoneinfo
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -26,16 +27,17 @@ from typing import Any
 
 import pytest
 
-import consumers
-from shopbridge import config as cfg
+from consumers.virtuemart.joomla_users import UNUSABLE_PASSWORD
 from shopbridge import events as ev
-from tests.conftest import AMQP_URL, MARIADB_URL, Database, unique
+from tests.conftest import Database
 from tests.contract.pipeline import Pipeline
+from tests.integration.test_order_status import Inbox
 from tests.integration.test_virtuemart_catalogue import COLOURS, NAMES, SIZES, shirt_variants
 from tests.joomla_site import (
     browser,
     configure_site,
     fetch,
+    free_port,
     install_joomla,
     link_copy,
     served,
@@ -43,7 +45,13 @@ from tests.joomla_site import (
     unpack_site,
 )
 from tests.unit.test_events import product_payload
-from tests.virtuemart_db import LANGUAGES, PREFIX, create_virtuemart, drop_virtuemart, shop_entry
+from tests.virtuemart_db import (
+    LANGUAGES,
+    PREFIX,
+    create_virtuemart,
+    drop_virtuemart,
+    vm_pipeline,
+)
 
 P = PREFIX + "virtuemart_"
 SITE_ZONE = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -55,6 +63,7 @@ class Storefront:
     base: str
     pipeline: Pipeline
     log: Path
+    site: Path
 
     def page(self, query: str, opener: urllib.request.OpenerDirector | None = None) -> str:
         url = self.base + "index.php?" + query
@@ -105,23 +114,10 @@ def storefront(pristine_site: Path, tmp_path: Path) -> Iterator[Storefront]:
         install_joomla(db, site, languages=LANGUAGES)
         add_vat_rules(db)
         configure_site(site, db)
-        settings = cfg.parse({
-            "broker": {"url": AMQP_URL, "namespace": unique("sbtest-vmfront").replace("_", "-"),
-                       "retry_tiers_s": [1, 2], "batch_wait_ms": 20},
-            "tenants": [{"name": "acme", "erp": {"kind": "cao", "url": f"{MARIADB_URL}x"},
-                         "shops": [shop_entry("vm", db, virtuemart={
-                             "prefix": PREFIX, "shopper_groups": {"2": 2}})]}]}, source="test")
-        shop = settings.tenants[0].shops[0]
-        applier = consumers.make_applier(shop)
-        line = Pipeline(broker=settings.broker, shop=shop, applier=applier)
-        line.start()
-        try:
-            log = tmp_path / "php.log"
-            with served(site, log) as base:
-                yield Storefront(db, base, line, log)
-        finally:
-            line.close()
-            applier.close()
+        log = tmp_path / "php.log"
+        with vm_pipeline(db, name="sbtest-vmfront", shopper_groups={"2": 2}) as line, \
+                served(site, log) as base:
+            yield Storefront(db, base, line, log, site)
     finally:
         drop_virtuemart(db)
         shutil.rmtree(site, ignore_errors=True)
@@ -264,3 +260,160 @@ def log_in(storefront: Storefront, username: str, password: str
     assert username in check, ("not logged in", _error_of(check))
     return opener
 
+
+
+# -- customers synced from the ERP (K1, K2) -------------------------------------------------
+
+VK3_GROUP = 5
+
+
+def customer_event(erp_id: int, email: str, *, price_level: int | None = None
+                   ) -> dict[str, Any]:
+    return ev.make_event("customer.upserted", tenant="acme", source="cao:test",
+                         entity_key=str(erp_id), version=1, payload={
+                             "erp_id": erp_id, "customer_number": f"K{erp_id}", "shop_id": 1,
+                             "shop_customer_id": None, "email": email, "gender": "f",
+                             "firstname": "Erika", "lastname": "Mustermann", "company": None,
+                             "telephone": None, "date_of_birth": None, "newsletter": False,
+                             "price_level": price_level,
+                             "address": {"street": "Heideweg 1", "postcode": "51147",
+                                         "city": "Köln", "country_iso3": "DEU",
+                                         "erp_country": "D"}})
+
+
+def form_token(body: str) -> str:
+    token = re.search(r'<input type="hidden" name="([0-9a-f]{32})" value="1"', body)
+    assert token is not None, _error_of(body)
+    return token.group(1)
+
+
+# Joomla's mail template of the reset link (installation/sql/mysql/base.sql): the test site's
+# SQL has no mail templates, and without one Joomla sends no reset mail.
+MAIL_TEMPLATES = """
+CREATE TABLE IF NOT EXISTS `{p}mail_templates` (
+  `template_id` varchar(127) NOT NULL DEFAULT '',
+  `extension` varchar(127) NOT NULL DEFAULT '',
+  `language` char(7) NOT NULL DEFAULT '',
+  `subject` varchar(255) NOT NULL DEFAULT '',
+  `body` TEXT NOT NULL,
+  `htmlbody` MEDIUMTEXT NOT NULL,
+  `attachments` TEXT NOT NULL,
+  `params` TEXT NOT NULL,
+  PRIMARY KEY (`template_id`, `language`)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 DEFAULT COLLATE=utf8mb4_unicode_ci
+"""
+RESET_TEMPLATE = ("com_users.password_reset", "com_users", "",
+                  "COM_USERS_EMAIL_PASSWORD_RESET_SUBJECT", "COM_USERS_EMAIL_PASSWORD_RESET_BODY",
+                  "", "", '{"tags":["name","email","sitename","link_text","link_html","token"]}')
+
+
+@contextmanager
+def mailing_site(storefront: Storefront) -> Iterator[Inbox]:
+    """The storefront's Joomla sending its mail over SMTP to a real server (aiosmtpd), with
+    the reset mail's template."""
+    from aiosmtpd.controller import Controller
+
+    storefront.db.execute(MAIL_TEMPLATES.format(p=PREFIX))
+    storefront.db.execute(f"INSERT INTO {PREFIX}mail_templates VALUES "
+                          f"(%s, %s, %s, %s, %s, %s, %s, %s)", RESET_TEMPLATE)
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        configure_site(storefront.site, storefront.db, extra={
+            "mailer": "smtp", "smtphost": "127.0.0.1", "smtpport": port, "smtpauth": 0,
+            "smtpsecure": "none", "mailonline": True, "mailfrom": "shop@example.test",
+            "fromname": "Test-Shop"})
+        yield inbox
+    finally:
+        controller.stop()
+
+
+def test_the_shops_own_password_reset_accepts_a_synced_customer(
+        storefront: Storefront) -> None:
+    # Given a customer synced from the ERP, with no usable password
+    email = "erika@example.org"
+    storefront.sync(customer_event(11, email))
+    with mailing_site(storefront) as inbox:
+        # When they ask for a new password on Joomla's own "forgot your password" form
+        opener = browser()
+        form = storefront.page("option=com_users&view=reset", opener)
+        fields = {"jform[email]": email, form_token(form): "1", "option": "com_users",
+                  "task": "reset.request"}
+        status, body = fetch(storefront.base + "index.php",
+                             urllib.parse.urlencode(fields).encode(), opener=opener)
+    # Then Joomla accepted the request: it passed the user's checks (exists, not blocked, no
+    # super user, Joomla's user check on save), stored the hashed confirmation token ...
+    assert status == 200, (status, _error_of(body))
+    activation, block, username = storefront.db.rows(
+        f"SELECT activation, block, username FROM {PREFIX}users WHERE email = %s", (email,))[0]
+    assert activation.startswith("$2y$"), (activation, _error_of(body),
+                                           storefront.log.read_text(errors="replace")[-2000:])
+    assert block == 0
+    # ... mailed the customer the code and link, which the SMTP server accepted ...
+    assert [m.rcpt_tos for m in inbox.messages] == [[email]], (
+        _error_of(body), storefront.log.read_text(errors="replace")[-2000:])
+    text = inbox.messages[0].content.decode("utf-8", "replace")
+    assert "view=reset&layout=confirm&token=" in text.replace("&amp;", "&").replace("=\r\n", "")
+    # ... and shows the confirmation step, which asks for the username: the e-mail
+    assert 'name="jform[token]"' in body and username == email, _error_of(body)
+
+
+def test_a_synced_customer_cannot_log_in_before_setting_a_password(
+        storefront: Storefront) -> None:
+    # Given a customer synced from the ERP
+    email = "ohne@example.org"
+    storefront.sync(customer_event(13, email))
+    # When someone tries the stored marker itself, the postcode or the customer number,
+    # Then Joomla's own authentication refuses each
+    for guess in (UNUSABLE_PASSWORD, "51147", "K13"):
+        assert not logs_in(storefront, email, guess), guess
+    # ... while the same form logs in with a password the customer set
+    set_password(storefront.db, email, "Selbst-gesetzt-1!")
+    assert logs_in(storefront, email, "Selbst-gesetzt-1!")
+
+
+def logs_in(storefront: Storefront, username: str, password: str) -> bool:
+    """Whether Joomla's login form lets ``username`` in with ``password``."""
+    opener = browser()
+    form = storefront.page("option=com_users&view=login", opener)
+    fields = {"username": username, "password": password, form_token(form): "1",
+              "option": "com_users", "task": "user.login", "return": ""}
+    fetch(storefront.base + "index.php", urllib.parse.urlencode(fields).encode(), opener=opener)
+    return username in storefront.page("option=com_users&view=profile", opener)
+
+
+def test_a_vk3_customer_logged_in_sees_vk3_prices(storefront: Storefront) -> None:
+    # Given a shop whose shopper group 5 has CAO's VK3 prices (a consumer of its own, with
+    # that mapping), a product with levels 1..3, and a VK3 customer synced from the ERP
+    storefront.db.execute(
+        f"INSERT INTO {P}shoppergroups (virtuemart_shoppergroup_id, virtuemart_vendor_id, "
+        f"shopper_group_name, `default`, published) VALUES (%s, 1, 'Händler', 0, 1)",
+        (VK3_GROUP,))
+    email = "haendler@example.org"
+    with vk3_pipeline(storefront) as line:
+        for event in (upserted(8, 1, prices=prices("10.00", "20.00", "30.00")),
+                      customer_event(12, email, price_level=3)):
+            tally = line.deliver(event)
+            assert (tally.applied, tally.dead) == (1, 0), tally
+    # When the customer logs in (a password set only in this test database)
+    set_password(storefront.db, email, "Geheim-12345!")
+    opener = log_in(storefront, email, "Geheim-12345!")
+    # Then they see VK3's gross price, a guest VK1's
+    body = storefront.product_page("S-8", opener)
+    assert price_of(body, "salesPrice") == shown(gross("30.00")), _error_of(body)
+    assert price_of(storefront.product_page("S-8"), "salesPrice") == shown("11.90")
+
+
+@contextmanager
+def vk3_pipeline(storefront: Storefront) -> Iterator[Pipeline]:
+    """A consumer of the storefront's database whose options map group 5 to VK3."""
+    with vm_pipeline(storefront.db, name="sbtest-vmvk3",
+                     shopper_groups={"2": 2, str(VK3_GROUP): 3}) as line:
+        yield line
+
+
+def set_password(db: Database, email: str, password: str) -> None:
+    hashed = subprocess.run(["php", "-r", "echo password_hash($argv[1], PASSWORD_BCRYPT);",
+                             password], capture_output=True, text=True, check=True).stdout
+    db.execute(f"UPDATE {PREFIX}users SET password = %s WHERE email = %s", (hashed, email))

@@ -78,3 +78,24 @@ def test_a_private_address_is_its_own_person_whatever_its_contacts():
     body = payload(_address(ANREDE="Frau", NAME1="Petra Schmidt"), contacts)
 
     assert _names(body) == ("Petra", "Schmidt", None, "f")
+
+
+def test_the_default_delivery_address_travels_named_like_an_address_and_validates():
+    row = _address(LIEF_ANREDE="Firma", LIEF_NAME1="Müller Lager",
+                   LIEF_NAME2="z. Hd. Frau Dr. Eva Roth", LIEF_NAME3=None,
+                   LIEF_STRASSE="Lagerweg 9", LIEF_PLZ="1010", LIEF_ORT="Wien", LIEF_LAND="AT",
+                   LIEF_ISO3="AUT")
+    body = payload(row)
+    assert body["delivery_address"] == {
+        "company": "Müller Lager", "firstname": "Eva", "lastname": "Roth",
+        "street": "Lagerweg 9", "postcode": "1010", "city": "Wien", "country_iso3": "AUT",
+        "erp_country": "AT"}
+    event = make_event("customer.upserted", tenant="acme", source="cao:test", entity_key="1",
+                       version=1, payload=body)
+    assert event["schema_version"] == 2
+    schemas.validate(event)
+
+
+def test_without_a_default_delivery_address_the_payload_has_none():
+    assert "delivery_address" not in payload(_address())
+    assert "delivery_address" not in payload(_address(LIEF_NAME1=None, LIEF_STRASSE=None))

@@ -12,7 +12,8 @@ SHORT = {"traps": "integration/test_virtuemart_traps.py",
          "pitfalls": "integration/test_vm_pitfalls.py",
          "catalogue": "integration/test_virtuemart_catalogue.py",
          "check": "integration/test_check_virtuemart.py",
-         "storefront": "integration/test_vm_storefront.py"}
+         "storefront": "integration/test_vm_storefront.py",
+         "customers": "integration/test_vm_customers.py"}
 
 
 def _file(short: str) -> Path:

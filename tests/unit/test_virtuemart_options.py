@@ -25,6 +25,7 @@ def test_a_full_section_is_read():
     ({"prefix": "jos_", "shopper_groups": {"2": 6}}, "must be 1..5"),
     ({"prefix": "jos_", "availability": {"1": "x" * 33}}, "at most 32"),
     ({"prefix": "jos_", "prefixx": 1}, "unknown key(s) prefixx"),
+    ({"prefix": "jos_", "user_group": "Registered"}, "user_group must be a Joomla user group"),
 ])
 def test_a_bad_section_is_refused_by_name(data, problem):
     with pytest.raises(ConfigError) as caught:
@@ -57,6 +58,11 @@ def test_a_prefix_must_start_with_a_letter_as_joomla_requires() -> None:
     """Table names are written unquoted: '1e5_virtuemart_products' would read as a number."""
     with pytest.raises(ConfigError, match=r"prefix: .*a letter, then letters"):
         parse_options({"prefix": "1e5_"})
+
+
+def test_synced_customers_join_registered_unless_configured() -> None:
+    assert parse_options({"prefix": "jos_"}).user_group == 2
+    assert parse_options({"prefix": "jos_", "user_group": 10}).user_group == 10
 
 
 def test_order_states_default_to_pending_confirmed_shipped_and_a_table_replaces_them():

@@ -7,11 +7,12 @@ is 1 and it has a language row with a slug; its price is the group-0 row for qua
 the quantity is in_stock - ordered; a category is shown when published with a language row.
 Names are read in the first active language (de-DE).
 
-Customers are issue 12: ``UNSUPPORTED`` names them, and the suite skips those
-parametrisations for this kind. Order statuses: an order is placed by tests/vm_order_stub.py
-(status C with the checkout's history row); the CAO status ids of the subjects (1-3) become
-codes through the ``order_states`` option's default (1 P, 2 C, 3 S), and ``order`` reads them
-back through it, with the history rows written after the order was placed.
+A customer is the Joomla user with the e-mail and its BT address (VirtueMart's
+``userinfos``), the country by its ISO code. Order statuses: an order is placed by
+tests/vm_order_stub.py (status C with the checkout's history row); the CAO status ids of the
+subjects (1-3) become codes through the ``order_states`` option's default (1 P, 2 C, 3 S), and
+``order`` reads them back through it, with the history rows written after the order was
+placed.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from .linked import LinkedShop
 
 SHOP_NAME = "vm"
 LANGUAGE = "de_de"
-UNSUPPORTED = {"customer.upserted": "issue 12"}
+UNSUPPORTED: dict[str, str] = {}
 STATUS_IDS = {code: status_id for status_id, code in DEFAULT_ORDER_STATES.items()}
 
 
@@ -127,7 +128,15 @@ class VirtuemartDriver(LinkedShop):
         return Manufacturer(name=row[0], url=row[1] or "") if row else None
 
     def customer(self, email: str) -> Customer | None:
-        pytest.skip("customers in VirtueMart: issue 12")
+        rows = self.db.rows(
+            f"SELECT i.first_name, i.last_name, i.address_1, i.zip, i.city, c.country_3_code "
+            f"FROM {PREFIX}users u LEFT JOIN {self._t('userinfos')} i "
+            f"ON i.virtuemart_user_id = u.id AND i.address_type = 'BT' "
+            f"LEFT JOIN {self._t('countries')} c "
+            f"ON c.virtuemart_country_id = i.virtuemart_country_id WHERE u.email = %s",
+            (email,))
+        assert len(rows) <= 1, f"{email} has {len(rows)} accounts or bill-to addresses"
+        return Customer(*rows[0]) if rows else None
 
     def order(self, order_id: int) -> Order | None:
         code = self.db.scalar(f"SELECT order_status FROM {self._t('orders')} "
