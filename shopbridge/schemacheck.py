@@ -101,19 +101,20 @@ class _Compiler:
         return node
 
     def node(self, schema: Any, v: str, out: list[str], indent: int, depth: int,
-             known: str | None = None) -> None:
+             known: str | None = None) -> str | None:
         """Append statements that ``return False`` unless value ``v`` satisfies ``schema``.
 
         ``known``: the JSON type the caller already proved ``v`` has (exactly), or None.
+        Returns the type ``v`` is proved to have after these statements (or None).
         """
         if depth > _MAX_DEPTH:
             raise Unsupported("schema nested too deep (a $ref cycle?)")
         pad = "    " * indent
         if schema is True or schema == {}:
-            return
+            return known
         if schema is False:
             out.append(f"{pad}return False")
-            return
+            return known
         if not isinstance(schema, dict):
             raise Unsupported(f"schema {schema!r}")
         unknown = set(schema) - _KNOWN
@@ -127,7 +128,7 @@ class _Compiler:
             if known is not None:
                 if known not in types and not (known == "integer" and "number" in types):
                     out.append(f"{pad}return False")
-                    return
+                    return known
             else:
                 other = [t for t in types if t != "null"]
                 if (len(types) == 2 and len(other) == 1
@@ -137,22 +138,27 @@ class _Compiler:
                     out.append(f"{pad}    if not ({_TYPE_TESTS[other[0]].format(v=v)}): "
                                f"return False")
                     self.typed(schema, v, out, indent + 1, depth, other[0])
-                    return
+                    return None
                 test = " or ".join(_TYPE_TESTS[t].format(v=v) for t in types)
                 out.append(f"{pad}if not ({test}): return False")
                 if len(types) == 1:
                     known = types[0]
+        # (the envelope comes as allOf: its "type": "object" then spares the guards here)
         if "$ref" in schema:
-            self.node(self.resolve(schema["$ref"]), v, out, indent, depth + 1, known)
+            known = self.node(self.resolve(schema["$ref"]), v, out, indent, depth + 1, known)
         for sub in schema.get("allOf", ()):
-            self.node(sub, v, out, indent, depth + 1, known)
+            known = self.node(sub, v, out, indent, depth + 1, known)
         if "anyOf" in schema:
             names = [self.function(sub) for sub in schema["anyOf"]]
             out.append(f"{pad}if not ({' or '.join(f'{n}({v})' for n in names)}): return False")
         if "const" in schema:
             self.values(schema["const"])
             k = self.const(schema["const"])
-            out.append(f"{pad}if not (type({v}) is type({k}) and {v} == {k}): return False")
+            const_type = type(schema["const"])
+            same = known is not None and _TYPE_TESTS[known].format(v="c") == (
+                f"type(c) is {const_type.__name__}")      # e.g. known "string", const "a"
+            test = "" if same else f"type({v}) is {self.const(const_type)} and "
+            out.append(f"{pad}if not ({test}{v} == {k}): return False")
         if "enum" in schema:
             enum = list(schema["enum"])
             for value in enum:
@@ -162,6 +168,7 @@ class _Compiler:
             out.append(f"{pad}if type({v}) not in {kinds} or (type({v}), {v}) not in {allowed}:"
                        f" return False")
         self.typed(schema, v, out, indent, depth, known)
+        return known
 
     def typed(self, schema: dict[str, Any], v: str, out: list[str], indent: int, depth: int,
               known: str | None) -> None:
