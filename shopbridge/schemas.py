@@ -2,7 +2,7 @@
 
 fastjsonschema compiles each schema to Python (~35 us for a product.upserted v2 instead of
 jsonschema's ~170 us, DESIGN 6). In front of it sits a yes/no check compiled from the same
-file (schemacheck.py, ~3x faster): a valid event needs only that; fastjsonschema runs for the
+file (schemacheck.py, ~2x faster): a valid event needs only that; fastjsonschema runs for the
 rest and words the error. The files declare draft 2020-12 and use only what draft 7 also
 means, so the validators agree; tests check the files with jsonschema's 2020-12 validator too.
 """
