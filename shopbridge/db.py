@@ -16,6 +16,7 @@ import pymysql
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Result
 
+from . import dbcursor
 from .config import DatabaseConfig
 from .errors import (
     AccessDenied,
@@ -182,13 +183,15 @@ def create_engine(db: DatabaseConfig, **kwargs: object) -> Engine:
     """An engine that talks utf8mb4, so latin1 ERP columns arrive as proper str.
 
     pool_pre_ping lets a consumer heal after the database restarted; the short connect
-    timeout lets the consumer notice an outage quickly instead of hanging.
+    timeout lets the consumer notice an outage quickly instead of hanging. The cursor
+    escapes str/int/None parameters in fewer calls than PyMySQL's own (dbcursor.py).
     """
     options: dict[str, object] = {
         "pool_pre_ping": True,
         "pool_recycle": 3600,
         "connect_args": {"charset": "utf8mb4", "connect_timeout": 5,
-                         "read_timeout": 60, "write_timeout": 60},
+                         "read_timeout": 60, "write_timeout": 60,
+                         "cursorclass": dbcursor.Cursor},
     }
     options.update(kwargs)
     return sa.create_engine(db.sqlalchemy_url(), **options)
