@@ -12,9 +12,9 @@ the connection differs from PyMySQL's defaults: NO_BACKSLASH_ESCAPES set on the 
 (``'`` is then doubled instead) or other encoders than the stock int/None ones. The SQL
 stays parameterised: the values are escaped by the driver's rules, only with fewer calls.
 
-``tests/unit/test_dbcursor.py`` checks that the text equals PyMySQL's for every type. The hook
-is PyMySQL's ``Cursor._mogrify`` (PyMySQL >= 1.1.1): where a PyMySQL version lacks it, nothing
-calls this override and PyMySQL escapes as always.
+``tests/integration/test_dbcursor.py`` checks that the text equals PyMySQL's for every type.
+The hook is PyMySQL's ``Cursor._mogrify`` (as in PyMySQL 1.2): where a PyMySQL version lacks
+it, nothing calls this override and PyMySQL escapes as always (the test then says so).
 """
 
 from __future__ import annotations

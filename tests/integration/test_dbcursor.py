@@ -51,6 +51,7 @@ def _both(conn: pymysql.connections.Connection, query: str, args: object) -> tup
 
 
 def test_the_text_is_pymysqls_for_every_type(conn: pymysql.connections.Connection) -> None:
+    assert hasattr(pymysql.cursors.Cursor, "_mogrify"), "PyMySQL renamed the hook dbcursor uses"
     ours, theirs = _both(conn, QUERY, VALUES)
     assert ours == theirs
     assert _both(conn, QUERY, list(VALUES)) == (theirs, theirs)
