@@ -143,7 +143,7 @@ FILES = [name for name in sorted(schemas.documents()) if name != "envelope.v1.js
 def test_the_fast_check_says_valid_exactly_when_fastjsonschema_does(file_name: str) -> None:
     flat, check, slow = _compiled(file_name)
 
-    @settings(max_examples=60, deadline=None, derandomize=True,
+    @settings(max_examples=40, deadline=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     @given(instances(flat, flat), st.data())
     def run(value: Any, data: st.DataObject) -> None:
