@@ -6,8 +6,9 @@ event is valid, and a valid one only needs a yes. This module turns the same sch
 into one plain function that answers ``True`` (valid) or ``False`` ("ask fastjsonschema"):
 required keys read directly (a missing one ends in ``KeyError`` -> False), a closed object
 tested by its length (all keys required) or one ``allowed.issuperset(x)``, exact ``type() is``
-tests, no message building; about half the time (bench/validate_bench.py). ``schemas.validate`` calls it first and runs fastjsonschema only for a ``False``,
-so the error text of an invalid event is fastjsonschema's, as before.
+tests, no message building; about half the time (bench/validate_bench.py).
+``schemas.validate`` calls it first and runs fastjsonschema only for a ``False``, so the error
+text of an invalid event is fastjsonschema's, as before.
 
 Safety rule: ``True`` must imply fastjsonschema's "valid", so every test here is as strict or
 stricter (``type(x) is int`` refuses a float 2.0 that fastjsonschema takes as an integer:
