@@ -2,9 +2,10 @@
 
 A product inserted in this transaction cannot have language rows, price rows, category or
 manufacturer links yet, so their writers may skip the locking reads and deletes that make a
-rewrite exact and insert plainly (the initial load is all new products). The ids belong to
-one connection: the core opens a new one per batch, so a later batch, or a retry after a
-rollback, sees none of them.
+rewrite exact and insert plainly (the initial load is all new products); the flags the
+store's INSERT already wrote from the batch's rows (``has_categories``, ``has_prices``) need
+no UPDATE. The ids belong to one connection: the core opens a new one per batch, so a later
+batch, or a retry after a rollback, sees none of them.
 """
 
 from __future__ import annotations

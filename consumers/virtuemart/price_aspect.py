@@ -60,10 +60,13 @@ class ProductPrices:
                                                   what=context.what)]
 
     def write(self, conn: Connection, data: Mapping[int, Any], now: datetime) -> None:
+        # The store's new products: no rows to delete, and their INSERT wrote has_prices
+        # from this same data (store._has_prices).
+        fresh = self.fresh.of(conn)
         replace_prices(conn, self.facts.tables,
                        {pid: [PriceRow.from_data(row) for row in rows]
                         for pid, rows in data.items()}, now_utc=now,
-                       fresh=self.fresh.of(conn))
+                       fresh=fresh, flagged=fresh)
 
     def settings(self) -> PriceSettings:
         if self.facts.prices is None:

@@ -31,7 +31,8 @@ _COLUMNS = ("virtuemart_product_id", "virtuemart_shoppergroup_id", "product_pric
 def replace_prices(conn: Connection, tables: Tables,
                    prices: Mapping[int, Sequence[PriceRow]], *,
                    now_utc: datetime | None = None,
-                   fresh: AbstractSet[int] = frozenset()) -> None:
+                   fresh: AbstractSet[int] = frozenset(),
+                   flagged: AbstractSet[int] = frozenset()) -> None:
     """Make each product's price rows exactly ``prices[id]`` and its ``has_prices`` 1 or 0.
 
     One DELETE and one multi-row INSERT for all products, whatever their number (PyMySQL
@@ -42,6 +43,8 @@ def replace_prices(conn: Connection, tables: Tables,
         prices: virtuemart_product_id -> its complete set of rows (empty: no price).
         now_utc: the audit time for created_on/modified_on (UTC, as VM's audit columns).
         fresh: products inserted in this transaction: no rows to delete.
+        flagged: products whose ``has_prices`` their INSERT in this transaction already set
+            from these same rows (the store's new products): no UPDATE of the flag.
     """
     if not prices:
         return
@@ -59,8 +62,8 @@ def replace_prices(conn: Connection, tables: Tables,
             f"INSERT INTO {tables.product_prices} ({', '.join(_COLUMNS)}) "
             f"VALUES ({marks(_COLUMNS)})", values)
     for flag in (1, 0):
-        flagged = [pid for pid in ids if bool(prices[pid]) == bool(flag)]
-        if flagged:
+        group = [pid for pid in ids if bool(prices[pid]) == bool(flag) and pid not in flagged]
+        if group:
             conn.exec_driver_sql(
                 f"UPDATE {tables.products} SET has_prices = %s "
-                f"WHERE virtuemart_product_id IN ({marks(flagged)})", (flag, *flagged))
+                f"WHERE virtuemart_product_id IN ({marks(group)})", (flag, *group))

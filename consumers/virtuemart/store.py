@@ -6,7 +6,9 @@ What it keeps true (NOTES 3, 5, 10):
 - the ``has_*`` flags written exactly where shopbridge writes the xref rows
   (``has_categories``, ``has_manufacturers``; a new product has no shopper group or media
   rows, so ``has_shoppergroups`` and ``has_medias`` 0 until the image writer links some);
-  ``has_prices`` is NULL (VM looks them up) until the price writer sets it;
+  ``has_prices`` of a new product comes with its INSERT, 1/0 as its price rows will make it
+  (``price_writer.replace_prices`` then leaves the flag of these ``fresh`` products alone;
+  NULL, VM looks them up, where no price aspect maps the product);
 - stock: VirtueMart counts open orders in ``product_ordered`` and shows in_stock - ordered;
   what ``product_in_stock`` gets depends on whether the ERP's stock already lacks open orders
   (``VmProductStore.orders_reach_erp``), computed in the UPDATE itself (no race with a
@@ -47,6 +49,7 @@ from .aspects import ShopFacts
 from .fresh import FreshIds
 from .langrows import write_language_rows
 from .mapper import WEIGHT_UOM, ProductRow
+from .price_aspect import ProductPrices
 from .price_writer import replace_prices
 from .prices import PriceRow
 from .variants import ChildSpec
@@ -57,7 +60,7 @@ _NEW_PRODUCT = ("virtuemart_vendor_id", "product_parent_id", "product_sku", "pro
                 "product_weight", "product_weight_uom", "product_in_stock",
                 "product_available_date", "product_availability", "published",
                 "has_categories", "has_manufacturers", "has_shoppergroups", "has_medias",
-                "created_on", "modified_on")
+                "has_prices", "created_on", "modified_on")
 _NEW_CHILD = ("virtuemart_vendor_id", "product_parent_id", "product_sku", "product_in_stock",
               "published", "pordering", "has_categories", "has_manufacturers",
               "has_shoppergroups", "created_on", "modified_on")
@@ -99,14 +102,16 @@ class VmProductStore:
         """Insert products with their texts and manufacturers; sets each target_id.
 
         ``has_categories`` is written as ``set_categories`` will make it (the core links
-        exactly the row's categories), so that it need not update a new product again.
+        exactly the row's categories) and ``has_prices`` as the price aspect's rows in the
+        same row will (``ProductPrices`` writes exactly ``row.aspect("prices")``), so that
+        neither need update a new product again.
         """
         vendor = self.facts.options.vendor_id
         ids = self._insert_products(conn, _NEW_PRODUCT, [
             (vendor, 0, item.row.sku, item.row.gtin, item.row.weight, WEIGHT_UOM, item.quantity,
              item.row.available_date, item.row.availability, item.row.published,
              int(bool(item.row.category_keys)), int(item.row.manufacturer_id is not None),
-             0, 0, now, now) for item in new])
+             0, 0, _has_prices(item.row), now, now) for item in new])
         for item, target_id in zip(new, ids, strict=True):
             item.target_id = target_id
         self.fresh.add(conn, ids)
@@ -373,3 +378,10 @@ class VmProductStore:
                        {ids[erp_id]: details[erp_id].prices for erp_id in specs}, now_utc=now)
         self.binder.save(conn, links.values())
         return ids
+
+
+def _has_prices(row: ProductRow) -> int | None:
+    """A new product's ``has_prices``: 1/0 as its price rows will make it, None (NULL) where
+    no price aspect maps it (then nothing writes price rows, and VM looks them up)."""
+    rows = row.aspect(ProductPrices.name)
+    return None if rows is None else int(bool(rows))

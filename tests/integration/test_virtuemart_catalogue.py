@@ -300,3 +300,22 @@ def test_each_childs_stock_follows_the_newest_stock_event_also_when_the_sum_stay
     # And a v1 stock event (no variants) still sets the parent's stock alone
     assert pipeline.deliver(shirt_stock(6, {"TS-Rot-S": 0}, schema_version=1)).applied == 1
     assert stocks(vm)["S-7"] == 15 and stocks(vm)["TS-Rot-S"] == 8
+
+
+def test_has_prices_is_exact_from_a_new_products_insert_on_and_after_a_change(
+        vm: Database, pipeline: Pipeline) -> None:
+    """A new product's flag comes with its INSERT (no UPDATE after its price rows), 1 with
+    rows and 0 without; a later change of its prices turns it over."""
+    def flags() -> list[tuple[str, int | None, int]]:
+        return vm.rows(f"SELECT p.product_sku, p.has_prices, COUNT(r.virtuemart_product_price_id)"
+                       f" FROM {P}products p LEFT JOIN {P}product_prices r USING "
+                       f"(virtuemart_product_id) WHERE p.product_sku IN ('S-1', 'S-2') "
+                       f"GROUP BY p.product_sku, p.has_prices ORDER BY p.product_sku")
+
+    tally = pipeline.deliver(upserted(1, 1, prices=level_prices(0)), upserted(2, 1, prices={}))
+    assert (tally.applied, tally.dead) == (2, 0)
+    assert flags() == [("S-1", 1, len(GROUP_LEVELS)), ("S-2", 0, 0)]
+
+    tally = pipeline.deliver(upserted(1, 2, prices={}), upserted(2, 2, prices=level_prices(0)))
+    assert (tally.applied, tally.dead) == (2, 0)
+    assert flags() == [("S-1", 0, 0), ("S-2", 1, len(GROUP_LEVELS))]

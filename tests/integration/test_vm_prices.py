@@ -97,6 +97,19 @@ def test_replace_prices_replaces_each_products_rows_as_a_set_and_sets_has_prices
                      "virtuemart_product_id IN (101, 102)") == len(rows) + len(fewer) + 1
 
 
+def test_products_whose_insert_set_the_flag_are_not_updated_again(
+        vm: tuple[Database, str]) -> None:
+    """``flagged``: the store's new products, whose INSERT wrote has_prices from these rows;
+    their rows are written, their flag is left as the INSERT made it."""
+    db, prefix = vm
+    rows = price_rows(payload(), SETTINGS, tax_id=0, what="test")
+    with db.engine.begin() as conn:
+        replace_prices(conn, Tables(prefix), {101: rows, 102: rows, 103: ()},
+                       fresh={101}, flagged={101, 103})
+    assert stored(db, prefix, 101) == list(rows)
+    assert has_prices(db, prefix) == {101: None, 102: 1, 103: 1, 104: 1}
+
+
 def test_writing_again_with_fewer_rows_leaves_no_stale_row(vm: tuple[Database, str]) -> None:
     db, prefix = vm
     with db.engine.begin() as conn:
