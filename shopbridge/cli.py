@@ -126,10 +126,8 @@ def _parser() -> argparse.ArgumentParser:
                     "shop seems to have it (a language added, a filter changed, a shop made "
                     "active, rows edited by hand). An interrupted sync continues where it "
                     "stopped. Needs the shop's consumer running (or run it afterwards).")
-    which = sync.add_mutually_exclusive_group(required=True)
-    which.add_argument("--shop", help="the shop to sync")
-    which.add_argument("--all-shops", action="store_true",
-                       help="every active shop of the tenant (--tenant)")
+    sync.add_argument("--shop", help="the shop to sync (without it: every active shop of the "
+                                     "tenant)")
     sync.add_argument("--tenant", help=TENANT_HELP)
     sync.add_argument("--entity", choices=sorted(SYNC_ENTITIES), default="all",
                       help="what to republish (default all)")
@@ -248,7 +246,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "erp-indexes":
         return _erp_indexes(settings, args)
     if args.command == "orders":
-        return _orders(settings, args)
+        where = settings.find_shop(args.shop, args.tenant)
+        with logs.bound(tenant=where.tenant, shop=where.name):  # on every log line
+            return _orders(settings, args)
     raise ConfigError(f"unknown command {args.command}")  # pragma: no cover
 
 
@@ -332,6 +332,13 @@ def _produce(settings: cfg.Settings, args: argparse.Namespace) -> int:
     source = kinds.erp_source(tenant.erp.kind)
     producer = source.producer(broker=settings.broker, tenant=tenant)
     _stop_on_signals(producer)
+    with logs.bound(tenant=tenant.name):
+        return _run_producer(settings, args, producer, source, tenant)
+
+
+def _run_producer(settings: cfg.Settings, args: argparse.Namespace,
+                  producer: kinds.CatalogueProducer, source: kinds.ErpSource,
+                  tenant: cfg.TenantConfig) -> int:
     try:
         if args.follow:     # prepares itself, and waits for whatever is away
             from .health import reachable
@@ -506,7 +513,7 @@ def _status(settings: cfg.Settings, args: argparse.Namespace) -> int:
 def _sync(settings: cfg.Settings, args: argparse.Namespace) -> int:
     from .progress import Progress
 
-    if args.all_shops:
+    if not args.shop:
         tenant = settings.tenant(args.tenant)
         shops = [s for s in tenant.shops if s.active]
     else:
