@@ -11,10 +11,10 @@ one column per line as upstream has it.
 
 from __future__ import annotations
 
-from sqlalchemy import CHAR, Column, DateTime, Index, String, Table
+from sqlalchemy import CHAR, Column, DateTime, Index, String, Table, Text
 from sqlalchemy.dialects.mysql import DECIMAL, MEDIUMTEXT, SMALLINT, TINYINT
 
-from .tables import _flag, _id, _int, _opts, _template
+from .tables import _audit, _flag, _id, _int, _opts, _shop_template, _template
 
 Table(
     "virtuemart_orders", _template,
@@ -188,3 +188,83 @@ Table(
     Index("address_type", "address_type"),
     **_opts,
 )
+
+
+# -- read by the order producer (producers/virtuemart), written by nobody here ----------------
+# On the whole-shop template only (the demo builds them; ``needs`` of the consumer does not ask
+# for them). Columns as install.sql declares them.
+
+Table(
+    "virtuemart_order_calc_rules", _shop_template,
+    _id("virtuemart_order_calc_rule_id", primary_key=True, autoincrement=True),
+    _id("virtuemart_calc_id"),
+    _id("virtuemart_order_id"),
+    _id("virtuemart_vendor_id", nullable=False, server_default="1"),
+    _int("virtuemart_order_item_id"),
+    Column("calc_rule_name", String(64), nullable=False, server_default="", comment="Name of the rule"),
+    Column("calc_kind", String(16), nullable=False, server_default="", comment="Discount/Tax/Margin/Commission"),
+    Column("calc_mathop", String(16), nullable=False, server_default="", comment="Discount/Tax/Margin/Commission"),
+    Column("calc_amount", DECIMAL(15, 5), nullable=False, server_default="0.00000"),
+    Column("calc_result", DECIMAL(15, 5), nullable=False, server_default="0.00000"),
+    Column("calc_value", DECIMAL(15, 5), nullable=False, server_default="0.00000"),
+    _int("calc_currency"),
+    Column("calc_params", String(15359), nullable=False, server_default=""),
+    Column("created_on", DateTime),
+    _int("created_by", nullable=False, server_default="0"),
+    Column("modified_on", DateTime),
+    _int("modified_by", nullable=False, server_default="0"),
+    Index("virtuemart_calc_id", "virtuemart_calc_id"),
+    Index("virtuemart_order_id", "virtuemart_order_id"),
+    Index("virtuemart_vendor_id", "virtuemart_vendor_id"),
+    comment="Stores all calculation rules which are part of an order",
+    **_opts,
+)
+
+Table(
+    "virtuemart_states", _shop_template,
+    _id("virtuemart_state_id", primary_key=True, autoincrement=True),
+    _id("virtuemart_vendor_id", nullable=False, server_default="1"),
+    _id("virtuemart_country_id", nullable=False, server_default="0"),
+    _id("virtuemart_worldzone_id", nullable=False, server_default="0"),
+    Column("state_name", String(64)),
+    Column("state_3_code", CHAR(3)),
+    Column("state_2_code", CHAR(2)),
+    _int("ordering", nullable=False, server_default="0"),
+    _flag("shared", nullable=False, server_default="1"),
+    _flag("published", nullable=False, server_default="1"),
+    *_audit(),
+    Index("virtuemart_vendor_id", "virtuemart_vendor_id"),
+    Index("state_3_code", "virtuemart_vendor_id", "virtuemart_country_id", "state_3_code", unique=True),
+    Index("state_2_code", "virtuemart_vendor_id", "virtuemart_country_id", "state_2_code", unique=True),
+    Index("virtuemart_country_id", "virtuemart_country_id"),
+    Index("ordering", "ordering"),
+    Index("shared", "shared"),
+    Index("published", "published"),
+    comment="States that are assigned to a country",
+    **_opts,
+)
+
+for _kind, _comment, _shared in (("payment", "The payment methods of your store", True),
+                                  ("shipment", "Shipment created from the shipment plugins",
+                                   False)):
+    Table(
+        f"virtuemart_{_kind}methods", _shop_template,
+        _id(f"virtuemart_{_kind}method_id", primary_key=True, autoincrement=True),
+        _id("virtuemart_vendor_id", nullable=False, server_default="1"),
+        _int(f"{_kind}_jplugin_id", nullable=False, server_default="0"),
+        Column(f"{_kind}_element", String(50), nullable=False, server_default=""),
+        Column(f"{_kind}_params", Text),
+        _id("currency_id"),
+        *([_flag("shared", nullable=False, server_default="0", comment="valide for all vendors?"),
+           _int("ordering", nullable=False, server_default="0")] if _shared else
+          [_int("ordering", nullable=False, server_default="0"),
+           _flag("shared", nullable=False, server_default="0")]),
+        _flag("published", nullable=False, server_default="1"),
+        *_audit(),
+        Index(f"{_kind}_jplugin_id", f"{_kind}_jplugin_id"),
+        *([Index("virtuemart_vendor_id", "virtuemart_vendor_id")] if _shared else []),
+        Index(f"{_kind}_element", f"{_kind}_element", "virtuemart_vendor_id"),
+        Index("ordering", "ordering"),
+        comment=_comment,
+        **_opts,
+    )
