@@ -23,9 +23,10 @@ from tests.conftest import config_data
 from tests.helpers import consume, produce, to_toml
 from tests.integration.test_customers_to_shop import add_erp_customer
 from tests.integration.test_order_producer import drain_erp_queue
-from tests.integration.test_vm_orders import ORDERS
+from tests.integration.test_vm_orders import BOOK, ORDERS
+from tests.integration.test_vm_orders import shop as shop
 from tests.virtuemart_db import PREFIX, shop_entry
-from tests.vm_checkout import GERMANY
+from tests.vm_checkout import GERMANY, Method, place_vm_order
 
 BAYERN = 561                       # virtuemart_state_id of Freistaat Bayern
 REGISTERED = datetime(2026, 11, 19, 8, 15, 42)
@@ -221,3 +222,21 @@ def test_an_account_shopbridge_wrote_from_cao_is_not_sent_back(
     assert erp.rows("SELECT REC_ID, EMAIL FROM adressen ORDER BY REC_ID") == [
         (1, "anna@example.org"), (2, "new@example.org")]
     assert erp.scalar("SELECT SHOP_KUNDE_ID FROM adressen WHERE REC_ID = 2") == new
+
+
+def test_the_accounts_later_order_is_booked_on_its_address(shop, erp, namespace, tmp_path):
+    """The order of a shopper whose account reached CAO before finds that ADRESSEN record
+    by ``virtuemart_user_id``: still one address, one contact person."""
+    user_id = add_vm_account(shop, VmAccount())
+    path = write_config(tmp_path, namespace, erp, shop)
+    assert run(path, "import") == cli.EXIT_OK
+    [(addr_id,)] = erp.rows("SELECT REC_ID FROM adressen")
+
+    order = place_vm_order(shop, items=[BOOK], guest=False, user_id=user_id,
+                           payment=Method(1))
+    assert run(path, "import") == cli.EXIT_OK
+
+    assert erp.rows("SELECT ADDR_ID, KUN_NUM FROM journal WHERE SHOP_ORDERID = %s",
+                    (order.id,)) == [(addr_id, "50001")]
+    assert erp.scalar("SELECT COUNT(*) FROM adressen") == 1
+    assert erp.scalar("SELECT COUNT(*) FROM adressen_asp") == 1
