@@ -284,12 +284,30 @@ def place_vm_order(db: Any, *, items: Sequence[VmLine], prefix: str = PREFIX,
                    tax=bill_tax, vat_by_rate=result, item_ids=item_ids)
 
 
+# handleStockAfterStatusChangedPerProduct from a reserving state (stock handle R: P, U, C)
+# into a default state that does not reserve: (in_stock, ordered, sales) per unit. S is O
+# (shipped: out of stock and reservation), X and R are A (the reservation released).
+LEAVING_RESERVED = {"S": (-1, -1, 1), "X": (0, -1, 0), "R": (0, -1, 0)}
+
+
 def set_vm_status(db: Any, order_id: int, status: str, *, prefix: str = PREFIX,
                   comment: str = "") -> None:
-    """What the payment plugin's updateStatusForOneOrder writes for a status that keeps the
-    stock reserved (U, C): order and item status, a history row (stock moves are not made)."""
+    """What updateStatusForOneOrder writes when the order moves on from a reserving state
+    (the payment plugin's U, C; an administrator's S, X, R): order and item status, a history
+    row, and for S, X and R the stock moves of their default stock handles."""
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     with db.engine.begin() as conn:
+        if status in LEAVING_RESERVED:
+            in_stock, ordered, sales = LEAVING_RESERVED[status]
+            conn.exec_driver_sql(
+                f"UPDATE {prefix}virtuemart_products p JOIN (SELECT virtuemart_product_id, "
+                f"SUM(product_quantity) AS q FROM {prefix}virtuemart_order_items "
+                "WHERE virtuemart_order_id = %s GROUP BY virtuemart_product_id) i "
+                "ON i.virtuemart_product_id = p.virtuemart_product_id "
+                "SET p.product_in_stock = p.product_in_stock + %s * i.q, "
+                "p.product_ordered = p.product_ordered + %s * i.q, "
+                "p.product_sales = p.product_sales + %s * i.q",
+                (order_id, in_stock, ordered, sales))
         conn.exec_driver_sql(f"UPDATE {prefix}virtuemart_orders SET order_status = %s, "
                              "modified_on = %s WHERE virtuemart_order_id = %s",
                              (status, now, order_id))
@@ -300,3 +318,14 @@ def set_vm_status(db: Any, order_id: int, status: str, *, prefix: str = PREFIX,
             f"INSERT INTO {prefix}virtuemart_order_histories (virtuemart_order_id, "
             "order_status_code, customer_notified, comments, created_on, modified_on) "
             "VALUES (%s, %s, %s, %s, %s, %s)", (order_id, status, 1, comment, now, now))
+
+
+def add_product(db: Any, sku: str, *, in_stock: int, parent_id: int = 0, params: str = "",
+                prefix: str = PREFIX) -> int:
+    """A bare product row (stock only: what checkout reserves and a status change moves)."""
+    with db.engine.begin() as conn:
+        return int(conn.exec_driver_sql(
+            f"INSERT INTO {prefix}virtuemart_products (virtuemart_vendor_id, "
+            "product_parent_id, product_sku, product_in_stock, product_params, published, "
+            "created_on) VALUES (1, %s, %s, %s, %s, 1, UTC_TIMESTAMP())",
+            (parent_id, sku, in_stock, params)).lastrowid)

@@ -6,9 +6,8 @@ An account is complete once it has its ``customers_info`` row: Phoenix's registr
 without that row is waited for (counted, never published), as an order without its first
 status-history row is.
 
-Accounts shopbridge itself created from the ERP (a ``shopbridge_link`` row of entity type
-'customer' whose target_id is the customers_id) are never published: they came from the ERP
-and must not come back to it as new customers.
+Accounts shopbridge itself created from the ERP are never published, and accounts below
+``orders.first_customer_id`` neither (``producers/accounts.py``, the same for every shop).
 
 Accounts are fed to the ERP page by page (``producers/feed.py``): each page is published and
 only then recorded in ``shopbridge_customer_out``, so a crash re-publishes rather than loses;
@@ -24,23 +23,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shopbridge.config import BrokerConfig, ShopConfig
-from shopbridge.db import has_table, rows_by_name
+from shopbridge.db import rows_by_name
 from shopbridge.errors import PermanentError
 
-from ..feed import FeedCount, ShopFeed
-from ..links import LINK_TABLE
+from ..accounts import AccountFeed
+from ..accounts import text as _text
 from ..published import PublishedLog
 
-PAGE = 200                       # accounts per page (one read, one publish, one INSERT)
 PUBLISHED = PublishedLog("shopbridge_customer_out", "customers_id", "c")
-EVENT_TYPE = "customer.registered"
 NAME_LENGTH = 255                # orders.billing_name: the shop cuts "first last" to this
 
 
 _COMPLETE = "EXISTS (SELECT 1 FROM customers_info i WHERE i.customers_info_id = c.customers_id)"
-_FROM_ERP = (f"EXISTS (SELECT 1 FROM {LINK_TABLE} l WHERE l.entity_type = 'customer' "
-             "AND l.target_id = c.customers_id)")
 
 _LOAD = (
     "SELECT c.customers_id, c.customers_gender, c.customers_firstname, c.customers_lastname, "
@@ -56,11 +50,6 @@ _LOAD = (
     "LEFT JOIN countries co ON co.countries_id = ab.entry_country_id "
     "LEFT JOIN zones z ON z.zone_id = ab.entry_zone_id AND ab.entry_zone_id <> 0 "
     "WHERE c.customers_id IN ({marks}) ORDER BY c.customers_id")
-
-
-def _text(value: str | None) -> str | None:
-    """Optional text: the shop stores '' for "not given"."""
-    return value if value else None
 
 
 def build_payload(shop: str, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -99,50 +88,21 @@ def build_payload(shop: str, row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class PhoenixCustomerProducer(ShopFeed[Mapping[str, Any]]):
-    """Args:
-        broker: broker settings.
-        shop: the shop whose accounts are read.
-        engine: an engine on the shop database (default: one made from ``shop.db``).
-        first_customer_id: accounts below this customers_id are never sent (switching over
-            from another import: the shop's existing accounts must not flood the ERP).
-    """
+class PhoenixCustomerProducer(AccountFeed):
+    """CE Phoenix's accounts (``AccountFeed`` has the arguments)."""
 
     kind = "oscommerce"
-    event_type = EVENT_TYPE
-    noun = "customer"
     published_log = PUBLISHED
     waiting_note = "accounts wait for their customers_info row"
 
-    def __init__(self, *, broker: BrokerConfig, shop: ShopConfig,
-                 engine: sa.Engine | None = None, first_customer_id: int = 1) -> None:
-        super().__init__(broker=broker, shop=shop, engine=engine)
-        self.first_customer_id = first_customer_id
+    def _accounts(self) -> str:
+        return "customers c"
 
-    @property
-    def first_id(self) -> int:
-        return self.first_customer_id
+    def _complete(self) -> str:
+        return _COMPLETE
 
-    def _not_from_erp(self, conn: sa.Connection) -> str:
-        """The filter on accounts shopbridge created itself (none while no link table)."""
-        return f" AND NOT {_FROM_ERP}" if has_table(conn, LINK_TABLE) else ""
-
-    def _count(self, conn: sa.Connection, *, published_known: bool) -> FeedCount:
-        mine = self._not_from_erp(conn)
-        unpublished = f" AND {PUBLISHED.unpublished}" if published_known else ""
-        counts = {}
-        for name, state in (("new", _COMPLETE), ("waiting", f"NOT {_COMPLETE}")):
-            counts[name] = int(conn.exec_driver_sql(
-                f"SELECT COUNT(*) FROM customers c WHERE c.customers_id >= %s AND {state}"
-                f"{mine}{unpublished}", (self.first_customer_id,)).scalar_one())
-        return FeedCount(**counts)
-
-    def _page(self, conn: sa.Connection, after: int) -> list[int]:
-        rows = conn.exec_driver_sql(
-            f"SELECT c.customers_id FROM customers c WHERE c.customers_id > %s AND {_COMPLETE} "
-            f"AND {PUBLISHED.unpublished}{self._not_from_erp(conn)} ORDER BY c.customers_id "
-            f"LIMIT %s", (after, PAGE))
-        return [r[0] for r in rows]
+    def _waiting(self) -> str:
+        return f"NOT {_COMPLETE}"
 
     def _load(self, conn: sa.Connection, ids: Sequence[int]
               ) -> list[tuple[int, Mapping[str, Any]]]:

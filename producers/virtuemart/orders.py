@@ -27,8 +27,10 @@ from shopbridge.config import BrokerConfig, ShopConfig
 from shopbridge.db import rows_by_name
 
 from .. import links
+from ..accounts import text
 from ..feed import FeedCount, OrderFeed
 from ..published import PublishedLog
+from .addresses import ADDRESS_COLUMNS, address
 from .money import Charges, charges, item_rates
 from .tables import VmTables
 
@@ -41,13 +43,6 @@ PENDING = "P"      # may still be deleted by deleteOldPendingOrder: never sent
 # its variant children (consumers/virtuemart/store.py CHILD_ENTITY).
 PRODUCT_LINKS = ("product", "vm_variant")
 
-_ADDRESS = ("company", "first_name", "middle_name", "last_name", "address_1", "address_2", "zip",
-            "city", "phone_1", "email", "customer_note")
-
-
-def _text(value: str | None) -> str | None:
-    return value.strip() if value and value.strip() else None
-
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S")
@@ -58,30 +53,10 @@ def _dec(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.00001")))
 
 
-def _name(row: Mapping[str, Any], key: str) -> str:
-    parts = (row.get(f"{key}_first_name"), row.get(f"{key}_middle_name"),
-             row.get(f"{key}_last_name"))
-    return " ".join(p.strip() for p in parts if p and p.strip())
-
-
-def _address(row: Mapping[str, Any], key: str) -> dict[str, Any]:
-    return {
-        "name": _name(row, key) or (row.get(f"{key}_company") or ""),
-        "company": _text(row.get(f"{key}_company")),
-        "street": row.get(f"{key}_address_1") or "",
-        "suburb": _text(row.get(f"{key}_address_2")),
-        "postcode": row.get(f"{key}_zip") or "",
-        "city": row.get(f"{key}_city") or "",
-        "state": _text(row.get(f"{key}_state")),
-        "country": row.get(f"{key}_country") or "",
-        "country_iso2": _text(row.get(f"{key}_iso2")),
-    }
-
-
 def _header_sql(t: VmTables, placeholders: str) -> str:
     columns, joins = [], []
     for key in ("bt", "st"):
-        columns += [f"{key}.{name} AS {key}_{name}" for name in _ADDRESS]
+        columns += [f"{key}.{name} AS {key}_{name}" for name in ADDRESS_COLUMNS]
         columns += [f"{key}c.country_name AS {key}_country",
                     f"{key}c.country_2_code AS {key}_iso2", f"{key}s.state_name AS {key}_state",
                     f"{key}.virtuemart_order_userinfo_id AS {key}_id"]
@@ -123,7 +98,7 @@ def build_payload(shop: str, order: Mapping[str, Any], items: Sequence[Mapping[s
     return {
         "shop": shop,
         "order_id": order["virtuemart_order_id"],
-        "order_number": _text(order["order_number"]),
+        "order_number": text(order["order_number"]),
         "placed_at": _iso(order["created_on"]),
         "currency": order["currency_code_3"] or "",
         "prices_include_tax": True,   # VirtueMart charges round(salesPrice) * quantity
@@ -131,20 +106,20 @@ def build_payload(shop: str, order: Mapping[str, Any], items: Sequence[Mapping[s
         "customer": {
             "shop_customer_id": order["virtuemart_user_id"] if registered else None,
             "email": order["bt_email"] or "",
-            "telephone": _text(order["bt_phone_1"]),
+            "telephone": text(order["bt_phone_1"]),
             "guest": not registered,
             "gender": None,
             "date_of_birth": None,
         },
-        "addresses": {"customer": _address(order, "bt"), "billing": _address(order, "bt"),
-                      "delivery": _address(order, delivery)},
+        "addresses": {"customer": address(order, "bt"), "billing": address(order, "bt"),
+                      "delivery": address(order, delivery)},
         "payment_method": payment,
         "shipping_method": shipment,
         "items": [{
             "line": line,
             "shop_product_id": item["virtuemart_product_id"],
             "erp_id": erp_ids.get(item["virtuemart_product_id"]),
-            "sku": _text(item["order_item_sku"]),
+            "sku": text(item["order_item_sku"]),
             "name": item["order_item_name"],
             "quantity": item["product_quantity"],
             "price_net": _dec(item["product_item_price"] or Decimal(0)),
@@ -157,7 +132,7 @@ def build_payload(shop: str, order: Mapping[str, Any], items: Sequence[Mapping[s
         "totals": costs.totals(subtotal=order["order_salesPrice"], total=order["order_total"],
                                shipment=shipment, payment=payment,
                                coupon_code=order["coupon_code"]),
-        "comment": _text(order["bt_customer_note"]),
+        "comment": text(order["bt_customer_note"]),
     }
 
 

@@ -12,7 +12,7 @@ from shopbridge.errors import ConfigError
 from shopbridge.probes import ErpOrderFacts, OrderUsage, ShopOrders
 
 from .orders import PENDING, MethodNames
-from .tables import ORDER_TABLES, VmTables
+from .tables import ACCOUNT_TABLES, ORDER_TABLES, VmTables
 
 
 def check(conn: Connection, shop: ShopConfig, erp: ErpOrderFacts | None, *,
@@ -29,6 +29,9 @@ def check(conn: Connection, shop: ShopConfig, erp: ErpOrderFacts | None, *,
     if len(missing) == len(ORDER_TABLES):
         return found        # no VirtueMart under this prefix: the shop's check names it
     found.problems = [f"table {table} missing: orders cannot be read" for table in missing]
+    found.problems += [f"table {table} missing: accounts cannot be read"
+                       for table in (*(t.name(b) for b in ACCOUNT_TABLES), t.users)
+                       if table not in names and table not in missing]
     if not missing:
         with translated(f"shop {shop.name}: database {shop.db.safe}"):
             found.usage = _read_usage(conn, t, shop.orders.first_order_id, sample)

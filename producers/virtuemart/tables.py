@@ -1,4 +1,5 @@
-"""The VirtueMart tables the order producer reads, under the shop's Joomla prefix.
+"""The VirtueMart (and Joomla) tables the order and account producers read, under the shop's
+Joomla prefix.
 
 The prefix is the ``[tenants.shops.virtuemart]`` option the catalogue consumer parses (a letter,
 then letters, digits and '_'); a producer never imports a consumer, so it is read off the
@@ -21,6 +22,8 @@ _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 # The tables ``check`` requires: without them no order can be read.
 ORDER_TABLES = ("orders", "order_items", "order_userinfos", "order_calc_rules", "countries",
                 "states", "currencies", "paymentmethods", "shipmentmethods", "configs")
+# ... and the account producer: without them no account can be read (Joomla's users apart).
+ACCOUNT_TABLES = ("vmusers", "userinfos", "countries", "states")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,13 @@ class VmTables:
     countries = property(lambda self: self.name("countries"))
     states = property(lambda self: self.name("states"))
     currencies = property(lambda self: self.name("currencies"))
+    vmusers = property(lambda self: self.name("vmusers"))
+    userinfos = property(lambda self: self.name("userinfos"))
+
+    @property
+    def users(self) -> str:
+        """Joomla's accounts (``#__users``: the e-mail, the block flag)."""
+        return f"{self.prefix}users"
 
     def methods(self, kind: str) -> str:
         """``payment`` or ``shipment``: the methods table."""

@@ -205,6 +205,17 @@ def test_orders_of_a_virtuemart_shop_are_checked_against_its_orders_mappings(erp
         "orders.shipping_methods",
         "shop vm: country DE (1 order) is neither in orders.countries nor a CAO LAND.ID"]
 
+
+def test_a_missing_account_table_is_a_problem_naming_it(erp, vm, namespace):
+    """K3: the account producer reads vmusers and userinfos besides Joomla's users."""
+    fill_cao(erp, sample.articles(2), [])
+    vm.execute(f"DROP TABLE {P}vmusers")
+
+    report = _report(namespace, erp, shop_entry("vm", vm))
+
+    assert f"shop vm: table {P}vmusers missing: accounts cannot be read" in _of(
+        report.problems), report.problems
+
 def test_a_cache_path_that_is_no_folder_is_a_problem_and_none_is_a_note(cao_db, make_vm,
                                                                          namespace, tmp_path):
     fill_cao(cao_db, sample.articles(2), [])

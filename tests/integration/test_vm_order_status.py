@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from tests.integration.test_order_import import order as placed_order
 from tests.integration.test_order_status import TRACKING, free_port, ship_in_cao
 from tests.integration.test_order_status import smtp as smtp
 from tests.virtuemart_db import PREFIX, shop_entry
-from tests.vm_order_stub import Line, VmOrder, add_product, add_vm_order
+from tests.vm_checkout import Address, VmLine, add_product, place_vm_order
 
 P = PREFIX + "virtuemart_"
 DHL = "https://www.dhl.de/de/privatkunden.html?piececode={code}"
@@ -56,6 +57,20 @@ def make_applier(vm: Database) -> Iterator[Any]:
     yield make
     for applier in made:
         applier.close()
+
+
+def place(vm: Database, *lines: tuple[int, int], status: str = "C",
+          email: str = "erika@example.de", first_name: str = "Erika",
+          language: str = "de-DE") -> int:
+    """An order of (product id, quantity) lines as VirtueMart's checkout writes it
+    (tests/vm_checkout.py: reserved, history P, then ``status`` with its stock moves); one
+    line of a product of its own where none is given. Its virtuemart_order_id."""
+    if not lines:
+        lines = ((add_product(vm, "S-0", in_stock=10), 1),)
+    items = [VmLine(product_id, f"S-{product_id}", f"Artikel {product_id}", Decimal("10.00"),
+                    quantity=quantity) for product_id, quantity in lines]
+    return place_vm_order(vm, items=items, status=status, email=email, language=language,
+                          billing=Address(first_name=first_name, last_name="Mustermann")).id
 
 
 def status(order_id: int, status_id: int, v: int = 1, *, notify: bool = True,
@@ -97,7 +112,7 @@ def test_shipping_in_cao_reaches_the_vm_order_with_history_stock_and_one_mail(
     add_cao_articles(erp)
     can = add_product(vm, "A-000001", in_stock=10)
     book = add_product(vm, "A-000002", in_stock=4)
-    order_id = add_vm_order(vm, VmOrder(lines=(Line(can, 2), Line(book, 1))))
+    order_id = place(vm, (can, 2), (book, 1))
     assert stock(vm, can) == (10, 2, 0)                     # checkout reserved them
     entry = shop_entry("vm", vm, orders=copy.deepcopy(ORDERS), mail=mail_config(port),
                        filter={"cao_shop_id": 2})           # statuses only, no catalogue
@@ -136,7 +151,7 @@ def test_shipping_in_cao_reaches_the_vm_order_with_history_stock_and_one_mail(
     again = produce(settings)                               # nothing changed in CAO
     consume(settings, "vm")
     assert again.published["order.status_changed"] == 0
-    assert len(inbox.messages) == 1 and len(histories(vm, order_id)) == 3
+    assert len(inbox.messages) == 1 and len(histories(vm, order_id)) == 4
     assert stock(vm, can) == (10, 0, 2)
 
 
@@ -165,10 +180,7 @@ def test_stock_moves_as_virtuemarts_status_change(vm, make_applier, monkeypatch,
     monkeypatch.setattr(VmProductStore, "orders_reach_erp", orders_reach_erp)
     applier = make_applier(order_states={"1": "P", "2": "C", "3": "S", "4": "X", "5": "R"})
     product = add_product(vm, "S-1", in_stock=10)
-    order_id = add_vm_order(vm, VmOrder(status=old, lines=(Line(product, 2),)))
-    if old == "S":            # shipped by VirtueMart already: out of stock, sold
-        vm.execute(f"UPDATE {P}products SET product_in_stock = 8, product_sales = 2 "
-                   f"WHERE virtuemart_product_id = %s", (product,))
+    order_id = place(vm, (product, 2), status=old)
     before = stock(vm, product)
 
     assert applier.apply([status(order_id, status_id)]).applied == 1
@@ -185,7 +197,7 @@ def test_a_variant_line_moves_the_childs_stock_or_its_parents_when_shared(vm, ma
     child = add_product(vm, "S-1-BL", in_stock=10, parent_id=parent)
     shared = add_product(vm, "S-1-RT", in_stock=0, parent_id=parent,
                          params="shared_stock=1|")
-    order_id = add_vm_order(vm, VmOrder(lines=(Line(child, 2), Line(shared, 1))))
+    order_id = place(vm, (child, 2), (shared, 1))
     vm.execute(f"UPDATE {P}products SET product_ordered = 1 WHERE virtuemart_product_id = %s",
                (parent,))     # VirtueMart reserved the shared child's quantity on its parent
     vm.execute(f"UPDATE {P}products SET product_ordered = 0 WHERE virtuemart_product_id = %s",
@@ -202,14 +214,14 @@ def test_the_same_status_twice_writes_one_row_and_moves_stock_once_and_older_is_
         vm, make_applier):
     applier = make_applier()
     product = add_product(vm, "S-1", in_stock=10)
-    order_id = add_vm_order(vm, VmOrder(lines=(Line(product, 2),)))
+    order_id = place(vm, (product, 2))
 
     applier.apply([status(order_id, 3, v=5)])
     applier.apply([status(order_id, 3, v=5)])               # redelivered
     applier.apply([status(order_id, 3, v=6)])               # newer, the same content
     applier.apply([status(order_id, 2, v=4)])               # older: ignored
 
-    assert len(histories(vm, order_id)) == 2                # the checkout's and one S
+    assert len(histories(vm, order_id)) == 3                # the checkout's P, C and one S
     assert statuses(vm, order_id) == ("S", ["S"])
     assert stock(vm, product) == (10, 0, 2)
 
@@ -217,7 +229,7 @@ def test_the_same_status_twice_writes_one_row_and_moves_stock_once_and_older_is_
 def test_an_unmapped_status_or_a_code_the_shop_lacks_is_refused_naming_the_order(
         vm, make_applier):
     product = add_product(vm, "S-1", in_stock=10)
-    order_id = add_vm_order(vm, VmOrder(lines=(Line(product, 2),)))
+    order_id = place(vm, (product, 2))
 
     with pytest.raises(MappingError, match=rf"payload\.status_id.*status 9 of order "
                                            rf"{order_id}.*order_states"):
@@ -227,7 +239,7 @@ def test_an_unmapped_status_or_a_code_the_shop_lacks_is_refused_naming_the_order
     with pytest.raises(MappingError, match=r"payload\.order_id.*order 987654"):
         make_applier().apply([status(987654, 3)])
 
-    assert statuses(vm, order_id) == ("C", ["C"]) and len(histories(vm, order_id)) == 1
+    assert statuses(vm, order_id) == ("C", ["C"]) and len(histories(vm, order_id)) == 2
     assert stock(vm, product) == (10, 2, 0)
 
 
@@ -237,9 +249,8 @@ def test_the_mail_is_in_the_orders_language_with_the_shops_own_status_name(
     vm.execute(f"INSERT INTO {P}orderstates (order_status_code, order_status_name, "
                f"order_stock_handle, virtuemart_vendor_id) VALUES ('K', 'Beim Kurier', 'O', 1)")
     applier = make_applier(port, order_states={"3": "S", "7": "K"})
-    english = add_vm_order(vm, VmOrder(email="jane@example.org", first_name="Jane",
-                                       language="en-GB"))
-    german = add_vm_order(vm, VmOrder())
+    english = place(vm, email="jane@example.org", first_name="Jane", language="en-GB")
+    german = place(vm)
     order_number = vm.scalar(f"SELECT order_number FROM {P}orders "
                              f"WHERE virtuemart_order_id = %s", (german,))
 
@@ -266,7 +277,7 @@ def test_notified_stays_0_when_the_smtp_server_refuses_the_mail(vm, make_applier
     controller.start()
     try:
         applier = make_applier(port)
-        order_id = add_vm_order(vm, VmOrder())
+        order_id = place(vm)
         applier.apply([status(order_id, 3)])
     finally:
         controller.stop()
@@ -280,7 +291,7 @@ def test_notified_stays_0_when_the_smtp_server_refuses_the_mail(vm, make_applier
 def test_without_notify_no_mail_is_queued(vm, make_applier, smtp):
     inbox, port, _ = smtp
     applier = make_applier(port)
-    order_id = add_vm_order(vm, VmOrder())
+    order_id = place(vm)
 
     applier.apply([status(order_id, 3, notify=False, tracking=None, comment=None)])
 
@@ -291,8 +302,7 @@ def test_without_notify_no_mail_is_queued(vm, make_applier, smtp):
 def test_confirmed_marks_the_order_paid_as_virtuemart_does(vm, make_applier):
     """calculatePaidByOS: a status in os_trigger_paid (default C) with nothing paid."""
     applier = make_applier()
-    order_id = add_vm_order(vm, VmOrder(status="P", lines=(Line(add_product(
-        vm, "S-1", in_stock=5), 2),)))
+    order_id = place(vm, (add_product(vm, "S-1", in_stock=5), 2), status="P")
 
     applier.apply([status(order_id, 2)])
 
@@ -320,8 +330,8 @@ def test_a_shipment_and_a_cancellation_count_once_with_the_catalogues_stock(
     applier = make_applier(order_states={"3": "S", "4": "X"})
     applier.apply([traps.category(1, "Garten"), traps.product(1, stock="10")])
     product = traps.pid(vm, 1)
-    shipped = add_vm_order(vm, VmOrder(lines=(Line(product, 2),)))
-    cancelled = add_vm_order(vm, VmOrder(lines=(Line(product, 3),)))
+    shipped = place(vm, (product, 2))
+    cancelled = place(vm, (product, 3))
     assert available(vm, product) == 5                  # 10 in the ERP, 5 reserved
 
     if booking_first:                                   # the stock scan is the faster one
@@ -348,8 +358,8 @@ def test_where_the_erps_stock_lacks_open_orders_every_move_is_virtuemarts(
     applier = make_applier(order_states={"3": "S", "4": "X"})
     applier.apply([traps.category(1, "Garten"), traps.product(1, stock="10")])
     product = traps.pid(vm, 1)
-    shipped = add_vm_order(vm, VmOrder(lines=(Line(product, 2),)))
-    cancelled = add_vm_order(vm, VmOrder(lines=(Line(product, 3),)))
+    shipped = place(vm, (product, 2))
+    cancelled = place(vm, (product, 3))
     applier.apply([stock_event(1, "5.000", 2)])          # the ERP reserved both orders
     assert stock(vm, product) == (10, 5, 0) and available(vm, product) == 5
 
@@ -369,7 +379,7 @@ def test_an_item_in_a_state_the_shop_does_not_know_gets_the_status_but_moves_no_
     """handleStockAfterStatusChangedPerProduct: "the workflow ... is unknown", no move."""
     applier = make_applier()
     product = add_product(vm, "S-1", in_stock=10)
-    order_id = add_vm_order(vm, VmOrder(lines=(Line(product, 2),)))
+    order_id = place(vm, (product, 2))
     vm.execute(f"UPDATE {P}order_items SET order_status = 'Q' WHERE virtuemart_order_id = %s",
                (order_id,))
 

@@ -9,7 +9,8 @@ Names are read in the first active language (de-DE).
 
 A customer is the Joomla user with the e-mail and its BT address (VirtueMart's
 ``userinfos``), the country by its ISO code. Order statuses: an order is placed by
-tests/vm_order_stub.py (status C with the checkout's history row); the CAO status ids of the
+tests/vm_checkout.py as VirtueMart's checkout writes it (moved on to C, with the checkout's
+history rows); the CAO status ids of the
 subjects (1-3) become codes through the ``order_states`` option's default (1 P, 2 C, 3 S), and
 ``order`` reads them back through it, with the history rows written after the order was
 placed.
@@ -36,7 +37,7 @@ from tests.virtuemart_db import (
     reference_problem,
     shop_entry,
 )
-from tests.vm_order_stub import VmOrder, add_vm_order
+from tests.vm_checkout import VmLine, add_product, place_vm_order
 
 from .linked import LinkedShop
 
@@ -67,7 +68,11 @@ class VirtuemartDriver(LinkedShop):
         return consumers.make_applier(shop)
 
     def place_order(self) -> int:
-        order_id = add_vm_order(self.db, VmOrder(email=f"{unique('kunde')}@example.de"))
+        sku = unique("S")[:64]
+        product_id = add_product(self.db, sku, in_stock=10)
+        order_id = place_vm_order(
+            self.db, items=[VmLine(product_id, sku, "Gießkanne", Decimal("10.00"))],
+            email=f"{unique('kunde')}@example.de").id
         self.placed[order_id] = int(self.db.scalar(
             f"SELECT MAX(virtuemart_order_history_id) FROM {self._t('order_histories')} "
             f"WHERE virtuemart_order_id = %s", (order_id,)))
