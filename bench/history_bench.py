@@ -54,6 +54,7 @@ def main() -> None:
               f"{seconds:.2f} s = {args.rows / seconds:,.0f} rows/s "
               f"({seconds / len(batches) * 1000:.1f} ms per batch)")
         with engine.connect() as conn:
+            conn.exec_driver_sql(f"ANALYZE TABLE {history.HISTORY_TABLE}").fetchall()
             size = conn.exec_driver_sql(
                 "SELECT DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES "
                 "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s",
