@@ -168,3 +168,19 @@ def test_a_shop_database_away_is_one_line_and_exit_4(cao_db, namespace, tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert code == cli.EXIT_DATABASE
     assert len(err) == 1 and err[0].startswith("database unavailable: ")
+
+
+def test_virtuemart_keeps_the_same_history(cao_db, vm, namespace, tmp_path, capsys):
+    """The history is the shop-neutral core's: a VirtueMart shop keeps it the same way."""
+    from tests.virtuemart_db import shop_entry as vm_entry
+
+    fill_cao(cao_db, sample.articles(2), [])
+    path = _write(tmp_path, config_data(namespace, cao_db, [vm_entry("web", vm)]))
+    settings = cfg.load(path)
+    produce(settings)
+    assert consume(settings, "web").applied == 2
+
+    code, lines = _history(path, capsys, "--sku", "A-000002")
+    assert code == cli.EXIT_OK
+    assert lines[0].split()[2:4] == ["product.upserted", "2"] and lines[0].endswith("applied")
+    assert lines[1].startswith("link product 2: shop id ")
