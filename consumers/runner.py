@@ -10,6 +10,9 @@ coalesce, apply, settle, ack.
   until the database is back (a down shop is not the events' fault). When the broker goes
   away, the consumer reconnects with backoff; RabbitMQ redelivers what was not acknowledged.
   Each outage is logged once when it starts and once when it ends (``shopbridge.outage``).
+- After each batch, every event's outcome (applied, skipped and why, coalesced, retried,
+  dead-lettered and the error) goes to the applier's history (``Applier.record_history``,
+  B4); a history that cannot be written is a warning, never a failed batch.
 - A consumer without ``idle_exit_s`` is a service: it also waits for a database or broker
   that is away when it starts. With ``idle_exit_s`` (one shot) that raises at once.
 - Messages are acknowledged only after every event in them is applied or settled.
@@ -22,7 +25,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +43,7 @@ from shopbridge import broker as broker_edge
 from shopbridge import events as ev
 from shopbridge import logs, topology
 from shopbridge.config import BrokerConfig, ShopConfig
+from shopbridge.db import utc_now
 from shopbridge.errors import (
     BrokerUnavailable,
     PermanentError,
@@ -47,6 +51,7 @@ from shopbridge.errors import (
     TargetUnavailable,
     TransientDatabaseError,
 )
+from shopbridge.history import APPLIED, COALESCED, DEAD, RETRIED, SKIPPED, HistoryEntry
 from shopbridge.metrics import TargetMetrics
 from shopbridge.outage import BROKER, DATABASE, Outages, ride_out
 from shopbridge.publisher import Publisher
@@ -108,6 +113,9 @@ class ShopConsumer:
         self._buffer: list[Message] = []
         self._buffered_events = 0
         self._connected_once = False
+        # The batch in hand's outcomes, for the history, and when it arrived.
+        self._trail: list[HistoryEntry] = []
+        self._arrived = utc_now()
         self._retrying = Retrying(
             retry=retry_if_exception(_transient_but_reachable),
             stop=stop_after_attempt(IN_PROCESS_ATTEMPTS),
@@ -295,6 +303,7 @@ class ShopConsumer:
     def _process(self, messages: list[Message], settler: Settler) -> None:
         self.stats.batches += 1
         self.stats.messages += len(messages)
+        self._trail, self._arrived = [], utc_now()
         units: list[tuple[ev.Event, dict[str, Any]]] = []
         for message in messages:
             headers = dict(message.headers or {})
@@ -325,9 +334,49 @@ class ShopConsumer:
             left = Counter(e.type for e in newest)
             for event_type, n in Counter(e.type for e, _ in units).items():
                 self.metrics.count(event_type, "skipped", n - left[event_type])
+        self._trace_coalesced([e for e, _ in units], newest)
         if newest:
             self._apply_batch(newest, headers_of, settler)
+        self._record_history()
         messages[-1].ack(multiple=True)
+
+    def _trace_coalesced(self, events: list[ev.Event], newest: list[ev.Event]) -> None:
+        """History: the events a newer version of their entity replaced in this batch."""
+        if len(events) == len(newest):
+            return
+        kept = {id(e) for e in newest}
+        latest: dict[tuple[str, str], int] = {}
+        for event in newest:
+            entity = (event.entity, event.entity_key)
+            latest[entity] = max(latest.get(entity, 0), event.version)
+        self._trail += [HistoryEntry.of_event(
+            e, arrived_at=self._arrived, outcome=COALESCED,
+            detail=f"replaced by v{latest.get((e.entity, e.entity_key), e.version)} "
+                   f"in the same batch") for e in events if id(e) not in kept]
+
+    def _trace_applied(self, events: list[ev.Event], notes: Sequence[str]) -> None:
+        """History: applied, or skipped with the reason. Each note begins with its event
+        (``ApplyResult``: "<event>: reason")."""
+        named = {f"{event}: ": event for event in events}
+        why: dict[int, str] = {}
+        for note in notes:
+            head = note.split(": ", 1)[0] + ": "
+            event = named.get(head) or next(
+                (e for prefix, e in named.items() if note.startswith(prefix)), None)
+            if event is not None:
+                why[id(event)] = note[len(f"{event}: "):]
+        self._trail += [HistoryEntry.of_event(
+            e, arrived_at=self._arrived, outcome=SKIPPED if id(e) in why else APPLIED,
+            detail=why.get(id(e), "")) for e in events]
+
+    def _record_history(self) -> None:
+        trail, self._trail = self._trail, []
+        if not trail:
+            return
+        try:
+            self.applier.record_history(trail)
+        except Exception as err:        # the batch is applied: its history must not undo it
+            log.warning("history of %d event(s) not recorded: %s", len(trail), err)
 
     def _apply_batch(self, events: list[ev.Event], headers_of: dict[int, dict[str, Any]],
                      settler: Settler) -> None:
@@ -379,6 +428,7 @@ class ShopConsumer:
         self.stats.unsupported.update(result.unsupported)
         for note in result.notes[:20]:
             log.debug("%s", note)
+        self._trace_applied(events, result.notes)
 
     def _settle(self, settler: Settler, err: BaseException, headers: dict[str, Any], *,
                 body: bytes | None = None, event: Any = None) -> None:
@@ -390,6 +440,13 @@ class ShopConsumer:
         self.metrics.count(event_type, "dead_lettered" if decision.action == "dead"
                            else "retried")
         known = {k: v for k, v in (event_dict or {}).items() if k in ("entity_key", "event_id")}
+        dead = decision.action == "dead"
+        when = "" if dead else f", again in {decision.delay_s or 0:.0f} s"
+        entry = HistoryEntry.of_raw(
+            event_dict, arrived_at=self._arrived, outcome=DEAD if dead else RETRIED,
+            detail=f"{type(err).__name__}: {err} (attempt {decision.attempts}{when})")
+        if entry is not None:
+            self._trail.append(entry)
         with logs.bound(event_type=event_type, **known, attempt=decision.attempts):
             if decision.action == "dead":
                 self.stats.dead += 1

@@ -15,6 +15,8 @@ supplies ``ShopWriters``, its writers and table facts (consumers/oscommerce/appl
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -27,9 +29,11 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
 from shopbridge.db import create_engine, has_table, translated
-from shopbridge.errors import DependencyMissing
+from shopbridge.errors import DependencyMissing, ShopbridgeError
 from shopbridge.events import Event
+from shopbridge.history import HistoryEntry
 
+from . import history
 from .applying import ApplyResult
 from .binder import LINK_TABLE, Binder, Link
 from .catalogue import CATEGORY, keys_below, linked_categories
@@ -38,6 +42,7 @@ from .plan import EntityWriter, superseded
 from .product_plan import MappedProduct, NewProduct, ProductPlan, ProductPlanner
 
 PRODUCT, MANUFACTURER = "product", "manufacturer"     # the link table's entity types
+PRUNE_EVERY_S = 600.0        # how often ``idle`` deletes history older than history_days
 
 # Which writer takes which event types; ``ShopApplier.apply`` runs them in this order.
 MANUFACTURER_EVENTS = frozenset({"manufacturer.upserted", "manufacturer.deleted"})
@@ -47,6 +52,7 @@ CUSTOMER_EVENTS = frozenset({"customer.upserted"})
 ORDER_STATUS_EVENTS = frozenset({"order.status_changed"})
 
 RowT = TypeVar("RowT", bound=MappedProduct)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,7 @@ class ShopApplier(Generic[RowT]):
         self.binder = Binder()
         self.files = image_files(shop, self.engine)
         self._prepared = False
+        self._pruned_at: float | None = None     # monotonic; None: not yet in this process
 
     @cached_property
     def images(self) -> ProductImages:
@@ -181,6 +188,7 @@ class ShopApplier(Generic[RowT]):
             SetupRequired: one is missing and the database user may not create it.
         """
         self.binder.ensure_table(conn)
+        history.ensure_table(conn)
         for ensure in self.writers.own_tables:
             ensure(conn)
         self.images.ensure_table(conn)
@@ -261,6 +269,31 @@ class ShopApplier(Generic[RowT]):
             for work in self.writers.idle_work:
                 work()
             self.images.tick()
+            self._prune_history()
+
+    def record_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """Keep the batch's outcomes in ``shopbridge_history``, one INSERT in a transaction
+        of its own (nothing with ``history_days = 0``). A database error is a warning: the
+        batch is applied, and its history is worth less than its retry."""
+        if not entries or self.shop.history_days <= 0:
+            return
+        try:
+            with translated(self.what), self.engine.begin() as conn:
+                history.record(conn, entries)
+        except ShopbridgeError as err:
+            log.warning("history of %d event(s) not recorded: %s", len(entries), err)
+
+    def _prune_history(self) -> None:
+        """Delete history older than ``history_days``, at most every ``PRUNE_EVERY_S``
+        (the idle hook runs every few seconds; a DELETE by age that often is waste)."""
+        if self._pruned_at is not None and \
+                time.monotonic() - self._pruned_at < PRUNE_EVERY_S:
+            return
+        self._pruned_at = time.monotonic()
+        with self.engine.connect() as conn:
+            if has_table(conn, history.HISTORY_TABLE):
+                conn.commit()       # has_table began a transaction (autobegin); each chunk commits
+                history.prune(conn, self.shop.history_days)
 
     def close(self) -> None:
         self.engine.dispose()

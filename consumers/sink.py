@@ -8,9 +8,11 @@ from collections.abc import Collection
 
 from shopbridge.config import BrokerConfig, FolderConfig, ShopConfig
 from shopbridge.db import create_engine, has_table, translated
+from shopbridge.history import History, HistoryQuery
 from shopbridge.kinds import Applier
 from shopbridge.topology import Target
 
+from . import history
 from .binder import LINK_TABLE, Binder
 from .folders import Folder
 from .runner import ShopConsumer
@@ -37,5 +39,19 @@ class ShopSinkParts(Sink):
                 if not has_table(conn, LINK_TABLE):
                     return dict.fromkeys(entities, 0)
                 return {entity: Binder().forget_type(conn, entity) for entity in entities}
+        finally:
+            engine.dispose()
+
+    def history(self, shop: ShopConfig, query: HistoryQuery) -> History:
+        """``shopbridge history``: the entity's events and its link rows (read only).
+
+        Raises:
+            TargetUnavailable: the shop's database is away.
+        """
+        engine = create_engine(shop.db)
+        try:
+            with translated(f"database of shop {shop.name!r} ({shop.db.safe})"), \
+                    engine.connect() as conn:
+                return history.read(conn, query)
         finally:
             engine.dispose()

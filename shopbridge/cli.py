@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import __version__, dlq_cli, kinds, logs, topology
+from . import __version__, dlq_cli, history_cli, kinds, logs, topology
 from . import config as cfg
 from .errors import (
     BrokerUnavailable,
@@ -161,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     reset.add_argument("--yes", action="store_true", help="do not ask")
 
     dlq_cli.add_parser(sub)
+    history_cli.add_parser(sub)
 
     status = sub.add_parser("status", help="per shop and ERP: messages waiting, dead letters, "
                                            "what was applied last and how long ago")
@@ -239,6 +240,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _dlq(settings, args)
     if args.command == "status":
         return _status(settings, args)
+    if args.command == "history":
+        return _history(settings, args)
     if args.command == "sync":
         return _sync(settings, args)
     if args.command == "reset":
@@ -494,6 +497,13 @@ def _orders(settings: cfg.Settings, args: argparse.Namespace) -> int:
 def _dlq(settings: cfg.Settings, args: argparse.Namespace) -> int:
     return dlq_cli.run(settings, args, _target(settings, args), ok=EXIT_OK,
                        problems=EXIT_PROBLEMS)
+
+
+def _history(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    _, lines = history_cli.run(settings, args)
+    for line in lines:
+        print(line)
+    return EXIT_OK
 
 
 def _status(settings: cfg.Settings, args: argparse.Namespace) -> int:

@@ -171,6 +171,8 @@ class ShopConfig:
     mail: MailConfig | None = None
     categories: str = "shop_categories"  # CAO ARTIKEL_KAT, or "product_groups" (WARENGRUPPEN)
     images: ImageFolders | None = None   # None: image names only, no file copy (C9)
+    # Days the consumer keeps each event's outcome (``shopbridge history``, B4); 0: none.
+    history_days: int = 30
     # The kind's own settings, read from the shop's [tenants.shops.<kind>] section by the
     # kind's options parser (``kinds.ShopSink.options``); the kind knows their type.
     options: object = None
@@ -295,7 +297,7 @@ KNOWN_KEYS = {
     "variants": {"enabled", "separator", "source", "names"},
     "shop": _SECRETS | _IMAGES | {"name", "kind", "active", "languages", "price_level",
                                   "stock_mode", "tax_classes", "filter", "orders", "mail",
-                                  "categories", "images_scan_s"},
+                                  "categories", "images_scan_s", "history_days"},
     "orders": {"document", "shipping_tax_code", "payment_methods", "shipping_methods",
                "countries", "first_order_id", "first_customer_id", "imported_status",
                "imported_status_mail", "unknown_articles"},
@@ -531,6 +533,13 @@ class _Reader:
             categories = str(data.get("categories", categories))
             if categories not in CATEGORY_SOURCES:
                 raise self.fail(where, f"categories must be one of {CATEGORY_SOURCES}")
+        history_days = 30
+        with self.noting(where, "history_days"):
+            history_days = data.get("history_days", history_days)
+            if isinstance(history_days, bool) or not isinstance(history_days, int) \
+                    or history_days < 0:
+                raise self.fail(where, f"history_days must be a whole number of days, 0 or "
+                                       f"more (0: keep no history), not {history_days!r}")
         shop_filter = ShopFilter()
         with self.noting(f"{where}.filter"):
             shop_filter = self.shop_filter(data.get("filter", {}), f"{where}.filter", categories)
@@ -550,7 +559,8 @@ class _Reader:
         return ShopConfig(tenant=tenant, name=name, kind=kind, active=active, db=db,
                           languages=languages, price_level=level, stock_mode=stock_mode,
                           tax_classes=tax_classes, filter=shop_filter, orders=orders,
-                          mail=mail, categories=categories, images=images, options=options)
+                          mail=mail, categories=categories, images=images, options=options,
+                          history_days=history_days)
 
     def kind_options(self, data: Mapping[str, Any], where: str, kind: str,
                      sections: Iterable[str]) -> object:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from .config import BrokerConfig, FolderConfig, ShopConfig, TenantConfig
     from .events import Event
+    from .history import History, HistoryEntry, HistoryQuery
     from .needs import Needs
     from .owntables import OwnTable
     from .probes import CatalogueLimits, CheckReport, ErpOrderFacts, ShopFacts, ShopOrders
@@ -99,6 +100,12 @@ class Applier(Protocol):
     def superseded(self, events: Sequence[Event]) -> Collection[str]:
         """The ids of ``events`` that would change nothing because a newer version of
         everything they set is applied already (``dlq replay`` leaves them; read only)."""
+        ...
+
+    def record_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """Keep what became of each event of a batch (``shopbridge history``, B4), in a
+        short transaction of its own; may keep nothing. The consumer calls it after each
+        batch and only logs what it raises: the batch stands."""
         ...
 
     def last_applied(self) -> tuple[str, datetime] | None:
@@ -302,6 +309,14 @@ class ShopSink(Protocol):
     def reset(self, shop: ShopConfig, entities: Collection[str]) -> Mapping[str, int]:
         """``shopbridge reset``: forget the links of these entity types (product, category,
         manufacturer, customer); returns how many per type."""
+        ...
+    def history(self, shop: ShopConfig, query: HistoryQuery) -> History:
+        """``shopbridge history``: what became of the entity's events, oldest first, and
+        its link rows now (read only; empty where the shop keeps none).
+
+        Raises:
+            TargetUnavailable: the shop's database is away.
+        """
         ...
     def own_tables(self, shop: ShopConfig) -> Sequence[OwnTable]: ...
     def ensure_tables(self, conn: sa.Connection, shop: ShopConfig) -> None: ...

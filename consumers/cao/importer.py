@@ -40,6 +40,7 @@ from shopbridge.db import (
 )
 from shopbridge.errors import ConfigError, MappingError, TargetLocked
 from shopbridge.events import Event
+from shopbridge.history import HistoryEntry
 from shopbridge.owntables import OwnTable, ensure
 from systems.cao import NumberRanges, number_range, resolve, vat_rates
 
@@ -155,6 +156,10 @@ class CaoOrderApplier:
     def ping(self) -> None:
         with translated(self.what), self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
+
+    def record_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """The ERP side keeps no history (B4 is the shops'): the import table and the
+        dead letters say what became of an order."""
 
     def superseded(self, events: Sequence[Event]) -> list[str]:
         """Orders whose import is complete (a replay would find them "already imported");

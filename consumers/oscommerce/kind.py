@@ -17,6 +17,7 @@ from shopbridge.owntables import OwnTable
 from shopbridge.probes import CatalogueLimits
 
 from ..binder import TABLE as LINKS
+from ..history import TABLE as HISTORY
 from ..imagefiles import OWN_TABLE as IMAGES
 from ..mailer import TABLE as OUTBOX
 from ..sink import ShopSinkParts
@@ -52,7 +53,7 @@ class OsCommerceSink(ShopSinkParts):
         return PhoenixApplier(shop=shop)
 
     def own_tables(self, shop: ShopConfig) -> list[OwnTable]:
-        own = [LINKS, SPECIALS]
+        own = [LINKS, HISTORY, SPECIALS]
         own += [IMAGES] if shop.images is not None else []
         own += [OUTBOX] if shop.mail is not None else []
         return own

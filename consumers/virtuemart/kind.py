@@ -15,6 +15,7 @@ from shopbridge.owntables import OwnTable
 from shopbridge.probes import CatalogueLimits
 
 from ..binder import TABLE as LINKS
+from ..history import TABLE as HISTORY
 from ..imagefiles import OWN_TABLE as IMAGES
 from ..sink import ShopSinkParts
 from . import demo, probes, tables
@@ -39,7 +40,7 @@ class VirtueMartSink(ShopSinkParts):
         return VirtueMartApplier(shop=shop)
 
     def own_tables(self, shop: ShopConfig) -> list[OwnTable]:
-        own = [LINKS, CATEGORY_ORDER, MEDIA]
+        own = [LINKS, HISTORY, CATEGORY_ORDER, MEDIA]
         own += [IMAGES] if shop.images is not None else []
         return own
 

@@ -185,9 +185,11 @@ def test_without_setup_a_dml_only_user_is_told_which_table_is_missing(
     code, out, _ = _run(capsys, "-c", dml, "check")
     problems = "\n".join(_problems(out))
     assert code == cli.EXIT_PROBLEMS
-    assert "tenant acme: table shopbridge_snapshot is missing and the database user may not " \
-           "create it (produce needs it): run 'shopbridge setup'" in problems
-    assert "shop web: tables shopbridge_link, shopbridge_special are missing" in problems
+    assert "tenant acme: tables shopbridge_snapshot, shopbridge_resync are missing and the " \
+           "database user may not create them (produce needs them): run 'shopbridge setup'" \
+        in problems, problems
+    assert "shop web: tables shopbridge_link, shopbridge_history, shopbridge_special are " \
+           "missing" in problems, problems
 
 
 def test_setup_upgrades_an_own_table_a_dml_only_user_cannot(
