@@ -393,7 +393,10 @@ def test_two_consumers_on_one_queue_reach_the_state_one_consumer_reaches(
 
     assert all(c["applied"] > 0 for c in counts), counts     # both really took part
     assert all(c["dead"] == 0 for c in counts) and mirror.dead == 0
-    assert sum(c["skipped"] for c in counts) > mirror.skipped   # overtaken: stale versions
+    # Overtaken: the stalled one finds stale versions. How many depends on how much its
+    # stalled batch held (seen 23..306 against the mirror's 6..206 coalesced ones), so only
+    # that there were some; the overtaking itself is shown above (products grew meanwhile).
+    assert sum(c["skipped"] for c in counts[2:]) > 0
     assert_nothing_dead(settings, "web", "mirror")
     selected = {r[0] for r in cao_db.rows("SELECT ARTNUM FROM artikel WHERE SHOP_VISIBLE = 1")}
     assert len(selected) < n
