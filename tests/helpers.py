@@ -126,3 +126,36 @@ def to_toml(data: dict[str, Any]) -> str:
         else:
             table(key, v)
     return "\n".join(lines) + "\n"
+
+
+# Tax codes for hand-made product events: code 1 has a tax class in the test shops, code 3
+# none (a MappingError naming payload.tax.code).
+TAX_OK, TAX_UNMAPPED = {"code": 1, "rate": "19"}, {"code": 3, "rate": "0"}
+
+
+def product_event(key: int, version: int, tax: dict[str, Any] = TAX_OK,
+                  sku_prefix: str = "T") -> dict[str, Any]:
+    """A product.upserted of tenant acme for ERP id ``key`` (SKU ``<prefix>-<key>``)."""
+    from shopbridge import events as ev
+    from tests.unit.test_events import product_payload
+
+    return ev.make_event("product.upserted", tenant="acme", source="test",
+                         entity_key=str(key), version=version,
+                         payload=product_payload(sku=f"{sku_prefix}-{key}", erp_id=key,
+                                                 tax=tax))
+
+
+def publish_events(settings: cfg.Settings, events: list[dict[str, Any]],
+                   routing_key: str = "acme.product.upserted") -> None:
+    """Each event as a message of its own to the namespace's exchange, with confirms."""
+    from kombu import Connection
+
+    from shopbridge import events as ev
+    from shopbridge import topology
+    from shopbridge.publisher import OutMessage, Publisher
+    from tests.conftest import AMQP_URL
+
+    with Connection(AMQP_URL) as conn:
+        Publisher(conn).publish(
+            OutMessage(exchange=topology.exchange_name(settings.broker.namespace),
+                       routing_key=routing_key, body=ev.encode([e])) for e in events)

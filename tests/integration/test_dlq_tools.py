@@ -10,32 +10,21 @@ from typing import Any
 
 import orjson
 import pytest
-from kombu import Connection
 
-from shopbridge import cli, dlq, topology
+from shopbridge import cli, dlq
 from shopbridge import config as cfg
-from shopbridge import events as ev
-from shopbridge.publisher import OutMessage, Publisher
-from tests.conftest import AMQP_URL, config_data, shop_entry
-from tests.helpers import consume, to_toml
-from tests.unit.test_events import product_payload
+from tests.conftest import config_data, shop_entry
+from tests.helpers import TAX_OK, TAX_UNMAPPED, consume, product_event, publish_events, to_toml
 
-UNMAPPED = {"code": 3, "rate": "0"}     # no tax class for CAO tax code 3: a MappingError
-MAPPED = {"code": 1, "rate": "19"}
+UNMAPPED, MAPPED = TAX_UNMAPPED, TAX_OK
 
 
-def _event(key: int, version: int, tax: dict[str, Any]) -> dict[str, Any]:
-    return ev.make_event("product.upserted", tenant="acme", source="test",
-                         entity_key=str(key), version=version,
-                         payload=product_payload(sku=f"D-{key}", erp_id=key, tax=tax))
+def _event(key: int, version: int, tax: dict[str, Any] = TAX_OK) -> dict[str, Any]:
+    return product_event(key, version, tax, sku_prefix="D")
 
 
 def _publish(settings: cfg.Settings, events: list[dict[str, Any]]) -> None:
-    with Connection(AMQP_URL) as conn:
-        Publisher(conn).publish(
-            OutMessage(exchange=topology.exchange_name(settings.broker.namespace),
-                       routing_key="acme.product.upserted", body=ev.encode([e]))
-            for e in events)
+    publish_events(settings, events)
 
 
 @pytest.fixture

@@ -14,35 +14,22 @@ from typing import Any
 
 import orjson
 import pytest
-from kombu import Connection
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumers import ShopConsumer, make_applier
 from shopbridge import config as cfg
-from shopbridge import events as ev
-from shopbridge import topology
 from shopbridge.health import HealthServer
-from shopbridge.publisher import OutMessage, Publisher
-from tests.conftest import AMQP_URL, config_data, shop_entry
-from tests.helpers import consume, to_toml
+from tests.conftest import config_data, shop_entry
+from tests.helpers import TAX_OK, TAX_UNMAPPED, consume, product_event, publish_events, to_toml
 from tests.tcp_proxy import TcpProxy
-from tests.unit.test_events import product_payload
-
-TAX_OK, TAX_UNMAPPED = {"code": 1, "rate": "19"}, {"code": 3, "rate": "0"}
 
 
 def _event(key: int, version: int, tax: dict[str, Any] = TAX_OK) -> dict[str, Any]:
-    return ev.make_event("product.upserted", tenant="acme", source="test",
-                         entity_key=str(key), version=version,
-                         payload=product_payload(sku=f"M-{key}", erp_id=key, tax=tax))
+    return product_event(key, version, tax, sku_prefix="M")
 
 
 def _publish(settings: cfg.Settings, events: list[dict[str, Any]]) -> None:
-    with Connection(AMQP_URL) as conn:
-        Publisher(conn).publish(
-            OutMessage(exchange=topology.exchange_name(settings.broker.namespace),
-                       routing_key="acme.product.upserted", body=ev.encode([e]))
-            for e in events)
+    publish_events(settings, events)
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
