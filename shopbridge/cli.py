@@ -12,6 +12,7 @@ from typing import Any
 
 from . import __version__, dlq_cli, history_cli, kinds, logs, topology
 from . import config as cfg
+from .cli_common import TENANT_HELP, confirmed
 from .errors import (
     BrokerUnavailable,
     ConfigError,
@@ -41,7 +42,6 @@ EXIT_HELP = """exit status:
   3  broker (RabbitMQ) unreachable or login refused
   4  database unreachable or login refused
   130  interrupted (Ctrl-C)"""
-TENANT_HELP = "the tenant (needed when the configuration has several)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -560,15 +560,13 @@ def _reset(settings: cfg.Settings, args: argparse.Namespace) -> int:
     shop = settings.find_shop(args.shop, args.tenant)
     entities = SYNC_ENTITIES[args.entity]
     where = f"{shop.tenant}/{shop.name}"
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise ConfigError(f"reset would forget {where}'s links of {', '.join(entities)}: "
-                              f"confirm with --yes when not on a terminal")
-        if not dlq_cli.confirm(f"forget {where}'s links of {', '.join(entities)}? The shop's "
-                               f"rows stay; run 'shopbridge sync --shop {shop.name}' next. "
-                               f"[y/N] "):
-            print(f"reset of {where}: not confirmed, nothing forgotten")
-            return EXIT_OK
+    if not confirmed(yes=args.yes,
+                     action=f"reset would forget {where}'s links of {', '.join(entities)}",
+                     question=f"forget {where}'s links of {', '.join(entities)}? The shop's "
+                              f"rows stay; run 'shopbridge sync --shop {shop.name}' next. "
+                              f"[y/N] "):
+        print(f"reset of {where}: not confirmed, nothing forgotten")
+        return EXIT_OK
     forgotten = kinds.shop_sink(shop.kind).reset(shop, entities)
     print(f"reset of {where}: forgot "
           + ", ".join(f"{n} {entity} link(s)" for entity, n in forgotten.items())

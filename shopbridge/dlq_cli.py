@@ -17,13 +17,13 @@ import orjson
 
 from . import config as cfg
 from . import kinds, topology
+from .cli_common import TENANT_HELP, confirmed
 from .errors import ConfigError
 
 if TYPE_CHECKING:
     from . import dlq
     from .events import Event
 
-TENANT_HELP = "the tenant (needed when several are configured)"
 _AGO = re.compile(r"^(\d+)\s*([smhd])$")
 _UNIT = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -81,14 +81,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                     "Delete the selected dead letters. Lists them and asks first; --yes "
                     "skips the question (needed when not on a terminal).")
     purge.add_argument("--yes", action="store_true", help="do not ask")
-
-
-def confirm(question: str) -> bool:
-    """Asks on the terminal; only y or yes confirms (end of input does not)."""
-    try:
-        return input(question).strip().lower() in ("y", "yes")
-    except EOFError:
-        return False
 
 
 def _selection(args: argparse.Namespace, event_id: str | None = None) -> dlq.Filter:
@@ -175,15 +167,12 @@ def run(settings: cfg.Settings, args: argparse.Namespace, target: topology.Targe
     if not letters:
         print(f"purged 0 dead letter(s) from {where}: none matches")
         return ok
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise ConfigError(f"dlq purge would delete {len(letters)} dead letter(s) from "
-                              f"{where}: confirm with --yes when not on a terminal")
-        for letter in letters:
-            print(_line(letter))
-        if not confirm(f"delete these {len(letters)} dead letter(s) from {where}? [y/N] "):
-            print(f"purged 0 dead letter(s) from {where}: not confirmed")
-            return ok
+    if not confirmed(yes=args.yes, action=f"dlq purge would delete {len(letters)} dead "
+                                          f"letter(s) from {where}",
+                     question=f"delete these {len(letters)} dead letter(s) from {where}? [y/N] ",
+                     listing=map(_line, letters)):
+        print(f"purged 0 dead letter(s) from {where}: not confirmed")
+        return ok
     removed = dlq.purge(settings.broker, target, letters)
     print(f"purged {removed} dead letter(s) from {where}")
     return ok

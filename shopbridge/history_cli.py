@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 from . import config as cfg
 from . import kinds
+from .cli_common import TENANT_HELP
 from .history import History, HistoryEntry, HistoryQuery, LinkState
 
-TENANT_HELP = "the tenant (needed when several are configured)"
 ORDER_STATUS = "order_status"     # the link entity of order.status_changed: '<shop>:<order id>'
 
 

@@ -122,13 +122,6 @@ class TargetMetrics:
                     return datetime.now(UTC).timestamp() - sample.value
         return None
 
-    def last_lag(self) -> float | None:
-        """The largest last-batch lag over the target's entities (None: nothing applied)."""
-        values = [sample.value for metric in LAST_LAG.collect() for sample in metric.samples
-                  if sample.labels.get("tenant") == self.tenant
-                  and sample.labels.get("target") == self.target]
-        return max(values) if values else None
-
     def queue_depth(self, queue: str = "work") -> float | None:
         for metric in QUEUE_DEPTH.collect():
             for sample in metric.samples:
