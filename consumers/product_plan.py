@@ -158,7 +158,10 @@ class ProductPlanner(Generic[RowT]):
         stale = stale_note(link, event, STOCK)
         if stale:
             return stale
-        changed = link.stock is None or Decimal(link.stock) != Decimal(stock)
+        # A full sync's event (``Event.resync``) writes the quantity again: the shop's may
+        # have been edited by hand (``shopbridge drift`` finds it, ``--repair`` resends it).
+        changed = (link.stock is None or Decimal(link.stock) != Decimal(stock)
+                   or (event.resync and event.type == "product.upserted"))
         link.stock_version, link.stock, link.dirty = event.version, stock, True
         if event.type == "stock.changed":
             link.event_id = event.event_id

@@ -324,7 +324,7 @@ class ShopApplier(Generic[RowT]):
         images = self.images
         with translated(self.what), self.engine.begin() as conn:
             links = self.binder.lock(conn, PRODUCT, (e.entity_key for e in ordered))
-            facts = self._batch_facts(conn, ordered)
+            facts = self.batch_facts(conn, ordered)
             planner = ProductPlanner(map_row=lambda e: self.writers.map_product(e, facts),
                                      stock_mode=self.shop.stock_mode,
                                      unsupported=self.writers.unsupported,
@@ -391,7 +391,8 @@ class ShopApplier(Generic[RowT]):
         if write is not None and quantities:
             write(conn, quantities)
 
-    def _batch_facts(self, conn: Connection, events: Sequence[Event]) -> BatchFacts:
+    def batch_facts(self, conn: Connection, events: Sequence[Event]) -> BatchFacts:
+        """What mapping ``events`` needs from the shop (also ``shopbridge drift``'s pages)."""
         upserts = [e for e in events if e.type == "product.upserted"]
         roots = self.shop.filter.categories
         return BatchFacts(

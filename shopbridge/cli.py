@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import __version__, dlq_cli, history_cli, kinds, logs, topology
+from . import __version__, dlq_cli, drift, history_cli, kinds, logs, topology
 from . import config as cfg
 from .cli_common import TENANT_HELP, confirmed
 from .errors import (
@@ -21,8 +21,8 @@ from .errors import (
 )
 
 EXIT_OK = 0           # done, nothing wrong
-EXIT_PROBLEMS = 1     # the command ran and found problems (check), a cycle rejected events, or
-                      # a consumer dead-lettered events
+EXIT_PROBLEMS = 1     # the command ran and found problems (check), a cycle rejected events, a
+                      # consumer dead-lettered events, or drift found differences
 EXIT_CONFIG = 2       # the configuration file is missing or wrong
 EXIT_BROKER = 3       # RabbitMQ unreachable
 EXIT_DATABASE = 4     # a database unreachable
@@ -37,7 +37,8 @@ log = logging.getLogger("shopbridge")
 EXIT_HELP = """exit status:
   0  done, nothing wrong
   1  problems found (check), events rejected (produce, orders), events dead-lettered
-     (consume, orders import)
+     (consume, orders import), differences found (drift; also when --repair republished
+     them)
   2  configuration missing or wrong
   3  broker (RabbitMQ) unreachable or login refused
   4  database unreachable or login refused
@@ -162,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
 
     dlq_cli.add_parser(sub)
     history_cli.add_parser(sub)
+    drift.add_parser(sub)
 
     status = sub.add_parser("status", help="per shop and ERP: messages waiting, dead letters, "
                                            "what was applied last and how long ago")
@@ -244,6 +246,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _history(settings, args)
     if args.command == "sync":
         return _sync(settings, args)
+    if args.command == "drift":
+        return _drift(settings, args)
     if args.command == "reset":
         return _reset(settings, args)
     if args.command == "erp-indexes":
@@ -504,6 +508,13 @@ def _history(settings: cfg.Settings, args: argparse.Namespace) -> int:
     for line in lines:
         print(line)
     return EXIT_OK
+
+
+def _drift(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    report, lines = drift.run(settings, args)
+    for line in lines:
+        print(line)
+    return EXIT_PROBLEMS if report.total else EXIT_OK
 
 
 def _status(settings: cfg.Settings, args: argparse.Namespace) -> int:

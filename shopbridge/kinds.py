@@ -24,7 +24,7 @@ registry (``sqlalchemy.dialects`` entry points, loaded by name on first use).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
     from .config import BrokerConfig, FolderConfig, ShopConfig, TenantConfig
+    from .drift import Difference
     from .events import Event
     from .history import History, HistoryEntry, HistoryQuery
     from .needs import Needs
@@ -220,6 +221,16 @@ class ResyncReport(Protocol):
 
 class CatalogueProducer(Producer, Protocol):
     def run_once(self) -> CatalogueReport: ...
+    def product_payloads(self, *, page: int = ...) -> Iterator[list[dict[str, Any]]]:
+        """``shopbridge drift``: the product.upserted payload of every product the producer
+        publishes, ``page`` at a time, as it builds them (read only)."""
+        ...
+    def republish(self, shop: ShopConfig, keys: Collection[int]
+                  ) -> tuple[CatalogueReport, Sequence[int]]:
+        """``shopbridge drift --repair``: these products again into ``shop``'s queue only,
+        as ``resync`` does; returns the report and the keys it could not republish (never
+        published or no longer selected: the next regular cycle takes care of them)."""
+        ...
     def resync(self, shop: ShopConfig, entities: Collection[str],
                on_page: Callable[[str, int, int], None]) -> ResyncReport:
         """Full sync of one shop (``shopbridge sync``): ``entities`` are product, category,
@@ -227,6 +238,21 @@ class CatalogueProducer(Producer, Protocol):
         ...
     def follow(self, *, stock_interval_s: float = ..., full_interval_s: float = ...,
                on_cycle: Callable[[CatalogueReport], None] | None = ...) -> None: ...
+
+
+class DriftReader(Protocol):
+    """A shop kind's side of ``shopbridge drift`` (B1) for one shop."""
+
+    def compare(self, payloads: Sequence[Mapping[str, Any]]) -> Sequence[Difference]:
+        """Map a page of product.upserted payloads as the consumer would and compare the
+        result with the shop's rows of those products (read only).
+
+        Raises:
+            TargetUnavailable: the shop's database is away.
+        """
+        ...
+
+    def close(self) -> None: ...
 
 
 class OrderCount(Protocol):
@@ -309,6 +335,15 @@ class ShopSink(Protocol):
     def reset(self, shop: ShopConfig, entities: Collection[str]) -> Mapping[str, int]:
         """``shopbridge reset``: forget the links of these entity types (product, category,
         manufacturer, customer); returns how many per type."""
+        ...
+    def drift(self, shop: ShopConfig) -> DriftReader:
+        """``shopbridge drift``: a reader that compares pages of product payloads with the
+        shop (read only).
+
+        Raises:
+            ConfigError: the kind has no drift report yet, or the shop lacks a configured
+                language; TargetUnavailable: the shop's database is away.
+        """
         ...
     def history(self, shop: ShopConfig, query: HistoryQuery) -> History:
         """``shopbridge history``: what became of the entity's events, oldest first, and

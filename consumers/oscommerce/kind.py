@@ -17,12 +17,15 @@ from shopbridge.owntables import OwnTable
 from shopbridge.probes import CatalogueLimits
 
 from ..binder import TABLE as LINKS
+from ..drift import ProductDrift
 from ..history import TABLE as HISTORY
 from ..imagefiles import OWN_TABLE as IMAGES
 from ..mailer import TABLE as OUTBOX
 from ..sink import ShopSinkParts
 from . import demo, probes, tables
 from .applier import PhoenixApplier
+from .drift import PhoenixDriftFields
+from .mapper import ProductRow
 from .specials import TABLE as SPECIALS
 
 
@@ -51,6 +54,10 @@ class OsCommerceSink(ShopSinkParts):
 
     def applier(self, shop: ShopConfig) -> PhoenixApplier:
         return PhoenixApplier(shop=shop)
+
+    def drift(self, shop: ShopConfig) -> ProductDrift[ProductRow]:
+        applier = PhoenixApplier(shop=shop)
+        return ProductDrift(applier, PhoenixDriftFields(applier))
 
     def own_tables(self, shop: ShopConfig) -> list[OwnTable]:
         own = [LINKS, HISTORY, SPECIALS]

@@ -15,13 +15,16 @@ from shopbridge.owntables import OwnTable
 from shopbridge.probes import CatalogueLimits
 
 from ..binder import TABLE as LINKS
+from ..drift import ProductDrift
 from ..history import TABLE as HISTORY
 from ..imagefiles import OWN_TABLE as IMAGES
 from ..sink import ShopSinkParts
 from . import demo, probes, tables
 from .applier import VirtueMartApplier
 from .categories import ORDER as CATEGORY_ORDER
+from .drift import VmDriftFields
 from .images import OWN_TABLE as MEDIA
+from .mapper import ProductRow
 from .options import VirtueMartOptions, parse_options, shop_options
 
 
@@ -38,6 +41,10 @@ class VirtueMartSink(ShopSinkParts):
 
     def applier(self, shop: ShopConfig) -> VirtueMartApplier:
         return VirtueMartApplier(shop=shop)
+
+    def drift(self, shop: ShopConfig) -> ProductDrift[ProductRow]:
+        applier = VirtueMartApplier(shop=shop)
+        return ProductDrift(applier, VmDriftFields(applier))
 
     def own_tables(self, shop: ShopConfig) -> list[OwnTable]:
         own = [LINKS, HISTORY, CATEGORY_ORDER, MEDIA]

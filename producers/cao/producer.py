@@ -31,8 +31,8 @@ from shopbridge.publisher import BrokerSession, OutMessage, pack
 from shopbridge.settle import H_RESYNC
 
 from . import categories as cats
-from . import payload as payloads
 from . import variants
+from .articles import build_payloads
 from .customers import ENTITY as CUSTOMER_ENTITY
 from .customers import CustomerSource
 from .customers import payload as customer_payload
@@ -330,26 +330,16 @@ class CaoProducer:
         def build(changed: Sequence[tuple[int, bytes, int | None]]
                   ) -> list[tuple[dict[str, Any], tuple[Published, ChildStocks]]]:
             hashes = {key: (h, version) for key, h, version in changed}
-            articles, translations = self.source.load_articles(conn, hashes)
-            specials = self.source.load_specials(conn, hashes)
-            category_keys = self.source.load_category_keys(conn, hashes)
-            tiers = self.source.load_tiers(conn, hashes)
-            children = self.source.variants.load(conn, self.source.t["ARTIKEL"], hashes)
             out: list[tuple[dict[str, Any], tuple[Published, ChildStocks]]] = []
-            for article in articles:
-                key = int(article["REC_ID"])
+            for built in build_payloads(conn, self.source, self.tenant.erp, list(hashes),
+                                        codes=codes, rates=rates):
+                body = built.body
+                key = int(body["erp_id"])
                 h, last = hashes[key]
-                body = payloads.build(article, translations.get(key, []), language_codes=codes,
-                                      vat_rates=rates,
-                                      default_language=self.tenant.erp.default_language,
-                                      specials=specials.get(key),
-                                      category_keys=category_keys.get(key),
-                                      tier_row=tiers.get(key))
-                variants.attach(body, children.get(key, []), self.tenant.erp.variants)
                 version = self._version(last)
                 out.append((self._make("product.upserted", key, version, body),
                             ((key, h, version, Decimal(body["stock"]), body["sku"]),
-                             variants.child_stocks(children.get(key, [])))))
+                             variants.child_stocks(built.children))))
             return out
 
         def store(conn: sa.Connection, rows: list[tuple[Published, ChildStocks]]) -> None:
@@ -513,6 +503,73 @@ class CaoProducer:
         report.rejected = scans.rejected
         report.seconds = time.monotonic() - started
         return report
+
+    # -- shopbridge drift (B1) ---------------------------------------------------------------
+
+    def product_payloads(self, *, page: int = PAGE) -> Iterator[list[dict[str, Any]]]:
+        """The product.upserted payload of every selected article, a page of ``page``
+        articles at a time, as the article scan builds them (``shopbridge drift``). Read
+        only: nothing is published or stored; each page's read ends before it is handed on
+        (CAO's MyISAM read locks stay short)."""
+        with translated(self.what), self.engine.connect() as conn:
+            self.source.resolve(conn)
+            codes = self.source.language_codes(conn)
+            rates = self.source.vat_rates(conn)
+            after = 0
+            while not self.stop_event.is_set():
+                ids = self.source.selected_ids(conn, after=after, limit=page)
+                if not ids:
+                    conn.commit()
+                    return
+                after = ids[-1]
+                built = build_payloads(conn, self.source, self.tenant.erp, ids,
+                                       codes=codes, rates=rates)
+                conn.commit()
+                yield [b.body for b in built]
+
+    def republish(self, shop: ShopConfig, keys: Collection[int]) -> tuple[CycleReport, list[int]]:
+        """``shopbridge drift --repair``: the product.upserted of these articles again, into
+        ``shop``'s work queue only, marked as a full sync's (``H_RESYNC``) and at the version
+        the shops have, exactly as ``resync`` republishes every article: the consumer
+        rewrites them even where its link says nothing changed.
+
+        Returns:
+            the report, and the keys not republished: never published, or no longer
+            selected (the next regular cycle publishes or withdraws them for every shop).
+        """
+        report = CycleReport()
+        wanted = sorted(set(keys))
+        if not wanted:
+            return report, []
+        published: list[int] = []
+        self._resync = ResyncRun(
+            queue=topology.work_queue(self.broker.namespace, self.tenant.name, shop.name),
+            entities=frozenset({"product"}), progress=ResyncProgress(shop.name), totals={},
+            on_page=lambda scan, done, total: None)
+        try:
+            with translated(self.what), self.engine.connect() as conn:
+                self.source.resolve(conn)
+                codes = self.source.language_codes(conn)
+                rates = self.source.vat_rates(conn)
+                for start in range(0, len(wanted), PAGE):
+                    chunk = wanted[start:start + PAGE]
+                    versions = {int(k): int(v) for k, v in conn.exec_driver_sql(
+                        f"SELECT entity_key, version FROM {SNAPSHOT_TABLE} WHERE "
+                        f"entity_type = 'product' AND deleted = 0 AND entity_key IN "
+                        f"({', '.join(['%s'] * len(chunk))})", tuple(chunk))}
+                    selected = self.source.selected_among(conn, chunk)
+                    ids = [k for k in chunk if k in versions and k in selected]
+                    events = [self._make("product.upserted", b.body["erp_id"],
+                                         self._version(versions[int(b.body["erp_id"])]),
+                                         b.body)
+                              for b in build_payloads(conn, self.source, self.tenant.erp, ids,
+                                                      codes=codes, rates=rates)]
+                    conn.commit()
+                    done = self._publish(events, report)
+                    published += [int(events[i]["payload"]["erp_id"]) for i in done]
+        finally:
+            self._resync = None
+        return report, sorted(set(wanted) - set(published))
 
     def _stock_when_due(self) -> None:
         """While following, between the pages and windows of a full cycle: the stock scan when

@@ -188,6 +188,24 @@ class CaoSource:
                 return [(int(r[0]), bytes(r[1]), r[2]) for r in rows]
             after = int(end)
 
+    def selected_ids(self, conn: Connection, *, after: int, limit: int) -> list[int]:
+        """REC_IDs of up to ``limit`` selected articles after ``after`` (``shopbridge drift``:
+        every article the producer publishes, without hashing them)."""
+        rows = conn.exec_driver_sql(
+            f"SELECT a.REC_ID FROM {self.t['ARTIKEL']} a WHERE a.REC_ID > %s AND "
+            f"{self._selection()} ORDER BY a.REC_ID LIMIT %s", (after, limit))
+        return [int(r[0]) for r in rows]
+
+    def selected_among(self, conn: Connection, ids: Iterable[int]) -> set[int]:
+        """Those of ``ids`` that are selected articles."""
+        ids = list(ids)
+        if not ids:
+            return set()
+        rows = conn.exec_driver_sql(
+            f"SELECT a.REC_ID FROM {self.t['ARTIKEL']} a WHERE a.REC_ID IN "
+            f"({', '.join(['%s'] * len(ids))}) AND {self._selection()}", tuple(ids))
+        return {int(r[0]) for r in rows}
+
     def load_specials(self, conn: Connection, ids: Iterable[int]
                       ) -> dict[int, list[dict[str, Any]]]:
         """Special-offer windows of the given articles: ARTIKEL_ID -> [{PREIS, VON, BIS}]."""

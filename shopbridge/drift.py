@@ -1,0 +1,161 @@
+"""``shopbridge drift`` (B1): what the ERP says a shop should show, against what the shop has.
+
+The ERP kind builds the product payloads its producer would publish, a page at a time
+(``CatalogueProducer.product_payloads``); the shop kind maps each page with the mapping its
+consumer applies and reads the same page's rows from the shop (``ShopSink.drift``), so
+neither side is ever loaded whole. Each difference is one line: entity, field, what the ERP
+says, what the shop has. ``--repair`` republishes exactly the differing products into the
+shop's queue the way ``shopbridge sync`` does (``CatalogueProducer.republish``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from . import config as cfg
+from . import kinds
+from .cli_common import TENANT_HELP
+from .errors import ConfigError
+
+PAGE = 1000                     # articles per page: one ERP read and one shop read each
+ENTITIES = ("product",)         # what drift compares today (--entity)
+SUPPORTED = ("oscommerce", "virtuemart")    # the shop kinds with a drift reader today
+SHOWN_LIMIT = 200               # difference lines printed; the summary counts them all
+VALUE_WIDTH = 60                # a value longer than this is cut in the table
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One field of one entity that the shop shows otherwise than the ERP says."""
+
+    entity: str                 # "product"
+    key: str                    # the ERP key (entity_key of its events)
+    label: str                  # how a person finds it: "SKU AB-1"
+    field: str                  # "price", "name[de]", "visible", "categories"...
+    erp: str                    # what the ERP says the shop should show
+    shop: str                   # what the shop has
+
+
+@dataclass
+class DriftReport:
+    compared: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    by_field: Counter[str] = field(default_factory=Counter)
+    keys: set[str] = field(default_factory=set)
+    total: int = 0
+    seconds: float = 0.0
+
+    def add(self, found: Sequence[Difference]) -> None:
+        for diff in found:
+            self.total += 1
+            self.by_field[diff.field] += 1
+            self.keys.add(diff.key)
+            if len(self.differences) < SHOWN_LIMIT:
+                self.differences.append(diff)
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "drift", help="compare what the ERP says a shop should show with the shop's database",
+        description="Builds, from the ERP and with the mapping the shop's consumer uses, what "
+                    "the shop should show of each selected product (visibility, name per "
+                    "language, price per level or shopper group, special offer and its "
+                    "window, stock, category links, images) and compares it with the shop's "
+                    "database, a page at a time. Prints one line per difference (entity, "
+                    "field, ERP says, shop has) and a summary. --repair republishes exactly "
+                    "the differing products into the shop's queue, as 'shopbridge sync' does; "
+                    "the shop's consumer applies them.")
+    parser.add_argument("--shop", required=True, help="the shop")
+    parser.add_argument("--tenant", help=TENANT_HELP)
+    parser.add_argument("--entity", choices=ENTITIES, default="product",
+                        help="what to compare (default and today only: product)")
+    parser.add_argument("--repair", action="store_true",
+                        help="republish the differing products to the shop")
+
+
+def run(settings: cfg.Settings, args: argparse.Namespace) -> tuple[DriftReport, list[str]]:
+    """Compare (and with ``--repair`` republish); returns the report and the lines to print.
+
+    Raises:
+        ConfigError: no such shop, or its kind has no drift report yet;
+        TargetUnavailable, BrokerUnavailable: a database or the broker is away.
+    """
+    shop = settings.find_shop(args.shop, args.tenant)
+    tenant = settings.tenant(shop.tenant)
+    sink = kinds.shop_sink(shop.kind)
+    if not shop.active:
+        raise ConfigError(f"shop {shop.name!r} is inactive (active = false): nothing is "
+                          f"synced to it, so there is nothing to compare")
+    producer = kinds.erp_source(tenant.erp.kind).producer(broker=settings.broker,
+                                                          tenant=tenant)
+    lines: list[str] = []
+    report = DriftReport()
+    started = time.monotonic()
+    try:
+        producer.prepare()
+        reader = _reader(sink, shop)
+        try:
+            for page in producer.product_payloads(page=PAGE):
+                report.compared += len(page)
+                report.add(reader.compare(page))
+        finally:
+            reader.close()
+        report.seconds = time.monotonic() - started
+        where = f"{tenant.name}/{shop.name}"
+        lines += list(table(report.differences))
+        if report.total > len(report.differences):
+            lines.append(f"... and {report.total - len(report.differences)} more "
+                         f"difference(s), counted below")
+        summary = ", ".join(f"{n} {name}" for name, n in sorted(report.by_field.items()))
+        lines.append(f"drift of {where}: {report.compared} product(s) compared in "
+                     f"{report.seconds:.1f} s, {report.total} difference(s) in "
+                     f"{len(report.keys)} product(s)" + (f" ({summary})" if summary else ""))
+        if args.repair and report.keys:
+            keys = sorted(int(k) for k in report.keys)
+            cycle, skipped = producer.republish(shop, keys)
+            lines.append(f"repair of {where}: {len(keys) - len(skipped)} product event(s) "
+                         f"republished to the shop's queue"
+                         + (f"; {len(skipped)} not yet published by 'shopbridge produce' "
+                            f"(or no longer selected), left to its next cycle: "
+                            f"{', '.join(map(str, skipped[:20]))}"
+                            + (" ..." if len(skipped) > 20 else "") if skipped else "")
+                         + (f"; {len(cycle.rejected)} rejected" if cycle.rejected else ""))
+    finally:
+        producer.close()
+    return report, lines
+
+
+def _reader(sink: kinds.ShopSink, shop: cfg.ShopConfig) -> kinds.DriftReader:
+    """The kind's drift reader.
+
+    Raises:
+        ConfigError: the kind has none yet (a kind registered by another package may not).
+    """
+    make = getattr(sink, "drift", None)
+    if make is None:
+        raise ConfigError(f"shop kind {shop.kind!r} (shop {shop.name!r}) has no drift "
+                          f"report yet: 'shopbridge drift' supports "
+                          f"{', '.join(SUPPORTED)}")
+    reader: kinds.DriftReader = make(shop)
+    return reader
+
+
+def table(differences: Sequence[Difference]) -> Iterator[str]:
+    """The differences as aligned columns: entity, field, ERP says, shop has."""
+    if not differences:
+        return
+    rows = [("ENTITY", "FIELD", "ERP SAYS", "SHOP HAS")] + [
+        (f"{d.entity} {d.key} ({d.label})", d.field, _cut(d.erp), _cut(d.shop))
+        for d in differences]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for row in rows:
+        yield "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) + "  " + row[3]
+
+
+def _cut(value: str) -> str:
+    value = value.replace("\n", "\\n")
+    return value if len(value) <= VALUE_WIDTH else value[:VALUE_WIDTH - 3] + "..."
