@@ -147,3 +147,48 @@ def test_a_shop_kind_without_a_drift_reader_says_so(cao_db, phoenix_db, namespac
     monkeypatch.delattr(OsCommerceSink, "drift")
     assert cli.main(["-c", str(path), "drift", "--shop", "web"]) == cli.EXIT_CONFIG
     assert "has no drift report yet" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["oscommerce", "virtuemart"])
+def test_drift_finds_stock_a_special_and_a_deleted_product_and_repair_restores_them(
+        kind, cao_db, namespace, tmp_path: Path, request):
+    from tests.virtuemart_db import PREFIX
+
+    shop = request.getfixturevalue("vm" if kind == "virtuemart" else "phoenix_db")
+    rows = sample.articles(12)
+    fill_cao(cao_db, rows, sample.translations(rows))
+    with cao_db.engine.begin() as conn:
+        sample.cao_catalogue(conn, CAO_CATALOGUE_NAMES, rows, specials=[7],
+                             today=date.today())
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(config_data(namespace, cao_db, [_entry(kind, shop)])))
+    settings = cfg.load(path)
+    sync(settings)
+    assert _drift(settings).total == 0
+    if kind == "virtuemart":
+        t = f"{PREFIX}virtuemart_"
+        pid = f"(SELECT virtuemart_product_id FROM {t}products WHERE product_sku = %s)"
+        shop.execute(f"UPDATE {t}products SET product_in_stock = product_in_stock + 5 "
+                     f"WHERE product_sku = %s", ("A-000005",))
+        shop.execute(f"UPDATE {t}product_prices SET product_override_price = 1 WHERE "
+                     f"virtuemart_product_id = {pid} AND product_price_publish_up IS NOT NULL",
+                     ("A-000007",))
+        shop.execute(f"DELETE FROM {t}products WHERE product_sku = %s", ("A-000009",))
+        special = "prices[group 0]"
+    else:
+        shop.execute("UPDATE products SET products_quantity = products_quantity + 5 "
+                     "WHERE products_model = %s", ("A-000005",))
+        shop.execute("UPDATE specials SET specials_new_products_price = 1 WHERE products_id = "
+                     "(SELECT products_id FROM products WHERE products_model = %s)",
+                     ("A-000007",))
+        shop.execute("DELETE FROM products WHERE products_model = %s", ("A-000009",))
+        special = "special"
+
+    found = _drift(settings)
+    assert {(d.label, d.field) for d in found.differences} == {
+        ("SKU A-000005", "stock"), ("SKU A-000007", special), ("SKU A-000009", "product")}
+
+    _drift(settings, repair=True)
+    assert consume(settings, "web").dead == 0
+    repaired = _drift(settings)
+    assert repaired.total == 0, list(drift.table(repaired.differences))
