@@ -24,7 +24,7 @@ from .errors import ConfigError
 PAGE = 1000                     # articles per page: one ERP read and one shop read each
 ENTITIES = ("product",)         # what drift compares today (--entity)
 SUPPORTED = ("oscommerce", "virtuemart")    # the shop kinds with a drift reader today
-SHOWN_LIMIT = 200               # difference lines printed; the summary counts them all
+SHOWN_LIMIT = 200               # difference lines printed by default; the summary counts all
 VALUE_WIDTH = 60                # a value longer than this is cut in the table
 
 
@@ -48,13 +48,14 @@ class DriftReport:
     keys: set[str] = field(default_factory=set)
     total: int = 0
     seconds: float = 0.0
+    limit: int | None = SHOWN_LIMIT     # differences kept for the table; None: all
 
     def add(self, found: Sequence[Difference]) -> None:
         for diff in found:
             self.total += 1
             self.by_field[diff.field] += 1
             self.keys.add(diff.key)
-            if len(self.differences) < SHOWN_LIMIT:
+            if self.limit is None or len(self.differences) < self.limit:
                 self.differences.append(diff)
 
 
@@ -75,6 +76,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                         help="what to compare (default and today only: product)")
     parser.add_argument("--repair", action="store_true",
                         help="republish the differing products to the shop")
+    parser.add_argument("--limit", type=int, default=SHOWN_LIMIT, metavar="N",
+                        help=f"print at most N difference lines (default {SHOWN_LIMIT}; 0: "
+                             f"all); the summary counts every difference")
 
 
 def run(settings: cfg.Settings, args: argparse.Namespace) -> tuple[DriftReport, list[str]]:
@@ -93,7 +97,7 @@ def run(settings: cfg.Settings, args: argparse.Namespace) -> tuple[DriftReport, 
     producer = kinds.erp_source(tenant.erp.kind).producer(broker=settings.broker,
                                                           tenant=tenant)
     lines: list[str] = []
-    report = DriftReport()
+    report = DriftReport(limit=getattr(args, "limit", SHOWN_LIMIT) or None)
     started = time.monotonic()
     try:
         producer.prepare()
