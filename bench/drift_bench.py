@@ -1,12 +1,12 @@
-"""``shopbridge drift`` (B1) on a synced Phoenix shop of N articles, with the time of a full
-sync of the same shop as the baseline of the same run.
+"""``shopbridge drift`` (B1) on a synced shop of N articles (Phoenix, or ``--kind virtuemart``),
+with the time of a full sync of the same shop as the baseline of the same run.
 
-    .venv/bin/python bench/drift_bench.py [--articles 100000] [--edits 100]
+    .venv/bin/python bench/drift_bench.py [--articles 100000] [--edits 100] [--kind K]
 
 In one run, against the local MariaDB and RabbitMQ:
 
-1. Set-up (not timed): CAO with N articles and an empty Phoenix shop (bench/sync_bench.py's
-   builders), a consumer process, one initial load.
+1. Set-up (not timed): CAO with N articles and an empty shop (bench/sync_bench.py's or
+   bench/vm_bench.py's builders), a consumer process, one initial load.
 2. ``shopbridge drift --shop shop`` as a child process on the synced shop: wall time, peak
    RSS (the child's ru_maxrss), its summary line; it must find 0 differences (exit 0).
 3. Edits by hand in the shop's database, ``--edits`` products each: a price, a German name,
@@ -26,7 +26,9 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
+import pymysql
 import sync_bench
 from _common import (
     REPO,
@@ -85,22 +87,57 @@ def _queue_empty(env: sync_bench.Env, queue: str) -> bool:
     return int(messages) == 0
 
 
-def _edit(shop: object, edits: int) -> dict[str, int]:
-    """Edit ``edits`` products per kind of edit by hand; returns the rows each changed."""
-    statements = {
-        "price": "UPDATE products SET products_price = products_price + 1 "
-                 "WHERE MOD(products_id, 1000) = 1 ORDER BY products_id LIMIT %s",
-        "name[de]": "UPDATE products_description SET products_name = 'renamed by hand' "
-                    "WHERE language_id = 2 AND MOD(products_id, 1000) = 2 "
-                    "ORDER BY products_id LIMIT %s",
-        "visible": "UPDATE products SET products_status = 0 WHERE MOD(products_id, 1000) = 3 "
-                   "AND products_quantity > 0 ORDER BY products_id LIMIT %s",
-        "categories": "DELETE FROM products_to_categories WHERE MOD(products_id, 1000) = 4 "
-                      "ORDER BY products_id LIMIT %s"}
+@dataclass(frozen=True)
+class Kind:
+    """How the bench builds, configures and edits one shop kind's database."""
+
+    products: str                   # the product table
+    pid: str                        # its id column
+    stocked: str                    # SQL condition: a product with stock (hidden = drift)
+    edits: dict[str, tuple[str, str]]   # drift field -> (SQL with {ids}, how many ids)
+
+
+PHOENIX = Kind(
+    products="products", pid="products_id", stocked="products_quantity > 0",
+    edits={"price": ("UPDATE products SET products_price = products_price + 1 "
+                     "WHERE products_id IN ({ids})", "1"),
+           "name[de]": ("UPDATE products_description SET products_name = 'renamed by hand' "
+                        "WHERE language_id = 2 AND products_id IN ({ids})", "2"),
+           "visible": ("UPDATE products SET products_status = 0 WHERE products_id IN ({ids})",
+                       "3"),
+           "categories": ("DELETE FROM products_to_categories WHERE products_id IN ({ids})",
+                          "4")})
+
+
+def _virtuemart() -> Kind:
+    from tests.virtuemart_db import PREFIX
+
+    t = f"{PREFIX}virtuemart_"
+    return Kind(
+        products=f"{t}products", pid="virtuemart_product_id", stocked="product_in_stock > 0",
+        edits={"prices[group 0]": (f"UPDATE {t}product_prices SET product_price = "
+                                   f"product_price + 1 WHERE virtuemart_product_id IN ({{ids}})",
+                                   "1"),
+               "name[de-DE]": (f"UPDATE {t}products_de_de SET product_name = 'renamed by "
+                               f"hand' WHERE virtuemart_product_id IN ({{ids}})", "2"),
+               "visible": (f"UPDATE {t}products SET published = 0 WHERE "
+                           f"virtuemart_product_id IN ({{ids}})", "3"),
+               "categories": (f"DELETE FROM {t}product_categories WHERE "
+                              f"virtuemart_product_id IN ({{ids}})", "4")})
+
+
+def _edit(shop: pymysql.Connection, kind: Kind, edits: int) -> dict[str, int]:
+    """Edit ``edits`` products per kind of edit by hand (products whose id ends in 001, 002...
+    for the four edits; the hidden ones with stock); returns how many products each edited."""
     done = {}
-    with shop.cursor() as cur:  # type: ignore[attr-defined]
-        for name, sql in statements.items():
-            done[name] = cur.execute(sql, (edits,))
+    with shop.cursor() as cur:
+        for name, (sql, residue) in kind.edits.items():
+            cur.execute(f"SELECT {kind.pid} FROM {kind.products} WHERE MOD({kind.pid}, 1000) = "
+                        f"{residue} AND {kind.stocked} ORDER BY {kind.pid} LIMIT %s", (edits,))
+            ids = [int(r[0]) for r in cur.fetchall()]
+            if ids:
+                cur.execute(sql.format(ids=", ".join(["%s"] * len(ids))), ids)
+            done[name] = len(ids)
     return done
 
 
@@ -108,6 +145,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--edits", type=int, default=100, help="products per kind of edit")
+    parser.add_argument("--kind", choices=["oscommerce", "virtuemart"], default="oscommerce")
     add_server_args(parser, amqp_default="amqp://guest:guest@127.0.0.1:5672//")
     add_output_args(parser)
     args = parser.parse_args()
@@ -118,8 +156,18 @@ def main() -> int:
     n = args.articles
     loads: dict[str, str] = {}
     with sync_bench.environment(args, "sbdrift") as env:
-        sync_bench.build_databases(env, n)
-        write_config(env, url_env=AMQP_URL_ENV, tenant=TENANT, shop=SHOP, cao_shop_id=1)
+        if args.kind == "virtuemart":
+            import vm_bench
+
+            kind = _virtuemart()
+            vm_bench.build_databases(env, n)
+            write_config(env, url_env=AMQP_URL_ENV, tenant=TENANT, shop=SHOP, cao_shop_id=1,
+                         kind="virtuemart", shop_extra=f'\n[tenants.shops.virtuemart]\n'
+                                                       f'prefix = "{vm_bench.PREFIX}"\n')
+        else:
+            kind = PHOENIX
+            sync_bench.build_databases(env, n)
+            write_config(env, url_env=AMQP_URL_ENV, tenant=TENANT, shop=SHOP, cao_shop_id=1)
         assert env.settings is not None
         settings = env.settings
         queue = topology.work_queue(env.tag, TENANT, SHOP)
@@ -147,7 +195,7 @@ def main() -> int:
         clean = _summary(clean_out)
         log(f"drift on the synced shop: {clean_s:.1f} s, exit {clean_rc}, {clean}")
 
-        edited = _edit(shop, args.edits)
+        edited = _edit(shop, kind, args.edits)
         loads["edited"] = loadavg()
         found_s, found_rc, found_out, found_rss = _command(env, "drift-edited", "drift",
                                                           "--shop", SHOP)
@@ -185,7 +233,7 @@ def main() -> int:
           and found[1:] == (expected, expected) and repair_rc == 1 and zero
           and clean_s < 60 and sync_rc == 0)
     text = "\n".join([
-        f"## Drift report (B1), {n:,} articles, osCommerce ({facts['date']})",
+        f"## Drift report (B1), {n:,} articles, {args.kind} ({facts['date']})",
         "",
         f"Command: `{command}`  ",
         f"Machine: {facts['nproc']} cores, {facts['cpu']}, shared with other helpers' runs; "
