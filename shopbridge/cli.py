@@ -511,9 +511,7 @@ def _history(settings: cfg.Settings, args: argparse.Namespace) -> int:
 
 
 def _drift(settings: cfg.Settings, args: argparse.Namespace) -> int:
-    report, lines = drift.run(settings, args)
-    for line in lines:
-        print(line)
+    report, _ = drift.run(settings, args, say=print)
     return EXIT_PROBLEMS if report.total else EXIT_OK
 
 

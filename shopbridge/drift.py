@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from . import config as cfg
@@ -81,8 +81,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                              f"all); the summary counts every difference")
 
 
-def run(settings: cfg.Settings, args: argparse.Namespace) -> tuple[DriftReport, list[str]]:
-    """Compare (and with ``--repair`` republish); returns the report and the lines to print.
+def run(settings: cfg.Settings, args: argparse.Namespace,
+        say: Callable[[str], object] = lambda line: None) -> tuple[DriftReport, list[str]]:
+    """Compare (and with ``--repair`` republish); returns the report and its lines, each
+    also handed to ``say`` as soon as it is known (the table before a repair that may fail).
 
     Raises:
         ConfigError: no such shop, or its kind has no drift report yet;
@@ -97,6 +99,11 @@ def run(settings: cfg.Settings, args: argparse.Namespace) -> tuple[DriftReport, 
     producer = kinds.erp_source(tenant.erp.kind).producer(broker=settings.broker,
                                                           tenant=tenant)
     lines: list[str] = []
+
+    def emit(line: str) -> None:
+        lines.append(line)
+        say(line)
+
     report = DriftReport(limit=getattr(args, "limit", SHOWN_LIMIT) or None)
     started = time.monotonic()
     try:
@@ -110,27 +117,31 @@ def run(settings: cfg.Settings, args: argparse.Namespace) -> tuple[DriftReport, 
             reader.close()
         report.seconds = time.monotonic() - started
         where = f"{tenant.name}/{shop.name}"
-        lines += list(table(report.differences))
+        for line in table(report.differences):
+            emit(line)
         if report.total > len(report.differences):
-            lines.append(f"... and {report.total - len(report.differences)} more "
-                         f"difference(s), counted below")
+            emit(f"... and {report.total - len(report.differences)} more difference(s), "
+                 f"counted below")
         summary = ", ".join(f"{n} {name}" for name, n in sorted(report.by_field.items()))
-        lines.append(f"drift of {where}: {report.compared} product(s) compared in "
-                     f"{report.seconds:.1f} s, {report.total} difference(s) in "
-                     f"{len(report.keys)} product(s)" + (f" ({summary})" if summary else ""))
+        emit(f"drift of {where}: {report.compared} product(s) compared in "
+             f"{report.seconds:.1f} s, {report.total} difference(s) in "
+             f"{len(report.keys)} product(s)" + (f" ({summary})" if summary else ""))
         if args.repair and report.keys:
-            keys = sorted(int(k) for k in report.keys)
-            cycle, skipped = producer.republish(shop, keys)
-            lines.append(f"repair of {where}: {len(keys) - len(skipped)} product event(s) "
-                         f"republished to the shop's queue"
-                         + (f"; {len(skipped)} not yet published by 'shopbridge produce' "
-                            f"(or no longer selected), left to its next cycle: "
-                            f"{', '.join(map(str, skipped[:20]))}"
-                            + (" ..." if len(skipped) > 20 else "") if skipped else "")
-                         + (f"; {len(cycle.rejected)} rejected" if cycle.rejected else ""))
+            cycle, skipped = producer.republish(shop, sorted(report.keys))
+            emit(_repaired(where, len(report.keys), skipped, len(cycle.rejected)))
     finally:
         producer.close()
     return report, lines
+
+
+def _repaired(where: str, keys: int, skipped: Sequence[str], rejected: int) -> str:
+    line = f"repair of {where}: {keys - len(skipped)} product event(s) republished to the " \
+           f"shop's queue"
+    if skipped:
+        shown = ", ".join(skipped[:20]) + (" ..." if len(skipped) > 20 else "")
+        line += (f"; {len(skipped)} not yet published by 'shopbridge produce' (or no longer "
+                 f"selected), left to its next cycle: {shown}")
+    return line + (f"; {rejected} rejected" if rejected else "")
 
 
 def _reader(sink: kinds.ShopSink, shop: cfg.ShopConfig) -> kinds.DriftReader:

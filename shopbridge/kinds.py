@@ -225,11 +225,12 @@ class CatalogueProducer(Producer, Protocol):
         """``shopbridge drift``: the product.upserted payload of every product the producer
         publishes, ``page`` at a time, as it builds them (read only)."""
         ...
-    def republish(self, shop: ShopConfig, keys: Collection[int]
-                  ) -> tuple[CatalogueReport, Sequence[int]]:
-        """``shopbridge drift --repair``: these products again into ``shop``'s queue only,
-        as ``resync`` does; returns the report and the keys it could not republish (never
-        published or no longer selected: the next regular cycle takes care of them)."""
+    def republish(self, shop: ShopConfig, keys: Collection[str]
+                  ) -> tuple[CatalogueReport, Sequence[str]]:
+        """``shopbridge drift --repair``: these products (entity keys) again into ``shop``'s
+        queue only, as ``resync`` does; returns the report and the keys it could not
+        republish (never published or no longer selected: the next regular cycle takes care
+        of them)."""
         ...
     def resync(self, shop: ShopConfig, entities: Collection[str],
                on_page: Callable[[str, int, int], None]) -> ResyncReport:

@@ -527,20 +527,21 @@ class CaoProducer:
                 conn.commit()
                 yield [b.body for b in built]
 
-    def republish(self, shop: ShopConfig, keys: Collection[int]) -> tuple[CycleReport, list[int]]:
+    def republish(self, shop: ShopConfig, keys: Collection[str]) -> tuple[CycleReport, list[str]]:
         """``shopbridge drift --repair``: the product.upserted of these articles again, into
         ``shop``'s work queue only, marked as a full sync's (``H_RESYNC``) and at the version
         the shops have, exactly as ``resync`` republishes every article: the consumer
         rewrites them even where its link says nothing changed.
 
         Returns:
-            the report, and the keys not republished: never published, or no longer
-            selected (the next regular cycle publishes or withdraws them for every shop).
+            the report, and the keys not republished: never published, no longer
+            selected, or no article's REC_ID (the next regular cycle publishes or withdraws
+            the articles for every shop).
         """
         report = CycleReport()
-        wanted = sorted(set(keys))
+        wanted = sorted({int(k) for k in keys if str(k).isdigit()})
         if not wanted:
-            return report, []
+            return report, sorted(set(keys))
         published: list[int] = []
         self._resync = ResyncRun(
             queue=topology.work_queue(self.broker.namespace, self.tenant.name, shop.name),
@@ -569,7 +570,8 @@ class CaoProducer:
                     published += [int(events[i]["payload"]["erp_id"]) for i in done]
         finally:
             self._resync = None
-        return report, sorted(set(wanted) - set(published))
+        sent = {str(k) for k in published}
+        return report, sorted(k for k in set(keys) if k not in sent)
 
     def _stock_when_due(self) -> None:
         """While following, between the pages and windows of a full cycle: the stock scan when

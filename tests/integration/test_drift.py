@@ -184,11 +184,19 @@ def test_drift_finds_stock_a_special_and_a_deleted_product_and_repair_restores_t
         shop.execute("DELETE FROM products WHERE products_model = %s", ("A-000009",))
         special = "special"
 
+    fill_cao(cao_db, sample.articles(1, start=13), [])      # new in CAO, not produced yet
+
     found = _drift(settings)
     assert {(d.label, d.field) for d in found.differences} == {
-        ("SKU A-000005", "stock"), ("SKU A-000007", special), ("SKU A-000009", "product")}
+        ("SKU A-000005", "stock"), ("SKU A-000007", special), ("SKU A-000009", "product"),
+        ("SKU A-000013", "product")}
 
-    _drift(settings, repair=True)
+    _, lines = drift.run(settings, argparse.Namespace(
+        shop="web", tenant=None, entity="product", repair=True))
+    assert ("3 product event(s) republished to the shop's queue; 1 not yet published by "
+            "'shopbridge produce'") in lines[-1] and lines[-1].endswith(": 13")
     assert consume(settings, "web").dead == 0
+    assert {d.key for d in _drift(settings).differences} == {"13"}
+    sync(settings)                                          # the regular cycle publishes it
     repaired = _drift(settings)
     assert repaired.total == 0, list(drift.table(repaired.differences))
