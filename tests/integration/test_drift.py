@@ -1,7 +1,8 @@
 """B1: ``shopbridge drift`` on both shop kinds, real CAO and shop databases and RabbitMQ.
 
 After a sync drift finds nothing; after edits made by hand in the shop's database (a price, a
-name, a hidden product, a deleted category link) it names exactly those products and fields;
+name, a hidden product, a deleted category link; stock, a special, an image, a deleted
+product) it names exactly those products and fields;
 ``--repair`` republishes them into the shop's queue and, once the consumer applied them,
 drift finds nothing again. A shop kind without a drift reader says so."""
 
@@ -156,6 +157,9 @@ def test_drift_finds_stock_a_special_and_a_deleted_product_and_repair_restores_t
 
     shop = request.getfixturevalue("vm" if kind == "virtuemart" else "phoenix_db")
     rows = sample.articles(12)
+    for row in rows:                # insert_rows takes its columns from the first row
+        row.update(SHOP_IMAGE=None, SHOP_IMAGE_LARGE=None)
+    rows[10].update(SHOP_IMAGE="a/11.jpg", SHOP_IMAGE_LARGE="a/11-large.jpg")
     fill_cao(cao_db, rows, sample.translations(rows))
     with cao_db.engine.begin() as conn:
         sample.cao_catalogue(conn, CAO_CATALOGUE_NAMES, rows, specials=[7],
@@ -174,6 +178,8 @@ def test_drift_finds_stock_a_special_and_a_deleted_product_and_repair_restores_t
                      f"virtuemart_product_id = {pid} AND product_price_publish_up IS NOT NULL",
                      ("A-000007",))
         shop.execute(f"DELETE FROM {t}products WHERE product_sku = %s", ("A-000009",))
+        shop.execute(f"DELETE FROM {t}product_medias WHERE virtuemart_product_id = {pid}",
+                      ("A-000011",))
         special = "prices[group 0]"
     else:
         shop.execute("UPDATE products SET products_quantity = products_quantity + 5 "
@@ -182,6 +188,8 @@ def test_drift_finds_stock_a_special_and_a_deleted_product_and_repair_restores_t
                      "(SELECT products_id FROM products WHERE products_model = %s)",
                      ("A-000007",))
         shop.execute("DELETE FROM products WHERE products_model = %s", ("A-000009",))
+        shop.execute("UPDATE products SET products_image = 'other.jpg' WHERE "
+                     "products_model = %s", ("A-000011",))
         special = "special"
 
     fill_cao(cao_db, sample.articles(1, start=13), [])      # new in CAO, not produced yet
@@ -189,11 +197,11 @@ def test_drift_finds_stock_a_special_and_a_deleted_product_and_repair_restores_t
     found = _drift(settings)
     assert {(d.label, d.field) for d in found.differences} == {
         ("SKU A-000005", "stock"), ("SKU A-000007", special), ("SKU A-000009", "product"),
-        ("SKU A-000013", "product")}
+        ("SKU A-000011", "images"), ("SKU A-000013", "product")}
 
     _, lines = drift.run(settings, argparse.Namespace(
         shop="web", tenant=None, entity="product", repair=True))
-    assert ("3 product event(s) republished to the shop's queue; 1 not yet published by "
+    assert ("4 product event(s) republished to the shop's queue; 1 not yet published by "
             "'shopbridge produce'") in lines[-1] and lines[-1].endswith(": 13")
     assert consume(settings, "web").dead == 0
     assert {d.key for d in _drift(settings).differences} == {"13"}
