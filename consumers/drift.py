@@ -31,6 +31,7 @@ RowT_contra = TypeVar("RowT_contra", bound=MappedProduct, contravariant=True)
 # A field's expected value, or the values that all mean "as the ERP says" (the first shown).
 Expected = str | tuple[str, ...]
 NONE = "-"                      # how a table cell shows "nothing" (no special, no image)
+SHOWN, HIDDEN = "shown", "hidden"   # every kind's ``visible`` field says one of these
 
 
 class DriftFields(Protocol[RowT_contra]):
@@ -113,7 +114,7 @@ class ProductDrift(Generic[RowT]):
             have = actual.get(link.target_id) if link is not None and link.target_id else None
             if have is None:
                 if row.shown:
-                    found.append(self._diff(event, "product", "shown",
+                    found.append(self._diff(event, "product", SHOWN,
                                             "not linked" if link is None or not link.target_id
                                             else f"missing (shop id {link.target_id} deleted)"))
                 continue
@@ -125,6 +126,31 @@ class ProductDrift(Generic[RowT]):
                 shop_value = have.get(name, NONE)
                 if shop_value not in accepted:
                     found.append(self._diff(event, name, accepted[0], shop_value))
+        return found
+
+    def linked_keys(self, *, after: str, limit: int) -> list[str]:
+        if not self.linked:
+            return []
+        with translated(self.applier.what), self.applier.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                f"SELECT entity_key FROM {LINK_TABLE} WHERE entity_type = %s AND "
+                f"entity_key > %s AND target_id IS NOT NULL ORDER BY entity_key LIMIT %s",
+                (PRODUCT, after, limit)).all()
+            conn.rollback()
+        return [str(r[0]) for r in rows]
+
+    def compare_withdrawn(self, keys: Sequence[str]) -> list[Difference]:
+        with translated(self.applier.what), self.applier.engine.connect() as conn:
+            links = self.applier.binder.targets(conn, PRODUCT, keys)
+            actual = self.fields.actual(conn, sorted(set(links.values())))
+            conn.rollback()
+        found = []
+        for key in keys:
+            have = actual.get(links[key]) if key in links else None
+            if have is not None and have.get("visible") == SHOWN:
+                found.append(Difference(entity=PRODUCT, key=key,
+                                        label=f"SKU {have.get('sku', '?')}", field="visible",
+                                        erp=f"{HIDDEN} (not selected in the ERP)", shop=SHOWN))
         return found
 
     def _event(self, payload: Mapping[str, Any]) -> Event:

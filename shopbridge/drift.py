@@ -3,9 +3,11 @@
 The ERP kind builds the product payloads its producer would publish, a page at a time
 (``CatalogueProducer.product_payloads``); the shop kind maps each page with the mapping its
 consumer applies and reads the same page's rows from the shop (``ShopSink.drift``), so
-neither side is ever loaded whole. Each difference is one line: entity, field, what the ERP
-says, what the shop has. ``--repair`` republishes exactly the differing products into the
-shop's queue the way ``shopbridge sync`` does (``CatalogueProducer.republish``).
+neither side is ever loaded whole. Then the shop's linked products, a page at a time, that
+the ERP no longer selects: one the shop still shows is a difference too. Each difference is
+one line: entity, field, what the ERP says, what the shop has. ``--repair`` republishes
+exactly the differing products into the shop's queue the way ``shopbridge sync`` does
+(``CatalogueProducer.republish``): their state, or their deletion.
 """
 
 from __future__ import annotations
@@ -113,6 +115,14 @@ def run(settings: cfg.Settings, args: argparse.Namespace,
             for page in producer.product_payloads(page=PAGE):
                 report.compared += len(page)
                 report.add(reader.compare(page))
+            # Then what the shop links that the ERP no longer selects (a deletion lost, or a
+            # product shown again by hand): by the shop's links, a page at a time.
+            after = ""
+            while keys := reader.linked_keys(after=after, limit=PAGE):
+                after = keys[-1]
+                withdrawn = sorted(set(keys) - producer.selected_keys(keys))
+                if withdrawn:
+                    report.add(reader.compare_withdrawn(withdrawn))
         finally:
             reader.close()
         report.seconds = time.monotonic() - started

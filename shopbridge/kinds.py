@@ -225,6 +225,9 @@ class CatalogueProducer(Producer, Protocol):
         """``shopbridge drift``: the product.upserted payload of every product the producer
         publishes, ``page`` at a time, as it builds them (read only)."""
         ...
+    def selected_keys(self, keys: Collection[str]) -> set[str]:
+        """``shopbridge drift``: those of these product keys the producer publishes now."""
+        ...
     def republish(self, shop: ShopConfig, keys: Collection[str]
                   ) -> tuple[CatalogueReport, Sequence[str]]:
         """``shopbridge drift --repair``: these products (entity keys) again into ``shop``'s
@@ -251,6 +254,16 @@ class DriftReader(Protocol):
         Raises:
             TargetUnavailable: the shop's database is away.
         """
+        ...
+
+    def linked_keys(self, *, after: str, limit: int) -> Sequence[str]:
+        """Up to ``limit`` keys of the products the shop has a link to, in key order after
+        ``after`` ('' : from the start), to find those the ERP no longer selects."""
+        ...
+
+    def compare_withdrawn(self, keys: Sequence[str]) -> Sequence[Difference]:
+        """Products the ERP no longer selects (these keys): a difference for each the shop
+        still shows."""
         ...
 
     def close(self) -> None: ...

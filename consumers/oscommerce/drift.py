@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.db import marks
 
-from ..drift import NONE, Expected, number
+from ..drift import HIDDEN, NONE, SHOWN, Expected, number
 from .applier import PhoenixApplier
 from .mapper import ProductRow
 from .specials import window_bounds
@@ -41,11 +41,11 @@ class PhoenixDriftFields:
 
     def expected(self, row: ProductRow, *, quantity: int,
                  category_ids: Sequence[int | str]) -> dict[str, Expected]:
-        shown = "shown" if row.status else "hidden"
+        shown = SHOWN if row.status else HIDDEN
         fields: dict[str, Expected] = {
             # Phoenix hides a sold-out product itself (STOCK_ALLOW_CHECKOUT 'false', NOTES 2)
             # and the consumer shows it again when restocked: hidden then is no drift.
-            "visible": ("shown", "hidden") if row.status and quantity < 1 else shown,
+            "visible": (SHOWN, HIDDEN) if row.status and quantity < 1 else shown,
             "sku": row.model, "price": number(row.price), "tax_class": str(row.tax_class_id),
             "weight": number(row.weight), "gtin": row.gtin or NONE,
             "manufacturer": str(row.manufacturers_id or NONE),
@@ -85,7 +85,7 @@ class PhoenixDriftFields:
                 f"products_quantity, products_image FROM products WHERE products_id IN "
                 f"({marks(ids)})", params):
             found[int(pid)] = {
-                "visible": "shown" if status else "hidden", "sku": str(model or ""),
+                "visible": SHOWN if status else HIDDEN, "sku": str(model or ""),
                 "price": number(price), "tax_class": str(tax), "weight": number(weight),
                 "gtin": gtin or NONE, "manufacturer": str(manufacturer or NONE),
                 "stock": str(qty), "categories": NONE, "special": NONE,

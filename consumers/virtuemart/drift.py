@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.db import has_table, marks
 
-from ..drift import NONE, Expected, number
+from ..drift import HIDDEN, NONE, SHOWN, Expected, number
 from .applier import VirtueMartApplier
 from .images import TABLE as OWN_MEDIA
 from .mapper import ProductRow
@@ -73,7 +73,7 @@ class VmDriftFields:
     def expected(self, row: ProductRow, *, quantity: int,
                  category_ids: Sequence[int | str]) -> dict[str, Expected]:
         fields: dict[str, Expected] = {
-            "visible": "shown" if row.published else "hidden", "sku": row.sku,
+            "visible": SHOWN if row.published else HIDDEN, "sku": row.sku,
             "gtin": row.gtin or NONE, "weight": number(row.weight),
             "manufacturer": str(row.manufacturer_id or NONE),
             "stock": str(quantity),
@@ -102,7 +102,7 @@ class VmDriftFields:
                 f"SELECT virtuemart_product_id, product_sku, product_gtin, product_weight, "
                 f"published, product_in_stock FROM {t.products} WHERE {where}", params):
             found[int(pid)] = {
-                "visible": "shown" if published else "hidden", "sku": str(sku or ""),
+                "visible": SHOWN if published else HIDDEN, "sku": str(sku or ""),
                 "gtin": gtin or NONE, "weight": number(weight), "manufacturer": NONE,
                 "stock": str(in_stock), "categories": NONE, "images": NONE}
         for language in self.facts.languages:

@@ -527,16 +527,27 @@ class CaoProducer:
                 conn.commit()
                 yield [b.body for b in built]
 
+    def selected_keys(self, keys: Collection[str]) -> set[str]:
+        """Those of these product keys that are selected articles (``shopbridge drift``: the
+        shop's linked products CAO no longer publishes are the others)."""
+        ids = sorted({int(k) for k in keys if str(k).isdigit()})
+        with translated(self.what), self.engine.connect() as conn:
+            self.source.resolve(conn)
+            found = self.source.selected_among(conn, ids)
+            conn.commit()
+        return {str(k) for k in found}
+
     def republish(self, shop: ShopConfig, keys: Collection[str]) -> tuple[CycleReport, list[str]]:
-        """``shopbridge drift --repair``: the product.upserted of these articles again, into
+        """``shopbridge drift --repair``: the product.upserted of these articles again (or,
+        for an article CAO no longer selects, its published product.deleted), into
         ``shop``'s work queue only, marked as a full sync's (``H_RESYNC``) and at the version
-        the shops have, exactly as ``resync`` republishes every article: the consumer
-        rewrites them even where its link says nothing changed.
+        the shops have, as ``resync`` republishes every article: the consumer rewrites them
+        even where its link says nothing changed.
 
         Returns:
-            the report, and the keys not republished: never published, no longer
-            selected, or no article's REC_ID (the next regular cycle publishes or withdraws
-            the articles for every shop).
+            the report, and the keys not republished: never published, withdrawn without
+            a published deletion yet, or no article's REC_ID (the next regular cycle
+            publishes or withdraws the articles for every shop).
         """
         report = CycleReport()
         wanted = sorted({int(k) for k in keys if str(k).isdigit()})
@@ -554,17 +565,24 @@ class CaoProducer:
                 rates = self.source.vat_rates(conn)
                 for start in range(0, len(wanted), PAGE):
                     chunk = wanted[start:start + PAGE]
-                    versions = {int(k): int(v) for k, v in conn.exec_driver_sql(
-                        f"SELECT entity_key, version FROM {SNAPSHOT_TABLE} WHERE "
-                        f"entity_type = 'product' AND deleted = 0 AND entity_key IN "
+                    snapshot = {int(k): (int(v), bool(d), sku) for k, v, d, sku in
+                                conn.exec_driver_sql(
+                        f"SELECT entity_key, version, deleted, sku FROM {SNAPSHOT_TABLE} "
+                        f"WHERE entity_type = 'product' AND entity_key IN "
                         f"({', '.join(['%s'] * len(chunk))})", tuple(chunk))}
                     selected = self.source.selected_among(conn, chunk)
-                    ids = [k for k in chunk if k in versions and k in selected]
+                    ids = [k for k in chunk if k in selected and k in snapshot
+                           and not snapshot[k][1]]
                     events = [self._make("product.upserted", b.body["erp_id"],
-                                         self._version(versions[int(b.body["erp_id"])]),
+                                         self._version(snapshot[int(b.body["erp_id"])][0]),
                                          b.body)
                               for b in build_payloads(conn, self.source, self.tenant.erp, ids,
                                                       codes=codes, rates=rates)]
+                    # Withdrawn ones whose deletion the snapshot records: that deletion again,
+                    # at its version (the shop lost it, or shows the product again).
+                    events += [self._make("product.deleted", k, snapshot[k][0], {
+                        "erp_id": k, "sku": snapshot[k][2], "reason": "deselected"})
+                        for k in chunk if k not in selected and snapshot.get(k, (0, False))[1]]
                     conn.commit()
                     done = self._publish(events, report)
                     published += [int(events[i]["payload"]["erp_id"]) for i in done]

@@ -2,7 +2,7 @@
 
 After a sync drift finds nothing; after edits made by hand in the shop's database (a price, a
 name, a hidden product, a deleted category link; stock, a special, an image, a deleted
-product) it names exactly those products and fields;
+product, one CAO withdrew shown again) it names exactly those products and fields;
 ``--repair`` republishes them into the shop's queue and, once the consumer applied them,
 drift finds nothing again. A shop kind without a drift reader says so."""
 
@@ -151,7 +151,7 @@ def test_a_shop_kind_without_a_drift_reader_says_so(cao_db, phoenix_db, namespac
 
 
 @pytest.mark.parametrize("kind", ["oscommerce", "virtuemart"])
-def test_drift_finds_stock_a_special_and_a_deleted_product_and_repair_restores_them(
+def test_drift_finds_stock_specials_images_and_withdrawn_products_and_repair_restores_them(
         kind, cao_db, namespace, tmp_path: Path, request):
     from tests.virtuemart_db import PREFIX
 
@@ -168,6 +168,8 @@ def test_drift_finds_stock_a_special_and_a_deleted_product_and_repair_restores_t
     path.write_text(to_toml(config_data(namespace, cao_db, [_entry(kind, shop)])))
     settings = cfg.load(path)
     sync(settings)
+    cao_db.execute("DELETE FROM artikel WHERE REC_ID = 12")
+    sync(settings)                                          # withdrawn: hidden in the shop
     assert _drift(settings).total == 0
     if kind == "virtuemart":
         t = f"{PREFIX}virtuemart_"
@@ -180,6 +182,8 @@ def test_drift_finds_stock_a_special_and_a_deleted_product_and_repair_restores_t
         shop.execute(f"DELETE FROM {t}products WHERE product_sku = %s", ("A-000009",))
         shop.execute(f"DELETE FROM {t}product_medias WHERE virtuemart_product_id = {pid}",
                       ("A-000011",))
+        shop.execute(f"UPDATE {t}products SET published = 1 WHERE product_sku = %s",
+                     ("A-000012",))
         special = "prices[group 0]"
     else:
         shop.execute("UPDATE products SET products_quantity = products_quantity + 5 "
@@ -190,6 +194,8 @@ def test_drift_finds_stock_a_special_and_a_deleted_product_and_repair_restores_t
         shop.execute("DELETE FROM products WHERE products_model = %s", ("A-000009",))
         shop.execute("UPDATE products SET products_image = 'other.jpg' WHERE "
                      "products_model = %s", ("A-000011",))
+        shop.execute("UPDATE products SET products_status = 1 WHERE products_model = %s",
+                     ("A-000012",))
         special = "special"
 
     fill_cao(cao_db, sample.articles(1, start=13), [])      # new in CAO, not produced yet
@@ -197,11 +203,12 @@ def test_drift_finds_stock_a_special_and_a_deleted_product_and_repair_restores_t
     found = _drift(settings)
     assert {(d.label, d.field) for d in found.differences} == {
         ("SKU A-000005", "stock"), ("SKU A-000007", special), ("SKU A-000009", "product"),
-        ("SKU A-000011", "images"), ("SKU A-000013", "product")}
+        ("SKU A-000011", "images"), ("SKU A-000012", "visible"),
+        ("SKU A-000013", "product")}
 
     _, lines = drift.run(settings, argparse.Namespace(
         shop="web", tenant=None, entity="product", repair=True))
-    assert ("4 product event(s) republished to the shop's queue; 1 not yet published by "
+    assert ("5 product event(s) republished to the shop's queue; 1 not yet published by "
             "'shopbridge produce'") in lines[-1] and lines[-1].endswith(": 13")
     assert consume(settings, "web").dead == 0
     assert {d.key for d in _drift(settings).differences} == {"13"}
