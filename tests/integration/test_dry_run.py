@@ -236,8 +236,8 @@ def test_sync_dry_run_shows_what_the_sync_repairs_and_writes_nothing(
                      ("A-000001",))
     else:
         vm = virtuemart_db.PREFIX + "virtuemart_"
-        shop.execute(f"UPDATE {vm}products SET product_in_stock = 999 "
-                     f"WHERE product_sku = %s", ("A-000001",))
+        shop.execute(f"UPDATE {vm}products_de_de SET product_name = 'von Hand' "
+                     f"WHERE virtuemart_product_id = 1")
     checksums = _checksums(shop)
     before = _snapshot(shop)
     since = datetime.now() - timedelta(seconds=2)
@@ -249,11 +249,56 @@ def test_sync_dry_run_shows_what_the_sync_repairs_and_writes_nothing(
     assert _checksums(shop) == checksums
     assert _depth(settings) == 0
     assert dry["events"] >= ARTICLES and dry["counts"]["update"] >= 1, dry["counts"]
-    assert any(c["action"] == "update" and c["table"].endswith("products")
-               and {"products_price", "product_in_stock"} & set(c["changes"])
+    assert any(c["action"] == "update" and c["table"].endswith(("products", "products_de_de"))
+               and {"products_price", "product_name"} & set(c["changes"])
                for c in dry["changes"]), dry["changes"]
 
     _reset_auto_increments(shop)
     full_sync(settings, "web")
     real = _real_changes(shop, before)
     assert _timeless(dry["changes"], since, ids=False) == _timeless(real, since, ids=False)
+
+
+def test_dry_run_clears_no_virtuemart_cache_and_says_it_would(cao_db, vm, namespace, tmp_path,
+                                                               capsys):
+    cache = tmp_path / "cache"
+    (cache / "com_virtuemart_cats").mkdir(parents=True)
+    (cache / "com_virtuemart_cats" / "tree.php").write_text("cached")
+    rows = sample.articles(3)
+    fill_cao(cao_db, rows, sample.translations(rows))
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(config_data(namespace, cao_db, [virtuemart_db.shop_entry(
+        "web", vm, virtuemart={"prefix": virtuemart_db.PREFIX, "cache_path": str(cache)})])))
+    produce(cfg.load(path))
+    # A shop never consumed lacks shopbridge's own tables: a dry run creates nothing.
+    capsys.readouterr()
+    assert cli.main(["-c", str(path), "consume", "--shop", "web", "--dry-run"]) == \
+        cli.EXIT_REFUSED
+    assert "run 'shopbridge setup' first" in capsys.readouterr().err
+    assert cli.main(["-c", str(path), "setup", "--shop", "web"]) == cli.EXIT_OK
+
+    code, out = _run(path, capsys, "consume", "--shop", "web", "--dry-run", "--format", "json")
+
+    assert code == cli.EXIT_OK, out
+    dry = json.loads(out[-1])
+    assert any(line.startswith("run CacheCleaner.after_commit (") for line in dry["outside"])
+    assert (cache / "com_virtuemart_cats" / "tree.php").read_text() == "cached"
+    consume(cfg.load(path), "web")                  # the real run clears it
+    assert not (cache / "com_virtuemart_cats").exists()
+
+
+def test_a_shop_kind_without_dry_run_says_so(monkeypatch):
+    from shopbridge import kinds
+    from shopbridge.errors import DryRunRefused
+
+    class Point:
+        def __init__(self, name: str, obj: object) -> None:
+            self.name, self._obj = name, obj
+
+        def load(self) -> object:
+            return self._obj
+
+    monkeypatch.setattr(kinds, "registry", kinds.Registry(
+        lambda group: [Point("gambio", object())] if group == kinds.SHOP_SINKS else []))
+    with pytest.raises(DryRunRefused, match="shop kind 'gambio' has no dry run yet"):
+        kinds.shop_dry_run("gambio")
