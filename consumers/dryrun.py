@@ -99,6 +99,11 @@ def dry_apply(applier: ShopApplier[Any], batches: Sequence[Sequence[ev.Event]], 
         if why:
             raise DryRunRefused(why)
         applier.prepare()       # the own tables are complete: reads only
+        with engine.connect() as conn:
+            made = sorted(set(base_tables(conn)) - set(tables) - LEFT_OUT)
+        if made:    # a kind whose own_tables leaves one out: said, not hidden
+            report.notes.append(f"the consumer's start made the missing table(s) "
+                                f"{', '.join(made)} (empty); run 'shopbridge setup'")
         before = engine.connect().execution_options(isolation_level="REPEATABLE READ")
         held = engine.connect()
         try:

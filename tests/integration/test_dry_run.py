@@ -29,6 +29,7 @@ from shopbridge.rowdiff import base_tables, compare
 from tests import virtuemart_db
 from tests.conftest import AMQP_URL, Database, config_data, fill_cao, shop_entry
 from tests.helpers import consume, full_sync, produce, product_event, publish_events, to_toml
+from tests.integration.test_order_status import smtp as smtp
 
 ARTICLES = 12
 ISO = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d")
@@ -302,3 +303,31 @@ def test_a_shop_kind_without_dry_run_says_so(monkeypatch):
         lambda group: [Point("gambio", object())] if group == kinds.SHOP_SINKS else []))
     with pytest.raises(DryRunRefused, match="shop kind 'gambio' has no dry run yet"):
         kinds.shop_dry_run("gambio")
+
+
+def test_dry_run_of_a_status_change_sends_no_mail_and_shows_the_queued_one(
+        erp, phoenix_db, namespace, smtp):
+    from shopbridge import kinds
+    from tests.integration.test_order_status import import_orders, setup, ship_in_cao
+
+    inbox, port, _ = smtp
+    settings, orders_id = setup(erp, phoenix_db, namespace, port)
+    import_orders(settings, erp)
+    produce(settings)
+    consume(settings, "web")
+    ship_in_cao(erp, "Ihre Ware ist unterwegs.")
+    produce(settings)
+    shop = settings.tenants[0].shops[0]
+    checksums = _checksums(phoenix_db)
+
+    report = kinds.shop_dry_run("oscommerce").dry_run(broker=settings.broker, shop=shop)
+
+    assert inbox.messages == [] and _checksums(phoenix_db) == checksums
+    assert any(line.startswith("run the time-driven work now") for line in report.outside)
+    outbox = [c for c in report.changes if c.table == "shopbridge_mail_outbox"]
+    assert [(c.action, (c.after or {}).get("recipient")) for c in outbox] == \
+        [("insert", "erika@example.de")]
+    assert any(c.table == "orders" and c.action == "update" and "orders_status" in c.columns
+               and c.key == {"orders_id": orders_id} for c in report.changes)
+    consume(settings, "web")
+    assert len(inbox.messages) == 1
