@@ -20,8 +20,8 @@ DEFAULT_LIMIT = 10_000
 def add_options(parser: argparse.ArgumentParser, *, queue: bool) -> None:
     parser.add_argument("--dry-run", action="store_true", help=(
         "show what would change in the shop, row by row (table, key, column: before -> "
-        "after), and write nothing" + (": the queue's messages stay in the queue, "
-                                       "unacknowledged counts unchanged" if queue else
+        "after), and write nothing" + (": the queue's messages stay in the queue, their "
+                                       "delivery counts unchanged" if queue else
                                        ": nothing is published")))
     parser.add_argument("--format", choices=["text", "json"], default="text",
                         help="with --dry-run: text lines (default) or one JSON document")
