@@ -8,11 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from . import config as cfg
 from . import kinds
 from .errors import DryRunRefused
-from .rowdiff import DryRunReport
+
+if TYPE_CHECKING:
+    from .rowdiff import DryRunReport
 
 DEFAULT_LIMIT = 10_000
 
