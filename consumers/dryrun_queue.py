@@ -8,8 +8,8 @@ on a quorum queue every return of a message counts towards the queue's ``x-deliv
 (tried on RabbitMQ 3.10: reject, nack and a closed channel each add one to
 ``x-delivery-count``), and enough dry runs would dead-letter messages no consumer ever
 failed on. The copies' ``x-delivery-count`` starts at 0, and messages published into the
-queue while the dry run held it (and those beyond its limit) come before the copies (events carry versions: the consumer
-skips what is older than what it applied).
+queue while the dry run held it (and those beyond its limit) come before the copies (events
+carry versions: the consumer skips what is older than what it applied).
 
 Should the dry run die before the copies are confirmed, the broker returns the unacknowledged
 originals on its own (counted once); after the copies and before the acknowledgement, a

@@ -27,7 +27,8 @@ def add_options(parser: argparse.ArgumentParser, *, queue: bool) -> None:
                                        "delivery counts unchanged" if queue else
                                        ": nothing is published")))
     parser.add_argument("--format", choices=["text", "json"], default="text",
-                        help="with --dry-run: text lines (default) or one JSON document")
+                        help="with --dry-run: text lines (default), or one JSON document "
+                             "(one line) per shop")
     if queue:
         parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, metavar="MESSAGES",
                             help=f"with --dry-run: read at most this many messages "

@@ -331,3 +331,15 @@ def test_dry_run_of_a_status_change_sends_no_mail_and_shows_the_queued_one(
                and c.key == {"orders_id": orders_id} for c in report.changes)
     consume(settings, "web")
     assert len(inbox.messages) == 1
+
+
+def test_dry_run_refuses_the_erp_side_and_an_inactive_shop(cao_db, phoenix_db, namespace,
+                                                           tmp_path, capsys):
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(config_data(namespace, cao_db, [
+        shop_entry("web", phoenix_db), shop_entry("old", phoenix_db, active=False)])))
+    for args in (["--erp"], ["--shop", "old"]):
+        capsys.readouterr()
+        code = cli.main(["-c", str(path), "consume", *args, "--dry-run"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == cli.EXIT_REFUSED and len(err) == 1 and err[0].startswith("refused: ")
