@@ -343,3 +343,37 @@ def test_dry_run_refuses_the_erp_side_and_an_inactive_shop(cao_db, phoenix_db, n
         code = cli.main(["-c", str(path), "consume", *args, "--dry-run"])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == cli.EXIT_REFUSED and len(err) == 1 and err[0].startswith("refused: ")
+
+
+def test_a_failing_event_is_shown_and_the_rest_of_its_batch_still_counts(
+        cao_db, phoenix_db, namespace, tmp_path, capsys):
+    from tests.helpers import TAX_UNMAPPED
+
+    fill_cao(cao_db, [], [])
+    path = _settings(tmp_path, namespace, cao_db, phoenix_db)
+    settings = cfg.load(path)
+    _run(path, capsys, "consume", "--shop", "web", "--until-idle", "0.1")
+    # One message: one batch, which fails as a whole and is applied one event at a time.
+    queue_events = [product_event(1, 1), product_event(2, 1, tax=TAX_UNMAPPED),
+                    product_event(3, 1)]
+    with Connection(AMQP_URL) as conn:
+        from shopbridge.publisher import OutMessage, Publisher
+        Publisher(conn).publish([OutMessage(
+            exchange=topology.exchange_name(settings.broker.namespace),
+            routing_key="acme.product.upserted", body=ev.encode(queue_events))])
+    checksums = _checksums(phoenix_db)
+    before = _snapshot(phoenix_db)
+    since = datetime.now() - timedelta(seconds=2)
+
+    code, out = _run(path, capsys, "consume", "--shop", "web", "--dry-run", "--format", "json")
+
+    assert code == cli.EXIT_PROBLEMS
+    dry = json.loads(out[-1])
+    assert len(dry["failed"]) == 1 and "payload.tax.code" in dry["failed"][0], dry["failed"]
+    assert dry["applied"] == 2
+    assert sorted(c["row"]["products_model"] for c in dry["changes"]
+                  if c["table"] == "products") == ["T-1", "T-3"]
+    assert _checksums(phoenix_db) == checksums
+    _reset_auto_increments(phoenix_db)
+    assert consume(settings, "web").dead == 1
+    assert _timeless(dry["changes"], since) == _timeless(_real_changes(phoenix_db, before), since)
