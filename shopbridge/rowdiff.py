@@ -88,7 +88,8 @@ class DryRunReport:
 
     def summary(self, where: str) -> str:
         n = self.counts()
-        return (f"dry run of {where}: {self.events} event(s) in {self.messages} message(s) "
+        carried = f" in {self.messages} message(s)" if self.messages else ""
+        return (f"dry run of {where}: {self.events} event(s){carried} "
                 f"would change {n[INSERT]} row(s) inserted, {n[UPDATE]} updated, "
                 f"{n[DELETE]} deleted in {len(self.tables())} table(s); "
                 f"{self.applied} applied, {self.skipped} skipped, {len(self.failed)} failing; "
