@@ -46,6 +46,7 @@ class Borrowed:
     messages: int = 0
     events: list[ev.Event] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
+    consumers: int = 0      # running consumers of the queue: what they hold is not here
 
     def batches(self, size: int) -> list[list[ev.Event]]:
         """The events in consumer batches of ``size``, each coalesced as the consumer does."""
@@ -67,6 +68,7 @@ def borrowed(broker: BrokerConfig, target: topology.Target, *, limit: int
         conn = broker_edge.connect(broker, targets=[target])
         try:
             channel = conn.channel()
+            running = int(channel.queue_declare(queue=queue, passive=True).consumer_count)
             held: list[Any] = []
             while len(held) < limit:
                 message = channel.basic_get(queue, no_ack=False)
@@ -74,7 +76,9 @@ def borrowed(broker: BrokerConfig, target: topology.Target, *, limit: int
                     break
                 held.append(message)
             try:
-                yield _read(held, target)
+                taken = _read(held, target)
+                taken.consumers = running
+                yield taken
             finally:
                 if held:
                     _give_back(conn, channel, queue, held)

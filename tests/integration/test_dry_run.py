@@ -377,3 +377,20 @@ def test_a_failing_event_is_shown_and_the_rest_of_its_batch_still_counts(
     _reset_auto_increments(phoenix_db)
     assert consume(settings, "web").dead == 1
     assert _timeless(dry["changes"], since) == _timeless(_real_changes(phoenix_db, before), since)
+
+
+def test_dry_run_says_when_a_consumer_of_the_queue_is_running(cao_db, phoenix_db, namespace,
+                                                               tmp_path, capsys):
+    fill_cao(cao_db, [], [])
+    path = _settings(tmp_path, namespace, cao_db, phoenix_db)
+    settings = cfg.load(path)
+    _run(path, capsys, "consume", "--shop", "web", "--until-idle", "0.1")
+    queue = topology.work_queue(settings.broker.namespace, "acme", "web")
+    with Connection(AMQP_URL) as conn:
+        channel = conn.channel()
+        channel.basic_consume(queue, callback=lambda message: None)
+
+        code, out = _run(path, capsys, "consume", "--shop", "web", "--dry-run")
+
+    assert code == cli.EXIT_OK
+    assert any(line.startswith("note: 1 consumer(s) of the queue are running") for line in out)
