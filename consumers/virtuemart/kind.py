@@ -17,6 +17,7 @@ from shopbridge.probes import CatalogueLimits
 from ..binder import TABLE as LINKS
 from ..history import TABLE as HISTORY
 from ..imagefiles import OWN_TABLE as IMAGES
+from ..mailer import TABLE as OUTBOX
 from ..sink import ShopSinkParts
 from . import demo, probes, tables
 from .applier import VirtueMartApplier
@@ -42,6 +43,9 @@ class VirtueMartSink(ShopSinkParts):
     def own_tables(self, shop: ShopConfig) -> list[OwnTable]:
         own = [LINKS, HISTORY, CATEGORY_ORDER, MEDIA]
         own += [IMAGES] if shop.images is not None else []
+        # The applier keeps status e-mails in the outbox where mail is configured (O4): the
+        # dry run's and check's list of own tables must name it, as osCommerce's does.
+        own += [OUTBOX] if shop.mail is not None else []
         return own
 
     def ensure_tables(self, conn: sa.Connection, shop: ShopConfig) -> None:

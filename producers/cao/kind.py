@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 import sqlalchemy as sa
 
-from shopbridge.config import BrokerConfig, TenantConfig
+from shopbridge.config import BrokerConfig, ShopConfig, TenantConfig
 from shopbridge.kinds import CatalogueReport, ErpSource
 from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable, ensure
 from systems.cao import candidates
 
-from . import probes, resync, snapshot, tables, variants
+from . import preview, probes, resync, snapshot, tables, variants
 from .producer import CaoProducer, CycleReport
 
 
@@ -29,6 +32,16 @@ class CaoSource:
                   for sku, ids in report.duplicates),
                 *(f"article REC_ID {rec_id} has no ARTNUM and is not published"
                   for rec_id in report.without_sku)]
+
+    def resync_preview(self, *, broker: BrokerConfig, tenant: TenantConfig, shop: ShopConfig,
+                       entities: Collection[str]) -> tuple[list[dict[str, Any]], list[str]]:
+        """``sync --dry-run``: the events a full sync would republish into the shop's queue
+        and the rejected ones' lines, published nowhere (producers/cao/preview.py)."""
+        producer = CaoProducer(broker=broker, tenant=tenant)
+        try:
+            return preview.resync_events(producer, shop, entities)
+        finally:
+            producer.close()
 
     def own_tables(self, tenant: TenantConfig) -> list[OwnTable]:
         return [snapshot.TABLE, resync.TABLE] + (
