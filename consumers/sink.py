@@ -25,6 +25,10 @@ class Sink:
 
 
 class ShopSinkParts(Sink):
+    def open_orders_deducted(self) -> bool | None:
+        """A kind that says nothing has no oversell guard (``config`` refuses it, by kind)."""
+        return None
+
     def probe_folder(self, folder: FolderConfig) -> object:
         return Folder(folder).probe()
 

@@ -22,6 +22,9 @@ SHOP_ENTITIES = ("product", "stock", "manufacturer", "category")
 ERP_ENTITIES = ("order", "customer")
 # The queue name of a tenant's ERP side; config refuses it as a shop name.
 ERP = "erp"
+# The queue of a tenant's order reservations (the oversell guard, B3): a copy of every
+# order.placed, read by the tenant's ERP producer. The dot keeps it apart from any shop name.
+RESERVATIONS = "erp.reservations"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class Target:
     @classmethod
     def for_erp(cls, tenant: str) -> Target:
         return cls(tenant, ERP, tuple(erp_bindings(tenant)))
+
+    @classmethod
+    def for_reservations(cls, tenant: str) -> Target:
+        return cls(tenant, RESERVATIONS, (f"{tenant}.order.placed",))
 
 
 def exchange_name(namespace: str) -> str:
