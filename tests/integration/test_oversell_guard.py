@@ -243,3 +243,35 @@ def test_a_shop_kind_without_a_guard_says_so(cao, phoenix_db, vm, namespace, mon
     monkeypatch.setattr(OsCommerceSink, "open_orders_deducted", lambda self: None)
     with pytest.raises(ConfigError, match="shop kind 'oscommerce' has no oversell guard yet"):
         settings(namespace, cao, phoenix_db, vm)
+
+
+def test_an_ordered_variant_child_comes_off_its_own_stock_and_its_masters_sum(
+        erp, phoenix_db, vm, namespace):
+    from tests.integration.test_variants import NAMES
+    from tests.integration.test_variants import articles as shirt_articles
+
+    fill_cao(erp, shirt_articles(), [])       # master SHIRT (1), children 3..6: 3, 2, 5, -1
+    data = config_data(namespace, erp, [
+        shop_entry("osc", phoenix_db, orders=copy.deepcopy(ORDERS),
+                   oversell={"enabled": True}),
+        virtuemart_db.shop_entry("vm", vm, orders=copy.deepcopy(ORDERS),
+                                 oversell={"enabled": True})])
+    data["tenants"][0]["erp"]["variants"] = {"enabled": True, "names": NAMES}
+    s = cfg.parse(data, source="test")
+    made = CaoProducer(broker=s.broker, tenant=s.tenants[0], engine=erp.engine)
+    try:
+        made.run_once()
+        before = shown(s, phoenix_db, vm)
+        blue_m = order("osc", 701, 3, quantity=2)
+        blue_m["payload"]["items"][0]["variant"] = {"erp_id": 3, "dims": {"A": "Blau", "B": "M"}}
+        blue_m["payload"]["items"][0]["erp_id"] = 1
+        place(namespace, blue_m)
+        assert made.stock_scan().published["stock.changed"] == 1
+        after = shown(s, phoenix_db, vm)
+    finally:
+        made.close()
+
+    assert (before["osc"]["SHIRT"], after["osc"]["SHIRT"]) == (10, 8)
+    assert (before["vm"]["SHIRT-BL-M"], after["vm"]["SHIRT-BL-M"]) == ((3, 0), (1, 0))
+    assert after["vm"]["SHIRT-RT-M"] == (5, 0)
+    assert ledger(erp) == [("osc", 701, 3, Decimal(2), "pending")]
