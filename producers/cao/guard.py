@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -59,6 +60,7 @@ DRAFTS = (13, 18)            # JOURNAL.QUELLE of an invoice or order draft: stoc
 DRAIN_MAX = 1000             # messages per stock scan; the rest waits for the next one
 KEEP_DAYS = 7                # released and expired rows, for the operator's questions
 OPEN = ("pending", "imported")
+FULL_EVERY_S = 10.0          # the full cycle's default period
 DEFAULT_PENDING_HOURS = 72   # an order of a shop the configuration no longer has
 
 LEDGER_DDL = f"""
@@ -118,6 +120,8 @@ class StockGuard:
         self._published: dict[int, bytes | None] = {}   # entity key -> what attach used
         self._journal: str | None = None
         self._ready = False
+        self._imports = False             # the importer's table exists
+        self._full_at = -FULL_EVERY_S     # monotonic time of the last full pass
         self._amqp: Connection | None = None
 
     @property
@@ -154,13 +158,19 @@ class StockGuard:
             journal = TableNames.read(conn).find("JOURNAL")
             self._journal = quote_ident(journal) if journal else None
             self._ready = True
-        self._drain(conn, artikel)
-        self._move_on(conn)
-        self.reserved = self._open(conn)
-        self._invalidate(conn)
+        # The sums and the comparison only when this process changed the ledger, and at
+        # least every FULL_EVERY_S: what another process (a ``sync``) changed, the expiry.
+        full = time.monotonic() - self._full_at >= FULL_EVERY_S
+        changed = self._drain(conn, artikel) + self._move_on(conn, full=full)
+        if changed or full:
+            self.reserved = self._open(conn)
+            self._invalidate(conn)
+        if full:
+            self._full_at = time.monotonic()
         conn.commit()
 
-    def _drain(self, conn: sa.Connection, artikel: str) -> None:
+    def _drain(self, conn: sa.Connection, artikel: str) -> int:
+        """Record what waits in the reservation queue; returns the new ledger rows."""
         queue = topology.work_queue(self.broker.namespace, self.tenant.name,
                                     topology.RESERVATIONS)
         try:
@@ -170,7 +180,7 @@ class StockGuard:
                         self.broker, retries=0,
                         targets=[topology.Target.for_reservations(self.tenant.name)])
                 channel = self._amqp.default_channel
-                last = None
+                last, added = None, 0
                 rows: list[tuple[Any, ...]] = []
                 for _ in range(DRAIN_MAX):
                     message = channel.basic_get(queue, no_ack=False)
@@ -179,12 +189,13 @@ class StockGuard:
                     last = message.delivery_info["delivery_tag"]
                     rows += self._lines(conn, artikel, message.body)
                 if rows:
-                    conn.exec_driver_sql(
+                    added = conn.exec_driver_sql(
                         f"INSERT IGNORE INTO {LEDGER} (shop, order_id, erp_id, quantity, state, "
-                        f"recorded_at) VALUES (%s, %s, %s, %s, %s, %s)", rows)
+                        f"recorded_at) VALUES (%s, %s, %s, %s, %s, %s)", rows).rowcount
                 conn.commit()
                 if last is not None:      # only once the rows are committed
                     channel.basic_ack(last, multiple=True)
+                return max(added, 0)
         except BaseException:
             self.close()       # a fresh connection next time; unacked messages come again
             raise
@@ -225,32 +236,39 @@ class StockGuard:
                                    (sku,)).scalars().all()
         return int(ids[0]) if len(ids) == 1 else None
 
-    def _move_on(self, conn: sa.Connection) -> None:
-        now = utc_now()
-        if has_table(conn, IMPORT_TABLE):
-            conn.exec_driver_sql(
+    def _move_on(self, conn: sa.Connection, *, full: bool) -> int:
+        """Imported, released (and, in a full pass, expired); returns the rows moved on."""
+        now, moved = utc_now(), 0
+        if not self._imports:        # the importer makes it with its first order
+            self._imports = has_table(conn, IMPORT_TABLE)
+        if self._imports:
+            moved += conn.exec_driver_sql(
                 f"UPDATE {LEDGER} r JOIN {IMPORT_TABLE} i ON i.shop = r.shop "
                 f"AND i.order_id = r.order_id SET r.state = 'imported', "
-                f"r.journal_id = i.journal_id WHERE r.state = 'pending' AND i.state = 'complete'")
+                f"r.journal_id = i.journal_id WHERE r.state = 'pending' AND i.state = 'complete'"
+            ).rowcount
         if self._journal is not None:
-            conn.exec_driver_sql(
+            moved += conn.exec_driver_sql(
                 f"UPDATE {LEDGER} r LEFT JOIN {self._journal} j ON j.REC_ID = r.journal_id "
                 f"AND j.QUELLE IN ({marks(DRAFTS)}) SET r.state = 'released', "
                 f"r.released_at = %s WHERE r.state = 'imported' AND j.REC_ID IS NULL",
-                (*DRAFTS, now))
+                (*DRAFTS, now)).rowcount
+        if not full:
+            return moved
         for shop, hours in self.hours.items():
-            conn.exec_driver_sql(
+            moved += conn.exec_driver_sql(
                 f"UPDATE {LEDGER} SET state = 'expired', released_at = %s WHERE "
                 f"state = 'pending' AND shop = %s AND recorded_at < %s",
-                (now, shop, now - timedelta(hours=hours)))
+                (now, shop, now - timedelta(hours=hours))).rowcount
         known = list(self.hours)
-        conn.exec_driver_sql(
+        moved += conn.exec_driver_sql(
             f"UPDATE {LEDGER} SET state = 'expired', released_at = %s WHERE state = 'pending' "
             f"AND shop NOT IN ({marks(known)}) AND recorded_at < %s",
-            (now, *known, now - timedelta(hours=DEFAULT_PENDING_HOURS)))
+            (now, *known, now - timedelta(hours=DEFAULT_PENDING_HOURS))).rowcount
         conn.exec_driver_sql(
             f"DELETE FROM {LEDGER} WHERE state IN ('released', 'expired') AND released_at < %s "
             f"LIMIT 1000", (now - timedelta(days=KEEP_DAYS),))
+        return moved
 
     def _open(self, conn: sa.Connection) -> dict[int, Reserved]:
         reserved: dict[int, Reserved] = {}
