@@ -275,3 +275,30 @@ def test_an_ordered_variant_child_comes_off_its_own_stock_and_its_masters_sum(
     assert (before["vm"]["SHIRT-BL-M"], after["vm"]["SHIRT-BL-M"]) == ((3, 0), (1, 0))
     assert after["vm"]["SHIRT-RT-M"] == (5, 0)
     assert ledger(erp) == [("osc", 701, 3, Decimal(2), "pending")]
+
+
+def test_a_producer_killed_between_recording_and_publishing_publishes_after_its_restart(
+        cao, phoenix_db, vm, namespace, producer, monkeypatch):
+    s = settings(namespace, cao, phoenix_db, vm)
+    shown(s, phoenix_db, vm)
+    place(namespace, order("vm", 504, LAST_ONE))
+
+    class Crash(BaseException):
+        """Escapes every handler, as a killed process."""
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise Crash
+
+    monkeypatch.setattr(producer, "_publish", crash)
+    with pytest.raises(Crash):
+        producer.stock_scan()         # recorded and acknowledged, nothing published
+    producer.close()
+    assert ledger(cao) == [("vm", 504, LAST_ONE, Decimal(1), "pending")]
+
+    restarted = CaoProducer(broker=s.broker, tenant=s.tenants[0], engine=cao.engine)
+    try:
+        assert restarted.stock_scan().published["stock.changed"] == 1
+    finally:
+        restarted.close()
+    # VirtueMart's own order is its product_ordered's to count (not simulated here).
+    assert shown(s, phoenix_db, vm) == {"osc": {A1: 0, A2: 5}, "vm": {A1: (1, 0), A2: (5, 0)}}
