@@ -302,3 +302,35 @@ def test_a_producer_killed_between_recording_and_publishing_publishes_after_its_
         restarted.close()
     # VirtueMart's own order is its product_ordered's to count (not simulated here).
     assert shown(s, phoenix_db, vm) == {"osc": {A1: 0, A2: 5}, "vm": {A1: (1, 0), A2: (5, 0)}}
+
+
+def test_following_the_other_shop_shows_the_sale_and_the_booking_within_seconds(
+        cao, phoenix_db, vm, namespace, producer):
+    """``produce --follow``'s loop (stock scan every 0.5 s), in a thread."""
+    import threading
+    import time
+
+    s = settings(namespace, cao, phoenix_db, vm)
+    shown(s, phoenix_db, vm)
+    thread = threading.Thread(target=producer.follow, kwargs={"full_interval_s": 60.0})
+    thread.start()
+
+    def vm_within(expected: tuple[int, int], seconds: float = 10.0) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < seconds:
+            if shown(s, phoenix_db, vm)["vm"][A1] == expected:
+                return time.monotonic() - started
+        raise AssertionError(f"VirtueMart did not show {expected} within {seconds} s")
+
+    try:
+        place(namespace, order("osc", 505, LAST_ONE))
+        vm_within((0, 0))
+        import_into_cao(s, cao, order("osc", 505, LAST_ONE))
+        journal = journal_of(cao, 505)
+        cao.execute("DELETE FROM journalpos WHERE JOURNAL_ID = %s", (journal,))
+        cao.execute("DELETE FROM journal WHERE REC_ID = %s", (journal,))   # cancelled in CAO
+        vm_within((1, 0))
+    finally:
+        producer.stop_event.set()
+        thread.join(10)
+    assert ledger(cao)[0][4] == "released"
