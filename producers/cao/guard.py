@@ -16,7 +16,8 @@ owned here alone) holds one row per order and article:
 - ``released`` once that JOURNAL row is no longer a draft (booked: the stock moved) or gone
   (deleted in CAO); a document imported as a booked invoice or an order (QUELLE 3, 8) is
   released on import;
-- ``expired`` after the shop's ``oversell.pending_hours`` without reaching CAO.
+- ``expired`` after the shop's ``oversell.pending_hours`` without reaching CAO (imported
+  after all, e.g. a dead letter replayed days later, it counts again as a draft).
 
 A guarded shop g is sent ``max(0, stock - buffer_g - reserved)``, where ``reserved`` leaves
 out g's own orders if the shop deducts them itself (VirtueMart's ``product_ordered``,
@@ -100,6 +101,17 @@ def guarded_shops(tenant: TenantConfig) -> list[GuardedShop]:
     return [GuardedShop(s.name, Decimal(s.oversell.buffer),
                         bool(kinds.shop_sink(s.kind).open_orders_deducted()))
             for s in tenant.shops if s.active and s.oversell.enabled]
+
+
+# The schema versions that have ``shop_stock``: an event without it keeps the one before, so
+# that a tenant without a guard publishes what it did.
+GUARDED_SCHEMAS = {"product.upserted": 3, "stock.changed": 3}
+
+
+def guarded_schema(event: dict[str, Any]) -> None:
+    """Give an event whose payload carries ``shop_stock`` the schema version that has it."""
+    if "shop_stock" in event["payload"] and event["type"] in GUARDED_SCHEMAS:
+        event["schema_version"] = GUARDED_SCHEMAS[event["type"]]
 
 
 def _digest(reserved: Mapping[int, Reserved]) -> bytes:
@@ -245,8 +257,8 @@ class StockGuard:
             moved += conn.exec_driver_sql(
                 f"UPDATE {LEDGER} r JOIN {IMPORT_TABLE} i ON i.shop = r.shop "
                 f"AND i.order_id = r.order_id SET r.state = 'imported', "
-                f"r.journal_id = i.journal_id WHERE r.state = 'pending' AND i.state = 'complete'"
-            ).rowcount
+                f"r.journal_id = i.journal_id WHERE r.state IN ('pending', 'expired') "
+                f"AND i.state = 'complete'").rowcount
         if self._journal is not None:
             moved += conn.exec_driver_sql(
                 f"UPDATE {LEDGER} r LEFT JOIN {self._journal} j ON j.REC_ID = r.journal_id "
@@ -340,8 +352,8 @@ class StockGuard:
                 total = max(Decimal(0), total)
                 if total != Decimal(body["stock"]):
                     guarded[shop.name] = str(total)
-        if guarded:
-            body["shop_stock"] = guarded
+        if guarded or any("shop_stock" in c for c in children):
+            body["shop_stock"] = guarded      # also empty: it marks the schema (v3)
 
     def _deduction(self, article: int, shop: GuardedShop) -> Decimal:
         reserved = self.reserved.get(article, {})

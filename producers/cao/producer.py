@@ -36,7 +36,7 @@ from . import variants
 from .customers import ENTITY as CUSTOMER_ENTITY
 from .customers import CustomerSource
 from .customers import payload as customer_payload
-from .guard import StockGuard
+from .guard import StockGuard, guarded_schema
 from .manufacturers import ENTITY as MANUFACTURER_ENTITY
 from .manufacturers import ManufacturerSource
 from .manufacturers import payload as manufacturer_payload
@@ -204,8 +204,10 @@ class CaoProducer:
 
     def _make(self, type_: str, key: int | str, version: int, body: dict[str, Any]
               ) -> dict[str, Any]:
-        return ev.make_event(type_, tenant=self.tenant.name, source=self.source_name,
-                             entity_key=str(key), version=version, payload=body)
+        event = ev.make_event(type_, tenant=self.tenant.name, source=self.source_name,
+                              entity_key=str(key), version=version, payload=body)
+        guarded_schema(event)       # B3: the schema that has ``shop_stock``, only where used
+        return event
 
     def prepare(self) -> None:
         with translated(self.what), self.engine.begin() as conn:

@@ -334,3 +334,23 @@ def test_following_the_other_shop_shows_the_sale_and_the_booking_within_seconds(
         producer.stop_event.set()
         thread.join(10)
     assert ledger(cao)[0][4] == "released"
+
+
+def test_an_order_that_never_reaches_cao_stops_reserving_after_pending_hours_until_it_does(
+        cao, phoenix_db, vm, namespace, producer):
+    s = settings(namespace, cao, phoenix_db, vm)
+    shown(s, phoenix_db, vm)
+    place(namespace, order("osc", 506, PLENTY, quantity=3))
+    producer.stock_scan()
+    assert shown(s, phoenix_db, vm)["vm"][A2] == (2, 0)
+
+    cao.execute(f"UPDATE {LEDGER} SET recorded_at = recorded_at - INTERVAL 73 HOUR")
+    producer.guard._full_at = -1e9     # the pass every 10 s, now
+    producer.stock_scan()
+    assert ledger(cao)[0][4] == "expired"
+    assert shown(s, phoenix_db, vm)["vm"][A2] == (5, 0)
+
+    import_into_cao(s, cao, order("osc", 506, PLENTY, quantity=3))   # replayed at last
+    producer.stock_scan()
+    assert ledger(cao)[0][4] == "imported"
+    assert shown(s, phoenix_db, vm)["vm"][A2] == (2, 0)

@@ -59,3 +59,22 @@ def test_a_masters_sum_lacks_its_childrens_and_its_own_open_orders():
     assert "shop_stock" not in body["variants"][1]
     # osCommerce: 1 + 7, less vm's order on the master itself; VirtueMart: its own stays out.
     assert body["shop_stock"] == {"osc": "7.0000", "vm": "8.0000"}
+
+
+def test_an_event_with_shop_stock_is_schema_v3_and_one_without_stays_v2():
+    from producers.cao.guard import guarded_schema
+    from shopbridge import events as ev
+    from shopbridge import schemas
+
+    def event(payload: dict[str, Any]) -> dict[str, Any]:
+        made = ev.make_event("stock.changed", tenant="acme", source="cao:x", entity_key="1",
+                             version=1, payload=payload)
+        guarded_schema(made)
+        schemas.validate(made)
+        return made
+
+    assert event({"erp_id": 1, "stock": "5"})["schema_version"] == 2
+    assert event({"erp_id": 1, "stock": "5", "shop_stock": {"osc": "4"}})["schema_version"] == 3
+    assert event({"erp_id": 1, "stock": "5", "shop_stock": {},
+                  "variants": [{"erp_id": 2, "stock": "5", "shop_stock": {"vm": "0"}}]}
+                 )["schema_version"] == 3
