@@ -181,6 +181,12 @@ class StockGuard:
             self._full_at = time.monotonic()
         conn.commit()
 
+    def read_open(self, conn: sa.Connection) -> None:
+        """The open orders as the ledger has them, writing nothing and reading no queue: for
+        a preview of the events (``sync --dry-run``) that must change nothing."""
+        if self.enabled and has_table(conn, LEDGER):
+            self.reserved = self._open(conn)
+
     def _drain(self, conn: sa.Connection, artikel: str) -> int:
         """Record what waits in the reservation queue; returns the new ledger rows."""
         queue = topology.work_queue(self.broker.namespace, self.tenant.name,

@@ -17,7 +17,7 @@ from kombu import Connection
 
 from consumers.cao import CaoOrderApplier
 from producers.cao import CaoProducer
-from producers.cao.guard import LEDGER
+from producers.cao.guard import LEDGER, StockGuard
 from shopbridge import config as cfg
 from shopbridge import events as ev
 from shopbridge import sample
@@ -235,6 +235,11 @@ def test_an_order_seen_twice_or_across_a_crash_before_the_ack_is_reserved_once(
         assert restarted.stock_scan().published["stock.changed"] == 0
     finally:
         restarted.close()
+    # What a preview (sync --dry-run) reads: the same sums, nothing taken from the queue.
+    preview = StockGuard(broker=s.broker, tenant=s.tenants[0])
+    with cao.engine.connect() as conn:
+        preview.read_open(conn)
+    assert preview.reserved == {PLENTY: {"osc": Decimal(1)}}
 
 
 def test_a_shop_kind_without_a_guard_says_so(cao, phoenix_db, vm, namespace, monkeypatch):

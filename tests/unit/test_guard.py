@@ -78,3 +78,9 @@ def test_an_event_with_shop_stock_is_schema_v3_and_one_without_stays_v2():
     assert event({"erp_id": 1, "stock": "5", "shop_stock": {},
                   "variants": [{"erp_id": 2, "stock": "5", "shop_stock": {"vm": "0"}}]}
                  )["schema_version"] == 3
+
+
+def test_a_guard_without_guarded_shops_reads_nothing():
+    g = guard(osc={}, vm={})
+    g.read_open(None)  # type: ignore[arg-type]   # no shop guarded: not even a query
+    assert g.reserved == {}
