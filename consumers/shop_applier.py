@@ -347,7 +347,8 @@ class ShopApplier(Generic[RowT]):
             planner = ProductPlanner(map_row=lambda e: self.writers.map_product(e, facts),
                                      stock_mode=self.shop.stock_mode,
                                      unsupported=self.writers.unsupported,
-                                     variant_stock=self.writers.variant_stock is not None)
+                                     variant_stock=self.writers.variant_stock is not None,
+                                     shop=self.shop.name)
             plan: ProductPlan[RowT] = ProductPlan()
             for event in ordered:
                 result.count(event, planner.plan(event, links[event.entity_key], plan))

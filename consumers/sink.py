@@ -85,6 +85,9 @@ class ShopSinkParts(Sink):
                                  own_tables=own, report=report)
         finally:
             applier.close()
+    def open_orders_deducted(self) -> bool | None:
+        """A kind that says nothing has no oversell guard (``config`` refuses it, by kind)."""
+        return None
 
     def probe_folder(self, folder: FolderConfig) -> object:
         return Folder(folder).probe()

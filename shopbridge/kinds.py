@@ -294,6 +294,14 @@ class ShopSink(Protocol):
         answer."""
         ...
 
+    def open_orders_deducted(self) -> bool | None:
+        """The oversell guard (B3, ``OversellConfig``): whether the shop deducts its own open
+        orders from the stock it is sent by itself (VirtueMart's ``product_ordered``), so
+        that the guard must leave them out of that shop's stock; False: the stock written is
+        what the shop offers, its own open orders must be deducted too (osCommerce, whose
+        checkout decrement the next stock write replaces); None: the kind has no guard yet."""
+        ...
+
     def options(self, data: Mapping[str, Any]) -> object:
         """The kind's own settings from the shop's ``[tenants.shops.<kind>]`` section
         (``{}`` where there is none); stored as ``ShopConfig.options``.

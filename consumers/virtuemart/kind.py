@@ -24,6 +24,7 @@ from .applier import VirtueMartApplier
 from .categories import ORDER as CATEGORY_ORDER
 from .images import OWN_TABLE as MEDIA
 from .options import VirtueMartOptions, parse_options, shop_options
+from .store import VmProductStore
 
 
 class VirtueMartSink(ShopSinkParts):
@@ -33,6 +34,12 @@ class VirtueMartSink(ShopSinkParts):
         # Quantity tiers and shopper-group prices are VirtueMart's own (product_prices rows
         # per group and quantity range, prices.py): nothing for the ERP's check to note.
         return CatalogueLimits()
+
+    def open_orders_deducted(self) -> bool:
+        # product_ordered counts the shop's open orders and the front end offers
+        # in_stock - ordered; with orders_reach_erp in_stock is written as stock + ordered,
+        # so the stock sent is what the shop offers (docs/virtuemart.md "Order status and stock").
+        return not VmProductStore.orders_reach_erp
 
     def options(self, data: Mapping[str, Any]) -> VirtueMartOptions:
         return parse_options(data)

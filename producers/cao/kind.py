@@ -14,7 +14,7 @@ from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable, ensure
 from systems.cao import candidates
 
-from . import preview, probes, resync, snapshot, tables, variants
+from . import guard, preview, probes, resync, snapshot, statuses, tables, variants
 from .producer import CaoProducer, CycleReport
 
 
@@ -45,7 +45,8 @@ class CaoSource:
 
     def own_tables(self, tenant: TenantConfig) -> list[OwnTable]:
         return [snapshot.TABLE, resync.TABLE] + (
-            [variants.TABLE] if tenant.erp.variants.enabled else [])
+            [variants.TABLE] if tenant.erp.variants.enabled else []) + (
+            list(guard.TABLES) if guard.guarded_shops(tenant) else [])
 
     def ensure_tables(self, conn: sa.Connection, tenant: TenantConfig) -> None:
         for table in self.own_tables(tenant):
@@ -55,6 +56,8 @@ class CaoSource:
         """``produce``: SELECT on the CAO tables it reads, its snapshot (and variant) table."""
         reads = [t.name for t in tables.metadata.sorted_tables if t.name != "REGISTRY"]
         reads += [*tables.ALSO_READ, *candidates("REGISTRY", tenant.erp)]
+        if guard.guarded_shops(tenant):      # which orders CAO has (the importer's table)
+            reads += [statuses.IMPORT_TABLE]
         return Needs(service="produce", own=self.own_tables(tenant), reads=reads)
 
     def schema(self) -> sa.MetaData:

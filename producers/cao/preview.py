@@ -82,6 +82,7 @@ def resync_events(producer: CaoProducer, shop: ShopConfig, entities: Collection[
         if not has_table(conn, SNAPSHOT_TABLE):
             return [], []       # nothing was ever published: a sync republishes nothing
         producer.source.resolve(conn)
+        producer.guard.read_open(conn)     # B3: the stock the sync would send, reserved
         conn.commit()
         producer._resync = ResyncRun(
             queue="", entities=frozenset(entities), progress=_Unrecorded(shop.name),

@@ -36,6 +36,7 @@ from . import variants
 from .customers import ENTITY as CUSTOMER_ENTITY
 from .customers import CustomerSource
 from .customers import payload as customer_payload
+from .guard import StockGuard, guarded_schema
 from .manufacturers import ENTITY as MANUFACTURER_ENTITY
 from .manufacturers import ManufacturerSource
 from .manufacturers import payload as manufacturer_payload
@@ -143,6 +144,7 @@ class CaoProducer:
         self.categories = [cats.CategorySource(m) for m in cats.MODES if m in used]
         self.retired_categories = [cats.CategorySource(m) for m in cats.MODES if m not in used]
         self.snapshot = Snapshot()
+        self.guard = StockGuard(broker=broker, tenant=tenant)     # B3
         self.what = f"CAO database of tenant {tenant.name!r} ({tenant.erp.db.safe})"
         self.source_name = f"cao:{tenant.erp.db.database}"
         self.session = BrokerSession(broker, [s for s in tenant.shops if s.active])
@@ -152,6 +154,7 @@ class CaoProducer:
         self._resync: ResyncRun | None = None       # set while a full sync republishes
 
     def close(self) -> None:
+        self.guard.close()
         self.session.close()
         self.engine.dispose()
 
@@ -201,8 +204,10 @@ class CaoProducer:
 
     def _make(self, type_: str, key: int | str, version: int, body: dict[str, Any]
               ) -> dict[str, Any]:
-        return ev.make_event(type_, tenant=self.tenant.name, source=self.source_name,
-                             entity_key=str(key), version=version, payload=body)
+        event = ev.make_event(type_, tenant=self.tenant.name, source=self.source_name,
+                              entity_key=str(key), version=version, payload=body)
+        guarded_schema(event)       # B3: the schema that has ``shop_stock``, only where used
+        return event
 
     def prepare(self) -> None:
         with translated(self.what), self.engine.begin() as conn:
@@ -230,6 +235,7 @@ class CaoProducer:
             # Who is whose child, before the scans that leave children out (C8).
             self.source.variants.refresh(conn, self.source.t["ARTIKEL"])
             conn.commit()
+            self.guard.refresh(conn, self.source.t["ARTIKEL"])   # before the articles' stock
             report.duplicates = self.source.duplicate_skus(conn)
             report.without_sku = self.source.articles_without_sku(conn)
             for sku, ids in report.duplicates:
@@ -325,7 +331,8 @@ class CaoProducer:
         rates = self.source.vat_rates(conn)
         fingerprint = fingerprint_of(codes, rates, self.tenant.erp.default_language,
                                      PAYLOAD_FORMAT,
-                                     variants.config_key(self.tenant.erp.variants))
+                                     variants.config_key(self.tenant.erp.variants),
+                                     guard=self.guard.config_key())
 
         def build(changed: Sequence[tuple[int, bytes, int | None]]
                   ) -> list[tuple[dict[str, Any], tuple[Published, ChildStocks]]]:
@@ -346,6 +353,7 @@ class CaoProducer:
                                       category_keys=category_keys.get(key),
                                       tier_row=tiers.get(key))
                 variants.attach(body, children.get(key, []), self.tenant.erp.variants)
+                self.guard.attach(key, body)
                 version = self._version(last)
                 out.append((self._make("product.upserted", key, version, body),
                             ((key, h, version, Decimal(body["stock"]), body["sku"]),
@@ -354,6 +362,7 @@ class CaoProducer:
 
         def store(conn: sa.Connection, rows: list[tuple[Published, ChildStocks]]) -> None:
             self.snapshot.store_published(conn, [published for published, _ in rows])
+            self.guard.store(conn, [published[0] for published, _ in rows])
             self.source.variants.store_published_stock(
                 conn, [child for _, children in rows for child in children])
 
@@ -545,6 +554,7 @@ class CaoProducer:
             if not self.source.t:
                 self.source.resolve(conn)
                 self.source.variants.ensure_table(conn)
+            self.guard.refresh(conn, self.source.t["ARTIKEL"])
             self._scan(conn, report, self.source.stock_changes, lambda change: change[0],
                        functools.partial(self._stock_events, conn), self._store_stock)
         report.seconds = time.monotonic() - started
@@ -566,6 +576,7 @@ class CaoProducer:
                 stock = variants.master_stock(s for _, s in mine)
                 body["stock"] = str(stock)
                 body["variants"] = [{"erp_id": child, "stock": str(s)} for child, s in mine]
+            self.guard.attach(key, body)
             out.append((self._make("stock.changed", key, version, body),
                         (key, version, stock, mine)))
         return out
@@ -573,6 +584,7 @@ class CaoProducer:
     def _store_stock(self, conn: sa.Connection, rows: list[StockPublished]) -> None:
         self.snapshot.store_stock(conn, [(key, version, stock)
                                          for key, version, stock, _ in rows])
+        self.guard.store(conn, [key for key, *_ in rows])
         self.source.variants.store_published_stock(
             conn, [child for *_, children in rows for child in children])
 
