@@ -118,8 +118,12 @@ class ProductDrift(Generic[RowT]):
                                             "not linked" if link is None or not link.target_id
                                             else f"missing (shop id {link.target_id} deleted)"))
                 continue
+            # The stock this shop is sent: the oversell guard's where the event carries one
+            # for it (B3, ``ProductPlanner.stock_of``), else the ERP's.
+            stock = (event.payload.get("shop_stock") or {}).get(self.shop.name,
+                                                               event.payload["stock"])
             want = self.fields.expected(
-                row, quantity=quantity(event.payload["stock"], self.shop.stock_mode),
+                row, quantity=quantity(stock, self.shop.stock_mode),
                 category_ids=[categories.get(c, c) for c in row.category_keys])
             for name, value in want.items():
                 accepted = value if isinstance(value, tuple) else (value,)

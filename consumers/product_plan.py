@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from shopbridge.events import Event
 
@@ -99,25 +99,35 @@ class ProductPlanner(Generic[RowT]):
             'tier prices'), counted for each shown product whose payload has it.
         variant_stock: whether the shop keeps a stock per variant child (VirtueMart): then
             a newer stock plans every child's quantity, also when the master's sum stayed.
+        shop: the shop's name: where the event carries a ``shop_stock`` for it (the oversell
+            guard, B3), that is its stock instead of the ERP's.
     """
 
     def __init__(self, *, map_row: Callable[[Event], RowT], stock_mode: str,
-                 unsupported: Mapping[str, str], variant_stock: bool = False) -> None:
+                 unsupported: Mapping[str, str], variant_stock: bool = False,
+                 shop: str | None = None) -> None:
         self.map_row = map_row
         self.stock_mode = stock_mode
         self.unsupported = dict(unsupported)
         self.variant_stock = variant_stock
+        self.shop = shop
+
+    def stock_of(self, item: Mapping[str, Any]) -> str:
+        """The stock of a payload (or of one of its variants) for this shop: the guarded
+        one where the producer computed one for it (B3), else the ERP's."""
+        guarded: Mapping[str, str] = item.get("shop_stock") or {}
+        return guarded.get(self.shop or "", item["stock"])
 
     def plan(self, event: Event, link: Link, plan: ProductPlan[RowT]) -> str | None:
         """Decide what ``event`` changes; returns why it changes nothing, or None."""
         if event.type == "stock.changed":
-            return self.plan_stock(event, link, plan, event.payload["stock"])
+            return self.plan_stock(event, link, plan, self.stock_of(event.payload))
         stale = stale_note(link, event)
         if stale:
             # Each aspect is judged by its own version: a product.upserted older than a
             # delete still carries the newest stock we have heard of.
             if event.type == "product.upserted":
-                self.plan_stock(event, link, plan, event.payload["stock"])
+                self.plan_stock(event, link, plan, self.stock_of(event.payload))
             return stale
         key = event.entity_key
         mark_applied(link, event)
@@ -134,11 +144,11 @@ class ProductPlanner(Generic[RowT]):
             plan.unsupported.update(name for field_name, name in self.unsupported.items()
                                     if event.payload.get(field_name))
         link.shown = row.shown
-        self.plan_stock(event, link, plan, event.payload["stock"])
+        self.plan_stock(event, link, plan, self.stock_of(event.payload))
         if link.target_id is None:
             if not row.shown:
                 return "not in this shop's selection"
-            qty = quantity(link.stock or event.payload["stock"], self.stock_mode)
+            qty = quantity(link.stock or self.stock_of(event.payload), self.stock_mode)
             plan.new[key] = NewProduct(row=row, quantity=qty)
             plan.quantities.pop(key, None)
             link.content_hash = row.content_hash()
@@ -184,7 +194,7 @@ class ProductPlanner(Generic[RowT]):
         keeps no stock per variant)."""
         if not self.variant_stock:
             return {}
-        return {int(child["erp_id"]): quantity(child["stock"], self.stock_mode)
+        return {int(child["erp_id"]): quantity(self.stock_of(child), self.stock_mode)
                 for child in event.payload.get("variants") or ()}
 
     def quantity(self, link: Link) -> int:

@@ -15,6 +15,7 @@ supplies ``ShopWriters``, its writers and table facts (consumers/oscommerce/appl
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -138,6 +139,11 @@ class ShopWriters(Generic[RowT]):
     after_commit: Sequence[Callable[[AbstractSet[str]], None]] = ()
 
 
+def _named(hook: Callable[..., object]) -> str:
+    """An after-commit hook as the dry run names it: "CacheCleaner.after_commit"."""
+    return str(getattr(hook, "__qualname__", None) or type(hook).__name__)
+
+
 def _sku_key(sku: str) -> str:
     """A SKU as a shop's case-insensitive, PAD SPACE collation compares it."""
     return sku.rstrip(" ").casefold()
@@ -166,6 +172,9 @@ class ShopApplier(Generic[RowT]):
         self.files = image_files(shop, self.engine)
         self._prepared = False
         self._pruned_at: float | None = None     # monotonic; None: not yet in this process
+        # Set by a dry run (consumers/dryrun.py): work outside the database (file copies,
+        # cache clearing, e-mails) is described here instead of done.
+        self.dry_outside: list[str] | None = None
 
     @cached_property
     def images(self) -> ProductImages:
@@ -253,13 +262,23 @@ class ShopApplier(Generic[RowT]):
         finally:
             if changed:
                 for hook in w.after_commit:
-                    hook(changed)
+                    self._outside(f"run {_named(hook)} ({', '.join(sorted(changed))} changed)",
+                                  functools.partial(hook, changed))
         self._write(w.customers, of(CUSTOMER_EVENTS), result, now)
         statuses = of(ORDER_STATUS_EVENTS)
         self._write(w.order_statuses, statuses, result, now)
         if statuses:
-            self.idle()         # the status e-mails go out now, not at the next idle hook
+            # The status e-mails go out now, not at the next idle hook.
+            self._outside("run the time-driven work now (the status e-mails queued in "
+                          "shopbridge_mail_outbox, where mail is configured)", self.idle)
         return result
+
+    def _outside(self, what: str, work: Callable[[], object]) -> None:
+        """Work outside the database: done, or in a dry run described."""
+        if self.dry_outside is None:
+            work()
+        else:
+            self.dry_outside.append(what)
 
     def idle(self) -> None:
         """Time-driven work: the kind's own (specials, status e-mails), then image files
@@ -328,7 +347,8 @@ class ShopApplier(Generic[RowT]):
             planner = ProductPlanner(map_row=lambda e: self.writers.map_product(e, facts),
                                      stock_mode=self.shop.stock_mode,
                                      unsupported=self.writers.unsupported,
-                                     variant_stock=self.writers.variant_stock is not None)
+                                     variant_stock=self.writers.variant_stock is not None,
+                                     shop=self.shop.name)
             plan: ProductPlan[RowT] = ProductPlan()
             for event in ordered:
                 result.count(event, planner.plan(event, links[event.entity_key], plan))
@@ -346,7 +366,10 @@ class ShopApplier(Generic[RowT]):
             copies = images.write(conn, {pid: (row.sku, row.images)
                                          for pid, row in rows.items()}, now)
             self.binder.save(conn, links.values())
-        images.copy(copies)                                 # files: after the commit
+        if copies:                                          # files: after the commit
+            self._outside(f"copy {len(copies)} image file(s): {', '.join(copies[:5])}"
+                          + (", ..." if len(copies) > 5 else ""),
+                          lambda: images.copy(copies))
         return bool(changed or plan.hide)
 
     def _adopt(self, conn: Connection, plan: ProductPlan[RowT], links: Mapping[str, Link]

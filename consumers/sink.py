@@ -4,12 +4,18 @@ its appliers run in, and, for shops, reaching an image folder. A kind's ``kind.p
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import dataclasses
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
+from shopbridge import events as ev
 from shopbridge.config import BrokerConfig, FolderConfig, ShopConfig
 from shopbridge.db import create_engine, has_table, translated
+from shopbridge.errors import DryRunRefused
 from shopbridge.history import History, HistoryQuery
 from shopbridge.kinds import Applier
+from shopbridge.owntables import OwnTable
+from shopbridge.rowdiff import DryRunReport
 from shopbridge.topology import Target
 
 from . import history
@@ -25,6 +31,64 @@ class Sink:
 
 
 class ShopSinkParts(Sink):
+    def applier(self, shop: ShopConfig) -> Applier:
+        raise NotImplementedError     # each kind makes its own
+
+    def own_tables(self, shop: ShopConfig) -> Sequence[OwnTable]:
+        raise NotImplementedError
+
+    def dry_run(self, *, broker: BrokerConfig, shop: ShopConfig,
+                events: Sequence[Mapping[str, Any]] | None = None, resync: bool = False,
+                limit: int = 10_000) -> DryRunReport:
+        """B2: what applying would change in the shop, written nowhere (consumers/dryrun.py).
+        ``events``: these (``sync --dry-run``: ``resync``, applied even at the version the
+        shop has, as a sync's are); None: up to ``limit`` messages of the shop's work queue,
+        which stay there (consumers/dryrun_queue.py).
+
+        Raises:
+            DryRunRefused: the shop's database cannot promise a rollback, or the kind's
+                applier is not the catalogue core's.
+            TargetUnavailable, BrokerUnavailable: a server is away.
+        """
+        from .dryrun import dry_apply, refuse_unless_safe
+        from .dryrun_queue import Borrowed, borrowed
+        from .shop_applier import ShopApplier
+
+        applier = self.applier(shop)
+        try:
+            if not isinstance(applier, ShopApplier):
+                raise DryRunRefused(f"shop kind {shop.kind!r} has no dry run yet")
+            own = self.own_tables(shop)
+            refuse_unless_safe(applier, own)      # before a message is taken
+            if events is not None:
+                taken = Borrowed(messages=0)
+                for raw in events:
+                    event = ev.parse(raw)
+                    taken.events.append(dataclasses.replace(event, resync=True)
+                                        if resync else event)
+                report = DryRunReport(events=len(taken.events))
+                return dry_apply(applier, taken.batches(broker.batch_size),
+                                 own_tables=own, report=report)
+            with borrowed(broker, Target.for_shop(shop), limit=limit) as taken:
+                report = DryRunReport(events=len(taken.events) + len(taken.invalid),
+                                      messages=taken.messages,
+                                      failed=[f"dead letter: {why}" for why in taken.invalid])
+                if taken.consumers:
+                    report.notes.append(
+                        f"{taken.consumers} consumer(s) of the queue are running: messages "
+                        f"they hold are not in this dry run, and they wait for the rows it "
+                        f"holds until its rollback; stop them for a clean picture")
+                if taken.messages >= limit:
+                    report.notes.append(f"only the first {limit} message(s) of the queue "
+                                        f"were read (--limit)")
+                return dry_apply(applier, taken.batches(broker.batch_size),
+                                 own_tables=own, report=report)
+        finally:
+            applier.close()
+    def open_orders_deducted(self) -> bool | None:
+        """A kind that says nothing has no oversell guard (``config`` refuses it, by kind)."""
+        return None
+
     def probe_folder(self, folder: FolderConfig) -> object:
         return Folder(folder).probe()
 

@@ -10,12 +10,13 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from . import __version__, dlq_cli, drift, history_cli, kinds, logs, topology
+from . import __version__, dlq_cli, drift, dryrun_cli, history_cli, kinds, logs, topology
 from . import config as cfg
 from .cli_common import TENANT_HELP, confirmed
 from .errors import (
     BrokerUnavailable,
     ConfigError,
+    DryRunRefused,
     ShopbridgeError,
     TargetUnavailable,
 )
@@ -26,6 +27,7 @@ EXIT_PROBLEMS = 1     # the command ran and found problems (check), a cycle reje
 EXIT_CONFIG = 2       # the configuration file is missing or wrong
 EXIT_BROKER = 3       # RabbitMQ unreachable
 EXIT_DATABASE = 4     # a database unreachable
+EXIT_REFUSED = 5      # a dry run refused: the shop's database cannot promise to write nothing
 EXIT_INTERRUPTED = 130
 # `sync --entity` -> the snapshot entity types it republishes.
 SYNC_ENTITIES = {"products": ("product",), "categories": ("category",),
@@ -37,11 +39,12 @@ log = logging.getLogger("shopbridge")
 EXIT_HELP = """exit status:
   0  done, nothing wrong
   1  problems found (check), events rejected (produce, orders), events dead-lettered
-     (consume, orders import), differences found (drift; also when --repair republished
-     them)
+     (consume, orders import), events that would fail (--dry-run), differences found
+     (drift; also when --repair republished them)
   2  configuration missing or wrong
   3  broker (RabbitMQ) unreachable or login refused
   4  database unreachable or login refused
+  5  dry run refused (a table a rollback cannot undo, setup not run, no dry run for the kind)
   130  interrupted (Ctrl-C)"""
 
 
@@ -92,7 +95,8 @@ def _parser() -> argparse.ArgumentParser:
         "consume", help="apply events to one shop, or to the ERP",
         description="Apply the events of one shop's (or the ERP's) work queue.",
         epilog="exit status: 0 nothing dead-lettered, 1 some events dead-lettered (see "
-               "'shopbridge dlq list'), 2 configuration, 3 broker, 4 database unreachable")
+               "'shopbridge dlq list'), 2 configuration, 3 broker, 4 database unreachable, "
+               "5 dry run refused")
     which = consume.add_mutually_exclusive_group(required=True)
     which.add_argument("--shop", help="the shop whose queue to consume")
     which.add_argument("--erp", action="store_true",
@@ -104,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     consume.add_argument("--ready-max-lag", type=float, default=60.0, metavar="SECONDS",
                          help="/readyz fails while messages wait and the last batch's lag is "
                               "over this (default 60)")
+    dryrun_cli.add_options(consume, queue=True)
 
     orders = sub.add_parser("orders", help="shop orders into the ERP: count, import, produce")
     orders_sub = orders.add_subparsers(dest="orders_command", required=True)
@@ -132,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--tenant", help=TENANT_HELP)
     sync.add_argument("--entity", choices=sorted(SYNC_ENTITIES), default="all",
                       help="what to republish (default all)")
+    dryrun_cli.add_options(sync, queue=False)
 
     erp_indexes = sub.add_parser(
         "erp-indexes", help="show, add or remove the indexes the order import needs in CAO",
@@ -217,6 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TargetUnavailable as err:
         print(f"database unavailable: {err}", file=sys.stderr)
         return EXIT_DATABASE
+    except DryRunRefused as err:
+        print(f"refused: {err}", file=sys.stderr)
+        return EXIT_REFUSED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except ShopbridgeError as err:
@@ -387,6 +396,8 @@ def _target(settings: cfg.Settings, args: argparse.Namespace) -> topology.Target
 
 
 def _consume(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return _print(dryrun_cli.consume(settings, args))
     target = _target(settings, args)
     sink: kinds.ShopSink | kinds.ErpSink
     if args.erp:
@@ -529,9 +540,19 @@ def _status(settings: cfg.Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _print(out: tuple[Sequence[str], bool]) -> int:
+    """A dry run's lines; exit 1 where an event would fail, as the real run's would."""
+    lines, failing = out
+    for line in lines:
+        print(line)
+    return EXIT_PROBLEMS if failing else EXIT_OK
+
+
 def _sync(settings: cfg.Settings, args: argparse.Namespace) -> int:
     from .progress import Progress
 
+    if args.dry_run:
+        return _print(dryrun_cli.sync(settings, args, SYNC_ENTITIES[args.entity]))
     if not args.shop:
         tenant = settings.tenant(args.tenant)
         shops = [s for s in tenant.shops if s.active]

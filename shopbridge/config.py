@@ -156,6 +156,18 @@ class MailConfig:
 
 
 @dataclass(frozen=True)
+class OversellConfig:
+    """The oversell guard of one shop (B3, producers/cao/guard.py): the stock the shop is sent
+    lacks every shop's orders that CAO's stock does not lack yet, and ``buffer`` units more."""
+
+    enabled: bool = False
+    buffer: int = 0                  # units held back in this shop on top, per article
+    # An order of this shop that has not reached CAO after this long stops reserving (one
+    # dead-lettered for good must not hide stock forever).
+    pending_hours: int = 72
+
+
+@dataclass(frozen=True)
 class ShopConfig:
     tenant: str
     name: str
@@ -176,6 +188,7 @@ class ShopConfig:
     # The kind's own settings, read from the shop's [tenants.shops.<kind>] section by the
     # kind's options parser (``kinds.ShopSink.options``); the kind knows their type.
     options: object = None
+    oversell: OversellConfig = field(default_factory=OversellConfig)
 
 
 VARIANT_DIMENSIONS = ("A", "B", "C")          # CAO ARTIKEL.DIM_A, DIM_B, DIM_C
@@ -297,12 +310,14 @@ KNOWN_KEYS = {
     "variants": {"enabled", "separator", "source", "names"},
     "shop": _SECRETS | _IMAGES | {"name", "kind", "active", "languages", "price_level",
                                   "stock_mode", "tax_classes", "filter", "orders", "mail",
-                                  "categories", "images_scan_s", "history_days"},
+                                  "categories", "images_scan_s", "history_days",
+                                  "oversell"},
     "orders": {"document", "shipping_tax_code", "payment_methods", "shipping_methods",
                "countries", "first_order_id", "first_customer_id", "imported_status",
                "imported_status_mail", "unknown_articles"},
     "mail": {"host", "port", "security", "username", "password_env", "password_file",
              "password", "sender", "language", "templates", "tracking_urls"},
+    "oversell": {"enabled", "buffer", "pending_hours"},
     "filter": {"cao_shop_id", "require_visible", "sku_pattern", "categories", "flag_field",
                "flag_value"},
 }
@@ -556,11 +571,14 @@ class _Reader:
             mail = self.mail(data.get("mail"), f"{where}.mail")
         with self.noting(where, "images_url"):
             images = self.image_folders(data, where, erp_images)
+        oversell = OversellConfig()
+        with self.noting(f"{where}.oversell"):
+            oversell = self.oversell(data.get("oversell", {}), f"{where}.oversell", kind)
         return ShopConfig(tenant=tenant, name=name, kind=kind, active=active, db=db,
                           languages=languages, price_level=level, stock_mode=stock_mode,
                           tax_classes=tax_classes, filter=shop_filter, orders=orders,
                           mail=mail, categories=categories, images=images, options=options,
-                          history_days=history_days)
+                          history_days=history_days, oversell=oversell)
 
     def kind_options(self, data: Mapping[str, Any], where: str, kind: str,
                      sections: Iterable[str]) -> object:
@@ -716,6 +734,21 @@ class _Reader:
             password=self.password(data, where), language=str(data.get("language", "de")),
             templates=templates,
             tracking_urls={str(k): str(v) for k, v in dict(data.get("tracking_urls", {})).items()})
+
+    def oversell(self, data: Any, where: str, kind: str) -> OversellConfig:
+        self.known(data, "oversell", where)
+        enabled = self.boolean(data, where, "enabled", False)
+        numbers = {}
+        for key, default, least in (("buffer", 0, 0), ("pending_hours", 72, 1)):
+            value = data.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise self.fail(where, f"{key} must be a whole number, {least} or more, "
+                                       f"not {value!r}")
+            numbers[key] = value
+        if enabled and kinds.shop_sink(kind).open_orders_deducted() is None:
+            raise self.fail(where, f"shop kind {kind!r} has no oversell guard yet: remove "
+                                   f"'enabled' or set it to false")
+        return OversellConfig(enabled=enabled, **numbers)
 
     def orders(self, data: Any, where: str) -> OrderImportConfig:
         self.known(data, "orders", where)

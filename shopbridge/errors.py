@@ -33,6 +33,11 @@ class DemoConflict(ShopbridgeError):
     same checkout is going on: nothing was dropped."""
 
 
+class DryRunRefused(ShopbridgeError):
+    """A dry run cannot promise to write nothing here (a table a rollback would not undo, an
+    own table it would have to create) or the shop's kind has no dry run: nothing was done."""
+
+
 class SetupRequired(ConfigError):
     """A table of shopbridge's own is missing or outdated and the database user may not
     create or alter it: ``shopbridge setup`` must run once with a user that may."""

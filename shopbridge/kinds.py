@@ -29,7 +29,7 @@ from datetime import datetime
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from .errors import ConfigError
+from .errors import ConfigError, DryRunRefused
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .needs import Needs
     from .owntables import OwnTable
     from .probes import CatalogueLimits, CheckReport, ErpOrderFacts, ShopFacts, ShopOrders
+    from .rowdiff import DryRunReport
     from .topology import Target
 
 SHOP_SINKS = "shopbridge.shop_sinks"
@@ -333,6 +334,14 @@ class ShopSink(Protocol):
         answer."""
         ...
 
+    def open_orders_deducted(self) -> bool | None:
+        """The oversell guard (B3, ``OversellConfig``): whether the shop deducts its own open
+        orders from the stock it is sent by itself (VirtueMart's ``product_ordered``), so
+        that the guard must leave them out of that shop's stock; False: the stock written is
+        what the shop offers, its own open orders must be deducted too (osCommerce, whose
+        checkout decrement the next stock write replaces); None: the kind has no guard yet."""
+        ...
+
     def options(self, data: Mapping[str, Any]) -> object:
         """The kind's own settings from the shop's ``[tenants.shops.<kind>]`` section
         (``{}`` where there is none); stored as ``ShopConfig.options``.
@@ -459,6 +468,32 @@ class ErpSink(Protocol):
         ...
 
 
+# -- optional abilities of a role's object: a kind without one says so ----------------------
+
+class ShopDryRun(Protocol):
+    """A shop sink that can dry-run (B2, ``consume --dry-run``, ``sync --dry-run``)."""
+
+    def dry_run(self, *, broker: BrokerConfig, shop: ShopConfig,
+                events: Sequence[Mapping[str, Any]] | None = None, resync: bool = False,
+                limit: int = ...) -> DryRunReport:
+        """What applying ``events`` (None: the shop's queue, up to ``limit`` messages, left
+        there; ``resync``: the events of a full sync) would change in the shop, with nothing
+        written.
+
+        Raises:
+            DryRunRefused: the shop's database cannot promise to write nothing.
+        """
+        ...
+
+
+class ResyncPreview(Protocol):
+    """An ERP source that can say what a full sync would republish (``sync --dry-run``)."""
+
+    def resync_preview(self, *, broker: BrokerConfig, tenant: TenantConfig, shop: ShopConfig,
+                       entities: Collection[str]
+                       ) -> tuple[list[dict[str, Any]], list[str]]: ...
+
+
 # -- the registry -----------------------------------------------------------------------------
 
 class _EntryPoint(Protocol):
@@ -535,3 +570,27 @@ def erp_source(kind: str) -> ErpSource:
 
 def erp_sink(kind: str) -> ErpSink:
     return cast("ErpSink", registry.load(ERP_SINKS, kind))
+
+
+def shop_dry_run(kind: str) -> ShopDryRun:
+    """The shop sink of ``kind`` as a dry runner.
+
+    Raises:
+        DryRunRefused: the kind has no dry run yet.
+    """
+    sink = shop_sink(kind)
+    if not callable(getattr(sink, "dry_run", None)):
+        raise DryRunRefused(f"shop kind {kind!r} has no dry run yet")
+    return cast("ShopDryRun", sink)
+
+
+def resync_preview(kind: str) -> ResyncPreview:
+    """The ERP source of ``kind`` as a sync previewer.
+
+    Raises:
+        DryRunRefused: the kind cannot preview a sync yet.
+    """
+    source = erp_source(kind)
+    if not callable(getattr(source, "resync_preview", None)):
+        raise DryRunRefused(f"ERP kind {kind!r} has no sync dry run yet")
+    return cast("ResyncPreview", source)

@@ -22,6 +22,10 @@ SHOP_ENTITIES = ("product", "stock", "manufacturer", "category")
 ERP_ENTITIES = ("order", "customer")
 # The queue name of a tenant's ERP side; config refuses it as a shop name.
 ERP = "erp"
+# The queue of a tenant's order reservations (the oversell guard, B3): a copy of every
+# order.placed, read by the tenant's ERP producer. The dot keeps it apart from any shop name.
+RESERVATIONS = "erp.reservations"
+RESERVATIONS_EXPIRE_MS = 7 * 24 * 3600 * 1000
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,10 @@ class Target:
     @classmethod
     def for_erp(cls, tenant: str) -> Target:
         return cls(tenant, ERP, tuple(erp_bindings(tenant)))
+
+    @classmethod
+    def for_reservations(cls, tenant: str) -> Target:
+        return cls(tenant, RESERVATIONS, (f"{tenant}.order.placed",))
 
 
 def exchange_name(namespace: str) -> str:
@@ -86,6 +94,14 @@ def target_queues(broker: BrokerConfig, target: Target) -> list[Queue]:
     """Every queue of one target, with the arguments that make them fit together."""
     ns, tenant, name = broker.namespace, target.tenant, target.name
     work = work_queue(ns, tenant, name)
+    if name == RESERVATIONS:
+        # Read with basic.get by the ERP producer, acknowledged after recording, never
+        # retried or dead-lettered. Unused for RESERVATIONS_EXPIRE_MS (the guard switched off
+        # on every shop), RabbitMQ removes it rather than keep a copy of every order.
+        return [Queue(work, bindings=[binding(exchange(broker), routing_key=k)
+                                      for k in target.bindings], durable=True,
+                      queue_arguments={"x-queue-type": "quorum",
+                                       "x-expires": RESERVATIONS_EXPIRE_MS})]
     dead = dead_letter_queue(ns, tenant, name)
     ex = exchange(broker)
     queues = [

@@ -48,6 +48,11 @@ class OsCommerceSink(ShopSinkParts):
         # shop's price level, and the consumer leaves tier prices out (docs/architecture.md).
         return LIMITS
 
+    def open_orders_deducted(self) -> bool:
+        # Checkout lowers products_quantity, but the next stock write replaces it: the stock
+        # sent must lack the shop's own open orders too.
+        return False
+
     def options(self, data: Mapping[str, Any]) -> OsCommerceOptions:
         refuse_unknown(data, known=())
         return OsCommerceOptions()

@@ -18,6 +18,7 @@ from ..binder import TABLE as LINKS
 from ..drift import ProductDrift
 from ..history import TABLE as HISTORY
 from ..imagefiles import OWN_TABLE as IMAGES
+from ..mailer import TABLE as OUTBOX
 from ..sink import ShopSinkParts
 from . import demo, probes, tables
 from .applier import VirtueMartApplier
@@ -26,6 +27,7 @@ from .drift import VmDriftFields
 from .images import OWN_TABLE as MEDIA
 from .mapper import ProductRow
 from .options import VirtueMartOptions, parse_options, shop_options
+from .store import VmProductStore
 
 
 class VirtueMartSink(ShopSinkParts):
@@ -35,6 +37,12 @@ class VirtueMartSink(ShopSinkParts):
         # Quantity tiers and shopper-group prices are VirtueMart's own (product_prices rows
         # per group and quantity range, prices.py): nothing for the ERP's check to note.
         return CatalogueLimits()
+
+    def open_orders_deducted(self) -> bool:
+        # product_ordered counts the shop's open orders and the front end offers
+        # in_stock - ordered; with orders_reach_erp in_stock is written as stock + ordered,
+        # so the stock sent is what the shop offers (docs/virtuemart.md "Order status and stock").
+        return not VmProductStore.orders_reach_erp
 
     def options(self, data: Mapping[str, Any]) -> VirtueMartOptions:
         return parse_options(data)
@@ -49,6 +57,9 @@ class VirtueMartSink(ShopSinkParts):
     def own_tables(self, shop: ShopConfig) -> list[OwnTable]:
         own = [LINKS, HISTORY, CATEGORY_ORDER, MEDIA]
         own += [IMAGES] if shop.images is not None else []
+        # The applier keeps status e-mails in the outbox where mail is configured (O4): the
+        # dry run's and check's list of own tables must name it, as osCommerce's does.
+        own += [OUTBOX] if shop.mail is not None else []
         return own
 
     def ensure_tables(self, conn: sa.Connection, shop: ShopConfig) -> None:

@@ -73,7 +73,9 @@ class ProductVariants:
                               self.prices.settings(), tax_id=context.tax_id,
                               what=f"{context.what} variant {spec.sku}")
             children.append([
-                spec.erp_id, quantity(child["stock"], self.facts.shop.stock_mode),
+                # The guarded stock where the producer computed one for this shop (B3).
+                spec.erp_id, quantity((child.get("shop_stock") or {}).get(
+                    self.facts.shop.name, child["stock"]), self.facts.shop.stock_mode),
                 {tag: self._name(tag, child_name(name, spec)) for tag, name in names.items()},
                 [row.data() for row in rows]])
         return {"plan": plan.data(), "children": children}

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 import sqlalchemy as sa
 
-from shopbridge.config import BrokerConfig, TenantConfig
+from shopbridge.config import BrokerConfig, ShopConfig, TenantConfig
 from shopbridge.kinds import CatalogueReport, ErpSource
 from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable, ensure
 from systems.cao import candidates
 
-from . import probes, resync, snapshot, tables, variants
+from . import guard, preview, probes, resync, snapshot, statuses, tables, variants
 from .producer import CaoProducer, CycleReport
 
 
@@ -30,9 +33,20 @@ class CaoSource:
                 *(f"article REC_ID {rec_id} has no ARTNUM and is not published"
                   for rec_id in report.without_sku)]
 
+    def resync_preview(self, *, broker: BrokerConfig, tenant: TenantConfig, shop: ShopConfig,
+                       entities: Collection[str]) -> tuple[list[dict[str, Any]], list[str]]:
+        """``sync --dry-run``: the events a full sync would republish into the shop's queue
+        and the rejected ones' lines, published nowhere (producers/cao/preview.py)."""
+        producer = CaoProducer(broker=broker, tenant=tenant)
+        try:
+            return preview.resync_events(producer, shop, entities)
+        finally:
+            producer.close()
+
     def own_tables(self, tenant: TenantConfig) -> list[OwnTable]:
         return [snapshot.TABLE, resync.TABLE] + (
-            [variants.TABLE] if tenant.erp.variants.enabled else [])
+            [variants.TABLE] if tenant.erp.variants.enabled else []) + (
+            list(guard.TABLES) if guard.guarded_shops(tenant) else [])
 
     def ensure_tables(self, conn: sa.Connection, tenant: TenantConfig) -> None:
         for table in self.own_tables(tenant):
@@ -42,6 +56,8 @@ class CaoSource:
         """``produce``: SELECT on the CAO tables it reads, its snapshot (and variant) table."""
         reads = [t.name for t in tables.metadata.sorted_tables if t.name != "REGISTRY"]
         reads += [*tables.ALSO_READ, *candidates("REGISTRY", tenant.erp)]
+        if guard.guarded_shops(tenant):      # which orders CAO has (the importer's table)
+            reads += [statuses.IMPORT_TABLE]
         return Needs(service="produce", own=self.own_tables(tenant), reads=reads)
 
     def schema(self) -> sa.MetaData:

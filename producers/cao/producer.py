@@ -36,6 +36,7 @@ from .articles import build_payloads
 from .customers import ENTITY as CUSTOMER_ENTITY
 from .customers import CustomerSource
 from .customers import payload as customer_payload
+from .guard import StockGuard, guarded_schema
 from .manufacturers import ENTITY as MANUFACTURER_ENTITY
 from .manufacturers import ManufacturerSource
 from .manufacturers import payload as manufacturer_payload
@@ -143,6 +144,7 @@ class CaoProducer:
         self.categories = [cats.CategorySource(m) for m in cats.MODES if m in used]
         self.retired_categories = [cats.CategorySource(m) for m in cats.MODES if m not in used]
         self.snapshot = Snapshot()
+        self.guard = StockGuard(broker=broker, tenant=tenant)     # B3
         self.what = f"CAO database of tenant {tenant.name!r} ({tenant.erp.db.safe})"
         self.source_name = f"cao:{tenant.erp.db.database}"
         self.session = BrokerSession(broker, [s for s in tenant.shops if s.active])
@@ -152,6 +154,7 @@ class CaoProducer:
         self._resync: ResyncRun | None = None       # set while a full sync republishes
 
     def close(self) -> None:
+        self.guard.close()
         self.session.close()
         self.engine.dispose()
 
@@ -201,8 +204,10 @@ class CaoProducer:
 
     def _make(self, type_: str, key: int | str, version: int, body: dict[str, Any]
               ) -> dict[str, Any]:
-        return ev.make_event(type_, tenant=self.tenant.name, source=self.source_name,
-                             entity_key=str(key), version=version, payload=body)
+        event = ev.make_event(type_, tenant=self.tenant.name, source=self.source_name,
+                              entity_key=str(key), version=version, payload=body)
+        guarded_schema(event)       # B3: the schema that has ``shop_stock``, only where used
+        return event
 
     def prepare(self) -> None:
         with translated(self.what), self.engine.begin() as conn:
@@ -230,6 +235,7 @@ class CaoProducer:
             # Who is whose child, before the scans that leave children out (C8).
             self.source.variants.refresh(conn, self.source.t["ARTIKEL"])
             conn.commit()
+            self.guard.refresh(conn, self.source.t["ARTIKEL"])   # before the articles' stock
             report.duplicates = self.source.duplicate_skus(conn)
             report.without_sku = self.source.articles_without_sku(conn)
             for sku, ids in report.duplicates:
@@ -325,7 +331,8 @@ class CaoProducer:
         rates = self.source.vat_rates(conn)
         fingerprint = fingerprint_of(codes, rates, self.tenant.erp.default_language,
                                      PAYLOAD_FORMAT,
-                                     variants.config_key(self.tenant.erp.variants))
+                                     variants.config_key(self.tenant.erp.variants),
+                                     guard=self.guard.config_key())
 
         def build(changed: Sequence[tuple[int, bytes, int | None]]
                   ) -> list[tuple[dict[str, Any], tuple[Published, ChildStocks]]]:
@@ -336,6 +343,7 @@ class CaoProducer:
                 body = built.body
                 key = int(body["erp_id"])
                 h, last = hashes[key]
+                self.guard.attach(key, body)
                 version = self._version(last)
                 out.append((self._make("product.upserted", key, version, body),
                             ((key, h, version, Decimal(body["stock"]), body["sku"]),
@@ -344,6 +352,7 @@ class CaoProducer:
 
         def store(conn: sa.Connection, rows: list[tuple[Published, ChildStocks]]) -> None:
             self.snapshot.store_published(conn, [published for published, _ in rows])
+            self.guard.store(conn, [published[0] for published, _ in rows])
             self.source.variants.store_published_stock(
                 conn, [child for _, children in rows for child in children])
 
@@ -513,6 +522,7 @@ class CaoProducer:
         (CAO's MyISAM read locks stay short)."""
         with translated(self.what), self.engine.connect() as conn:
             self.source.resolve(conn)
+            self.guard.read_open(conn)     # B3: each shop's stock as a cycle would send it
             codes = self.source.language_codes(conn)
             rates = self.source.vat_rates(conn)
             after = 0
@@ -525,6 +535,11 @@ class CaoProducer:
                 built = build_payloads(conn, self.source, self.tenant.erp, ids,
                                        codes=codes, rates=rates)
                 conn.commit()
+                for b in built:
+                    key = int(b.body["erp_id"])
+                    self.guard.attach(key, b.body)
+                    # Nothing is published, so nothing is stored: keep no memory of it.
+                    self.guard._published.pop(key, None)
                 yield [b.body for b in built]
 
     def selected_keys(self, keys: Collection[str]) -> set[str]:
@@ -561,6 +576,7 @@ class CaoProducer:
         try:
             with translated(self.what), self.engine.connect() as conn:
                 self.source.resolve(conn)
+                self.guard.refresh(conn, self.source.t["ARTIKEL"])   # B3, as a cycle does
                 codes = self.source.language_codes(conn)
                 rates = self.source.vat_rates(conn)
                 for start in range(0, len(wanted), PAGE):
@@ -573,11 +589,13 @@ class CaoProducer:
                     selected = self.source.selected_among(conn, chunk)
                     ids = [k for k in chunk if k in selected and k in snapshot
                            and not snapshot[k][1]]
+                    built = build_payloads(conn, self.source, self.tenant.erp, ids,
+                                           codes=codes, rates=rates)
+                    for b in built:
+                        self.guard.attach(int(b.body["erp_id"]), b.body)
                     events = [self._make("product.upserted", b.body["erp_id"],
                                          self._version(snapshot[int(b.body["erp_id"])][0]),
-                                         b.body)
-                              for b in build_payloads(conn, self.source, self.tenant.erp, ids,
-                                                      codes=codes, rates=rates)]
+                                         b.body) for b in built]
                     # Withdrawn ones whose deletion the snapshot records: that deletion again,
                     # at its version (the shop lost it, or shows the product again).
                     events += [self._make("product.deleted", k, snapshot[k][0], {
@@ -622,6 +640,7 @@ class CaoProducer:
             if not self.source.t:
                 self.source.resolve(conn)
                 self.source.variants.ensure_table(conn)
+            self.guard.refresh(conn, self.source.t["ARTIKEL"])
             self._scan(conn, report, self.source.stock_changes, lambda change: change[0],
                        functools.partial(self._stock_events, conn), self._store_stock)
         report.seconds = time.monotonic() - started
@@ -643,6 +662,7 @@ class CaoProducer:
                 stock = variants.master_stock(s for _, s in mine)
                 body["stock"] = str(stock)
                 body["variants"] = [{"erp_id": child, "stock": str(s)} for child, s in mine]
+            self.guard.attach(key, body)
             out.append((self._make("stock.changed", key, version, body),
                         (key, version, stock, mine)))
         return out
@@ -650,6 +670,7 @@ class CaoProducer:
     def _store_stock(self, conn: sa.Connection, rows: list[StockPublished]) -> None:
         self.snapshot.store_stock(conn, [(key, version, stock)
                                          for key, version, stock, _ in rows])
+        self.guard.store(conn, [key for key, *_ in rows])
         self.source.variants.store_published_stock(
             conn, [child for *_, children in rows for child in children])
 

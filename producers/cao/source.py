@@ -323,12 +323,14 @@ class CaoSource:
 
 
 def fingerprint_of(language_codes: Mapping[int, str], vat_rates: Mapping[int, str],
-                   default_language: str, format_version: int, variants: Any = None) -> str:
+                   default_language: str, format_version: int, variants: Any = None,
+                   guard: Any = None) -> str:
     """What every article's payload depends on beyond its own rows: a change republishes all.
-    ``variants`` (the variant settings) only counts when set, so that tenants without
-    variants keep their fingerprint."""
+    ``variants`` (the variant settings) and ``guard`` (the oversell guard's shops and
+    buffers) only count when set, so that tenants without them keep their fingerprint."""
     import hashlib
 
     text = repr((sorted(language_codes.items()), sorted(vat_rates.items()), default_language,
-                 format_version) + ((variants,) if variants is not None else ()))
+                 format_version) + ((variants,) if variants is not None else ())
+                + ((guard,) if guard is not None else ()))
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()

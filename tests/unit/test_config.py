@@ -36,6 +36,8 @@ def test_the_example_config_loads_with_its_secrets_from_env_and_file(tmp_path):
     assert shop.tax_classes == {1: 2, 2: 1}
     assert shop.filter.cao_shop_id == 1
     assert tenant.shop("shop-b2b").stock_mode == "total"
+    assert shop.oversell == cfg.OversellConfig(enabled=True, buffer=0, pending_hours=72)
+    assert tenant.shop("shop-b2b").oversell.enabled is False
     assert "amqp-pw" in settings.broker.url
 
 
@@ -66,6 +68,10 @@ def test_a_missing_environment_variable_is_named():
     ({"name": "Web Shop"}, "name 'Web Shop'"),
     ({"kind": "magento"}, "kind 'magento'"),
     ({"tax_classes": {"x": 1}}, "tax_classes"),
+    ({"oversell": {"enabled": True, "buffer": -1}}, r"oversell.*buffer must be a whole number"),
+    ({"oversell": {"pending_hours": 0}}, "pending_hours must be a whole number, 1 or more"),
+    ({"oversell": {"enabled": "yes"}}, "enabled must be true or false"),
+    ({"oversell": {"bufer": 2}}, r"unknown key.*bufer"),
 ])
 def test_wrong_values_are_reported_with_their_key(shop, message):
     with pytest.raises(ConfigError, match=message):
