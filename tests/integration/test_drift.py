@@ -215,3 +215,25 @@ def test_drift_finds_stock_specials_images_and_withdrawn_products_and_repair_res
     sync(settings)                                          # the regular cycle publishes it
     repaired = _drift(settings)
     assert repaired.total == 0, list(drift.table(repaired.differences))
+
+
+def test_with_the_oversell_guard_drift_expects_the_stock_the_shop_is_sent(
+        cao_db, phoenix_db, namespace, tmp_path: Path):
+    """B3: a guarded shop is sent CAO's stock less a buffer; drift compares that stock, so a
+    synced shop has no difference and a stock edited by hand still is one."""
+    fill_cao(cao_db, sample.articles(6), [])
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(config_data(namespace, cao_db, [
+        shop_entry("web", phoenix_db, oversell={"enabled": True, "buffer": 2})])))
+    settings = cfg.load(path)
+    sync(settings)
+    cao = {int(k): int(v) for k, v in cao_db.rows("SELECT REC_ID, MENGE_AKT FROM artikel")}
+    shop = dict(phoenix_db.rows("SELECT products_model, products_quantity FROM products"))
+    assert cao[2] > 2 and shop["A-000002"] == cao[2] - 2     # the guard is on
+    assert _drift(settings).total == 0
+
+    phoenix_db.execute("UPDATE products SET products_quantity = %s WHERE products_model = %s",
+                       (cao[2], "A-000002"))               # CAO's stock, without the buffer
+    found = _drift(settings)
+    assert [(d.label, d.field, d.erp) for d in found.differences] == [
+        ("SKU A-000002", "stock", str(cao[2] - 2))]
