@@ -9,12 +9,17 @@ An order updates an existing address from its billing address, except for name l
 already name the same company and person (CAO's "z. Hd. Frau Dr. Petra Schmidt", or the
 person as a contact): the shop shows the person plainly (K1), and writing that back would
 only lose the merchant's salutation, title and attention line.
+
+A batch of orders (issue 14) reads the addresses and contact persons of all its customers
+in a few statements first (``Known``) and then decides each order in memory, writing only
+what changes: a new address, contact or delivery address, or an address whose columns
+differ from the order's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -57,6 +62,98 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return all((a.get(k) or "") == (b.get(k) or "") for k in keys)
 
 
+# What an order writes into an existing address, and what finding and comparing read.
+ADDRESS_COLUMNS = ("REC_ID", "SHOP_ID", "SHOP_KUNDE_ID", "SHOP_KUNDE", "EMAIL", "ANREDE",
+                   "NAME1", "NAME2", "STRASSE", "PLZ", "ORT", "LAND", "TELE1", "GEAEND",
+                   "KUNNUM1", "DEB_NUM")
+
+
+def email_key(email: str | None) -> str:
+    """How a case-insensitive CAO column compares an e-mail address (ASCII only: ``Known``
+    is not used for others)."""
+    return (email or "").rstrip(" ").lower()
+
+
+@dataclass
+class Known:
+    """The ADRESSEN rows (and their contact persons) a batch of orders can find, read at
+    once, kept up to date as the batch writes; lookups answer as the single-order SQL would.
+
+    Complete for the batch: every row with one of its e-mail addresses, and every row of its
+    registered customers' (SHOP_ID, SHOP_KUNDE_ID), so the lowest REC_ID in memory is the one
+    ``ORDER BY REC_ID LIMIT 1`` would find."""
+
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    contacts: dict[int, list[tuple[int, str, str, str]]] = field(default_factory=dict)
+    by_customer: dict[tuple[int, int], set[int]] = field(default_factory=dict)
+    by_email: dict[str, set[int]] = field(default_factory=dict)
+
+    def put(self, addr_id: int, row: dict[str, Any]) -> None:
+        """Remember a row as it now is in ADRESSEN (read, inserted or updated)."""
+        old = self.rows.get(addr_id)
+        if old is not None:
+            self.by_customer.get((old["SHOP_ID"], old["SHOP_KUNDE_ID"]), set()).discard(addr_id)
+            self.by_email.get(email_key(old["EMAIL"]), set()).discard(addr_id)
+        self.rows[addr_id] = row
+        self.by_customer.setdefault((row["SHOP_ID"], row["SHOP_KUNDE_ID"]), set()).add(addr_id)
+        self.by_email.setdefault(email_key(row["EMAIL"]), set()).add(addr_id)
+
+    @classmethod
+    def read(cls, conn: Connection, t: Mapping[str, str], payloads: Sequence[Mapping[str, Any]],
+             cao_shop_ids: Sequence[int]) -> Known | None:
+        """None where memory could answer differently from MariaDB: a non-ASCII e-mail, or
+        a row that MariaDB matched but the ASCII comparison would not (a collation that is
+        not case-insensitive ASCII); the batch then finds each customer by SQL."""
+        emails = sorted({p["customer"]["email"].strip() for p in payloads})
+        if not all(e.isascii() for e in emails):
+            return None
+        known = cls()
+        columns = ", ".join(ADDRESS_COLUMNS)
+        registered: dict[int, set[int]] = {}
+        for payload, shop_id in zip(payloads, cao_shop_ids, strict=True):
+            customer = payload["customer"]
+            if not customer["guest"] and customer.get("shop_customer_id") is not None:
+                registered.setdefault(shop_id, set()).add(int(customer["shop_customer_id"]))
+        for shop_id, ids in sorted(registered.items()):
+            for row in conn.exec_driver_sql(
+                    f"SELECT {columns} FROM {t['ADRESSEN']} WHERE SHOP_ID = %s AND "
+                    f"SHOP_KUNDE_ID IN ({', '.join(['%s'] * len(ids))})",
+                    (shop_id, *sorted(ids))).all():
+                known.put(int(row[0]), dict(zip(ADDRESS_COLUMNS, row, strict=True)))
+        wanted = {email_key(e) for e in emails}
+        for row in conn.exec_driver_sql(
+                f"SELECT {columns} FROM {t['ADRESSEN']} WHERE EMAIL IN "
+                f"({', '.join(['%s'] * len(emails))})", tuple(emails)).all():
+            if email_key(row[4]) not in wanted:
+                return None
+            known.put(int(row[0]), dict(zip(ADDRESS_COLUMNS, row, strict=True)))
+        if known.rows:
+            addr_ids = sorted(known.rows)
+            for addr_id, rec_id, email, first, last in conn.exec_driver_sql(
+                    f"SELECT ADDR_ID, REC_ID, EMAIL, VORNAME, NAME FROM {t['ADRESSEN_ASP']} "
+                    f"WHERE ADDR_ID IN ({', '.join(['%s'] * len(addr_ids))}) ORDER BY REC_ID",
+                    tuple(addr_ids)).all():
+                known.contacts.setdefault(int(addr_id), []).append(
+                    (int(rec_id), email or "", first or "", last or ""))
+        return known
+
+    def find(self, cao_shop_id: int, shop_customer_id: int | None, email: str) -> int | None:
+        if shop_customer_id is not None:
+            hits = self.by_customer.get((cao_shop_id, shop_customer_id))
+            if hits:
+                return min(hits)
+        hits = self.by_email.get(email_key(email))
+        return min(hits) if hits else None
+
+    def contact(self, addr_id: int, email: str) -> int | None:
+        key = email.lower()
+        return next((rec for rec, e, _, _ in self.contacts.get(addr_id, [])
+                     if e.lower() == key), None)
+
+    def names(self, addr_id: int) -> Iterable[tuple[str, str]]:
+        return [(first, last) for _, _, first, last in self.contacts.get(addr_id, [])]
+
+
 class Customers:
     def __init__(self, *, t: Mapping[str, str], numbers: NumberRanges) -> None:
         self.t = t
@@ -64,12 +161,18 @@ class Customers:
 
     def find_or_create(self, conn: Connection, payload: Mapping[str, Any], *, cao_shop_id: int,
                        land: str, delivery_land: str, price_level: int,
-                       fit: Fitter) -> Customer:
+                       fit: Fitter, known: Known | None = None) -> Customer:
+        """The order's customer, found (and updated from the order) or created.
+
+        Args:
+            known: the batch's addresses read at once; without it every lookup is SQL.
+        """
         customer = payload["customer"]
         billing = payload["addresses"]["billing"]
         email = customer["email"].strip()
         shop_customer_id = None if customer["guest"] else customer.get("shop_customer_id")
-        addr_id = self._find(conn, cao_shop_id, shop_customer_id, email)
+        addr_id = (known.find(cao_shop_id, shop_customer_id, email) if known is not None
+                   else self._find(conn, cao_shop_id, shop_customer_id, email))
         first, last = split_name(billing["name"])
         company = billing.get("company")
         values = {
@@ -105,25 +208,43 @@ class Customers:
                 f"INSERT INTO {self.t['ADRESSEN']} ({columns}) "
                 f"VALUES ({', '.join(['%s'] * len(values))})", tuple(values.values()))
             addr_id = int(result.lastrowid)
-        else:
+            if known is not None:
+                known.put(addr_id, {**dict.fromkeys(ADDRESS_COLUMNS), "SHOP_KUNDE_ID": -1,
+                                    "SHOP_KUNDE": "N", **values, "REC_ID": addr_id})
+        elif known is None:
             if self._names_agree(conn, addr_id, company, billing["name"]):
                 for column in ("ANREDE", "NAME1", "NAME2"):
                     del values[column]
-            assignments = ", ".join(f"{c} = %s" for c in values)
-            conn.exec_driver_sql(f"UPDATE {self.t['ADRESSEN']} SET {assignments} "
-                                 f"WHERE REC_ID = %s", (*values.values(), addr_id))
+            self._update(conn, addr_id, values)
             row = conn.exec_driver_sql(f"SELECT KUNNUM1, DEB_NUM FROM {self.t['ADRESSEN']} "
                                        f"WHERE REC_ID = %s", (addr_id,)).one()
             kunnum, deb_num = row[0], row[1]
+        else:
+            stored = known.rows[addr_id]
+            if self._agree(stored["ANREDE"], stored["NAME1"], stored["NAME2"], company,
+                           billing["name"], lambda: known.names(addr_id)):
+                for column in ("ANREDE", "NAME1", "NAME2"):
+                    del values[column]
+            # A returning customer's order usually changes nothing: no statement then.
+            changed = {c: v for c, v in values.items() if stored.get(c) != v}
+            if changed:
+                self._update(conn, addr_id, changed)
+                known.put(addr_id, {**stored, **changed})
+            kunnum, deb_num = stored["KUNNUM1"], stored["DEB_NUM"]
         asp_id = -1
         if shop_customer_id is not None:
             asp_id = self._contact(conn, addr_id, first, last, email,
-                                   customer.get("telephone"), fit)
+                                   customer.get("telephone"), fit, known)
         lief_addr_id = -1
         delivery = payload["addresses"]["delivery"]
         if not _same(delivery, billing):
             lief_addr_id = self._delivery(conn, addr_id, delivery, delivery_land, fit)
         return Customer(addr_id, kunnum, deb_num, asp_id, lief_addr_id, created)
+
+    def _update(self, conn: Connection, addr_id: int, values: Mapping[str, Any]) -> None:
+        assignments = ", ".join(f"{c} = %s" for c in values)
+        conn.exec_driver_sql(f"UPDATE {self.t['ADRESSEN']} SET {assignments} "
+                             f"WHERE REC_ID = %s", (*values.values(), addr_id))
 
     def _names_agree(self, conn: Connection, addr_id: int, company: str | None,
                      person: str) -> bool:
@@ -135,18 +256,26 @@ class Customers:
         row = conn.exec_driver_sql(
             f"SELECT ANREDE, NAME1, NAME2 FROM {self.t['ADRESSEN']} WHERE REC_ID = %s",
             (addr_id,)).one()
-        name1, firma = without_firma(row[1] or "")
+        return self._agree(row[0], row[1], row[2], company, person, lambda: [
+            (first, last) for first, last in conn.exec_driver_sql(
+                f"SELECT VORNAME, NAME FROM {self.t['ADRESSEN_ASP']} WHERE ADDR_ID = %s",
+                (addr_id,)).all()])
+
+    @staticmethod
+    def _agree(anrede: str | None, name1_: str | None, name2: str | None,
+               company: str | None, person: str,
+               contacts: Callable[[], Iterable[tuple[str | None, str | None]]]) -> bool:
+        """``_names_agree`` on the address's name lines; ``contacts`` read only if needed."""
+        name1, firma = without_firma(name1_ or "")
         wanted = _person(person)
         if not company:
-            return not firma and row[0] != "Firma" and _person(name1) == wanted
+            return not firma and anrede != "Firma" and _person(name1) == wanted
         if _plain(name1) != _plain(company):
             return False
-        if row[2] and _person(row[2]) == wanted:
+        if name2 and _person(name2) == wanted:
             return True
-        contacts = conn.exec_driver_sql(
-            f"SELECT VORNAME, NAME FROM {self.t['ADRESSEN_ASP']} WHERE ADDR_ID = %s",
-            (addr_id,)).all()
-        return any(_person(f"{first or ''} {last or ''}") == wanted for first, last in contacts)
+        return any(_person(f"{first or ''} {last or ''}") == wanted
+                   for first, last in contacts())
 
     def _find(self, conn: Connection, cao_shop_id: int, shop_customer_id: int | None,
               email: str) -> int | None:
@@ -165,19 +294,28 @@ class Customers:
         return int(row[0]) if row else None
 
     def _contact(self, conn: Connection, addr_id: int, first: str, last: str, email: str,
-                 telephone: str | None, fit: Fitter) -> int:
-        row = conn.exec_driver_sql(
-            f"SELECT REC_ID FROM {self.t['ADRESSEN_ASP']} WHERE ADDR_ID = %s AND "
-            f"LOWER(EMAIL) = LOWER(%s) ORDER BY REC_ID LIMIT 1", (addr_id, email)).first()
-        if row:
-            return int(row[0])
+                 telephone: str | None, fit: Fitter, known: Known | None = None) -> int:
+        if known is not None:
+            found = known.contact(addr_id, email)
+            if found is not None:
+                return found
+        else:
+            row = conn.exec_driver_sql(
+                f"SELECT REC_ID FROM {self.t['ADRESSEN_ASP']} WHERE ADDR_ID = %s AND "
+                f"LOWER(EMAIL) = LOWER(%s) ORDER BY REC_ID LIMIT 1", (addr_id, email)).first()
+            if row:
+                return int(row[0])
+        values = (addr_id, fit("ADRESSEN_ASP.NAME", last), fit("ADRESSEN_ASP.VORNAME", first),
+                  fit("ADRESSEN_ASP.EMAIL", email), fit("ADRESSEN_ASP.TELEFON", telephone or None))
         result = conn.exec_driver_sql(
             f"INSERT INTO {self.t['ADRESSEN_ASP']} (ADDR_ID, NAME, VORNAME, EMAIL, TELEFON) "
-            f"VALUES (%s, %s, %s, %s, %s)",
             # VORNAME is NOT NULL in CAO: a one-word name has an empty first name.
-            (addr_id, fit("ADRESSEN_ASP.NAME", last), fit("ADRESSEN_ASP.VORNAME", first),
-             fit("ADRESSEN_ASP.EMAIL", email), fit("ADRESSEN_ASP.TELEFON", telephone or None)))
-        return int(result.lastrowid)
+            f"VALUES (%s, %s, %s, %s, %s)", values)
+        rec_id = int(result.lastrowid)
+        if known is not None:
+            known.contacts.setdefault(addr_id, []).append(
+                (rec_id, values[3] or "", values[2] or "", values[1] or ""))
+        return rec_id
 
     def _delivery(self, conn: Connection, addr_id: int, address: Mapping[str, Any], land: str,
                   fit: Fitter) -> int:
