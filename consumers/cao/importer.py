@@ -65,6 +65,9 @@ log = logging.getLogger(__name__)
 IMPORT_TABLE = "shopbridge_order_import"
 LOCK_WAIT_S = 5
 HEADER_ROWS = 200            # JOURNAL rows per INSERT statement (about 60 values each)
+# Orders imported together at most: bounds the locks held at once and how long a batch's
+# headers stand without their positions (a consumer's batch can hold thousands).
+ORDER_BATCH = 500
 TABLES = ("JOURNAL", "JOURNALPOS", "ADRESSEN", "ADRESSEN_ASP", "ADRESSEN_LIEF", "REGISTRY",
           "LAND", "ARTIKEL")
 # What the import writes (it reads every table of TABLES): table -> privileges, for check
@@ -224,10 +227,11 @@ class CaoOrderApplier:
             if event is not None and event.type == "order.placed":
                 orders.append(event)
                 continue
-            if orders:
-                for order, note in zip(orders, self.import_orders(orders), strict=True):
+            for start in range(0, len(orders), ORDER_BATCH):
+                chunk = orders[start:start + ORDER_BATCH]
+                for order, note in zip(chunk, self.import_orders(chunk), strict=True):
                     result.count(order, note)
-                orders = []
+            orders = []
             if event is None:
                 break
             if event.type == "customer.registered":
