@@ -325,7 +325,7 @@ class CaoOrderApplier:
             keys += sorted({f"customer:{p.event.payload['customer']['email'].strip().lower()}"
                             for p in plans})
             what = str(events[0]) if len(events) == 1 else f"{len(events)} orders"
-            self._lock_all(conn, keys, what)
+            self._lock_all(conn, keys, what, wait=len(plans) == 1)
             try:
                 return self._import_locked(conn, plans)
             finally:
@@ -412,18 +412,22 @@ class CaoOrderApplier:
     def _unlock(self, conn: Connection, key: str) -> None:
         conn.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (self._lock_name(key),))
 
-    def _lock_all(self, conn: Connection, keys: Sequence[str], what: str) -> None:
+    def _lock_all(self, conn: Connection, keys: Sequence[str], what: str, *,
+                  wait: bool) -> None:
         """Take every lock of a batch in one statement (orders first, then customers, each
-        sorted: the order in which a single import takes them too, so two consumers cannot
-        deadlock); all or none.
+        sorted: the order in which a single import takes them too); all or none.
 
+        Args:
+            wait: wait up to LOCK_WAIT_S for each busy lock (one order: at most two). A
+                batch does not wait: its statement could wait that long for every lock, so
+                it gives up at once and the consumer applies its orders one by one.
         Raises:
-            TargetLocked: one is held elsewhere for LOCK_WAIT_S.
+            TargetLocked: one is held elsewhere.
         """
         calls = ", ".join(["GET_LOCK(%s, %s)"] * len(keys))
         params: list[Any] = []
         for key in keys:
-            params += [self._lock_name(key), LOCK_WAIT_S]
+            params += [self._lock_name(key), LOCK_WAIT_S if wait else 0]
         got = conn.exec_driver_sql(f"SELECT {calls}", tuple(params)).one()
         if all(g == 1 for g in got):
             return

@@ -13,6 +13,7 @@ from consumers.runner import ShopConsumer
 from shopbridge import config as cfg
 from shopbridge import dlq, topology
 from shopbridge import events as ev
+from shopbridge.errors import TargetLocked
 from tests.conftest import add_cao_articles
 from tests.integration.test_order_import import (
     Crash,
@@ -204,3 +205,22 @@ def test_a_refused_order_is_dead_lettered_alone_and_its_batch_imported(erp, name
     assert (again.applied, again.dead) == (0, 0)
     assert erp.scalar("SELECT COUNT(*) FROM journal") == 6
     assert erp.scalar("SELECT COUNT(*) FROM journalpos") == 18
+
+
+def test_a_batch_with_an_order_locked_elsewhere_writes_nothing_and_keeps_no_lock(
+        erp, namespace):
+    applier = applier_for(settings(namespace, erp), erp)
+    busy = applier._lock_name("order:web:23")
+    with erp.engine.connect() as other:
+        assert other.exec_driver_sql("SELECT GET_LOCK(%s, 0)", (busy,)).scalar() == 1
+        with pytest.raises(TargetLocked):
+            applier.apply(batch())
+        assert erp.scalar("SELECT COUNT(*) FROM journal") == 0
+        assert erp.scalar("SELECT COUNT(*) FROM shopbridge_order_import") == 0
+        free = other.exec_driver_sql("SELECT IS_FREE_LOCK(%s), IS_FREE_LOCK(%s)", (
+            applier._lock_name("order:web:21"),
+            applier._lock_name("customer:gast@example.org"))).one()
+        assert tuple(free) == (1, 1)                    # the batch let go of what it took
+        other.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (busy,))
+
+    assert applier.apply(batch()).applied == 6
