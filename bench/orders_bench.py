@@ -14,9 +14,9 @@ What it measures, in one run, against the local MariaDB and RabbitMQ:
    e-mails repeat, the rest registered customers; ~15 % with another delivery address) are
    multi-row INSERTed into the shop. Timed: from the start of ``PhoenixOrderProducer.run_once()``
    (in this process) until CAO holds N complete orders (import rows 'complete': header and
-   positions written), imported by ``python -m shopbridge consume --erp`` in its own process (so producer and importer can use both cores). Checked: N
-   journals, 3 positions each, no duplicate SHOP_ORDERID, every order's gross total, one
-   ADRESSEN row per customer.
+   positions written), imported by ``python -m shopbridge consume --erp`` in its own process
+   (so producer and importer can use both cores). Checked: N journals, 3 positions each, no
+   duplicate SHOP_ORDERID, every order's gross total, one ADRESSEN row per customer.
 3. Idle order cycles: ``run_once()`` with every order already published (follow mode runs this
    every --interval seconds).
 4. Baseline: the very JOURNAL and JOURNALPOS rows the importer wrote, multi-row INSERTed
@@ -953,6 +953,8 @@ class Scale:
     runs: dict[str, list[float]] = field(default_factory=dict)     # variant -> import seconds
     loads: list[str] = field(default_factory=list)
     checks: dict[str, list[str]] = field(default_factory=dict)
+    # variant -> per run: (statement class, count, seconds), the slowest first
+    statements: dict[str, list[list[tuple[str, int, float]]]] = field(default_factory=dict)
 
     def median(self, variant: str) -> float:
         runs = self.runs.get(variant) or [0.0]
@@ -1052,13 +1054,26 @@ def scale_phase(env: Env, ids: Sequence[int], journals: int, addresses: int, rou
                                              f"`{template}`.`{table}`")
                 if with_indexes:
                     erp_indexes.change(conn, tenant, "add")
+                conn.exec_driver_sql("FLUSH TABLES")
+            # The copy and the index rebuild leave the big variants' files dirty in the page
+            # cache: written back now, not while the import runs (it slowed them 2-3x).
+            os.sync()
+            time.sleep(1.0)
             applier = CaoOrderApplier(tenant=tenant, engine=engine)
             applier.prepare()
             load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-            t0 = time.perf_counter()
+            # One apply() per consumer batch, every statement timed (the same small cost in
+            # every variant).
+            totals: dict[str, tuple[int, float]] = {}
+            spent = 0.0
             for start in range(0, len(events), batch):
-                applier.apply(events[start:start + batch])
-            spent = time.perf_counter() - t0
+                timed = Profile(orders=batch)
+                spent += time_statements(applier, events[start:start + batch], timed)
+                for text, count, seconds in timed.by_statement:
+                    n0, s0 = totals.get(text, (0, 0.0))
+                    totals[text] = (n0 + count, s0 + seconds)
+            out.statements.setdefault(variant, []).append(sorted(
+                ((text, n, t) for text, (n, t) in totals.items()), key=lambda x: -x[2]))
             applier.close()
             raw = raw_connect(env.url(db))
             try:
@@ -1227,6 +1242,8 @@ def render(args: argparse.Namespace, facts: dict[str, str], bulk: Bulk, idle: Id
                   f"≈ {bulk.import_s + extra:.0f} s (the measured {bulk.import_s:.1f} s for "
                   f"{n:,} plus the fitted per-order time {a:.1f} ms + {slope:.2f} ms per 1,000 "
                   "journals for the rest)."]
+    if scale is not None and scale.statements:
+        lines += scale_breakdown(scale)
     if prof is not None and prof.orders:
         lines += ["", f"### Where the importer's time goes ({prof.orders // 2} orders, "
                       "statement-timed, in the bench process)", "",
@@ -1251,6 +1268,36 @@ def render(args: argparse.Namespace, facts: dict[str, str], bulk: Bulk, idle: Id
                               for name, calls, _, per in prof.functions) + "."]
     lines.append("")
     return "\n".join(lines)
+
+
+def scale_breakdown(scale: Scale) -> list[str]:
+    """The slowest statements of each variant's median run, side by side."""
+    median_run: dict[str, list[tuple[str, int, float]]] = {}
+    for variant, _, _ in SCALE_VARIANTS:
+        runs = scale.runs.get(variant, [])
+        if not runs:
+            continue
+        index = sorted(range(len(runs)), key=lambda i: runs[i])[len(runs) // 2]
+        median_run[variant] = scale.statements[variant][index]
+    texts: list[str] = []
+    for rows in median_run.values():
+        for text, _, _ in rows[:6]:
+            if text not in texts:
+                texts.append(text)
+    lines = ["", f"### Scale: the slowest statements of each variant's median run ({scale.orders:,}"
+             " orders; count / seconds in all)", "",
+             "| Statement (normalised) | " + " | ".join(median_run) + " |",
+             "|---|" + "---|" * len(median_run)]
+    for text in texts:
+        cells = []
+        for rows in median_run.values():
+            hit = next(((n, t) for t2, n, t in rows if t2 == text), None)
+            cells.append(f"{hit[0]} / {hit[1]:.2f} s" if hit else "-")
+        lines.append(f"| `{text}` | " + " | ".join(cells) + " |")
+    lines.append("| all statements | " + " | ".join(
+        f"{sum(n for _, n, _ in rows)} / {sum(t for _, _, t in rows):.2f} s"
+        for rows in median_run.values()) + " |")
+    return lines
 
 
 # -- main ------------------------------------------------------------------------------------
