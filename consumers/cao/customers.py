@@ -47,6 +47,11 @@ def split_name(name: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else ("", parts[0])
 
 
+def _loose(value: Any) -> str:
+    """A value as a case-insensitive comparison might see it (only to know when to ask)."""
+    return str(value or "").rstrip(" ").casefold()
+
+
 def _plain(text: str | None) -> str:
     return " ".join((text or "").split()).casefold()
 
@@ -62,6 +67,7 @@ def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return all((a.get(k) or "") == (b.get(k) or "") for k in keys)
 
 
+DELIVERY_COLUMNS = ("NAME1", "NAME2", "STRASSE", "PLZ", "ORT", "LAND")
 # What an order writes into an existing address, and what finding and comparing read.
 ADDRESS_COLUMNS = ("REC_ID", "SHOP_ID", "SHOP_KUNDE_ID", "SHOP_KUNDE", "EMAIL", "ANREDE",
                    "NAME1", "NAME2", "STRASSE", "PLZ", "ORT", "LAND", "TELE1", "GEAEND",
@@ -85,6 +91,12 @@ class Known:
 
     rows: dict[int, dict[str, Any]] = field(default_factory=dict)
     contacts: dict[int, list[tuple[int, str, str, str]]] = field(default_factory=dict)
+    # ADDR_ID -> its delivery addresses (REC_ID, (NAME1, NAME2, STRASSE, PLZ, ORT, LAND)),
+    # in REC_ID order; complete for every address in ``rows``.
+    deliveries: dict[int, list[tuple[int, tuple[Any, ...]]]] = field(default_factory=dict)
+    # Customer and debtor numbers reserved for the batch's new addresses.
+    kunnums: list[str] = field(default_factory=list)
+    deb_nums: list[int] = field(default_factory=list)
     by_customer: dict[tuple[int, int], set[int]] = field(default_factory=dict)
     by_email: dict[str, set[int]] = field(default_factory=dict)
 
@@ -135,7 +147,51 @@ class Known:
                     tuple(addr_ids)).all():
                 known.contacts.setdefault(int(addr_id), []).append(
                     (int(rec_id), email or "", first or "", last or ""))
+            # Without an index on ADDR_ID (CAO has none) one scan for the batch, not one
+            # per order.
+            for row in conn.exec_driver_sql(
+                    f"SELECT REC_ID, ADDR_ID, {', '.join(DELIVERY_COLUMNS)} FROM "
+                    f"{t['ADRESSEN_LIEF']} WHERE ADDR_ID IN ({', '.join(['%s'] * len(addr_ids))})"
+                    f" ORDER BY REC_ID", tuple(addr_ids)).all():
+                known.deliveries.setdefault(int(row[1]), []).append((int(row[0]), tuple(row[2:])))
         return known
+
+    def count_new(self, orders: Iterable[tuple[int, int | None, str]]) -> int:
+        """How many new addresses the orders (cao_shop_id, shop customer id or None,
+        e-mail), imported in turn, create: each one found or created changes what the
+        next can find (its e-mail, shop and customer id), so this plays that through on a
+        copy. The batch reserves that many numbers at once."""
+        sim = Known()
+        for addr_id, row in self.rows.items():
+            sim.put(addr_id, {c: row[c] for c in ("SHOP_ID", "SHOP_KUNDE_ID", "EMAIL")})
+        new = 0
+        for shop_id, shop_customer_id, email in orders:
+            found = sim.find(shop_id, shop_customer_id, email)
+            if found is None:
+                new += 1
+                found = -new
+                row = {"SHOP_ID": shop_id, "SHOP_KUNDE_ID": -1, "EMAIL": email}
+            else:
+                row = {**sim.rows[found], "SHOP_ID": shop_id, "EMAIL": email}
+            if shop_customer_id is not None:
+                row["SHOP_KUNDE_ID"] = shop_customer_id
+            sim.put(found, row)
+        return new
+
+    def delivery(self, addr_id: int, values: tuple[Any, ...]) -> int | None:
+        """The delivery address with exactly these values (None: ask MariaDB, whose
+        comparison ignores case and trailing spaces; 0: the address has none, so MariaDB
+        would find none either)."""
+        rows = self.deliveries.get(addr_id, [])
+        if not rows:
+            return 0
+        loose = [_loose(v) for v in values]
+        for rec_id, stored in rows:
+            if stored == values:
+                return rec_id
+            if [_loose(v) for v in stored] == loose:
+                return None     # an earlier row MariaDB may count as the same: its call
+        return None
 
     def find(self, cao_shop_id: int, shop_customer_id: int | None, email: str) -> int | None:
         if shop_customer_id is not None:
@@ -158,6 +214,19 @@ class Customers:
     def __init__(self, *, t: Mapping[str, str], numbers: NumberRanges) -> None:
         self.t = t
         self.numbers = numbers
+
+    def reserve(self, conn: Connection, known: Known, payloads: Sequence[Mapping[str, Any]],
+                cao_shop_ids: Sequence[int]) -> None:
+        """Reserve the customer and debtor numbers of the addresses the batch's orders will
+        create (``Known.count_new``): two statements per range instead of two per address."""
+        orders = []
+        for payload, shop_id in zip(payloads, cao_shop_ids, strict=True):
+            customer = payload["customer"]
+            orders.append((shop_id, None if customer["guest"] else
+                           customer.get("shop_customer_id"), customer["email"].strip()))
+        new = known.count_new(orders)
+        known.kunnums = self.numbers.many_formatted(conn, KUNNUM_RANGE, new, "customer number")
+        known.deb_nums = self.numbers.many_ints(conn, DEB_NUM_RANGE, new, "debtor number")
 
     def find_or_create(self, conn: Connection, payload: Mapping[str, Any], *, cao_shop_id: int,
                        land: str, delivery_land: str, price_level: int,
@@ -196,8 +265,11 @@ class Customers:
         created = addr_id is None
         kunnum = deb_num = None
         if addr_id is None:
-            kunnum = self.numbers.next_formatted(conn, KUNNUM_RANGE, "customer number")
-            deb_num = self.numbers.next_int(conn, DEB_NUM_RANGE, "debtor number")
+            if known is not None and known.kunnums and known.deb_nums:
+                kunnum, deb_num = known.kunnums.pop(0), known.deb_nums.pop(0)
+            else:
+                kunnum = self.numbers.next_formatted(conn, KUNNUM_RANGE, "customer number")
+                deb_num = self.numbers.next_int(conn, DEB_NUM_RANGE, "debtor number")
             values.update({
                 "MATCHCODE": fit("ADRESSEN.MATCHCODE", (company or last or email).upper()),
                 "KUNNUM1": kunnum, "DEB_NUM": deb_num, "PR_EBENE": price_level,
@@ -238,7 +310,7 @@ class Customers:
         lief_addr_id = -1
         delivery = payload["addresses"]["delivery"]
         if not _same(delivery, billing):
-            lief_addr_id = self._delivery(conn, addr_id, delivery, delivery_land, fit)
+            lief_addr_id = self._delivery(conn, addr_id, delivery, delivery_land, fit, known)
         return Customer(addr_id, kunnum, deb_num, asp_id, lief_addr_id, created)
 
     def _update(self, conn: Connection, addr_id: int, values: Mapping[str, Any]) -> None:
@@ -318,7 +390,7 @@ class Customers:
         return rec_id
 
     def _delivery(self, conn: Connection, addr_id: int, address: Mapping[str, Any], land: str,
-                  fit: Fitter) -> int:
+                  fit: Fitter, known: Known | None = None) -> int:
         company = address.get("company")
         values = (
             fit("ADRESSEN_LIEF.NAME1", company or address["name"], label="delivery name"),
@@ -328,14 +400,21 @@ class Customers:
             fit("ADRESSEN_LIEF.ORT", address["city"], label="delivery city"),
             land,
         )
-        row = conn.exec_driver_sql(
-            f"SELECT REC_ID FROM {self.t['ADRESSEN_LIEF']} WHERE ADDR_ID = %s AND NAME1 <=> %s "
-            f"AND NAME2 <=> %s AND STRASSE <=> %s AND PLZ <=> %s AND ORT <=> %s AND LAND <=> %s "
-            f"ORDER BY REC_ID LIMIT 1", (addr_id, *values)).first()
-        if row:
-            return int(row[0])
+        found = known.delivery(addr_id, values) if known is not None else None
+        if found:
+            return found
+        if found is None:
+            row = conn.exec_driver_sql(
+                f"SELECT REC_ID FROM {self.t['ADRESSEN_LIEF']} WHERE ADDR_ID = %s AND NAME1 <=> "
+                f"%s AND NAME2 <=> %s AND STRASSE <=> %s AND PLZ <=> %s AND ORT <=> %s AND "
+                f"LAND <=> %s ORDER BY REC_ID LIMIT 1", (addr_id, *values)).first()
+            if row:
+                return int(row[0])
         result = conn.exec_driver_sql(
             f"INSERT INTO {self.t['ADRESSEN_LIEF']} (ADDR_ID, ANREDE, NAME1, NAME2, STRASSE, "
             f"PLZ, ORT, LAND) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             (addr_id, "Firma" if company else None, *values))
-        return int(result.lastrowid)
+        rec_id = int(result.lastrowid)
+        if known is not None:
+            known.deliveries.setdefault(addr_id, []).append((rec_id, values))
+        return rec_id

@@ -537,13 +537,19 @@ class CaoOrderApplier:
         """Each order's customer, in the batch's order: a later order of the same customer
         finds the address an earlier one created or updated."""
         payloads = [p.event.payload for p in plans]
-        known = Known.read(conn, self.t, payloads, [p.cao_shop_id for p in plans])
+        shop_ids = [p.cao_shop_id for p in plans]
+        known = Known.read(conn, self.t, payloads, shop_ids)
         customers = self.customers()
+        if known is not None:
+            customers.reserve(conn, known, payloads, shop_ids)
         for plan in plans:
             plan.customer = customers.find_or_create(
                 conn, plan.event.payload, cao_shop_id=plan.cao_shop_id, land=plan.land,
                 delivery_land=plan.delivery_land, price_level=plan.shop.price_level,
                 fit=plan.fit, known=known)
+        if known is not None and known.kunnums:
+            log.warning("customer numbers %s reserved but not used (a gap in the range)",
+                        ", ".join(known.kunnums))
 
     def _write_headers(self, conn: Connection, plans: Sequence[Planned]) -> None:
         """The JOURNAL rows of the batch, in multi-row INSERTs; each plan learns its REC_ID

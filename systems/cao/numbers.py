@@ -72,3 +72,10 @@ class NumberRanges:
             return []
         first, fmt = self._take(conn, key, what, count)
         return [format_number(fmt, first + i) for i in range(count)]
+
+    def many_ints(self, conn: Connection, key: int, count: int, what: str) -> list[int]:
+        """``count`` consecutive plain numbers of one range, reserved in one statement."""
+        if count <= 0:
+            return []
+        first, _ = self._take(conn, key, what, count)
+        return list(range(first, first + count))
