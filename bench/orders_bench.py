@@ -777,7 +777,7 @@ def statement_class(sql: str) -> str:
 
 # Functions whose cumulative time tells where an order's import goes (cProfile names).
 KEY_FUNCTIONS = (
-    ("importer.py", "import_orders"), ("importer.py", "_lock_all"),
+    ("importer.py", "plan_orders"), ("importer.py", "import_orders"), ("importer.py", "_lock_all"),
     ("importer.py", "_unlock_all"), ("importer.py", "_import_locked"), ("numbers.py", "_take"),
     ("customers.py", "read"), ("customers.py", "find_or_create"), ("customers.py", "_delivery"),
     ("importer.py", "_write_headers"), ("importer.py", "_write_positions"),

@@ -220,17 +220,21 @@ class CaoOrderApplier:
         if not self.t:
             self.prepare()
         result = ApplyResult()
-        orders: list[Event] = []
+        # Every order is checked before the first is written: a refused one fails the call
+        # with nothing of it in CAO (the consumer then applies the events one by one).
+        plans = {id(p.event): p for p in self.plan_orders(
+            [e for e in events if e.type == "order.placed"])}
+        orders: list[Planned] = []
         # Consecutive orders are imported together; an account event in between keeps its
         # place (its customer may be the one a later order finds).
         for event in [*events, None]:
             if event is not None and event.type == "order.placed":
-                orders.append(event)
+                orders.append(plans[id(event)])
                 continue
             for start in range(0, len(orders), ORDER_BATCH):
                 chunk = orders[start:start + ORDER_BATCH]
-                for order, note in zip(chunk, self.import_orders(chunk), strict=True):
-                    result.count(order, note)
+                for plan, note in zip(chunk, self.import_orders(chunk), strict=True):
+                    result.count(plan.event, note)
             orders = []
             if event is None:
                 break
@@ -308,23 +312,35 @@ class CaoOrderApplier:
                            f"{iso2 or address.get('country')!r} has no CAO country code (add it "
                            f"to the shop's orders.countries)")
 
-    def import_orders(self, events: Sequence[Event]) -> list[str | None]:
-        """Import a batch of orders; per order, why nothing was written, or None.
+    def plan_orders(self, events: Sequence[Event]) -> list[Planned]:
+        """What each order becomes in CAO (reads the articles, writes nothing).
 
         Raises:
-            MappingError: an order is refused (the first one; nothing of the batch was
-                written): the consumer then applies the batch one by one, so the refused
-                order is dead-lettered alone and the others are imported.
+            MappingError: an order is refused (the first one): the consumer then applies the
+                batch one by one, so the refused order is dead-lettered alone and the others
+                are imported.
+        """
+        plans: list[Planned] = []
+        if not events:
+            return plans
+        with translated(self.what), self.engine.connect() as conn:
+            for start in range(0, len(events), ORDER_BATCH):
+                chunk = events[start:start + ORDER_BATCH]
+                articles, by_sku = self._articles(conn, [e.payload for e in chunk])
+                plans += [self._plan(event, articles, by_sku) for event in chunk]
+        return plans
+
+    def import_orders(self, plans: Sequence[Planned]) -> list[str | None]:
+        """Import a batch of planned orders; per order, why nothing was written, or None.
+
+        Raises:
             TargetLocked: another consumer holds an order's or a customer's lock.
         """
         with translated(self.what), self.engine.connect() as conn:
-            articles, by_sku = self._articles(conn, [e.payload for e in events])
-            # Refused (MappingError) before the locks and the first write: no trace in CAO.
-            plans = [self._plan(event, articles, by_sku) for event in events]
             keys = sorted({f"order:{p.shop.name}:{p.order_id}" for p in plans})
             keys += sorted({f"customer:{p.event.payload['customer']['email'].strip().lower()}"
                             for p in plans})
-            what = str(events[0]) if len(events) == 1 else f"{len(events)} orders"
+            what = str(plans[0].event) if len(plans) == 1 else f"{len(plans)} orders"
             self._lock_all(conn, keys, what, wait=len(plans) == 1)
             try:
                 return self._import_locked(conn, plans)

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from consumers.cao import CaoOrderApplier
+from consumers.cao import CaoOrderApplier, importer
 from consumers.runner import ShopConsumer
 from shopbridge import config as cfg
 from shopbridge import dlq, topology
 from shopbridge import events as ev
-from shopbridge.errors import TargetLocked
+from shopbridge.errors import MappingError, TargetLocked
 from tests.conftest import add_cao_articles
 from tests.integration.test_order_import import (
     Crash,
@@ -251,3 +251,21 @@ def test_a_batch_with_an_order_locked_elsewhere_writes_nothing_and_keeps_no_lock
         other.exec_driver_sql("SELECT RELEASE_LOCK(%s)", (busy,))
 
     assert applier.apply(batch()).applied == 6
+
+
+def test_a_refused_order_in_a_later_chunk_stops_the_call_before_any_write(
+        erp, namespace, monkeypatch):
+    """A consumer's batch is imported 500 orders at a time: every order is checked before
+    the first chunk is written, so the batch the consumer then applies one by one finds
+    nothing half done (and counts every order as applied, not as already imported)."""
+    monkeypatch.setattr(importer, "ORDER_BATCH", 2)
+    applier = applier_for(settings(namespace, erp), erp)
+    poisoned = order(40, email="gift@example.org", guest=True, payment="Bitcoin")
+    events = [*batch()[:4], poisoned, *batch()[4:]]
+
+    with pytest.raises(MappingError, match="payment method 'Bitcoin'"):
+        applier.apply(events)
+
+    assert erp.scalar("SELECT COUNT(*) FROM journal") == 0
+    assert erp.scalar("SELECT COUNT(*) FROM adressen") == 0
+    assert applier.apply([e for e in events if e is not poisoned]).applied == 6
