@@ -13,10 +13,10 @@ What it measures, in one run, against the local MariaDB and RabbitMQ:
 2. Bulk: N orders (2 items, one with an attribute; shipping; a comment; ~20 % guests whose
    e-mails repeat, the rest registered customers; ~15 % with another delivery address) are
    multi-row INSERTed into the shop. Timed: from the start of ``PhoenixOrderProducer.run_once()``
-   (in this process) until CAO holds N JOURNAL rows, imported by ``python -m shopbridge consume
-   --erp`` in its own process (so producer and importer can use both cores). Checked: N
-   journals, 3 positions each, no duplicate SHOP_ORDERID, every order's gross total, one
-   ADRESSEN row per customer.
+   (in this process) until CAO holds N complete orders (import rows 'complete': header and
+   positions written), imported by ``python -m shopbridge consume --erp`` in its own process
+   (so producer and importer can use both cores). Checked: N journals, 3 positions each, no
+   duplicate SHOP_ORDERID, every order's gross total, one ADRESSEN row per customer.
 3. Idle order cycles: ``run_once()`` with every order already published (follow mode runs this
    every --interval seconds).
 4. Baseline: the very JOURNAL and JOURNALPOS rows the importer wrote, multi-row INSERTed
@@ -29,7 +29,13 @@ What it measures, in one run, against the local MariaDB and RabbitMQ:
    random intervals of 50-300 ms (open loop: the next order does not wait for the previous one to
    arrive). Per order: from the shop's COMMIT returning to its JOURNAL row being visible in CAO
    (a poller reads new JOURNAL rows by primary key every ~5 ms).
-6. Where the importer's time goes (in this process, no broker; cheap): K more orders are loaded
+6. Scale (issue 14): the bulk's N orders, as the producer publishes them, imported in-process
+   (``CaoOrderApplier.apply`` in batches of batch_size, no broker) into a fresh CAO per run:
+   empty, or holding --scale-journals journals (3 positions each) and --scale-addresses
+   addresses (with contact persons and delivery addresses), each with the indexes of
+   ``shopbridge erp-indexes --add``, and the big one without them; --scale-rounds rounds,
+   alternating, median per variant.
+7. Where the importer's time goes (in this process, no broker; cheap): K more orders are loaded
    exactly as the producer builds them and applied with ``CaoOrderApplier.apply`` into the full
    CAO database, half with every SQL statement, ping and commit timed, half under cProfile; plus
    EXPLAIN and timing of the importer's lookups at this table size.
@@ -53,7 +59,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -95,6 +101,7 @@ from sqlalchemy.engine import URL
 
 from consumers.binder import DDL as LINK_DDL
 from consumers.cao import CaoOrderApplier
+from consumers.cao import indexes as erp_indexes
 from consumers.cao.documents import ROUNDING_TEXT
 from producers.oscommerce import PhoenixOrderProducer
 from shopbridge import events as ev
@@ -344,19 +351,20 @@ class Env(BenchEnv):
     registered: list[Person] = field(default_factory=list)
     guests: list[Person] = field(default_factory=list)
     specs: dict[int, OrderSpec] = field(default_factory=dict)   # orders_id -> what was written
+    articles: list[dict[str, Any]] = field(default_factory=list)  # CAO's ARTIKEL rows
+    extra_dbs: list[str] = field(default_factory=list)          # the scale phase's CAOs
 
     def new_orders(self, n: int) -> list[OrderSpec]:
         return [make_order(self.rnd, self.products, self.registered, self.guests)
                 for _ in range(n)]
 
 
-def build_databases(env: Env, orders: int) -> None:
-    cao_sql = CAO_SQL.read_text(encoding="utf-8")
-    env.products, articles = make_catalogue()
-    for db in (env.cao, env.base):
-        url = sample.create_database(env.db_url, db, charset="latin1")
-        sample.run_sql_file(url, cao_sql)
-    engine = sa.create_engine(env.url(env.cao), connect_args={"charset": "utf8mb4"})
+def build_cao(env: Env, db: str, articles: Sequence[dict[str, Any]]) -> None:
+    """A CAO database from the upstream DDL with what a real installation has: languages,
+    VAT rates, number ranges, countries, the catalogue's articles."""
+    url = sample.create_database(env.db_url, db, charset="latin1")
+    sample.run_sql_file(url, CAO_SQL.read_text(encoding="utf-8"))
+    engine = sa.create_engine(env.url(db), connect_args={"charset": "utf8mb4"})
     with engine.begin() as conn:
         sample.cao_reference_data(conn, CAO_NAMES)
         # Number ranges and countries, as a real installation has them (tests' erp fixture).
@@ -371,6 +379,14 @@ def build_databases(env: Env, orders: int) -> None:
             {"ID": "AT", "NAME": "Österreich", "ISO_CODE_3": "AUT"}])
         sample.insert_rows(conn, "artikel", articles)
     engine.dispose()
+
+
+def build_databases(env: Env, orders: int) -> None:
+    cao_sql = CAO_SQL.read_text(encoding="utf-8")
+    env.products, env.articles = make_catalogue()
+    url = sample.create_database(env.db_url, env.base, charset="latin1")
+    sample.run_sql_file(url, cao_sql)
+    build_cao(env, env.cao, env.articles)
 
     shop_url = sample.create_database(env.db_url, env.shop)
     sample.run_sql_file(shop_url, PHOENIX_SQL.read_text(encoding="utf-8"))
@@ -411,8 +427,8 @@ class Bulk:
     messages: int = 0
     publish_s: float = 0.0
     producer_cpu_s: float = 0.0
-    first_s: float = 0.0                  # run_once start -> first JOURNAL row seen
-    total_s: float = 0.0                  # run_once start -> N JOURNAL rows
+    first_s: float = 0.0                  # run_once start -> first order complete in CAO
+    total_s: float = 0.0                  # run_once start -> N orders complete
     progress: list[tuple[float, int]] = field(default_factory=list)   # (s since start, rows)
     cpu: dict[str, float] = field(default_factory=dict)
     checks: dict[str, Any] = field(default_factory=dict)
@@ -422,7 +438,7 @@ class Bulk:
         return self.total_s - self.first_s
 
     def crossing(self, rows: int) -> float:
-        """Seconds since start when at least ``rows`` JOURNAL rows were first seen."""
+        """Seconds since start when at least ``rows`` orders were first seen complete."""
         return next((t for t, n in self.progress if n >= rows), self.total_s)
 
     def slice_rate(self, lo: float, hi: float) -> float:
@@ -448,8 +464,10 @@ class Bulk:
 
 
 class ProgressPoller(threading.Thread):
-    """COUNT(*) of JOURNAL (MyISAM keeps it: no scan) every 10 ms from ``start_at`` until it
-    reaches ``n``, recording every change; runs beside run_once(), which imports already."""
+    """The orders complete in CAO (import rows 'complete': header and every position
+    written; a batch writes its headers before its positions, so JOURNAL's count runs
+    ahead) every 10 ms from ``start_at`` until it reaches ``n``, recording every change;
+    runs beside run_once(), which imports already."""
 
     def __init__(self, url: URL, n: int, timeout: float) -> None:
         super().__init__(daemon=True)
@@ -468,7 +486,8 @@ class ProgressPoller(threading.Thread):
         last = -1
         try:
             while True:
-                rows = int(scalar(conn, "SELECT COUNT(*) FROM journal"))
+                rows = int(scalar(conn, "SELECT COUNT(*) FROM shopbridge_order_import "
+                                        "WHERE state = 'complete'"))
                 now = time.perf_counter()
                 if rows != last:
                     self.samples.append((now - self.t0, rows))
@@ -758,10 +777,11 @@ def statement_class(sql: str) -> str:
 
 # Functions whose cumulative time tells where an order's import goes (cProfile names).
 KEY_FUNCTIONS = (
-    ("importer.py", "import_order"), ("importer.py", "_lock"), ("importer.py", "_unlock"),
-    ("importer.py", "_import_locked"), ("numbers.py", "_take"),
-    ("customers.py", "find_or_create"), ("customers.py", "_find"),
-    ("importer.py", "_write_header"), ("importer.py", "_write_positions"),
+    ("importer.py", "plan_orders"), ("importer.py", "import_orders"), ("importer.py", "_lock_all"),
+    ("importer.py", "_unlock_all"), ("importer.py", "_import_locked"), ("numbers.py", "_take"),
+    ("customers.py", "read"), ("customers.py", "find_or_create"), ("customers.py", "_delivery"),
+    ("importer.py", "_write_headers"), ("importer.py", "_write_positions"),
+    ("importer.py", "_complete"),
     ("documents.py", "build"), ("connections.py", "commit"), ("connections.py", "ping"),
     ("cursors.py", "execute"), ("~", "<method 'recv_into' of '_socket.socket' objects>"),
 )
@@ -918,6 +938,162 @@ def explain_lookups(conn: pymysql.Connection) -> list[tuple[str, str, int | None
     return out
 
 
+# -- phase: the same orders into an empty and into a big CAO (issue 14) ----------------------
+
+SCALE_VARIANTS = (("empty", False, True), ("big", True, True), ("big, no indexes", True, False))
+SCALE_TABLES = ("adressen", "adressen_asp", "adressen_lief", "journal", "journalpos")
+
+
+@dataclass
+class Scale:
+    orders: int = 0
+    journals: int = 0
+    addresses: int = 0
+    template_s: float = 0.0
+    runs: dict[str, list[float]] = field(default_factory=dict)     # variant -> import seconds
+    loads: list[str] = field(default_factory=list)
+    checks: dict[str, list[str]] = field(default_factory=dict)
+    # variant -> per run: (statement class, count, seconds), the slowest first
+    statements: dict[str, list[list[tuple[str, int, float]]]] = field(default_factory=dict)
+
+    def median(self, variant: str) -> float:
+        runs = self.runs.get(variant) or [0.0]
+        return statistics.median(runs)
+
+
+def fill_template(env: Env, db: str, journals: int, addresses: int) -> None:
+    """CAO's history: ``addresses`` customers (half of them accounts of shop 1, half with a
+    contact person, every 5th with a delivery address) and ``journals`` documents of 3
+    positions each (60 % from shop 1); none of them is one of the bench's customers or
+    orders, so every lookup of the import misses them as a new order or customer does."""
+    rnd = random.Random(7)
+    build_cao(env, db, env.articles)
+    engine = sa.create_engine(env.url(db), connect_args={"charset": "utf8mb4"})
+    with engine.begin() as conn:
+        people = []
+        for i in range(1, addresses + 1):
+            first, last = rnd.choice(FIRST), rnd.choice(LAST)
+            plz, city = rnd.choice(CITIES_DE)
+            people.append({
+                "MATCHCODE": last.upper(), "KUNNUM1": f"A{i:06d}", "NAME1": f"{first} {last}",
+                "PLZ": plz, "ORT": city, "LAND": "D", "STRASSE": f"{rnd.choice(STREETS)} {i}",
+                "EMAIL": f"kunde{i}@bestand.example", "DEB_NUM": 100000 + i,
+                "SHOP_ID": 1 if i % 2 else -1, "SHOP_KUNDE_ID": 1_000_000 + i if i % 2 else -1,
+                "SHOP_KUNDE": "Y" if i % 2 else "N", "ERSTELLT": date(2020, 1, 1)})
+        sample.insert_rows(conn, "adressen", people)
+        sample.insert_rows(conn, "adressen_asp", [
+            {"ADDR_ID": i, "NAME": "Kontakt", "VORNAME": "K", "EMAIL": f"kunde{i}@bestand.example"}
+            for i in range(1, addresses + 1, 2)])
+        sample.insert_rows(conn, "adressen_lief", [
+            {"ADDR_ID": i, "NAME1": "Lager", "STRASSE": f"Lagerweg {i}", "PLZ": "10115",
+             "ORT": "Berlin", "LAND": "D"} for i in range(1, addresses + 1, 5)])
+        for start in range(0, journals, 10_000):
+            heads, positions = [], []
+            for i in range(start + 1, min(journals, start + 10_000) + 1):
+                shop = i % 5 < 3
+                heads.append({
+                    "QUELLE": 3, "QUELLE_SUB": 0, "ADDR_ID": rnd.randint(1, addresses),
+                    "VRENUM": f"ALT-{i:07d}", "RDATUM": datetime(2024, 1, 1), "NSUMME": 100,
+                    "MSUMME": 19, "BSUMME": 119, "KUN_NAME1": "Bestand",
+                    "SHOP_ID": 1 if shop else -1, "SHOP_ORDERID": 2_000_000 + i if shop else -1})
+                positions += [{"QUELLE": 3, "JOURNAL_ID": i, "ARTIKEL_ID": rnd.randint(1, 200),
+                               "VRENUM": f"ALT-{i:07d}", "POSITION": n, "MENGE": 1,
+                               "EPREIS": 33, "GPREIS": 33, "BEZEICHNUNG": "Artikel"}
+                              for n in (1, 2, 3)]
+            sample.insert_rows(conn, "journal", heads)
+            sample.insert_rows(conn, "journalpos", positions)
+    engine.dispose()
+
+
+def load_events(env: Env, ids: Sequence[int]) -> list[ev.Event]:
+    """The order.placed events the producer publishes for the shop's orders ``ids``."""
+    assert env.settings is not None
+    producer = PhoenixOrderProducer(broker=env.settings.broker,
+                                    shop=env.settings.tenants[0].shop(SHOP))
+    try:
+        with producer.engine.connect() as conn:
+            loaded = producer._load(conn, list(ids))
+    finally:
+        producer.close()
+    return [ev.parse(ev.make_event("order.placed", tenant=TENANT, source=f"oscommerce:{SHOP}",
+                                   entity_key=f"{SHOP}:{oid}", version=ev.next_version(None),
+                                   payload=body)) for oid, body in loaded]
+
+
+def scale_phase(env: Env, ids: Sequence[int], journals: int, addresses: int, rounds: int,
+                batch: int) -> Scale:
+    """The bulk's orders imported in-process (``CaoOrderApplier.apply``, ``batch`` orders per
+    call as the consumer batches them, no broker) into a fresh CAO per run: empty, or holding
+    the template's history; with the indexes of ``shopbridge erp-indexes --add`` (the same
+    function) or without. Variants alternate, ``rounds`` times, every other round in
+    reverse order."""
+    assert env.settings is not None
+    tenant = env.settings.tenants[0]
+    out = Scale(orders=len(ids), journals=journals, addresses=addresses)
+    events = load_events(env, ids)
+    template = f"{env.cao}_tpl"
+    env.extra_dbs.append(template)
+    t0 = time.perf_counter()
+    fill_template(env, template, journals, addresses)
+    out.template_s = time.perf_counter() - t0
+    log(f"scale: template with {journals:,} journals, {addresses:,} addresses in "
+        f"{out.template_s:.1f} s")
+    for round_ in range(rounds):
+        # Every other round backwards: no variant always runs first (a cold cache) or last.
+        order = SCALE_VARIANTS if round_ % 2 == 0 else SCALE_VARIANTS[::-1]
+        for variant, big, with_indexes in order:
+            db = f"{env.cao}_s{round_}{variant[:1]}{int(with_indexes)}"
+            env.extra_dbs.append(db)
+            build_cao(env, db, env.articles)
+            engine = sa.create_engine(env.url(db), connect_args={"charset": "utf8mb4"},
+                                      pool_pre_ping=True)
+            with engine.begin() as conn:
+                if big:
+                    for table in SCALE_TABLES:
+                        conn.exec_driver_sql(f"INSERT INTO `{db}`.`{table}` SELECT * FROM "
+                                             f"`{template}`.`{table}`")
+                if with_indexes:
+                    erp_indexes.change(conn, tenant, "add")
+                conn.exec_driver_sql("FLUSH TABLES")
+            # The copy and the index rebuild leave the big variants' files dirty in the page
+            # cache: written back now, not while the import runs (it slowed them 2-3x).
+            os.sync()
+            time.sleep(1.0)
+            applier = CaoOrderApplier(tenant=tenant, engine=engine)
+            applier.prepare()
+            load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            # One apply() per consumer batch, every statement timed (the same small cost in
+            # every variant).
+            totals: dict[str, tuple[int, float]] = {}
+            spent = 0.0
+            for start in range(0, len(events), batch):
+                timed = Profile(orders=batch)
+                spent += time_statements(applier, events[start:start + batch], timed)
+                for text, count, seconds in timed.by_statement:
+                    n0, s0 = totals.get(text, (0, 0.0))
+                    totals[text] = (n0 + count, s0 + seconds)
+            out.statements.setdefault(variant, []).append(sorted(
+                ((text, n, t) for text, (n, t) in totals.items()), key=lambda x: -x[2]))
+            applier.close()
+            raw = raw_connect(env.url(db))
+            try:
+                complete = int(scalar(raw, "SELECT COUNT(*) FROM shopbridge_order_import "
+                                           "WHERE state = 'complete'"))
+                short = int(scalar(raw, "SELECT COUNT(*) FROM journal j WHERE j.VRENUM LIKE "
+                                        "'RE-%%' AND (SELECT COUNT(*) FROM journalpos p WHERE "
+                                        "p.JOURNAL_ID = j.REC_ID) < 3"))
+            finally:
+                raw.close()
+            out.runs.setdefault(variant, []).append(spent)
+            out.checks.setdefault(variant, []).append(f"{complete} complete, {short} short")
+            out.loads.append(f"{variant} {load}")
+            log(f"scale: {variant}: {len(events):,} orders in {spent:.2f} s "
+                f"({len(events) / spent:,.0f}/s); {complete} complete, {short} short; "
+                f"load {load}")
+            sample.drop_database(env.db_url, db)
+    return out
+
+
 # -- report ----------------------------------------------------------------------------------
 
 def ms(seconds: float) -> str:
@@ -925,7 +1101,8 @@ def ms(seconds: float) -> str:
 
 
 def render(args: argparse.Namespace, facts: dict[str, str], bulk: Bulk, idle: Idle,
-           base: Baseline, lat: Latency, prof: Profile | None, command: str) -> str:
+           base: Baseline, lat: Latency, prof: Profile | None, command: str,
+           scale: Scale | None = None) -> str:
     n = args.orders
     c = bulk.checks
     per_order_ms = 1000 * bulk.import_s / n if n else 0.0
@@ -957,20 +1134,20 @@ def render(args: argparse.Namespace, facts: dict[str, str], bulk: Bulk, idle: Id
         "",
         "| Measurement | Result |",
         "|---|---|",
-        f"| Bulk: {n:,} orders, run_once() start -> {n:,}th JOURNAL row in CAO | "
+        f"| Bulk: {n:,} orders, run_once() start -> {n:,}th order complete in CAO | "
         f"**{bulk.total_s:.2f} s** (**{n / bulk.total_s if bulk.total_s else 0:,.0f} "
         "orders/s**) |",
         f"| - producer run_once() (read shop, build, validate, publish {bulk.published:,} "
         f"events in {bulk.messages:,} messages, confirmed, record) | {bulk.publish_s:.2f} s "
         f"wall, {bulk.producer_cpu_s:.2f} s CPU "
         f"({bulk.published / bulk.publish_s if bulk.publish_s else 0:,.0f} orders/s) |",
-        f"| - importer: first -> last JOURNAL row | **{bulk.import_s:.2f} s** "
+        f"| - importer: first -> last order complete | **{bulk.import_s:.2f} s** "
         f"(**{n / bulk.import_s if bulk.import_s else 0:,.0f} orders/s**, "
         f"{per_order_ms:.1f} ms per order); first row after {bulk.first_s:.2f} s |",
         f"| - importer rate, first 10 % / middle 10 % / last 10 % of the orders | "
         f"{bulk.slice_rate(0.0, 0.1):,.0f} / {bulk.slice_rate(0.45, 0.55):,.0f} / "
         f"{bulk.slice_rate(0.9, 1.0):,.0f} orders/s (fit over deciles: {a:.1f} ms + "
-        f"{slope:.2f} ms per 1,000 JOURNAL rows already there) |",
+        f"{slope:.2f} ms per 1,000 orders already there) |",
         f"| - consumer lag after run_once() returned | {bulk.total_s - bulk.publish_s:.2f} s |",
         "| - CPU during the bulk phase (producer / ERP consumer / RabbitMQ / MariaDB) | "
         + " / ".join(f"{cpu.get(k, 0):.2f} s" for k in ("producer", "consumer", "rabbitmq",
@@ -1034,6 +1211,22 @@ def render(args: argparse.Namespace, facts: dict[str, str], bulk: Bulk, idle: Id
             f" round trips; waiting on MariaDB {100 * db_s / prof.timed_s:.0f} % of the wall "
             "time |",
         ]
+    if scale is not None:
+        empty = scale.median("empty")
+        for variant, _, _ in SCALE_VARIANTS:
+            runs = scale.runs.get(variant, [])
+            median = scale.median(variant)
+            ratio = f"; **{median / empty:.2f}x** empty" if empty and variant != "empty" else ""
+            held = ("no history" if variant == "empty" else
+                    f"{scale.journals:,} journals + {scale.addresses:,} addresses")
+            lines.append(
+                f"| Scale: the {scale.orders:,} orders in-process into a fresh CAO, "
+                f"{variant} ({held}"
+                f"{'' if 'no indexes' in variant else ', erp-indexes --add applied'}; "
+                f"median of {len(runs)}) | **{median:.2f} s** "
+                f"(**{scale.orders / median if median else 0:,.0f} orders/s**{ratio}; runs "
+                f"{', '.join(f'{r:.2f}' for r in runs)} s; "
+                f"{'; '.join(scale.checks.get(variant, []))}) |")
     lines += [
         "",
         f"Baseline comparison: the whole bulk import took {ratio_total:,.0f}x, the importer "
@@ -1042,13 +1235,15 @@ def render(args: argparse.Namespace, facts: dict[str, str], bulk: Bulk, idle: Id
         "does not look customers up, draw numbers, lock or track the import. Other work may "
         "share the machine (see the load average).",
     ]
-    if n < 5000 and bulk.import_s:
+    if n < 5000 and bulk.import_s and a > 0 and slope >= 0:
         # Integrate the per-order fit from n to 5000: t(k) = a + slope * k / 1000 ms.
         extra = sum(a + slope * k / 1000 for k in range(n, 5000)) / 1000
         lines += ["", f"**Extrapolated, not measured:** 5,000 orders would take the importer "
                   f"≈ {bulk.import_s + extra:.0f} s (the measured {bulk.import_s:.1f} s for "
                   f"{n:,} plus the fitted per-order time {a:.1f} ms + {slope:.2f} ms per 1,000 "
                   "journals for the rest)."]
+    if scale is not None and scale.statements:
+        lines += scale_breakdown(scale)
     if prof is not None and prof.orders:
         lines += ["", f"### Where the importer's time goes ({prof.orders // 2} orders, "
                       "statement-timed, in the bench process)", "",
@@ -1075,6 +1270,36 @@ def render(args: argparse.Namespace, facts: dict[str, str], bulk: Bulk, idle: Id
     return "\n".join(lines)
 
 
+def scale_breakdown(scale: Scale) -> list[str]:
+    """The slowest statements of each variant's median run, side by side."""
+    median_run: dict[str, list[tuple[str, int, float]]] = {}
+    for variant, _, _ in SCALE_VARIANTS:
+        runs = scale.runs.get(variant, [])
+        if not runs:
+            continue
+        index = sorted(range(len(runs)), key=lambda i: runs[i])[len(runs) // 2]
+        median_run[variant] = scale.statements[variant][index]
+    texts: list[str] = []
+    for rows in median_run.values():
+        for text, _, _ in rows[:6]:
+            if text not in texts:
+                texts.append(text)
+    lines = ["", f"### Scale: the slowest statements of each variant's median run ({scale.orders:,}"
+             " orders; count / seconds in all)", "",
+             "| Statement (normalised) | " + " | ".join(median_run) + " |",
+             "|---|" + "---|" * len(median_run)]
+    for text in texts:
+        cells = []
+        for rows in median_run.values():
+            hit = next(((n, t) for t2, n, t in rows if t2 == text), None)
+            cells.append(f"{hit[0]} / {hit[1]:.2f} s" if hit else "-")
+        lines.append(f"| `{text}` | " + " | ".join(cells) + " |")
+    lines.append("| all statements | " + " | ".join(
+        f"{sum(n for _, n, _ in rows)} / {sum(t for _, _, t in rows):.2f} s"
+        for rows in median_run.values()) + " |")
+    return lines
+
+
 # -- main ------------------------------------------------------------------------------------
 
 @contextmanager
@@ -1083,6 +1308,9 @@ def environment(args: argparse.Namespace) -> Iterator[Env]:
     try:
         yield env
     finally:
+        for db in env.extra_dbs:
+            with suppress(Exception):
+                sample.drop_database(env.db_url, db)
         clean_up(env, lambda _: [topology.Target.for_erp(TENANT)], keep_tmp=args.keep_tmp)
         log(f"removed databases {env.cao}, {env.shop}, {env.base} and namespace {env.tag}")
 
@@ -1103,6 +1331,12 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=900.0,
                         help="give up waiting for the bulk import after this many seconds")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--scale-journals", type=int, default=100_000,
+                        help="journals (3 positions each) of the big CAO in the scale phase")
+    parser.add_argument("--scale-addresses", type=int, default=20_000,
+                        help="addresses of the big CAO in the scale phase")
+    parser.add_argument("--scale-rounds", type=int, default=3,
+                        help="rounds of the scale phase's variants (0 skips it)")
     add_server_args(parser, amqp_default="amqp://guest@127.0.0.1:5672//")
     add_output_args(parser)
     args = parser.parse_args()
@@ -1160,6 +1394,13 @@ def main() -> int:
         facts["consumer"] = stop_child(env, consumer, "consumer", timeout=STOP_TIMEOUT_S)
         log(f"consumer: {facts['consumer']}")
 
+        scale = None
+        if args.scale_rounds:
+            log(f"scale: the {args.orders:,} orders into an empty and a big CAO ...")
+            scale = scale_phase(env, sorted(env.specs)[:args.orders], args.scale_journals,
+                                args.scale_addresses, args.scale_rounds,
+                                env.settings.broker.batch_size)
+
         prof = None
         if args.profile_orders >= 2:
             log(f"importer profile: {args.profile_orders} orders in-process ...")
@@ -1167,7 +1408,7 @@ def main() -> int:
             log(f"importer profile, top by tottime:\n{prof.top_tottime}")
 
     finish_facts(facts, started)
-    text = render(args, facts, bulk, idle, base, lat, prof, command)
+    text = render(args, facts, bulk, idle, base, lat, prof, command, scale)
     publish(text, write_results=not args.no_results, blank_line_before=True)
     return 0 if bulk_ok(bulk) and not lat.timeouts else 1
 

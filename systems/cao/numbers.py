@@ -41,18 +41,22 @@ class NumberRanges:
     def __init__(self, t: Mapping[str, str]) -> None:
         self.t = t
 
-    def _take(self, conn: Connection, key: int, what: str) -> tuple[int, str | None]:
+    def _take(self, conn: Connection, key: int, what: str, count: int = 1
+              ) -> tuple[int, str | None]:
+        """Reserve ``count`` consecutive numbers; returns the first and the range's format.
+
+        Two round trips whatever ``count``: the reserving UPDATE, and one SELECT that reads
+        both the remembered old value and the format."""
         result = conn.exec_driver_sql(
-            f"UPDATE {self.t['REGISTRY']} SET VAL_INT2 = LAST_INSERT_ID(VAL_INT2) + 1 "
-            f"WHERE MAINKEY = %s AND VAL_INT = %s", (NUMBERS_KEY, key))
+            f"UPDATE {self.t['REGISTRY']} SET VAL_INT2 = LAST_INSERT_ID(VAL_INT2) + %s "
+            f"WHERE MAINKEY = %s AND VAL_INT = %s", (count, NUMBERS_KEY, key))
         if result.rowcount != 1:
             raise MappingError(f"CAO has no number range {key} for the {what} (REGISTRY "
                                f"MAINKEY 'MAIN\\NUMBERS' with VAL_INT {key})")
-        number = int(conn.exec_driver_sql("SELECT LAST_INSERT_ID()").scalar() or 0)
-        fmt = conn.exec_driver_sql(
-            f"SELECT VAL_CHAR FROM {self.t['REGISTRY']} WHERE MAINKEY = %s AND VAL_INT = %s",
-            (NUMBERS_KEY, key)).scalar()
-        return number, fmt
+        row = conn.exec_driver_sql(
+            f"SELECT LAST_INSERT_ID(), VAL_CHAR FROM {self.t['REGISTRY']} "
+            f"WHERE MAINKEY = %s AND VAL_INT = %s", (NUMBERS_KEY, key)).one()
+        return int(row[0] or 0), row[1]
 
     def next_formatted(self, conn: Connection, key: int, what: str) -> str:
         number, fmt = self._take(conn, key, what)
@@ -60,3 +64,18 @@ class NumberRanges:
 
     def next_int(self, conn: Connection, key: int, what: str) -> int:
         return self._take(conn, key, what)[0]
+
+    def many_formatted(self, conn: Connection, key: int, count: int, what: str) -> list[str]:
+        """``count`` consecutive numbers of one range, reserved in one statement (a batch of
+        documents): no other drawer can take one in between."""
+        if count <= 0:
+            return []
+        first, fmt = self._take(conn, key, what, count)
+        return [format_number(fmt, first + i) for i in range(count)]
+
+    def many_ints(self, conn: Connection, key: int, count: int, what: str) -> list[int]:
+        """``count`` consecutive plain numbers of one range, reserved in one statement."""
+        if count <= 0:
+            return []
+        first, _ = self._take(conn, key, what, count)
+        return list(range(first, first + count))
