@@ -37,6 +37,8 @@ INDEXES = (
              "a guest or new customer is found by e-mail"),
     ErpIndex("ADRESSEN", "shopbridge_shop_customer", ("SHOP_ID", "SHOP_KUNDE_ID"),
              "a registered customer is found by shop and customer id"),
+    ErpIndex("ADRESSEN_LIEF", "shopbridge_delivery", ("ADDR_ID",),
+             "a customer's delivery address is reused when the same one comes again"),
 )
 
 

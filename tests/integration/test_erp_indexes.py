@@ -14,7 +14,8 @@ from tests.helpers import to_toml
 def _indexes(db: Any) -> set[tuple[str, str]]:
     return {(str(t), str(i)) for t, i in db.rows(
         "SELECT DISTINCT TABLE_NAME, INDEX_NAME FROM information_schema.STATISTICS "
-        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('journal', 'adressen')")}
+        "WHERE TABLE_SCHEMA = DATABASE() "
+        "AND TABLE_NAME IN ('journal', 'adressen', 'adressen_lief')")}
 
 
 def test_check_notes_them_and_the_command_adds_and_removes_only_its_own(
@@ -27,13 +28,15 @@ def test_check_notes_them_and_the_command_adds_and_removes_only_its_own(
     notes = [line for line in capsys.readouterr().out.splitlines() if "erp-indexes" in line]
     assert len(notes) == 1 and "journal(SHOP_ID, SHOP_ORDERID)" in notes[0]
     assert "adressen(EMAIL)" in notes[0] and "adressen(SHOP_ID, SHOP_KUNDE_ID)" in notes[0]
+    assert "adressen_lief(ADDR_ID)" in notes[0]
 
     assert cli.main(["-c", str(path), "erp-indexes", "--add"]) == cli.EXIT_OK
     added = _indexes(cao_db) - own
     assert added == {("journal", "shopbridge_shop_order"), ("adressen", "shopbridge_email"),
-                     ("adressen", "shopbridge_shop_customer")}
+                     ("adressen", "shopbridge_shop_customer"),
+                     ("adressen_lief", "shopbridge_delivery")}
     assert cli.main(["-c", str(path), "erp-indexes"]) == cli.EXIT_OK
-    assert capsys.readouterr().out.count(": ours") == 3
+    assert capsys.readouterr().out.count(": ours") == 4
     cli.main(["-c", str(path), "check"])
     assert "erp-indexes" not in capsys.readouterr().out
     cao_db.execute("INSERT INTO adressen (EMAIL) VALUES ('a@example.org'), ('B@example.org'), "
