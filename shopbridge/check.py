@@ -42,7 +42,7 @@ from functools import partial
 
 from sqlalchemy.engine import Connection as DbConnection
 
-from . import broker, kinds, needs
+from . import brokers, kinds, needs
 from .config import OrderImportConfig, Settings, ShopConfig, TenantConfig
 from .db import create_engine, translated
 from .probes import (
@@ -107,7 +107,7 @@ def _shop_probes(kind: str) -> ShopProbes:
 
 def _check_broker(settings: Settings, report: CheckReport) -> None:
     def probe() -> None:
-        broker.connect(settings.broker).release()
+        brokers.probe(settings.broker)
         report.ok.append(f"broker {settings.broker.safe}: reachable")
 
     report.guard("broker", probe)
