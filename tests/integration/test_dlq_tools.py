@@ -17,6 +17,8 @@ from tests.conftest import config_data, shop_entry
 from tests.helpers import TAX_OK, TAX_UNMAPPED, consume, product_event, publish_events, to_toml
 
 UNMAPPED, MAPPED = TAX_UNMAPPED, TAX_OK
+# R4's tools on both broker kinds (B5).
+pytestmark = pytest.mark.usefixtures("broker_kind")
 
 
 def _event(key: int, version: int, tax: dict[str, Any] = TAX_OK) -> dict[str, Any]:

@@ -1,0 +1,112 @@
+"""The embedded broker's own guarantees (B5), on the real MariaDB: several receivers never
+hold the same message; a receiver that dies gives its messages back, counted as a delivery,
+and past the delivery limit they are dead letters that ``dlq`` shows as such; routing follows
+the topic bindings of the RabbitMQ topology."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from shopbridge import dlq, embedded, topology
+from shopbridge.config import BrokerConfig
+from shopbridge.publisher import OutMessage
+
+TARGET = topology.Target.for_erp("acme")
+
+
+@pytest.fixture
+def store(embedded_broker_url: str, namespace: str) -> Iterator[embedded.Store]:
+    broker = BrokerConfig(url=embedded_broker_url, namespace=namespace, kind="embedded",
+                          delivery_limit=2)
+    made = embedded.Store(broker)
+    made.declare([TARGET])
+    yield made
+    made.purge_namespace()
+    made.close()
+
+
+def _work(store: embedded.Store) -> str:
+    return topology.work_queue(store.broker.namespace, TARGET.tenant, TARGET.name)
+
+
+def _publish(store: embedded.Store, n: int, routing_key: str = "acme.order.placed") -> None:
+    store.publish(OutMessage(exchange=store.broker.namespace, routing_key=routing_key,
+                             body=b'[{"n": %d}]' % i) for i in range(n))
+
+
+def test_topic_patterns_match_as_rabbitmq_does():
+    assert embedded.topic_matches("acme.product.*", "acme.product.upserted")
+    assert not embedded.topic_matches("acme.product.*", "acme.product.upserted.web")
+    assert embedded.topic_matches("acme.product.*.web", "acme.product.upserted.web")
+    assert not embedded.topic_matches("acme.order.placed", "acme.order.placedx")
+
+
+def test_unroutable_messages_are_warned_about_and_bound_ones_arrive(store, caplog):
+    caplog.set_level(logging.WARNING)
+    _publish(store, 3)
+    _publish(store, 1, routing_key="acme.product.upserted")     # the ERP is not bound to it
+    assert store.depth(_work(store)) == 3
+    assert "unroutable" in caplog.text
+    assert store.depth("no.such.queue") is None
+
+
+def test_four_receivers_racing_claim_each_message_exactly_once(store):
+    n = 400
+    _publish(store, n)
+    taken: list[list[int]] = [[] for _ in range(4)]
+
+    def take(mine: list[int]) -> None:
+        receiver = embedded.Receiver(store, _work(store))
+        try:
+            while got := receiver.claim(7):
+                mine += [d.id for d in got]
+                got[-1].ack(multiple=True)
+        finally:
+            receiver.close()
+
+    threads = [threading.Thread(target=take, args=(mine,)) for mine in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    every = [i for mine in taken for i in mine]
+    assert len(every) == len(set(every)) == n
+    assert sum(1 for mine in taken if mine) >= 2          # they really raced
+    assert store.depth(_work(store)) == 0
+
+
+def test_a_dead_receivers_messages_come_back_and_past_the_limit_are_dead_letters(store):
+    """delivery_limit 2: the third receiver that dies holding the message is the last."""
+    _publish(store, 1)
+    for _ in range(3):
+        dying = embedded.Receiver(store, _work(store))
+        assert len(dying.claim(10)) == 1
+        dying._connection().invalidate()    # the process died: the server frees its lock
+        dying._conn = None
+        survivor = embedded.Receiver(store, _work(store))
+        survivor._last_recover = 0.0
+        back = survivor.claim(10)
+        survivor.close()                    # a clean close gives back without counting
+        if back:
+            assert len(back) == 1
+    assert store.depth(_work(store)) == 0
+    [letter] = dlq.list_dead(store.broker, TARGET)
+    assert letter.error_class == "BrokerDeadLettered"
+    assert "delivery_limit" in letter.error
+
+
+def test_a_clean_close_gives_back_unacknowledged_messages(store):
+    _publish(store, 5)
+    first = embedded.Receiver(store, _work(store))
+    got = first.claim(10)
+    got[1].ack(multiple=True)
+    first.close()
+    second = embedded.Receiver(store, _work(store))
+    try:
+        assert [d.body for d in second.claim(10)] == [d.body for d in got[2:]]
+    finally:
+        second.close()
