@@ -179,6 +179,9 @@ def _parser() -> argparse.ArgumentParser:
         "SHOPBRIDGE_DEMO_AMQP_URL", "amqp://guest@127.0.0.1:5672//"),
         help="RabbitMQ, without password (default: $SHOPBRIDGE_DEMO_AMQP_URL or "
              "amqp://guest@127.0.0.1:5672//)")
+    demo.add_argument("--broker", choices=("auto", "rabbitmq", "embedded"), default="auto",
+                      help="auto (default): RabbitMQ when it answers, else the embedded broker "
+                           "in MariaDB; rabbitmq: fail without it; embedded: never RabbitMQ")
     return parser
 
 
@@ -226,7 +229,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from .demo import run_demo
 
-        return run_demo(articles=args.articles, db_url=args.db_url, amqp_url=args.amqp_url)
+        return run_demo(articles=args.articles, db_url=args.db_url, amqp_url=args.amqp_url,
+                        broker_kind=args.broker)
     settings = cfg.load(args.config)
     if args.command == "check":
         return _check(settings)

@@ -81,8 +81,13 @@ class DemoNames:
         return tuple((shop, f"{self.prefix}_{shop.replace('-', '_')}") for shop in SHOPS)
 
     @property
+    def broker_db(self) -> str:
+        """The embedded broker's database, made only when RabbitMQ is not reachable."""
+        return f"{self.prefix}_broker"
+
+    @property
     def databases(self) -> tuple[str, ...]:
-        return (self.cao_db, *(db for _, db in self.shops))
+        return (self.cao_db, *(db for _, db in self.shops), self.broker_db)
 
     @property
     def namespace(self) -> str:
