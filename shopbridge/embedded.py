@@ -167,6 +167,11 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def ping(self) -> None:
+        """Raises BrokerUnavailable when the store's database does not answer now."""
+        with self.begin() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     # -- topology ------------------------------------------------------------------------------
 
     def setup(self) -> None:

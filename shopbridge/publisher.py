@@ -174,22 +174,32 @@ class BrokerSession:
             BrokerUnavailable: the broker cannot be reached or refused the login.
         """
         if self.broker.embedded:
-            if self._publisher is None:
-                from .embedded import Store
-
-                store = Store(self.broker)
-                try:
-                    store.declare(self.targets)
-                except BaseException:
-                    store.close()
-                    raise
-                self._publisher = store
+            self._connect_embedded()
             return
         if self._conn is not None and not self._alive(self._conn):
             self.close()
         if self._publisher is None:
             self._conn = broker_edge.connect(self.broker, retries=0, targets=self.targets)
             self._publisher = Publisher(self._conn)
+
+    def _connect_embedded(self) -> None:
+        """The embedded broker (B5): its store, pinged on every call like ``_alive``."""
+        from .embedded import Store
+
+        if isinstance(self._publisher, Store):
+            try:
+                self._publisher.ping()
+                return
+            except BrokerUnavailable:
+                self.close()
+                raise
+        store = Store(self.broker)
+        try:
+            store.declare(self.targets)
+        except BaseException:
+            store.close()
+            raise
+        self._publisher = store
 
     @staticmethod
     def _alive(conn: Connection) -> bool:
