@@ -28,11 +28,11 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import pymysql
@@ -51,6 +51,12 @@ MESSAGES = "shopbridge_broker_message"
 LOCK_PREFIX = "sbq-"
 RECOVER_EVERY_S = 1.0        # how often a consumer looks for messages of dead owners
 CONNECT_TIMEOUT_S = 5
+# Claims, acknowledgements and publishes of several processes touch the same index ranges:
+# InnoDB may pick one as a deadlock victim (1213) or time a lock wait out (1205). Both are
+# transient and are tried again here, a few times, before they count as the broker away.
+CONFLICTS = (1205, 1213)
+CONFLICT_TRIES = 5
+T = TypeVar("T")
 
 # ascii names: queue and exchange names are [a-z0-9._-], and keys stay far below 3072 bytes.
 DDL = (
@@ -130,6 +136,23 @@ def _loads(text: str) -> dict[str, Any]:
 
 # -- the store ---------------------------------------------------------------------------------
 
+class Conflict(BrokerUnavailable):
+    """A deadlock or lock wait timeout in the store: tried again (``again``)."""
+
+
+def again(fn: Callable[[], T]) -> T:
+    """``fn()``, tried again after a lock conflict (each try is a transaction of its own)."""
+    for attempt in range(1, CONFLICT_TRIES + 1):
+        try:
+            return fn()
+        except Conflict as err:
+            if attempt == CONFLICT_TRIES:
+                raise
+            log.debug("%s; trying again", err)
+            time.sleep(0.01 * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class Store:
     """The embedded broker of one ``BrokerConfig``: its engine, its tables, publishing.
 
@@ -140,7 +163,9 @@ class Store:
     def __init__(self, broker: BrokerConfig) -> None:
         self.broker = broker
         self.engine: Engine = sa.create_engine(
+            # READ COMMITTED: claims lock the rows they take, not the gaps between them.
             DatabaseConfig(broker.url).sqlalchemy_url(), pool_pre_ping=True, pool_recycle=3600,
+            isolation_level="READ COMMITTED",
             connect_args={"charset": "utf8mb4", "connect_timeout": CONNECT_TIMEOUT_S,
                           "read_timeout": 60, "write_timeout": 60, "autocommit": False})
         self._routes: dict[str, list[tuple[str, str]]] | None = None
@@ -153,6 +178,9 @@ class Store:
                 pymysql.err.InterfaceError, ConnectionError, TimeoutError) as err:
             orig = getattr(err, "orig", None) or err
             text = " ".join(str(orig).split())
+            code = orig.args[0] if getattr(orig, "args", None) else None
+            if code in CONFLICTS:
+                raise Conflict(f"embedded broker {self.broker.safe}: {text}") from err
             raise BrokerUnavailable(f"embedded broker {self.broker.safe}: "
                                     f"{type(orig).__name__}: {text}") from err
         except sa.exc.ProgrammingError as err:
@@ -252,12 +280,16 @@ class Store:
         if not pending:
             return 0
         self._routes = None          # a consumer may have declared its queue meanwhile
-        with self.begin() as conn:
-            rows = self._rows(conn, pending)
-            for i in range(0, len(rows), 500):
-                conn.exec_driver_sql(
-                    f"INSERT INTO {MESSAGES} (queue, available_at, headers, body) VALUES "
-                    "(%s, UTC_TIMESTAMP(6) + INTERVAL %s MICROSECOND, %s, %s)", rows[i:i + 500])
+
+        def once() -> None:
+            with self.begin() as conn:
+                rows = self._rows(conn, pending)
+                for i in range(0, len(rows), 500):
+                    conn.exec_driver_sql(
+                        f"INSERT INTO {MESSAGES} (queue, available_at, headers, body) VALUES "
+                        "(%s, UTC_TIMESTAMP(6) + INTERVAL %s MICROSECOND, %s, %s)",
+                        rows[i:i + 500])
+        again(once)
         return len(pending)
 
     def _rows(self, conn: Connection, messages: Sequence[Any]
@@ -408,6 +440,9 @@ class Receiver:
         if time.monotonic() - self._last_recover >= RECOVER_EVERY_S:
             self._last_recover = time.monotonic()
             self.recover()
+        return again(lambda: self._claim(limit))
+
+    def _claim(self, limit: int) -> list[Delivery]:
         with self._transaction() as conn:
             ids = [int(r[0]) for r in conn.exec_driver_sql(
                 f"SELECT id FROM {MESSAGES} WHERE queue = %s AND owner IS NULL "
@@ -430,10 +465,13 @@ class Receiver:
         done = [i for i in self._held if i <= message_id] if multiple else [message_id]
         if not done:
             return
-        with self._transaction() as conn:
-            conn.exec_driver_sql(
-                f"DELETE FROM {MESSAGES} WHERE owner = %s AND id IN "
-                f"({', '.join(['%s'] * len(done))})", (self.owner, *done))
+
+        def once() -> None:
+            with self._transaction() as conn:
+                conn.exec_driver_sql(
+                    f"DELETE FROM {MESSAGES} WHERE owner = %s AND id IN "
+                    f"({', '.join(['%s'] * len(done))})", (self.owner, *done))
+        again(once)
         gone = set(done)
         self._held = [i for i in self._held if i not in gone]
 
@@ -447,7 +485,7 @@ class Receiver:
             dead = [o for o in owners if conn.exec_driver_sql(
                 "SELECT IS_USED_LOCK(%s)", (LOCK_PREFIX + o,)).scalar() is None]
         for owner in dead:
-            self._give_back(owner)
+            again(lambda: self._give_back(owner))  # noqa: B023 - called at once
 
     def _give_back(self, owner: str) -> None:
         with self._transaction() as conn:

@@ -10,6 +10,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shopbridge import dlq, embedded, topology
 from shopbridge.config import BrokerConfig
@@ -58,6 +60,7 @@ def test_four_receivers_racing_claim_each_message_exactly_once(store):
     n = 400
     _publish(store, n)
     taken: list[list[int]] = [[] for _ in range(4)]
+    failures: list[BaseException] = []
 
     def take(mine: list[int]) -> None:
         receiver = embedded.Receiver(store, _work(store))
@@ -65,6 +68,8 @@ def test_four_receivers_racing_claim_each_message_exactly_once(store):
             while got := receiver.claim(7):
                 mine += [d.id for d in got]
                 got[-1].ack(multiple=True)
+        except BaseException as err:   # reported below, not lost in the thread
+            failures.append(err)
         finally:
             receiver.close()
 
@@ -73,6 +78,7 @@ def test_four_receivers_racing_claim_each_message_exactly_once(store):
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    assert failures == []
     every = [i for mine in taken for i in mine]
     assert len(every) == len(set(every)) == n
     assert sum(1 for mine in taken if mine) >= 2          # they really raced
@@ -110,3 +116,65 @@ def test_a_clean_close_gives_back_unacknowledged_messages(store):
         assert [d.body for d in second.claim(10)] == [d.body for d in got[2:]]
     finally:
         second.close()
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(steps=st.lists(st.tuples(st.sampled_from(["publish", "claim", "ack", "die", "close"]),
+                                st.integers(0, 2), st.integers(1, 6)), max_size=30))
+def test_at_least_once_whatever_receivers_do(store, steps):
+    """R1 on the embedded broker: three receivers claim, acknowledge, die (connection lost)
+    and close in any order; no message is ever held by two of them at once, an acknowledged
+    one never comes back, and in the end every published message is acknowledged once."""
+    work = _work(store)
+    published: list[bytes] = []
+    done: list[bytes] = []
+    receivers: list[embedded.Receiver | None] = [None, None, None]
+    held: list[list[embedded.Delivery]] = [[], [], []]
+
+    def receiver(i: int) -> embedded.Receiver:
+        if receivers[i] is None:
+            receivers[i] = embedded.Receiver(store, work)
+            receivers[i]._last_recover = -1e9
+        return receivers[i]
+
+    for action, i, n in steps:
+        if action == "publish":
+            bodies = [f"m{len(published) + k}".encode() for k in range(n)]
+            store.publish(OutMessage(exchange="", routing_key=work, body=b) for b in bodies)
+            published += bodies
+        elif action == "claim":
+            r = receiver(i)
+            r._last_recover = -1e9
+            held[i] += r.claim(n)
+        elif action == "ack" and held[i]:
+            upto = held[i][min(n, len(held[i])) - 1]
+            upto.ack(multiple=True)
+            done += [d.body for d in held[i] if d.id <= upto.id]
+            held[i] = [d for d in held[i] if d.id > upto.id]
+        elif action in ("die", "close") and receivers[i] is not None:
+            r = receivers[i]
+            if action == "die":
+                r._connection().invalidate()
+                r._conn = None
+            else:
+                r.close()
+            receivers[i], held[i] = None, []
+        in_hand = [d.body for h in held for d in h]
+        assert len(in_hand) == len(set(in_hand)), "a message held twice"
+        assert not set(in_hand) & set(done), "an acknowledged message came back"
+
+    for i in range(3):                       # drain: one receiver takes what is left
+        if receivers[i] is not None:
+            receivers[i].close()
+    last = embedded.Receiver(store, work)
+    try:
+        last._last_recover = -1e9
+        while got := last.claim(50):
+            got[-1].ack(multiple=True)
+            done += [d.body for d in got]
+            last._last_recover = -1e9
+    finally:
+        last.close()
+    assert sorted(done) == sorted(published)
+    assert store.depth(work) == 0
