@@ -42,6 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 from . import topology
 from .config import BrokerConfig, DatabaseConfig, ShopConfig
 from .errors import BrokerUnavailable, ConfigError
+from .owntables import OwnTable, ensure
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +60,22 @@ CONFLICT_TRIES = 5
 T = TypeVar("T")
 
 # ascii names: queue and exchange names are [a-z0-9._-], and keys stay far below 3072 bytes.
-DDL = (
-    f"""CREATE TABLE IF NOT EXISTS {QUEUES} (
+TABLES = (
+    OwnTable(QUEUES, f"""CREATE TABLE IF NOT EXISTS {QUEUES} (
         name VARCHAR(255) CHARACTER SET ascii NOT NULL PRIMARY KEY,
         forward_to VARCHAR(255) CHARACTER SET ascii NULL,
         ttl_ms INT UNSIGNED NULL,
         dead_letter_to VARCHAR(255) CHARACTER SET ascii NULL,
         delivery_limit INT UNSIGNED NULL
-    ) ENGINE=InnoDB""",
-    f"""CREATE TABLE IF NOT EXISTS {BINDINGS} (
+    ) ENGINE=InnoDB"""),
+    OwnTable(BINDINGS, f"""CREATE TABLE IF NOT EXISTS {BINDINGS} (
         exchange VARCHAR(255) CHARACTER SET ascii NOT NULL,
         pattern VARCHAR(255) CHARACTER SET ascii NOT NULL,
         queue VARCHAR(255) CHARACTER SET ascii NOT NULL,
         PRIMARY KEY (exchange, pattern, queue),
         KEY by_queue (queue)
-    ) ENGINE=InnoDB""",
-    f"""CREATE TABLE IF NOT EXISTS {MESSAGES} (
+    ) ENGINE=InnoDB"""),
+    OwnTable(MESSAGES, f"""CREATE TABLE IF NOT EXISTS {MESSAGES} (
         id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
         queue VARCHAR(255) CHARACTER SET ascii NOT NULL,
         available_at DATETIME(6) NOT NULL,
@@ -83,7 +84,7 @@ DDL = (
         headers LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
         body LONGBLOB NOT NULL,
         KEY claim (queue, owner, id)
-    ) ENGINE=InnoDB""",
+    ) ENGINE=InnoDB"""),
 )
 
 
@@ -169,6 +170,7 @@ class Store:
             connect_args={"charset": "utf8mb4", "connect_timeout": CONNECT_TIMEOUT_S,
                           "read_timeout": 60, "write_timeout": 60, "autocommit": False})
         self._routes: dict[str, list[tuple[str, str]]] | None = None
+        self._ready = False
 
     @contextmanager
     def translated(self) -> Iterator[None]:
@@ -203,10 +205,14 @@ class Store:
     # -- topology ------------------------------------------------------------------------------
 
     def setup(self) -> None:
-        """Create the store's tables where they are missing. Idempotent."""
+        """Create the store's tables where they are missing (``owntables.ensure``: a user
+        with DML grants only works once ``shopbridge setup`` made them). Idempotent."""
+        if self._ready:
+            return
         with self.begin() as conn:
-            for ddl in DDL:
-                conn.exec_driver_sql(ddl)
+            for table in TABLES:
+                ensure(conn, table)
+        self._ready = True
 
     def declare(self, targets: Iterable[ShopConfig | topology.Target]) -> None:
         """The store's tables, and the queues and bindings of ``targets``. Idempotent; a

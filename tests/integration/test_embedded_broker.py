@@ -178,3 +178,13 @@ def test_at_least_once_whatever_receivers_do(store, steps):
         last.close()
     assert sorted(done) == sorted(published)
     assert store.depth(work) == 0
+
+
+def test_setup_creates_the_broker_tables_and_then_finds_them_up_to_date(make_db):
+    from shopbridge import setup
+
+    db = make_db("broker_setup")
+    broker = BrokerConfig(url=db.url.render_as_string(hide_password=False), kind="embedded")
+    first = setup._broker(broker, None)
+    assert "shopbridge_broker_message created" in first and "embedded broker" in first
+    assert "up to date" in setup._broker(broker, None)
