@@ -285,6 +285,7 @@ class Store:
         pending = list(messages)
         if not pending:
             return 0
+        self.setup()
         self._routes = None          # a consumer may have declared its queue meanwhile
 
         def once() -> None:
@@ -337,6 +338,7 @@ class Store:
 
     def messages(self, queue: str) -> list[tuple[int, bytes, dict[str, Any]]]:
         """(id, body, headers) of every message in ``queue``, oldest first."""
+        self.setup()
         with self.begin() as conn:
             return [(int(r[0]), bytes(r[1]), _loads(r[2])) for r in conn.exec_driver_sql(
                 f"SELECT id, body, headers FROM {MESSAGES} WHERE queue = %s ORDER BY id",
@@ -364,6 +366,14 @@ class Store:
                 f"DELETE FROM {MESSAGES} WHERE id IN ({', '.join(['%s'] * len(message_ids))})",
                 tuple(message_ids))
             return int(result.rowcount)
+
+    def used(self) -> bool:
+        """Whether any queue of this namespace was declared (tests)."""
+        self.setup()
+        like = self.broker.namespace.replace("_", r"\_") + ".%"
+        with self.begin() as conn:
+            return bool(conn.exec_driver_sql(
+                f"SELECT COUNT(*) FROM {QUEUES} WHERE name LIKE %s", (like,)).scalar())
 
     def purge_namespace(self) -> None:
         """Everything of this namespace (tests)."""

@@ -263,7 +263,7 @@ def settings_for(namespace: str, cao: Database, shops: list[dict[str, Any]],
 def config_data(namespace: str, cao: Database, shops: list[dict[str, Any]],
                 **broker: Any) -> dict[str, Any]:
     return {
-        "broker": {"url": AMQP_URL, "namespace": namespace, "retry_tiers_s": [1, 2],
+        "broker": {**broker_entry(), "namespace": namespace, "retry_tiers_s": [1, 2],
                    "batch_wait_ms": 50, **broker},
         "tenants": [{
             "name": "acme",
@@ -313,6 +313,10 @@ def broker_kind(request: pytest.FixtureRequest, namespace: str) -> Iterator[str]
 
             store = Store(cfg.BrokerConfig(url=url, namespace=namespace, kind=kind))
             try:
+                used = store.used()
                 store.purge_namespace()
             finally:
                 store.close()
+            # A test that asks for both kinds but builds its broker settings elsewhere would
+            # pass twice on RabbitMQ: make that impossible to miss.
+            assert used, f"the test never declared a queue of {namespace} on the embedded broker"

@@ -107,6 +107,7 @@ def test_no_secret_reaches_dead_letters_or_logs(cao_db, phoenix_db, namespace, m
         phoenix_db.execute("DROP USER IF EXISTS %s@%s", (user, "%"))
 
 
+@pytest.mark.parametrize("broker_kind", ["rabbitmq"], indirect=True)  # never reaches a broker
 def test_a_wrong_password_is_a_clear_error_without_the_password(cao_db, phoenix_db, namespace,
                                                                 monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("SHOP_PW", "wrong-" + secrets.token_hex(8))

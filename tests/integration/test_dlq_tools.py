@@ -136,6 +136,7 @@ def test_purge_asks_on_a_terminal_and_does_nothing_without_yes(dead, monkeypatch
     assert _keys(dead) == []
 
 
+@pytest.mark.parametrize("broker_kind", ["rabbitmq"], indirect=True)  # never reaches a broker
 def test_the_erp_judges_an_imported_order_superseded_and_a_new_one_current(erp, namespace):
     """``dlq replay --erp`` leaves a dead letter of an order CAO has completely: replaying it
     would only find it "already imported"."""
