@@ -24,7 +24,7 @@ EXIT_OK = 0           # done, nothing wrong
 EXIT_PROBLEMS = 1     # the command ran and found problems (check), a cycle rejected events, or
                       # a consumer dead-lettered events
 EXIT_CONFIG = 2       # the configuration file is missing or wrong
-EXIT_BROKER = 3       # RabbitMQ unreachable
+EXIT_BROKER = 3       # the broker (RabbitMQ or the embedded one's database) unreachable
 EXIT_DATABASE = 4     # a database unreachable
 EXIT_INTERRUPTED = 130
 # `sync --entity` -> the snapshot entity types it republishes.
@@ -39,7 +39,7 @@ EXIT_HELP = """exit status:
   1  problems found (check), events rejected (produce, orders), events dead-lettered
      (consume, orders import)
   2  configuration missing or wrong
-  3  broker (RabbitMQ) unreachable or login refused
+  3  broker (RabbitMQ, or the embedded broker's database) unreachable or login refused
   4  database unreachable or login refused
   130  interrupted (Ctrl-C)"""
 

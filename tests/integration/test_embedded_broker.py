@@ -6,7 +6,9 @@ the topic bindings of the RabbitMQ topology."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -188,3 +190,35 @@ def test_setup_creates_the_broker_tables_and_then_finds_them_up_to_date(make_db)
     first = setup._broker(broker, None)
     assert "shopbridge_broker_message created" in first and "embedded broker" in first
     assert "up to date" in setup._broker(broker, None)
+
+
+@pytest.mark.parametrize("command", [["dlq", "list", "--shop", "web"], ["status"],
+                                     ["dlq", "replay", "--shop", "web"]])
+def test_an_unreachable_embedded_broker_is_exit_3_in_one_line_without_the_password(
+        command, tmp_path, capsys):
+    import socket
+
+    from shopbridge import cli
+    from tests.helpers import to_toml
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    secret = "pw-" + uuid.uuid4().hex
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml({
+        "broker": {"kind": "embedded", "url": f"mysql://sb@127.0.0.1:{closed}/broker",
+                   "password_env": "SB_TEST_BROKER_DB_PW"},
+        "tenants": [{"name": "acme", "erp": {"kind": "cao", "url": "mysql://x@127.0.0.1/x"},
+                     "shops": [{"name": "web", "kind": "oscommerce",
+                                "url": "mysql://x@127.0.0.1/x", "languages": ["de"],
+                                "price_level": 1, "tax_classes": {"1": 2}}]}]}))
+    os.environ["SB_TEST_BROKER_DB_PW"] = secret
+    try:
+        code = cli.main(["-c", str(path), *command])
+    finally:
+        del os.environ["SB_TEST_BROKER_DB_PW"]
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_BROKER, err
+    assert "embedded broker mysql+pymysql://sb:***@127.0.0.1" in err and secret not in err
+    assert "Traceback" not in err
