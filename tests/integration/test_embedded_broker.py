@@ -222,3 +222,33 @@ def test_an_unreachable_embedded_broker_is_exit_3_in_one_line_without_the_passwo
     assert code == cli.EXIT_BROKER, err
     assert "embedded broker mysql+pymysql://sb:***@127.0.0.1" in err and secret not in err
     assert "Traceback" not in err
+
+
+def test_check_names_the_broker_tables_a_dml_only_user_cannot_create(make_db):
+    """``check`` with an embedded broker: tables missing and a user without CREATE is a
+    PROBLEM naming them and ``shopbridge setup``; after setup, that user's DML grants do."""
+    from shopbridge import check, setup
+    from shopbridge.config import Settings
+    from shopbridge.probes import CheckReport
+
+    db = make_db("broker_grants")
+    user, password = f"sb_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    db.execute("CREATE USER %s@%s IDENTIFIED BY %s", (user, "%", password))
+    try:
+        db.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{db.name}`.* TO %s@%s",
+                   (user, "%"))
+        url = db.url.set(username=user, password=password).render_as_string(
+            hide_password=False)
+        settings = Settings(broker=BrokerConfig(url=url, kind="embedded"), tenants=())
+        report = CheckReport()
+        check._check_broker(settings, report)
+        [problem] = report.problems
+        assert "shopbridge_broker_message" in problem and "shopbridge setup" in problem
+
+        admin = BrokerConfig(url=db.url.render_as_string(hide_password=False), kind="embedded")
+        setup._broker(admin, None)
+        report = CheckReport()
+        check._check_broker(settings, report)
+        assert report.problems == [] and "reachable" in report.ok[0]
+    finally:
+        db.execute("DROP USER IF EXISTS %s@%s", (user, "%"))
