@@ -215,13 +215,24 @@ class Store:
         self._ready = True
 
     def declare(self, targets: Iterable[ShopConfig | topology.Target]) -> None:
-        """The store's tables, and the queues and bindings of ``targets``. Idempotent; a
-        changed configuration (tiers, delivery limit) simply takes effect."""
+        """The store's tables, and the queues and bindings of ``targets``. Idempotent, and
+        writes only what differs (consumers of one shop start at once). A changed
+        configuration (tiers, delivery limit) simply takes effect; bindings are only ever
+        added, as a RabbitMQ queue declare adds them."""
         self.setup()
+        wanted = _targets(targets)
+        again(lambda: self._declare(wanted))
+        self._routes = None
+
+    def _declare(self, targets: Sequence[topology.Target]) -> None:
         exchange = topology.exchange_name(self.broker.namespace)
         with self.begin() as conn:
-            for target in _targets(targets):
-                for q in target_queues(self.broker, target):
+            for target in targets:
+                queues = target_queues(self.broker, target)
+                have = self._queues(conn, [q.name for q in queues])
+                for q in queues:
+                    if have.get(q.name) == q:
+                        continue
                     conn.exec_driver_sql(
                         f"INSERT INTO {QUEUES} (name, forward_to, ttl_ms, dead_letter_to, "
                         "delivery_limit) VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
@@ -230,23 +241,29 @@ class Store:
                         "delivery_limit = VALUES(delivery_limit)",
                         (q.name, q.forward_to, q.ttl_ms, q.dead_letter_to, q.delivery_limit))
                 work = topology.work_queue(self.broker.namespace, target.tenant, target.name)
-                conn.exec_driver_sql(f"DELETE FROM {BINDINGS} WHERE queue = %s", (work,))
-                if target.bindings:
+                bound = {str(r[0]) for r in conn.exec_driver_sql(
+                    f"SELECT pattern FROM {BINDINGS} WHERE exchange = %s AND queue = %s",
+                    (exchange, work))}
+                missing = [p for p in target.bindings if p not in bound]
+                if missing:
                     conn.exec_driver_sql(
-                        f"INSERT INTO {BINDINGS} (exchange, pattern, queue) VALUES (%s, %s, %s)",
-                        [(exchange, pattern, work) for pattern in target.bindings])
-        self._routes = None
+                        f"INSERT IGNORE INTO {BINDINGS} (exchange, pattern, queue) "
+                        "VALUES (%s, %s, %s)", [(exchange, p, work) for p in missing])
 
     def delete(self, targets: Iterable[ShopConfig | topology.Target]) -> None:
         """Remove what ``declare`` made, with the messages (the demo's clean start)."""
         self.setup()
+        wanted = _targets(targets)
+        again(lambda: self._delete(wanted))
+        self._routes = None
+
+    def _delete(self, targets: Sequence[topology.Target]) -> None:
         with self.begin() as conn:
-            for target in _targets(targets):
+            for target in targets:
                 for q in target_queues(self.broker, target):
                     conn.exec_driver_sql(f"DELETE FROM {MESSAGES} WHERE queue = %s", (q.name,))
                     conn.exec_driver_sql(f"DELETE FROM {BINDINGS} WHERE queue = %s", (q.name,))
                     conn.exec_driver_sql(f"DELETE FROM {QUEUES} WHERE name = %s", (q.name,))
-        self._routes = None
 
     def depth(self, queue: str) -> int | None:
         """Messages in ``queue`` (waiting or held by a consumer); None: not declared."""
@@ -347,6 +364,9 @@ class Store:
     def move(self, message_id: int, queue: str, headers: Mapping[str, Any]) -> bool:
         """Put one message into ``queue`` (at its tail) with new headers, atomically; False
         when it is gone meanwhile."""
+        return again(lambda: self._move(message_id, queue, headers))
+
+    def _move(self, message_id: int, queue: str, headers: Mapping[str, Any]) -> bool:
         with self.begin() as conn:
             found = conn.exec_driver_sql(
                 f"SELECT body FROM {MESSAGES} WHERE id = %s FOR UPDATE", (message_id,)).first()

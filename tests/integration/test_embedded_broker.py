@@ -252,3 +252,28 @@ def test_check_names_the_broker_tables_a_dml_only_user_cannot_create(make_db):
         assert report.problems == [] and "reachable" in report.ok[0]
     finally:
         db.execute("DROP USER IF EXISTS %s@%s", (user, "%"))
+
+
+def test_consumers_starting_together_declare_without_failing_and_never_unbind(store):
+    """Six processes' declares at once (own stores, as separate processes have); a target
+    declared without bindings leaves the existing ones, as a RabbitMQ queue declare does."""
+    failures: list[BaseException] = []
+
+    def declare() -> None:
+        own = embedded.Store(store.broker)
+        try:
+            own.declare([TARGET, topology.Target.for_erp("other")])
+        except BaseException as err:   # reported below
+            failures.append(err)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=declare) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    store.declare([topology.Target(TARGET.tenant, TARGET.name, bindings=())])
+    _publish(store, 2)
+    assert store.depth(_work(store)) == 2
