@@ -497,10 +497,11 @@ class Receiver:
 
     def ack(self, message_id: int, *, multiple: bool = False) -> None:
         """Remove the message (and with ``multiple`` every one this receiver claimed before
-        it) from the queue."""
-        done = [i for i in self._held if i <= message_id] if multiple else [message_id]
-        if not done:
+        it) from the queue. "Before" is the order of claiming, as AMQP's delivery tags: a
+        message given back by a dead consumer may come after one with a higher id."""
+        if message_id not in self._held:
             return
+        done = self._held[:self._held.index(message_id) + 1] if multiple else [message_id]
 
         def once() -> None:
             with self._transaction() as conn:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -277,3 +278,24 @@ def test_consumers_starting_together_declare_without_failing_and_never_unbind(st
     store.declare([topology.Target(TARGET.tenant, TARGET.name, bindings=())])
     _publish(store, 2)
     assert store.depth(_work(store)) == 2
+
+
+def test_acknowledging_multiple_follows_the_order_of_claiming_not_the_ids(store):
+    """A message given back by a dead consumer (a low id) is claimed after a newer one: an
+    acknowledgement of it with ``multiple`` takes both, as AMQP's delivery tags would."""
+    _publish(store, 2)
+    dying = embedded.Receiver(store, _work(store))
+    [old] = dying.claim(1)
+    dying._connection().invalidate()
+    dying._conn = None
+    taker = embedded.Receiver(store, _work(store))
+    try:
+        taker._last_recover = time.monotonic()     # no look for dead owners yet
+        [newer] = taker.claim(1)
+        taker._last_recover = -1e9
+        got = taker.claim(5)
+        assert [d.id for d in got] == [old.id] and newer.id > old.id
+        got[-1].ack(multiple=True)
+        assert store.depth(_work(store)) == 0
+    finally:
+        taker.close()
