@@ -290,5 +290,6 @@ def test_without_a_reachable_rabbitmq_the_demo_runs_on_the_embedded_broker_and_s
                      "shop-a"]) == cli.EXIT_OK
     assert "1 order(s)/account(s) imported" in capsys.readouterr().out
 
+    assert _exists(names.broker_db)
     assert demo.remove(MARIADB_URL, nowhere, names) == []
-    assert not any(_exists(db) for db in names.databases)
+    assert not any(_exists(db) for db in names.every_database)
