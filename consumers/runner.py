@@ -40,8 +40,8 @@ from tenacity import (
 )
 
 from shopbridge import broker as broker_edge
+from shopbridge import embedded, logs, topology
 from shopbridge import events as ev
-from shopbridge import logs, topology
 from shopbridge.config import BrokerConfig, ShopConfig
 from shopbridge.db import utc_now
 from shopbridge.errors import (
@@ -65,6 +65,9 @@ IN_PROCESS_ATTEMPTS = 3          # deadlocks and lock timeouts, before the retry
 QUIET_GAP_S = 0.02               # no new message for this long: the batch is complete
 IDLE_HOOK_S = 10.0               # how often the applier's time-driven work runs
 DEPTH_EVERY_S = 2.0              # how often the queue depths are read for the metrics
+# A message as the loop uses it (body, headers, ack), from either broker kind.
+Incoming = Message | embedded.Delivery
+EMBEDDED_POLL_S = 0.05           # the embedded broker has no push: how often an idle one looks
 
 
 @dataclass
@@ -110,7 +113,7 @@ class ShopConsumer:
         self.connected = False          # to the broker, now (``/healthz``)
         self.stop_event = threading.Event()
         self.outages = Outages(broker=broker.safe, database=applier.what, logger=log)
-        self._buffer: list[Message] = []
+        self._buffer: list[Incoming] = []
         self._buffered_events = 0
         self._connected_once = False
         # The batch in hand's outcomes, for the history, and when it arrived.
@@ -183,6 +186,8 @@ class ShopConsumer:
 
     def _run_connected(self, idle_exit_s: float | None) -> bool:
         """Returns True when it stopped because the queue was idle."""
+        if self.broker.embedded:
+            return self._run_embedded(idle_exit_s)
         queue_name = topology.work_queue(self.broker.namespace, self.target.tenant,
                                          self.target.name)
         # Messages of a lost connection cannot be acknowledged: RabbitMQ redelivers them.
@@ -194,31 +199,71 @@ class ShopConsumer:
             channel = conn.channel()
             consumer = Consumer(channel, queues=[Queue(queue_name, no_declare=True)],
                                 on_message=self._on_message, auto_declare=False)
-            consumer.qos(prefetch_count=max(self.broker.batch_size // 10, 20))
+            consumer.qos(prefetch_count=self._prefetch())
             consumer.consume()
-            idle_since = last_idle_hook = time.monotonic()
-            last_depth = 0.0
             log.info("consuming %s", queue_name)
-            while not self.stop_event.is_set():
-                if time.monotonic() - last_depth >= DEPTH_EVERY_S:
-                    last_depth = time.monotonic()
-                    self._read_depths(channel, queue_name)
-                self._fill_batch(conn)
-                if self._buffer:
-                    # Swap the buffer out first: settling publishes on this connection and
-                    # waits for confirms, and messages delivered meanwhile must land in the
-                    # next batch, not be dropped (a later multiple-ack would lose them).
-                    batch, self._buffer, self._buffered_events = self._buffer, [], 0
-                    self._process(batch, settler)
-                    idle_since = time.monotonic()
-                elif idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
-                    return True
-                # Time-driven work (specials switching on and off, unsent e-mails) runs on
-                # time, also while the queue is busy.
-                if time.monotonic() - last_idle_hook >= IDLE_HOOK_S:
-                    last_idle_hook = time.monotonic()
-                    self._idle_hook()
-            return False
+            return self._loop(fill=lambda: self._fill_batch(conn),
+                              depths=lambda: self._read_depths(channel, queue_name),
+                              settler=settler, idle_exit_s=idle_exit_s)
+
+    def _prefetch(self) -> int:
+        return max(self.broker.batch_size // 10, 20)
+
+    def _run_embedded(self, idle_exit_s: float | None) -> bool:
+        """The same loop on the embedded broker (B5): the messages this receiver claimed and
+        did not acknowledge go back to the queue when it closes or its process dies."""
+        queue_name = topology.work_queue(self.broker.namespace, self.target.tenant,
+                                         self.target.name)
+        self._buffer, self._buffered_events = [], 0
+        wait = idle_exit_s is None or self._connected_once
+
+        def open_receiver() -> tuple[embedded.Store, embedded.Receiver]:
+            store = embedded.Store(self.broker)
+            try:
+                store.declare([self.target])
+                return store, embedded.Receiver(store, queue_name)
+            except BaseException:
+                store.close()
+                raise
+
+        store, receiver = (self._ride_out(open_receiver, BrokerUnavailable) if wait
+                           else open_receiver())
+        self._connected_once = True
+        try:
+            with self._connected_flag():
+                settler = Settler(broker=self.broker, target=self.target, publisher=store)
+                log.info("consuming %s (embedded broker)", queue_name)
+                return self._loop(fill=lambda: self._fill_embedded(receiver),
+                                  depths=lambda: self._embedded_depths(receiver),
+                                  settler=settler, idle_exit_s=idle_exit_s)
+        finally:
+            receiver.close()
+            store.close()
+
+    def _loop(self, *, fill: Callable[[], None], depths: Callable[[], None], settler: Settler,
+              idle_exit_s: float | None) -> bool:
+        idle_since = last_idle_hook = time.monotonic()
+        last_depth = 0.0
+        while not self.stop_event.is_set():
+            if time.monotonic() - last_depth >= DEPTH_EVERY_S:
+                last_depth = time.monotonic()
+                depths()
+            fill()
+            if self._buffer:
+                # Swap the buffer out first: settling publishes on this connection and
+                # waits for confirms, and messages delivered meanwhile must land in the
+                # next batch, not be dropped (a later multiple-ack would lose them).
+                batch, self._buffer, self._buffered_events = self._buffer, [], 0
+                self._process(batch, settler)
+                idle_since = time.monotonic()
+            elif idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
+                return True
+            # Time-driven work (specials switching on and off, unsent e-mails) runs on
+            # time, also while the queue is busy.
+            if time.monotonic() - last_idle_hook >= IDLE_HOOK_S:
+                last_idle_hook = time.monotonic()
+                self._idle_hook()
+        return False
 
     @contextmanager
     def _connected_flag(self) -> Iterator[None]:
@@ -278,7 +323,31 @@ class ShopConsumer:
         else:
             self.outages.end(DATABASE)
 
-    def _on_message(self, message: Message) -> None:
+    def _embedded_depths(self, receiver: embedded.Receiver) -> None:
+        for label, count in receiver.depths().items():
+            self.metrics.depth(label, count)
+
+    def _fill_embedded(self, receiver: embedded.Receiver) -> None:
+        """Claim messages until the batch is full, the wait is over, or the queue is quiet;
+        with nothing in hand, poll for up to half a second (as the AMQP loop waits)."""
+        deadline = None
+        idle_until = time.monotonic() + 0.5
+        while self._buffered_events < self.broker.batch_size:
+            got = receiver.claim(self._prefetch())
+            for delivery in got:
+                self._on_message(delivery)
+            now = time.monotonic()
+            if got:
+                if deadline is None:
+                    deadline = now + self.broker.batch_wait_ms / 1000
+                if now >= deadline:
+                    return
+                continue
+            if self._buffer or now >= idle_until or self.stop_event.is_set():
+                return
+            time.sleep(EMBEDDED_POLL_S)
+
+    def _on_message(self, message: Incoming) -> None:
         self._buffer.append(message)
         self._buffered_events += max(message.body.count(b'"event_id"'), 1)
 
@@ -300,7 +369,7 @@ class ShopConsumer:
 
     # -- one batch -------------------------------------------------------------------------
 
-    def _process(self, messages: list[Message], settler: Settler) -> None:
+    def _process(self, messages: list[Incoming], settler: Settler) -> None:
         self.stats.batches += 1
         self.stats.messages += len(messages)
         self._trail, self._arrived = [], utc_now()

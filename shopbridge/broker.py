@@ -65,6 +65,21 @@ def translate(err: BaseException, where: str) -> ShopbridgeError | None:
     return None
 
 
+def unreachable(err: BaseException) -> bool:
+    """Whether a (translated) broker error means nothing answered, rather than a broker that
+    answered and refused (a wrong password must not be mistaken for a missing broker)."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    found = False
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, amqp.exceptions.AMQPError):
+            return False
+        found = found or isinstance(cause, OSError)
+        cause = cause.__cause__ or cause.__context__
+    return found
+
+
 @contextmanager
 def translated(broker: BrokerConfig) -> Iterator[None]:
     """Re-raise broker and network errors as shopbridge errors, ``from`` the original.

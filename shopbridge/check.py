@@ -42,7 +42,7 @@ from functools import partial
 
 from sqlalchemy.engine import Connection as DbConnection
 
-from . import broker, kinds, needs
+from . import brokers, kinds, needs
 from .config import OrderImportConfig, Settings, ShopConfig, TenantConfig
 from .db import create_engine, translated
 from .probes import (
@@ -107,10 +107,24 @@ def _shop_probes(kind: str) -> ShopProbes:
 
 def _check_broker(settings: Settings, report: CheckReport) -> None:
     def probe() -> None:
-        broker.connect(settings.broker).release()
+        brokers.probe(settings.broker)
         report.ok.append(f"broker {settings.broker.safe}: reachable")
+        if settings.broker.embedded:
+            _check_embedded_broker(settings, report)
 
     report.guard("broker", probe)
+
+
+def _check_embedded_broker(settings: Settings, report: CheckReport) -> None:
+    """The embedded broker's tables and grants in its database (B5)."""
+    from .embedded import Store
+
+    store = Store(settings.broker)
+    try:
+        with store.translated(), store.engine.connect() as conn:
+            report.needs(f"broker {settings.broker.safe}", needs.embedded_broker, conn, None)
+    finally:
+        store.close()
 
 
 def _check_erp(tenant: TenantConfig, report: CheckReport

@@ -25,7 +25,7 @@ EXIT_OK = 0           # done, nothing wrong
 EXIT_PROBLEMS = 1     # the command ran and found problems (check), a cycle rejected events, a
                       # consumer dead-lettered events, or drift found differences
 EXIT_CONFIG = 2       # the configuration file is missing or wrong
-EXIT_BROKER = 3       # RabbitMQ unreachable
+EXIT_BROKER = 3       # the broker (RabbitMQ or the embedded one's database) unreachable
 EXIT_DATABASE = 4     # a database unreachable
 EXIT_REFUSED = 5      # a dry run refused: the shop's database cannot promise to write nothing
 EXIT_INTERRUPTED = 130
@@ -42,7 +42,7 @@ EXIT_HELP = """exit status:
      (consume, orders import), events that would fail (--dry-run), differences found
      (drift; also when --repair republished them)
   2  configuration missing or wrong
-  3  broker (RabbitMQ) unreachable or login refused
+  3  broker (RabbitMQ, or the embedded broker's database) unreachable or login refused
   4  database unreachable or login refused
   5  dry run refused (a table a rollback cannot undo, setup not run, no dry run for the kind)
   130  interrupted (Ctrl-C)"""
@@ -187,6 +187,9 @@ def _parser() -> argparse.ArgumentParser:
         "SHOPBRIDGE_DEMO_AMQP_URL", "amqp://guest@127.0.0.1:5672//"),
         help="RabbitMQ, without password (default: $SHOPBRIDGE_DEMO_AMQP_URL or "
              "amqp://guest@127.0.0.1:5672//)")
+    demo.add_argument("--broker", choices=("auto", "rabbitmq", "embedded"), default="auto",
+                      help="auto (default): RabbitMQ when it answers, else the embedded broker "
+                           "in MariaDB; rabbitmq: fail without it; embedded: never RabbitMQ")
     return parser
 
 
@@ -237,7 +240,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from .demo import run_demo
 
-        return run_demo(articles=args.articles, db_url=args.db_url, amqp_url=args.amqp_url)
+        return run_demo(articles=args.articles, db_url=args.db_url, amqp_url=args.amqp_url,
+                        broker_kind=args.broker)
     settings = cfg.load(args.config)
     if args.command == "check":
         return _check(settings)

@@ -30,6 +30,11 @@ CATEGORY_SOURCES = (SHOP_CATEGORIES, PRODUCT_GROUPS)
 DEFAULT_RETRY_TIERS_S = (5, 60, 600)
 
 
+RABBITMQ = "rabbitmq"
+EMBEDDED = "embedded"
+BROKER_KINDS = (RABBITMQ, EMBEDDED)
+
+
 @dataclass(frozen=True)
 class DatabaseConfig:
     """Where a database is and how to log in; the password is kept out of repr()."""
@@ -245,9 +250,18 @@ class BrokerConfig:
     batch_size: int = 500                # events per consumer transaction
     batch_wait_ms: int = 200             # how long a consumer waits to fill a batch
     delivery_limit: int = 20             # redeliveries of one message before the broker gives up
+    # "rabbitmq", or "embedded": the queues live in shopbridge's own tables of the MariaDB
+    # database ``url`` names (shopbridge/embedded.py, B5).
+    kind: str = "rabbitmq"
+
+    @property
+    def embedded(self) -> bool:
+        return self.kind == EMBEDDED
 
     @property
     def safe(self) -> str:
+        if self.embedded:
+            return DatabaseConfig(self.url).safe
         return make_url(self.url.replace("amqp://", "mysql://", 1)).render_as_string(
             hide_password=True).replace("mysql://", "amqp://", 1)
 
@@ -301,7 +315,7 @@ _IMAGES = {"images_url", "images_password_env", "images_password_file", "images_
 FOLDER_SCHEMES = ("file", "sftp")
 KNOWN_KEYS = {
     "": {"broker", "tenants"},
-    "broker": _SECRETS | {"namespace", "retry_tiers_s", "pack_size", "batch_size",
+    "broker": _SECRETS | {"kind", "namespace", "retry_tiers_s", "pack_size", "batch_size",
                           "batch_wait_ms", "delivery_limit"},
     "tenant": {"name", "erp", "shops"},
     "erp": _SECRETS | _IMAGES | {"kind", "selection", "registry_table", "default_language",
@@ -417,11 +431,25 @@ class _Reader:
 
     def broker(self, data: Mapping[str, Any]) -> BrokerConfig:
         url = "amqp://guest@127.0.0.1:5672//"
+        kind = RABBITMQ
+        with self.noting("broker", "kind"):
+            kind = str(data.get("kind", RABBITMQ))
+            if kind not in BROKER_KINDS:
+                raise self.fail("broker", f"kind {kind!r}: use one of "
+                                          f"{', '.join(repr(k) for k in BROKER_KINDS)}")
         with self.noting("broker"):
             self.refuse_password_in_file(data, "broker")
-            url = self.secret_or_value(data, "broker", "url", "url_env") or url
+            given = self.secret_or_value(data, "broker", "url", "url_env")
+            url = given or url
             password = self.password(data, "broker")
-            if password is not None:
+            if kind == EMBEDDED:
+                if not given or not given.startswith(("mysql", "mariadb")):
+                    raise self.fail("broker", 'kind = "embedded" keeps the queues in a MariaDB '
+                                              'database: url = "mysql://user@host/database"')
+                if password is not None:
+                    url = DatabaseConfig(url, password).sqlalchemy_url().render_as_string(
+                        hide_password=False)
+            elif password is not None:
                 parsed = make_url(url.replace("amqp://", "mysql://", 1)).set(password=password)
                 url = parsed.render_as_string(hide_password=False).replace("mysql://",
                                                                            "amqp://", 1)
@@ -442,7 +470,8 @@ class _Reader:
         for key, default in list(sizes.items()):
             with self.noting("broker", key):
                 sizes[key] = self.positive(data, "broker", key, default)
-        return BrokerConfig(url=url, namespace=namespace, retry_tiers_s=tiers, **sizes)
+        return BrokerConfig(url=url, namespace=namespace, retry_tiers_s=tiers, kind=kind,
+                            **sizes)
 
     def tenant(self, data: Mapping[str, Any], index: int) -> TenantConfig:
         where = f"tenants[{index}]"

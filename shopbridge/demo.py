@@ -24,19 +24,21 @@ from datetime import date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from kombu import Connection
 from sqlalchemy.engine import make_url
 
-from . import broker, kinds, sample, sample_order, topology
+from . import broker as broker_edge
+from . import brokers, kinds, sample, sample_order, topology
 from . import config as cfg
 from .db import create_engine, translated
 from .demo_names import DemoNames, checkout_lock, create_database, drop_own_databases
+from .errors import BrokerUnavailable
 from .tomlvalue import toml_value
 
 __all__ = ["DEMO_SHOPS", "DemoNames", "DemoShop", "remove", "run_demo", "shop_counts"]
 
 ERP_KIND = "cao"   # the demo's ERP; it and the shops' kinds are found in the kind registry
 IDLE_S = 0.5      # each demo consumer stops once its queue has been empty this long
+AUTO = "auto"     # RabbitMQ when it answers, else the embedded broker
 SPECIALS = (1, 2)  # articles with a special offer running now (1 is in CAO shop 2, 2 in shop 1)
 
 
@@ -64,7 +66,7 @@ DEMO_SHOPS = (
 )
 
 
-def _config_text(db_url: str, amqp_url: str, names: DemoNames) -> str:
+def _config_text(db_url: str, amqp_url: str, names: DemoNames, kind: str) -> str:
     server = make_url(db_url).set(database=None)
     base = server.render_as_string(hide_password=True).rstrip("/")
     if server.password or make_url(amqp_url.replace("amqp://", "mysql://", 1)).password:
@@ -92,12 +94,17 @@ def _config_text(db_url: str, amqp_url: str, names: DemoNames) -> str:
             + (f"[tenants.shops.{shop.kind}]\n" + "".join(
                 f"{key} = {toml_value(value)}\n" for key, value in options.items())
                if options else ""))
+    if kind == cfg.EMBEDDED:
+        broker = ('kind = "embedded"   # RabbitMQ was not reachable: queues in MariaDB\n'
+                  f'url = "{base}/{names.broker_db}"')
+    else:
+        broker = f'url = "{amqp_url}"'
     return f"""# Written by `shopbridge demo` (checkout {names.checkout_id}). Try:
 #   shopbridge -c {path} check
 #   shopbridge -c {path} orders import --shop shop-a
 #   shopbridge -c {path} dlq list --shop shop-a
 [broker]
-url = "{amqp_url}"
+{broker}
 namespace = "{names.namespace}"
 
 [[tenants]]
@@ -198,20 +205,24 @@ def remove(db_url: str, amqp_url: str, names: DemoNames) -> list[str]:
     Returns:
         The databases of these names that exist but are not this checkout's: left alone.
     """
-    left = drop_own_databases(db_url, names)
     if names.config_path.is_file():
         settings = cfg.load(names.config_path)
-        with Connection(amqp_url) as conn:
-            topology.delete(conn, settings.broker, _targets(settings))
+        # The embedded broker's queues go with its database, below.
+        if not settings.broker.embedded:
+            brokers.delete(settings.broker, _targets(settings))
+    left = drop_own_databases(db_url, names)
+    if names.config_path.is_file():
         names.config_path.unlink()
     return left
 
 
 def run_demo(*, articles: int, db_url: str, amqp_url: str,
-             names: DemoNames | None = None) -> int:
+             names: DemoNames | None = None, broker_kind: str = AUTO) -> int:
     """Build, sync and print (module docstring); ``names`` default to this checkout's.
 
-    The broker is tried first, so that a demo that could not sync builds nothing.
+    The broker is tried first, so that a demo that could not sync builds nothing. With
+    ``broker_kind`` "auto", a RabbitMQ that cannot be reached makes the demo use the embedded
+    broker (B5) and say so; "rabbitmq" fails instead, "embedded" does not try RabbitMQ.
 
     Raises:
         BrokerUnavailable, TargetUnavailable: RabbitMQ or MariaDB cannot be reached or refused
@@ -219,14 +230,31 @@ def run_demo(*, articles: int, db_url: str, amqp_url: str,
         DemoConflict: a database of the demo's names is not this checkout's, or another
             run of this checkout is going on; nothing was dropped.
     """
-    broker.connect(cfg.BrokerConfig(url=amqp_url)).release()
+    kind = _broker_kind(amqp_url, broker_kind)
     names = names or DemoNames.for_checkout()
     with translated(f"MariaDB {make_url(db_url).render_as_string(hide_password=True)}"), \
             checkout_lock(db_url, names):
-        return _run(articles, db_url, amqp_url, names)
+        return _run(articles, db_url, amqp_url, names, kind)
 
 
-def _run(articles: int, db_url: str, amqp_url: str, names: DemoNames) -> int:
+def _broker_kind(amqp_url: str, wanted: str) -> str:
+    if wanted == cfg.EMBEDDED:
+        print("0. Using the embedded broker (--broker embedded): queues in MariaDB, no RabbitMQ")
+        return cfg.EMBEDDED
+    rabbitmq = cfg.BrokerConfig(url=amqp_url)
+    try:
+        brokers.probe(rabbitmq, retries=0 if wanted == AUTO else 1)
+    except BrokerUnavailable as err:
+        if wanted != AUTO or not broker_edge.unreachable(err):
+            raise       # a RabbitMQ that refuses the login is a mistake to fix, not to skip
+        print(f"0. RabbitMQ is not reachable ({err}): using the embedded broker instead, "
+              "its queues in a MariaDB database of the demo's own (B5, [broker] kind = "
+              '"embedded")')
+        return cfg.EMBEDDED
+    return cfg.RABBITMQ
+
+
+def _run(articles: int, db_url: str, amqp_url: str, names: DemoNames, kind: str) -> int:
     shops = names.shops
     shop_dbs = [(shop, db) for shop, (_, db) in zip(DEMO_SHOPS, shops, strict=True)]
     started = time.monotonic()
@@ -237,19 +265,20 @@ def _run(articles: int, db_url: str, amqp_url: str, names: DemoNames) -> int:
           f"payment methods for the order import) and "
           f"{', '.join(f'{db} ({shop.kind})' for shop, db in shop_dbs)}; "
           f"broker namespace {names.namespace} (this checkout's id: {names.checkout_id})")
-    text = _config_text(db_url, amqp_url, names)
+    text = _config_text(db_url, amqp_url, names, kind)
     settings = _settings(text, names.config_path)
     _build_databases(db_url, articles, names, settings)
     names.config_path.parent.mkdir(parents=True, exist_ok=True)
     names.config_path.write_text(text, encoding="utf-8")
     logging.getLogger("consumers").setLevel(logging.WARNING)  # the demo prints its own summary
-    broker_conn = broker.connect(settings.broker)
-    with broker.translated(settings.broker):  # a clean start: forget earlier demo runs
-        topology.delete(broker_conn, settings.broker, _targets(settings))
-    broker_conn.release()
+    if settings.broker.embedded:    # a new database: a clean start of its own
+        create_database(db_url, names.broker_db, names, charset="utf8mb4")
+    brokers.delete(settings.broker, _targets(settings))  # a clean start: forget earlier runs
+    through = ("the embedded broker (MariaDB database " + names.broker_db + ")"
+               if settings.broker.embedded else "RabbitMQ")
 
     _sync_and_say(settings, lambda events, seconds: (
-        f"2. Full sync through RabbitMQ: {events} events published and applied in "
+        f"2. Full sync through {through}: {events} events published and applied in "
         f"{seconds:.2f} s (including {IDLE_S} s per shop to see the queue stay empty)"))
     for shop in settings.tenants[0].shops:
         counts = ", ".join(f"{what} {n}" for what, n in shop_counts(shop).items())

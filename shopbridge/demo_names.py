@@ -81,8 +81,19 @@ class DemoNames:
         return tuple((shop, f"{self.prefix}_{shop.replace('-', '_')}") for shop in SHOPS)
 
     @property
+    def broker_db(self) -> str:
+        """The embedded broker's database, made only when RabbitMQ is not reachable."""
+        return f"{self.prefix}_broker"
+
+    @property
     def databases(self) -> tuple[str, ...]:
+        """The databases every run builds (the broker's is made only without RabbitMQ)."""
         return (self.cao_db, *(db for _, db in self.shops))
+
+    @property
+    def every_database(self) -> tuple[str, ...]:
+        """Every database a run may make: what ``remove`` drops where it is this one's."""
+        return (*self.databases, self.broker_db)
 
     @property
     def namespace(self) -> str:
@@ -177,7 +188,7 @@ def drop_own_databases(db_url: str, names: DemoNames) -> list[str]:
     engine = _server(db_url)
     try:
         with engine.begin() as conn:
-            for db in names.databases:
+            for db in names.every_database:
                 owner = _owner(conn, db)
                 if owner is not None and owner[0] == names.checkout_id:
                     conn.exec_driver_sql(f"DROP DATABASE `{db}`")

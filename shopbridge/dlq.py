@@ -7,6 +7,9 @@ dead-letter queue, so a crash in between duplicates (harmless: versions) rather 
 Purge acknowledges only the letters the operator confirmed (by event id), so a letter that
 arrives between the listing and the purge is never removed unseen.
 
+On the embedded broker (B5) the letters are rows: reading takes a snapshot of their ids, a
+replay moves each row to the work queue in one transaction, purge deletes the chosen ids.
+
 Every command selects letters with one ``Filter``: type, entity key, text of the error, time
 of the last failure, event id.
 """
@@ -28,6 +31,7 @@ from kombu import Connection
 from . import topology
 from .broker import connect, translated
 from .config import BrokerConfig, ShopConfig
+from .embedded import Store
 from .errors import PermanentError
 from .events import Event, decode, parse
 from .publisher import OutMessage, Publisher
@@ -198,8 +202,26 @@ def list_dead(broker: BrokerConfig, shop: ShopConfig | Target,
               selected: Filter | None = None) -> list[DeadLetter]:
     """The letters present that ``selected`` matches (all without it), in queue order."""
     selected = selected or Filter()
+    if broker.embedded:
+        return [letter for _, letter in _stored(broker, shop) if selected.matches(letter)]
     with _messages(broker, shop) as (_, channel, queue):
         return [letter for _, letter in _present(channel, queue) if selected.matches(letter)]
+
+
+def _dead_queue(broker: BrokerConfig, target: ShopConfig | Target) -> str:
+    shop = target if isinstance(target, Target) else Target.for_shop(target)
+    return topology.dead_letter_queue(broker.namespace, shop.tenant, shop.name)
+
+
+def _stored(broker: BrokerConfig, target: ShopConfig | Target) -> list[tuple[int, DeadLetter]]:
+    """The embedded broker's letters of ``target`` (message id, letter), oldest first."""
+    store = Store(broker)
+    try:
+        store.declare([target])
+        return [(message_id, _describe(body, headers)) for message_id, body, headers
+                in store.messages(_dead_queue(broker, target))]
+    finally:
+        store.close()
 
 
 @dataclass(frozen=True)
@@ -237,6 +259,21 @@ def replay(broker: BrokerConfig, shop: ShopConfig | Target, *,
     skip = superseded_ids(list_dead(broker, shop, selected), superseded)
     moved = skipped = 0
     run_id = uuid.uuid4().hex
+    if broker.embedded:
+        # One transaction per letter moves it: no window in which it is in both queues.
+        work = _dead_queue(broker, shop).removesuffix(".dead")
+        store = Store(broker)
+        try:
+            for message_id, letter in _stored(broker, shop):
+                if not selected.matches(letter):
+                    continue
+                if letter.event_id in skip:
+                    skipped += 1
+                    continue
+                moved += store.move(message_id, work, _replayed(letter, run_id))
+        finally:
+            store.close()
+        return ReplayReport(moved=moved, superseded=skipped)
     with _messages(broker, shop) as (conn, channel, queue):
         publisher = Publisher(conn)
         work = queue.removesuffix(".dead")
@@ -246,18 +283,23 @@ def replay(broker: BrokerConfig, shop: ShopConfig | Target, *,
             if letter.event_id in skip:
                 skipped += 1
                 continue
-            headers = {k: v for k, v in letter.headers.items() if not k.startswith("x-death")
-                       and not k.startswith("x-first-death") and not k.startswith(
-                           "x-last-death")}
-            # A replay is a fresh start: the event gets the full retry ladder again.
-            headers[H_ATTEMPTS] = 0
-            headers[H_REPLAYED] = 1
-            headers[H_REPLAY_RUN] = run_id
+            headers = _replayed(letter, run_id)
             publisher.publish([OutMessage(routing_key=work, body=letter.body, headers=headers)])
             channel.basic_ack(message.delivery_tag)
             moved += 1
         publisher.close()
     return ReplayReport(moved=moved, superseded=skipped)
+
+
+def _replayed(letter: DeadLetter, run_id: str) -> dict[str, Any]:
+    """The headers a replayed letter goes back to work with."""
+    headers = {k: v for k, v in letter.headers.items() if not k.startswith("x-death")
+               and not k.startswith("x-first-death") and not k.startswith("x-last-death")}
+    # A replay is a fresh start: the event gets the full retry ladder again.
+    headers[H_ATTEMPTS] = 0
+    headers[H_REPLAYED] = 1
+    headers[H_REPLAY_RUN] = run_id
+    return headers
 
 
 def purge(broker: BrokerConfig, shop: ShopConfig | Target,
@@ -266,6 +308,17 @@ def purge(broker: BrokerConfig, shop: ShopConfig | Target,
     event id and body, so a letter that arrived after the listing stays); returns how many."""
     wanted = Counter((letter.event_id, letter.body) for letter in confirmed)
     removed = 0
+    if broker.embedded:
+        chosen = []
+        for message_id, letter in _stored(broker, shop):
+            if wanted[(letter.event_id, letter.body)] > 0:
+                wanted[(letter.event_id, letter.body)] -= 1
+                chosen.append(message_id)
+        store = Store(broker)
+        try:
+            return store.remove(chosen)
+        finally:
+            store.close()
     with _messages(broker, shop) as (_, channel, queue):
         for message, letter in _present(channel, queue):
             if wanted[(letter.event_id, letter.body)] > 0:

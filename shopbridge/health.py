@@ -20,7 +20,7 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy.pool import NullPool
 
-from .broker import connect, release
+from . import brokers
 from .config import BrokerConfig, DatabaseConfig
 from .db import create_engine, translated
 from .errors import ConfigError, ShopbridgeError
@@ -38,7 +38,7 @@ def reachable(broker: BrokerConfig, databases: Mapping[str, DatabaseConfig]
     producers): each probe opens one to the broker and to each database and closes it."""
     def broker_check() -> str | None:
         try:
-            release(connect(broker, retries=0))
+            brokers.probe(broker, retries=0)
         except ShopbridgeError as err:
             return str(err)
         return None

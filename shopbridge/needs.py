@@ -63,6 +63,13 @@ def shop_order_producer(conn: Connection, shop: ShopConfig) -> list[str]:
     return problems(conn, kinds.shop_source(shop.kind).needs(shop))
 
 
+def embedded_broker(conn: Connection, _: object = None) -> list[str]:
+    """Every service with ``[broker] kind = "embedded"``: the broker's tables (B5)."""
+    from .embedded import TABLES
+
+    return problems(conn, Needs("every service (embedded broker)", own=TABLES))
+
+
 def problems(conn: Connection, service_needs: Needs) -> list[str]:
     """The problem lines of one service in the database ``conn`` is connected to: own tables
     missing (or outdated) that the user may not create (alter), and missing privileges."""

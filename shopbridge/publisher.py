@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import amqp
 from kombu import Connection
@@ -34,6 +34,15 @@ class OutMessage:
     headers: Mapping[str, Any] = field(default_factory=dict)
     # Per-message TTL in milliseconds (AMQP ``expiration``); None: the queue's own TTL.
     expiration_ms: int | None = None
+
+
+class Publishing(Protocol):
+    """What settling, replaying and producing need of a publisher, whichever the broker kind:
+    ``Publisher`` (RabbitMQ) or ``embedded.Store``."""
+
+    def publish(self, messages: Iterable[OutMessage]) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class Publisher:
@@ -155,7 +164,7 @@ class BrokerSession:
         self.broker = broker
         self.targets = list(targets)
         self._conn: Connection | None = None
-        self._publisher: Publisher | None = None
+        self._publisher: Publishing | None = None
 
     def connect(self) -> None:
         """Open the connection now, if it is not open (a following producer checks that the
@@ -164,11 +173,33 @@ class BrokerSession:
         Raises:
             BrokerUnavailable: the broker cannot be reached or refused the login.
         """
+        if self.broker.embedded:
+            self._connect_embedded()
+            return
         if self._conn is not None and not self._alive(self._conn):
             self.close()
         if self._publisher is None:
             self._conn = broker_edge.connect(self.broker, retries=0, targets=self.targets)
             self._publisher = Publisher(self._conn)
+
+    def _connect_embedded(self) -> None:
+        """The embedded broker (B5): its store, pinged on every call like ``_alive``."""
+        from .embedded import Store
+
+        if isinstance(self._publisher, Store):
+            try:
+                self._publisher.ping()
+                return
+            except BrokerUnavailable:
+                self.close()
+                raise
+        store = Store(self.broker)
+        try:
+            store.declare(self.targets)
+        except BaseException:
+            store.close()
+            raise
+        self._publisher = store
 
     @staticmethod
     def _alive(conn: Connection) -> bool:

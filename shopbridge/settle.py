@@ -30,7 +30,7 @@ import orjson
 from . import topology
 from .config import BrokerConfig
 from .errors import PermanentError, RetryableError
-from .publisher import OutMessage, Publisher
+from .publisher import OutMessage, Publishing
 
 H_ATTEMPTS = "x-shopbridge-attempts"
 H_ERROR_CLASS = "x-shopbridge-error-class"
@@ -100,7 +100,7 @@ class Settler:
     """Moves single failed events (or undecodable bodies) to a retry tier or dead letters."""
 
     def __init__(self, *, broker: BrokerConfig, target: topology.Target,
-                 publisher: Publisher) -> None:
+                 publisher: Publishing) -> None:
         self.broker = broker
         self.target = target
         self.publisher = publisher

@@ -11,7 +11,9 @@ Which tables a database gets is the kinds' answer (``kinds``: each role's ``own_
   (produce, where variants are enabled), ``shopbridge_order_import`` (consume --erp);
 - each shop database: ``shopbridge_link``, ``shopbridge_special``, ``shopbridge_image`` (where
   images are copied), ``shopbridge_mail_outbox`` (where status mails are sent) for consume;
-  ``shopbridge_order_out``, ``shopbridge_customer_out`` for orders produce.
+  ``shopbridge_order_out``, ``shopbridge_customer_out`` for orders produce;
+- with ``[broker] kind = "embedded"`` (B5), the broker's database: ``shopbridge_broker_queue``,
+  ``shopbridge_broker_binding``, ``shopbridge_broker_message`` (``shopbridge/embedded.py``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from . import kinds
-from .config import DatabaseConfig, Settings, ShopConfig, TenantConfig
+from .config import BrokerConfig, DatabaseConfig, Settings, ShopConfig, TenantConfig
 from .db import columns_of, create_engine, translated
-from .owntables import OwnTable
+from .owntables import OwnTable, ensure
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ def run(settings: Settings, *, tenant: str | None = None, shop: str | None = Non
         yield _shop(settings.find_shop(shop, tenant), login)
         return
     tenants = [settings.tenant(tenant)] if tenant is not None else list(settings.tenants)
+    if settings.broker.embedded and tenant is None and not erp_only:
+        yield _broker(settings.broker, login)
     for t in tenants:
         yield _erp(t, login)
         if not erp_only:
@@ -75,6 +79,21 @@ def _erp(tenant: TenantConfig, login: Login | None) -> str:
     db = login.apply(tenant.erp.db) if login else tenant.erp.db
     where = f"tenant {tenant.name}: CAO database {db.safe}"
     return f"{where}: {_run(create_engine(db), where, tables, make_sure)}"
+
+
+def _broker(broker: BrokerConfig, login: Login | None) -> str:
+    """The embedded broker's tables (B5), in the database its ``url`` names."""
+    from .embedded import TABLES
+
+    db = DatabaseConfig(broker.url)
+    db = login.apply(db) if login else db
+    where = f"embedded broker: database {db.safe}"
+
+    def make_sure(conn: Connection) -> None:
+        for table in TABLES:
+            ensure(conn, table)
+
+    return f"{where}: {_run(create_engine(db), where, TABLES, make_sure)}"
 
 
 def _shop(shop: ShopConfig, login: Login | None) -> str:

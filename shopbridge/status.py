@@ -13,11 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from amqp.exceptions import NotFound
-
+from . import brokers, kinds, topology
 from . import config as cfg
-from . import kinds, topology
-from .broker import connect, translated
 from .errors import TargetUnavailable
 
 
@@ -38,17 +35,6 @@ def _shop_applier(shop: cfg.ShopConfig) -> kinds.Applier:
 
 def _erp_applier(tenant: cfg.TenantConfig) -> kinds.Applier:
     return kinds.erp_sink(tenant.erp.kind).applier(tenant)
-
-
-def _depth(conn: object, name: str) -> int | None:
-    channel = conn.channel()  # type: ignore[attr-defined]
-    try:
-        return int(channel.queue_declare(queue=name, passive=True).message_count)
-    except NotFound:
-        return None                # a 404 closes the channel: this one was ours alone
-    finally:
-        if channel.is_open:
-            channel.close()
 
 
 def _ago(at: datetime | None) -> float | None:
@@ -73,31 +59,30 @@ def collect(settings: cfg.Settings, *, tenant: str | None = None,
         if not shop:
             wanted.append((topology.Target.for_erp(t.name), True, partial(_erp_applier, t)))
     rows = []
-    conn = connect(settings.broker)
-    try:
-        with translated(settings.broker):
-            for target, active, make in wanted:
-                ns = settings.broker.namespace
-                waiting = _depth(conn, topology.work_queue(ns, target.tenant, target.name))
-                dead = _depth(conn, topology.dead_letter_queue(ns, target.tenant, target.name))
-                note = None if active else "inactive"
-                if waiting is None:
-                    note = note or "no consumer has run yet"
-                last = problem = None
-                at = None
-                applier = make()
-                try:
-                    found = applier.last_applied()
-                    if found is not None:
-                        last, at = found
-                except TargetUnavailable as err:
-                    problem = str(err)
-                finally:
-                    applier.close()
-                rows.append(TargetStatus(f"{target.tenant}/{target.name}", note, waiting,
-                                         dead, last, _ago(at), problem))
-    finally:
-        conn.release()
+    ns = settings.broker.namespace
+    depths = brokers.depths(settings.broker, [
+        name for target, _, _ in wanted
+        for name in (topology.work_queue(ns, target.tenant, target.name),
+                     topology.dead_letter_queue(ns, target.tenant, target.name))])
+    for target, active, make in wanted:
+        waiting = depths[topology.work_queue(ns, target.tenant, target.name)]
+        dead = depths[topology.dead_letter_queue(ns, target.tenant, target.name)]
+        note = None if active else "inactive"
+        if waiting is None:
+            note = note or "no consumer has run yet"
+        last = problem = None
+        at = None
+        applier = make()
+        try:
+            found = applier.last_applied()
+            if found is not None:
+                last, at = found
+        except TargetUnavailable as err:
+            problem = str(err)
+        finally:
+            applier.close()
+        rows.append(TargetStatus(f"{target.tenant}/{target.name}", note, waiting,
+                                 dead, last, _ago(at), problem))
     return rows
 
 

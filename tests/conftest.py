@@ -263,7 +263,7 @@ def settings_for(namespace: str, cao: Database, shops: list[dict[str, Any]],
 def config_data(namespace: str, cao: Database, shops: list[dict[str, Any]],
                 **broker: Any) -> dict[str, Any]:
     return {
-        "broker": {"url": AMQP_URL, "namespace": namespace, "retry_tiers_s": [1, 2],
+        "broker": {**broker_entry(), "namespace": namespace, "retry_tiers_s": [1, 2],
                    "batch_wait_ms": 50, **broker},
         "tenants": [{
             "name": "acme",
@@ -271,3 +271,52 @@ def config_data(namespace: str, cao: Database, shops: list[dict[str, Any]],
             "shops": shops,
         }],
     }
+
+
+# -- the broker kind (B5) ----------------------------------------------------------------------
+# Tests that prove R1-R5 run on both kinds: they ask for ``broker_kind`` (parametrised), and
+# ``config_data``/``settings_for``/``broker_entry`` then give that kind's [broker] entry. All
+# other tests keep RabbitMQ.
+
+BROKER_KINDS = ("rabbitmq", "embedded")
+_active: dict[str, str] = {"kind": "rabbitmq", "url": AMQP_URL}
+
+
+def broker_entry() -> dict[str, Any]:
+    """The [broker] kind and url of the kind the running test uses."""
+    return {"kind": _active["kind"], "url": _active["url"]}
+
+
+@pytest.fixture(scope="session")
+def embedded_broker_url() -> Iterator[str]:
+    """A database of this run's own for the embedded broker's tables; every test's
+    namespace keeps its queue names apart."""
+    name = unique("sbtest_broker")
+    url = sample.create_database(MARIADB_URL, name)
+    yield url.render_as_string(hide_password=False)
+    sample.drop_database(MARIADB_URL, name)
+
+
+@pytest.fixture(params=BROKER_KINDS)
+def broker_kind(request: pytest.FixtureRequest, namespace: str) -> Iterator[str]:
+    """The broker kind of the test (both in turn); the embedded one's rows of the test's
+    namespace are deleted after."""
+    kind = request.param
+    url = request.getfixturevalue("embedded_broker_url") if kind == "embedded" else AMQP_URL
+    _active.update(kind=kind, url=url)
+    try:
+        yield kind
+    finally:
+        _active.update(kind="rabbitmq", url=AMQP_URL)
+        if kind == "embedded":
+            from shopbridge.embedded import Store
+
+            store = Store(cfg.BrokerConfig(url=url, namespace=namespace, kind=kind))
+            try:
+                used = store.used()
+                store.purge_namespace()
+            finally:
+                store.close()
+            # A test that asks for both kinds but builds its broker settings elsewhere would
+            # pass twice on RabbitMQ: make that impossible to miss.
+            assert used, f"the test never declared a queue of {namespace} on the embedded broker"

@@ -148,14 +148,11 @@ def product_event(key: int, version: int, tax: dict[str, Any] = TAX_OK,
 def publish_events(settings: cfg.Settings, events: list[dict[str, Any]],
                    routing_key: str = "acme.product.upserted") -> None:
     """Each event as a message of its own to the namespace's exchange, with confirms."""
-    from kombu import Connection
-
+    from shopbridge import brokers, topology
     from shopbridge import events as ev
-    from shopbridge import topology
-    from shopbridge.publisher import OutMessage, Publisher
-    from tests.conftest import AMQP_URL
+    from shopbridge.publisher import OutMessage
 
-    with Connection(AMQP_URL) as conn:
-        Publisher(conn).publish(
+    with brokers.publishing(settings.broker) as publisher:
+        publisher.publish(
             OutMessage(exchange=topology.exchange_name(settings.broker.namespace),
                        routing_key=routing_key, body=ev.encode([e])) for e in events)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from shopbridge import config as cfg
-from tests.conftest import AMQP_URL, MARIADB_URL, unique
+from tests.conftest import AMQP_URL, BROKER_KINDS, MARIADB_URL, unique
 from tests.contract.drivers import DRIVERS
 from tests.contract.pipeline import Pipeline, Tally
 from tests.contract.shop import ShopDriver
@@ -49,9 +49,9 @@ class ContractShop:
         return self.pipeline.deliver(*events)
 
 
-def _settings(namespace: str, shop: dict[str, Any]) -> cfg.Settings:
+def _settings(namespace: str, shop: dict[str, Any], broker: dict[str, str]) -> cfg.Settings:
     return cfg.parse({
-        "broker": {"url": AMQP_URL, "namespace": namespace, "retry_tiers_s": [1, 2],
+        "broker": {**broker, "namespace": namespace, "retry_tiers_s": [1, 2],
                    "batch_wait_ms": 20},
         "tenants": [{
             "name": TENANT,
@@ -62,11 +62,18 @@ def _settings(namespace: str, shop: dict[str, Any]) -> cfg.Settings:
     }, source="contract suite")
 
 
-@pytest.fixture(scope="session", params=sorted(DRIVERS))
+# Every kind on both broker kinds (B5): the contract is the shop's, whichever broker feeds it.
+@pytest.fixture(scope="session", params=[(kind, broker) for kind in sorted(DRIVERS)
+                                         for broker in BROKER_KINDS],
+                ids=lambda p: f"{p[0]}-{p[1]}")
 def shop(request: pytest.FixtureRequest) -> Iterator[ContractShop]:
-    driver = DRIVERS[request.param]()
+    kind, broker_kind = request.param
+    broker = {"kind": broker_kind, "url": AMQP_URL if broker_kind == "rabbitmq" else
+              request.getfixturevalue("embedded_broker_url")}
+    driver = DRIVERS[kind]()
     try:
-        settings = _settings(unique("sbtest-contract").replace("_", "-"), driver.shop_entry())
+        settings = _settings(unique("sbtest-contract").replace("_", "-"), driver.shop_entry(),
+                             broker)
         config = settings.tenants[0].shops[0]
         applier = driver.make_applier(config)
         pipeline = Pipeline(broker=settings.broker, shop=config, applier=applier)

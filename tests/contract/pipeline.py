@@ -17,10 +17,10 @@ from typing import Any
 from kombu import Connection
 
 from consumers.runner import Applier, ConsumerStats, ShopConsumer
-from shopbridge import dlq, topology
+from shopbridge import brokers, dlq, embedded, topology
 from shopbridge import events as ev
 from shopbridge.config import BrokerConfig, ShopConfig
-from shopbridge.publisher import OutMessage, Publisher
+from shopbridge.publisher import OutMessage, Publisher, Publishing
 
 SETTLE_TIMEOUT_S = 20.0
 
@@ -48,11 +48,17 @@ class Pipeline:
         self._thread = threading.Thread(target=self._consume, name="contract-consumer",
                                         daemon=True)
         self._failure: BaseException | None = None
-        self._conn = Connection(broker.url)
-        self._publisher = Publisher(self._conn)
+        # Either broker kind (B5): RabbitMQ with confirms, or the embedded broker's store.
+        self._conn: Connection | None = None
+        self._publisher: Publishing
+        if broker.embedded:
+            self._publisher = embedded.Store(broker)
+        else:
+            self._conn = Connection(broker.url)
+            self._publisher = Publisher(self._conn)
 
     def start(self) -> None:
-        topology.declare(self._conn, self.broker, [self.shop])
+        brokers.declare(self.broker, [self.shop])
         self._thread.start()
 
     def _consume(self) -> None:
@@ -97,6 +103,8 @@ class Pipeline:
         self.consumer.stop_event.set()
         self._thread.join(timeout=10)
         try:
-            topology.delete(self._conn, self.broker, [self.shop])
+            brokers.delete(self.broker, [self.shop])
         finally:
-            self._conn.release()
+            self._publisher.close()
+            if self._conn is not None:
+                self._conn.release()

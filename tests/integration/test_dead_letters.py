@@ -8,24 +8,26 @@ import secrets
 import threading
 import time
 
-from kombu import Connection
+import pytest
 
 from consumers import ShopConsumer, make_applier
-from shopbridge import cli, dlq, sample, topology
+from shopbridge import brokers, cli, dlq, sample, topology
 from shopbridge import config as cfg
 from shopbridge import events as ev
-from shopbridge.publisher import OutMessage, Publisher
-from tests.conftest import AMQP_URL, config_data, fill_cao, shop_entry
+from shopbridge.publisher import OutMessage
+from tests.conftest import config_data, fill_cao, shop_entry
 from tests.helpers import consume, produce, storefront, to_toml
 
 DE = 2
+# R3, R4 on both broker kinds (B5).
+pytestmark = pytest.mark.usefixtures("broker_kind")
 
 
 def _publish_raw(settings: cfg.Settings, bodies: list[bytes]) -> None:
     """Publish with confirms, as every shopbridge publisher does: fire-and-forget publishes
     followed by closing the connection were seen to lose messages on the quorum queue."""
-    with Connection(AMQP_URL) as conn:
-        Publisher(conn).publish(
+    with brokers.publishing(settings.broker) as publisher:
+        publisher.publish(
             OutMessage(exchange=topology.exchange_name(settings.broker.namespace),
                        routing_key="acme.product.upserted", body=body) for body in bodies)
 
@@ -105,6 +107,7 @@ def test_no_secret_reaches_dead_letters_or_logs(cao_db, phoenix_db, namespace, m
         phoenix_db.execute("DROP USER IF EXISTS %s@%s", (user, "%"))
 
 
+@pytest.mark.parametrize("broker_kind", ["rabbitmq"], indirect=True)  # never reaches a broker
 def test_a_wrong_password_is_a_clear_error_without_the_password(cao_db, phoenix_db, namespace,
                                                                 monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("SHOP_PW", "wrong-" + secrets.token_hex(8))

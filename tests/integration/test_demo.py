@@ -258,3 +258,38 @@ def test_a_checkout_keeps_its_id_and_two_checkouts_get_two(tmp_path):
     other = demo.DemoNames.for_checkout(tmp_path / "b" / ".demo")
     assert other.checkout_id != first.checkout_id and other.prefix != first.prefix
     assert first.prefix == f"shopbridge_demo_{first.checkout_id}"
+
+
+def test_without_a_reachable_rabbitmq_the_demo_runs_on_the_embedded_broker_and_says_so(
+        names, capsys):
+    """B5: RabbitMQ on a port nothing listens on; the demo says it falls back, syncs all three
+    shops through the embedded broker in a database of its own, and the commands on its
+    config file (dlq, status) work on it; remove() drops that database too."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    nowhere = f"amqp://guest@127.0.0.1:{closed}//"
+    assert demo.run_demo(articles=ARTICLES, db_url=MARIADB_URL, amqp_url=nowhere,
+                         names=names) == 0
+    output = capsys.readouterr().out
+    assert "RabbitMQ is not reachable" in output and "using the embedded broker" in output
+    assert f"Full sync through the embedded broker (MariaDB database {names.broker_db})" \
+        in output
+    summaries = [line for line in output.splitlines() if "dead-lettered" in line]
+    assert len(summaries) == 6 and all("0 dead-lettered" in s for s in summaries), output
+    settings = cfg.load(names.config_path)
+    assert settings.broker.embedded
+    a, b, vm = (demo.shop_counts(shop) for shop in settings.tenants[0].shops)
+    assert a["products"] + b["products"] == ARTICLES and vm["products"] == a["products"]
+    for shop in settings.tenants[0].shops:
+        assert dlq.list_dead(settings.broker, shop) == []
+    assert cli.main(["-c", str(names.config_path), "status"]) == cli.EXIT_OK
+    assert cli.main(["-c", str(names.config_path), "orders", "import", "--shop",
+                     "shop-a"]) == cli.EXIT_OK
+    assert "1 order(s)/account(s) imported" in capsys.readouterr().out
+
+    assert _exists(names.broker_db)
+    assert demo.remove(MARIADB_URL, nowhere, names) == []
+    assert not any(_exists(db) for db in names.every_database)

@@ -17,6 +17,8 @@ from tests.conftest import config_data, shop_entry
 from tests.helpers import TAX_OK, TAX_UNMAPPED, consume, product_event, publish_events, to_toml
 
 UNMAPPED, MAPPED = TAX_UNMAPPED, TAX_OK
+# R4's tools on both broker kinds (B5).
+pytestmark = pytest.mark.usefixtures("broker_kind")
 
 
 def _event(key: int, version: int, tax: dict[str, Any] = TAX_OK) -> dict[str, Any]:
@@ -134,6 +136,7 @@ def test_purge_asks_on_a_terminal_and_does_nothing_without_yes(dead, monkeypatch
     assert _keys(dead) == []
 
 
+@pytest.mark.parametrize("broker_kind", ["rabbitmq"], indirect=True)  # never reaches a broker
 def test_the_erp_judges_an_imported_order_superseded_and_a_new_one_current(erp, namespace):
     """``dlq replay --erp`` leaves a dead letter of an order CAO has completely: replaying it
     would only find it "already imported"."""

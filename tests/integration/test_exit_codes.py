@@ -147,7 +147,8 @@ def _setup(case: str, servers: dict[str, Any]) -> tuple[dict[str, Any], dict[str
             "price_level": 1, "tax_classes": {"1": 2, "2": 1}, "filter": {"cao_shop_id": 1},
         }]}],
     }
-    return data, env, ["--db-url", demo_db, "--amqp-url", demo_amqp]
+    # RabbitMQ or nothing: "auto" would fall back to the embedded broker (test_demo).
+    return data, env, ["--db-url", demo_db, "--amqp-url", demo_amqp, "--broker", "rabbitmq"]
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,20 @@ from consumers import ConsumerStats, ShopConsumer, make_applier
 from shopbridge import config as cfg
 from shopbridge import dlq, sample
 from shopbridge.tomlvalue import toml_value
-from tests.conftest import AMQP_URL, REPO, Database, fill_cao, settings_for, shop_entry
+from tests.conftest import (
+    REPO,
+    Database,
+    broker_entry,
+    fill_cao,
+    settings_for,
+    shop_entry,
+)
 from tests.helpers import consume, produce, storefront
 from tests.tcp_proxy import TcpProxy
 
 DE = 2
+# R2, R5 and two consumers on one queue, on both broker kinds (B5).
+pytestmark = pytest.mark.usefixtures("broker_kind")
 OUTAGE_S = 20.0
 POLL_S = 0.01
 
@@ -110,7 +119,7 @@ def write_config(path: Path, namespace: str, cao: Database, shops: list[dict[str
                  **broker: Any) -> cfg.Settings:
     """The configuration ``settings_for`` builds, as a TOML file a consumer process reads;
     returns the settings loaded back from that file."""
-    broker = {"url": AMQP_URL, "namespace": namespace, "retry_tiers_s": [1, 2],
+    broker = {**broker_entry(), "namespace": namespace, "retry_tiers_s": [1, 2],
               "batch_wait_ms": 50, **broker}
     lines = ["[broker]", *(f"{k} = {toml_value(v)}" for k, v in broker.items()),
              "", "[[tenants]]", 'name = "acme"',

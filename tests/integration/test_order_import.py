@@ -7,15 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from kombu import Connection
 
 from consumers.cao import CaoOrderApplier
 from consumers.runner import ShopConsumer
+from shopbridge import brokers, dlq, topology
 from shopbridge import config as cfg
-from shopbridge import dlq, topology
 from shopbridge import events as ev
-from shopbridge.publisher import OutMessage, Publisher
-from tests.conftest import AMQP_URL, add_cao_articles, config_data, shop_entry
+from shopbridge.publisher import OutMessage
+from tests.conftest import add_cao_articles, broker_entry, config_data, shop_entry
 
 ORDERS = {"payment_methods": {"Cash on Delivery": 3, "Vorkasse": 1},
           "shipping_methods": {"Flat Rate": 2}, "countries": {"DE": "D"}}
@@ -75,10 +74,13 @@ def articles(erp: Any) -> None:
 
 
 def publish_confirmed(namespace: str, body: bytes) -> None:
-    """With confirms: a fire-and-forget publish right before closing can be lost."""
-    with Connection(AMQP_URL) as conn:
-        Publisher(conn).publish([OutMessage(exchange=namespace, routing_key="acme.order.placed",
-                                            body=body)])
+    """With confirms: a fire-and-forget publish right before closing can be lost. On the
+    test's broker kind (``broker_kind``; RabbitMQ where the test does not ask)."""
+    entry = broker_entry()
+    broker = cfg.BrokerConfig(url=entry["url"], namespace=namespace, kind=entry["kind"])
+    with brokers.publishing(broker) as publisher:
+        publisher.publish([OutMessage(exchange=namespace, routing_key="acme.order.placed",
+                                      body=body)])
 
 
 def applier_for(s: cfg.Settings, cao_db: Any) -> CaoOrderApplier:
@@ -217,7 +219,7 @@ def test_an_order_already_in_cao_is_left_alone(erp, namespace):
 
 
 def test_an_unmapped_payment_method_is_dead_lettered_and_replayed_once_after_the_fix(
-        erp, namespace):
+        broker_kind, erp, namespace):
     bad = settings(namespace, erp, payment_methods={"Vorkasse": 1})
     target = topology.Target.for_erp("acme")
 
@@ -241,7 +243,7 @@ def test_an_unmapped_payment_method_is_dead_lettered_and_replayed_once_after_the
 
 
 def test_a_phoenix_order_reaches_cao_once_through_the_orders_import_command(
-        erp, phoenix_db, namespace, tmp_path, capsys):
+        broker_kind, erp, phoenix_db, namespace, tmp_path, capsys):
     """Shop -> queue -> CAO end to end with the real command: an order with two items (one
     with an attribute), shipping and a customer comment; a second run changes nothing."""
     from shopbridge import cli

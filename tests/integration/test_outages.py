@@ -21,11 +21,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from kombu import Connection
 
+from shopbridge import brokers, sample, topology
 from shopbridge import config as cfg
-from shopbridge import sample, topology
-from tests.conftest import AMQP_URL, REPO, Database, fill_cao, shop_entry
+from tests.conftest import REPO, Database, broker_entry, fill_cao, shop_entry
 from tests.helpers import storefront
 from tests.integration.test_faults import assert_nothing_dead, write_config
 from tests.services import BACK, UNAVAILABLE, Service
@@ -66,8 +65,9 @@ def _via(db: Database, proxy: TcpProxy) -> Database:
     return dataclasses.replace(db, url=db.url.set(host="127.0.0.1", port=proxy.port))
 
 
-def _amqp_via(proxy: TcpProxy) -> str:
-    parts = urlsplit(AMQP_URL)
+def _broker_via(proxy: TcpProxy) -> str:
+    """The test's broker (RabbitMQ, or the embedded broker's MariaDB) through ``proxy``."""
+    parts = urlsplit(broker_entry()["url"])
     credentials = parts.netloc.rpartition("@")[0]
     netloc = f"{credentials}@127.0.0.1:{proxy.port}" if credentials else f"127.0.0.1:{proxy.port}"
     return urlunsplit(parts._replace(netloc=netloc))
@@ -78,16 +78,15 @@ def _proxy_to_db(db: Database) -> TcpProxy:
 
 
 def _proxy_to_broker() -> TcpProxy:
-    parts = urlsplit(AMQP_URL)
-    return TcpProxy(parts.port or 5672, parts.hostname or "127.0.0.1")
+    parts = urlsplit(broker_entry()["url"])
+    return TcpProxy(parts.port or (5672 if parts.scheme == "amqp" else 3306),
+                    parts.hostname or "127.0.0.1")
 
 
 def _declare(settings: cfg.Settings) -> None:
     """Declare the test's queues from this process, so the namespace fixture removes them."""
     tenant = settings.tenants[0]
-    with Connection(AMQP_URL) as conn:
-        topology.declare(conn, settings.broker,
-                         [*tenant.shops, topology.Target.for_erp(tenant.name)])
+    brokers.declare(settings.broker, [*tenant.shops, topology.Target.for_erp(tenant.name)])
 
 
 def _cao_state(cao: Database) -> dict[str, tuple[Any, ...]]:
@@ -142,7 +141,7 @@ def pipeline(cao_db: Database, phoenix_db: Database, namespace: str, tmp_path: P
             config, namespace, _via(cao_db, cao_proxy),
             [shop_entry("web", phoenix_db, url=_via(phoenix_db, shop_proxy).url
                         .render_as_string(hide_password=False))],
-            url=_amqp_via(broker_proxy), batch_size=100)
+            url=_broker_via(broker_proxy), batch_size=100)
         _declare(settings)
         yield {"config": config, "settings": settings, "cao_proxy": cao_proxy,
                "shop_proxy": shop_proxy, "broker_proxy": broker_proxy}
@@ -191,10 +190,11 @@ def test_produce_follow_and_consume_ride_out_a_database_outage(
 
 @pytest.mark.slow
 def test_produce_follow_and_consume_ride_out_a_broker_outage(
-        cao_db, phoenix_db, pipeline, start):
-    """RabbitMQ goes away for OUTAGE_S (default 30 s) while CAO keeps changing: neither
-    command exits; each says once that the broker is away and once that it is back; the
-    shop ends equal to CAO and nothing is dead-lettered."""
+        broker_kind, cao_db, phoenix_db, pipeline, start):
+    """The broker (RabbitMQ, or the embedded broker's database) goes away for OUTAGE_S
+    (default 30 s) while CAO keeps changing: neither command exits; each says once that the
+    broker is away and once that it is back; the shop ends equal to CAO and nothing is
+    dead-lettered."""
     services = _run_services(start, pipeline["config"])
     _wait_until(_equal_to_cao(cao_db, phoenix_db), 60, "the first sync", services)
 
@@ -211,7 +211,8 @@ def test_produce_follow_and_consume_ride_out_a_broker_outage(
     _wait_until(lambda: all(s.lines(BACK) for s in services), 10, "the 'back' lines", services)
     assert [s.stop() for s in services] == [0, 0]
     for service in services:
-        _assert_said_once(service, "broker amqp://", at_least_s=OUTAGE_S - 3)
+        _assert_said_once(service, "broker amqp://" if broker_kind == "rabbitmq"
+                          else "broker mysql+pymysql://", at_least_s=OUTAGE_S - 3)
     assert_nothing_dead(pipeline["settings"], "web")
 
 

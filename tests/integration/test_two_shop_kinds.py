@@ -21,12 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kombu import Connection
 
+from shopbridge import brokers, sample, topology
 from shopbridge import config as cfg
-from shopbridge import sample, topology
 from tests import virtuemart_db
-from tests.conftest import AMQP_URL, Database, fill_cao, shop_entry
+from tests.conftest import Database, fill_cao, shop_entry
 from tests.helpers import storefront
 from tests.integration.test_faults import assert_nothing_dead, write_config
 from tests.services import BACK, UNAVAILABLE, Service
@@ -95,10 +94,11 @@ def _assert_vm_rows_once(vm: Database, skus: set[str]) -> None:
 # -- set-up ------------------------------------------------------------------------------------
 
 @pytest.fixture
-def two_shops(cao_db: Database, phoenix_db: Database, vm: Database, namespace: str,
-              tmp_path: Path) -> Iterator[dict[str, Any]]:
+def two_shops(broker_kind: str, cao_db: Database, phoenix_db: Database, vm: Database,
+              namespace: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """CAO with ARTICLES articles, half of them in CAO shop 1; a configuration with shop
-    'osc' (Phoenix) and shop 'vm' (VirtueMart, whose database is reached through a proxy)."""
+    'osc' (Phoenix) and shop 'vm' (VirtueMart, whose database is reached through a proxy);
+    on either broker kind (R5 on the embedded broker too, B5)."""
     rows = sample.articles(ARTICLES, shop_ids=(1, 2))
     fill_cao(cao_db, rows, sample.translations(rows))
     with TcpProxy(vm.url.port or 3306, vm.url.host or "127.0.0.1") as proxy:
@@ -116,9 +116,7 @@ def two_shops(cao_db: Database, phoenix_db: Database, vm: Database, namespace: s
 def _declare(settings: cfg.Settings) -> None:
     """The queues, declared from this process, so the namespace fixture removes them."""
     tenant = settings.tenants[0]
-    with Connection(AMQP_URL) as conn:
-        topology.declare(conn, settings.broker,
-                         [*tenant.shops, topology.Target.for_erp(tenant.name)])
+    brokers.declare(settings.broker, [*tenant.shops, topology.Target.for_erp(tenant.name)])
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float, what: str,

@@ -188,3 +188,23 @@ def test_a_shop_with_an_orders_table_imports_orders_one_without_does_not_say_so(
     without = cfg.parse(_minimal()).tenants[0].shops[0]
     assert with_table.orders.configured and not without.orders.configured
     assert with_table.orders.quelle == without.orders.quelle == 13
+
+
+def test_the_embedded_broker_takes_a_mariadb_url_with_its_password_from_the_environment():
+    data = {**_minimal(), "broker": {"kind": "embedded", "url": "mysql://sb@db/broker",
+                                     "password_env": "BROKER_PW"}}
+    broker = cfg.parse(data, environ={"BROKER_PW": "p@ss"}).broker
+    assert broker.embedded and broker.kind == "embedded"
+    assert "p%40ss" in broker.url and "p@ss" not in broker.safe and "***" in broker.safe
+    assert broker.safe.startswith("mysql+pymysql://sb:***@db/broker")
+    assert not cfg.parse(_minimal()).broker.embedded          # RabbitMQ stays the default
+
+
+@pytest.mark.parametrize(("broker", "message"), [
+    ({"kind": "kafka"}, "kind 'kafka': use one of 'rabbitmq', 'embedded'"),
+    ({"kind": "embedded"}, 'kind = "embedded" keeps the queues in a MariaDB database'),
+    ({"kind": "embedded", "url": "amqp://guest@mq//"}, "keeps the queues in a MariaDB"),
+])
+def test_a_wrong_broker_kind_or_url_is_named(broker, message):
+    with pytest.raises(ConfigError, match=message):
+        cfg.parse({**_minimal(), "broker": broker})
