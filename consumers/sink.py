@@ -50,6 +50,9 @@ class ShopSinkParts(Sink):
                 applier is not the catalogue core's.
             TargetUnavailable, BrokerUnavailable: a server is away.
         """
+        if events is None and broker.embedded:
+            raise DryRunRefused("consume --dry-run borrows the queue's messages from RabbitMQ; "
+                                'it does not run on kind = "embedded" yet (sync --dry-run does)')
         from .dryrun import dry_apply, refuse_unless_safe
         from .dryrun_queue import Borrowed, borrowed
         from .shop_applier import ShopApplier

@@ -427,6 +427,14 @@ class _Reader:
         names = [t.name for t in tenants]
         if len(set(names)) != len(names):
             raise self.fail("tenants", "tenant names must be unique")
+        if broker.embedded:
+            for tenant in tenants:
+                for shop in tenant.shops:
+                    if shop.oversell.enabled:
+                        raise self.fail(
+                            f"tenant {tenant.name!r}, shop {shop.name!r}, oversell",
+                            "the oversell guard reads its reservation queue from RabbitMQ; "
+                            'it does not run on kind = "embedded" yet')
         return Settings(broker=broker, tenants=tuple(tenants), source=self.source)
 
     def broker(self, data: Mapping[str, Any]) -> BrokerConfig:

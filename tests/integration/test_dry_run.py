@@ -394,3 +394,17 @@ def test_dry_run_says_when_a_consumer_of_the_queue_is_running(cao_db, phoenix_db
 
     assert code == cli.EXIT_OK
     assert any(line.startswith("note: 1 consumer(s) of the queue are running") for line in out)
+
+
+def test_consume_dry_run_says_it_does_not_run_on_the_embedded_broker_yet():
+    from shopbridge import config as cfg
+    from shopbridge import kinds
+    from shopbridge.errors import DryRunRefused
+
+    settings = cfg.parse({
+        "broker": {"kind": "embedded", "url": "mysql://sb@127.0.0.1/sb_none"},
+        "tenants": [{"name": "acme", "erp": {"url": "mysql://cao@127.0.0.1/cao"},
+                     "shops": [{"name": "web", "url": "mysql://shop@127.0.0.1/shop"}]}]})
+    shop = settings.tenants[0].shops[0]
+    with pytest.raises(DryRunRefused, match=r'not run on kind = "embedded" yet'):
+        kinds.shop_dry_run(shop.kind).dry_run(broker=settings.broker, shop=shop)

@@ -208,3 +208,12 @@ def test_the_embedded_broker_takes_a_mariadb_url_with_its_password_from_the_envi
 def test_a_wrong_broker_kind_or_url_is_named(broker, message):
     with pytest.raises(ConfigError, match=message):
         cfg.parse({**_minimal(), "broker": broker})
+
+
+def test_the_oversell_guard_is_refused_on_the_embedded_broker_by_name():
+    data = {**_minimal(oversell={"enabled": True}),
+            "broker": {"kind": "embedded", "url": "mysql://sb@db/broker"}}
+    with pytest.raises(ConfigError, match=r"shop 'web', oversell.*not run on kind = \"embedded\""):
+        cfg.parse(data)
+    data["tenants"][0]["shops"][0]["oversell"] = {"enabled": False, "buffer": 2}
+    assert cfg.parse(data).broker.embedded
