@@ -48,7 +48,7 @@ from shopbridge.db import (
     translated,
     utc_now,
 )
-from shopbridge.errors import ConfigError, MappingError, TargetLocked
+from shopbridge.errors import ConfigError, MappingError, TargetLocked, TransientDatabaseError
 from shopbridge.events import Event
 from shopbridge.history import HistoryEntry
 from shopbridge.owntables import OwnTable, ensure
@@ -462,12 +462,27 @@ class CaoOrderApplier:
         notes: dict[int, str | None] = {}
         states = self._states(conn, plans)
         existing = self._existing(conn, plans)
+        owners = self._owners(conn, [j for js in existing.values() for j in js])
         seen: set[tuple[str, int]] = set()
+        in_cao: dict[tuple[int, int], str] = {}
         todo: list[Planned] = []
         for index, plan in enumerate(plans):
             key = (plan.shop.name, plan.order_id)
             state = states.get(key)
             journals = existing.get((plan.cao_shop_id, plan.order_id), [])
+            # CAO tells orders apart by SHOP_ID and SHOP_ORDERID only: another shop's order
+            # under the same cao_shop_id must be neither skipped nor "repaired" (deleted).
+            other = in_cao.setdefault((plan.cao_shop_id, plan.order_id), plan.shop.name)
+            taken = sorted({owners[j] for j in journals
+                            if owners.get(j) not in (None, plan.shop.name)})
+            if key not in seen and (other != plan.shop.name or taken):
+                raise MappingError(
+                    f"{plan.event}: field payload.order_id: order {plan.order_id} of shop "
+                    f"{plan.shop.name!r} and the same order id of shop "
+                    f"{(taken or [other])[0]!r} share CAO's SHOP_ID {plan.cao_shop_id} "
+                    f"(filter.cao_shop_id): CAO tells orders apart by SHOP_ID and "
+                    f"SHOP_ORDERID only; give each shop that imports orders its own "
+                    f"cao_shop_id, then replay this letter")
             if key in seen:
                 notes[index] = "already imported (twice in one batch)"
             elif state is not None and state[0] == "complete":
@@ -506,6 +521,15 @@ class CaoOrderApplier:
                     f"WHERE shop = %s AND order_id IN ({marks(ids)})", (shop, *ids)):
                 out[(shop, int(order_id))] = (str(state), vrenum, journal_id)
         return out
+
+    def _owners(self, conn: Connection, journal_ids: Sequence[int]) -> dict[int, str]:
+        """JOURNAL REC_ID -> the shop whose finished import wrote it."""
+        if not journal_ids:
+            return {}
+        ids = sorted(set(journal_ids))
+        return {int(j): str(shop) for shop, j in conn.exec_driver_sql(
+            f"SELECT shop, journal_id FROM {IMPORT_TABLE} WHERE journal_id IN ({marks(ids)})",
+            tuple(ids))}
 
     def _existing(self, conn: Connection, plans: Sequence[Planned]
                   ) -> dict[tuple[int, int], list[int]]:
@@ -591,8 +615,9 @@ class CaoOrderApplier:
                 plan = group[int(order_id)]
                 plan.journal_id = plan.journal_id or int(rec_id)
         lost = [str(p.event) for p in plans if not p.journal_id]
-        if lost:    # two shops with one cao_shop_id, or a row deleted under our lock
-            raise RuntimeError(f"JOURNAL rows just written not found: {', '.join(lost)}")
+        if lost:    # a row deleted under our lock (two shops' ids are refused before)
+            raise TransientDatabaseError(
+                f"{self.what}: JOURNAL rows just written are gone: {', '.join(lost)}")
 
     def _header(self, plan: Planned) -> dict[str, Any]:
         payload, document, fit, shop = plan.event.payload, plan.document, plan.fit, plan.shop

@@ -269,3 +269,34 @@ def test_a_refused_order_in_a_later_chunk_stops_the_call_before_any_write(
     assert erp.scalar("SELECT COUNT(*) FROM journal") == 0
     assert erp.scalar("SELECT COUNT(*) FROM adressen") == 0
     assert applier.apply([e for e in events if e is not poisoned]).applied == 6
+
+
+def test_two_shops_under_one_cao_shop_id_never_lose_an_order_to_each_other(erp, namespace):
+    """CAO tells orders apart by SHOP_ID and SHOP_ORDERID only. Two shops configured with
+    the same cao_shop_id and the same order id: the first is imported; the second is refused
+    by name (a dead letter to replay once the shop has its own id), never skipped as
+    "imported by something else" and never taken for its own cut-off rows (deleted)."""
+    import copy
+
+    from tests.conftest import config_data, shop_entry
+    from tests.integration.test_order_import import ORDERS
+
+    shops = [shop_entry(name, erp, orders=copy.deepcopy(ORDERS)) for name in ("web", "b2b")]
+    s = cfg.parse(config_data(namespace, erp, shops), source="test")
+    applier = applier_for(s, erp)
+    web, b2b = order(801), order(801)
+    b2b.payload["shop"] = "b2b"
+
+    with pytest.raises(MappingError, match=r"shop 'b2b'.*share CAO's SHOP_ID 1"):
+        applier.apply([web, b2b])                 # one batch: refused before any write
+    assert erp.scalar("SELECT COUNT(*) FROM journal") == 0
+    assert applier.apply([web]).applied == 1      # the consumer's one-by-one fallback
+    with pytest.raises(MappingError, match=r"order 801 of shop 'b2b'.*shop 'web'"):
+        applier.apply([b2b])
+    # Even with b2b's import cut off before (a 'started' row), web's document stays.
+    erp.execute("INSERT INTO shopbridge_order_import (shop, order_id, state, vrenum, "
+                "event_id, started_at) VALUES ('b2b', 801, 'started', 'RE-009999', 'x', NOW())")
+    with pytest.raises(MappingError, match="share CAO's SHOP_ID"):
+        applier.apply([b2b])
+    assert erp.rows("SELECT SHOP_ORDERID, VRENUM FROM journal") == [(801, "RE-001001")]
+    assert erp.scalar("SELECT COUNT(*) FROM journalpos") == 3
