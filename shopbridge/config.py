@@ -611,6 +611,15 @@ class _Reader:
         oversell = OversellConfig()
         with self.noting(f"{where}.oversell"):
             oversell = self.oversell(data.get("oversell", {}), f"{where}.oversell", kind)
+            if oversell.enabled and orders.quelle not in (13, 18):
+                # CAO moves MENGE_AKT when its user books a draft; a finished document the
+                # importer writes is never booked, so the guard could not tell when CAO's
+                # stock has the order (it would give the unit back at once).
+                raise self.fail(f"{where}.oversell",
+                                f"the guard follows order drafts until CAO books them; with "
+                                f"orders.document = {orders.document!r} CAO's stock never "
+                                f"has the order: use 'invoice_draft' or 'order_draft', or "
+                                f"set enabled = false")
         return ShopConfig(tenant=tenant, name=name, kind=kind, active=active, db=db,
                           languages=languages, price_level=level, stock_mode=stock_mode,
                           tax_classes=tax_classes, filter=shop_filter, orders=orders,

@@ -130,6 +130,10 @@ class StockGuard:
         self.hours = {s.name: s.oversell.pending_hours for s in tenant.shops}
         self.reserved: dict[int, Reserved] = {}      # article (REC_ID) -> open orders
         self._published: dict[int, bytes | None] = {}   # entity key -> what attach used
+        # Master -> its (and its children's) reservations, as _invalidate compared them:
+        # attach digests the same set, also children the payload leaves out (SHOP_DEL_FLAG),
+        # or the digests would never agree and the stock be republished every refresh.
+        self._current: dict[int, dict[int, Reserved]] = {}
         self._journal: str | None = None
         self._ready = False
         self._imports = False             # the importer's table exists
@@ -314,6 +318,7 @@ class StockGuard:
             current.setdefault(masters.get(article, article), {})[article] = by_shop
         stale = sorted(key for key in set(current) | set(stored)
                        if (_digest(current[key]) if key in current else None) != stored.get(key))
+        self._current = current
         if stale:
             conn.exec_driver_sql(
                 f"UPDATE {SNAPSHOT_TABLE} SET stock = NULL WHERE entity_type = 'product' "
@@ -342,6 +347,7 @@ class StockGuard:
         used = {article: self.reserved[article]
                 for article in (key, *(int(c["erp_id"]) for c in children))
                 if article in self.reserved}
+        used.update(self._current.get(key, {}))
         self._published[key] = _digest(used) if used else None
         if not children:
             guarded = self._guarded(key, Decimal(body["stock"]))

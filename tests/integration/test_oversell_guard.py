@@ -359,3 +359,37 @@ def test_an_order_that_never_reaches_cao_stops_reserving_after_pending_hours_unt
     producer.stock_scan()
     assert ledger(cao)[0][4] == "imported"
     assert shown(s, phoenix_db, vm)["vm"][A2] == (2, 0)
+
+
+def test_a_reserved_child_taken_out_of_the_shop_does_not_republish_its_master_forever(
+        erp, phoenix_db, vm, namespace):
+    """Review: a reserved variant child with SHOP_DEL_FLAG = 'Y' is left out of its master's
+    payload; the guard must still digest the same reservations it compares, or every
+    refresh republishes the master's stock to every shop."""
+    from tests.integration.test_variants import NAMES
+    from tests.integration.test_variants import articles as shirt_articles
+
+    fill_cao(erp, shirt_articles(), [])
+    data = config_data(namespace, erp, [
+        shop_entry("osc", phoenix_db, orders=copy.deepcopy(ORDERS),
+                   oversell={"enabled": True})])
+    data["tenants"][0]["erp"]["variants"] = {"enabled": True, "names": NAMES}
+    s = cfg.parse(data, source="test")
+    made = CaoProducer(broker=s.broker, tenant=s.tenants[0], engine=erp.engine)
+    try:
+        made.run_once()
+        blue_m = order("osc", 702, 3, quantity=1)
+        blue_m["payload"]["items"][0]["variant"] = {"erp_id": 3, "dims": {"A": "Blau", "B": "M"}}
+        blue_m["payload"]["items"][0]["erp_id"] = 1
+        place(namespace, blue_m)
+        made.stock_scan()
+        erp.execute("UPDATE artikel SET SHOP_DEL_FLAG = 'Y' WHERE REC_ID = 3")
+        made.run_once()
+        published = []
+        for _ in range(3):
+            made.guard._full_at = 0.0          # the refresh's full pass, every time
+            published.append(made.stock_scan().published["stock.changed"])
+    finally:
+        made.close()
+
+    assert published == [0, 0, 0]

@@ -217,3 +217,10 @@ def test_the_oversell_guard_is_refused_on_the_embedded_broker_by_name():
         cfg.parse(data)
     data["tenants"][0]["shops"][0]["oversell"] = {"enabled": False, "buffer": 2}
     assert cfg.parse(data).broker.embedded
+
+
+def test_the_oversell_guard_needs_drafts_cao_books():
+    for document in ("invoice", "order"):
+        with pytest.raises(ConfigError, match=rf"orders.document = '{document}'.*invoice_draft"):
+            cfg.parse(_minimal(oversell={"enabled": True}, orders={"document": document}))
+    assert cfg.parse(_minimal(oversell={"enabled": True}, orders={"document": "order_draft"}))
