@@ -29,7 +29,7 @@ from shopbridge import broker as broker_edge
 from shopbridge import events as ev
 from shopbridge import topology
 from shopbridge.config import BrokerConfig
-from shopbridge.errors import PermanentError
+from shopbridge.errors import DryRunRefused, PermanentError
 from shopbridge.publisher import OutMessage, Publisher
 from shopbridge.settle import H_RESYNC
 
@@ -69,6 +69,13 @@ def borrowed(broker: BrokerConfig, target: topology.Target, *, limit: int
         try:
             channel = conn.channel()
             running = int(channel.queue_declare(queue=queue, passive=True).consumer_count)
+            if running:
+                # The dry run holds every row it touches until its rollback: a running
+                # consumer's writes would wait, time out and count as attempts (review).
+                raise DryRunRefused(
+                    f"{running} consumer(s) of queue {queue} are running: a dry run holds the "
+                    f"rows it touches until its rollback, so their writes would wait and fail; "
+                    f"stop the shop's consumer, then run the dry run")
             held: list[Any] = []
             while len(held) < limit:
                 message = channel.basic_get(queue, no_ack=False)

@@ -76,11 +76,6 @@ class ShopSinkParts(Sink):
                 report = DryRunReport(events=len(taken.events) + len(taken.invalid),
                                       messages=taken.messages,
                                       failed=[f"dead letter: {why}" for why in taken.invalid])
-                if taken.consumers:
-                    report.notes.append(
-                        f"{taken.consumers} consumer(s) of the queue are running: messages "
-                        f"they hold are not in this dry run, and they wait for the rows it "
-                        f"holds until its rollback; stop them for a clean picture")
                 if taken.messages >= limit:
                     report.notes.append(f"only the first {limit} message(s) of the queue "
                                         f"were read (--limit)")

@@ -379,7 +379,7 @@ def test_a_failing_event_is_shown_and_the_rest_of_its_batch_still_counts(
     assert _timeless(dry["changes"], since) == _timeless(_real_changes(phoenix_db, before), since)
 
 
-def test_dry_run_says_when_a_consumer_of_the_queue_is_running(cao_db, phoenix_db, namespace,
+def test_dry_run_is_refused_while_a_consumer_of_the_queue_is_running(cao_db, phoenix_db, namespace,
                                                                tmp_path, capsys):
     fill_cao(cao_db, [], [])
     path = _settings(tmp_path, namespace, cao_db, phoenix_db)
@@ -390,10 +390,13 @@ def test_dry_run_says_when_a_consumer_of_the_queue_is_running(cao_db, phoenix_db
         channel = conn.channel()
         channel.basic_consume(queue, callback=lambda message: None)
 
-        code, out = _run(path, capsys, "consume", "--shop", "web", "--dry-run")
+        capsys.readouterr()
+        code = cli.main(["-c", str(path), "consume", "--shop", "web", "--dry-run"])
+        err = capsys.readouterr().err.strip().splitlines()
 
-    assert code == cli.EXIT_OK
-    assert any(line.startswith("note: 1 consumer(s) of the queue are running") for line in out)
+    assert code == cli.EXIT_REFUSED
+    assert len(err) == 1 and "1 consumer(s) of queue" in err[0], err
+    assert "stop the shop's consumer" in err[0]
 
 
 def test_consume_dry_run_says_it_does_not_run_on_the_embedded_broker_yet():
