@@ -31,7 +31,7 @@ from shopbridge import topology
 from shopbridge.config import BrokerConfig
 from shopbridge.errors import DryRunRefused, PermanentError
 from shopbridge.publisher import OutMessage, Publisher
-from shopbridge.settle import H_RESYNC
+from shopbridge.settle import H_RESYNC, REPAIR
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,8 @@ def _read(held: list[Any], target: topology.Target) -> Borrowed:
             try:
                 event = ev.parse(raw)
                 if headers.get(H_RESYNC):
-                    event = dataclasses.replace(event, resync=True)
+                    event = dataclasses.replace(event, resync=True,
+                                                repair=headers[H_RESYNC] == REPAIR)
                 if event.tenant != target.tenant:
                     raise PermanentError(f"{event}: tenant {event.tenant!r} is not the "
                                          f"tenant {target.tenant!r} of this queue")

@@ -101,12 +101,17 @@ class ProductPlanner(Generic[RowT]):
             a newer stock plans every child's quantity, also when the master's sum stayed.
         shop: the shop's name: where the event carries a ``shop_stock`` for it (the oversell
             guard, B3), that is its stock instead of the ERP's.
+        resync_stock: whether a full sync's product event writes the quantity again (drift
+            ``--repair`` puts a hand-edited stock right). Not where the shop's quantity holds
+            its own checkout decrements that CAO has not booked yet (osCommerce without the
+            guard): the sync would give those units back and open an oversell window.
     """
 
     def __init__(self, *, map_row: Callable[[Event], RowT], stock_mode: str,
                  unsupported: Mapping[str, str], variant_stock: bool = False,
-                 shop: str | None = None) -> None:
+                 shop: str | None = None, resync_stock: bool = True) -> None:
         self.map_row = map_row
+        self.resync_stock = resync_stock
         self.stock_mode = stock_mode
         self.unsupported = dict(unsupported)
         self.variant_stock = variant_stock
@@ -171,7 +176,8 @@ class ProductPlanner(Generic[RowT]):
         # A full sync's event (``Event.resync``) writes the quantity again: the shop's may
         # have been edited by hand (``shopbridge drift`` finds it, ``--repair`` resends it).
         changed = (link.stock is None or Decimal(link.stock) != Decimal(stock)
-                   or (event.resync and event.type == "product.upserted"))
+                   or (event.resync and event.type == "product.upserted"
+                       and (self.resync_stock or event.repair)))
         link.stock_version, link.stock, link.dirty = event.version, stock, True
         if event.type == "stock.changed":
             link.event_id = event.event_id

@@ -55,7 +55,7 @@ from shopbridge.history import APPLIED, COALESCED, DEAD, RETRIED, SKIPPED, Histo
 from shopbridge.metrics import TargetMetrics
 from shopbridge.outage import BROKER, DATABASE, Outages, ride_out
 from shopbridge.publisher import Publisher
-from shopbridge.settle import H_RESYNC, Settler
+from shopbridge.settle import H_RESYNC, REPAIR, Settler
 
 from .applying import Applier
 
@@ -388,7 +388,8 @@ class ShopConsumer:
                 try:
                     event = ev.parse(raw)
                     if headers.get(H_RESYNC):
-                        event = dataclasses.replace(event, resync=True)
+                        event = dataclasses.replace(event, resync=True,
+                                                    repair=headers[H_RESYNC] == REPAIR)
                     if event.tenant != self.target.tenant:
                         raise PermanentError(f"{event}: tenant {event.tenant!r} is not the "
                                              f"tenant {self.target.tenant!r} of this queue")

@@ -28,6 +28,7 @@ from typing import Generic, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from shopbridge import kinds
 from shopbridge.config import ShopConfig
 from shopbridge.db import create_engine, has_table, translated
 from shopbridge.errors import DependencyMissing, ShopbridgeError
@@ -333,6 +334,13 @@ class ShopApplier(Generic[RowT]):
         result.count_batch(events, notes)
         return len(notes) < len(events)
 
+    @cached_property
+    def _resync_stock(self) -> bool:
+        """A full sync rewrites the quantity where the shop's holds no unbooked checkout
+        decrements: its open orders counted apart (VirtueMart) or guarded (B3)."""
+        return self.shop.oversell.enabled or bool(
+            kinds.shop_sink(self.shop.kind).open_orders_deducted())
+
     def _apply_products(self, events: list[Event], result: ApplyResult,
                         now: datetime) -> bool:
         """Returns: whether product rows were written or hidden (stock alone is not)."""
@@ -348,7 +356,7 @@ class ShopApplier(Generic[RowT]):
                                      stock_mode=self.shop.stock_mode,
                                      unsupported=self.writers.unsupported,
                                      variant_stock=self.writers.variant_stock is not None,
-                                     shop=self.shop.name)
+                                     shop=self.shop.name, resync_stock=self._resync_stock)
             plan: ProductPlan[RowT] = ProductPlan()
             for event in ordered:
                 result.count(event, planner.plan(event, links[event.entity_key], plan))

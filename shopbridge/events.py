@@ -55,6 +55,9 @@ class Event:
     # Republished by a full sync (``shopbridge sync``, message header H_RESYNC): applied again
     # at the version the target already holds, and written even where it looks unchanged.
     resync: bool = False
+    # Republished by ``drift --repair`` (H_RESYNC = REPAIR): the stock is written again also
+    # where a sync leaves the shop's own checkout decrements alone (ProductPlanner).
+    repair: bool = False
 
     @property
     def entity(self) -> str:

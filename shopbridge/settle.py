@@ -42,6 +42,7 @@ H_EVENT_TYPE = "x-shopbridge-event-type"
 H_ENTITY_KEY = "x-shopbridge-entity-key"
 H_REPLAYED = "x-shopbridge-replayed"
 H_RESYNC = "x-shopbridge-resync"          # published by `shopbridge sync` (Event.resync)
+REPAIR = 2                                 # its value from `drift --repair` (Event.repair)
 H_REPLAY_RUN = "x-shopbridge-replay-run"   # which `dlq replay` run moved it last (kept on failure)
 MAX_ERROR_TEXT = 2000
 # A named delay shorter than this waits this long: a message never loops through the broker

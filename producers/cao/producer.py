@@ -28,7 +28,7 @@ from shopbridge.errors import ConfigError, PermanentError, TargetLocked
 from shopbridge.outage import AWAY, Outages, ride_out
 from shopbridge.owntables import ensure
 from shopbridge.publisher import BrokerSession, OutMessage, pack
-from shopbridge.settle import H_RESYNC
+from shopbridge.settle import H_RESYNC, REPAIR
 
 from . import categories as cats
 from . import variants
@@ -102,6 +102,7 @@ class ResyncRun:
     progress: ResyncProgress
     totals: dict[str, int]              # entity type -> published rows (the bar's 100 %)
     on_page: Callable[[str, int, int], None]   # (scan, events so far, total)
+    repair: bool = False                # drift --repair: the stock is rewritten everywhere
 
     def page_done(self, scan: str) -> None:
         done = self.progress.scans[scan]
@@ -181,7 +182,8 @@ class CaoProducer:
         if self._resync is not None:
             ordered, size = [event for _, event in valid], self.broker.pack_size
             messages = [OutMessage(routing_key=self._resync.queue,
-                                   body=ev.encode(ordered[i:i + size]), headers={H_RESYNC: 1})
+                                   body=ev.encode(ordered[i:i + size]),
+                                   headers={H_RESYNC: REPAIR if self._resync.repair else 1})
                         for i in range(0, len(ordered), size)]
         else:
             by_key: dict[str, list[dict[str, Any]]] = {}
@@ -572,7 +574,7 @@ class CaoProducer:
         self._resync = ResyncRun(
             queue=topology.work_queue(self.broker.namespace, self.tenant.name, shop.name),
             entities=frozenset({"product"}), progress=ResyncProgress(shop.name), totals={},
-            on_page=lambda scan, done, total: None)
+            on_page=lambda scan, done, total: None, repair=True)
         try:
             with translated(self.what), self.engine.connect() as conn:
                 self.source.resolve(conn)

@@ -117,3 +117,23 @@ def test_a_continued_sync_skips_the_scans_the_interrupted_one_finished(cao_db):
         fresh = ResyncProgress("web")
         assert fresh.begin(conn, entities) is False
         assert not fresh.start(conn, "manufacturer").done
+
+
+def test_a_sync_leaves_an_unguarded_osc_shops_checkout_decrements_alone(
+        cao_db, phoenix_factory, namespace, tmp_path):
+    """Phoenix takes a sold unit off products_quantity at checkout, and CAO has it only once
+    its user books the imported draft: a full sync must not give that unit back (an
+    oversell window), unless the oversell guard computes the shop's stock (review)."""
+    web = phoenix_factory()
+    fill_cao(cao_db, sample.articles(2), [])
+    _, settings = _config(tmp_path, namespace, cao_db, [shop_entry("web", web)])
+    sync(settings)
+    before = web.scalar("SELECT products_quantity FROM products WHERE products_model = "
+                        "'A-000001'")
+    web.execute("UPDATE products SET products_quantity = products_quantity - 1 "
+                "WHERE products_model = 'A-000001'")       # a checkout
+
+    full_sync(settings, "web")
+
+    assert web.scalar("SELECT products_quantity FROM products WHERE products_model = "
+                      "'A-000001'") == before - 1
