@@ -11,7 +11,7 @@ from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable, ensure
 from systems.cao import candidates
 
-from . import probes, resync, snapshot, tables, variants
+from . import capture, probes, resync, snapshot, tables, variants
 from .producer import CaoProducer, CycleReport
 
 
@@ -46,6 +46,14 @@ class CaoSource:
 
     def schema(self) -> sa.MetaData:
         return tables.metadata
+
+    def capture(self, conn: sa.Connection, tenant: TenantConfig, action: str) -> list[str]:
+        return capture.command(conn, action)
+
+    def capture_complete(self, conn: sa.Connection, tenant: TenantConfig) -> bool | None:
+        found = capture.state(conn)
+        conn.commit()
+        return None if found.absent and not found.table else found.complete
 
 
 # Typed as the role, so that mypy checks the object keeps the role's promises.

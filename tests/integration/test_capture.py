@@ -1,0 +1,162 @@
+"""issue 14: the CAO change signal. ``capture --install/--remove`` are idempotent and leave the
+merchant's own triggers alone, ``check`` names a missing trigger, a change reaches the shop
+through the signal without a full cycle, and one the signal missed through the rare full
+diff."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from consumers import ShopConsumer, make_applier
+from producers.cao import CaoProducer, CycleReport
+from producers.cao import capture
+from shopbridge import cli, sample
+from shopbridge import config as cfg
+from tests.conftest import config_data, fill_cao, settings_for, shop_entry
+from tests.helpers import to_toml
+
+
+def _ours(db: Any) -> set[str]:
+    return {str(r[0]) for r in db.rows(
+        "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = "
+        "DATABASE() AND TRIGGER_NAME LIKE %s", ("shopbridge\\_%",))}
+
+
+def test_install_and_remove_are_idempotent_leave_other_triggers_and_check_names_a_gap(
+        cao_db, phoenix_db, namespace, tmp_path, capsys):
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(config_data(namespace, cao_db, [shop_entry("web", phoenix_db)])))
+    fill_cao(cao_db, sample.articles(5), [])
+    cao_db.execute("CREATE TABLE merchant_log (n INT) ENGINE=MyISAM")
+    cao_db.execute("CREATE TRIGGER merchant_artikel_au AFTER UPDATE ON artikel FOR EACH ROW "
+                   "INSERT INTO merchant_log VALUES (NEW.REC_ID)")
+
+    assert cli.main(["-c", str(path), "capture"]) == cli.EXIT_OK
+    assert "no triggers installed" in capsys.readouterr().out
+    assert cli.main(["-c", str(path), "capture", "--install"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "trigger shopbridge_artikel_au on artikel created" in out
+    installed = _ours(cao_db)
+    # ARTIKEL, ARTIKEL_LTEXT, ARTIKEL_PREIS, ARTIKEL_TO_KAT, ARTIKEL_VAR x insert/update/delete
+    assert len(installed) == 15 and "complete" in out
+    assert cli.main(["-c", str(path), "capture", "--install"]) == cli.EXIT_OK
+    assert "nothing to do" in capsys.readouterr().out
+    assert _ours(cao_db) == installed
+
+    cao_db.execute("UPDATE artikel SET MENGE_AKT = 5 WHERE REC_ID = 2")
+    cao_db.execute("INSERT INTO artikel_preis (ARTIKEL_ID, PREIS_TYP, ADRESS_ID, PT2, PREIS) "
+                   "VALUES (4, 3, -99, 'AP', 1)")
+    cao_db.execute("DELETE FROM artikel WHERE REC_ID = 3")
+    assert sorted(cao_db.rows(f"SELECT tbl, rec_id FROM {capture.CHANGE_TABLE}")) == [
+        ("ARTIKEL", 2), ("ARTIKEL", 3), ("ARTIKEL_PREIS", 4)]
+    assert cao_db.scalar("SELECT COUNT(*) FROM merchant_log") == 1    # theirs fired too
+
+    cao_db.execute("DROP TRIGGER shopbridge_artikel_au")
+    assert cli.main(["-c", str(path), "capture"]) == cli.EXIT_PROBLEMS
+    assert "missing shopbridge_artikel_au" in capsys.readouterr().out
+    cli.main(["-c", str(path), "check"])
+    problems = [line for line in capsys.readouterr().out.splitlines()
+                if line.startswith("PROBLEM") and "change signal" in line]
+    assert len(problems) == 1 and "missing shopbridge_artikel_au" in problems[0]
+
+    # The change table gone under the triggers: the merchant's writes still succeed.
+    cao_db.execute(f"DROP TABLE {capture.CHANGE_TABLE}")
+    cao_db.execute("UPDATE artikel SET MENGE_AKT = 6 WHERE REC_ID = 2")
+    assert cli.main(["-c", str(path), "capture", "--remove"]) == cli.EXIT_OK
+    assert cli.main(["-c", str(path), "capture", "--remove"]) == cli.EXIT_OK
+    assert "nothing to remove" in capsys.readouterr().out
+    assert _ours(cao_db) == set()
+    assert {str(r[0]) for r in cao_db.rows(
+        "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS "
+        "WHERE TRIGGER_SCHEMA = DATABASE()")} == {"merchant_artikel_au"}
+    cao_db.execute("UPDATE artikel SET MENGE_AKT = 7 WHERE REC_ID = 2")
+    assert cao_db.scalar("SELECT COUNT(*) FROM merchant_log") == 3
+
+
+@contextmanager
+def _following(settings: cfg.Settings, **options: Any) -> Iterator[list[CycleReport]]:
+    """The producer following (in a thread) and the shop's consumer; yields the full cycles
+    run so far (their reports)."""
+    producer = CaoProducer(broker=settings.broker, tenant=settings.tenants[0])
+    fulls: list[CycleReport] = []
+    real_run_once = producer.run_once
+
+    def run_once(**kw: Any) -> CycleReport:
+        report = real_run_once(**kw)
+        if kw.get("articles", True):
+            fulls.append(report)
+        return report
+
+    producer.run_once = run_once            # type: ignore[method-assign]
+    shop = settings.tenants[0].shop("web")
+    applier = make_applier(shop)
+    consumer = ShopConsumer(broker=settings.broker, shop=shop, applier=applier)
+    threads = [threading.Thread(target=producer.follow, kwargs=options),
+               threading.Thread(target=consumer.run)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield fulls
+    finally:
+        producer.stop_event.set()
+        consumer.stop_event.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        producer.close()
+        applier.close()
+
+
+def _wait(what: Callable[[], bool], timeout: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if what():
+            return time.monotonic() - started
+        time.sleep(0.01)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def _shop_row(db: Any, rec_id: int) -> tuple[Any, Any]:
+    row = db.rows("SELECT products_quantity, products_price FROM products "
+                  "WHERE products_model = %s", (f"A-{rec_id:06d}",))
+    return (row[0][0], row[0][1]) if row else (None, None)
+
+
+def test_a_change_reaches_the_shop_through_the_signal_without_a_full_cycle(
+        cao_db, phoenix_db, namespace):
+    fill_cao(cao_db, sample.articles(30), [])
+    settings = settings_for(namespace, cao_db, [shop_entry("web", phoenix_db)])
+    with cao_db.engine.connect() as conn:
+        capture.install(conn)
+    with _following(settings, signal="auto", proof_interval_s=3600,
+                    full_interval_s=3600) as fulls:
+        _wait(lambda: _shop_row(phoenix_db, 30)[0] is not None, 30)
+        assert len(fulls) == 1                          # the first, at the start
+        cao_db.execute("UPDATE artikel SET MENGE_AKT = 777, VK1 = 12.34 WHERE REC_ID = 5")
+        seconds = _wait(lambda: _shop_row(phoenix_db, 5) == (777, Decimal("12.3400")), 10)
+        assert len(fulls) == 1, "arrived through a full cycle, not the signal"
+        assert seconds < 5
+        _wait(lambda: cao_db.scalar(f"SELECT COUNT(*) FROM {capture.CHANGE_TABLE}") == 0, 5)
+
+
+def test_a_change_the_signal_missed_reaches_the_shop_through_the_rare_full_diff(
+        cao_db, phoenix_db, namespace):
+    fill_cao(cao_db, sample.articles(30), [])
+    settings = settings_for(namespace, cao_db, [shop_entry("web", phoenix_db)])
+    with cao_db.engine.connect() as conn:
+        capture.install(conn)
+    with _following(settings, signal="triggers", proof_interval_s=3,
+                    full_interval_s=3600) as fulls:
+        _wait(lambda: _shop_row(phoenix_db, 30)[0] is not None, 30)
+        before = len(fulls)
+        cao_db.execute("DROP TRIGGER shopbridge_artikel_au")      # the signal is off ...
+        cao_db.execute("UPDATE artikel SET MENGE_AKT = 555, VK1 = 43.21 WHERE REC_ID = 7")
+        with cao_db.engine.connect() as conn:
+            capture.install(conn)                                # ... and back
+        assert cao_db.scalar(f"SELECT COUNT(*) FROM {capture.CHANGE_TABLE}") == 0
+        _wait(lambda: _shop_row(phoenix_db, 7) == (555, Decimal("43.2100")), 20)
+        assert len(fulls) > before                               # the proof diff found it
