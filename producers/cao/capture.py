@@ -220,6 +220,11 @@ def pending(conn: Connection, limit: int = 5000) -> Pending | None:
                    tables=frozenset(str(r[1]) for r in rows))
 
 
+def waiting(conn: Connection) -> bool:
+    """Whether any change waits (``conn`` in autocommit: no transaction to end)."""
+    return conn.exec_driver_sql(f"SELECT 1 FROM {CHANGE_TABLE} LIMIT 1").first() is not None
+
+
 def consume(conn: Connection, last_id: int) -> None:
     """Forget the changes up to ``last_id``: their articles were diffed and published."""
     conn.exec_driver_sql(f"DELETE FROM {CHANGE_TABLE} WHERE id <= %s", (last_id,))

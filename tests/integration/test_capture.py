@@ -13,8 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from consumers import ShopConsumer, make_applier
-from producers.cao import CaoProducer, CycleReport
-from producers.cao import capture
+from producers.cao import CaoProducer, CycleReport, capture
 from shopbridge import cli, sample
 from shopbridge import config as cfg
 from tests.conftest import config_data, fill_cao, settings_for, shop_entry
