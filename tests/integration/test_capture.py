@@ -159,3 +159,28 @@ def test_a_change_the_signal_missed_reaches_the_shop_through_the_rare_full_diff(
         assert cao_db.scalar(f"SELECT COUNT(*) FROM {capture.CHANGE_TABLE}") == 0
         _wait(lambda: _shop_row(phoenix_db, 7) == (555, Decimal("43.2100")), 20)
         assert len(fulls) > before                               # the proof diff found it
+
+
+def test_without_triggers_the_gate_scans_only_after_a_write(cao_db, phoenix_db, namespace,
+                                                           monkeypatch):
+    """The fallback: MyISAM's UPDATE_TIME opens the stock scan; an idle CAO gets none."""
+    fill_cao(cao_db, sample.articles(30), [])
+    settings = settings_for(namespace, cao_db, [shop_entry("web", phoenix_db)])
+    scans: list[float] = []
+    real_stock_scan = CaoProducer.stock_scan
+
+    def stock_scan(self: CaoProducer) -> CycleReport:
+        scans.append(time.monotonic())
+        return real_stock_scan(self)
+
+    monkeypatch.setattr(CaoProducer, "stock_scan", stock_scan)
+    with _following(settings, signal="auto", stock_interval_s=0.1, full_interval_s=3600,
+                    proof_interval_s=3600) as fulls:
+        _wait(lambda: _shop_row(phoenix_db, 30)[0] is not None, 30)
+        time.sleep(2.5)                   # a write in the last second may still count
+        scans.clear()
+        time.sleep(2.0)                   # 20 periods of nothing written
+        assert scans == []
+        cao_db.execute("UPDATE artikel SET MENGE_AKT = 321 WHERE REC_ID = 9")
+        _wait(lambda: _shop_row(phoenix_db, 9)[0] == 321, 10)
+        assert scans and len(fulls) == 1
