@@ -203,7 +203,7 @@ def command(conn: Connection, action: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Pending:
-    last_id: int                   # consume up to here once the changes are published
+    ids: tuple[int, ...]           # the change rows read: consumed once published
     rec_ids: frozenset[int]
     tables: frozenset[str]         # logical tables the changes came from
 
@@ -216,7 +216,8 @@ def pending(conn: Connection, limit: int = 5000) -> Pending | None:
     conn.commit()
     if not rows:
         return None
-    return Pending(last_id=int(rows[-1][0]), rec_ids=frozenset(int(r[2]) for r in rows),
+    return Pending(ids=tuple(int(r[0]) for r in rows),
+                   rec_ids=frozenset(int(r[2]) for r in rows),
                    tables=frozenset(str(r[1]) for r in rows))
 
 
@@ -225,9 +226,23 @@ def waiting(conn: Connection) -> bool:
     return conn.exec_driver_sql(f"SELECT 1 FROM {CHANGE_TABLE} LIMIT 1").first() is not None
 
 
-def consume(conn: Connection, last_id: int) -> None:
-    """Forget the changes up to ``last_id``: their articles were diffed and published."""
-    conn.exec_driver_sql(f"DELETE FROM {CHANGE_TABLE} WHERE id <= %s", (last_id,))
+def consume(conn: Connection, ids: Sequence[int]) -> None:
+    """Forget these change rows: their articles were diffed and published.
+
+    By id, not "up to the last one read": a long statement's rows commit at its end with
+    lower ids than a short one's that committed before, and must not be deleted unread.
+    """
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        conn.exec_driver_sql(f"DELETE FROM {CHANGE_TABLE} WHERE id IN "
+                             f"({', '.join(['%s'] * len(chunk))})", tuple(chunk))
+    conn.commit()
+
+
+def consume_upto(conn: Connection, mark: int) -> None:
+    """Forget the changes up to ``mark`` (``watermark``), after a full diff that started
+    when they were there: every change they name was written before it read the article."""
+    conn.exec_driver_sql(f"DELETE FROM {CHANGE_TABLE} WHERE id <= %s", (mark,))
     conn.commit()
 
 

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 BROKER_CHECK_S = 0.5
+NO_SUCH_TABLE = 1146
 
 
 @dataclass
@@ -112,7 +113,15 @@ class Follow:
             if self._poll is None:
                 self._poll = p.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             with translated(p.what):
-                return capture.waiting(self._poll)
+                try:
+                    return capture.waiting(self._poll)
+                except sa.exc.ProgrammingError as err:
+                    if getattr(err.orig, "args", (None,))[0] != NO_SUCH_TABLE:
+                        raise
+                    log.warning("%s: table %s was removed: choosing the change signal again",
+                                p.what, capture.CHANGE_TABLE)
+                    self.next_choice = 0.0
+                    return False
         except Exception:
             self.close()          # a fresh connection after an outage
             raise
@@ -180,11 +189,12 @@ class Follow:
             return p.signal_cycle() if self.mode == "triggers" else p.stock_scan()
         if articles and mark:
             with translated(p.what), p.engine.connect() as conn:
-                capture.consume(conn, mark)
+                capture.consume_upto(conn, mark)
         for gate in gates:
             gate.done()
         if articles:
             self.next_proof = time.monotonic() + self.proof_interval_s
+        self.next_full = time.monotonic() + self.full_interval_s
         return report
 
 

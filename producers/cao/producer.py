@@ -298,7 +298,7 @@ class CaoProducer:
             except TargetLocked:
                 return report       # a full cycle runs: the rows wait for the next call
             if not self.stop_event.is_set():
-                capture.consume(conn, waiting.last_id)
+                capture.consume(conn, waiting.ids)
         report.seconds = time.monotonic() - started
         return report
 

@@ -140,6 +140,10 @@ def test_a_change_reaches_the_shop_through_the_signal_without_a_full_cycle(
         assert len(fulls) == 1, "arrived through a full cycle, not the signal"
         assert seconds < 5
         _wait(lambda: cao_db.scalar(f"SELECT COUNT(*) FROM {capture.CHANGE_TABLE}") == 0, 5)
+        with cao_db.engine.connect() as conn:
+            capture.remove(conn)                   # while following: the gate takes over
+        cao_db.execute("UPDATE artikel SET MENGE_AKT = 778 WHERE REC_ID = 6")
+        _wait(lambda: _shop_row(phoenix_db, 6)[0] == 778, 20)
 
 
 def test_a_change_the_signal_missed_reaches_the_shop_through_the_rare_full_diff(
@@ -158,7 +162,8 @@ def test_a_change_the_signal_missed_reaches_the_shop_through_the_rare_full_diff(
             capture.install(conn)                                # ... and back
         assert cao_db.scalar(f"SELECT COUNT(*) FROM {capture.CHANGE_TABLE}") == 0
         _wait(lambda: _shop_row(phoenix_db, 7) == (555, Decimal("43.2100")), 20)
-        assert len(fulls) > before                               # the proof diff found it
+        _wait(lambda: len(fulls) > before, 10)         # the proof diff found it (and ended)
+        assert fulls[-1].published["product.upserted"] == 1
 
 
 def test_without_triggers_the_gate_scans_only_after_a_write(cao_db, phoenix_db, namespace,
