@@ -56,6 +56,7 @@ from _common import (
 )
 from kombu import Connection
 
+from producers.cao.source import ARTICLE_COLUMNS, TRANSLATION_COLUMNS
 from shopbridge import cli, topology
 
 TARGET_IDLE_PCT = 5.0
@@ -112,7 +113,7 @@ def background(seconds: float) -> float:
 
 
 def run_pass(env: sb.Env, signal: str, *, idle_s: float, changes: int, articles: int,
-             seed: int, background_s: float, next_value: int) -> Pass:
+             seed: int, background_s: float, next_value: int, settle_s: float) -> Pass:
     out = Pass(signal, background_s=background_s, load=loadavg().split()[0])
     producer = spawn(env, f"follow-{signal}", ["produce", "--follow", "--signal", signal])
     mariadb = find_pid("mariadbd", "mysqld")
@@ -141,7 +142,9 @@ def run_pass(env: sb.Env, signal: str, *, idle_s: float, changes: int, articles:
     try:
         if change(1, timeout=180) is None:
             raise SystemExit(f"follow --signal {signal}: warm-up change did not arrive")
-        time.sleep(3.0)      # the warm-up's own work done (the gate's next look, ...)
+        # The warm-up's own work done: with the gate, its write opens the next full cycle
+        # (up to --full-interval later), which must not fall into the idle window.
+        time.sleep(settle_s)
         threads0 = thread_cpu(cao, mariadb, env.cao)
         p0, m0, t0 = proc_cpu_s(producer.pid), proc_cpu_s(mariadb), time.perf_counter()
         time.sleep(idle_s)
@@ -172,6 +175,57 @@ def run_pass(env: sb.Env, signal: str, *, idle_s: float, changes: int, articles:
     return out
 
 
+# The candidate not built (docs/architecture.md): one look of a window-checksum scan, per
+# table a checksum per window of 2,000 REC_IDs over the columns the article hash reads.
+WINDOW_LOOKS = {
+    "ARTIKEL, stock only (REC_ID, MENGE_AKT)":
+        "SELECT REC_ID DIV 2000, BIT_XOR(CRC32(CONCAT_WS('|', REC_ID, MENGE_AKT))) "
+        "FROM artikel GROUP BY 1",
+    "ARTIKEL, every column the hash reads":
+        "SELECT REC_ID DIV 2000, BIT_XOR(CRC32(CONCAT_WS('|', REC_ID, MENGE_AKT, "
+        + ", ".join(f"QUOTE({c})" for c in ARTICLE_COLUMNS) + "))) FROM artikel GROUP BY 1",
+    "ARTIKEL_LTEXT": "SELECT ARTIKEL_ID DIV 2000, BIT_XOR(CRC32(CONCAT_WS('|', ARTIKEL_ID, "
+        "SPRACHE_ID, " + ", ".join(f"QUOTE({c})" for c in TRANSLATION_COLUMNS) + "))) "
+        "FROM artikel_ltext GROUP BY 1",
+    "ARTIKEL_PREIS": "SELECT ARTIKEL_ID DIV 2000, BIT_XOR(CRC32(CONCAT_WS('|', REC_ID, "
+        "PREIS, QUOTE(GUELTIG_VON), QUOTE(GUELTIG_BIS), MENGE2, PREIS2))) FROM artikel_preis "
+        "GROUP BY 1",
+    "ARTIKEL_TO_KAT": "SELECT ARTIKEL_ID DIV 2000, BIT_XOR(CRC32(CONCAT_WS('|', SHOP_ID, "
+        "ARTIKEL_ID, KAT_ID, DEL_FLAG))) FROM artikel_to_kat GROUP BY 1",
+}
+
+
+def window_looks(env: sb.Env, runs: int = 3) -> dict[str, tuple[float, float]]:
+    """Each WINDOW_LOOKS query ``runs`` times: median wall and MariaDB CPU of its thread."""
+    mariadb = find_pid("mariadbd", "mysqld")
+    conn = raw_connect(env.url(env.cao))
+    out = {}
+    try:
+        tid = int(scalar(conn, "SELECT TID FROM information_schema.PROCESSLIST "
+                               "WHERE ID = CONNECTION_ID()"))
+        stat = Path(f"/proc/{mariadb}/task/{tid}/stat")
+
+        def cpu() -> float:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+        for name, sql in WINDOW_LOOKS.items():
+            samples = []
+            for _ in range(runs):
+                c0, t0 = cpu(), time.perf_counter()
+                with conn.cursor() as cur:
+                    cur.execute(sql)
+                    cur.fetchall()
+                samples.append((time.perf_counter() - t0, cpu() - c0))
+            samples.sort()
+            out[name] = samples[len(samples) // 2]
+            log(f"window look {name}: {out[name][0] * 1000:.0f} ms wall, "
+                f"{out[name][1] * 1000:.0f} ms MariaDB CPU")
+    finally:
+        conn.close()
+    return out
+
+
 def capture(env: sb.Env, action: str) -> None:
     code = cli.main(["-c", str(env.config_path), "--log-level", "WARNING", "capture",
                      f"--{action}"])
@@ -180,7 +234,7 @@ def capture(env: sb.Env, action: str) -> None:
 
 
 def render(args: argparse.Namespace, facts: dict[str, str], passes: list[Pass],
-           command: str) -> str:
+           looks: dict[str, tuple[float, float]], command: str) -> str:
     by = {p.signal: p for p in passes}
     lines = [
         f"## Change signal (issue 14), {args.articles:,} articles - {facts['date']}",
@@ -192,8 +246,9 @@ def render(args: argparse.Namespace, facts: dict[str, str], passes: list[Pass],
         f"{', '.join(f'{p.signal} {p.load}' for p in passes)}; Python {facts['python']}, "
         f"MariaDB {facts['mariadb']} (log_bin {facts['log_bin']}), RabbitMQ "
         f"{facts['rabbitmq']}; commit {facts['git']}",
-        f"- Idle: {args.idle_s:.0f} s with nothing changing after the producer's first full "
-        "cycle; CPU from /proc (utime+stime). MariaDB's is the whole server's: the "
+        f"- Idle: {args.idle_s:.0f} s with nothing changing, from {args.settle_s:.0f} s after "
+        "the warm-up change (the producer's first full cycle and what the warm-up opened are "
+        "done); CPU from /proc (utime+stime). MariaDB's is the whole server's: the "
         f"background (its CPU over {args.idle_s:.0f} s with no producer of this run, measured "
         "right before each pass) is subtracted; too noisy on a shared server, so the "
         "headline figure is the CPU of the MariaDB threads serving the connections to this "
@@ -224,6 +279,14 @@ def render(args: argparse.Namespace, facts: dict[str, str], passes: list[Pass],
                      f"**{p.own_pct:.1f} %** | {p.mariadb_s:.2f} s ({p.background_s:.2f} s) "
                      f"-> {p.idle_pct:.1f} % | {lat} |")
     lines.append("")
+    if looks:
+        total = sum(cpu for _, cpu in looks.values())
+        lines += ["Window checksums (the candidate not built), one look over the "
+                  f"{args.articles:,} articles, per window of 2,000 REC_IDs, median of 3 "
+                  "(MariaDB CPU of the connection's thread): "
+                  + "; ".join(f"{name} {wall * 1000:.0f} ms wall / {cpu * 1000:.0f} ms CPU"
+                              for name, (wall, cpu) in looks.items())
+                  + f"; all four tables {total * 1000:.0f} ms CPU per look.", ""]
     trig = by.get("triggers")
     if trig is not None:
         ok_idle = trig.own_pct <= TARGET_IDLE_PCT
@@ -246,6 +309,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--gate-changes", type=int, default=50,
                         help="stock changes with the gate and with polling (default 50)")
     parser.add_argument("--signals", default="off,gate,triggers")
+    parser.add_argument("--settle-s", type=float, default=25.0,
+                        help="pause after the warm-up change before the idle window "
+                             "(default 25: a full interval and a full cycle)")
     parser.add_argument("--seed", type=int, default=11)
     add_server_args(parser, amqp_default="amqp://guest:guest@127.0.0.1:5672//")
     add_output_args(parser)
@@ -286,13 +352,16 @@ def main() -> int:
                 changes = args.changes if signal == "triggers" else args.gate_changes
                 passes.append(run_pass(env, signal, idle_s=args.idle_s, changes=changes,
                                        articles=args.articles, seed=args.seed + i,
-                                       background_s=back, next_value=value))
+                                       background_s=back, next_value=value,
+                                       settle_s=args.settle_s))
                 value += 100_000
         finally:
             capture(env, "remove")
         stop_child(env, consumer, "consumer")
+        log(f"window checksum looks ... (load {loadavg()})")
+        looks = window_looks(env)
     finish_facts(facts, started)
-    text = render(args, facts, passes, command)
+    text = render(args, facts, passes, looks, command)
     publish(text, write_results=not args.no_results, blank_line_before=True)
     return 1 if any(p.timeouts for p in passes) else 0
 

@@ -163,7 +163,7 @@ class Follow:
                 log.info("%s: following with change signal %s (%s)", p.what, mode,
                          found.describe())
             self.mode = mode
-            p._signalled = mode == "triggers"
+            p.signalled = mode == "triggers"
             self.next_proof = 0.0       # the full cycle first: nothing between the modes lost
             for gate in (self.all_gate, self.stock_gate, self.other_gate):
                 if gate is not None:

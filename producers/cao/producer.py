@@ -153,7 +153,7 @@ class CaoProducer:
         self.stop_event = threading.Event()
         self._stock_period_s: float | None = None   # set while following
         self._last_stock = 0.0
-        self._signalled = False                     # following on the change table
+        self.signalled = False                      # following on the change table
         self._fingerprint_seen: str | None = None   # of the last article scan
         self._resync: ResyncRun | None = None       # set while a full sync republishes
 
@@ -590,7 +590,7 @@ class CaoProducer:
         stock changes must not wait for it (issue 4: p99 <= 1 s)."""
         if (self._stock_period_s is not None
                 and time.monotonic() - self._last_stock >= self._stock_period_s):
-            events = (self._signalled_stock() if self._signalled else self.stock_scan()).events
+            events = (self._signalled_stock() if self.signalled else self.stock_scan()).events
             if events:
                 log.info("published %d stock change(s) during a full cycle", events)
 
