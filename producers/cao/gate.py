@@ -4,8 +4,8 @@ MariaDB reports a MyISAM table's UPDATE_TIME from its data file's mtime, so
 ``information_schema.TABLES`` says, for the price of a few stat() calls, whether any of the
 tables a scan reads was written since the scan last ran. An idle CAO then costs one such
 query per period instead of a scan of every article. (InnoDB keeps it in memory, NULL after
-a restart until the next write: the first look always counts as a change, so a NULL
-afterwards means "not written since".)
+a restart until the next write, and other servers none at all: such a table always counts
+as changed, which is the old polling, never a missed change.)
 
 UPDATE_TIME has whole seconds: a write in the same second as the last look shows the same
 value. So a scan is due when the newest UPDATE_TIME is not older than the server's clock
@@ -41,13 +41,16 @@ class TableClock:
             which = f"TABLE_NAME IN ({', '.join(['%s'] * len(self.tables))})"
             params = tuple(self.tables)
         # Views have no UPDATE_TIME and never change by themselves: left out.
-        newest, now = conn.exec_driver_sql(
-            f"SELECT MAX(UPDATE_TIME), NOW() "
+        # A NULL of another engine (InnoDB after a restart, or a server that keeps none)
+        # says nothing: such a table always counts as changed, as if there were no gate.
+        newest, unknown, now = conn.exec_driver_sql(
+            f"SELECT MAX(UPDATE_TIME), "
+            f"SUM(UPDATE_TIME IS NULL AND ENGINE NOT IN ('MyISAM', 'Aria')), NOW() "
             f"FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
             f"AND TABLE_TYPE = 'BASE TABLE' AND {which}", params).one()
         conn.commit()
         self._looked = now.replace(microsecond=0)
-        if self._since is None:
+        if self._since is None or unknown:
             return True
         return newest is not None and bool(newest >= self._since)
 
