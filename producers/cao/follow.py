@@ -149,7 +149,7 @@ class Follow:
         if self.signal in ("off", "gate"):
             mode = self.signal
         else:
-            mode = "triggers" if found.complete else "gate"
+            mode = "triggers" if found.complete or found.assumed else "gate"
         if self.other_gate is None:     # the tables the triggers do not watch
             self.other_gate = TableClock(None, exclude=[t.table for t in found.wanted])
         if self.signal == "triggers" and not found.complete and mode != self.mode:

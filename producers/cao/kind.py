@@ -53,7 +53,9 @@ class CaoSource:
     def capture_complete(self, conn: sa.Connection, tenant: TenantConfig) -> bool | None:
         found = capture.state(conn)
         conn.commit()
-        return None if found.absent and not found.table else found.complete
+        if found.assumed or (found.absent and not found.table):
+            return None
+        return found.complete
 
 
 # Typed as the role, so that mypy checks the object keeps the role's promises.

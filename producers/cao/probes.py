@@ -65,6 +65,9 @@ def _change_signal(conn: Connection, where: str, report: CheckReport) -> None:
     conn.commit()
     if found.complete:
         report.ok.append(f"{where}: {found.describe()}")
+    elif found.assumed:
+        report.notes.append(f"{where}: {found.describe()}; GRANT TRIGGER to let check and "
+                            f"'produce --follow' see whether they are complete")
     elif found.absent and not found.table:
         report.notes.append(f"{where}: {found.describe()}; 'produce --follow' looks at "
                             f"UPDATE_TIME instead ('shopbridge capture --install' for changes "

@@ -189,3 +189,34 @@ def test_without_triggers_the_gate_scans_only_after_a_write(cao_db, phoenix_db, 
         cao_db.execute("UPDATE artikel SET MENGE_AKT = 321 WHERE REC_ID = 9")
         _wait(lambda: _shop_row(phoenix_db, 9)[0] == 321, 10)
         assert scans and len(fulls) == 1
+
+
+def test_a_user_without_the_trigger_privilege_sees_whether_they_are_complete(cao_db):
+    """information_schema.TRIGGERS hides the statements of triggers from a user without
+    TRIGGER: such a producer checks their names and tables, and follows on them."""
+    import sqlalchemy as sa
+
+    user = f"sbcap_{cao_db.name[-10:]}"
+    cao_db.execute(f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 'pw'")
+    try:
+        cao_db.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{cao_db.name}`.* "
+                       f"TO '{user}'@'127.0.0.1'")
+        engine = sa.create_engine(cao_db.url.set(username=user, password="pw"))
+        try:
+            with engine.connect() as conn:
+                assert not capture.state(conn).assumed            # no change table yet
+            with cao_db.engine.connect() as conn:
+                capture.install(conn)
+            with engine.connect() as conn:
+                found = capture.state(conn)
+                # MariaDB shows it the triggers' names, not their statements.
+                assert found.complete and found.blind and not found.outdated
+                assert "not visible to this database user" in found.describe()
+            cao_db.execute("DROP TRIGGER shopbridge_artikel_au")
+            with engine.connect() as conn:
+                found = capture.state(conn)
+                assert not found.complete and found.missing == ["shopbridge_artikel_au"]
+        finally:
+            engine.dispose()
+    finally:
+        cao_db.execute(f"DROP USER '{user}'@'127.0.0.1'")
