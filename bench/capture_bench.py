@@ -187,9 +187,10 @@ WINDOW_LOOKS = {
     "ARTIKEL_LTEXT": "SELECT ARTIKEL_ID DIV 2000, BIT_XOR(CRC32(CONCAT_WS('|', ARTIKEL_ID, "
         "SPRACHE_ID, " + ", ".join(f"QUOTE({c})" for c in TRANSLATION_COLUMNS) + "))) "
         "FROM artikel_ltext GROUP BY 1",
-    "ARTIKEL_PREIS": "SELECT ARTIKEL_ID DIV 2000, BIT_XOR(CRC32(CONCAT_WS('|', REC_ID, "
-        "PREIS, QUOTE(GUELTIG_VON), QUOTE(GUELTIG_BIS), MENGE2, PREIS2))) FROM artikel_preis "
-        "GROUP BY 1",
+    "ARTIKEL_PREIS": "SELECT ARTIKEL_ID DIV 2000, BIT_XOR(CRC32(CONCAT_WS('|', ARTIKEL_ID, "
+        "ADRESS_ID, PREIS_TYP, PT2, PREIS, QUOTE(GUELTIG_VON), QUOTE(GUELTIG_BIS), "
+        + ", ".join(f"{c}{k}" for k in (2, 3, 4, 5) for c in ("MENGE", "PREIS"))
+        + "))) FROM artikel_preis GROUP BY 1",
     "ARTIKEL_TO_KAT": "SELECT ARTIKEL_ID DIV 2000, BIT_XOR(CRC32(CONCAT_WS('|', SHOP_ID, "
         "ARTIKEL_ID, KAT_ID, DEL_FLAG))) FROM artikel_to_kat GROUP BY 1",
 }
@@ -343,7 +344,8 @@ def main() -> int:
         log(f"initial full sync: {full.events:,} events in {full.total_s:.1f} s")
         value = 1_000_000
         try:
-            for i, signal in enumerate(s.strip() for s in args.signals.split(",")):
+            signals = [s.strip() for s in args.signals.split(",") if s.strip()]
+            for i, signal in enumerate(signals):
                 if signal == "triggers":
                     capture(env, "install")
                 log(f"background ({args.idle_s:.0f} s) ... (load {loadavg()})")

@@ -54,6 +54,7 @@ COMMANDS: dict[str, tuple[list[str], set[str]]] = {
     "dlq-purge": (["dlq", "purge", "--shop", "web", "--yes"], {BROKER}),
     "status": (["status"], {BROKER, DATABASE}),
     "erp-indexes": (["erp-indexes"], {DATABASE}),
+    "capture": (["capture"], {DATABASE}),
     "orders-count": (["orders", "count", "--shop", "web"], {DATABASE}),
     "orders-produce": (["orders", "produce", "--shop", "web"], {BROKER, DATABASE}),
     "orders-import": (["orders", "import", "--shop", "web"], {BROKER, DATABASE}),
