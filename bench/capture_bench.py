@@ -281,7 +281,7 @@ def render(args: argparse.Namespace, facts: dict[str, str], passes: list[Pass],
                      f"-> {p.idle_pct:.1f} % | {lat} |")
     lines.append("")
     if looks:
-        total = sum(cpu for _, cpu in looks.values())
+        total = sum(cpu for name, (_, cpu) in looks.items() if "stock only" not in name)
         lines += ["Window checksums (the candidate not built), one look over the "
                   f"{args.articles:,} articles, per window of 2,000 REC_IDs, median of 3 "
                   "(MariaDB CPU of the connection's thread): "
