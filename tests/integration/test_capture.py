@@ -220,3 +220,33 @@ def test_a_user_without_the_trigger_privilege_sees_whether_they_are_complete(cao
             engine.dispose()
     finally:
         cao_db.execute(f"DROP USER '{user}'@'127.0.0.1'")
+
+
+def test_a_childs_change_reaches_its_master_through_the_signal(cao_db, phoenix_db, namespace):
+    """Variants: a child's stock (the master's sum) and a new child (a new option value)
+    through the signal, without a full cycle."""
+    from tests.integration.test_variants import DE, attributes
+    from tests.integration.test_variants import articles as variant_articles
+    from tests.integration.test_variants import settings as variant_settings
+
+    fill_cao(cao_db, variant_articles(), [])
+    settings = variant_settings(namespace, cao_db, [shop_entry("web", phoenix_db)])
+    with cao_db.engine.connect() as conn:
+        capture.install(conn)
+
+    def master_stock() -> Any:
+        return phoenix_db.scalar("SELECT products_quantity FROM products "
+                                 "WHERE products_model = 'SHIRT'")
+
+    with _following(settings, signal="triggers", proof_interval_s=3600,
+                    full_interval_s=3600) as fulls:
+        _wait(lambda: master_stock() == 3 + 2 + 5 + 0, 30)
+        _wait(lambda: len(fulls) == 1, 10)
+        cao_db.execute("UPDATE artikel SET MENGE_AKT = 13 WHERE ARTNUM = 'SHIRT-RT-M'")
+        _wait(lambda: master_stock() == 3 + 2 + 13 + 0, 10)
+        cao_db.execute("INSERT INTO artikel (REC_ID, ARTNUM, KURZNAME, DIM_A, DIM_B, VK1, "
+                       "VK2, MENGE_AKT, SHOP_ID) VALUES (50, 'SHIRT-GN-M', 'T-Shirt grün', "
+                       "'Grün', 'M', 20.00, 18.00, 4, -1)")
+        _wait(lambda: ("Farbe", "Grün") in attributes(phoenix_db, "SHIRT", DE), 10)
+        _wait(lambda: master_stock() == 3 + 2 + 13 + 0 + 4, 10)
+        assert len(fulls) == 1
