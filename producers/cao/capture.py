@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.db import TableNames, quote_ident
+from shopbridge.db import TableNames, has_table, quote_ident
 from shopbridge.grants import Grants
 from shopbridge.owntables import OwnTable, ensure
 
@@ -271,8 +271,10 @@ def consume_upto(conn: Connection, mark: int) -> None:
 
 
 def watermark(conn: Connection) -> int:
-    """The newest change's id (0: none): a full diff that starts now covers every change up
-    to here, so they may be consumed once it is done."""
+    """The newest change's id (0: none, or no change table): a full diff that starts now
+    covers every change up to here, so they may be consumed once it is done."""
+    if not has_table(conn, CHANGE_TABLE):
+        return 0
     value = conn.exec_driver_sql(f"SELECT MAX(id) FROM {CHANGE_TABLE}").scalar()
     conn.commit()
     return int(value or 0)

@@ -49,7 +49,6 @@ class Follow:
     signal_interval_s: float = 0.05
     proof_interval_s: float = 900.0
     mode: str = ""                      # triggers, gate, off: the one in use
-    change_table: bool = False
     next_full: float = 0.0
     next_proof: float = 0.0
     next_choice: float = 0.0
@@ -143,7 +142,6 @@ class Follow:
                 p.source.resolve(conn)
             found = capture.state(conn)
             conn.commit()
-        self.change_table = found.table
         if self.stock_gate is None:
             self.stock_gate = TableClock([p.source.t["ARTIKEL"].strip("`")])
         if self.signal in ("off", "gate"):
@@ -170,26 +168,20 @@ class Follow:
                     gate.reset()
 
     def _full(self, *, articles: bool) -> CycleReport:
-        """The full cycle (``articles``) or the other entities' part of it; consumes the
-        change rows it covered."""
+        """The full cycle (``articles``; it consumes the change rows it covered) or the
+        other entities' part of it."""
         p = self.producer
         gates = [g for g in (self.all_gate, self.other_gate,
                              self.stock_gate if articles else None) if g is not None]
-        mark = 0
         with translated(p.what), p.engine.connect() as conn:
             for gate in gates:
                 gate.changed(conn)      # the look the scan's "done" compares with
-            if articles and self.change_table:
-                mark = capture.watermark(conn)
         try:
             # No waiting: the ticks of this loop must not stop behind a sync's cycle.
             report = p.run_once(lock_wait_s=0, articles=articles)
         except TargetLocked as err:
             log.info("full cycle skipped: %s", err)
             return p.signal_cycle() if self.mode == "triggers" else p.stock_scan()
-        if articles and mark:
-            with translated(p.what), p.engine.connect() as conn:
-                capture.consume_upto(conn, mark)
         for gate in gates:
             gate.done()
         if articles:

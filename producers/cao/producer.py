@@ -242,6 +242,9 @@ class CaoProducer:
             if not articles and self._fingerprint(conn) != self._fingerprint_seen:
                 log.info("languages or tax rates changed in CAO: every article is diffed")
                 articles = True
+            # The change rows this diff covers (written before it reads any article):
+            # consumed at its end, so that a one-shot `produce` keeps the table short too.
+            mark = capture.watermark(conn) if articles else 0
             if articles:
                 # Who is whose child, before the scans that leave children out (C8).
                 self.source.variants.refresh(conn, self.source.t["ARTIKEL"])
@@ -261,6 +264,9 @@ class CaoProducer:
             self._scan_customers(conn, report)
         if articles:
             report.merge(self.stock_scan())
+        if mark and not self.stop_event.is_set():
+            with translated(self.what), self.engine.connect() as conn:
+                capture.consume_upto(conn, mark)
         report.seconds = time.monotonic() - started
         return report
 

@@ -250,3 +250,20 @@ def test_a_childs_change_reaches_its_master_through_the_signal(cao_db, phoenix_d
         _wait(lambda: ("Farbe", "Grün") in attributes(phoenix_db, "SHIRT", DE), 10)
         _wait(lambda: master_stock() == 3 + 2 + 13 + 0 + 4, 10)
         assert len(fulls) == 1
+
+
+def test_a_one_shot_produce_consumes_the_change_rows_its_diff_covered(cao_db, phoenix_db,
+                                                                      namespace):
+    """Without a following producer (a cron job), each full diff empties the change table
+    of what it covered, so the table stays short."""
+    from tests.helpers import produce
+
+    fill_cao(cao_db, sample.articles(10), [])
+    settings = settings_for(namespace, cao_db, [shop_entry("web", phoenix_db)])
+    with cao_db.engine.connect() as conn:
+        capture.install(conn)
+    cao_db.execute("UPDATE artikel SET MENGE_AKT = MENGE_AKT + 1")
+    assert cao_db.scalar(f"SELECT COUNT(*) FROM {capture.CHANGE_TABLE}") == 10
+    report = produce(settings)
+    assert report.published["product.upserted"] == 10
+    assert cao_db.scalar(f"SELECT COUNT(*) FROM {capture.CHANGE_TABLE}") == 0
