@@ -89,7 +89,40 @@ def _parser() -> argparse.ArgumentParser:
     produce.add_argument("--stock-interval", type=float, default=0.5,
                          help="seconds between stock scans in --follow (default 0.5)")
     produce.add_argument("--full-interval", type=float, default=10.0,
-                         help="seconds between full scans in --follow (default 10)")
+                         help="seconds between full scans in --follow (default 10); with "
+                              "the change signal, between looks at the other entities")
+    produce.add_argument("--signal", choices=["auto", "triggers", "gate", "off"],
+                         default=os.environ.get("SHOPBRIDGE_SIGNAL", "auto"),
+                         help="how --follow learns of ERP changes: triggers ('shopbridge "
+                              "capture --install'), gate (scan only tables written since), "
+                              "off (scan on the intervals), auto: triggers where complete, "
+                              "else gate (default: $SHOPBRIDGE_SIGNAL or auto)")
+    produce.add_argument("--signal-interval", type=float, default=0.05,
+                         help="seconds between reads of the change table (default 0.05)")
+    produce.add_argument("--proof-interval", type=float, default=900.0,
+                         help="seconds between full snapshot diffs with the change signal or "
+                              "gate, the proof nothing was missed (default 900)")
+
+    capture = sub.add_parser(
+        "capture", help="install, remove or show the ERP change signal that --follow reads",
+        description="Shows, installs (--install) or removes (--remove) the triggers that "
+                    "write changed article ids into shopbridge_change in the ERP database, "
+                    "so that 'produce --follow' diffs only what changed (docs/architecture.md,"
+                    " \"Change signal\"). Named shopbridge_*, they sit beside the merchant's "
+                    "own triggers and never fail the merchant's writes. Needs TRIGGER and "
+                    "CREATE: --db-user as for setup.",
+        epilog="exit status: 0 done (or the signal complete or absent), 1 the signal is "
+               "incomplete, 2 configuration, 4 database unreachable")
+    capture.add_argument("--tenant", help=TENANT_HELP)
+    action = capture.add_mutually_exclusive_group()
+    action.add_argument("--install", action="store_true",
+                        help="create the change table and the missing triggers")
+    action.add_argument("--remove", action="store_true",
+                        help="drop shopbridge's triggers and the change table")
+    capture.add_argument("--db-user", metavar="USER",
+                         help="log in as this database user (one that may CREATE TRIGGER)")
+    capture.add_argument("--db-password-env", metavar="VAR",
+                         help="environment variable holding --db-user's password")
 
     consume = sub.add_parser(
         "consume", help="apply events to one shop, or to the ERP",
@@ -265,6 +298,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _reset(settings, args)
     if args.command == "erp-indexes":
         return _erp_indexes(settings, args)
+    if args.command == "capture":
+        return _capture(settings, args)
     if args.command == "orders":
         where = settings.find_shop(args.shop, args.tenant)
         with logs.bound(tenant=where.tenant, shop=where.name):  # on every log line
@@ -338,6 +373,28 @@ def _erp_indexes(settings: cfg.Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _capture(settings: cfg.Settings, args: argparse.Namespace) -> int:
+    from .db import create_engine, translated
+
+    tenant = settings.tenant(args.tenant)
+    login = _login(args)
+    db = login.apply(tenant.erp.db) if login is not None else tenant.erp.db
+    action = "install" if args.install else "remove" if args.remove else "status"
+    source = kinds.erp_source(tenant.erp.kind)
+    engine = create_engine(db)
+    try:
+        with translated(f"tenant {tenant.name}: CAO database {db.safe}"), \
+                engine.connect() as conn:
+            lines = source.capture(conn, tenant, action)
+            complete = source.capture_complete(conn, tenant)
+    finally:
+        engine.dispose()
+    for line in lines[:-1]:
+        print(line)
+    print(f"capture of tenant {tenant.name}: {action} done; {lines[-1]}")
+    return EXIT_PROBLEMS if complete is False else EXIT_OK
+
+
 def _stop_on_signals(target: kinds.Producer | kinds.Consumer) -> None:
     def handler(signum: int, frame: object) -> None:
         log.info("signal %d: finishing the current batch, then stopping", signum)
@@ -374,7 +431,9 @@ def _run_producer(settings: cfg.Settings, args: argparse.Namespace,
                 settings.broker, {f"CAO database of tenant {tenant.name!r}": tenant.erp.db}))
             try:
                 producer.follow(stock_interval_s=args.stock_interval,
-                                full_interval_s=args.full_interval, on_cycle=on_cycle)
+                                full_interval_s=args.full_interval, on_cycle=on_cycle,
+                                signal=args.signal, signal_interval_s=args.signal_interval,
+                                proof_interval_s=args.proof_interval)
             finally:
                 if http is not None:
                     http.close()

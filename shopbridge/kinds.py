@@ -242,7 +242,11 @@ class CatalogueProducer(Producer, Protocol):
         manufacturer, customer; ``on_page(scan, events so far, total)`` after each page."""
         ...
     def follow(self, *, stock_interval_s: float = ..., full_interval_s: float = ...,
-               on_cycle: Callable[[CatalogueReport], None] | None = ...) -> None: ...
+               on_cycle: Callable[[CatalogueReport], None] | None = ..., signal: str = ...,
+               signal_interval_s: float = ..., proof_interval_s: float = ...) -> None:
+        """Run until stopped; ``signal``: how changes are learnt of (auto, triggers, gate,
+        off: docs/configuration.md, "Change signal")."""
+        ...
 
 
 class DriftReader(Protocol):
@@ -442,6 +446,15 @@ class ErpSource(Protocol):
     def needs(self, tenant: TenantConfig) -> Needs: ...
     def schema(self) -> sa.MetaData:
         """The ERP tables this producer reads, for ``demo``'s ERP database."""
+        ...
+
+    def capture(self, conn: sa.Connection, tenant: TenantConfig, action: str) -> list[str]:
+        """``shopbridge capture``: ``install``, ``remove`` or show (``status``) the ERP's
+        change signal; lines to print, the last one the state it is in now."""
+        ...
+
+    def capture_complete(self, conn: sa.Connection, tenant: TenantConfig) -> bool | None:
+        """Whether the change signal is complete (True), absent (None) or partial (False)."""
         ...
 
 

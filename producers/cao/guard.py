@@ -134,6 +134,9 @@ class StockGuard:
         # attach digests the same set, also children the payload leaves out (SHOP_DEL_FLAG),
         # or the digests would never agree and the stock be republished every refresh.
         self._current: dict[int, dict[int, Reserved]] = {}
+        # Entity keys whose stock the last refresh cleared in the snapshot: under the change
+        # signal no CAO write names them, so the follow loop scans them (guard_cycle).
+        self.stale: list[int] = []
         self._journal: str | None = None
         self._ready = False
         self._imports = False             # the importer's table exists
@@ -319,6 +322,7 @@ class StockGuard:
         stale = sorted(key for key in set(current) | set(stored)
                        if (_digest(current[key]) if key in current else None) != stored.get(key))
         self._current = current
+        self.stale = stale
         if stale:
             conn.exec_driver_sql(
                 f"UPDATE {SNAPSHOT_TABLE} SET stock = NULL WHERE entity_type = 'product' "

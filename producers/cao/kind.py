@@ -14,7 +14,7 @@ from shopbridge.needs import Needs
 from shopbridge.owntables import OwnTable, ensure
 from systems.cao import candidates
 
-from . import guard, preview, probes, resync, snapshot, statuses, tables, variants
+from . import capture, guard, preview, probes, resync, snapshot, statuses, tables, variants
 from .producer import CaoProducer, CycleReport
 
 
@@ -62,6 +62,16 @@ class CaoSource:
 
     def schema(self) -> sa.MetaData:
         return tables.metadata
+
+    def capture(self, conn: sa.Connection, tenant: TenantConfig, action: str) -> list[str]:
+        return capture.command(conn, action)
+
+    def capture_complete(self, conn: sa.Connection, tenant: TenantConfig) -> bool | None:
+        found = capture.state(conn)
+        conn.commit()
+        if found.assumed or (found.absent and not found.table):
+            return None
+        return found.complete
 
 
 # Typed as the role, so that mypy checks the object keeps the role's promises.

@@ -15,6 +15,7 @@ from shopbridge.db import TableNames, columns_of, quote_ident
 from shopbridge.errors import ConfigError, SetupRequired
 from shopbridge.probes import CatalogueLimits, CheckReport
 
+from . import capture
 from .source import TIER_PRICES, CaoSource
 
 
@@ -50,9 +51,31 @@ def check(conn: Connection, tenant: TenantConfig, report: CheckReport) -> set[in
         conn, art, (c for s in tenant.shops if s.active for c in s.languages))
     report.problems += [f"{where}: {p}" for p in problems]
     report.ok += [f"{where}: {n}" for n in notes]
+    _change_signal(conn, where, report)
     report.ok.append(f"{where}: CAO database reachable, tables "
                      f"{', '.join(sorted(source.t.values()))}")
     return tax_codes
+
+
+def _change_signal(conn: Connection, where: str, report: CheckReport) -> None:
+    """The triggers of the change signal (capture.py): complete, absent (a note: follow
+    mode then uses the UPDATE_TIME gate), or partial (a problem: some changes would wait for
+    the rare full diff)."""
+    found = capture.state(conn)
+    conn.commit()
+    if found.complete:
+        report.ok.append(f"{where}: {found.describe()}")
+    elif found.assumed:
+        report.notes.append(f"{where}: {found.describe()}; GRANT TRIGGER to let check and "
+                            f"'produce --follow' see whether they are complete")
+    elif found.absent and not found.table:
+        report.notes.append(f"{where}: {found.describe()}; 'produce --follow' looks at "
+                            f"UPDATE_TIME instead ('shopbridge capture --install' for changes "
+                            f"in milliseconds)")
+    else:
+        report.problems.append(f"{where}: {found.describe()}: changes to those tables reach "
+                               f"the shops only with the rare full diff; run 'shopbridge "
+                               f"capture --install' (or --remove)")
 
 
 def _catalogue_limits(conn: Connection, source: CaoSource, tenant: TenantConfig) -> list[str]:

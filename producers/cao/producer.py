@@ -30,8 +30,8 @@ from shopbridge.owntables import ensure
 from shopbridge.publisher import BrokerSession, OutMessage, pack
 from shopbridge.settle import H_RESYNC, REPAIR
 
+from . import capture, variants
 from . import categories as cats
-from . import variants
 from .articles import build_payloads
 from .customers import ENTITY as CUSTOMER_ENTITY
 from .customers import CustomerSource
@@ -55,6 +55,10 @@ PAGE = 2000                   # articles per change page (also the MyISAM lock g
 # consumers learnt to link a master's children (ordered variants book the child, issue 8);
 # without it a master that never changes would keep its variants unlinked.
 PAYLOAD_FORMAT = 5
+# How follow mode learns of changes (issue 14): "triggers" (the change table capture.py's
+# triggers fill), "gate" (MyISAM's UPDATE_TIME decides whether the scans run), "off" (the
+# scans on their periods, as before); "auto": triggers where complete, else the gate.
+SIGNALS = ("auto", "triggers", "gate", "off")
 
 Change = TypeVar("Change")
 Change_co = TypeVar("Change_co", covariant=True)
@@ -152,6 +156,8 @@ class CaoProducer:
         self.stop_event = threading.Event()
         self._stock_period_s: float | None = None   # set while following
         self._last_stock = 0.0
+        self.signalled = False                      # following on the change table
+        self._fingerprint_seen: str | None = None   # of the last article scan
         self._resync: ResyncRun | None = None       # set while a full sync republishes
 
     def close(self) -> None:
@@ -217,12 +223,18 @@ class CaoProducer:
             self.snapshot.ensure_table(conn)
             self.source.variants.ensure_table(conn)
 
-    def run_once(self, *, lock_wait_s: float = LOCK_WAIT_S) -> CycleReport:
+    def run_once(self, *, lock_wait_s: float = LOCK_WAIT_S, articles: bool = True
+                 ) -> CycleReport:
         """A full cycle: changed and new articles, then deletions, then stock.
 
         One full cycle per CAO database at a time (an advisory lock): a ``sync`` runs one
         while ``produce --follow`` may run its own, and two cycles building versions of one
         article at once could leave the snapshot with one's hash and the other's version.
+
+        Args:
+            articles: False: everything but the articles and their stock, which the change
+                signal brings (follow mode with triggers); they are scanned all the same
+                when what every article's payload depends on (languages, tax rates) changed.
 
         Raises:
             TargetLocked: another producer's full cycle held the lock for LOCK_WAIT_S.
@@ -234,23 +246,91 @@ class CaoProducer:
             self.source.resolve(conn)
             self.snapshot.ensure_table(conn)
             self.source.variants.ensure_table(conn)
-            # Who is whose child, before the scans that leave children out (C8).
-            self.source.variants.refresh(conn, self.source.t["ARTIKEL"])
-            conn.commit()
+            if not articles and self._fingerprint(conn) != self._fingerprint_seen:
+                log.info("languages or tax rates changed in CAO: every article is diffed")
+                articles = True
+            # The change rows this diff covers (written before it reads any article):
+            # consumed at its end, so that a one-shot `produce` keeps the table short too.
+            mark = capture.watermark(conn) if articles else 0
+            if articles:
+                # Who is whose child, before the scans that leave children out (C8).
+                self.source.variants.refresh(conn, self.source.t["ARTIKEL"])
+                conn.commit()
             self.guard.refresh(conn, self.source.t["ARTIKEL"])   # before the articles' stock
-            report.duplicates = self.source.duplicate_skus(conn)
-            report.without_sku = self.source.articles_without_sku(conn)
+            if articles:
+                report.duplicates = self.source.duplicate_skus(conn)
+                report.without_sku = self.source.articles_without_sku(conn)
             for sku, ids in report.duplicates:
                 log.warning("ARTNUM %r is used by several articles (REC_ID %s): each is "
                             "published under its own REC_ID", sku, ", ".join(map(str, ids)))
             # Manufacturers before the products that name them.
             self._scan_manufacturers(conn, report)
             self._scan_categories(conn, report)   # before the articles that link them
-            self._scan_articles(conn, report)
-            self._scan_deletions(conn, report)
+            if articles:
+                self._scan_articles(conn, report)
+                self._scan_deletions(conn, report)
             self._scan_statuses(conn, report)
             self._scan_customers(conn, report)
-        report.merge(self.stock_scan())
+        if articles:
+            report.merge(self.stock_scan())
+        if mark and not self.stop_event.is_set():
+            with translated(self.what), self.engine.connect() as conn:
+                capture.consume_upto(conn, mark)
+        report.seconds = time.monotonic() - started
+        return report
+
+    def guard_cycle(self) -> CycleReport:
+        """B3 under the change signal: reservations move without a CAO write the triggers or
+        the table clock would see, so the follow loop refreshes the guard on the stock period
+        and scans the stock of the articles whose reservations changed."""
+        report = CycleReport()
+        if not self.guard.enabled:
+            return report
+        with translated(self.what), self.engine.connect() as conn:
+            if not self.source.t:
+                self.source.resolve(conn)
+                self.source.variants.ensure_table(conn)
+            self.guard.refresh(conn, self.source.t["ARTIKEL"])
+            if self.guard.stale:
+                self._stock_scan(conn, report, self.guard.stale)
+                self.guard.stale = []
+        return report
+
+    def signal_cycle(self) -> CycleReport:
+        """The articles the change table names (capture.py): their diff, deletion and stock,
+        then the change rows are consumed. Nothing waiting costs one primary-key read.
+
+        While a full cycle holds the lock, only their stock is published; the rows stay for
+        the next call.
+        """
+        started = time.monotonic()
+        report = CycleReport()
+        with translated(self.what), self.engine.connect() as conn:
+            waiting = capture.pending(conn)
+            if waiting is None:
+                return report
+            if not self.source.t:
+                self.source.resolve(conn)
+                self.source.variants.ensure_table(conn)
+            ids = set(waiting.rec_ids)
+            variant_source = self.source.variants
+            if variant_source.enabled:
+                # A child's change is its master's: before and after the rule is applied
+                # again (a child may have moved from one master to another).
+                ids |= variant_source.masters_of(conn, ids)
+                if waiting.tables & {"ARTIKEL", "ARTIKEL_VAR"}:
+                    variant_source.refresh(conn, self.source.t["ARTIKEL"])
+                    conn.commit()
+                    ids |= variant_source.masters_of(conn, ids)
+            self._stock_scan(conn, report, ids)
+            try:
+                with self._cycle_lock(conn, 0):
+                    self._scan_articles(conn, report, ids=ids)
+                    self._scan_deletions(conn, report, ids=ids)
+            except TargetLocked:
+                return report       # a full cycle runs: the rows wait for the next call
+            if not self.stop_event.is_set():
+                capture.consume(conn, waiting.ids)
         report.seconds = time.monotonic() - started
         return report
 
@@ -328,13 +408,25 @@ class CaoProducer:
         version = ev.next_version(last)
         return (self._make(type_, entity_key or key, version, body), (key, version))
 
-    def _scan_articles(self, conn: sa.Connection, report: CycleReport) -> None:
+    def _fingerprint(self, conn: sa.Connection) -> str:
+        codes = self.source.language_codes(conn)
+        rates = self.source.vat_rates(conn)
+        conn.commit()
+        return fingerprint_of(codes, rates, self.tenant.erp.default_language, PAYLOAD_FORMAT,
+                              variants.config_key(self.tenant.erp.variants),
+                              guard=self.guard.config_key())
+
+    def _scan_articles(self, conn: sa.Connection, report: CycleReport,
+                       ids: Collection[int] | None = None) -> None:
+        """Changed and new articles: all of them, or only those of ``ids``."""
         codes = self.source.language_codes(conn)
         rates = self.source.vat_rates(conn)
         fingerprint = fingerprint_of(codes, rates, self.tenant.erp.default_language,
                                      PAYLOAD_FORMAT,
                                      variants.config_key(self.tenant.erp.variants),
                                      guard=self.guard.config_key())
+        if ids is None:
+            self._fingerprint_seen = fingerprint
 
         def build(changed: Sequence[tuple[int, bytes, int | None]]
                   ) -> list[tuple[dict[str, Any], tuple[Published, ChildStocks]]]:
@@ -359,11 +451,14 @@ class CaoProducer:
                 conn, [child for _, children in rows for child in children])
 
         read = functools.partial(self.source.changed_articles, fingerprint=fingerprint,
-                                 between=self._stock_when_due)
-        self._scan(conn, report, read, lambda change: change[0], build, store, resync="product")
+                                 between=self._stock_when_due, ids=ids)
+        self._scan(conn, report, read, lambda change: change[0], build, store,
+                   resync="product" if ids is None else None)
 
-    def _scan_deletions(self, conn: sa.Connection, report: CycleReport) -> None:
-        self._scan(conn, report, self.source.vanished, lambda gone: gone[0],
+    def _scan_deletions(self, conn: sa.Connection, report: CycleReport,
+                        ids: Collection[int] | None = None) -> None:
+        self._scan(conn, report, functools.partial(self.source.vanished, ids=ids),
+                   lambda gone: gone[0],
                    lambda gone: [self._deleted("product.deleted", key, last, {
                        "erp_id": key, "sku": sku, "reason": "deselected" if exists else "deleted"})
                        for key, last, sku, exists in gone],
@@ -617,22 +712,9 @@ class CaoProducer:
         stock changes must not wait for it (issue 4: p99 <= 1 s)."""
         if (self._stock_period_s is not None
                 and time.monotonic() - self._last_stock >= self._stock_period_s):
-            events = self.stock_scan().events
+            events = (self._signalled_stock() if self.signalled else self.stock_scan()).events
             if events:
                 log.info("published %d stock change(s) during a full cycle", events)
-
-    def _follow_cycle(self, full: bool) -> CycleReport:
-        # The broker first, also when nothing will be published: a broker that is back must
-        # be noticed (and logged) as such, and one that is away stops the cycle early.
-        self.session.connect()
-        if not full:
-            return self.stock_scan()
-        try:
-            # No waiting: the stock scans of this loop must not stop behind a sync's cycle.
-            return self.run_once(lock_wait_s=0)
-        except TargetLocked as err:
-            log.info("full cycle skipped: %s", err)
-            return self.stock_scan()
 
     def stock_scan(self) -> CycleReport:
         """The cheap, frequent scan: MENGE_AKT against the last published stock."""
@@ -643,9 +725,28 @@ class CaoProducer:
                 self.source.resolve(conn)
                 self.source.variants.ensure_table(conn)
             self.guard.refresh(conn, self.source.t["ARTIKEL"])
-            self._scan(conn, report, self.source.stock_changes, lambda change: change[0],
-                       functools.partial(self._stock_events, conn), self._store_stock)
+            self._stock_scan(conn, report)
         report.seconds = time.monotonic() - started
+        return report
+
+    def _stock_scan(self, conn: sa.Connection, report: CycleReport,
+                    ids: Collection[int] | None = None) -> None:
+        self._scan(conn, report, functools.partial(self.source.stock_changes, ids=ids),
+                   lambda change: change[0], functools.partial(self._stock_events, conn),
+                   self._store_stock)
+
+    def _signalled_stock(self) -> CycleReport:
+        """During a full cycle on the change signal: the stock of the articles the change
+        table names, without consuming the rows (the signal cycle after it does)."""
+        self._last_stock = time.monotonic()
+        report = CycleReport()
+        with translated(self.what), self.engine.connect() as conn:
+            waiting = capture.pending(conn)
+            if waiting is not None:
+                ids = set(waiting.rec_ids)
+                if self.source.variants.enabled:
+                    ids |= self.source.variants.masters_of(conn, ids)
+                self._stock_scan(conn, report, ids)
         return report
 
     def _stock_events(self, conn: sa.Connection,
@@ -677,14 +778,21 @@ class CaoProducer:
             conn, [child for *_, children in rows for child in children])
 
     def follow(self, *, stock_interval_s: float = 0.5, full_interval_s: float = 10.0,
-               on_cycle: Callable[[CycleReport], None] | None = None) -> None:
-        """Prepare, then run until stopped: the stock scan often, the full cycle less often.
+               on_cycle: Callable[[CycleReport], None] | None = None, signal: str = "auto",
+               signal_interval_s: float = 0.05, proof_interval_s: float = 900.0) -> None:
+        """Prepare, then run until stopped, learning of changes as ``signal`` says
+        (``SIGNALS``, follow.py): from the triggers' change table, from UPDATE_TIME, or by
+        scanning on the periods.
 
         While the CAO database or the broker is away (also at the start), the cycle waits
         and is tried again with backoff, logged once per outage (``shopbridge.outage``): a
         following producer never exits for an outage. What a failed cycle published without
         storing it is published again (consumers deduplicate by version).
         """
+        from .follow import Follow, run
+
+        if signal not in SIGNALS:
+            raise ConfigError(f"change signal {signal!r}: one of {', '.join(SIGNALS)}")
         outages = Outages(broker=self.broker.safe, database=self.what, logger=log)
 
         def ride(fn: Callable[[], Any]) -> Any:
@@ -696,18 +804,8 @@ class CaoProducer:
                 raise
 
         ride(self.prepare)
-        next_full = 0.0
         self._stock_period_s = stock_interval_s
-        while not self.stop_event.is_set():
-            now = time.monotonic()
-            full = now >= next_full
-            report = ride(functools.partial(self._follow_cycle, full))
-            if report is None:
-                return
-            if full:
-                next_full = now + full_interval_s
-            if on_cycle is not None:       # every cycle, also one that found nothing
-                on_cycle(report)
-            # The interval is a period, not a pause after the scan.
-            self.stop_event.wait(max(0.0, stock_interval_s - (time.monotonic() - now)))
-
+        plan = Follow(self, signal=signal, stock_interval_s=stock_interval_s,
+                      full_interval_s=full_interval_s, signal_interval_s=signal_interval_s,
+                      proof_interval_s=proof_interval_s)
+        run(plan, stop_wait=self.stop_event.wait, ride=ride, on_cycle=on_cycle)

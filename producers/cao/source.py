@@ -9,7 +9,7 @@ and block the merchant's own writes for its whole duration.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -159,17 +159,31 @@ class CaoSource:
 
     def changed_articles(self, conn: Connection, *, fingerprint: str, after: int, limit: int,
                          between: Callable[[], object] | None = None,
-                         everything: bool = False) -> list[tuple[int, bytes, int | None]]:
+                         everything: bool = False, ids: Collection[int] | None = None
+                         ) -> list[tuple[int, bytes, int | None]]:
         """Selected articles whose hash differs from the snapshot: (REC_ID, hash, version),
         from the first window of ``limit`` REC_IDs after ``after`` that holds any.
 
         One statement hashes one window, so no statement holds CAO's MyISAM read lock for a
         whole 100,000-article scan, and ``between`` (called before each window) can do other
         work in between: the producer's stock scan in follow mode.
+
+        ``ids``: only these articles (the change signal named them), in one statement.
         """
         shops = self._category_shops(conn)
         having = (f"AND {EVERYTHING} " if everything
                   else "HAVING s.src_hash IS NULL OR s.src_hash <> h ")
+        if ids is not None:
+            chosen = sorted(i for i in ids if i > after)[:limit]
+            if not chosen:
+                return []
+            rows = conn.exec_driver_sql(
+                f"SELECT a.REC_ID, {self._hash_sql(len(shops))} AS h, s.version, s.src_hash "
+                f"FROM {self.t['ARTIKEL']} a LEFT JOIN {SNAPSHOT_TABLE} s "
+                f"ON s.entity_type = 'product' AND s.entity_key = a.REC_ID "
+                f"WHERE a.REC_ID IN ({', '.join(['%s'] * len(chosen))}) AND {self._selection()} "
+                f"{having}ORDER BY a.REC_ID", (fingerprint, *shops, *chosen)).all()
+            return [(int(r[0]), bytes(r[1]), r[2]) for r in rows]
         while True:
             if between is not None:
                 between()
@@ -280,30 +294,33 @@ class CaoSource:
             tuple(ids))
         return articles, grouped_by(result, "ARTIKEL_ID")
 
-    def vanished(self, conn: Connection, *, after: int, limit: int
-                 ) -> list[tuple[int, int, str | None, bool]]:
-        """Published articles no longer selected: (REC_ID, version, sku, still exists)."""
+    def vanished(self, conn: Connection, *, after: int, limit: int,
+                 ids: Collection[int] | None = None) -> list[tuple[int, int, str | None, bool]]:
+        """Published articles no longer selected: (REC_ID, version, sku, still exists);
+        ``ids``: only among these."""
         rows = conn.exec_driver_sql(
             f"SELECT s.entity_key, s.version, s.sku, "
             f"EXISTS (SELECT 1 FROM {self.t['ARTIKEL']} x WHERE x.REC_ID = s.entity_key) "
             f"FROM {SNAPSHOT_TABLE} s LEFT JOIN {self.t['ARTIKEL']} a "
             f"ON a.REC_ID = s.entity_key AND {self._selection()} "
             f"WHERE s.entity_type = 'product' AND s.deleted = 0 AND s.entity_key > %s "
-            f"AND a.REC_ID IS NULL ORDER BY s.entity_key LIMIT %s", (after, limit))
+            f"AND a.REC_ID IS NULL{_among(ids)} ORDER BY s.entity_key LIMIT %s",
+            (after, *(ids or ()), limit))
         return [(int(r[0]), int(r[1]), r[2], bool(r[3])) for r in rows]
 
-    def stock_changes(self, conn: Connection, *, after: int, limit: int
+    def stock_changes(self, conn: Connection, *, after: int, limit: int,
+                      ids: Collection[int] | None = None
                       ) -> list[tuple[int, Decimal, int, str | None]]:
         """Published articles whose stock differs from the last published stock (a master's
         stock is its children's sum, and a master one of whose children's stock changed is
-        changed too, see variants)."""
+        changed too, see variants); ``ids``: only among these."""
         join, stock, moved = self.variants.stock_sql(self.t["ARTIKEL"])
         rows = conn.exec_driver_sql(
             f"SELECT a.REC_ID, {stock}, s.version, s.sku FROM {SNAPSHOT_TABLE} s "
             f"JOIN {self.t['ARTIKEL']} a ON a.REC_ID = s.entity_key {join} "
             f"WHERE s.entity_type = 'product' AND s.deleted = 0 AND s.entity_key > %s "
-            f"AND (NOT ({stock} <=> s.stock){moved}) ORDER BY s.entity_key LIMIT %s",
-            (after, limit))
+            f"AND (NOT ({stock} <=> s.stock){moved}){_among(ids)} "
+            f"ORDER BY s.entity_key LIMIT %s", (after, *(ids or ()), limit))
         return [(int(r[0]), Decimal(r[1]), int(r[2]), r[3]) for r in rows]
 
     def duplicate_skus(self, conn: Connection) -> list[tuple[str, list[int]]]:
@@ -320,6 +337,13 @@ class CaoSource:
             f"SELECT a.REC_ID FROM {self.t['ARTIKEL']} a "
             f"WHERE {cond}(a.ARTNUM IS NULL OR TRIM(a.ARTNUM) = '') ORDER BY a.REC_ID LIMIT 100")
         return [int(r[0]) for r in rows]
+
+
+def _among(ids: Collection[int] | None) -> str:
+    """SQL: `` AND s.entity_key IN (...)`` with a placeholder per id; empty for None."""
+    if ids is None:
+        return ""
+    return f" AND s.entity_key IN ({', '.join(['%s'] * len(ids)) or 'NULL'})"
 
 
 def fingerprint_of(language_codes: Mapping[int, str], vat_rates: Mapping[int, str],

@@ -287,6 +287,21 @@ class VariantSource:
                 f"dim_b = VALUES(dim_b), dim_c = VALUES(dim_c)", changed)
         return len(gone) + len(changed)
 
+    def masters_of(self, conn: Connection, ids: Iterable[int]) -> set[int]:
+        """The masters of those of ``ids`` that are children (the change signal's articles:
+        a child's change is its master's)."""
+        ids = list(ids)
+        if not self.enabled or not ids:
+            return set()
+        out: set[int] = set()
+        for start in range(0, len(ids), LOOKUP_CHUNK):
+            chunk = ids[start:start + LOOKUP_CHUNK]
+            out |= {int(r[0]) for r in conn.exec_driver_sql(
+                f"SELECT DISTINCT master_id FROM {VARIANT_TABLE} WHERE child_id IN "
+                f"({', '.join(['%s'] * len(chunk))})", tuple(chunk))}
+        conn.commit()
+        return out
+
     def load(self, conn: Connection, artikel: str, master_ids: Iterable[int]
              ) -> dict[int, list[dict[str, Any]]]:
         """The live (not delete-flagged) children of these masters, in CAO order (REC_ID)."""

@@ -55,6 +55,7 @@ COMMANDS: dict[str, tuple[list[str], set[str]]] = {
     "status": (["status"], {BROKER, DATABASE}),
     "erp-indexes": (["erp-indexes"], {DATABASE}),
     "drift": (["drift", "--shop", "web"], {DATABASE}),     # no broker without --repair
+    "capture": (["capture"], {DATABASE}),
     "orders-count": (["orders", "count", "--shop", "web"], {DATABASE}),
     "orders-produce": (["orders", "produce", "--shop", "web"], {BROKER, DATABASE}),
     "orders-import": (["orders", "import", "--shop", "web"], {BROKER, DATABASE}),
