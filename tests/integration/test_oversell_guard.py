@@ -309,15 +309,24 @@ def test_a_producer_killed_between_recording_and_publishing_publishes_after_its_
     assert shown(s, phoenix_db, vm) == {"osc": {A1: 0, A2: 5}, "vm": {A1: (1, 0), A2: (5, 0)}}
 
 
+@pytest.mark.parametrize("signal", ["off", "gate", "triggers"])
 def test_following_the_other_shop_shows_the_sale_and_the_booking_within_seconds(
-        cao, phoenix_db, vm, namespace, producer):
-    """``produce --follow``'s loop (stock scan every 0.5 s), in a thread."""
+        cao, phoenix_db, vm, namespace, producer, signal):
+    """``produce --follow``'s loop, in a thread, on each change signal: with triggers or the
+    table clock no CAO write tells of a reservation, so the loop refreshes the guard on the
+    stock period itself."""
     import threading
     import time
 
+    from producers.cao import capture
+
     s = settings(namespace, cao, phoenix_db, vm)
     shown(s, phoenix_db, vm)
-    thread = threading.Thread(target=producer.follow, kwargs={"full_interval_s": 60.0})
+    if signal == "triggers":
+        with cao.engine.begin() as conn:
+            capture.install(conn)
+    thread = threading.Thread(target=producer.follow,
+                              kwargs={"full_interval_s": 60.0, "signal": signal})
     thread.start()
 
     def vm_within(expected: tuple[int, int], seconds: float = 10.0) -> float:
