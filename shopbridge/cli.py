@@ -109,7 +109,9 @@ def _parser() -> argparse.ArgumentParser:
                     "write changed article ids into shopbridge_change in the ERP database, "
                     "so that 'produce --follow' diffs only what changed (docs/architecture.md,"
                     " \"Change signal\"). Named shopbridge_*, they sit beside the merchant's "
-                    "own triggers and never fail the merchant's writes. Needs TRIGGER and "
+                    "own triggers; an error of theirs does not fail the merchant's write, but "
+                    "their installing user must keep existing and keep TRIGGER, or every "
+                    "write to the article tables fails: --remove first. Needs TRIGGER and "
                     "CREATE: --db-user as for setup.",
         epilog="exit status: 0 done (or the signal complete or absent), 1 the signal is "
                "incomplete, 2 configuration, 4 database unreachable")

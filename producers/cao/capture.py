@@ -9,11 +9,13 @@ exists): the tables the producer's article hash and stock scan read. MariaDB >= 
 several triggers per table and event, so the merchant's own stay as they are; ours are found
 and removed by name only. ``--remove`` drops exactly these triggers, then the table.
 
-Each trigger body runs under a CONTINUE HANDLER: a missing change table, a full disk or a
-lock wait can never fail the merchant's own write (the change is then missed by the signal
-and found by the rare full diff, which stays the proof of completeness). What the handler
-cannot cover: a trigger's DEFINER that no longer exists fails every write to the table
-(error 1449), so remove the triggers before dropping the user that installed them.
+Each trigger body runs under a CONTINUE HANDLER: a missing change table or an error of its
+own INSERT does not fail the merchant's write (the change is then missed by the signal and
+found by the rare full diff, which stays the proof of completeness), and it inserts a VALUES
+list, which takes no table-level AUTO-INC lock. What the handler cannot cover, because
+MariaDB checks it before the body runs: a DEFINER that no longer exists (error 1449) or that
+lost the TRIGGER privilege (error 1142) fails every write to the watched tables. So remove
+the triggers before dropping that user or revoking its TRIGGER privilege.
 """
 
 from __future__ import annotations
@@ -119,13 +121,23 @@ class CaptureState:
 
 def _body(logical: str, event: str) -> str:
     keys = WATCHED[logical]
-    rows = ([f"NEW.{k}" for k in keys] if event == "INSERT" else
-            [f"OLD.{k}" for k in keys] if event == "DELETE" else
-            [f"{side}.{k}" for side in ("NEW", "OLD") for k in keys])
-    # UNION (not UNION ALL): an update that keeps the key writes one row, not two.
-    select = " UNION ".join(f"SELECT '{logical}', {row}" for row in rows)
-    return ("BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; "
-            f"INSERT INTO {CHANGE_TABLE} (tbl, rec_id) {select}; END")
+
+    def insert(*sides: str) -> str:
+        values = ", ".join(f"('{logical}', {side}.{k})" for side in sides for k in keys)
+        return f"INSERT INTO {CHANGE_TABLE} (tbl, rec_id) VALUES {values};"
+
+    # A VALUES list is a "simple insert": its AUTO_INCREMENT comes from a mutex. INSERT ...
+    # SELECT would hold the change table's AUTO-INC lock until the merchant's statement
+    # ends, so a long write on one watched table stalled writes on the others and could
+    # fail them (1467) past the lock wait timeout, outside the handler's reach (review).
+    if event == "INSERT":
+        body = insert("NEW")
+    elif event == "DELETE":
+        body = insert("OLD")
+    else:                       # an update that keeps the key writes one row, not two
+        same = " AND ".join(f"NEW.{k} <=> OLD.{k}" for k in keys)
+        body = f"IF {same} THEN {insert('NEW')} ELSE {insert('NEW', 'OLD')} END IF;"
+    return f"BEGIN DECLARE CONTINUE HANDLER FOR SQLEXCEPTION BEGIN END; {body} END"
 
 
 def wanted(conn: Connection) -> list[Trigger]:
@@ -263,18 +275,12 @@ def consume(conn: Connection, ids: Sequence[int]) -> None:
     conn.commit()
 
 
-def consume_upto(conn: Connection, mark: int) -> None:
-    """Forget the changes up to ``mark`` (``watermark``), after a full diff that started
-    when they were there: every change they name was written before it read the article."""
-    conn.exec_driver_sql(f"DELETE FROM {CHANGE_TABLE} WHERE id <= %s", (mark,))
-    conn.commit()
-
-
-def watermark(conn: Connection) -> int:
-    """The newest change's id (0: none, or no change table): a full diff that starts now
-    covers every change up to here, so they may be consumed once it is done."""
+def present(conn: Connection) -> tuple[int, ...]:
+    """The ids of the changes there now (none, or no change table: empty): a full diff that
+    starts now covers them, so ``consume`` may forget exactly these once it is done. By id,
+    not "up to the newest": a row with a lower id that commits later was not read (review)."""
     if not has_table(conn, CHANGE_TABLE):
-        return 0
-    value = conn.exec_driver_sql(f"SELECT MAX(id) FROM {CHANGE_TABLE}").scalar()
+        return ()
+    ids = tuple(int(r[0]) for r in conn.exec_driver_sql(f"SELECT id FROM {CHANGE_TABLE}"))
     conn.commit()
-    return int(value or 0)
+    return ids

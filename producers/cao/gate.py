@@ -10,13 +10,15 @@ as changed, which is the old polling, never a missed change.)
 UPDATE_TIME has whole seconds: a write in the same second as the last look shows the same
 value. So a scan is due when the newest UPDATE_TIME is not older than the server's clock
 (truncated to the second) at the last look that ran the scan - never a missed write, at
-worst one scan too many.
+worst one scan too many. Both sides are read in UTC (the session's zone would repeat an hour
+when daylight saving ends), and with a second's margin: a file's mtime comes from a coarser
+clock than NOW() and can lag it by a tick.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
@@ -43,16 +45,20 @@ class TableClock:
         # Views have no UPDATE_TIME and never change by themselves: left out.
         # A NULL of another engine (InnoDB after a restart, or a server that keeps none)
         # says nothing: such a table always counts as changed, as if there were no gate.
-        newest, unknown, now = conn.exec_driver_sql(
-            f"SELECT MAX(UPDATE_TIME), "
-            f"SUM(UPDATE_TIME IS NULL AND ENGINE NOT IN ('MyISAM', 'Aria')), NOW() "
-            f"FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
-            f"AND TABLE_TYPE = 'BASE TABLE' AND {which}", params).one()
+        conn.exec_driver_sql("SET @shopbridge_tz = @@session.time_zone, time_zone = '+00:00'")
+        try:
+            newest, unknown, now = conn.exec_driver_sql(
+                f"SELECT MAX(UPDATE_TIME), "
+                f"SUM(UPDATE_TIME IS NULL AND ENGINE NOT IN ('MyISAM', 'Aria')), NOW() "
+                f"FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+                f"AND TABLE_TYPE = 'BASE TABLE' AND {which}", params).one()
+        finally:
+            conn.exec_driver_sql("SET time_zone = @shopbridge_tz")
         conn.commit()
         self._looked = now.replace(microsecond=0)
         if self._since is None or unknown:
             return True
-        return newest is not None and bool(newest >= self._since)
+        return newest is not None and bool(newest >= self._since - timedelta(seconds=1))
 
     def done(self) -> None:
         """The scan the last ``changed`` allowed has finished: later looks compare with it."""

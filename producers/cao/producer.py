@@ -251,7 +251,7 @@ class CaoProducer:
                 articles = True
             # The change rows this diff covers (written before it reads any article):
             # consumed at its end, so that a one-shot `produce` keeps the table short too.
-            mark = capture.watermark(conn) if articles else 0
+            covered = capture.present(conn) if articles else ()
             if articles:
                 # Who is whose child, before the scans that leave children out (C8).
                 self.source.variants.refresh(conn, self.source.t["ARTIKEL"])
@@ -273,9 +273,9 @@ class CaoProducer:
             self._scan_customers(conn, report)
         if articles:
             report.merge(self.stock_scan())
-        if mark and not self.stop_event.is_set():
+        if covered and not self.stop_event.is_set():
             with translated(self.what), self.engine.connect() as conn:
-                capture.consume_upto(conn, mark)
+                capture.consume(conn, covered)
         report.seconds = time.monotonic() - started
         return report
 

@@ -174,16 +174,22 @@ class CaoSource:
         having = (f"AND {EVERYTHING} " if everything
                   else "HAVING s.src_hash IS NULL OR s.src_hash <> h ")
         if ids is not None:
-            chosen = sorted(i for i in ids if i > after)[:limit]
-            if not chosen:
-                return []
-            rows = conn.exec_driver_sql(
-                f"SELECT a.REC_ID, {self._hash_sql(len(shops))} AS h, s.version, s.src_hash "
-                f"FROM {self.t['ARTIKEL']} a LEFT JOIN {SNAPSHOT_TABLE} s "
-                f"ON s.entity_type = 'product' AND s.entity_key = a.REC_ID "
-                f"WHERE a.REC_ID IN ({', '.join(['%s'] * len(chosen))}) AND {self._selection()} "
-                f"{having}ORDER BY a.REC_ID", (fingerprint, *shops, *chosen)).all()
-            return [(int(r[0]), bytes(r[1]), r[2]) for r in rows]
+            named = sorted(i for i in ids if i > after)
+            # Window after window of the named ids, as the full scan goes: an empty page
+            # ends the caller's scan, so a window whose articles all kept their hash (a
+            # stock booking) must not hide a changed one further on (review).
+            for start in range(0, len(named), limit):
+                chosen = named[start:start + limit]
+                rows = conn.exec_driver_sql(
+                    f"SELECT a.REC_ID, {self._hash_sql(len(shops))} AS h, s.version, "
+                    f"s.src_hash FROM {self.t['ARTIKEL']} a LEFT JOIN {SNAPSHOT_TABLE} s "
+                    f"ON s.entity_type = 'product' AND s.entity_key = a.REC_ID "
+                    f"WHERE a.REC_ID IN ({', '.join(['%s'] * len(chosen))}) AND "
+                    f"{self._selection()} {having}ORDER BY a.REC_ID",
+                    (fingerprint, *shops, *chosen)).all()
+                if rows:
+                    return [(int(r[0]), bytes(r[1]), r[2]) for r in rows]
+            return []
         while True:
             if between is not None:
                 between()
