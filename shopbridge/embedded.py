@@ -83,7 +83,7 @@ TABLES = (
         deliveries INT UNSIGNED NOT NULL DEFAULT 0,
         headers LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
         body LONGBLOB NOT NULL,
-        KEY claim (queue, owner, id)
+        KEY claim (queue, owner, available_at, id)
     ) ENGINE=InnoDB"""),
 )
 
@@ -482,7 +482,7 @@ class Receiver:
         with self._transaction() as conn:
             ids = [int(r[0]) for r in conn.exec_driver_sql(
                 f"SELECT id FROM {MESSAGES} WHERE queue = %s AND owner IS NULL "
-                "AND available_at <= UTC_TIMESTAMP(6) ORDER BY id LIMIT %s "
+                "AND available_at <= UTC_TIMESTAMP(6) ORDER BY available_at, id LIMIT %s "
                 "FOR UPDATE SKIP LOCKED", (self.queue, limit))]
             if not ids:
                 return []
@@ -490,8 +490,10 @@ class Receiver:
             conn.exec_driver_sql(f"UPDATE {MESSAGES} SET owner = %s, deliveries = deliveries + 1 "
                                  f"WHERE id IN ({marks})", (self.owner, *ids))
             rows = list(conn.exec_driver_sql(
-                f"SELECT id, body, headers FROM {MESSAGES} WHERE id IN ({marks}) ORDER BY id",
-                tuple(ids)))
+                f"SELECT id, body, headers FROM {MESSAGES} WHERE id IN ({marks})", tuple(ids)))
+        # In the order claimed (available_at, id): ``ack(multiple=True)`` counts in it.
+        place = {message_id: n for n, message_id in enumerate(ids)}
+        rows.sort(key=lambda r: place[int(r[0])])
         self._held += ids
         return [Delivery(int(r[0]), bytes(r[1]), _loads(r[2]), self) for r in rows]
 
