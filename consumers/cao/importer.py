@@ -67,6 +67,7 @@ LOCK_WAIT_S = 5
 HEADER_ROWS = 200            # JOURNAL rows per INSERT statement (about 60 values each)
 # Orders imported together at most: bounds the locks held at once and how long a batch's
 # headers stand without their positions (a consumer's batch can hold thousands).
+INVOICE = 3                   # JOURNAL.QUELLE of a finished invoice
 ORDER_BATCH = 500
 TABLES = ("JOURNAL", "JOURNALPOS", "ADRESSEN", "ADRESSEN_ASP", "ADRESSEN_LIEF", "REGISTRY",
           "LAND", "ARTIKEL")
@@ -231,8 +232,12 @@ class CaoOrderApplier:
             if event is not None and event.type == "order.placed":
                 orders.append(plans[id(event)])
                 continue
-            for start in range(0, len(orders), ORDER_BATCH):
-                chunk = orders[start:start + ORDER_BATCH]
+            # Invoice numbers (QUELLE 3) must have no gaps: a crash between drawing a batch's
+            # numbers (REGISTRY, MyISAM) and recording them would lose up to a batch of
+            # them, so invoices are drawn one order at a time (review).
+            size = 1 if any(p.shop.orders.quelle == INVOICE for p in orders) else ORDER_BATCH
+            for start in range(0, len(orders), size):
+                chunk = orders[start:start + size]
                 for plan, note in zip(chunk, self.import_orders(chunk), strict=True):
                     result.count(plan.event, note)
             orders = []

@@ -300,3 +300,23 @@ def test_two_shops_under_one_cao_shop_id_never_lose_an_order_to_each_other(erp, 
         applier.apply([b2b])
     assert erp.rows("SELECT SHOP_ORDERID, VRENUM FROM journal") == [(801, "RE-001001")]
     assert erp.scalar("SELECT COUNT(*) FROM journalpos") == 3
+
+
+def test_invoices_draw_their_numbers_one_order_at_a_time(erp, namespace, monkeypatch):
+    """Invoice numbers must have no gaps; a crash between drawing a batch's numbers and
+    recording them would lose the batch's, so invoices are imported one by one (review)."""
+    erp.execute("INSERT INTO registry (MAINKEY, NAME, VAL_INT, VAL_CHAR, VAL_INT2) VALUES "
+                "('MAIN\\\\NUMBERS', 'VRENUM', 3, 'R-000000', 501)")
+    applier = applier_for(settings(namespace, erp, document="invoice"), erp)
+    sizes: list[int] = []
+    real = applier.import_orders
+
+    def spy(plans: Any) -> Any:
+        sizes.append(len(plans))
+        return real(plans)
+
+    monkeypatch.setattr(applier, "import_orders", spy)
+    assert applier.apply(batch()).applied == 6
+    assert sizes == [1] * 6
+    assert [r[0] for r in erp.rows("SELECT VRENUM FROM journal ORDER BY REC_ID")] == [
+        f"R-000{n}" for n in range(501, 507)]
