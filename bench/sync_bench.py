@@ -537,8 +537,11 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
         "HERSTELLER_INFO per language), every 10th a special (ARTIKEL_PREIS PT2 'AP', valid "
         "today); shops from the Phoenix 1.1 install SQL.",
         "- Settings: pack_size 100, batch_size 500, batch_wait_ms 200 (defaults); consumer is "
-        "`python -m shopbridge consume` in its own process; producer in the bench process; "
-        "follow mode = `shopbridge produce --follow` (stock every 0.5 s, full cycle every 10 s).",
+        "`python -m shopbridge consume` in its own process"
+        + (f" ({args.consumers} of them on the shop's queue during the full syncs, their CPU "
+           f"summed; one for the later phases)" if args.consumers > 1 else "")
+        + "; producer in the bench process; follow mode = `shopbridge produce --follow` "
+        "(stock every 0.5 s, full cycle every 10 s).",
         f"- Whole run (set-up, phases, clean-up): {facts['wall']} s; load average per phase: "
         f"{facts.get('phase_loads', '?')}",
         f"- Consumer's own summary at exit: {facts.get('consumer', '?')}",
@@ -695,6 +698,8 @@ def parse_args() -> argparse.Namespace:
                         help="comma-separated article counts for the producer memory phase "
                              "(default: --articles and 3x --articles; '0' skips it)")
     parser.add_argument("--no-burst", action="store_true", help="skip the stock burst phase")
+    parser.add_argument("--consumers", type=int, default=1,
+                        help="consumer processes on the shop's queue during the full syncs")
     parser.add_argument("--seed", type=int, default=11)
     add_server_args(parser, amqp_default="amqp://guest:guest@127.0.0.1:5672//")
     parser.add_argument("--profile", action="store_true",
@@ -735,6 +740,10 @@ def main() -> int:
                          profile_to=consumer_prof)
         wait_for_consumer(env, consumer, topology.work_queue(env.tag, TENANT, SHOP))
         meter = pipeline_meter(consumer.pid)
+        # More consumers of the one shop queue (issue 14: "several consumers per shop").
+        extra = [spawn(env, f"consumer{n}", ["consume", "--shop", SHOP])
+                 for n in range(2, args.consumers + 1)]
+        meter.pids.update({f"consumer{n}": proc.pid for n, proc in enumerate(extra, 2)})
 
         profiler = cProfile.Profile() if args.profile else None
         fulls: list[FullSync] = []
@@ -744,6 +753,8 @@ def main() -> int:
                 time.sleep(1.0)  # let the servers settle (flushes) between runs
             phase(f"full sync {run + 1}")
             full = full_sync(env, expected, meter, profiler)
+            for name in [k for k in full.cpu if k.startswith("consumer") and k != "consumer"]:
+                full.cpu["consumer"] += full.cpu.pop(name)
             fulls.append(full)
             log(f"full sync: {full.events:,} events in {full.total_s:.2f} s "
                 f"(run_once {full.publish_s:.2f} s); checks {full.checks}; CPU {full.cpu}")
@@ -769,6 +780,10 @@ def main() -> int:
                                 ("producer run_once(), idle (in-process)", idle_profiler)]))
             return 0
 
+        for n, proc in enumerate(extra, 2):     # the later phases measure one consumer
+            stop_child(env, proc, f"consumer{n}")
+        meter.pids = {k: v for k, v in meter.pids.items() if k == "consumer"
+                      or not k.startswith("consumer")}
         phase("baseline copy")
         base = baseline_copy(env, args.full_runs)
         log(f"baseline: {[round(r, 3) for r in base.runs]} s "
