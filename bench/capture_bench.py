@@ -125,19 +125,7 @@ def run_pass(env: sb.Env, signal: str, *, idle_s: float, changes: int, articles:
     def change(rec_id: int, timeout: float) -> float | None:
         nonlocal value
         value += 1
-        with cao.cursor() as cur:
-            cur.execute("UPDATE artikel SET MENGE_AKT = %s WHERE REC_ID = %s", (value, rec_id))
-        t0 = time.perf_counter()
-        model = f"A-{rec_id:06d}"
-        while True:
-            qty = scalar(shop, "SELECT products_quantity FROM products WHERE products_model = %s",
-                         (model,))
-            now = time.perf_counter()
-            if qty == value:
-                return now - t0
-            if now - t0 > timeout:
-                return None
-            time.sleep(0.005)
+        return sb.stock_arrival(cao, shop, rec_id, value, timeout)
 
     try:
         if change(1, timeout=180) is None:

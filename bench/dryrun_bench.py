@@ -34,25 +34,11 @@ from _common import (
     log,
     machine_facts,
     publish,
-    raw_connect,
-    scalar,
-    spawn,
-    wait_for_consumer,
     wait_until,
-    write_config,
 )
-from kombu import Connection
-
-from producers.cao import CaoProducer
-from shopbridge import topology
 
 SHOP, TENANT, AMQP_URL_ENV = "shop", "bench", "SBBENCH_AMQP_URL"
 DE = 2
-
-
-def _german_rows(conn: Any) -> int:
-    return int(scalar(conn, "SELECT COUNT(*) FROM products_description WHERE language_id = %s",
-                      (DE,)))
 
 
 def _checksums(conn: Any) -> dict[str, Any]:
@@ -93,20 +79,8 @@ def main() -> int:
     n = args.articles
     with sync_bench.environment(args, "sbdryrun") as env:
         sync_bench.build_databases(env, n)
-        write_config(env, url_env=AMQP_URL_ENV, tenant=TENANT, shop=SHOP, cao_shop_id=1)
+        _, shop = sync_bench.initial_load(env, n)
         assert env.settings is not None
-        with Connection(env.amqp_url) as conn:
-            topology.declare(conn, env.settings.broker, env.settings.tenants[0].shops)
-        consumer = spawn(env, "consumer", ["consume", "--shop", SHOP])
-        wait_for_consumer(env, consumer, topology.work_queue(env.tag, TENANT, SHOP))
-        shop = raw_connect(env.url(env.shop))
-        producer = CaoProducer(broker=env.settings.broker, tenant=env.settings.tenants[0])
-        try:
-            producer.prepare()
-            producer.run_once()
-        finally:
-            producer.close()
-        wait_until(lambda: _german_rows(shop) >= n, timeout=900, interval=0.1)
         log("initial load done; deleting the German description rows")
         with shop.cursor() as cur:
             cur.execute("DELETE FROM products_description WHERE language_id = %s", (DE,))
@@ -114,7 +88,7 @@ def main() -> int:
 
         before = _checksums(shop)
         dry_s, dry_mb, dry_out, dry_err = _run(env, "dry", "--dry-run", "--format", "json")
-        unchanged = _checksums(shop) == before and _german_rows(shop) == 0
+        unchanged = _checksums(shop) == before and sync_bench.german_rows(shop) == 0
         try:
             dry = json.loads(dry_out.splitlines()[-1])
         except (ValueError, IndexError):
@@ -124,7 +98,7 @@ def main() -> int:
 
         real_started = time.perf_counter()
         real_s, real_mb, _, _ = _run(env, "real")
-        applied = wait_until(lambda: _german_rows(shop) >= n, timeout=900, interval=0.1)
+        applied = wait_until(lambda: sync_bench.german_rows(shop) >= n, timeout=900, interval=0.1)
         real_applied_s = time.perf_counter() - real_started
         shop.close()
     finish_facts(facts, started)

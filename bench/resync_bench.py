@@ -38,24 +38,12 @@ from _common import (
     publish,
     raw_connect,
     scalar,
-    spawn,
-    wait_for_consumer,
     wait_until,
-    write_config,
 )
-from kombu import Connection
-
-from producers.cao import CaoProducer
-from shopbridge import topology
 
 SHOP, TENANT, AMQP_URL_ENV = "shop", "bench", "SBBENCH_AMQP_URL"
 DE = 2
 RESUMED = re.compile(r"product: (\d+) event\(s\) republished(?: \(resumed: (\d+) published)?")
-
-
-def _german_rows(conn: object) -> int:
-    return int(scalar(conn, "SELECT COUNT(*) FROM products_description WHERE language_id = %s",
-                      (DE,)))
 
 
 def _run_sync(env: sync_bench.Env, name: str, *, kill_at: int | None = None
@@ -108,20 +96,8 @@ def main() -> int:
     n = args.articles
     with sync_bench.environment(args, "sbresync") as env:
         sync_bench.build_databases(env, n)
-        write_config(env, url_env=AMQP_URL_ENV, tenant=TENANT, shop=SHOP, cao_shop_id=1)
+        _, shop = sync_bench.initial_load(env, n)
         assert env.settings is not None
-        with Connection(env.amqp_url) as conn:
-            topology.declare(conn, env.settings.broker, env.settings.tenants[0].shops)
-        consumer = spawn(env, "consumer", ["consume", "--shop", SHOP])
-        wait_for_consumer(env, consumer, topology.work_queue(env.tag, TENANT, SHOP))
-        shop = raw_connect(env.url(env.shop))
-        producer = CaoProducer(broker=env.settings.broker, tenant=env.settings.tenants[0])
-        try:
-            producer.prepare()
-            producer.run_once()
-        finally:
-            producer.close()
-        wait_until(lambda: _german_rows(shop) >= n, timeout=900, interval=0.1)
         log("initial load done; deleting the German description rows")
         with shop.cursor() as cur:
             cur.execute("DELETE FROM products_description WHERE language_id = %s", (DE,))
@@ -133,7 +109,7 @@ def main() -> int:
         match = RESUMED.search(second_out)
         now = int(match[1]) if match else -1
         before = int(match[2]) if match and match[2] else 0
-        applied = wait_until(lambda: _german_rows(shop) >= n, timeout=900, interval=0.1)
+        applied = wait_until(lambda: sync_bench.german_rows(shop) >= n, timeout=900, interval=0.1)
         checks = sync_bench.verify(env, shop, n)
         base_s, _, base_out = _run_sync(env, "sync-3")
         base = RESUMED.search(base_out)

@@ -302,6 +302,50 @@ class Latency:
     consumer_cpu_s: float = 0.0
 
 
+def stock_arrival(cao: pymysql.Connection, shop: pymysql.Connection, rec_id: int, value: int,
+                  timeout: float) -> float | None:
+    """Set one article's MENGE_AKT in CAO; seconds until the Phoenix row shows it (None:
+    not within ``timeout``)."""
+    with cao.cursor() as cur:
+        cur.execute("UPDATE artikel SET MENGE_AKT = %s WHERE REC_ID = %s", (value, rec_id))
+    t0 = time.perf_counter()
+    model = f"A-{rec_id:06d}"
+    while True:
+        qty = scalar(shop, "SELECT products_quantity FROM products WHERE products_model = %s",
+                     (model,))
+        now = time.perf_counter()
+        if qty == value:
+            return now - t0
+        if now - t0 > timeout:
+            return None
+        time.sleep(0.005)
+
+
+def german_rows(conn: pymysql.Connection) -> int:
+    return int(scalar(conn, "SELECT COUNT(*) FROM products_description WHERE language_id = 2"))
+
+
+def initial_load(env: Env, articles: int, name: str = "consumer"
+                 ) -> tuple[subprocess.Popen[bytes], pymysql.Connection]:
+    """Config, queues, a consumer of the shop and one full cycle, waited for until every
+    article has its German row; returns the consumer and a connection to the shop."""
+    write_config(env, url_env=AMQP_URL_ENV, tenant=TENANT, shop=SHOP, cao_shop_id=1)
+    assert env.settings is not None
+    with Connection(env.amqp_url) as conn:
+        topology.declare(conn, env.settings.broker, env.settings.tenants[0].shops)
+    consumer = spawn(env, name, ["consume", "--shop", SHOP])
+    wait_for_consumer(env, consumer, topology.work_queue(env.tag, TENANT, SHOP))
+    shop = raw_connect(env.url(env.shop))
+    producer = CaoProducer(broker=env.settings.broker, tenant=env.settings.tenants[0])
+    try:
+        producer.prepare()
+        producer.run_once()
+    finally:
+        producer.close()
+    wait_until(lambda: german_rows(shop) >= articles, timeout=900, interval=0.1)
+    return consumer, shop
+
+
 def stock_latency(env: Env, passes: dict[str, tuple[int, tuple[float, float]]], articles: int,
                   consumer: subprocess.Popen[bytes], seed: int) -> Latency:
     """``passes``: name -> (changes, (min, max) pause in seconds after each arrival)."""
@@ -312,19 +356,7 @@ def stock_latency(env: Env, passes: dict[str, tuple[int, tuple[float, float]]], 
     rnd = random.Random(seed)
 
     def change(rec_id: int, value: int, timeout: float) -> float | None:
-        with cao.cursor() as cur:
-            cur.execute("UPDATE artikel SET MENGE_AKT = %s WHERE REC_ID = %s", (value, rec_id))
-        t0 = time.perf_counter()
-        model = f"A-{rec_id:06d}"
-        while True:
-            qty = scalar(shop, "SELECT products_quantity FROM products WHERE products_model = %s",
-                         (model,))
-            now = time.perf_counter()
-            if qty == value:
-                return now - t0
-            if now - t0 > timeout:
-                return None
-            time.sleep(0.005)
+        return stock_arrival(cao, shop, rec_id, value, timeout)
 
     try:
         # Warm-up (not counted): proves the follow producer is up and its first cycle is done.
