@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import random
 import re
@@ -173,6 +174,7 @@ def full_sync(env: Env, expected: int, meter: CpuMeter,
     poll = raw_connect(env.url(env.shop))
     try:
         producer.prepare()
+        last = str(scalar(poll, f"SELECT MAX(REC_ID) FROM `{env.cao}`.artikel"))
         meter.start()
         t0, c0 = time.perf_counter(), time.process_time()
         if profiler is not None:
@@ -182,6 +184,11 @@ def full_sync(env: Env, expected: int, meter: CpuMeter,
             profiler.disable()
         out.publish_s = time.perf_counter() - t0
         out.producer_cpu_s = time.process_time() - c0
+        # The last article's link row first (a primary-key read), then the count: a COUNT(*)
+        # of the growing InnoDB table every 10 ms took a share of the two cores' MariaDB CPU
+        # from the pipeline it timed.
+        wait_until(lambda: scalar(poll, LAST_LINK, (last,)) is not None, timeout=timeout,
+                   interval=0.01)
         done = wait_until(lambda: scalar(poll, count_sql) >= expected, timeout=timeout,
                           interval=0.01)
         out.total_s = time.perf_counter() - t0
@@ -195,6 +202,70 @@ def full_sync(env: Env, expected: int, meter: CpuMeter,
         poll.close()
     return out
 
+
+
+@dataclass
+class Split:
+    """Each side of a full sync alone: the producer into a queue no consumer reads, then the
+    consumers draining it."""
+
+    producer_s: float = 0.0
+    producer_cpu: dict[str, float] = field(default_factory=dict)
+    consumers: int = 1
+    consumer_s: float = 0.0
+    consumer_cpu: dict[str, float] = field(default_factory=dict)
+    ok: bool = False
+
+
+def split_sync(env: Env, expected: int, consumers: int) -> Split:
+    """One initial load with the two sides one after the other (no consumer attached while
+    the producer runs): what each side takes when the other costs no CPU, that is the
+    pipeline's floor on these cores. Leaves no consumer running."""
+    assert env.settings is not None
+    out = Split(consumers=consumers)
+    reset_sync_state(env)
+    time.sleep(1.0)
+    meter = CpuMeter({"producer": os.getpid(), "rabbitmq": find_pid("beam.smp"),
+                      "mariadb": find_pid("mariadbd", "mysqld")})
+    producer = CaoProducer(broker=env.settings.broker, tenant=env.settings.tenants[0])
+    try:
+        producer.prepare()
+        meter.start()
+        t0 = time.perf_counter()
+        producer.run_once()
+        out.producer_s = time.perf_counter() - t0
+        out.producer_cpu = meter.stop()
+    finally:
+        producer.close()
+    time.sleep(1.0)
+    poll = raw_connect(env.url(env.shop))
+    procs = [spawn(env, f"split{n}", ["consume", "--shop", SHOP])
+             for n in range(1, consumers + 1)]
+    try:
+        last = str(scalar(poll, f"SELECT MAX(REC_ID) FROM `{env.cao}`.artikel"))
+        meter = CpuMeter({"rabbitmq": find_pid("beam.smp"),
+                          "mariadb": find_pid("mariadbd", "mysqld"),
+                          **{f"consumer{n}": p.pid for n, p in enumerate(procs, 1)}})
+        meter.start()   # from the spawn: a consumer's start-up is part of its side
+        t0 = time.perf_counter()
+        wait_until(lambda: scalar(poll, LAST_LINK, (last,)) is not None, timeout=600,
+                   interval=0.01)
+        out.ok = wait_until(lambda: scalar(poll, "SELECT COUNT(*) FROM products") >= expected,
+                            timeout=600, interval=0.01)
+        out.consumer_s = time.perf_counter() - t0
+        used = meter.stop()
+        out.consumer_cpu = {"consumer": sum(v for k, v in used.items()
+                                            if k.startswith("consumer")),
+                            "rabbitmq": used["rabbitmq"], "mariadb": used["mariadb"]}
+    finally:
+        for n, proc in enumerate(procs, 1):
+            stop_child(env, proc, f"split{n}")
+        poll.close()
+    return out
+
+
+LAST_LINK = ("SELECT target_id FROM shopbridge_link WHERE entity_type = 'product' "
+             "AND entity_key = %s AND target_id IS NOT NULL")
 
 
 def reset_sync_state(env: Env) -> None:
@@ -534,7 +605,7 @@ def verdict(ok: bool) -> str:
 
 def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync],
            base: Baseline, lat: Latency, idle: Idle, burst: Burst | None, rss: list[Rss],
-           command: str) -> str:
+           command: str, split: Split | None = None) -> str:
     n = args.articles
     full = sorted(fulls, key=lambda f: f.total_s)[len(fulls) // 2]  # the median run
     ratio = full.total_s / base.seconds if base.seconds else float("nan")
@@ -653,6 +724,8 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
             "producer / consumer / RabbitMQ / MariaDB " + " / ".join(
                 f"{burst.cpu.get(k, 0):.2f}" for k in ("producer", "consumer", "rabbitmq",
                                                        "mariadb")) + " s |")
+    if split is not None:
+        lines += split_rows(split, base.seconds)
     for r in rss:
         lines.append(
             f"| Producer process, full cycle of {r.articles:,} articles from an empty snapshot "
@@ -660,6 +733,21 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
             f"{r.wall_s:.1f} s wall, {r.cpu_s:.1f} s CPU; {r.events:,} products published |")
     lines.append("")
     return "\n".join(lines)
+
+
+def split_rows(split: Split, base_s: float) -> list[str]:
+    """The report's rows on each side alone (``--split``)."""
+    def cpu(used: dict[str, float]) -> str:
+        return " / ".join(f"{k} {v:.2f} s" for k, v in used.items())
+    return [
+        f"| Each side alone: producer run_once() into the queue, no consumer attached | "
+        f"**{split.producer_s:.2f} s** = **{split.producer_s / base_s:.2f}x baseline**; CPU "
+        f"{cpu(split.producer_cpu)} |",
+        f"| Each side alone: then {split.consumers} consumer process(es) drain it, spawn -> "
+        f"last product committed | **{split.consumer_s:.2f} s** = "
+        f"**{split.consumer_s / base_s:.2f}x baseline**; CPU {cpu(split.consumer_cpu)}; "
+        f"shop complete: {split.ok} |",
+    ]
 
 
 def full_sync_rows(full: FullSync) -> list[str]:
@@ -732,6 +820,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-burst", action="store_true", help="skip the stock burst phase")
     parser.add_argument("--consumers", type=int, default=1,
                         help="consumer processes on the shop's queue during the full syncs")
+    parser.add_argument("--split", action="store_true",
+                        help="one more initial load with the sides one after the other: the "
+                             "producer alone, then --consumers consumers alone (each side's "
+                             "floor on these cores)")
     parser.add_argument("--seed", type=int, default=11)
     add_server_args(parser, amqp_default="amqp://guest:guest@127.0.0.1:5672//")
     parser.add_argument("--profile", action="store_true",
@@ -847,6 +939,12 @@ def main() -> int:
         facts["consumer"] = stop_child(env, consumer, "consumer")
         log(f"consumer: {facts['consumer']}")
 
+        split = None
+        if args.split:
+            phase("each side alone")
+            split = split_sync(env, expected, args.consumers)
+            log(f"each side alone: {split}")
+
         rss: list[Rss] = []
         if args.rss:
             phase("producer memory")
@@ -854,10 +952,10 @@ def main() -> int:
 
     facts["phase_loads"] = ", ".join(loads)
     finish_facts(facts, started)
-    text = render(args, facts, fulls, base, lat, idle, burst, rss, command)
+    text = render(args, facts, fulls, base, lat, idle, burst, rss, command, split)
     publish(text, write_results=not args.no_results, blank_line_before=True)
     bad = (any(not f.checks.get("ok") for f in fulls) or any(c[3] for c in idle.cycles)
-           or lat.timeouts)
+           or lat.timeouts or (split is not None and not split.ok))
     return 1 if bad else 0
 
 
