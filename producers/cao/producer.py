@@ -7,6 +7,7 @@ snapshot, so a crash re-publishes rather than loses (DESIGN 4).
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import logging
 import threading
@@ -68,6 +69,26 @@ Published = tuple[int, bytes, int, Decimal | None, str | None]
 Deleted = tuple[int, int]         # (key, version) of a published deletion
 ChildStocks = list[tuple[int, Decimal]]   # (child REC_ID, stock) a master's event carried
 StockPublished = tuple[int, int, Decimal, ChildStocks]    # (key, version, stock, children)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while one page is built, published and stored.
+
+    A page of 2,000 articles allocates some 100,000 dicts and lists that live until the page
+    is stored: the collector would pass over them again and again and move them to the old
+    generation, whose full passes then walk the whole heap (1.3 s of CPU per 100,000
+    articles, 13 % of the initial load). They hold no reference cycles: reference counting
+    frees them either way.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class _Read(Protocol[Change_co]):
@@ -385,15 +406,16 @@ class CaoProducer:
                     run.progress.finish(conn, resync)
                 return
             after = key(page[-1])
-            outgoing = build(page)
-            conn.commit()
-            published = self._publish([event for event, _ in outgoing], report)
-            if run is not None and resync is not None:
-                run.progress.page(conn, resync, after, len(published))
-                run.page_done(resync)
-                continue
-            store(conn, [outgoing[i][1] for i in published])
-            conn.commit()
+            with _collector_paused():
+                outgoing = build(page)
+                conn.commit()
+                published = self._publish([event for event, _ in outgoing], report)
+                if run is not None and resync is not None:
+                    run.progress.page(conn, resync, after, len(published))
+                    run.page_done(resync)
+                    continue
+                store(conn, [outgoing[i][1] for i in published])
+                conn.commit()
 
     def _upserted(self, type_: str, body: dict[str, Any], src_hash: bytes, last: int | None
                   ) -> tuple[dict[str, Any], Published]:
