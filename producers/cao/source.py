@@ -22,7 +22,7 @@ from shopbridge.keys import SHOP_CATEGORIES, category_key
 from systems.cao import resolve
 from systems.cao import vat_rates as cao_vat_rates
 
-from .rows import grouped_by
+from .rows import dicts, grouped_by
 from .snapshot import EVERYTHING, SNAPSHOT_TABLE, hash_parts
 from .tables import REQUIRED_TABLES, required_columns
 from .variants import VariantSource
@@ -289,11 +289,9 @@ class CaoSource:
         cols = ", ".join(f"a.{c}" for c in ("REC_ID", "MENGE_AKT", *self.article_columns))
         if self.date_column:    # CAST: some installations keep it as text
             cols += f", CAST(a.{self.date_column} AS DATE) AS DATE_AVAILABLE"
-        result = conn.exec_driver_sql(
+        articles = dicts(conn.exec_driver_sql(
             f"SELECT {cols} FROM {self.t['ARTIKEL']} a WHERE a.REC_ID IN ({marks}) "
-            f"ORDER BY a.REC_ID", tuple(ids))
-        keys = list(result.keys())
-        articles = [dict(zip(keys, row, strict=True)) for row in result]
+            f"ORDER BY a.REC_ID", tuple(ids)))
         lcols = ", ".join(f"l.{c}" for c in ("ARTIKEL_ID", "SPRACHE_ID", *TRANSLATION_COLUMNS))
         result = conn.exec_driver_sql(
             f"SELECT {lcols} FROM {self.t['ARTIKEL_LTEXT']} l WHERE l.ARTIKEL_ID IN ({marks})",

@@ -101,3 +101,41 @@ def test_coalesce_keeps_the_newest_per_entity_and_aspect():
     kept = {(e.entity_key, e.type): e.version for e in ev.coalesce(events)}
     assert kept == {("1", "product.upserted"): 3, ("1", "stock.changed"): 5,
                     ("2", "product.upserted"): 1}
+
+
+def test_event_ids_are_uuid4_shaped_and_unique_within_and_across_processes():
+    import multiprocessing
+    import re
+    import uuid
+
+    pattern = re.compile(schemas.documents()["envelope.v1.json"]["properties"]["event_id"]
+                         ["pattern"].replace("$", r"\Z"))
+    ids = [ev.make_event("stock.changed", tenant="acme", source="t", entity_key="1", version=1,
+                         payload={})["event_id"] for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    for event_id in ids[:100]:
+        parsed = uuid.UUID(event_id)
+        assert pattern.match(event_id) and parsed.version == 4 and str(parsed) == event_id
+    # A forked child (and any other process) draws its own prefix and counter start.
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        children = pool.map(_ids, [1000, 1000])
+    assert len({*ids, *children[0], *children[1]}) == len(ids) + 2000
+
+
+def _ids(n: int) -> list[str]:
+    return [ev.new_event_id() for _ in range(n)]
+
+
+def test_occurred_at_is_now_in_utc_to_the_microsecond():
+    from datetime import UTC, datetime
+
+    def text(when: datetime) -> str:
+        return when.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+    before = text(datetime.now(UTC))
+    made = event()["occurred_at"]
+    after = text(datetime.now(UTC))
+    assert before <= made <= after and len(made) == len(before)
+    given = ev.make_event("stock.changed", tenant="acme", source="t", entity_key="1", version=1,
+                          payload={}, occurred_at=datetime(2027, 1, 2, 3, 4, 5, tzinfo=UTC))
+    assert given["occurred_at"] == "2027-01-02T03:04:05.000000Z"
