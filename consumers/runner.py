@@ -21,6 +21,7 @@ coalesce, apply, settle, ack.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import threading
 import time
@@ -68,6 +69,11 @@ DEPTH_EVERY_S = 2.0              # how often the queue depths are read for the m
 # A message as the loop uses it (body, headers, ack), from either broker kind.
 Incoming = Message | embedded.Delivery
 EMBEDDED_POLL_S = 0.05           # the embedded broker has no push: how often an idle one looks
+# A batch of 500 events allocates some 10,000 dicts and lists (decoded bodies, rows, link
+# objects) that all live until the batch ends: at CPython's default gen0 threshold (700) that
+# is some 20 collections per batch, each walking the batch's objects again (1.5 s of CPU per
+# 100,000 events, 12 % of the consumer). One collection per batch finds the same cycles.
+GC_GEN0_THRESHOLD = 10_000
 
 
 @dataclass
@@ -83,6 +89,17 @@ class ConsumerStats:
     outage_pauses: int = 0
     notes: list[str] = field(default_factory=list)
     unsupported: Counter[str] = field(default_factory=Counter)
+
+
+def _tune_gc() -> None:
+    """Collect garbage per batch rather than per 700 allocations (``GC_GEN0_THRESHOLD``).
+
+    What the process holds once the applier is prepared (modules, engines, the broker
+    connection's state) lives as long as the process: frozen, later full collections skip it.
+    """
+    gc.freeze()
+    gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(max(GC_GEN0_THRESHOLD, gen0), gen1, gen2)
 
 
 def _transient_but_reachable(exc: BaseException) -> bool:
@@ -153,6 +170,7 @@ class ShopConsumer:
             self._ride_out(self.applier.prepare, TargetUnavailable)
         else:
             self.applier.prepare()
+        _tune_gc()
         while not self.stop_event.is_set():
             try:
                 with broker_edge.translated(self.broker):
@@ -427,7 +445,8 @@ class ShopConsumer:
     def _trace_applied(self, events: list[ev.Event], notes: Sequence[str]) -> None:
         """History: applied, or skipped with the reason. Each note begins with its event
         (``ApplyResult``: "<event>: reason")."""
-        named = {f"{event}: ": event for event in events}
+        # Naming every event costs a schema lookup each: only for a batch with notes.
+        named = {f"{event}: ": event for event in events} if notes else {}
         why: dict[int, str] = {}
         for note in notes:
             head = note.split(": ", 1)[0] + ": "
