@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.db import marks, utc_now
+from shopbridge.db import marks, sql_datetime, utc_now
 from shopbridge.owntables import OwnTable, ensure
 
 LINK_TABLE = "shopbridge_link"
@@ -128,7 +128,7 @@ class Binder:
         """Write back every link that changed in this batch."""
         # The timestamp is a parameter, not NOW(6): PyMySQL batches executemany into one
         # multi-row INSERT only when VALUES holds nothing but placeholders (DESIGN 6).
-        now = utc_now()
+        now = sql_datetime(utc_now())
         rows = [(lk.entity_type, lk.entity_key, lk.target_id, lk.version, lk.content_hash,
                  lk.stock_version, lk.stock, lk.event_id, now, lk.shown)
                 for lk in links if lk.dirty]
