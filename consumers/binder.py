@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.db import marks, utc_now
+from shopbridge.db import marks, sql_datetime, utc_now
 from shopbridge.owntables import OwnTable, ensure
 
 LINK_TABLE = "shopbridge_link"
@@ -85,11 +85,20 @@ class Binder:
             f"INSERT INTO {LINK_TABLE} (entity_type, entity_key) VALUES (%s, %s) "
             f"ON DUPLICATE KEY UPDATE entity_key = VALUES(entity_key)",
             [(entity_type, key) for key in ordered])
-        return self.peek(conn, entity_type, ordered)
+        # Only the rows that hold something are read: a row as the INSERT made it reads as
+        # ``Link(entity_type, key)``. An initial load reads no row instead of every one
+        # (PyMySQL decodes each column in Python).
+        held = self._read(conn, entity_type, ordered, also=_NOT_AS_CREATED)
+        return {key: held.get(key) or Link(entity_type, key) for key in ordered}
 
     def peek(self, conn: Connection, entity_type: str, keys: Iterable[str]) -> dict[str, Link]:
         """The link rows of ``keys`` that exist, by key (read only, no lock)."""
-        rows = _links_where(conn, _LINK_COLUMNS, entity_type, "entity_key", keys)
+        return self._read(conn, entity_type, keys)
+
+    @staticmethod
+    def _read(conn: Connection, entity_type: str, keys: Iterable[str], *, also: str = ""
+              ) -> dict[str, Link]:
+        rows = _links_where(conn, _LINK_COLUMNS, entity_type, "entity_key", keys, also=also)
         return {key: Link(entity_type, key, target_id, version, content_hash, stock_version,
                           None if stock is None else str(stock),
                           shown=None if shown is None else bool(shown))
@@ -128,7 +137,7 @@ class Binder:
         """Write back every link that changed in this batch."""
         # The timestamp is a parameter, not NOW(6): PyMySQL batches executemany into one
         # multi-row INSERT only when VALUES holds nothing but placeholders (DESIGN 6).
-        now = utc_now()
+        now = sql_datetime(utc_now())
         rows = [(lk.entity_type, lk.entity_key, lk.target_id, lk.version, lk.content_hash,
                  lk.stock_version, lk.stock, lk.event_id, now, lk.shown)
                 for lk in links if lk.dirty]
@@ -146,6 +155,9 @@ class Binder:
 
 
 _LINK_COLUMNS = "entity_key, target_id, version, content_hash, stock_version, stock, shown"
+# A link row that differs from the one ``lock`` creates (the DDL's defaults).
+_NOT_AS_CREATED = (" AND (target_id IS NOT NULL OR version <> 0 OR content_hash IS NOT NULL "
+                   "OR stock_version <> 0 OR stock IS NOT NULL OR shown IS NOT NULL)")
 
 
 def _links_where(conn: Connection, select: str, entity_type: str, column: str,

@@ -10,6 +10,7 @@ for CE Phoenix).
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from decimal import ROUND_FLOOR, Decimal
@@ -60,6 +61,9 @@ def in_selection(payload: Mapping[str, Any], shop_filter: ShopFilter,
     return True
 
 
+# A stock is parsed for every product event, often twice, and most stocks are small numbers
+# that repeat across a catalogue: remembered, not parsed again.
+@functools.lru_cache(maxsize=4096)
 def quantity(stock: str, stock_mode: str) -> int:
     """ERP stock (decimal string) -> the shop's whole quantity. 'available' never goes below 0."""
     value = int(Decimal(stock).to_integral_value(rounding=ROUND_FLOOR))

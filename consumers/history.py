@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.db import has_table, marks, utc_now
+from shopbridge.db import has_table, marks, sql_datetime, utc_now, without_null_columns
 from shopbridge.history import DETAIL_MAX, History, HistoryEntry, HistoryQuery, LinkState
 from shopbridge.owntables import OwnTable, ensure
 
@@ -46,8 +46,9 @@ CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (
 """
 TABLE = OwnTable(HISTORY_TABLE, DDL)
 
-_COLUMNS = ("entity_type, entity_key, sku, event_id, event_type, version, arrived_at, "
-            "outcome, detail")
+_NAMES = ("entity_type", "entity_key", "sku", "event_id", "event_type", "version",
+          "arrived_at", "outcome", "detail")
+_COLUMNS = ", ".join(_NAMES)
 
 
 def ensure_table(conn: Connection) -> None:
@@ -56,16 +57,17 @@ def ensure_table(conn: Connection) -> None:
 
 def record(conn: Connection, entries: Sequence[HistoryEntry]) -> int:
     """Write the entries in one statement; returns how many."""
-    # A batch shares one arrival time: formatted once, a string costs PyMySQL a sixth of
-    # what escaping a datetime per row does.
-    times = {at: f"{at:%Y-%m-%d %H:%M:%S.%f}" for at in {e.arrived_at for e in entries}}
+    # A batch shares one arrival time: formatted once (``sql_datetime``).
+    times = {at: sql_datetime(at) for at in {e.arrived_at for e in entries}}
     rows = [(e.entity_type[:32], e.entity_key[:64], (e.sku or None) and e.sku[:64],
              e.event_id[:36], e.event_type[:64], e.version, times[e.arrived_at],
              e.outcome[:20], e.detail[:DETAIL_MAX] or None) for e in entries]
     if rows:
+        # Applied events have no detail: the column is left out then (NULL all the same).
+        names, values = without_null_columns(_NAMES, rows, ("sku", "detail"))
         conn.exec_driver_sql(
-            f"INSERT INTO {HISTORY_TABLE} ({_COLUMNS}) "
-            f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+            f"INSERT INTO {HISTORY_TABLE} ({', '.join(names)}) VALUES ({marks(names)})",
+            values)
     return len(rows)
 
 

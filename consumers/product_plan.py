@@ -146,8 +146,10 @@ class ProductPlanner(Generic[RowT]):
             return "not in the shop; remembered as deleted"
         row = self.map_row(event)
         if row.shown:
-            plan.unsupported.update(name for field_name, name in self.unsupported.items()
-                                    if event.payload.get(field_name))
+            names = [name for field_name, name in self.unsupported.items()
+                     if event.payload.get(field_name)]
+            if names:       # most products have none: no Counter.update per event
+                plan.unsupported.update(names)
         link.shown = row.shown
         self.plan_stock(event, link, plan, self.stock_of(event.payload))
         if link.target_id is None:

@@ -21,6 +21,7 @@ coalesce, apply, settle, ack.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import threading
 import time
@@ -68,6 +69,12 @@ DEPTH_EVERY_S = 2.0              # how often the queue depths are read for the m
 # A message as the loop uses it (body, headers, ack), from either broker kind.
 Incoming = Message | embedded.Delivery
 EMBEDDED_POLL_S = 0.05           # the embedded broker has no push: how often an idle one looks
+# A batch of 500 events allocates 10,000-25,000 dicts, lists and objects (decoded bodies,
+# rows, links) that all live until the batch ends: at CPython's default gen0 threshold (700)
+# the collector ran 23 times per batch, walking the live batch again each time (1.5 s of CPU
+# per 100,000 events, 12 % of the consumer), and found nothing the batch's end did not free.
+# Above a batch's peak, it runs when garbage cycles accumulate (at most this many objects).
+GC_GEN0_THRESHOLD = 25_000
 
 
 @dataclass
@@ -83,6 +90,17 @@ class ConsumerStats:
     outage_pauses: int = 0
     notes: list[str] = field(default_factory=list)
     unsupported: Counter[str] = field(default_factory=Counter)
+
+
+def _tune_gc() -> None:
+    """Collect garbage when cycles accumulate, not within every batch (``GC_GEN0_THRESHOLD``).
+
+    What the process holds once the applier is prepared (modules, engines, the broker
+    connection's state) lives as long as the process: frozen, later full collections skip it.
+    """
+    gc.freeze()
+    gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(max(GC_GEN0_THRESHOLD, gen0), gen1, gen2)
 
 
 def _transient_but_reachable(exc: BaseException) -> bool:
@@ -153,6 +171,7 @@ class ShopConsumer:
             self._ride_out(self.applier.prepare, TargetUnavailable)
         else:
             self.applier.prepare()
+        _tune_gc()
         while not self.stop_event.is_set():
             try:
                 with broker_edge.translated(self.broker):
@@ -427,7 +446,8 @@ class ShopConsumer:
     def _trace_applied(self, events: list[ev.Event], notes: Sequence[str]) -> None:
         """History: applied, or skipped with the reason. Each note begins with its event
         (``ApplyResult``: "<event>: reason")."""
-        named = {f"{event}: ": event for event in events}
+        # Naming every event costs a schema lookup each: only for a batch with notes.
+        named = {f"{event}: ": event for event in events} if notes else {}
         why: dict[int, str] = {}
         for note in notes:
             head = note.split(": ", 1)[0] + ": "

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from shopbridge import kinds
 from shopbridge.config import ShopConfig
-from shopbridge.db import create_engine, has_table, translated
+from shopbridge.db import create_engine, has_table, quote_escaping, translated
 from shopbridge.errors import DependencyMissing, ShopbridgeError
 from shopbridge.events import Event
 from shopbridge.history import HistoryEntry
@@ -161,13 +161,19 @@ class ShopApplier(Generic[RowT]):
     """
 
     writers: ShopWriters[RowT]
+    # Whether none of the kind's SQL relies on a backslash as an escape character: its
+    # connections then escape values by doubling quotes (``db.quote_escaping``), which is much
+    # cheaper for long texts. VirtueMart's slug lookup escapes LIKE patterns with backslashes.
+    quote_escaping = False
 
     def __init__(self, *, shop: ShopConfig, engine: sa.Engine | None = None) -> None:
         self.shop = shop
+        engine = engine or create_engine(shop.db)
+        if self.quote_escaping:
+            quote_escaping(engine)
         # READ COMMITTED: the link rows are read after they are locked (see Binder.lock), and
         # fewer gap locks mean fewer deadlocks between consumers of one shop.
-        self.engine = (engine or create_engine(shop.db)).execution_options(
-            isolation_level="READ COMMITTED")
+        self.engine = engine.execution_options(isolation_level="READ COMMITTED")
         self.what = f"database of shop {shop.name!r} ({shop.db.safe})"
         self.binder = Binder()
         self.files = image_files(shop, self.engine)

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, cast
 
 import pymysql
@@ -194,6 +195,32 @@ def create_engine(db: DatabaseConfig, **kwargs: object) -> Engine:
     return sa.create_engine(db.sqlalchemy_url(), **options)
 
 
+def quote_escaping(engine: Engine) -> Engine:
+    """Make each new connection of ``engine`` escape string values by doubling quotes only.
+
+    The session gets NO_BACKSLASH_ESCAPES (the rest of its sql_mode stays); PyMySQL reads the
+    mode from the server's status and escapes accordingly: the driver still escapes every
+    value, with one ``str.replace`` where the default mode costs a ``str.translate`` per
+    character (2.5 µs for a 150-character German description, a third of a shop consumer's
+    escaping during an initial load). A backslash in SQL text is then an ordinary character:
+    only for connections whose statements never rely on it as an escape (a LIKE pattern's
+    default escape character is one).
+    """
+    @sa.event.listens_for(engine, "connect")
+    def _quotes_only(dbapi_conn: Any, _record: object) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET SESSION sql_mode = "
+                        "CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'NO_BACKSLASH_ESCAPES')")
+    return engine
+
+
+def sql_datetime(at: datetime) -> str:
+    """``at`` as a DATETIME column reads it: for a value that repeats in every row of a bulk
+    statement, formatted once per statement (PyMySQL escapes a str in a sixth of the time it
+    formats a datetime)."""
+    return f"{at:%Y-%m-%d %H:%M:%S.%f}" if at.microsecond else f"{at:%Y-%m-%d %H:%M:%S}"
+
+
 def utc_now() -> datetime:
     """Now in UTC without tzinfo: what shopbridge writes into its own DATETIME columns."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -256,6 +283,27 @@ def insert_returning_ids(conn: Connection, table: str, columns: Sequence[str],
                                      tuple(x for row in part for x in row)).lastrowid
         ids.extend(range(int(first), int(first) + len(part)))
     return ids
+
+
+def without_null_columns(columns: Sequence[str], rows: Sequence[Sequence[object]],
+                         default_null: Iterable[str]) -> tuple[list[str], list[Sequence[object]]]:
+    """``columns`` and ``rows`` without those of the ``default_null`` columns that are None in
+    every row.
+
+    An INSERT gives a column it leaves out its default, and ``VALUES(col)`` in an ON DUPLICATE
+    KEY UPDATE reads that default too: for a column whose default is NULL the rows are the
+    same, and the driver escapes fewer values (an initial load's optional texts are mostly
+    empty). ``default_null`` names only such columns (the caller knows its tables).
+    """
+    optional = set(default_null)
+    drop = {i for i, name in enumerate(columns) if name in optional
+            and all(row[i] is None for row in rows)}
+    if not drop:
+        return list(columns), list(rows)
+    keep = [i for i in range(len(columns)) if i not in drop]
+    pick = itemgetter(*keep)
+    return [columns[i] for i in keep], [pick(row) if len(keep) > 1 else (pick(row),)
+                                        for row in rows]
 
 
 def update_by_key(conn: Connection, table: str, key: str, column: str,

@@ -15,7 +15,13 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
-from shopbridge.db import insert_returning_ids, marks, update_by_key
+from shopbridge.db import (
+    insert_returning_ids,
+    marks,
+    sql_datetime,
+    update_by_key,
+    without_null_columns,
+)
 
 from ..product_plan import NewProduct
 from .mapper import ProductRow
@@ -27,6 +33,12 @@ _PRODUCT_COLUMNS = ("products_quantity", "products_model", "products_price",
                     "products_tax_class_id", "products_gtin", "manufacturers_id",
                     "products_date_available")
 
+
+_DESCRIPTION_COLUMNS = ("products_id", "language_id", "products_name", "products_description",
+                        "products_seo_title", "products_seo_description",
+                        "products_seo_keywords")
+# products_description's columns that default to NULL.
+_DESCRIPTION_TEXTS = _DESCRIPTION_COLUMNS[3:]
 
 # products_last_modified first when it compares: MariaDB assigns left to right, so later
 # assignments would already have changed the columns it looks at.
@@ -61,14 +73,17 @@ class PhoenixAdapter:
     def insert_products(self, conn: Connection, new: Sequence[NewProduct[ProductRow]],
                         now: datetime) -> None:
         """Insert products and set each NewProduct.target_id."""
-        ids = insert_returning_ids(conn, "products", _PRODUCT_COLUMNS,
-                                   [self._values(item, now) for item in new],
+        added = sql_datetime(now)
+        columns, values = without_null_columns(
+            _PRODUCT_COLUMNS, [self._values(item, added) for item in new],
+            ("products_date_available",))
+        ids = insert_returning_ids(conn, "products", columns, values,
                                    consecutive=self.consecutive_ids, chunk=INSERT_CHUNK)
         for item, target_id in zip(new, ids, strict=True):
             item.target_id = target_id
 
     @staticmethod
-    def _values(item: NewProduct[ProductRow], now: datetime) -> tuple[object, ...]:
+    def _values(item: NewProduct[ProductRow], now: str) -> tuple[object, ...]:
         row = item.row
         return (item.quantity, row.model, row.price, now, row.weight, row.status,
                 row.tax_class_id, row.gtin, row.manufacturers_id, row.date_available)
@@ -84,6 +99,7 @@ class PhoenixAdapter:
         """
         if not rows:
             return
+        at = sql_datetime(now)
         conn.exec_driver_sql(
             "INSERT INTO products (products_id, products_quantity, products_model, "
             "products_price, products_date_added, products_last_modified, products_weight, "
@@ -97,7 +113,7 @@ class PhoenixAdapter:
             "products_tax_class_id = VALUES(products_tax_class_id), "
             "products_gtin = VALUES(products_gtin), "
             "manufacturers_id = VALUES(manufacturers_id)",
-            [(pid, qty, r.model, r.price, now, now, r.weight, r.status, r.tax_class_id, r.gtin,
+            [(pid, qty, r.model, r.price, at, at, r.weight, r.status, r.tax_class_id, r.gtin,
               r.manufacturers_id, r.date_available) for pid, r, qty in rows])
         self._set_column(conn, "products_date_available",
                          [(pid, r.date_available) for pid, r, _ in rows if r.owns_date])
@@ -108,15 +124,15 @@ class PhoenixAdapter:
                    d.seo_keywords) for pid, r in rows for d in r.descriptions]
         if not params:
             return
+        # A text no row of the batch has is left out: NULL all the same (without_null_columns).
+        columns, values = without_null_columns(_DESCRIPTION_COLUMNS, params, _DESCRIPTION_TEXTS)
         conn.exec_driver_sql(
-            "INSERT INTO products_description (products_id, language_id, products_name, "
-            "products_description, products_seo_title, products_seo_description, "
-            "products_seo_keywords) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            f"INSERT INTO products_description ({', '.join(columns)}) VALUES ({marks(columns)}) "
             "ON DUPLICATE KEY UPDATE products_name = VALUES(products_name), "
             "products_description = VALUES(products_description), "
             "products_seo_title = VALUES(products_seo_title), "
             "products_seo_description = VALUES(products_seo_description), "
-            "products_seo_keywords = VALUES(products_seo_keywords)", params)
+            "products_seo_keywords = VALUES(products_seo_keywords)", values)
 
     def set_categories(self, conn: Connection, links: Mapping[int, list[int]]) -> None:
         """Make each product's category links exactly these (the ERP owns them)."""

@@ -44,6 +44,8 @@ class PhoenixApplier(ShopApplier[ProductRow]):
         clock: the shop's local time for specials (tests pass a controllable one).
     """
 
+    quote_escaping = True
+
     def __init__(self, *, shop: ShopConfig, engine: sa.Engine | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(shop=shop, engine=engine)

@@ -23,6 +23,10 @@ from .tables import NAME_MAX, PRICE_MAX, TEXT_MAX_BYTES, WEIGHT_MAX
 from .text import plain_text
 from .variants import NO_VARIANTS, Variants, map_variants
 
+_WEIGHT_MAX = Decimal(str(WEIGHT_MAX))
+_CENT = Decimal("0.01")
+_TEXT_SAFE_CHARS = TEXT_MAX_BYTES // 4      # no text this long exceeds TEXT in UTF-8
+
 
 @dataclass(frozen=True, slots=True)
 class Description:
@@ -102,12 +106,12 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
     if price_entry is None:
         raise MappingError(f"{what}: field payload.prices.{level}: price level VK{level} "
                            f"missing for shop {shop.name!r}")
-    price = _decimal(price_entry["net"], f"{what}: field payload.prices.{level}.net")
+    price = _decimal(price_entry["net"], what, f"payload.prices.{level}.net")
     if not 0 <= price <= PRICE_MAX:
         raise MappingError(f"{what}: field payload.prices.{level}.net: {price} is outside "
                            "products_price decimal(15,4) >= 0")
-    weight = _decimal(payload.get("weight") or "0", f"{what}: field payload.weight")
-    if not 0 <= weight <= Decimal(str(WEIGHT_MAX)):
+    weight = _decimal(payload.get("weight") or "0", what, "payload.weight")
+    if not 0 <= weight <= _WEIGHT_MAX:
         raise MappingError(f"{what}: field payload.weight: {weight} does not fit "
                            "products_weight decimal(5,2)")
     texts = payload["texts"]
@@ -116,7 +120,9 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
         # The producer puts the ERP's default language first: that is the fallback.
         text = texts.get(code) or next(iter(texts.values()))
         description = text.get("description") or text.get("short_description")
-        if description is not None and len(description.encode("utf-8")) > TEXT_MAX_BYTES:
+        # A character is at most 4 bytes: only a long text needs encoding to be measured.
+        if description is not None and len(description) > _TEXT_SAFE_CHARS and \
+                len(description.encode("utf-8")) > TEXT_MAX_BYTES:
             raise MappingError(f"{what}: field payload.texts.{code}.description: "
                                f"{len(description.encode('utf-8'))} bytes exceed "
                                f"products_description TEXT ({TEXT_MAX_BYTES} bytes)")
@@ -130,10 +136,10 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
             seo_title=text.get("meta_title"), seo_description=text.get("meta_description"),
             seo_keywords=text.get("meta_keywords")))
     status = 1 if in_selection(payload, shop.filter, filter_categories) else 0
-    specials = tuple((_decimal(s["net"], f"{what}: field payload.specials.net"), s["from"],
-                      s["until"]) for s in payload.get("specials") or [])
+    specials = tuple((_decimal(s["net"], what, "payload.specials.net"), s["from"], s["until"])
+                     for s in payload.get("specials") or ())
     return ProductRow(model=payload["sku"], price=price, tax_class_id=tax_class_id,
-                      weight=weight.quantize(Decimal("0.01")), status=status,
+                      weight=weight.quantize(_CENT), status=status,
                       gtin=payload.get("ean") or None, descriptions=tuple(descriptions),
                       specials=specials,
                       # A manufacturer this shop does not have (another CAO shop's) is none.
@@ -148,8 +154,9 @@ def map_product(payload: Mapping[str, Any], *, shop: ShopConfig,
                                             language_ids=language_ids, what=what))
 
 
-def _decimal(value: str, what: str) -> Decimal:
+def _decimal(value: str, what: str, field: str) -> Decimal:
     try:
         return Decimal(value)
     except (InvalidOperation, TypeError):
-        raise MappingError(f"{what}: {value!r} is not a decimal number") from None
+        raise MappingError(f"{what}: field {field}: {value!r} is not a decimal number"
+                           ) from None

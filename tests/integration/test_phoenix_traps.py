@@ -143,6 +143,50 @@ def test_trap_text_is_stored_as_raw_utf8_not_html_entities(cao_db, phoenix_db, n
     assert phoenix_db.scalar("SELECT manufacturers_name FROM manufacturers") == "Müller & Söhne"
 
 
+def test_backslashes_and_quotes_in_texts_arrive_as_they_are(cao_db, phoenix_db, namespace):
+    """The shop's connections escape values by doubling quotes (NO_BACKSLASH_ESCAPES,
+    shopbridge.db.quote_escaping): a backslash is then an ordinary character and must arrive
+    as one, also next to a quote, and an update of the text is written the same way."""
+    text = "O'Brien \\' \\\\ \\n \\%_ 'x' \"y\" \\"
+    rows = sample.articles(1)
+    rows[0]["KURZNAME"] = text
+    rows[0]["SHOP_LANGTEXT"] = f"<p>{text}</p>"
+    fill_cao(cao_db, rows, [])
+    settings = _settings(cao_db, phoenix_db, namespace)
+
+    sync(settings)
+    assert phoenix_db.rows("SELECT products_name, products_description FROM "
+                           "products_description WHERE language_id = %s", (DE,)
+                           ) == [(text, f"<p>{text}</p>")]
+
+    cao_db.execute("UPDATE artikel SET KURZNAME = %s WHERE REC_ID = 1", (text + "\\'",))
+    sync(settings)
+    assert phoenix_db.scalar("SELECT products_name FROM products_description "
+                             "WHERE language_id = %s", (DE,)) == text + "\\'"
+
+
+def test_seo_texts_that_no_product_of_a_batch_has_are_null(cao_db, phoenix_db, namespace):
+    """A batch leaves out the text columns none of its products has (fewer values to escape):
+    they are NULL all the same, beside a product that has them, and a text the ERP removes
+    later becomes NULL again, also where no product of that batch has one."""
+    fill_cao(cao_db, sample.articles(2), [])
+    cao_db.execute("UPDATE artikel SET SHOP_META_TITEL = 'Titel' WHERE REC_ID = 1")
+    settings = _settings(cao_db, phoenix_db, namespace)
+    seo = ("SELECT p.products_model, d.products_seo_title, d.products_seo_description, "
+           "d.products_seo_keywords FROM products_description d JOIN products p "
+           "ON p.products_id = d.products_id WHERE d.language_id = %s ORDER BY 1")
+
+    sync(settings)
+    assert phoenix_db.rows(seo, (DE,)) == [("A-000001", "Titel", None, None),
+                                           ("A-000002", None, None, None)]
+
+    cao_db.execute("UPDATE artikel SET SHOP_META_TITEL = NULL, SHOP_META_KEY = 'k' "
+                   "WHERE REC_ID = 1")
+    sync(settings)
+    assert phoenix_db.rows(seo, (DE,)) == [("A-000001", None, None, "k"),
+                                           ("A-000002", None, None, None)]
+
+
 def test_trap_category_names_are_printed_unescaped_so_they_carry_no_markup(
         cao_db, phoenix_db, namespace):
     """NOTES 1: names are printed unescaped (assumed for categories too): no '<' or '>' may
