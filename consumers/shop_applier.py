@@ -163,7 +163,7 @@ class ShopApplier(Generic[RowT]):
     writers: ShopWriters[RowT]
     # Whether none of the kind's SQL relies on a backslash as an escape character: its
     # connections then escape values by doubling quotes (``db.quote_escaping``), which is much
-    # cheaper for long texts. VirtueMart's slug lookup escapes LIKE patterns with backslashes.
+    # cheaper for long texts. A LIKE pattern then names its escape character (ESCAPE '!').
     quote_escaping = False
 
     def __init__(self, *, shop: ShopConfig, engine: sa.Engine | None = None) -> None:

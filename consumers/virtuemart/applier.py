@@ -41,6 +41,8 @@ class VirtueMartApplier(ShopApplier[ProductRow]):
         engine: optional, for tests that bring their own.
     """
 
+    quote_escaping = True
+
     def __init__(self, *, shop: ShopConfig, engine: sa.Engine | None = None) -> None:
         super().__init__(shop=shop, engine=engine)
         options = shop_options(shop)

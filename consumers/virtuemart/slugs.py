@@ -51,7 +51,7 @@ def unique_slugs(conn: Connection, table: str, wanted: Sequence[str],
         part = families[start:start + _CHUNK]
         taken |= {str(r[0]).lower() for r in conn.exec_driver_sql(
             f"SELECT slug FROM {table} WHERE slug IN ({marks(part)}) OR "
-            + " OR ".join(["slug LIKE %s"] * len(part)),
+            + " OR ".join(["slug LIKE %s ESCAPE '!'"] * len(part)),
             (*part, *(_like(base) + "-%" for base in part)))}
     taken -= {k.lower() for k in keep}
     result = []
@@ -74,4 +74,7 @@ def _repeated(wanted: Sequence[str]) -> set[str]:
 
 
 def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    # '!' named as the escape character (ESCAPE '!'): the applier's connections run under
+    # NO_BACKSLASH_ESCAPES (``db.quote_escaping``), where MySQL's LIKE has no default escape
+    # (MariaDB's keeps the backslash).
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")

@@ -14,7 +14,7 @@ import pytest
 from consumers.virtuemart.applier import VirtueMartApplier
 from consumers.virtuemart.caches import GROUPS
 from consumers.virtuemart.shop import Tables, active_languages
-from consumers.virtuemart.slugs import slugify
+from consumers.virtuemart.slugs import slugify, unique_slugs
 from consumers.virtuemart.store import VmProductStore
 from shopbridge import config as cfg
 from shopbridge import events as ev
@@ -149,6 +149,22 @@ def test_slugs_stay_unique_per_language_table_when_names_collide(vm, applier):
     applier.apply([product(1, "Kanne neu", v=2)])       # a rename keeps the slug
     assert vm.scalar(f"SELECT slug FROM {P}products_de_de WHERE virtuemart_product_id = %s",
                      (pid(vm, 1),)) == "kanne"
+
+
+def test_quote_escaping_keeps_backslashes_quotes_and_like_patterns(vm, applier):
+    """The applier's connections escape by doubling quotes (NO_BACKSLASH_ESCAPES): texts with
+    backslashes and quotes arrive as they are, and the slug lookup's LIKE names its own
+    escape character, so a taken 'a_b-1' is seen."""
+    name = "Kanne \\ 'Classic' \\' 50% a_b!"
+    applier.apply([category(1, "Garten"), product(1, name), product(2, "Zwei")])
+    table = f"{P}products_de_de"
+    assert vm.scalar(f"SELECT product_name FROM {table} WHERE virtuemart_product_id = %s",
+                     (pid(vm, 1),)) == name
+    for n, slug in ((1, "a_b"), (2, "a_b-1")):
+        vm.execute(f"UPDATE {table} SET slug = %s WHERE virtuemart_product_id = %s",
+                   (slug, pid(vm, n)))
+    with applier.engine.connect() as conn:
+        assert unique_slugs(conn, table, ["a_b", "c!%"]) == ["a_b-2", "c!%"]
 
 
 def test_slugify_transliterates_german():
