@@ -97,7 +97,9 @@ def _tune_gc() -> None:
 
     What the process holds once the applier is prepared (modules, engines, the broker
     connection's state) lives as long as the process: frozen, later full collections skip it.
+    Garbage first, so that no cycle is frozen with it (``run`` may come more than once).
     """
+    gc.collect()
     gc.freeze()
     gen0, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(max(GC_GEN0_THRESHOLD, gen0), gen1, gen2)

@@ -6,6 +6,7 @@ Nothing above this module catches PyMySQL or SQLAlchemy exception types.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from typing import Any, cast
 
 import pymysql
 import sqlalchemy as sa
+from pymysql.constants import SERVER_STATUS
 from sqlalchemy.engine import Connection, Engine, Result
 
 from .config import DatabaseConfig
@@ -67,6 +69,8 @@ REJECTED = {
     1406,  # data too long for column
     1062,  # duplicate key (e.g. an e-mail another account already has)
 }
+
+log = logging.getLogger(__name__)
 
 
 # The table a statement writes or reads first, and the column or key a server message names:
@@ -207,11 +211,46 @@ def quote_escaping(engine: Engine) -> Engine:
     default escape character is one).
     """
     @sa.event.listens_for(engine, "connect")
-    def _quotes_only(dbapi_conn: Any, _record: object) -> None:
-        with dbapi_conn.cursor() as cur:
-            cur.execute("SET SESSION sql_mode = "
-                        "CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'NO_BACKSLASH_ESCAPES')")
+    def _on_connect(dbapi_conn: Any, _record: object) -> None:
+        quotes_only(dbapi_conn)
     return engine
+
+
+def quotes_only(dbapi_conn: Any) -> bool:
+    """Add NO_BACKSLASH_ESCAPES to the session's sql_mode where the server then says so in
+    its status (which PyMySQL escapes by); returns whether it did.
+
+    A proxy in between (ProxySQL has had this bug) may not pass the status flag on: the
+    driver would go on escaping with backslashes that the server now keeps, doubling every
+    backslash in the shop's texts. So without the flag the session's old mode comes back:
+    backslash escaping on both sides, slower, never wrong.
+    """
+    with dbapi_conn.cursor() as cur:
+        cur.execute("SELECT @@SESSION.sql_mode")
+        before = cur.fetchone()[0]
+        cur.execute("SET SESSION sql_mode = "
+                    "CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'NO_BACKSLASH_ESCAPES')")
+        if dbapi_conn.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES:
+            return True
+        cur.execute("SET SESSION sql_mode = %s", (before,))
+    log.warning("the shop database's server did not report NO_BACKSLASH_ESCAPES (a proxy?): "
+                "its connections keep backslash escaping")
+    return False
+
+
+def null_default_columns(conn: Connection, table: str, columns: Iterable[str]) -> frozenset[str]:
+    """Those of ``columns`` of ``table`` (in the connection's database) that are nullable and
+    default to NULL: the ones ``without_null_columns`` may leave out of an INSERT. A shop's
+    own changes to its schema (a ``DEFAULT ''``) are read here, not assumed."""
+    wanted = list(columns)
+    if not wanted:
+        return frozenset()
+    rows = conn.exec_driver_sql(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+        f"AND TABLE_NAME = %s AND COLUMN_NAME IN ({marks(wanted)}) AND IS_NULLABLE = 'YES' "
+        # MariaDB shows a NULL default as the text NULL, MySQL as SQL NULL
+        "AND (COLUMN_DEFAULT IS NULL OR COLUMN_DEFAULT = 'NULL')", (table, *wanted))
+    return frozenset(str(r[0]) for r in rows)
 
 
 def sql_datetime(at: datetime) -> str:

@@ -16,8 +16,10 @@ from datetime import datetime
 from sqlalchemy.engine import Connection
 
 from shopbridge.db import (
+    consecutive_autoinc_ids,
     insert_returning_ids,
     marks,
+    null_default_columns,
     sql_datetime,
     update_by_key,
     without_null_columns,
@@ -37,8 +39,10 @@ _PRODUCT_COLUMNS = ("products_quantity", "products_model", "products_price",
 _DESCRIPTION_COLUMNS = ("products_id", "language_id", "products_name", "products_description",
                         "products_seo_title", "products_seo_description",
                         "products_seo_keywords")
-# products_description's columns that default to NULL.
+# The optional columns an INSERT may leave out where no row of the batch has a value, if the
+# shop's schema gives them a NULL default (Phoenix's does; ``omittable`` reads it).
 _DESCRIPTION_TEXTS = _DESCRIPTION_COLUMNS[3:]
+OPTIONAL = {"products": ("products_date_available",), "products_description": _DESCRIPTION_TEXTS}
 
 # products_last_modified first when it compares: MariaDB assigns left to right, so later
 # assignments would already have changed the columns it looks at.
@@ -57,6 +61,16 @@ class PhoenixAdapter:
     def __init__(self, *, consecutive_ids: bool) -> None:
         # Whether multi-row INSERTs are safe (shopbridge.db.consecutive_autoinc_ids).
         self.consecutive_ids = consecutive_ids
+        # The OPTIONAL columns that default to NULL in this shop (``read_schema``): none
+        # until read, so every column is sent.
+        self.omittable: frozenset[str] = frozenset()
+
+    def read_schema(self, conn: Connection) -> None:
+        """What the shop's tables allow: consecutive ids, and which optional columns an
+        INSERT may leave out (a shop that changed their defaults keeps getting them)."""
+        self.consecutive_ids = consecutive_autoinc_ids(conn)
+        self.omittable = frozenset().union(*(null_default_columns(conn, table, columns)
+                                             for table, columns in OPTIONAL.items()))
 
     def insert(self, conn: Connection, new: Sequence[NewProduct[ProductRow]],
                now: datetime) -> None:
@@ -76,7 +90,7 @@ class PhoenixAdapter:
         added = sql_datetime(now)
         columns, values = without_null_columns(
             _PRODUCT_COLUMNS, [self._values(item, added) for item in new],
-            ("products_date_available",))
+            self.omittable.intersection(OPTIONAL["products"]))
         ids = insert_returning_ids(conn, "products", columns, values,
                                    consecutive=self.consecutive_ids, chunk=INSERT_CHUNK)
         for item, target_id in zip(new, ids, strict=True):
@@ -125,7 +139,8 @@ class PhoenixAdapter:
         if not params:
             return
         # A text no row of the batch has is left out: NULL all the same (without_null_columns).
-        columns, values = without_null_columns(_DESCRIPTION_COLUMNS, params, _DESCRIPTION_TEXTS)
+        columns, values = without_null_columns(
+            _DESCRIPTION_COLUMNS, params, self.omittable.intersection(_DESCRIPTION_TEXTS))
         conn.exec_driver_sql(
             f"INSERT INTO products_description ({', '.join(columns)}) VALUES ({marks(columns)}) "
             "ON DUPLICATE KEY UPDATE products_name = VALUES(products_name), "

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shopbridge.config import ShopConfig
-from shopbridge.db import consecutive_autoinc_ids
 from shopbridge.errors import ConfigError
 from shopbridge.events import Event
 
@@ -91,7 +90,7 @@ class PhoenixApplier(ShopApplier[ProductRow]):
         self.language_ids = {code: available[code] for code in self.shop.languages}
         for writer in (self.manufacturers, self.categories, self.variants):
             writer.language_ids = dict(self.language_ids)
-        self.adapter.consecutive_ids = consecutive_autoinc_ids(conn)
+        self.adapter.read_schema(conn)
 
     def _map_product(self, event: Event, facts: BatchFacts) -> ProductRow:
         return map_product(event.payload, shop=self.shop, language_ids=self.language_ids,

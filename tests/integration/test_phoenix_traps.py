@@ -187,6 +187,25 @@ def test_seo_texts_that_no_product_of_a_batch_has_are_null(cao_db, phoenix_db, n
                                            ("A-000002", None, None, None)]
 
 
+def test_a_shop_that_gave_an_optional_text_a_default_gets_null_written(
+        cao_db, phoenix_db, namespace):
+    """A shop whose admin gave products_seo_title a default ('x'): the consumer reads the
+    schema, so that column is sent even where no product of the batch has a title, and a
+    title the ERP removes becomes NULL, not the shop's default."""
+    phoenix_db.execute("ALTER TABLE products_description MODIFY products_seo_title "
+                       "VARCHAR(255) NULL DEFAULT 'x'")
+    fill_cao(cao_db, sample.articles(1), [])
+    cao_db.execute("UPDATE artikel SET SHOP_META_TITEL = 'Titel' WHERE REC_ID = 1")
+    settings = _settings(cao_db, phoenix_db, namespace)
+    title = "SELECT products_seo_title FROM products_description WHERE language_id = %s"
+
+    sync(settings)
+    assert phoenix_db.scalar(title, (DE,)) == "Titel"
+    cao_db.execute("UPDATE artikel SET SHOP_META_TITEL = NULL WHERE REC_ID = 1")
+    sync(settings)
+    assert phoenix_db.scalar(title, (DE,)) is None
+
+
 def test_trap_category_names_are_printed_unescaped_so_they_carry_no_markup(
         cao_db, phoenix_db, namespace):
     """NOTES 1: names are printed unescaped (assumed for categories too): no '<' or '>' may
