@@ -184,13 +184,7 @@ def full_sync(env: Env, expected: int, meter: CpuMeter,
             profiler.disable()
         out.publish_s = time.perf_counter() - t0
         out.producer_cpu_s = time.process_time() - c0
-        # The last article's link row first (a primary-key read), then the count: a COUNT(*)
-        # of the growing InnoDB table every 10 ms took a share of the two cores' MariaDB CPU
-        # from the pipeline it timed.
-        wait_until(lambda: scalar(poll, LAST_LINK, (last,)) is not None, timeout=timeout,
-                   interval=0.01)
-        done = wait_until(lambda: scalar(poll, count_sql) >= expected, timeout=timeout,
-                          interval=0.01)
+        done = shop_complete(poll, last, count_sql, expected, timeout)
         out.total_s = time.perf_counter() - t0
         out.cpu = meter.stop()
         out.events, out.messages = report.events, report.messages
@@ -248,10 +242,7 @@ def split_sync(env: Env, expected: int, consumers: int) -> Split:
                           **{f"consumer{n}": p.pid for n, p in enumerate(procs, 1)}})
         meter.start()   # from the spawn: a consumer's start-up is part of its side
         t0 = time.perf_counter()
-        wait_until(lambda: scalar(poll, LAST_LINK, (last,)) is not None, timeout=600,
-                   interval=0.01)
-        out.ok = wait_until(lambda: scalar(poll, "SELECT COUNT(*) FROM products") >= expected,
-                            timeout=600, interval=0.01)
+        out.ok = shop_complete(poll, last, "SELECT COUNT(*) FROM products", expected, 600)
         out.consumer_s = time.perf_counter() - t0
         used = meter.stop()
         out.consumer_cpu = {"consumer": sum(v for k, v in used.items()
@@ -262,6 +253,19 @@ def split_sync(env: Env, expected: int, consumers: int) -> Split:
             stop_child(env, proc, f"split{n}")
         poll.close()
     return out
+
+
+def shop_complete(poll: pymysql.Connection, last: str, count_sql: str, expected: int,
+                  timeout: float) -> bool:
+    """Wait until ``count_sql`` counts ``expected`` products; returns whether it did.
+
+    The last article's link row first (a primary-key read), then the count: a COUNT(*) of the
+    growing InnoDB table every 10 ms took a share of the two cores' MariaDB CPU from the
+    pipeline it timed."""
+    wait_until(lambda: scalar(poll, LAST_LINK, (last,)) is not None, timeout=timeout,
+               interval=0.01)
+    return wait_until(lambda: scalar(poll, count_sql) >= expected, timeout=timeout,
+                      interval=0.01)
 
 
 LAST_LINK = ("SELECT target_id FROM shopbridge_link WHERE entity_type = 'product' "
