@@ -91,6 +91,7 @@ from kombu import Connection
 
 from producers.cao import CaoProducer
 from shopbridge import sample, topology
+from shopbridge.db import quotes_only
 
 PROFILE_OUT = BENCH / "PROFILE.txt"
 SHOP = "shop"
@@ -331,6 +332,7 @@ def baseline_copy(env: Env, runs: int, *, shop_tables: Sequence[str] = PHOENIX_T
     out = Baseline()
     src = raw_connect(env.url(env.shop))
     dst = raw_connect(env.url(env.base), autocommit=False)
+    quotes_only(dst)    # escaping as the consumers' connections escape (db.quote_escaping)
     data: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
     try:
         for table in (*shop_tables, *bookkeeping):
@@ -680,7 +682,8 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
         "| Measurement | Result |",
         "|---|---|",
         f"| Baseline: direct multi-row INSERT of the pipeline's final rows ({rows_note}; "
-        f"1,000 rows/statement, 1 transaction; median of {len(base.runs)}) | "
+        f"1,000 rows/statement, 1 transaction, the pipeline's driver classes and quote-only "
+        f"escaping; median of {len(base.runs)}) | "
         f"**{base.seconds:.2f} s** (runs: {base_runs} s); Phoenix tables alone "
         f"{base.shop_seconds:.2f} s |",
         f"| Full sync, run_once() start -> last product committed (median of {len(fulls)}, "

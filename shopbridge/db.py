@@ -20,6 +20,7 @@ from pymysql.constants import SERVER_STATUS
 from sqlalchemy.engine import Connection, Engine, Result
 
 from .config import DatabaseConfig
+from .driver import QuickConnection, QuickCursor
 from .errors import (
     AccessDenied,
     ConfigError,
@@ -187,16 +188,23 @@ def create_engine(db: DatabaseConfig, **kwargs: object) -> Engine:
     """An engine that talks utf8mb4, so latin1 ERP columns arrive as proper str.
 
     pool_pre_ping lets a consumer heal after the database restarted; the short connect
-    timeout lets the consumer notice an outage quickly instead of hanging.
+    timeout lets the consumer notice an outage quickly instead of hanging. Connections are
+    ``driver.QuickConnection``s with ``QuickCursor``s: PyMySQL with less Python per value.
     """
     options: dict[str, object] = {
         "pool_pre_ping": True,
         "pool_recycle": 3600,
         "connect_args": {"charset": "utf8mb4", "connect_timeout": 5,
-                         "read_timeout": 60, "write_timeout": 60},
+                         "read_timeout": 60, "write_timeout": 60,
+                         "cursorclass": QuickCursor},
     }
     options.update(kwargs)
-    return sa.create_engine(db.sqlalchemy_url(), **options)
+    engine = sa.create_engine(db.sqlalchemy_url(), **options)
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _connect(_dialect: object, _record: object, cargs: Any, cparams: Any) -> Any:
+        return QuickConnection(*cargs, **cparams)
+    return engine
 
 
 def quote_escaping(engine: Engine) -> Engine:

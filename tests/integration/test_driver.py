@@ -1,0 +1,137 @@
+"""``driver``: ``QuickCursor`` binds parameters exactly as PyMySQL's own cursor does, in both
+escaping modes, and what it sends comes back from the server unchanged; ``QuickConnection``
+reads every column type as PyMySQL's own connection does."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pymysql
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pymysql.cursors import Cursor
+from sqlalchemy.engine import make_url
+
+from shopbridge.config import DatabaseConfig
+from shopbridge.db import create_engine, quotes_only
+from shopbridge.driver import QuickConnection, QuickCursor
+from tests.conftest import MARIADB_URL, Database
+
+# Every type a statement of ours binds, and texts with what escaping is about.
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40) | \
+    st.sampled_from(["", "'", "''", "\\", "\\'", "O'Brien \\n", "a\x00b", "\x1a", '"', "%s",
+                     "%(x)s", "Größe ½ €"])
+VALUES = st.one_of(
+    TEXT, st.integers(min_value=-(2**63), max_value=2**64), st.none(), st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.decimals(allow_nan=False, allow_infinity=False, places=4),
+    st.datetimes(min_value=datetime.datetime(1000, 1, 1)), st.dates(), st.binary(max_size=8))
+
+
+@pytest.fixture(params=[False, True], ids=["backslash", "quotes-only"])
+def conn(request: pytest.FixtureRequest) -> Iterator[pymysql.Connection[Any]]:
+    url = make_url(MARIADB_URL)
+    connection = pymysql.connect(host=url.host or "127.0.0.1", port=url.port or 3306,
+                                 user=url.username or "root", password=url.password or "",
+                                 charset="utf8mb4", autocommit=True)
+    if request.param:
+        assert quotes_only(connection)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(row=st.lists(VALUES, min_size=1, max_size=6))
+def test_the_sql_is_the_same_as_pymysqls(conn: pymysql.Connection[Any], row: list[Any]):
+    template = "(" + ", ".join(["%s"] * len(row)) + ")"
+    assert QuickCursor(conn)._mogrify(template, tuple(row)) == \
+        Cursor(conn)._mogrify(template, tuple(row))   # type: ignore[attr-defined]
+    assert QuickCursor(conn)._mogrify(template, list(row)) == \
+        Cursor(conn)._mogrify(template, list(row))    # type: ignore[attr-defined]
+
+
+def test_other_argument_shapes_go_to_pymysql(conn: pymysql.Connection[Any]):
+    assert QuickCursor(conn)._mogrify("%(a)s + %(b)s", {"a": 1, "b": "x"}) == "1 + 'x'"
+    with pytest.raises(pymysql.err.ProgrammingError):
+        QuickCursor(conn)._mogrify("%s %s", (1,))
+
+
+def test_texts_arrive_as_sent(make_db: Callable[..., Database], conn: pymysql.Connection[Any]):
+    db = make_db("sbdrv")
+    texts = ["O'Brien", "back\\slash \\n \\'", "a\x00b\x1a", "%s %(x)s", "Größe ½ €", "",
+             "'; DROP TABLE t; --"]
+    with conn.cursor(QuickCursor) as cur:
+        cur.execute(f"CREATE TABLE `{db.name}`.t (i INT PRIMARY KEY, s TEXT, n BIGINT, "
+                    f"d DECIMAL(12,4)) DEFAULT CHARSET=utf8mb4")
+        cur.executemany(f"INSERT INTO `{db.name}`.t (i, s, n, d) VALUES (%s, %s, %s, %s)",
+                        [(i, s, None if i % 2 else -i, Decimal("1.5")) for i, s in
+                         enumerate(texts)])
+        cur.execute(f"SELECT s, n FROM `{db.name}`.t WHERE s = %s", ("back\\slash \\n \\'",))
+        assert cur.fetchall() == (("back\\slash \\n \\'", None),)
+        cur.execute(f"SELECT i, s FROM `{db.name}`.t ORDER BY i")
+        assert [row[1] for row in cur.fetchall()] == texts
+
+
+# Column types CAO and the shops use, with values that take the length encodings of 1, 2 and 3
+# bytes (up to 250, 65,535 and 16,777,215 bytes; 8 bytes would exceed max_allowed_packet).
+COLUMNS = {"i": "INT", "b": "BIGINT UNSIGNED", "t": "TINYINT", "d": "DECIMAL(16,4)",
+           "f": "DOUBLE", "dt": "DATETIME(6)", "da": "DATE", "tm": "TIME", "ts": "TIMESTAMP NULL",
+           "v": "VARCHAR(300)", "l1": "LONGTEXT CHARACTER SET latin1", "tx": "LONGTEXT",
+           "bl": "LONGBLOB", "bi": "VARBINARY(16)", "e": "ENUM('Y','N')", "j": "JSON",
+           "y": "YEAR", "bit": "BIT(8)"}
+ROWS = [
+    (1, 2**64 - 1, -1, "12345678.1234", 1.5, "2026-12-07 10:11:12.123456", "2026-12-07",
+     "-838:59:59", "2026-12-07 10:00:00", "ä" * 300, "Größe" * 20, "x" * 251, b"\x00\xff" * 40000,
+     b"\x00" * 16, "Y", '{"a": [1, "b"]}', 2026, b"\x81"),
+    (2, 0, 0, "-0.0001", -1e300, "1000-01-01 00:00:00", "9999-12-31", "00:00:00", None,
+     "", "", "y" * 70000, b"", b"", "N", "null", 1901, b"\x00"),
+    (3, *([None] * 17)),
+    (4, 1, 1, "0", 0.0, None, None, None, None, "'\\", "€", "z" * 1_000_000, None, None, None,
+     None, None, None),
+]
+
+
+def test_rows_read_as_pymysql_reads_them(make_db: Callable[..., Database]):
+    db = make_db("sbdrvrd")
+    url = make_url(MARIADB_URL)
+    args: dict[str, Any] = {"host": url.host or "127.0.0.1", "port": url.port or 3306,
+            "user": url.username or "root", "password": url.password or "",
+            "database": db.name, "charset": "utf8mb4", "autocommit": True}
+    plain, quick = pymysql.connect(**args), QuickConnection(**args)
+    try:
+        with plain.cursor() as cur:
+            cur.execute("CREATE TABLE t (" + ", ".join(f"{c} {kind}" for c, kind in
+                                                        COLUMNS.items()) + ")")
+            cur.executemany(f"INSERT INTO t VALUES ({', '.join(['%s'] * len(COLUMNS))})", ROWS)
+        query = f"SELECT {', '.join(COLUMNS)} FROM t ORDER BY i"
+        with plain.cursor() as a, quick.cursor() as b:
+            a.execute(query)
+            b.execute(query)
+            expected, got = a.fetchall(), b.fetchall()
+        assert len(got) == len(ROWS)
+        assert got == expected
+        assert got[3][11] == "z" * 1_000_000
+        # Statements without a result set report what they changed.
+        with quick.cursor() as cur:
+            assert cur.execute("UPDATE t SET t = 5 WHERE i <= 2") == 2
+            cur.execute("SELECT COUNT(*), SUM(t) FROM t")
+            assert cur.fetchone() == (4, Decimal("11"))
+    finally:
+        plain.close()
+        quick.close()
+
+
+def test_the_engines_use_it():
+    engine = create_engine(DatabaseConfig(MARIADB_URL))
+    try:
+        with engine.connect() as connection:
+            raw = connection.connection.dbapi_connection
+            assert isinstance(raw, QuickConnection) and raw.cursorclass is QuickCursor
+    finally:
+        engine.dispose()
