@@ -31,6 +31,7 @@ from sqlalchemy.engine import URL, make_url
 
 from shopbridge import config as cfg
 from shopbridge import sample, topology
+from shopbridge.db import quotes_only
 from shopbridge.driver import QuickConnection, QuickCursor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -189,14 +190,21 @@ def pct(values: Sequence[float], q: float) -> float:
 
 # -- raw SQL ---------------------------------------------------------------------------------
 
-def raw_connect(url: URL, *, autocommit: bool = True) -> pymysql.Connection:
-    """A PyMySQL connection (utf8mb4) to the server and database of ``url``, with the
-    pipeline's own driver classes (shopbridge/driver.py), so that a baseline copy costs what
-    it would cost the pipeline's code."""
-    return QuickConnection(host=url.host or "127.0.0.1", port=url.port or 3306,
+def raw_connect(url: URL, *, autocommit: bool = True, quick: bool = False
+                ) -> pymysql.Connection:
+    """A PyMySQL connection (utf8mb4) to the server and database of ``url``; ``quick``: with
+    the pipeline's own driver classes (shopbridge/driver.py) and quote-only escaping, as the
+    shop consumers' connections have them."""
+    if not quick:
+        return pymysql.connect(host=url.host or "127.0.0.1", port=url.port or 3306,
+                               user=url.username or "root", password=url.password or "",
+                               database=url.database, charset="utf8mb4", autocommit=autocommit)
+    conn = QuickConnection(host=url.host or "127.0.0.1", port=url.port or 3306,
                            user=url.username or "root", password=url.password or "",
                            database=url.database, charset="utf8mb4", autocommit=autocommit,
                            cursorclass=QuickCursor)
+    quotes_only(conn)
+    return conn
 
 
 def scalar(conn: pymysql.Connection, sql: str, params: Any = None) -> Any:

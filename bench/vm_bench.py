@@ -67,6 +67,7 @@ from sync_bench import (
     full_sync,
     full_sync_rows,
     profile_text,
+    quick_baseline_rows,
 )
 
 from shopbridge import topology
@@ -221,9 +222,9 @@ def render(args: argparse.Namespace, facts: dict[str, str], run: Run, command: s
         f"({ratio_shop:.2f}x the VirtueMart tables alone, {base.shop_seconds:.2f} s): "
         f"{verdict} |",
         f"| Baseline: direct multi-row INSERT ({rows_note}; 1,000 rows/statement, 1 "
-        f"transaction, the pipeline's driver classes and quote-only escaping; median of "
-        f"{len(base.runs)}) | runs: "
+        f"transaction, PyMySQL as shipped; median of {len(base.runs)}) | runs: "
         f"{', '.join(f'{r:.2f}' for r in base.runs)} s |",
+        *quick_baseline_rows(base, full.total_s),
         f"| Full sync, run_once() start -> last product committed (median of "
         f"{len(run.fulls)}) | runs: {', '.join(f'{f.total_s:.2f}' for f in run.fulls)} s; "
         f"{full.events / full.total_s:,.0f} events/s |",
