@@ -26,7 +26,7 @@ $(VENV)/.php-checked: | $(BIN)/shopbridge
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get install -y -q $(PHP_PACKAGES) >/dev/null 2>&1 || \
 	  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(PHP_PACKAGES) >/dev/null 2>&1; } || \
-	  echo "PHP could not be installed: the storefront tests will skip"; \
+	  echo "PHP could not be installed: the storefront tests will skip (rm $@ to try again)"; \
 	else echo "PHP with mysqli is absent ($(PHP_PACKAGES)): the storefront tests will skip"; fi
 	@touch $@
 

@@ -203,7 +203,9 @@ def raw_connect(url: URL, *, autocommit: bool = True, quick: bool = False
                            user=url.username or "root", password=url.password or "",
                            database=url.database, charset="utf8mb4", autocommit=autocommit,
                            cursorclass=QuickCursor)
-    quotes_only(conn)
+    if not quotes_only(conn):
+        raise SystemExit("bench: the server did not report NO_BACKSLASH_ESCAPES; the quick "
+                         "baseline would escape otherwise than the consumers")
     return conn
 
 

@@ -198,7 +198,10 @@ def create_engine(db: DatabaseConfig, **kwargs: object) -> Engine:
                          "read_timeout": 60, "write_timeout": 60,
                          "cursorclass": QuickCursor},
     }
-    options.update(kwargs)
+    # A caller's connect_args add to ours (the driver classes and timeouts stay).
+    connect_args: dict[str, Any] = {**cast(dict[str, Any], options["connect_args"]),
+                                    **cast(dict[str, Any], kwargs.pop("connect_args", {}))}
+    options.update(kwargs, connect_args=connect_args)
     engine = sa.create_engine(db.sqlalchemy_url(), **options)
 
     @sa.event.listens_for(engine, "do_connect")

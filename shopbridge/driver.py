@@ -1,5 +1,5 @@
-"""PyMySQL with less Python per value: the connection, result and cursor every engine of
-ours uses (``db.create_engine``).
+"""PyMySQL with less Python per value: the connection, result and cursor of every engine
+``db.create_engine`` makes (the producer's, the consumers', the commands').
 
 PyMySQL is pure Python. Reading, it decodes each column of each row through three method
 calls (``_read_row_from_packet``): an initial load of 100,000 articles reads five million
@@ -13,7 +13,7 @@ During an initial load a shop consumer binds about six million values (products,
 links, history), and the generic path costs about 0.2 µs per value more than the work
 itself. ``QuickCursor`` binds the three types that make up nearly all of them (str, int,
 None) directly, with exactly the text PyMySQL's own encoders give, and hands every other
-value to PyMySQL (tests/unit/test_driver.py compares both on generated values).
+value to PyMySQL (tests/integration/test_driver.py compares both on generated values).
 
 Values are still parameters: SQL text never carries a value that did not pass through the
 driver's escaping.
@@ -61,18 +61,19 @@ class QuickCursor(Cursor):
     def _mogrify(self, query: str, args: Any) -> str:
         if type(args) is not tuple and type(args) is not list:
             return str(super()._mogrify(query, args))  # type: ignore[misc]
-        conn = self.connection
+        conn = self._get_db()  # type: ignore[attr-defined]  # not in the stubs
         encoders = conn.encoders
         # Only where the connection keeps PyMySQL's own encoders for these types.
         if (encoders.get(int) is not converters.escape_int
                 or encoders.get(type(None)) is not converters.escape_None):
             return str(super()._mogrify(query, args))  # type: ignore[misc]
-        status: int = conn.server_status  # type: ignore[attr-defined]  # not in the stubs
-        get = _LITERALS[bool(status & _QUOTES_ONLY)].get
+        get = _LITERALS[bool(conn.server_status & _QUOTES_ONLY)].get
         escape = conn.escape
+        # As PyMySQL: a value it cannot escape raises its own error; a query whose
+        # placeholders do not match the values raises ProgrammingError.
+        literals = tuple([(get(type(value)) or escape)(value) for value in args])
         try:
-            return query % tuple([(get(type(value)) or escape)(value)
-                                  for value in args])
+            return query % literals
         except TypeError as problem:
             raise err.ProgrammingError(str(problem)) from None
 
@@ -92,13 +93,15 @@ class QuickResult(MySQLResult):
                 break           # no more columns in this row (as PyMySQL: PR 434)
             size = data[pos]
             pos += 1
-            if size == 251:     # NULL
+            if size == 251 or size == 255:      # NULL (255: no length, None as in PyMySQL)
                 append(None)
                 continue
             if size > 251:      # a longer length: 2, 3 or 8 bytes follow
                 width = 2 if size == 252 else 3 if size == 253 else 8
                 size = int.from_bytes(data[pos:pos + width], "little")
                 pos += width
+            if pos + size > end:
+                raise err.InternalError(f"a row packet ended {pos + size - end} byte(s) early")
             value: Any = data[pos:pos + size]
             pos += size
             if encoding is not None:
@@ -106,8 +109,6 @@ class QuickResult(MySQLResult):
             if converter is not None:
                 value = converter(value)
             append(value)
-        if pos > end:
-            raise err.InternalError(f"a row packet ended {pos - end} byte(s) early")
         packet._position = pos  # type: ignore[attr-defined]
         return tuple(row)
 

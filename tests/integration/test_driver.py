@@ -5,6 +5,7 @@ reads every column type as PyMySQL's own connection does."""
 from __future__ import annotations
 
 import datetime
+import enum
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -13,15 +14,27 @@ import pymysql
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pymysql.connections import MySQLResult
 from pymysql.cursors import Cursor
+from pymysql.protocol import MysqlPacket
 from sqlalchemy.engine import make_url
 
 from shopbridge.config import DatabaseConfig
 from shopbridge.db import create_engine, quotes_only
-from shopbridge.driver import QuickConnection, QuickCursor
+from shopbridge.driver import QuickConnection, QuickCursor, QuickResult
 from tests.conftest import MARIADB_URL, Database
 
-# Every type a statement of ours binds, and texts with what escaping is about.
+
+class _Level(enum.IntEnum):
+    ONE = 1
+
+
+class _Text(str):
+    pass
+
+
+# Every type a statement of ours binds, texts with what escaping is about, and subclasses of
+# the types the cursor takes a shortcut for (PyMySQL's encoders must decide those).
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40) | \
     st.sampled_from(["", "'", "''", "\\", "\\'", "O'Brien \\n", "a\x00b", "\x1a", '"', "%s",
                      "%(x)s", "Größe ½ €"])
@@ -29,7 +42,8 @@ VALUES = st.one_of(
     TEXT, st.integers(min_value=-(2**63), max_value=2**64), st.none(), st.booleans(),
     st.floats(allow_nan=False, allow_infinity=False),
     st.decimals(allow_nan=False, allow_infinity=False, places=4),
-    st.datetimes(min_value=datetime.datetime(1000, 1, 1)), st.dates(), st.binary(max_size=8))
+    st.datetimes(min_value=datetime.datetime(1000, 1, 1)), st.dates(), st.binary(max_size=8),
+    st.sampled_from([_Level.ONE, _Text("O'Brien \\"), True, False]))
 
 
 @pytest.fixture(params=[False, True], ids=["backslash", "quotes-only"])
@@ -46,7 +60,8 @@ def conn(request: pytest.FixtureRequest) -> Iterator[pymysql.Connection[Any]]:
         connection.close()
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(row=st.lists(VALUES, min_size=1, max_size=6))
 def test_the_sql_is_the_same_as_pymysqls(conn: pymysql.Connection[Any], row: list[Any]):
     template = "(" + ", ".join(["%s"] * len(row)) + ")"
@@ -56,10 +71,31 @@ def test_the_sql_is_the_same_as_pymysqls(conn: pymysql.Connection[Any], row: lis
         Cursor(conn)._mogrify(template, list(row))    # type: ignore[attr-defined]
 
 
+def test_the_mode_is_read_at_each_statement(conn: pymysql.Connection[Any]):
+    cursor, before = QuickCursor(conn), conn.server_status
+    first = cursor._mogrify("%s", ("a'\\b",))
+    with conn.cursor() as other:
+        other.execute("SET SESSION sql_mode = IF(@@SESSION.sql_mode LIKE '%NO_BACKSLASH%', "
+                      "REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), "
+                      "CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'NO_BACKSLASH_ESCAPES'))")
+    assert conn.server_status != before
+    second = cursor._mogrify("%s", ("a'\\b",))
+    assert second != first
+    assert second == Cursor(conn)._mogrify("%s", ("a'\\b",))   # type: ignore[attr-defined]
+
+
+def test_a_connections_own_encoders_are_kept(conn: pymysql.Connection[Any]):
+    conn.encoders = {**conn.encoders, int: lambda value, mapping=None: f"'{value}'"}
+    assert QuickCursor(conn)._mogrify("%s, %s", (7, None)) == "'7', NULL"
+
+
 def test_other_argument_shapes_go_to_pymysql(conn: pymysql.Connection[Any]):
     assert QuickCursor(conn)._mogrify("%(a)s + %(b)s", {"a": 1, "b": "x"}) == "1 + 'x'"
     with pytest.raises(pymysql.err.ProgrammingError):
         QuickCursor(conn)._mogrify("%s %s", (1,))
+    anything = object()     # no encoder of its own: PyMySQL's fallback decides
+    assert QuickCursor(conn)._mogrify("%s", (anything,)) == \
+        Cursor(conn)._mogrify("%s", (anything,))   # type: ignore[attr-defined]
 
 
 def test_texts_arrive_as_sent(make_db: Callable[..., Database], conn: pymysql.Connection[Any]):
@@ -115,11 +151,16 @@ def test_rows_read_as_pymysql_reads_them(make_db: Callable[..., Database]):
             b.execute(query)
             expected, got = a.fetchall(), b.fetchall()
         assert len(got) == len(ROWS)
-        assert got == expected
+        assert [[(type(v), v) for v in row] for row in got] == \
+            [[(type(v), v) for v in row] for row in expected]
         assert got[3][11] == "z" * 1_000_000
-        # Statements without a result set report what they changed.
+        # Statements without a result set report what they changed; a failed statement
+        # leaves no result behind and the connection usable.
         with quick.cursor() as cur:
             assert cur.execute("UPDATE t SET t = 5 WHERE i <= 2") == 2
+            with pytest.raises(pymysql.err.MySQLError):
+                cur.execute("SELECT no_such_column FROM t")
+            assert quick._result is None   # type: ignore[attr-defined]
             cur.execute("SELECT COUNT(*), SUM(t) FROM t")
             assert cur.fetchone() == (4, Decimal("11"))
     finally:
@@ -135,3 +176,29 @@ def test_the_engines_use_it():
             assert isinstance(raw, QuickConnection) and raw.cursorclass is QuickCursor
     finally:
         engine.dispose()
+
+
+def _rows_of(data: bytes, columns: int) -> tuple[Any, Any]:
+    """The row both decoders make of one packet (``columns`` text columns, no converter)."""
+    results = []
+    for cls in (MySQLResult, QuickResult):
+        result = cls.__new__(cls)
+        result.converters = [("utf8", None)] * columns   # type: ignore[attr-defined]
+        result.unbuffered_active = False
+        try:
+            results.append(result._read_row_from_packet(MysqlPacket(data, "utf8")))
+        except Exception as problem:
+            results.append(type(problem))
+    return results[0], results[1]
+
+
+def test_packets_decode_as_pymysql_decodes_them():
+    long = "ä" * 200
+    good = (b"\x03abc\xfb\x00" + b"\xfc" + len(long.encode()).to_bytes(2, "little")
+            + long.encode() + b"\xfd" + (70000).to_bytes(3, "little") + b"z" * 70000)
+    assert _rows_of(good, 5) == (("abc", None, "", long, "z" * 70000),) * 2
+    assert _rows_of(b"\x01a\xff", 3)[1] == ("a", None)       # 255: None, as PyMySQL
+    assert _rows_of(b"\x01a", 3) == (("a",), ("a",))          # fewer columns: a shorter row
+    plain, quick = _rows_of(b"\x05ab", 1)                     # cut short: an error, never "ab"
+    assert plain in (AssertionError, pymysql.err.InternalError)
+    assert quick is pymysql.err.InternalError
