@@ -195,14 +195,13 @@ def raw_connect(url: URL, *, autocommit: bool = True, quick: bool = False
     """A PyMySQL connection (utf8mb4) to the server and database of ``url``; ``quick``: with
     the pipeline's own driver classes (shopbridge/driver.py) and quote-only escaping, as the
     shop consumers' connections have them."""
+    args: dict[str, Any] = {"host": url.host or "127.0.0.1", "port": url.port or 3306,
+                            "user": url.username or "root", "password": url.password or "",
+                            "database": url.database, "charset": "utf8mb4",
+                            "autocommit": autocommit}
     if not quick:
-        return pymysql.connect(host=url.host or "127.0.0.1", port=url.port or 3306,
-                               user=url.username or "root", password=url.password or "",
-                               database=url.database, charset="utf8mb4", autocommit=autocommit)
-    conn = QuickConnection(host=url.host or "127.0.0.1", port=url.port or 3306,
-                           user=url.username or "root", password=url.password or "",
-                           database=url.database, charset="utf8mb4", autocommit=autocommit,
-                           cursorclass=QuickCursor)
+        return pymysql.connect(**args)
+    conn = QuickConnection(**args, cursorclass=QuickCursor)
     if not quotes_only(conn):
         raise SystemExit("bench: the server did not report NO_BACKSLASH_ESCAPES; the quick "
                          "baseline would escape otherwise than the consumers")

@@ -46,12 +46,17 @@ VALUES = st.one_of(
     st.sampled_from([_Level.ONE, _Text("O'Brien \\"), True, False]))
 
 
+def _server(**more: Any) -> dict[str, Any]:
+    """Connection arguments for the test server (utf8mb4, autocommit), plus ``more``."""
+    url = make_url(MARIADB_URL)
+    return {"host": url.host or "127.0.0.1", "port": url.port or 3306,
+            "user": url.username or "root", "password": url.password or "",
+            "charset": "utf8mb4", "autocommit": True, **more}
+
+
 @pytest.fixture(params=[False, True], ids=["backslash", "quotes-only"])
 def conn(request: pytest.FixtureRequest) -> Iterator[pymysql.Connection[Any]]:
-    url = make_url(MARIADB_URL)
-    connection = pymysql.connect(host=url.host or "127.0.0.1", port=url.port or 3306,
-                                 user=url.username or "root", password=url.password or "",
-                                 charset="utf8mb4", autocommit=True)
+    connection = pymysql.connect(**_server())
     if request.param:
         assert quotes_only(connection)
     try:
@@ -135,10 +140,7 @@ ROWS = [
 
 def test_rows_read_as_pymysql_reads_them(make_db: Callable[..., Database]):
     db = make_db("sbdrvrd")
-    url = make_url(MARIADB_URL)
-    args: dict[str, Any] = {"host": url.host or "127.0.0.1", "port": url.port or 3306,
-            "user": url.username or "root", "password": url.password or "",
-            "database": db.name, "charset": "utf8mb4", "autocommit": True}
+    args = _server(database=db.name)
     plain, quick = pymysql.connect(**args), QuickConnection(**args)
     try:
         with plain.cursor() as cur:
