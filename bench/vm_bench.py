@@ -62,6 +62,7 @@ from sync_bench import (
     Baseline,
     FullSync,
     baseline_copy,
+    bookkeeping_tables,
     build_cao,
     environment,
     full_sync,
@@ -117,15 +118,6 @@ def build_databases(env: BenchEnv, articles: int) -> None:
     log(f"CAO built in {time.perf_counter() - t0:.1f} s")
     for db in (env.shop, env.base):
         create_virtuemart(db, server=env.db_url).engine.dispose()
-
-
-def bookkeeping_tables(conn: pymysql.Connection) -> list[str]:
-    """The pipeline's own tables in the shop that hold rows after the sync."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
-                    "DATABASE() AND TABLE_NAME LIKE 'shopbridge\\_%%' ORDER BY TABLE_NAME")
-        names = [str(r[0]) for r in cur.fetchall()]
-    return [n for n in names if scalar(conn, f"SELECT COUNT(*) FROM `{n}`")]
 
 
 # -- phases ----------------------------------------------------------------------------------
