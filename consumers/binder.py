@@ -8,6 +8,14 @@ that two batches cannot deadlock on each other's rows. The rows are then read wi
 SELECT: ``SELECT ... FOR UPDATE`` with a long IN list made MariaDB scan and lock every link
 row of the entity type, serialising all consumers during an initial load. Under READ
 COMMITTED (the applier's isolation level) that plain read sees the latest committed rows.
+
+A batch none of whose keys is linked yet (an initial load) may skip the placeholder rows
+(``lock(..., optimistic=True)``): ``save`` then inserts the link rows once, with a plain
+INSERT, where updating 100,000 placeholders to their full size cost MariaDB 2.3 s of CPU
+against 0.8 s (bench note in docs/architecture.md). Nothing serialises two consumers on such a
+key: where another consumer linked one meanwhile, the batch fails on a duplicate key (the
+link's or a shop table's unique key) and ``raced`` says so, so that the caller applies it
+again; the key is linked then and locked as usual.
 """
 
 from __future__ import annotations
@@ -59,6 +67,8 @@ class Link:
     # Whether the ERP wants the entity shown in the target (products: in the selection);
     # None: not known yet (a link from before this column).
     shown: bool | None = None
+    # No row holds the link yet and none was locked for it (``lock(optimistic=True)``).
+    unheld: bool = False
 
     @property
     def target(self) -> int:
@@ -76,11 +86,19 @@ class Binder:
     def ensure_table(self, conn: Connection) -> None:
         ensure(conn, TABLE)
 
-    def lock(self, conn: Connection, entity_type: str, keys: Iterable[str]) -> dict[str, Link]:
-        """Lock (creating where missing) the link rows of ``keys``; returns them by key."""
+    def lock(self, conn: Connection, entity_type: str, keys: Iterable[str], *,
+             optimistic: bool = False) -> dict[str, Link]:
+        """Lock (creating where missing) the link rows of ``keys``; returns them by key.
+
+        ``optimistic``: where no key has a link row yet, none is created or locked; the links
+        come back ``unheld`` and ``save`` inserts them (see the module's note, and ``raced``).
+        """
         ordered = sorted(set(keys))
         if not ordered:
             return {}
+        if optimistic and not _links_where(conn, "entity_key", entity_type, "entity_key",
+                                           ordered, limit_one=True):
+            return {key: Link(entity_type, key, unheld=True) for key in ordered}
         conn.exec_driver_sql(
             f"INSERT INTO {LINK_TABLE} (entity_type, entity_key) VALUES (%s, %s) "
             f"ON DUPLICATE KEY UPDATE entity_key = VALUES(entity_key)",
@@ -138,22 +156,41 @@ class Binder:
         # The timestamp is a parameter, not NOW(6): PyMySQL batches executemany into one
         # multi-row INSERT only when VALUES holds nothing but placeholders (DESIGN 6).
         now = sql_datetime(utc_now())
-        rows = [(lk.entity_type, lk.entity_key, lk.target_id, lk.version, lk.content_hash,
-                 lk.stock_version, lk.stock, lk.event_id, now, lk.shown)
-                for lk in links if lk.dirty]
-        if rows:
+        dirty = [lk for lk in links if lk.dirty]
+        held: list[tuple[Any, ...]] = []
+        unheld: list[tuple[Any, ...]] = []
+        for lk in dirty:
+            (unheld if lk.unheld else held).append(
+                (lk.entity_type, lk.entity_key, lk.target_id, lk.version, lk.content_hash,
+                 lk.stock_version, lk.stock, lk.event_id, now, lk.shown))
+        if unheld:
+            # A plain INSERT: a key another consumer linked meanwhile fails it (``raced``).
+            conn.exec_driver_sql(_INSERT, sorted(unheld, key=lambda row: row[1]))
+        if held:
             conn.exec_driver_sql(
-                f"INSERT INTO {LINK_TABLE} (entity_type, entity_key, target_id, version, "
-                f"content_hash, stock_version, stock, event_id, applied_at, shown) "
-                f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                f"ON DUPLICATE KEY UPDATE target_id = VALUES(target_id), "
+                f"{_INSERT} ON DUPLICATE KEY UPDATE target_id = VALUES(target_id), "
                 f"version = VALUES(version), content_hash = VALUES(content_hash), "
                 f"stock_version = VALUES(stock_version), stock = VALUES(stock), "
                 f"event_id = VALUES(event_id), applied_at = VALUES(applied_at), "
-                f"shown = VALUES(shown)", rows)
-        return len(rows)
+                f"shown = VALUES(shown)", held)
+        for lk in dirty:
+            lk.unheld = False
+        return len(dirty)
+
+    def raced(self, conn: Connection, links: Iterable[Link]) -> list[str]:
+        """The keys of ``unheld`` links that another consumer linked since (read only): where
+        a batch of them failed on a duplicate key, applying it again finds them linked."""
+        by_type: dict[str, list[str]] = {}
+        for lk in links:
+            if lk.unheld:
+                by_type.setdefault(lk.entity_type, []).append(lk.entity_key)
+        return [key for entity_type, keys in by_type.items()
+                for key, in _links_where(conn, "entity_key", entity_type, "entity_key", keys)]
 
 
+_INSERT = (f"INSERT INTO {LINK_TABLE} (entity_type, entity_key, target_id, version, "
+           f"content_hash, stock_version, stock, event_id, applied_at, shown) "
+           f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
 _LINK_COLUMNS = "entity_key, target_id, version, content_hash, stock_version, stock, shown"
 # A link row that differs from the one ``lock`` creates (the DDL's defaults).
 _NOT_AS_CREATED = (" AND (target_id IS NOT NULL OR version <> 0 OR content_hash IS NOT NULL "
@@ -161,7 +198,8 @@ _NOT_AS_CREATED = (" AND (target_id IS NOT NULL OR version <> 0 OR content_hash 
 
 
 def _links_where(conn: Connection, select: str, entity_type: str, column: str,
-                 values: Iterable[str] | Iterable[int], *, also: str = "") -> list[Any]:
+                 values: Iterable[str] | Iterable[int], *, also: str = "",
+                 limit_one: bool = False) -> list[Any]:
     """``select`` of the link rows of ``entity_type`` whose ``column`` is one of ``values``
     (read only, no lock; none: no query). ``select``, ``column`` and ``also`` are ours."""
     wanted: list[Any] = sorted(set(values))
@@ -169,4 +207,4 @@ def _links_where(conn: Connection, select: str, entity_type: str, column: str,
         return []
     return list(conn.exec_driver_sql(
         f"SELECT {select} FROM {LINK_TABLE} WHERE entity_type = %s AND {column} IN "
-        f"({marks(wanted)}){also}", (entity_type, *wanted)))
+        f"({marks(wanted)}){also}{' LIMIT 1' if limit_one else ''}", (entity_type, *wanted)))

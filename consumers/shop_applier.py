@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 from shopbridge import kinds
 from shopbridge.config import ShopConfig
 from shopbridge.db import create_engine, has_table, quote_escaping, translated
-from shopbridge.errors import DependencyMissing, ShopbridgeError
+from shopbridge.errors import DependencyMissing, LinkRaced, ShopbridgeError, TargetRejected
 from shopbridge.events import Event
 from shopbridge.history import HistoryEntry
 
@@ -354,9 +354,33 @@ class ShopApplier(Generic[RowT]):
         # product created by it; events of one entity in version order.
         ordered = sorted(events, key=lambda e: (e.aspect != "product", len(e.entity_key),
                                                 e.entity_key, e.version))
+        links: dict[str, Link] = {}
+        try:
+            return self._write_products(ordered, result, now, links)
+        except TargetRejected as err:
+            self._raise_if_raced(links, err)
+            raise
+
+    def _raise_if_raced(self, links: Mapping[str, Link], err: ShopbridgeError) -> None:
+        """A batch of optimistic links that failed on a duplicate key: where another consumer
+        linked one of its keys meanwhile, the batch is applied again (``LinkRaced``)."""
+        if not any(link.unheld for link in links.values()):
+            return
+        with translated(self.what), self.engine.connect() as conn:
+            raced = self.binder.raced(conn, links.values())
+        if raced:
+            raise LinkRaced(f"{self.what}: product {', '.join(raced[:5])} was linked by "
+                            f"another consumer meanwhile ({err})") from err
+
+    def _write_products(self, ordered: list[Event], result: ApplyResult, now: datetime,
+                        links: dict[str, Link]) -> bool:
+        """``_apply_products`` in one transaction; ``links`` receives the batch's links."""
         images = self.images
         with translated(self.what), self.engine.begin() as conn:
-            links = self.binder.lock(conn, PRODUCT, (e.entity_key for e in ordered))
+            # Optimistic where the batch has no linked key yet (an initial load): see
+            # consumers/binder.py; a race fails the batch on a duplicate key, told apart above.
+            links.update(self.binder.lock(conn, PRODUCT, (e.entity_key for e in ordered),
+                                          optimistic=True))
             facts = self.batch_facts(conn, ordered)
             planner = ProductPlanner(map_row=lambda e: self.writers.map_product(e, facts),
                                      stock_mode=self.shop.stock_mode,

@@ -101,21 +101,26 @@ class SpecialsScheduler:
                 f"AND (valid_until IS NULL OR valid_until > %s) "
                 f"ORDER BY products_id, valid_from", (*ids, now, now)):
             active[pid] = (price, end)          # the latest started window wins
-        rows: dict[int, list[tuple[int, int]]] = {}
-        for specials_id, pid, status in conn.exec_driver_sql(
-                f"SELECT specials_id, products_id, status FROM specials "
-                f"WHERE products_id IN ({in_ids}) ORDER BY specials_id FOR UPDATE", tuple(ids)):
-            rows.setdefault(pid, []).append((specials_id, status))
+        rows: dict[int, list[tuple[int, int, Decimal, datetime | None]]] = {}
+        for specials_id, pid, status, shown, expires in conn.exec_driver_sql(
+                f"SELECT specials_id, products_id, status, specials_new_products_price, "
+                f"expires_date FROM specials WHERE products_id IN ({in_ids}) "
+                f"ORDER BY specials_id FOR UPDATE", tuple(ids)):
+            rows.setdefault(pid, []).append((specials_id, status, shown, expires))
         inserts = []
         for pid in ids:
             existing = rows.get(pid, [])
-            for extra, _ in existing[1:]:
+            for extra, *_ in existing[1:]:
                 conn.exec_driver_sql("DELETE FROM specials WHERE specials_id = %s", (extra,))
             keep = existing[0] if existing else None
             if pid in active:
                 price, end = active[pid]
                 if keep is None:
                     inserts.append((pid, price, now, end, now, 1))
+                elif keep[1:] == (1, price, end):
+                    # As it should be: no statement (the first tick after a start meets
+                    # every scheduled product, one round trip each).
+                    continue
                 else:
                     # The timestamps first, comparing the old values: a rewrite that
                     # changes nothing changes no row (P3, P4).

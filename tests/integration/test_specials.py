@@ -7,6 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
+
 from consumers.oscommerce import PhoenixApplier
 from consumers.runner import ShopConsumer
 from shopbridge import sample
@@ -99,3 +101,46 @@ def test_a_special_ended_in_the_erp_ends_in_the_shop_and_a_second_row_is_removed
 
 def rows_price(cao_db: Any) -> Decimal:
     return cao_db.scalar("SELECT VK1 FROM artikel WHERE REC_ID = 1")
+
+
+def test_the_first_tick_after_a_restart_writes_only_the_specials_that_are_not_as_scheduled(
+        cao_db, phoenix_db, namespace):
+    """The first tick reconciles every scheduled product (NOTES 2: after a consumer was down).
+    Specials already as scheduled get no statement, so their timestamps stay; one an admin
+    changed in the shop is set back."""
+    fill_cao(cao_db, sample.articles(3), [])
+    cao_db.execute("INSERT INTO artikel_preis (ARTIKEL_ID, ADRESS_ID, PREIS_TYP, PT2, PREIS, "
+                   "GUELTIG_VON, GUELTIG_BIS) VALUES (1, -1, 0, 'AP', 5.00, NULL, NULL), "
+                   "(2, -1, 0, 'AP', 6.00, NULL, '2026-12-31'), "
+                   "(3, -1, 0, 'AP', 7.00, NULL, NULL)")
+    settings = settings_for(namespace, cao_db, [shop_entry("web", phoenix_db)])
+    shop = settings.tenants[0].shop("web")
+    clock = Clock(datetime(2026, 11, 30, 12, 0))
+    produce(settings)
+    applier = PhoenixApplier(shop=shop, clock=clock)
+    ShopConsumer(broker=settings.broker, shop=shop, applier=applier).run(idle_exit_s=0.6)
+    applier.close()
+    marked = datetime(2020, 1, 1)
+    phoenix_db.execute("UPDATE specials SET specials_last_modified = %s", (marked,))
+    phoenix_db.execute("UPDATE specials s JOIN products p USING (products_id) "
+                       "SET s.specials_new_products_price = 1.00 "
+                       "WHERE p.products_model = 'A-000002'")
+
+    clock.now = datetime(2026, 11, 30, 12, 5)
+    restarted = PhoenixApplier(shop=shop, clock=clock)
+    updates: list[str] = []
+    sa.event.listen(restarted.engine, "before_cursor_execute",
+                    lambda _c, _cur, sql, *_: updates.append(sql)
+                    if sql.startswith("UPDATE specials") else None)
+    restarted.idle()                                        # its first tick
+    restarted.close()
+
+    assert len(updates) == 1                                # A-000002's alone
+
+    assert [storefront_price(phoenix_db, f"A-00000{n}") for n in (1, 2, 3)] == [
+        Decimal("5.0000"), Decimal("6.0000"), Decimal("7.0000")]
+    assert phoenix_db.rows(
+        "SELECT p.products_model, s.specials_last_modified = %s, s.expires_date "
+        "FROM specials s JOIN products p USING (products_id) ORDER BY p.products_model",
+        (marked,)) == [("A-000001", 1, None), ("A-000002", 0, datetime(2027, 1, 1)),
+                       ("A-000003", 1, None)]
