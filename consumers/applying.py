@@ -42,6 +42,14 @@ class ApplyResult:
             self.by_type[(event.type, "skipped")] += 1
             self.notes.append(f"{event}: {note}")
 
+    def add(self, other: ApplyResult) -> None:
+        """Count ``other``'s events too (a part of the batch tallied on its own)."""
+        self.applied += other.applied
+        self.skipped += other.skipped
+        self.notes += other.notes
+        self.unsupported.update(other.unsupported)
+        self.by_type.update(other.by_type)
+
     def count_batch(self, events: Sequence[Event], notes: Sequence[str]) -> None:
         """Count a writer's batch: each note (already naming its event) is one event that
         changed nothing, the others were applied."""

@@ -31,7 +31,13 @@ from sqlalchemy.engine import Connection
 from shopbridge import kinds
 from shopbridge.config import ShopConfig
 from shopbridge.db import create_engine, has_table, quote_escaping, translated
-from shopbridge.errors import DependencyMissing, LinkRaced, ShopbridgeError, TargetRejected
+from shopbridge.errors import (
+    DependencyMissing,
+    ShopbridgeError,
+    TargetRejected,
+    TargetUnavailable,
+    TransientDatabaseError,
+)
 from shopbridge.events import Event
 from shopbridge.history import HistoryEntry
 
@@ -179,6 +185,7 @@ class ShopApplier(Generic[RowT]):
         self.files = image_files(shop, self.engine)
         self._prepared = False
         self._pruned_at: float | None = None     # monotonic; None: not yet in this process
+        self._recorder = history.Recorder(self._record_now)
         # Set by a dry run (consumers/dryrun.py): work outside the database (file copies,
         # cache clearing, e-mails) is described here instead of done.
         self.dry_outside: list[str] | None = None
@@ -299,10 +306,14 @@ class ShopApplier(Generic[RowT]):
 
     def record_history(self, entries: Sequence[HistoryEntry]) -> None:
         """Keep the batch's outcomes in ``shopbridge_history``, one INSERT in a transaction
-        of its own (nothing with ``history_days = 0``). A database error is a warning: the
-        batch is applied, and its history is worth less than its retry."""
+        of its own (nothing with ``history_days = 0``), written on the recorder's thread
+        (``close`` writes what waits). A database error is a warning: the batch is applied,
+        and its history is worth less than its retry."""
         if not entries or self.shop.history_days <= 0:
             return
+        self._recorder.put(list(entries))
+
+    def _record_now(self, entries: Sequence[HistoryEntry]) -> None:
         try:
             with translated(self.what), self.engine.begin() as conn:
                 history.record(conn, entries)
@@ -311,17 +322,25 @@ class ShopApplier(Generic[RowT]):
 
     def _prune_history(self) -> None:
         """Delete history older than ``history_days``, at most every ``PRUNE_EVERY_S``
-        (the idle hook runs every few seconds; a DELETE by age that often is waste)."""
+        (the idle hook runs every few seconds; a DELETE by age that often is waste), on the
+        recorder's thread."""
         if self._pruned_at is not None and \
                 time.monotonic() - self._pruned_at < PRUNE_EVERY_S:
             return
         self._pruned_at = time.monotonic()
-        with self.engine.connect() as conn:
-            if has_table(conn, history.HISTORY_TABLE):
-                conn.commit()       # has_table began a transaction (autobegin); each chunk commits
-                history.prune(conn, self.shop.history_days)
+        self._recorder.later(self._prune_now)       # after the entries recorded before
+
+    def _prune_now(self) -> None:
+        try:
+            with translated(self.what), self.engine.connect() as conn:
+                if has_table(conn, history.HISTORY_TABLE):
+                    conn.commit()   # has_table began a transaction (autobegin); each chunk commits
+                    history.prune(conn, self.shop.history_days)
+        except ShopbridgeError as err:
+            log.warning("old history not pruned: %s", err)
 
     def close(self) -> None:
+        self._recorder.close()
         self.engine.dispose()
 
     # -- one batch -----------------------------------------------------------------------
@@ -355,22 +374,31 @@ class ShopApplier(Generic[RowT]):
         ordered = sorted(events, key=lambda e: (e.aspect != "product", len(e.entity_key),
                                                 e.entity_key, e.version))
         links: dict[str, Link] = {}
+        tally = ApplyResult()
         try:
-            return self._write_products(ordered, result, now, links)
-        except TargetRejected as err:
-            self._raise_if_raced(links, err)
+            changed = self._write_products(ordered, tally, now, links)
+        except TargetUnavailable:
             raise
+        except (TargetRejected, TransientDatabaseError) as err:
+            # A duplicate key (the link's, or a shop table's such as VirtueMart's slug), or a
+            # deadlock with the consumer that won.
+            raced = self._raced(links)
+            if not raced:
+                raise
+            # Rolled back whole; the keys are linked now, so this time every key is locked.
+            log.info("%s: product %s linked by another consumer meanwhile (%s): the batch "
+                     "again", self.what, ", ".join(raced[:5]), err)
+            tally = ApplyResult()
+            changed = self._write_products(ordered, tally, now, {})
+        result.add(tally)
+        return changed
 
-    def _raise_if_raced(self, links: Mapping[str, Link], err: ShopbridgeError) -> None:
-        """A batch of optimistic links that failed on a duplicate key: where another consumer
-        linked one of its keys meanwhile, the batch is applied again (``LinkRaced``)."""
+    def _raced(self, links: Mapping[str, Link]) -> list[str]:
+        """The keys of a batch's optimistic links that another consumer linked since."""
         if not any(link.unheld for link in links.values()):
-            return
+            return []
         with translated(self.what), self.engine.connect() as conn:
-            raced = self.binder.raced(conn, links.values())
-        if raced:
-            raise LinkRaced(f"{self.what}: product {', '.join(raced[:5])} was linked by "
-                            f"another consumer meanwhile ({err})") from err
+            return self.binder.raced(conn, links.values())
 
     def _write_products(self, ordered: list[Event], result: ApplyResult, now: datetime,
                         links: dict[str, Link]) -> bool:
@@ -378,7 +406,7 @@ class ShopApplier(Generic[RowT]):
         images = self.images
         with translated(self.what), self.engine.begin() as conn:
             # Optimistic where the batch has no linked key yet (an initial load): see
-            # consumers/binder.py; a race fails the batch on a duplicate key, told apart above.
+            # consumers/binder.py; a race fails the batch on a duplicate key (``_raced``).
             links.update(self.binder.lock(conn, PRODUCT, (e.entity_key for e in ordered),
                                           optimistic=True))
             facts = self.batch_facts(conn, ordered)

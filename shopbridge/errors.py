@@ -71,11 +71,6 @@ class TransientDatabaseError(RetryableError):
     """Deadlock or lock wait timeout: the same statement will likely work on a second try."""
 
 
-class LinkRaced(TransientDatabaseError):
-    """Another consumer linked an entity of the batch while this one created it (an
-    optimistic link, consumers/binder.py): applied again, the batch finds the link."""
-
-
 class TargetUnavailable(TransientDatabaseError):
     """The database cannot be reached at all; every event would fail, so the consumer pauses."""
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from shopbridge.db import marks
+from shopbridge.errors import TransientDatabaseError
 
 from .slugs import slugify, unique_slugs
+
+DUPLICATE_KEY = 1062
 
 
 def write_language_rows(conn: Connection, table: str, id_column: str,
@@ -26,8 +30,12 @@ def write_language_rows(conn: Connection, table: str, id_column: str,
     from its slug source (the name), unique within ``table``.
 
     Args:
-        fresh: every item was inserted in this transaction, so none has a row yet: a plain
-            INSERT without the locking read (a row there after all fails loudly).
+        fresh: every item was inserted in this transaction, so none has a row yet: no
+            locking read first.
+
+    Raises:
+        TransientDatabaseError: a new row's id or slug was written by another consumer
+            since (the batch is applied again and finds it).
     """
     if not rows:
         return
@@ -42,12 +50,26 @@ def write_language_rows(conn: Connection, table: str, id_column: str,
     slug_of = dict(existing)
     slug_of.update((i, slug) for (i, _, _), slug in zip(new, slugs, strict=True))
     columns = list(rows[0][1])
-    insert = [id_column, *columns, "slug"]
-    # An existing row is sent with its own slug, so both unique keys (id and slug) name
-    # the same row and ON DUPLICATE KEY cannot update another one.
-    upsert = "" if fresh else " ON DUPLICATE KEY UPDATE " + ", ".join(
-        f"{c} = VALUES({c})" for c in columns)
-    params = [(i, *(values[c] for c in columns), slug_of[i]) for i, values, _ in rows]
-    conn.exec_driver_sql(
-        f"INSERT INTO {table} ({', '.join(insert)}) VALUES "
-        f"({marks(insert)}){upsert}", params)
+    insert = f"INSERT INTO {table} ({', '.join([id_column, *columns, 'slug'])}) VALUES " \
+             f"({marks([id_column, *columns, 'slug'])})"
+    params = {i: (i, *(values[c] for c in columns), slug_of[i]) for i, values, _ in rows}
+    if existing:
+        # An existing row is sent with its own slug, so both unique keys (id and slug) name
+        # the same row and ON DUPLICATE KEY cannot update another one.
+        conn.exec_driver_sql(
+            f"{insert} ON DUPLICATE KEY UPDATE "
+            + ", ".join(f"{c} = VALUES({c})" for c in columns),
+            [params[i] for i in ids if i in existing])
+    if new:
+        # A plain INSERT: a new row's slug is free as ``unique_slugs`` read the table, but
+        # another consumer may take it before this commits, and ON DUPLICATE KEY would then
+        # rewrite that consumer's row. The duplicate fails the batch, which finds the slug
+        # taken when it is applied again.
+        try:
+            conn.exec_driver_sql(insert, [params[i] for i, _, _ in new])
+        except sa.exc.IntegrityError as err:
+            if getattr(err.orig, "args", (None,))[0] != DUPLICATE_KEY:
+                raise
+            raise TransientDatabaseError(
+                f"{table}: a row or slug of {', '.join(repr(s) for s in slugs[:3])} was "
+                f"written by another consumer meanwhile") from err

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from consumers.virtuemart import tables
+from consumers.virtuemart import langrows, tables
 from consumers.virtuemart.store import VmProductStore
 from shopbridge import events as ev
-from shopbridge.errors import InvalidEvent, MappingError
+from shopbridge.errors import InvalidEvent, MappingError, TransientDatabaseError
 from tests.conftest import Database
 from tests.integration import test_virtuemart_traps as traps
 from tests.integration.test_virtuemart_traps import P, category, event, pid, product
@@ -194,3 +194,20 @@ def test_children_get_no_categories_customfields_or_customfield_sku(vm, applier)
                          f"({marks})", tuple(kids)) == 0, table
     assert vm.rows(f"SELECT product_sku FROM {P}product_customfields WHERE "
                    "virtuemart_product_id = %s", (parent,)) == [(None,)]
+
+
+def test_a_slug_another_consumer_took_meanwhile_fails_the_batch_and_leaves_its_row_alone(
+        vm, monkeypatch):
+    """§10 slugs are unique per table. A new row's slug is chosen free by reading the table;
+    a second consumer may commit the same slug before this one writes. Then the write must
+    fail as transient (applied again, it picks another slug), never update the other
+    consumer's row through the slug key."""
+    table = f"{P}manufacturers_de_de"
+    vm.execute(f"INSERT INTO {table} (virtuemart_manufacturer_id, mf_name, slug) "
+               f"VALUES (901, 'Wolf', 'wolf')")             # the other consumer's, committed
+    monkeypatch.setattr(langrows, "unique_slugs", lambda *_: ["wolf"])  # read before that
+    with vm.engine.begin() as conn, pytest.raises(TransientDatabaseError, match="wolf"):
+        langrows.write_language_rows(conn, table, "virtuemart_manufacturer_id",
+                                     [(902, {"mf_name": "Wolf GmbH"}, "Wolf")])
+    assert vm.rows(f"SELECT virtuemart_manufacturer_id, mf_name, slug FROM {table}") == [
+        (901, "Wolf", "wolf")]
