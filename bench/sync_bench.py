@@ -16,7 +16,7 @@ What it measures, in one run, against the local MariaDB and RabbitMQ:
 3. Baseline: the very rows the pipeline wrote (products, products_description,
    products_to_categories, specials, categories(+_description), manufacturers(+_info), and
    every table of the pipeline's own that holds rows: shopbridge_link, shopbridge_special and,
-   since 2026-12-07 13:00 as vm_bench always had it, shopbridge_history) copied into the second
+   since 2026-12-07 12:00 as vm_bench always had it, shopbridge_history) copied into the second
    empty Phoenix database with PyMySQL multi-row INSERTs (1,000 rows per statement, one
    transaction). The copy without the history rows is reported beside it (the figure of
    earlier runs).
@@ -327,7 +327,7 @@ class Baseline:
     rows: dict[str, int] = field(default_factory=dict)
     runs: list[float] = field(default_factory=list)          # all tables, committed
     shop_runs: list[float] = field(default_factory=list)  # the shop's own tables only
-    # All but the history rows (the baseline's definition before 2026-12-07 13:00).
+    # All but the history rows (the baseline's definition before 2026-12-07 12:00).
     unhistoried_runs: list[float] = field(default_factory=list)
     # The same copy with the pipeline's driver classes and quote-only escaping.
     quick_runs: list[float] = field(default_factory=list)
@@ -704,7 +704,7 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
         f"alone, {base.shop_seconds:.2f} s) | {verdict(ratio <= TARGET_RATIO)} |",
         f"| Issue 14: the same <= {TARGET_RATIO_14:g}x (goal 1.2x) | **{ratio:.2f}x**"
         + (f"; without the history rows in the baseline ({base.unhistoried_seconds:.2f} s, "
-           f"as runs before 2026-12-07 13:00 had it) "
+           f"as runs before 2026-12-07 12:00 had it) "
            f"{full.total_s / base.unhistoried_seconds:.2f}x" if base.unhistoried_seconds else "")
         + f" | {verdict(ratio <= TARGET_RATIO_14)} |",
         f"| Stock change -> shop row p99 <= {TARGET_P99_MS:.0f} ms ({len(target_ms)} changes, "
