@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +51,16 @@ def full_sync(settings: cfg.Settings, shop: str,
     finally:
         producer.close()
     return report, consume(settings, shop)
+
+
+def wait_until_blocked(worker: threading.Thread, blocked: Callable[[], bool], why: object,
+                       *, timeout: float = 30, poll: float = 0.02) -> None:
+    """Poll until ``blocked()`` says the ``worker`` waits where the test holds a lock; fail
+    (with ``why``) when the worker ended instead or ``timeout`` passed."""
+    deadline = time.monotonic() + timeout
+    while not blocked():
+        assert worker.is_alive() and time.monotonic() < deadline, why
+        time.sleep(poll)
 
 
 def storefront(db: Any, language_id: int) -> dict[str, tuple[Any, ...]]:

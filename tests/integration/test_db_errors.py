@@ -23,7 +23,7 @@ from shopbridge import config as cfg
 from shopbridge import dlq, sample, topology
 from shopbridge import events as ev
 from tests.conftest import add_cao_articles, config_data, fill_cao, shop_entry
-from tests.helpers import consume, produce
+from tests.helpers import consume, produce, wait_until_blocked
 from tests.integration.test_order_import import ORDERS, order, publish_confirmed
 from tests.tcp_proxy import TcpProxy
 
@@ -96,10 +96,8 @@ def test_losing_the_cao_database_mid_batch_logs_the_server_error_on_the_cao_data
             lock.exec_driver_sql("LOCK TABLES journal WRITE")
             try:
                 thread.start()
-                deadline = time.monotonic() + 30
-                while not _waiting_on_journal(erp):
-                    assert thread.is_alive() and time.monotonic() < deadline, outcome
-                    time.sleep(0.05)
+                wait_until_blocked(thread, lambda: _waiting_on_journal(erp), outcome,
+                                   poll=0.05)
                 proxy.close()
                 time.sleep(1)
             finally:

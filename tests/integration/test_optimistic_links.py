@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import sqlalchemy as sa
 
@@ -17,6 +16,7 @@ from consumers.oscommerce import PhoenixApplier
 from shopbridge import config as cfg
 from shopbridge import events as ev
 from tests.conftest import Database, shop_entry
+from tests.helpers import wait_until_blocked
 from tests.unit.test_events import product_payload
 
 KEYS = ("1", "2", "3")
@@ -77,10 +77,7 @@ def test_a_key_linked_by_another_consumer_meanwhile_is_a_race_the_batch_survives
         worker = threading.Thread(target=apply)
         with caplog.at_level(logging.INFO, logger="consumers.shop_applier"):
             worker.start()
-            deadline = time.monotonic() + 30
-            while not _link_inserts_waiting(phoenix_db):
-                assert worker.is_alive() and time.monotonic() < deadline, failed
-                time.sleep(0.02)
+            wait_until_blocked(worker, lambda: _link_inserts_waiting(phoenix_db), failed)
             other.commit()
             worker.join(30)
 
