@@ -50,8 +50,8 @@ def write_language_rows(conn: Connection, table: str, id_column: str,
     slug_of = dict(existing)
     slug_of.update((i, slug) for (i, _, _), slug in zip(new, slugs, strict=True))
     columns = list(rows[0][1])
-    insert = f"INSERT INTO {table} ({', '.join([id_column, *columns, 'slug'])}) VALUES " \
-             f"({marks([id_column, *columns, 'slug'])})"
+    names = [id_column, *columns, "slug"]
+    insert = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks(names)})"
     params = {i: (i, *(values[c] for c in columns), slug_of[i]) for i, values, _ in rows}
     if existing:
         # An existing row is sent with its own slug, so both unique keys (id and slug) name
