@@ -334,19 +334,24 @@ class Baseline:
 
     @property
     def seconds(self) -> float:
-        return statistics.median(self.runs) if self.runs else 0.0
+        return _median(self.runs)
 
     @property
     def shop_seconds(self) -> float:
-        return statistics.median(self.shop_runs) if self.shop_runs else 0.0
+        return _median(self.shop_runs)
 
     @property
     def unhistoried_seconds(self) -> float:
-        return statistics.median(self.unhistoried_runs) if self.unhistoried_runs else 0.0
+        return _median(self.unhistoried_runs)
 
     @property
     def quick_seconds(self) -> float:
-        return statistics.median(self.quick_runs) if self.quick_runs else 0.0
+        return _median(self.quick_runs)
+
+
+def _median(runs: Sequence[float]) -> float:
+    """The median run, 0.0 where none ran."""
+    return statistics.median(runs) if runs else 0.0
 
 
 def baseline_copy(env: Env, runs: int, *, shop_tables: Sequence[str] = PHOENIX_TABLES,
