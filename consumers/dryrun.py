@@ -26,10 +26,11 @@ from sqlalchemy.engine import Connection
 
 from shopbridge import events as ev
 from shopbridge.db import columns_of, translated
-from shopbridge.errors import DryRunRefused, TargetUnavailable
+from shopbridge.errors import DryRunRefused
 from shopbridge.owntables import OwnTable
 from shopbridge.rowdiff import DryRunReport, base_tables, compare, not_transactional
 
+from .applying import apply_in_halves
 from .history import HISTORY_TABLE
 from .shop_applier import ShopApplier
 
@@ -126,23 +127,10 @@ def dry_apply(applier: ShopApplier[Any], batches: Sequence[Sequence[ev.Event]], 
 
 
 def _apply(applier: ShopApplier[Any], batch: Sequence[ev.Event], report: DryRunReport) -> None:
-    """One batch as consumers/runner.py applies it: whole, or one by one when it fails."""
-    try:
-        _count(applier.apply(batch), report)
-        return
-    except TargetUnavailable:
-        raise
-    except Exception as err:
-        if len(batch) == 1:
-            report.failed.append(f"{batch[0]}: {type(err).__name__}: {err}")
-            return
-    for event in batch:
-        try:
-            _count(applier.apply([event]), report)
-        except TargetUnavailable:
-            raise
-        except Exception as err:
-            report.failed.append(f"{event}: {type(err).__name__}: {err}")
+    """One batch as consumers/runner.py applies it: whole, or in halves when it fails."""
+    apply_in_halves(batch, lambda events: _count(applier.apply(events), report),
+                    lambda event, err: report.failed.append(
+                        f"{event}: {type(err).__name__}: {err}"))
 
 
 def _count(result: Any, report: DryRunReport) -> None:

@@ -3,8 +3,9 @@ coalesce, apply, settle, ack.
 
 - A batch is up to ``batch_size`` events from as many messages as arrive within
   ``batch_wait_ms`` (a message may pack many events).
-- The whole batch is applied in one transaction. If that fails, each event is applied on its
-  own, so one poison event cannot block the rest; a failing event is settled alone.
+- The whole batch is applied in one transaction. If that fails, each half is applied on its
+  own, and so on down to the events that fail alone (``apply_in_halves``), so one poison
+  event cannot block the rest; a failing event is settled alone.
 - When the target database is unreachable (TargetUnavailable) every event would fail, so
   nothing is settled: the consumer keeps the batch unacknowledged and retries it with backoff
   until the database is back (a down shop is not the events' fault). When the broker goes
@@ -58,7 +59,7 @@ from shopbridge.outage import BROKER, DATABASE, Outages, ride_out
 from shopbridge.publisher import Publisher
 from shopbridge.settle import H_RESYNC, REPAIR, Settler
 
-from .applying import Applier
+from .applying import Applier, apply_in_halves
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,12 @@ def _tune_gc() -> None:
     gc.freeze()
     gen0, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(max(GC_GEN0_THRESHOLD, gen0), gen1, gen2)
+
+
+def _fields(event: ev.Event) -> dict[str, Any]:
+    """An event's log fields, bound while it is applied or settled alone."""
+    return {"event_type": event.type, "event_id": event.event_id,
+            "entity_key": event.entity_key}
 
 
 def _transient_but_reachable(exc: BaseException) -> bool:
@@ -445,7 +452,7 @@ class ShopConsumer:
             detail=f"replaced by v{latest.get((e.entity, e.entity_key), e.version)} "
                    f"in the same batch") for e in events if id(e) not in kept]
 
-    def _trace_applied(self, events: list[ev.Event], notes: Sequence[str]) -> None:
+    def _trace_applied(self, events: Sequence[ev.Event], notes: Sequence[str]) -> None:
         """History: applied, or skipped with the reason. Each note begins with its event
         (``ApplyResult``: "<event>: reason")."""
         # Naming every event costs a schema lookup each: only for a batch with notes.
@@ -472,37 +479,35 @@ class ShopConsumer:
 
     def _apply_batch(self, events: list[ev.Event], headers_of: dict[int, dict[str, Any]],
                      settler: Settler) -> None:
-        try:
-            self._apply_until_reachable(events)
-            return
-        except TargetUnavailable:
-            raise       # stopped while the database was away: nothing settled, nothing acked
-        except ShopbridgeError as err:
-            if len(events) == 1:
-                self._settle(settler, err, headers_of[id(events[0])], event=events[0].raw)
-                return
-            log.info("batch of %d failed (%s); applying one by one", len(events), err)
-        except Exception as err:
-            if len(events) == 1:
-                log.exception("applying %s failed", events[0])
-                self._settle(settler, err, headers_of[id(events[0])], event=events[0].raw)
-                return
-            log.exception("batch of %d failed; applying one by one", len(events))
-        self.stats.fallbacks += 1
-        for event in events:
-            with logs.bound(event_type=event.type, event_id=event.event_id,
-                            entity_key=event.entity_key):
-                try:
-                    self._apply_until_reachable([event])
-                except TargetUnavailable:
-                    raise
-                except ShopbridgeError as err:
-                    self._settle(settler, err, headers_of[id(event)], event=event.raw)
-                except Exception as err:
-                    log.exception("applying %s failed", event)
-                    self._settle(settler, err, headers_of[id(event)], event=event.raw)
+        """Apply; where the batch fails, in halves down to the events that fail alone, which
+        are settled (``apply_in_halves``)."""
+        split = False
 
-    def _apply_until_reachable(self, events: list[ev.Event]) -> None:
+        def apply(part: Sequence[ev.Event]) -> None:
+            with logs.bound(**(_fields(part[0]) if len(part) == 1 else {})):
+                self._apply_until_reachable(part)
+
+        def halved(part: Sequence[ev.Event], err: Exception) -> None:
+            nonlocal split
+            split = True
+            if not isinstance(err, ShopbridgeError):
+                log.error("batch of %d failed; applying it in halves", len(part),
+                          exc_info=err)
+            else:   # the halves' own failures only for debugging: the event's is settled
+                log.log(logging.INFO if len(part) == len(events) else logging.DEBUG,
+                        "batch of %d failed (%s); applying it in halves", len(part), err)
+
+        def failed(event: ev.Event, err: Exception) -> None:
+            with logs.bound(**_fields(event)):
+                if not isinstance(err, ShopbridgeError):
+                    log.error("applying %s failed", event, exc_info=err)
+                self._settle(settler, err, headers_of[id(event)], event=event.raw)
+
+        apply_in_halves(events, apply, failed, split=halved)
+        if split:
+            self.stats.fallbacks += 1
+
+    def _apply_until_reachable(self, events: Sequence[ev.Event]) -> None:
         """Apply; while the database is away, wait for it (the events are not at fault).
 
         Raises:

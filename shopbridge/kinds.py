@@ -95,7 +95,8 @@ class Applier(Protocol):
         """Apply coalesced events (each newest of its entity and aspect).
 
         Raises:
-            ShopbridgeError: the batch failed; the consumer applies its events one by one.
+            ShopbridgeError: the batch failed; the consumer applies it in halves, down to
+                the events that fail alone.
         """
         ...
 

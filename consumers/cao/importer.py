@@ -20,7 +20,7 @@ lookup of import rows and of JOURNAL, one number reservation per number range, t
 headers and of the positions, and the 'complete' marks. The guarantees are per order as
 before: a batch cut off half way leaves its orders 'started', and each is completed on
 redelivery. A refused order makes the batch fail before its first write; the consumer then
-applies the batch one by one, so that order alone is dead-lettered.
+applies the batch in halves, down to that order alone, which is dead-lettered.
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ class CaoOrderApplier:
             self.prepare()
         result = ApplyResult()
         # Every order is checked before the first is written: a refused one fails the call
-        # with nothing of it in CAO (the consumer then applies the events one by one).
+        # with nothing of it in CAO (the consumer then applies the batch in halves).
         plans = {id(p.event): p for p in self.plan_orders(
             [e for e in events if e.type == "order.placed"])}
         orders: list[Planned] = []
@@ -322,7 +322,7 @@ class CaoOrderApplier:
 
         Raises:
             MappingError: an order is refused (the first one): the consumer then applies the
-                batch one by one, so the refused order is dead-lettered alone and the others
+                batch in halves, so the refused order is dead-lettered alone and the others
                 are imported.
         """
         plans: list[Planned] = []
@@ -441,7 +441,8 @@ class CaoOrderApplier:
         Args:
             wait: wait up to LOCK_WAIT_S for each busy lock (one order: at most two). A
                 batch does not wait: its statement could wait that long for every lock, so
-                it gives up at once and the consumer applies its orders one by one.
+                it gives up at once and the consumer applies it in halves, down to orders
+                alone.
         Raises:
             TargetLocked: one is held elsewhere.
         """

@@ -7,6 +7,7 @@ import logging
 import secrets
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -188,3 +189,41 @@ def test_replay_takes_the_letters_present_at_its_start_once_while_a_consumer_fai
     assert (running.stats.events, running.stats.dead) == (n, n)
     keys = sorted(int(d.entity_key) for d in dlq.list_dead(settings.broker, shop))
     assert keys == list(range(1, n + 1))
+
+
+def test_a_poison_event_in_a_large_batch_costs_a_few_applies_not_one_per_event(
+        cao_db, phoenix_db, namespace):
+    """Given a batch of 64 products of which one has an unmapped tax code, when it is
+    consumed, then that one alone is dead-lettered, the 63 others are in the shop, and the
+    shop's applier was called about 2 x log2(64) times (the halves), not 64 times."""
+    from tests.unit.test_events import product_payload
+
+    settings = cfg.parse(config_data(namespace, cao_db, [shop_entry("web", phoenix_db)]),
+                         source="test")
+    shop = settings.tenants[0].shop("web")
+    consume(settings, "web", idle_s=0.1)               # declares the queues
+    _publish_raw(settings, [ev.encode([ev.make_event(
+        "product.upserted", tenant="acme", source="test", entity_key=str(i), version=1,
+        payload=product_payload(sku=f"H-{i}", erp_id=i,
+                                **({"tax": {"code": 3, "rate": "0"}} if i == 40 else {})))
+        for i in range(1, 65)])])
+
+    applier = make_applier(shop)
+    calls: list[int] = []
+    real = applier.apply
+
+    def counted(events: Any) -> Any:
+        calls.append(len(events))
+        return real(events)
+
+    applier.apply = counted  # type: ignore[method-assign]
+    try:
+        stats = ShopConsumer(broker=settings.broker, shop=shop, applier=applier).run(
+            idle_exit_s=0.6)
+    finally:
+        applier.close()
+
+    assert (stats.events, stats.applied, stats.dead, stats.fallbacks) == (64, 63, 1, 1)
+    assert calls[0] == 64 and len(calls) <= 1 + 2 * 7
+    assert phoenix_db.scalar("SELECT COUNT(*) FROM products") == 63
+    assert [d.entity_key for d in dlq.list_dead(settings.broker, shop)] == ["40"]

@@ -1,0 +1,70 @@
+"""The consumer's fallback for a failed batch (``consumers.applying.apply_in_halves``): halves
+down to the events that fail alone, in the batch's order, at a cost of about 2k x log2(n/k)
+calls for k poison events among n instead of one call per event."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from consumers.applying import apply_in_halves
+from shopbridge import events as ev
+from shopbridge.errors import MappingError, TargetUnavailable
+from shopbridge.events import Event
+from tests.helpers import product_event
+
+
+def _events(n: int) -> list[Event]:
+    return [ev.parse(product_event(k, 1)) for k in range(1, n + 1)]
+
+
+class _Shop:
+    """Applies a part unless it holds a poison event; remembers what it applied, in order."""
+
+    def __init__(self, poison: set[str], error: type[Exception] = MappingError) -> None:
+        self.poison, self.error = poison, error
+        self.calls = 0
+        self.applied: list[str] = []
+
+    def apply(self, part: Sequence[Event]) -> None:
+        self.calls += 1
+        bad = [e.entity_key for e in part if e.entity_key in self.poison]
+        if bad:
+            raise self.error(f"product {bad[0]}: unmapped tax code")
+        self.applied += [e.entity_key for e in part]
+
+
+@pytest.mark.parametrize("poison", [{"1"}, {"250"}, {"500"}, {"7", "400"},
+                                    {str(k) for k in range(100, 113)}])
+def test_the_poison_events_alone_fail_the_rest_is_applied_in_order_in_few_calls(poison):
+    events = _events(500)
+    shop = _Shop(poison)
+    failed: list[tuple[str, Any]] = []
+    splits: list[int] = []
+
+    apply_in_halves(events, shop.apply, lambda e, err: failed.append((e.entity_key, err)),
+                    split=lambda part, err: splits.append(len(part)))
+
+    assert sorted(k for k, _ in failed) == sorted(poison)
+    assert all(isinstance(err, MappingError) for _, err in failed)
+    assert shop.applied == [e.entity_key for e in events if e.entity_key not in poison]
+    k = len(poison)
+    assert shop.calls <= 1 + 2 * k * math.ceil(math.log2(500 / k) + 1)   # not 500
+    assert splits[0] == 500
+
+
+def test_a_batch_that_applies_is_one_call_and_no_split():
+    shop = _Shop(set())
+    apply_in_halves(_events(10), shop.apply, lambda e, err: pytest.fail(f"{e} failed"),
+                    split=lambda part, err: pytest.fail("split"))
+    assert shop.calls == 1 and len(shop.applied) == 10
+
+
+def test_a_database_that_is_away_is_raised_not_blamed_on_an_event():
+    shop = _Shop({"3"}, error=TargetUnavailable)
+    with pytest.raises(TargetUnavailable):
+        apply_in_halves(_events(8), shop.apply, lambda e, err: pytest.fail(f"{e} blamed"))
+    assert shop.calls == 1
