@@ -771,16 +771,23 @@ class CaoProducer:
 
     def _signalled_stock(self) -> CycleReport:
         """During a full cycle on the change signal: the stock of the articles the change
-        table names, without consuming the rows (the signal cycle after it does)."""
+        table names, without consuming the rows (the signal cycle after it does), and of
+        those whose reservations moved (B3, as ``guard_cycle``: the follow loop's own guard
+        refresh waits for the cycle, which may take minutes on a large catalogue)."""
         self._last_stock = time.monotonic()
         report = CycleReport()
         with translated(self.what), self.engine.connect() as conn:
+            self.guard.refresh(conn, self.source.t["ARTIKEL"])
+            ids = set(self.guard.stale)
             waiting = capture.pending(conn)
             if waiting is not None:
-                ids = set(waiting.rec_ids)
+                changed = set(waiting.rec_ids)
                 if self.source.variants.enabled:
-                    ids |= self.source.variants.masters_of(conn, ids)
+                    changed |= self.source.variants.masters_of(conn, changed)
+                ids |= changed
+            if ids:
                 self._stock_scan(conn, report, ids)
+            self.guard.stale = []
         return report
 
     def _stock_events(self, conn: sa.Connection,

@@ -402,3 +402,25 @@ def test_a_reserved_child_taken_out_of_the_shop_does_not_republish_its_master_fo
         made.close()
 
     assert published == [0, 0, 0]
+
+
+def test_a_sale_during_a_long_full_cycle_on_triggers_reaches_the_other_shop_before_it_ends(
+        cao, phoenix_db, vm, namespace, producer):
+    """On the change signal a full cycle publishes, between its pages, the stock the change
+    table names (``_stock_when_due``); a reservation is no CAO write, so that stock scan
+    refreshes the guard too, or a sale made while a cycle of minutes runs would show in the
+    other shop only after it. Here: one such between-pages scan, with no change row."""
+    from producers.cao import capture
+
+    s = settings(namespace, cao, phoenix_db, vm)
+    shown(s, phoenix_db, vm)
+    with cao.engine.begin() as conn:
+        capture.install(conn)
+    producer.signalled = True
+    producer._stock_period_s = 0.0     # as while following: the scan is due at every page
+
+    place(namespace, order("osc", 606, LAST_ONE))
+    producer._stock_when_due()
+
+    assert shown(s, phoenix_db, vm)["vm"][A1] == (0, 0)
+    assert ledger(cao)[0][:4] == ("osc", 606, LAST_ONE, 1)
