@@ -203,6 +203,7 @@ def start(tmp_path: Path) -> Iterator[Callable[..., Any]]:
     started: list[Service] = []
 
     def run(config: Path, *args: str, label: str) -> Service:
+        _record_queues_of(config)
         service = Service(config, list(args), tmp_path, label)
         started.append(service)
         return service
@@ -242,6 +243,20 @@ def _recording_target_queues(broker: cfg.BrokerConfig, target: topology.Target) 
 
 
 topology.target_queues = _recording_target_queues  # lets the fixture find every queue to delete
+
+
+def _record_queues_of(config: Path) -> None:
+    """The queues a child process with ``config`` may declare, recorded for the namespace
+    fixture to delete: it declares them in its own process, where no recording sees them."""
+    try:
+        settings = cfg.load(config)
+    except Exception:
+        return      # a test of a broken configuration: the child declares nothing
+    for tenant in settings.tenants:
+        for target in (*(topology.Target.for_shop(shop) for shop in tenant.shops),
+                       topology.Target.for_erp(tenant.name),
+                       topology.Target.for_reservations(tenant.name)):
+            topology.target_queues(settings.broker, target)
 
 
 def shop_entry(name: str, db: Database, **overrides: Any) -> dict[str, Any]:
