@@ -33,10 +33,12 @@ $(VENV)/.php-checked: | $(BIN)/shopbridge
 test: $(BIN)/shopbridge $(VENV)/.php-checked
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/mypy bench/*.py
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/shopbridge
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/mypy bench/*.py
 	$(BIN)/lint-imports

@@ -159,11 +159,13 @@ def main() -> int:
         if args.kind == "virtuemart":
             import vm_bench
 
+            from tests.virtuemart_db import PREFIX  # vm_bench put the repository on the path
+
             kind = _virtuemart()
             vm_bench.build_databases(env, n)
             write_config(env, url_env=AMQP_URL_ENV, tenant=TENANT, shop=SHOP, cao_shop_id=1,
                          kind="virtuemart", shop_extra=f'\n[tenants.shops.virtuemart]\n'
-                                                       f'prefix = "{vm_bench.PREFIX}"\n')
+                                                       f'prefix = "{PREFIX}"\n')
         else:
             kind = PHOENIX
             sync_bench.build_databases(env, n)

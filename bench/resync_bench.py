@@ -76,9 +76,9 @@ def _run_sync(env: sync_bench.Env, name: str, *, kill_at: int | None = None
     finally:
         cao.close()
     env.children.remove(proc)
-    out = (env.tmp / f"{name}.out").read_text(errors="replace")
-    err = (env.tmp / f"{name}.err").read_text(errors="replace")
-    return time.perf_counter() - started, killed, out + err
+    said = ((env.tmp / f"{name}.out").read_text(errors="replace")
+            + (env.tmp / f"{name}.err").read_text(errors="replace"))
+    return time.perf_counter() - started, killed, said
 
 
 def main() -> int:

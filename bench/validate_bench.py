@@ -20,6 +20,7 @@ Appends its section to bench/RESULTS.md (``--no-results``: print only). No datab
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -130,15 +131,13 @@ def main() -> int:
         for name, (events, how) in cases.items():
             packed = bodies(events)
             for fast in (False, True) if r % 2 == 0 else (True, False):
+                work: Callable[[], None]
                 if how == "consume":
-                    def work(fast: bool = fast, packed: list[bytes] = packed) -> None:
-                        consume(packed, fast=fast)
+                    work = functools.partial(consume, packed, fast=fast)
                 elif how == "validate":
-                    def work(fast: bool = fast, events: list[dict[str, Any]] = events) -> None:
-                        validate_only(events, fast=fast)
+                    work = functools.partial(validate_only, events, fast=fast)
                 else:
-                    def work(fast: bool = fast, events: list[dict[str, Any]] = events) -> None:
-                        refuse_all(events, fast=fast)
+                    work = functools.partial(refuse_all, events, fast=fast)
                 results[name][fast].append(timed_us(work, len(events)))
         log(f"round {r + 1}/{args.rounds}")
     finish_facts(facts, started)
