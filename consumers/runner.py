@@ -479,8 +479,8 @@ class ShopConsumer:
 
     def _apply_batch(self, events: list[ev.Event], headers_of: dict[int, dict[str, Any]],
                      settler: Settler) -> None:
-        """Apply; where the batch fails, in halves down to the events that fail alone, which
-        are settled (``apply_in_halves``)."""
+        """Apply; where the batch fails, in halves (or one by one) down to the events that
+        fail alone, which are settled (``apply_in_halves``)."""
         split = False
 
         def apply(part: Sequence[ev.Event]) -> None:
@@ -490,12 +490,12 @@ class ShopConsumer:
         def halved(part: Sequence[ev.Event], err: Exception) -> None:
             nonlocal split
             split = True
-            if not isinstance(err, ShopbridgeError):
-                log.error("batch of %d failed; applying it in halves", len(part),
-                          exc_info=err)
-            else:   # the halves' own failures only for debugging: the event's is settled
-                log.log(logging.INFO if len(part) == len(events) else logging.DEBUG,
-                        "batch of %d failed (%s); applying it in halves", len(part), err)
+            if len(part) < len(events):     # the parts' own failures only for debugging:
+                log.debug("part of %d failed (%s); dividing it", len(part), err)
+            elif isinstance(err, ShopbridgeError):     # each event's failure is settled
+                log.info("batch of %d failed (%s); applying it in parts", len(part), err)
+            else:
+                log.error("batch of %d failed; applying it in parts", len(part), exc_info=err)
 
         def failed(event: ev.Event, err: Exception) -> None:
             with logs.bound(**_fields(event)):

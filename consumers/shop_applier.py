@@ -6,8 +6,8 @@ per writer with its tally, and the product batch: lock the link rows, plan per a
 their categories, their images (consumers/imageplan.py) and the kind's own aspects, save the
 links, then copy image files after the commit. After a batch's transactions committed, the
 kind's ``after_commit`` hooks learn which entity types changed (VirtueMart clears its file
-caches there). A batch that fails as a whole is applied one
-event at a time by the consumer (consumers/runner.py).
+caches there). A batch that fails as a whole is applied in
+halves, down to the events that fail alone, by the consumer (consumers/runner.py).
 
 A shop kind subclasses ``ShopApplier``: it reads what its mapping needs in ``read_shop`` and
 supplies ``ShopWriters``, its writers and table facts (consumers/oscommerce/applier.py).

@@ -441,8 +441,8 @@ class CaoOrderApplier:
         Args:
             wait: wait up to LOCK_WAIT_S for each busy lock (one order: at most two). A
                 batch does not wait: its statement could wait that long for every lock, so
-                it gives up at once and the consumer applies it in halves, down to orders
-                alone.
+                it gives up at once (``TargetLocked``), and the consumer applies its orders
+                one by one (``apply_in_halves`` does not halve for a lock).
         Raises:
             TargetLocked: one is held elsewhere.
         """

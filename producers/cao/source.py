@@ -193,6 +193,7 @@ class CaoSource:
         while True:
             if between is not None:
                 between()
+                conn.commit()   # a new read view: the stock scan stored versions meanwhile
             end = conn.exec_driver_sql(
                 f"SELECT MAX(w.REC_ID) FROM (SELECT REC_ID FROM {self.t['ARTIKEL']} "
                 f"WHERE REC_ID > %s ORDER BY REC_ID LIMIT %s) w", (after, limit)).scalar()

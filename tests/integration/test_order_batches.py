@@ -256,7 +256,7 @@ def test_a_batch_with_an_order_locked_elsewhere_writes_nothing_and_keeps_no_lock
 def test_a_refused_order_in_a_later_chunk_stops_the_call_before_any_write(
         erp, namespace, monkeypatch):
     """A consumer's batch is imported 500 orders at a time: every order is checked before
-    the first chunk is written, so the batch the consumer then applies one by one finds
+    the first chunk is written, so the batch the consumer then applies in halves finds
     nothing half done (and counts every order as applied, not as already imported)."""
     monkeypatch.setattr(importer, "ORDER_BATCH", 2)
     applier = applier_for(settings(namespace, erp), erp)
@@ -290,7 +290,7 @@ def test_two_shops_under_one_cao_shop_id_never_lose_an_order_to_each_other(erp, 
     with pytest.raises(MappingError, match=r"shop 'b2b'.*share CAO's SHOP_ID 1"):
         applier.apply([web, b2b])                 # one batch: refused before any write
     assert erp.scalar("SELECT COUNT(*) FROM journal") == 0
-    assert applier.apply([web]).applied == 1      # the consumer's one-by-one fallback
+    assert applier.apply([web]).applied == 1      # the consumer's fallback, web alone
     with pytest.raises(MappingError, match=r"order 801 of shop 'b2b'.*shop 'web'"):
         applier.apply([b2b])
     # Even with b2b's import cut off before (a 'started' row), web's document stays.
