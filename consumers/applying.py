@@ -1,4 +1,5 @@
-"""What every applier returns to the consume loop: ``ApplyResult``.
+"""What every applier returns to the consume loop (``ApplyResult``), and how a batch that
+fails whole is applied in parts (``apply_in_halves``: the consumer and the dry run).
 
 A shop kind's applier (consumers/shop_applier.py and its kinds) and the ERP's order applier
 (consumers/cao/) both satisfy ``Applier``; ``consumers/runner.py`` knows nothing else of them.
