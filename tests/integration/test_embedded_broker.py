@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from shopbridge import dlq, embedded, topology
@@ -125,6 +125,10 @@ def test_a_clean_close_gives_back_unacknowledged_messages(store):
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=st.lists(st.tuples(st.sampled_from(["publish", "claim", "ack", "die", "close"]),
                                 st.integers(0, 2), st.integers(1, 6)), max_size=30))
+# CI, 2026-12-07: a message given back by a dead receiver and claimed after a higher id; the
+# test acknowledged by id where the broker acknowledges in the order of claiming.
+@example(steps=[("publish", 0, 1), ("publish", 0, 1), ("claim", 1, 1), ("claim", 2, 1),
+                ("die", 1, 1), ("claim", 2, 1), ("ack", 2, 1)])
 def test_at_least_once_whatever_receivers_do(store, steps):
     """R1 on the embedded broker: three receivers claim, acknowledge, die (connection lost)
     and close in any order; no message is ever held by two of them at once, an acknowledged
@@ -151,10 +155,12 @@ def test_at_least_once_whatever_receivers_do(store, steps):
             r._last_recover = -1e9
             held[i] += r.claim(n)
         elif action == "ack" and held[i]:
-            upto = held[i][min(n, len(held[i])) - 1]
-            upto.ack(multiple=True)
-            done += [d.body for d in held[i] if d.id <= upto.id]
-            held[i] = [d for d in held[i] if d.id > upto.id]
+            # "Multiple" means claimed before, as AMQP's delivery tags: a message given back
+            # by a dead receiver may come after one with a higher id (Receiver.ack).
+            upto = min(n, len(held[i]))
+            held[i][upto - 1].ack(multiple=True)
+            done += [d.body for d in held[i][:upto]]
+            held[i] = held[i][upto:]
         elif action in ("die", "close") and receivers[i] is not None:
             r = receivers[i]
             if action == "die":
