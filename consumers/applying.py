@@ -104,30 +104,28 @@ def apply_in_halves(events: Sequence[Event], apply: Callable[[Sequence[Event]], 
     Raises:
         TargetUnavailable: from ``apply``; the database is away, no event is at fault.
     """
+    # A work list, not a recursive closure: a closure that calls itself is a reference cycle
+    # that kept every batch's events alive until the collector's next full pass.
     failures = 0
-
-    def attempt(part: Sequence[Event]) -> None:
-        nonlocal failures
+    waiting: list[Sequence[Event]] = [events]      # the next part last
+    while waiting:
+        part = waiting.pop()
         try:
             apply(part)
-            return
+            continue
         except TargetUnavailable:
             raise
         except Exception as err:
             if len(part) == 1:
                 failures += 1
                 failed(part[0], err)
-                return
+                continue
             if split is not None:
                 split(part, err)
             one_by_one = (failures >= HALVING_FAILURES
                           or isinstance(err, TargetLocked | TransientDatabaseError))
         if one_by_one:
-            for event in part:
-                attempt([event])
-            return
-        half = (len(part) + 1) // 2
-        attempt(part[:half])
-        attempt(part[half:])
-
-    attempt(events)
+            waiting += [[event] for event in reversed(part)]
+        else:
+            half = (len(part) + 1) // 2
+            waiting += [part[half:], part[:half]]

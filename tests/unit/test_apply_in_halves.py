@@ -4,7 +4,9 @@ calls for k poison events among n instead of one call per event."""
 
 from __future__ import annotations
 
+import gc
 import math
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -118,3 +120,30 @@ def test_a_database_that_goes_away_while_halving_is_raised_from_the_part():
     with pytest.raises(TargetUnavailable):
         apply_in_halves(events, apply, lambda e, err: failed.append(e.entity_key))
     assert calls == [8, 4, 4] and failed == []
+
+
+def test_a_batch_is_freed_when_it_ends_without_the_collector():
+    """No reference cycle holds a batch: the consumer pauses the collector while it applies
+    one, and a self-calling closure here kept every batch's events alive until the next
+    full collection (1.5 s of the collector's CPU per 100,000 events)."""
+    class Batch(list[Event]):
+        pass
+
+    class Splits:
+        """As the consumer's callback: it holds the whole batch."""
+        def __init__(self, batch: Batch) -> None:
+            self.batch = batch
+
+        def split(self, part: Sequence[Event], err: Exception) -> None:
+            assert self.batch
+
+    batch = Batch(_events(8))
+    splits = Splits(batch)
+    gc.disable()
+    try:
+        apply_in_halves(batch, _Shop({"3"}).apply, lambda e, err: None, split=splits.split)
+        gone = weakref.ref(batch)
+        del batch, splits
+        assert gone() is None
+    finally:
+        gc.enable()
