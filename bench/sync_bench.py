@@ -19,7 +19,9 @@ What it measures, in one run, against the local MariaDB and RabbitMQ:
    since 2026-12-07 12:00 as vm_bench always had it, shopbridge_history) copied into the second
    empty Phoenix database with PyMySQL multi-row INSERTs (1,000 rows per statement, one
    transaction). The copy without the history rows is reported beside it (the figure of
-   earlier runs).
+   earlier runs). Since 2026-12-07 18:40 each copy runs right after its full sync (before:
+   all full syncs, then all copies): the machine's speed drifts within minutes, and the
+   pairs see the same machine.
 4. Stock latency in follow mode: ``shopbridge produce --follow`` (stock scan every 0.5 s, full
    cycle every 10 s) and the consumer running; M times one article's MENGE_AKT is changed in
    CAO (50 ms + U(0, 0.5 s) after the previous change arrived, so changes fall at any phase of
@@ -332,6 +334,14 @@ class Baseline:
     # The same copy with the pipeline's driver classes and quote-only escaping.
     quick_runs: list[float] = field(default_factory=list)
 
+    def extend(self, other: Baseline) -> None:
+        """Add ``other``'s runs (a copy run between two full syncs)."""
+        self.rows = other.rows
+        self.runs += other.runs
+        self.shop_runs += other.shop_runs
+        self.unhistoried_runs += other.unhistoried_runs
+        self.quick_runs += other.quick_runs
+
     @property
     def seconds(self) -> float:
         return _median(self.runs)
@@ -355,14 +365,15 @@ def _median(runs: Sequence[float]) -> float:
 
 
 def baseline_copy(env: Env, runs: int, *, shop_tables: Sequence[str] = PHOENIX_TABLES,
-                  bookkeeping: Sequence[str]) -> Baseline:
+                  bookkeeping: Sequence[str], first: int = 0) -> Baseline:
     """The pipeline's final rows, multi-row INSERTed into the empty second shop DB (timed):
     the shop's own tables first (timed on their own too), then the link and schedule tables
     (made in the second DB as the pipeline made them in the first).
 
     Each run copies twice: with PyMySQL as shipped (the baseline since issue 4), then with the
     pipeline's driver classes and quote-only escaping (shopbridge/driver.py,
-    ``db.quote_escaping``), which make a copy from Python cheaper too."""
+    ``db.quote_escaping``), which make a copy from Python cheaper too. ``first``: the number
+    of the first run (which copy goes first alternates with it)."""
     out = Baseline()
     src = raw_connect(env.url(env.shop))
     plain = raw_connect(env.url(env.base), autocommit=False)
@@ -377,9 +388,10 @@ def baseline_copy(env: Env, runs: int, *, shop_tables: Sequence[str] = PHOENIX_T
                 read.execute(f"SHOW CREATE TABLE `{table}`")
                 created = read.fetchone()
                 assert created is not None, table
-                cur.execute(created[1])
+                # A later copy run (one after each full sync) finds it made.
+                cur.execute(created[1].replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
         plain.commit()
-        for run in range(runs):
+        for run in range(first, first + runs):
             # Which copy goes first alternates: neither always finds the server warmed up.
             for dst in ((plain, quick) if run % 2 == 0 else (quick, plain)):
                 with dst.cursor() as cur:
@@ -708,6 +720,9 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
         f"**{base.seconds:.2f} s** = **{ratio:.2f}x** ({ratio_phoenix:.2f}x the Phoenix tables "
         f"alone, {base.shop_seconds:.2f} s) | {verdict(ratio <= TARGET_RATIO)} |",
         f"| Issue 14: the same <= {TARGET_RATIO_14:g}x (goal 1.2x) | **{ratio:.2f}x**"
+        + (f" (each full sync over the copy run right after it: "
+           f"{', '.join(f'{f.total_s / b:.2f}x' for f, b in zip(fulls, base.runs, strict=True))})"
+           if len(base.runs) == len(fulls) else "")
         + (f"; without the history rows in the baseline ({base.unhistoried_seconds:.2f} s, "
            f"as runs before 2026-12-07 12:00 had it) "
            f"{full.total_s / base.unhistoried_seconds:.2f}x" if base.unhistoried_seconds else "")
@@ -940,6 +955,8 @@ def main() -> int:
 
         profiler = cProfile.Profile() if args.profile else None
         fulls: list[FullSync] = []
+        base = Baseline()
+        bookkeeping: list[str] = []
         for run in range(1 if args.profile else args.full_runs):
             if run:
                 reset_sync_state(env)
@@ -951,6 +968,20 @@ def main() -> int:
             fulls.append(full)
             log(f"full sync: {full.events:,} events in {full.total_s:.2f} s "
                 f"(run_once {full.publish_s:.2f} s); checks {full.checks}; CPU {full.cpu}")
+            if args.profile:
+                break
+            # Each copy right after its full sync: this machine's speed drifts by 10-20 %
+            # within minutes, and three syncs then three copies measured the drift too.
+            phase(f"baseline copy {run + 1}")
+            if not bookkeeping:
+                shop = raw_connect(env.url(env.shop))
+                try:
+                    bookkeeping = bookkeeping_tables(shop)
+                finally:
+                    shop.close()
+            base.extend(baseline_copy(env, 1, bookkeeping=bookkeeping, first=run))
+            log(f"baseline: {base.runs[-1]:.3f} s (Phoenix tables {base.shop_runs[-1]:.3f} s); "
+                f"full sync / copy {full.total_s / base.runs[-1]:.2f}x")
         if args.profile:
             stop_child(env, consumer, "consumer")
             idle_profiler = cProfile.Profile()
@@ -977,13 +1008,6 @@ def main() -> int:
             stop_child(env, proc, f"consumer{n}")
         meter.pids = {k: v for k, v in meter.pids.items() if k == "consumer"
                       or not k.startswith("consumer")}
-        phase("baseline copy")
-        shop = raw_connect(env.url(env.shop))
-        try:
-            bookkeeping = bookkeeping_tables(shop)
-        finally:
-            shop.close()
-        base = baseline_copy(env, args.full_runs, bookkeeping=bookkeeping)
         log(f"baseline: {[round(r, 3) for r in base.runs]} s "
             f"(Phoenix tables {[round(r, 3) for r in base.shop_runs]} s) for {base.rows}")
 
