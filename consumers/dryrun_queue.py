@@ -18,7 +18,6 @@ message is in the queue twice, which the consumer applies once (same version).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -118,10 +117,8 @@ def _read(held: list[Any], target: topology.Target) -> Borrowed:
             continue
         for raw in raws:
             try:
-                event = ev.parse(raw)
-                if headers.get(H_RESYNC):
-                    event = dataclasses.replace(event, resync=True,
-                                                repair=headers[H_RESYNC] == REPAIR)
+                event = ev.parse(raw, resync=bool(headers.get(H_RESYNC)),
+                                 repair=headers.get(H_RESYNC) == REPAIR)
                 if event.tenant != target.tenant:
                     raise PermanentError(f"{event}: tenant {event.tenant!r} is not the "
                                          f"tenant {target.tenant!r} of this queue")

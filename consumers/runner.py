@@ -21,7 +21,6 @@ coalesce, apply, settle, ack.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import logging
 import threading
@@ -419,8 +418,11 @@ class ShopConsumer:
         self.stats.messages += len(messages)
         self._trail, self._arrived = [], utc_now()
         units: list[tuple[ev.Event, dict[str, Any]]] = []
+        received: Counter[str] = Counter()      # counted once per type and batch
         for message in messages:
             headers = dict(message.headers or {})
+            resync = bool(headers.get(H_RESYNC))
+            repair = resync and headers[H_RESYNC] == REPAIR
             try:
                 raws = ev.decode(message.body)
             except PermanentError as err:
@@ -428,13 +430,9 @@ class ShopConsumer:
                 continue
             for raw in raws:
                 self.stats.events += 1
-                self.metrics.count(str(raw.get("type", "?")) if isinstance(raw, dict) else "?",
-                                   "received")
+                received[str(raw.get("type", "?")) if isinstance(raw, dict) else "?"] += 1
                 try:
-                    event = ev.parse(raw)
-                    if headers.get(H_RESYNC):
-                        event = dataclasses.replace(event, resync=True,
-                                                    repair=headers[H_RESYNC] == REPAIR)
+                    event = ev.parse(raw, resync=resync, repair=repair)
                     if event.tenant != self.target.tenant:
                         raise PermanentError(f"{event}: tenant {event.tenant!r} is not the "
                                              f"tenant {self.target.tenant!r} of this queue")
@@ -442,6 +440,8 @@ class ShopConsumer:
                     self._settle(settler, err, headers, event=raw)
                     continue
                 units.append((event, headers))
+        for event_type, n in received.items():
+            self.metrics.count(event_type, "received", n)
         newest = ev.coalesce(e for e, _ in units)
         headers_of = {id(e): h for e, h in units}
         self.stats.skipped += len(units) - len(newest)

@@ -4,7 +4,6 @@ its appliers run in, and, for shops, reaching an image folder. A kind's ``kind.p
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -66,9 +65,7 @@ class ShopSinkParts(Sink):
             if events is not None:
                 taken = Borrowed(messages=0)
                 for raw in events:
-                    event = ev.parse(raw)
-                    taken.events.append(dataclasses.replace(event, resync=True)
-                                        if resync else event)
+                    taken.events.append(ev.parse(raw, resync=resync))
                 report = DryRunReport(events=len(taken.events))
                 return dry_apply(applier, taken.batches(broker.batch_size),
                                  own_tables=own, report=report)

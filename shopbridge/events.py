@@ -201,8 +201,9 @@ def decode(body: bytes) -> list[Any]:
     raise InvalidEvent("message body must be an event object or a non-empty array of events")
 
 
-def parse(raw: Any) -> Event:
-    """Validate one decoded event and wrap it.
+def parse(raw: Any, *, resync: bool = False, repair: bool = False) -> Event:
+    """Validate one decoded event and wrap it (``resync``, ``repair``: see ``Event``; given
+    here, not by ``dataclasses.replace``, which built every event of a full sync twice).
 
     Raises:
         InvalidEvent, UnknownEventType: both permanent.
@@ -211,7 +212,8 @@ def parse(raw: Any) -> Event:
     try:
         return Event(event_id=raw["event_id"], type=raw["type"], tenant=raw["tenant"],
                      source=raw["source"], entity_key=raw["entity_key"],
-                     version=raw["version"], payload=raw["payload"], raw=raw)
+                     version=raw["version"], payload=raw["payload"], raw=raw,
+                     resync=resync, repair=repair)
     except KeyError as err:  # pragma: no cover - the schema requires every key
         raise PermanentError(f"event lacks {err}") from None
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import re
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -92,6 +93,19 @@ def _services_are_up() -> None:
             conn.ensure_connection(max_retries=1)
     except Exception as err:
         pytest.exit(f"RabbitMQ at {AMQP_URL} is not reachable: {err}", returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """A command run in-process installs its SIGTERM and SIGINT handlers
+    (``cli._stop_on_signals``); left in place, the forked workers of a later test inherit
+    them and outlive SIGTERM, and ``multiprocessing.Pool.terminate`` may wait for them
+    forever (seen once: test_events' pool after the integration tests, a worker blocked on
+    the pool's queue lock)."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
 
 
 @pytest.fixture
