@@ -336,6 +336,7 @@ class Baseline:
 
     def extend(self, other: Baseline) -> None:
         """Add ``other``'s runs (a copy run between two full syncs)."""
+        assert not self.rows or other.rows == self.rows, (self.rows, other.rows)
         self.rows = other.rows
         self.runs += other.runs
         self.shop_runs += other.shop_runs
@@ -357,6 +358,18 @@ class Baseline:
     @property
     def quick_seconds(self) -> float:
         return _median(self.quick_runs)
+
+
+def wait_for_history(env: Env, events: int, timeout: float = 60) -> None:
+    """Until the shop's history holds ``events`` rows: the consumer's recorder thread writes
+    it after the batch, so it can come after the last link row the full sync waits for."""
+    shop = raw_connect(env.url(env.shop))
+    try:
+        if not wait_until(lambda: int(scalar(shop, f"SELECT COUNT(*) FROM {HISTORY_TABLE}"))
+                          >= events, timeout=timeout, interval=0.2):
+            log(f"WARNING: the history is not complete after {timeout:.0f} s: copied as it is")
+    finally:
+        shop.close()
 
 
 def _median(runs: Sequence[float]) -> float:
@@ -419,6 +432,12 @@ def baseline_copy(env: Env, runs: int, *, shop_tables: Sequence[str] = PHOENIX_T
                         out.unhistoried_runs.append(t2 - t0)
                 else:
                     out.quick_runs.append(time.perf_counter() - t0)
+        # Emptied again: the next full sync runs beside an empty second database, as when
+        # all copies came after all syncs.
+        with plain.cursor() as cur:
+            for table in data:
+                cur.execute(f"TRUNCATE TABLE `{table}`")
+        plain.commit()
     finally:
         src.close()
         plain.close()
@@ -675,6 +694,11 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
     full = sorted(fulls, key=lambda f: f.total_s)[len(fulls) // 2]  # the median run
     ratio = full.total_s / base.seconds if base.seconds else float("nan")
     ratio_phoenix = full.total_s / base.shop_seconds if base.shop_seconds else float("nan")
+    # Each full sync over the copy run right after it (the same machine speed): issue 14's
+    # ratio is their median.
+    pairs = ([f.total_s / b for f, b in zip(fulls, base.runs, strict=True)]
+             if len(base.runs) == len(fulls) else [])
+    ratio_14 = statistics.median(pairs) if pairs else ratio
     eps = full.events / full.total_s if full.total_s else 0.0
     runs = ", ".join(f"{f.total_s:.2f}" for f in fulls)
     base_runs = ", ".join(f"{r:.2f}" for r in base.runs)
@@ -719,14 +743,14 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
         f"the same rows | pipeline **{full.total_s:.2f} s** ({eps:,.0f} events/s) vs baseline "
         f"**{base.seconds:.2f} s** = **{ratio:.2f}x** ({ratio_phoenix:.2f}x the Phoenix tables "
         f"alone, {base.shop_seconds:.2f} s) | {verdict(ratio <= TARGET_RATIO)} |",
-        f"| Issue 14: the same <= {TARGET_RATIO_14:g}x (goal 1.2x) | **{ratio:.2f}x**"
-        + (f" (each full sync over the copy run right after it: "
-           f"{', '.join(f'{f.total_s / b:.2f}x' for f, b in zip(fulls, base.runs, strict=True))})"
-           if len(base.runs) == len(fulls) else "")
+        f"| Issue 14: the same <= {TARGET_RATIO_14:g}x (goal 1.2x) | **{ratio_14:.2f}x**"
+        + (f", the median of each full sync over the copy run right after it "
+           f"({', '.join(f'{r:.2f}x' for r in pairs)}; the medians' ratio {ratio:.2f}x)"
+           if pairs else "")
         + (f"; without the history rows in the baseline ({base.unhistoried_seconds:.2f} s, "
            f"as runs before 2026-12-07 12:00 had it) "
            f"{full.total_s / base.unhistoried_seconds:.2f}x" if base.unhistoried_seconds else "")
-        + f" | {verdict(ratio <= TARGET_RATIO_14)} |",
+        + f" | {verdict(ratio_14 <= TARGET_RATIO_14)} |",
         f"| Stock change -> shop row p99 <= {TARGET_P99_MS:.0f} ms ({len(target_ms)} changes, "
         f"{n:,} articles) | p50 **{pct(target_ms, 50) if target_ms else 0:.0f} ms**, p99 "
         f"**{p99:.0f} ms**, max {max(target_ms, default=0):.0f} ms; {lat.timeouts} lost | "
@@ -973,6 +997,8 @@ def main() -> int:
             # Each copy right after its full sync: this machine's speed drifts by 10-20 %
             # within minutes, and three syncs then three copies measured the drift too.
             phase(f"baseline copy {run + 1}")
+            wait_for_history(env, full.events)
+            time.sleep(1.0)     # as between full syncs
             if not bookkeeping:
                 shop = raw_connect(env.url(env.shop))
                 try:

@@ -107,7 +107,7 @@ def apply_in_halves(events: Sequence[Event], apply: Callable[[Sequence[Event]], 
     # A work list, not a recursive closure: a closure that calls itself is a reference cycle
     # that kept every batch's events alive until the collector's next full pass.
     failures = 0
-    waiting: list[Sequence[Event]] = [events]      # the next part last
+    waiting: list[Sequence[Event]] = [events] if events else []    # the next part last
     while waiting:
         part = waiting.pop()
         try:

@@ -114,8 +114,8 @@ def _batch_without_gc() -> Iterator[None]:
     if not gc.isenabled():
         yield
         return
-    gc.disable()
     try:
+        gc.disable()
         yield
     finally:
         gc.enable()
@@ -209,6 +209,10 @@ class ShopConsumer:
     def _ride_out(self, fn: Callable[[], Any], away: type[ShopbridgeError]) -> Any:
         def count(err: BaseException) -> None:
             self.stats.outage_pauses += 1
+            # A batch that waits out an outage keeps the collector paused
+            # (``_batch_without_gc``), and each attempt leaves a cycle (its traceback).
+            if not gc.isenabled():
+                gc.collect()
 
         return ride_out(fn, outages=self.outages, stop_event=self.stop_event, away=(away,),
                         on_retry=count)
@@ -419,6 +423,28 @@ class ShopConsumer:
         self._trail, self._arrived = [], utc_now()
         units: list[tuple[ev.Event, dict[str, Any]]] = []
         received: Counter[str] = Counter()      # counted once per type and batch
+        try:
+            self._decode(messages, settler, units, received)
+        finally:        # also where settling an invalid event failed: they were received
+            for event_type, n in received.items():
+                self.metrics.count(event_type, "received", n)
+        newest = ev.coalesce(e for e, _ in units)
+        headers_of = {id(e): h for e, h in units}
+        self.stats.skipped += len(units) - len(newest)
+        if len(units) > len(newest):        # older versions of an entity in the same batch
+            left = Counter(e.type for e in newest)
+            for event_type, n in Counter(e.type for e, _ in units).items():
+                self.metrics.count(event_type, "skipped", n - left[event_type])
+        self._trace_coalesced([e for e, _ in units], newest)
+        if newest:
+            self._apply_batch(newest, headers_of, settler)
+        self._record_history()
+        messages[-1].ack(multiple=True)
+
+    def _decode(self, messages: list[Incoming], settler: Settler,
+                units: list[tuple[ev.Event, dict[str, Any]]], received: Counter[str]) -> None:
+        """The messages' valid events into ``units`` (with their message's headers), their
+        types into ``received``; an invalid body or event is settled at once."""
         for message in messages:
             headers = dict(message.headers or {})
             resync = bool(headers.get(H_RESYNC))
@@ -440,20 +466,6 @@ class ShopConsumer:
                     self._settle(settler, err, headers, event=raw)
                     continue
                 units.append((event, headers))
-        for event_type, n in received.items():
-            self.metrics.count(event_type, "received", n)
-        newest = ev.coalesce(e for e, _ in units)
-        headers_of = {id(e): h for e, h in units}
-        self.stats.skipped += len(units) - len(newest)
-        if len(units) > len(newest):        # older versions of an entity in the same batch
-            left = Counter(e.type for e in newest)
-            for event_type, n in Counter(e.type for e, _ in units).items():
-                self.metrics.count(event_type, "skipped", n - left[event_type])
-        self._trace_coalesced([e for e, _ in units], newest)
-        if newest:
-            self._apply_batch(newest, headers_of, settler)
-        self._record_history()
-        messages[-1].ack(multiple=True)
 
     def _trace_coalesced(self, events: list[ev.Event], newest: list[ev.Event]) -> None:
         """History: the events a newer version of their entity replaced in this batch."""

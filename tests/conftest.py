@@ -105,7 +105,8 @@ def _signal_handlers_restored() -> Iterator[None]:
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     yield
     for sig, handler in saved.items():
-        signal.signal(sig, handler)
+        if handler is not None:     # None: installed outside Python, not ours to restore
+            signal.signal(sig, handler)
 
 
 @pytest.fixture
