@@ -16,7 +16,6 @@ of the last failure, event id.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -83,8 +82,7 @@ class DeadLetter:
         letter is never judged superseded)."""
         resync = bool(self.headers.get(H_RESYNC))     # as the consumer would apply them
         try:
-            return [dataclasses.replace(parse(raw), resync=resync)
-                    for raw in decode(self.body)]
+            return [parse(raw, resync=resync) for raw in decode(self.body)]
         except PermanentError:
             return []
 
