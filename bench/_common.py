@@ -8,6 +8,7 @@ as ``python bench/<name>.py``, so this module is imported as ``_common``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import shutil
@@ -46,6 +47,13 @@ T = TypeVar("T")
 
 
 # -- logging and machine facts ---------------------------------------------------------------
+
+def default_sizes() -> str:
+    """The broker's batch settings as a run without them in its config has them."""
+    fields = {f.name: f.default for f in dataclasses.fields(cfg.BrokerConfig)}
+    return ", ".join(f"{name} {fields[name]}" for name in ("pack_size", "batch_size",
+                                                           "batch_wait_ms"))
+
 
 def log(msg: str) -> None:
     """Print ``msg`` with the wall-clock time, flushed at once."""

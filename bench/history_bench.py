@@ -1,8 +1,8 @@
 """Micro-measure of the history table's cost per batch (B4): rows/s of
-``consumers.history.record`` in batches of the consumer's default size (500), the way the
+``consumers.history.record`` in batches of the consumer's default size (1000), the way the
 consumer writes them (one INSERT per batch, its own transaction), into a fresh table.
 
-    .venv/bin/python bench/history_bench.py [--rows 100000] [--batch 500]
+    .venv/bin/python bench/history_bench.py [--rows 100000] [--batch 1000]
 
 Needs MariaDB at $SHOPBRIDGE_BENCH_DB_URL (default mysql+pymysql://root@127.0.0.1:3306/);
 makes and drops a database of its own.
@@ -27,7 +27,7 @@ from shopbridge.history import APPLIED, HistoryEntry
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=1000)
     args = parser.parse_args()
     server = os.environ.get("SHOPBRIDGE_BENCH_DB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
     name = f"sb_histbench_{secrets.token_hex(4)}"

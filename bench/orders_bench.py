@@ -76,6 +76,7 @@ from _common import (
     add_server_args,
     clean_up,
     command_line,
+    default_sizes,
     executemany_chunked,
     finish_facts,
     insert_sql,
@@ -1125,7 +1126,7 @@ def render(args: argparse.Namespace, facts: dict[str, str], bulk: Bulk, idle: Id
         "schema.sql), shop from the Phoenix 1.1 install SQL; per order 2 items (one with an "
         "attribute), shipping, a comment; ~20 % guests (e-mails repeat), the rest registered "
         "(customers repeat); ~15 % with another delivery address; 15 % Austria.",
-        "- Settings: pack_size 100, batch_size 500, batch_wait_ms 200 (defaults); ERP consumer "
+        f"- Settings: {default_sizes()} (defaults); ERP consumer "
         "is `python -m shopbridge consume --erp` in its own process; bulk producer run_once() "
         "in the bench process; follow mode = `shopbridge orders produce --shop web --follow "
         f"--interval {FOLLOW_INTERVAL_S}`.",

@@ -70,6 +70,7 @@ from _common import (
     add_server_args,
     clean_up,
     command_line,
+    default_sizes,
     empty_shop_and_snapshot,
     executemany_chunked,
     find_pid,
@@ -259,6 +260,27 @@ def split_sync(env: Env, expected: int, consumers: int) -> Split:
         for n, proc in enumerate(procs, 1):
             stop_child(env, proc, f"split{n}")
         poll.close()
+    return out
+
+
+def batch_size_splits(env: Env, expected: int, sizes: Sequence[int], rounds: int
+                      ) -> dict[int, list[Split]]:
+    """``split_sync`` with each ``batch_size`` in turn, ``rounds`` times over (interleaved,
+    so that a drift of the machine's speed meets every size alike); the config's
+    batch_size is taken out again afterwards."""
+    original = env.config_path.read_text()
+    assert "\n[broker]\n" in original, "the run's config has no [broker] table"
+    out: dict[int, list[Split]] = {size: [] for size in sizes}
+    try:
+        for _ in range(rounds):
+            for size in sizes:
+                # The consumer reads the file when it starts: one per split_sync.
+                env.config_path.write_text(original.replace(
+                    "\n[broker]\n", f"\n[broker]\nbatch_size = {size}\n", 1))
+                out[size].append(split_sync(env, expected, 1))
+                log(f"batch_size {size}: consumer alone {out[size][-1].consumer_s:.2f} s")
+    finally:
+        env.config_path.write_text(original)
     return out
 
 
@@ -693,7 +715,8 @@ def verdict(ok: bool) -> str:
 
 def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync],
            base: Baseline, lat: Latency, idle: Idle, burst: Burst | None, rss: list[Rss],
-           command: str, split: Split | None = None) -> str:
+           command: str, split: Split | None = None,
+           batch_splits: dict[int, list[Split]] | None = None) -> str:
     n = args.articles
     full = sorted(fulls, key=lambda f: f.total_s)[len(fulls) // 2]  # the median run
     ratio = full.total_s / base.seconds if base.seconds else float("nan")
@@ -731,7 +754,7 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
         "(100 in a 2-level ARTIKEL_KAT tree), one of 50 manufacturers (HERSTELLER + "
         "HERSTELLER_INFO per language), every 10th a special (ARTIKEL_PREIS PT2 'AP', valid "
         "today); shops from the Phoenix 1.1 install SQL.",
-        "- Settings: pack_size 100, batch_size 500, batch_wait_ms 200 (defaults); consumer is "
+        f"- Settings: {default_sizes()} (defaults); consumer is "
         "`python -m shopbridge consume` in its own process"
         + (f" ({args.consumers} of them on the shop's queue during the full syncs, their CPU "
            f"summed; one for the later phases)" if args.consumers > 1 else "")
@@ -827,6 +850,16 @@ def render(args: argparse.Namespace, facts: dict[str, str], fulls: list[FullSync
                                                        "mariadb")) + " s |")
     if split is not None:
         lines += split_rows(split, base.seconds)
+    for batch, drains in (batch_splits or {}).items():
+        walls = [d.consumer_s for d in drains]
+        lines.append(
+            f"| One consumer alone drains the full sync's queue with batch_size {batch} "
+            f"(`--split-batch-sizes`; runs interleaved with the other sizes) | median "
+            f"**{_median(walls):.2f} s** = {_median(walls) / base.seconds:.2f}x baseline "
+            f"(runs: {', '.join(f'{w:.2f}' for w in walls)} s); CPU consumer "
+            f"{_median([d.consumer_cpu['consumer'] for d in drains]):.2f} s / MariaDB "
+            f"{_median([d.consumer_cpu['mariadb'] for d in drains]):.2f} s (medians); shop "
+            f"complete: {all(d.ok for d in drains)} |")
     for r in rss:
         lines.append(
             f"| Producer process, full cycle of {r.articles:,} articles from an empty snapshot "
@@ -936,6 +969,12 @@ def parse_args() -> argparse.Namespace:
                         help="one more initial load with the sides one after the other: the "
                              "producer alone, then --consumers consumers alone (each side's "
                              "floor on these cores)")
+    parser.add_argument("--split-batch-sizes", type=lambda text: [int(x) for x in text.split(",")],
+                        default=[], metavar="N,N,...",
+                        help="after the other phases: the consumer alone (as --split) with each "
+                             "of these [broker] batch_size values, interleaved")
+    parser.add_argument("--split-rounds", type=int, default=2,
+                        help="how often each --split-batch-sizes value runs (default 2)")
     parser.add_argument("--seed", type=int, default=11)
     add_server_args(parser, amqp_default="amqp://guest:guest@127.0.0.1:5672//")
     parser.add_argument("--profile", action="store_true",
@@ -1073,6 +1112,12 @@ def main() -> int:
             split = split_sync(env, expected, args.consumers)
             log(f"each side alone: {split}")
 
+        by_size: dict[int, list[Split]] = {}
+        if args.split_batch_sizes:
+            phase("each side alone per batch_size")
+            by_size = batch_size_splits(env, expected, args.split_batch_sizes,
+                                        args.split_rounds)
+
         rss: list[Rss] = []
         if args.rss:
             phase("producer memory")
@@ -1080,10 +1125,11 @@ def main() -> int:
 
     facts["phase_loads"] = ", ".join(loads)
     finish_facts(facts, started)
-    text = render(args, facts, fulls, base, lat, idle, burst, rss, command, split)
+    text = render(args, facts, fulls, base, lat, idle, burst, rss, command, split, by_size)
     publish(text, write_results=not args.no_results, blank_line_before=True)
     bad = (any(not f.checks.get("ok") for f in fulls) or any(c[3] for c in idle.cycles)
-           or lat.timeouts or (split is not None and not split.ok))
+           or lat.timeouts or (split is not None and not split.ok)
+           or any(not r.ok for runs in by_size.values() for r in runs))
     return 1 if bad else 0
 
 

@@ -69,8 +69,8 @@ DEPTH_EVERY_S = 2.0              # how often the queue depths are read for the m
 # A message as the loop uses it (body, headers, ack), from either broker kind.
 Incoming = Message | embedded.Delivery
 EMBEDDED_POLL_S = 0.05           # the embedded broker has no push: how often an idle one looks
-# A batch of 500 events allocates 10,000-50,000 dicts, lists and objects (decoded bodies,
-# rows, links) that all live until the batch ends: at CPython's default gen0 threshold (700)
+# A batch of 500 events (then the default) allocates 10,000-50,000 dicts, lists and objects
+# (decoded bodies, rows, links) that all live until the batch ends: at the default gen0 (700)
 # the collector ran 23 times per batch, walking the live batch again each time (1.5 s of CPU
 # per 100,000 events, 12 % of the consumer), and found nothing the batch's end did not free.
 # So it does not run while a batch is processed (``_batch_without_gc``); between batches it

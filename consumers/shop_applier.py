@@ -60,6 +60,7 @@ CUSTOMER_EVENTS = frozenset({"customer.upserted"})
 ORDER_STATUS_EVENTS = frozenset({"order.status_changed"})
 
 RowT = TypeVar("RowT", bound=MappedProduct)
+ISOLATION = "READ COMMITTED"
 log = logging.getLogger(__name__)
 
 
@@ -174,12 +175,19 @@ class ShopApplier(Generic[RowT]):
 
     def __init__(self, *, shop: ShopConfig, engine: sa.Engine | None = None) -> None:
         self.shop = shop
-        engine = engine or create_engine(shop.db)
-        if self.quote_escaping:
-            quote_escaping(engine)
         # READ COMMITTED: the link rows are read after they are locked (see Binder.lock), and
-        # fewer gap locks mean fewer deadlocks between consumers of one shop.
-        self.engine = engine.execution_options(isolation_level="READ COMMITTED")
+        # fewer gap locks mean fewer deadlocks between consumers of one shop. Set once per
+        # connection where the engine is the applier's own: as an execution option SQLAlchemy
+        # sets it at every checkout and resets it at checkin, two statements per transaction.
+        if engine is None:
+            engine = create_engine(shop.db, isolation_level=ISOLATION)
+            if self.quote_escaping:
+                quote_escaping(engine)
+        else:       # a caller's (``shopbridge setup``, tests): its other users keep theirs
+            if self.quote_escaping:
+                quote_escaping(engine)
+            engine = engine.execution_options(isolation_level=ISOLATION)
+        self.engine = engine
         self.what = f"database of shop {shop.name!r} ({shop.db.safe})"
         self.binder = Binder()
         self.files = image_files(shop, self.engine)

@@ -247,7 +247,7 @@ class BrokerConfig:
     namespace: str = "shopbridge"        # prefix of the exchange and every queue name
     retry_tiers_s: tuple[int, ...] = DEFAULT_RETRY_TIERS_S
     pack_size: int = 100                 # events per AMQP message on bulk paths (DESIGN 6)
-    batch_size: int = 500                # events per consumer transaction
+    batch_size: int = 1000               # events per consumer transaction (issue 14)
     batch_wait_ms: int = 200             # how long a consumer waits to fill a batch
     delivery_limit: int = 20             # redeliveries of one message before the broker gives up
     # "rabbitmq", or "embedded": the queues live in shopbridge's own tables of the MariaDB
@@ -474,7 +474,8 @@ class _Reader:
             namespace = str(data.get("namespace", namespace))
             if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", namespace):
                 raise self.fail("broker", f"namespace {namespace!r}: use a-z, 0-9, '_' and '-'")
-        sizes = {"pack_size": 100, "batch_size": 500, "batch_wait_ms": 200, "delivery_limit": 20}
+        sizes = {f: getattr(BrokerConfig, f) for f in ("pack_size", "batch_size", "batch_wait_ms",
+                                                       "delivery_limit")}
         for key, default in list(sizes.items()):
             with self.noting("broker", key):
                 sizes[key] = self.positive(data, "broker", key, default)

@@ -25,8 +25,10 @@ from shopbridge.db import (
     without_null_columns,
 )
 
+from ..fresh import FreshIds
 from ..product_plan import NewProduct
 from .mapper import ProductRow
+from .specials import SCHEDULE_TABLE
 
 INSERT_CHUNK = 1000
 
@@ -57,6 +59,13 @@ _LAST_MODIFIED_IF_CHANGED = (
     "products_last_modified, VALUES(products_last_modified)), ")
 
 
+# The tables whose rows the batch's writers replace per product (``set_categories``, the
+# specials scheduler): the highest products_id any of them names, one indexed read each.
+_REFERRING = ("products_to_categories", "specials", SCHEDULE_TABLE)
+_HIGHEST_REFERRED = "SELECT GREATEST({})".format(", ".join(
+    f"IFNULL((SELECT MAX(products_id) FROM {table}), 0)" for table in _REFERRING))
+
+
 class PhoenixAdapter:
     def __init__(self, *, consecutive_ids: bool) -> None:
         # Whether multi-row INSERTs are safe (shopbridge.db.consecutive_autoinc_ids).
@@ -64,6 +73,9 @@ class PhoenixAdapter:
         # The OPTIONAL columns that default to NULL in this shop (``read_schema``): none
         # until read, so every column is sent.
         self.omittable: frozenset[str] = frozenset()
+        # Products this batch inserted that no row of the tables in ``_REFERRING`` names:
+        # their category links and specials are written without a DELETE or locking read.
+        self.fresh = FreshIds()
 
     def read_schema(self, conn: Connection) -> None:
         """What the shop's tables allow: consecutive ids, and which optional columns an
@@ -77,6 +89,10 @@ class PhoenixAdapter:
         """Insert products with their descriptions; sets each NewProduct.target_id."""
         self.insert_products(conn, new, now)
         self.upsert_descriptions(conn, [(item.target, item.row) for item in new])
+        # Phoenix's admin deletes a product's rows with it, but an id handed out again after
+        # the products table was emptied (TRUNCATE) may still have some.
+        above = conn.exec_driver_sql(_HIGHEST_REFERRED).scalar_one()
+        self.fresh.add(conn, [item.target for item in new if item.target > above])
 
     def update(self, conn: Connection, rows: Sequence[tuple[int, ProductRow, int]],
                now: datetime, *, unknown: bool = False) -> None:
@@ -153,10 +169,12 @@ class PhoenixAdapter:
         """Make each product's category links exactly these (the ERP owns them)."""
         if not links:
             return
-        ids = list(links)
-        conn.exec_driver_sql(
-            f"DELETE FROM products_to_categories WHERE products_id IN "
-            f"({marks(ids)})", tuple(ids))
+        fresh = self.fresh.of(conn)
+        ids = [pid for pid in links if pid not in fresh]
+        if ids:
+            conn.exec_driver_sql(
+                f"DELETE FROM products_to_categories WHERE products_id IN "
+                f"({marks(ids)})", tuple(ids))
         rows = [(pid, cid) for pid, cids in links.items() for cid in cids]
         if rows:
             conn.exec_driver_sql("INSERT INTO products_to_categories (products_id, categories_id) "

@@ -100,8 +100,9 @@ class PhoenixApplier(ShopApplier[ProductRow]):
     def _write_specials(self, conn: Connection, rows: Mapping[int, ProductRow],
                         now: datetime) -> None:
         windows = {pid: row.specials for pid, row in rows.items()}
-        self.specials.set_windows(conn, windows)
-        self.specials.reconcile(conn, windows)
+        fresh = self.adapter.fresh.of(conn)
+        self.specials.set_windows(conn, windows, fresh=fresh)
+        self.specials.reconcile(conn, windows, fresh=fresh)
 
     def _write_variants(self, conn: Connection, rows: Mapping[int, ProductRow],
                         now: datetime) -> None:

@@ -17,6 +17,7 @@ shop database's NOW() too, not the consumer's clock, which may be in another tim
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -70,14 +71,17 @@ class SpecialsScheduler:
     def ensure_table(self, conn: Connection) -> None:
         ensure(conn, TABLE)
 
-    def set_windows(self, conn: Connection, windows: Mapping[int, Sequence[Window]]) -> None:
-        """Replace the windows of these products (as the ERP has them now)."""
+    def set_windows(self, conn: Connection, windows: Mapping[int, Sequence[Window]], *,
+                    fresh: AbstractSet[int] = frozenset()) -> None:
+        """Replace the windows of these products (as the ERP has them now); ``fresh``
+        products have none yet (``consumers.fresh``)."""
         if not windows:
             return
-        ids = list(windows)
-        in_ids = marks(ids)
-        conn.exec_driver_sql(f"DELETE FROM {SCHEDULE_TABLE} WHERE products_id IN ({in_ids})",
-                             tuple(ids))
+        ids = [pid for pid in windows if pid not in fresh]
+        if ids:
+            conn.exec_driver_sql(
+                f"DELETE FROM {SCHEDULE_TABLE} WHERE products_id IN ({marks(ids)})",
+                tuple(ids))
         rows = [(pid, seq, price, *window_bounds(start, until))
                 for pid, items in windows.items()
                 for seq, (price, start, until) in enumerate(items)]
@@ -87,13 +91,16 @@ class SpecialsScheduler:
                 f"VALUES (%s, %s, %s, %s, %s)", rows)
 
     def reconcile(self, conn: Connection, products_ids: Iterable[int],
-                  now: datetime | None = None) -> None:
-        """Make each product's one specials row what its windows say for ``now``."""
+                  now: datetime | None = None, *, fresh: AbstractSet[int] = frozenset()
+                  ) -> None:
+        """Make each product's one specials row what its windows say for ``now``; ``fresh``
+        products have no specials row yet (``consumers.fresh``)."""
         ids = sorted(set(products_ids))
         if not ids:
             return
         now = now or self._now(conn)
         in_ids = marks(ids)
+        held = [pid for pid in ids if pid not in fresh]
         active: dict[int, tuple[Decimal, datetime | None]] = {}
         for pid, price, _start, end in conn.exec_driver_sql(
                 f"SELECT products_id, price, valid_from, valid_until FROM {SCHEDULE_TABLE} "
@@ -104,8 +111,8 @@ class SpecialsScheduler:
         rows: dict[int, list[tuple[int, int, Decimal, datetime | None]]] = {}
         for specials_id, pid, status, shown, expires in conn.exec_driver_sql(
                 f"SELECT specials_id, products_id, status, specials_new_products_price, "
-                f"expires_date FROM specials WHERE products_id IN ({in_ids}) "
-                f"ORDER BY specials_id FOR UPDATE", tuple(ids)):
+                f"expires_date FROM specials WHERE products_id IN ({marks(held)}) "
+                f"ORDER BY specials_id FOR UPDATE", tuple(held)) if held else ():
             rows.setdefault(pid, []).append((specials_id, status, shown, expires))
         inserts = []
         for pid in ids:

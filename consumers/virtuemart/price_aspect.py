@@ -24,8 +24,8 @@ from sqlalchemy.engine import Connection
 
 from shopbridge.errors import ConfigError
 
+from ..fresh import FreshIds
 from .aspects import MapContext, ShopFacts
-from .fresh import FreshIds
 from .price_writer import replace_prices
 from .prices import PriceRow, PriceSettings, price_rows
 

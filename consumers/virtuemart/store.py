@@ -44,9 +44,9 @@ from shopbridge.db import (
 )
 
 from ..binder import Binder
+from ..fresh import FreshIds
 from ..product_plan import NewProduct
 from .aspects import ShopFacts
-from .fresh import FreshIds
 from .langrows import write_language_rows
 from .mapper import WEIGHT_UOM, ProductRow
 from .price_aspect import ProductPrices

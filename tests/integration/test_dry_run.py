@@ -411,3 +411,30 @@ def test_consume_dry_run_says_it_does_not_run_on_the_embedded_broker_yet():
     shop = settings.tenants[0].shops[0]
     with pytest.raises(DryRunRefused, match=r'not run on kind = "embedded" yet'):
         kinds.shop_dry_run(shop.kind).dry_run(broker=settings.broker, shop=shop)
+
+
+def test_a_new_product_in_two_batches_is_rewritten_by_the_second_as_any_other(
+        cao_db, phoenix_db, namespace, tmp_path, capsys):
+    """Given a new product with a special whose second version comes in the next batch
+    (batch_size 1), when the queue is dry-run, then both versions apply: the dry run's
+    batches are savepoints of one transaction, and the second does not take the first's
+    product for one this batch inserted (``consumers.fresh``), which would insert its
+    special window a second time."""
+    from tests.unit.test_events import product_payload
+
+    fill_cao(cao_db, [], [])
+    path = tmp_path / "shopbridge.toml"
+    path.write_text(to_toml(config_data(namespace, cao_db, [_entry(phoenix_db)],
+                                        batch_size=1)))
+    settings = cfg.load(path)
+    _run(path, capsys, "consume", "--shop", "web", "--until-idle", "0.1")   # the queues
+    special = [{"net": "5.0000", "from": None, "until": None}]
+    publish_events(settings, [ev.make_event(
+        "product.upserted", tenant="acme", source="test", entity_key="1", version=version,
+        payload=product_payload(sku="T-1", erp_id=1, specials=special,
+                                weight=f"0.{version}00")) for version in (1, 2)])
+
+    code, out = _run(path, capsys, "consume", "--shop", "web", "--dry-run", "--format", "json")
+
+    dry = json.loads(out[-1])
+    assert (code, dry["failed"], dry["applied"]) == (cli.EXIT_OK, [], 2), dry
