@@ -4,9 +4,9 @@ A product inserted in this transaction has no rows in the shop's other product t
 (language rows, prices, category links, specials), so their writers may skip the locking
 reads and deletes that make a rewrite exact and insert plainly: the initial load is all new
 products. VirtueMart's store also writes the flags (``has_categories``, ``has_prices``) in
-its INSERT from the batch's rows, so they need no UPDATE. Phoenix's store notes only ids
-above every row of those tables (an id an emptied products table hands out again may still
-have rows there). The ids belong to one transaction (the innermost: the dry run applies each
+its INSERT from the batch's rows, so they need no UPDATE. The stores note only ids above
+every row of those tables (an id an emptied products table hands out again may still have
+rows there). The ids belong to one transaction (the innermost: the dry run applies each
 batch in a savepoint): a later batch, or a retry after a rollback, sees none of them.
 """
 
