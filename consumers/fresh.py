@@ -12,7 +12,7 @@ batch in a savepoint): a later batch, or a retry after a rollback, sees none of 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy.engine import Connection
 
@@ -34,6 +34,18 @@ class FreshIds:
             # The previous transaction is kept referenced, so no new one can reuse its id().
             self._txn, self._ids = txn, frozenset()
         self._ids = self._ids | frozenset(ids)
+
+    def add_unreferenced(self, conn: Connection, ids: Sequence[int], *, column: str,
+                         tables: Sequence[str]) -> list[int]:
+        """Note the ids ``conn``'s transaction has just inserted that are above every
+        ``column`` value in ``tables`` (one indexed read each), and return them: an id that
+        an emptied products table (TRUNCATE) hands out again may still have rows there."""
+        above = conn.exec_driver_sql("SELECT GREATEST(0, {})".format(", ".join(
+            f"IFNULL((SELECT MAX({column}) FROM {table}), 0)" for table in tables))
+        ).scalar_one()
+        clean = [pid for pid in ids if pid > above]
+        self.add(conn, clean)
+        return clean
 
     def of(self, conn: Connection) -> frozenset[int]:
         """The product ids ``conn``'s transaction inserted (none for another transaction)."""

@@ -60,10 +60,8 @@ _LAST_MODIFIED_IF_CHANGED = (
 
 
 # The tables whose rows the batch's writers replace per product (``set_categories``, the
-# specials scheduler): the highest products_id any of them names, one indexed read each.
+# specials scheduler).
 _REFERRING = ("products_to_categories", "specials", SCHEDULE_TABLE)
-_HIGHEST_REFERRED = "SELECT GREATEST({})".format(", ".join(
-    f"IFNULL((SELECT MAX(products_id) FROM {table}), 0)" for table in _REFERRING))
 
 
 class PhoenixAdapter:
@@ -91,8 +89,8 @@ class PhoenixAdapter:
         self.upsert_descriptions(conn, [(item.target, item.row) for item in new])
         # Phoenix's admin deletes a product's rows with it, but an id handed out again after
         # the products table was emptied (TRUNCATE) may still have some.
-        above = conn.exec_driver_sql(_HIGHEST_REFERRED).scalar_one()
-        self.fresh.add(conn, [item.target for item in new if item.target > above])
+        self.fresh.add_unreferenced(conn, [item.target for item in new],
+                                    column="products_id", tables=_REFERRING)
 
     def update(self, conn: Connection, rows: Sequence[tuple[int, ProductRow, int]],
                now: datetime, *, unknown: bool = False) -> None:

@@ -117,21 +117,13 @@ class VmProductStore:
         # Joomla's admin deletes a product's rows with it, but an id handed out again after
         # the products table was emptied (TRUNCATE) may still have some: such a product is
         # written as an existing one.
-        above = conn.exec_driver_sql(self._highest_referred()).scalar_one()
-        clean = [pid for pid in ids if pid > above]
-        self.fresh.add(conn, clean)
+        t = self.facts.tables
+        clean = self.fresh.add_unreferenced(conn, ids, column="virtuemart_product_id", tables=[
+            t.product_manufacturers, t.product_categories, t.product_prices,
+            *(t.lang("products", language) for language in self.facts.languages)])
         rows = [(item.target, item.row) for item in new]
         self._texts(conn, rows, new=len(clean) == len(ids))
         self._manufacturers(conn, rows, new=len(clean) == len(ids))
-
-    def _highest_referred(self) -> str:
-        """The highest product id that a table the writers replace per product names (its
-        texts, manufacturer and category links, prices): one indexed read each."""
-        t = self.facts.tables
-        tables = [t.product_manufacturers, t.product_categories, t.product_prices,
-                  *(t.lang("products", language) for language in self.facts.languages)]
-        return "SELECT GREATEST({})".format(", ".join(
-            f"IFNULL((SELECT MAX(virtuemart_product_id) FROM {table}), 0)" for table in tables))
 
     def _insert_products(self, conn: Connection, columns: Sequence[str],
                          rows: Sequence[Sequence[object]]) -> list[int]:
